@@ -1,0 +1,34 @@
+"""keras-gen: auto-encoders, VAEs and GANs for Keras 3 on any backend.
+
+Public API:
+
+* models: :class:`AutoEncoder`, :class:`VAE`
+* layers: :class:`Sampling`
+* modules: ``keras_gen.networks`` (default encoders/decoders),
+  ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
+  ``keras_gen.backend`` (the backend-specific core).
+"""
+
+__version__ = "0.1.0"
+
+from keras_gen import backend
+from keras_gen import data
+from keras_gen import layers
+from keras_gen import losses
+from keras_gen import networks
+from keras_gen.layers import Sampling
+from keras_gen.models import VAE
+from keras_gen.models import AutoEncoder
+from keras_gen.models import GenerativeModel
+
+__all__ = [
+    "AutoEncoder",
+    "GenerativeModel",
+    "Sampling",
+    "VAE",
+    "backend",
+    "data",
+    "layers",
+    "losses",
+    "networks",
+]

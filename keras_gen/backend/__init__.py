@@ -1,0 +1,119 @@
+"""The only backend-aware code in keras-gen.
+
+Everything a model needs in order to write its ``train_step`` once lives here:
+
+* :func:`minimize` takes the gradient of a loss with respect to exactly the
+  variables given and applies one optimizer step (``tf.GradientTape`` on
+  TensorFlow, ``torch.autograd.grad`` on PyTorch, ``jax.value_and_grad`` over
+  the variables' values on JAX);
+* :func:`adapt_step` turns a one-argument, stateful ``train_step(self, data)``
+  or ``test_step(self, data)`` into whatever the backend's trainer calls (on
+  JAX the stateless ``(state, data) -> (logs, state)`` protocol);
+* :class:`OptimizerGroup` presents several optimizers to the Keras trainer as
+  one, so that on JAX the state of every optimizer travels through the
+  jitted step.
+
+See docs/ARCHITECTURE.md for how the pieces fit together.
+"""
+
+import keras
+
+from keras_gen.backend.optimizer_group import OptimizerGroup
+
+_BACKEND = keras.backend.backend()
+
+if _BACKEND == "jax":
+    from keras_gen.backend import _jax as _impl
+elif _BACKEND == "torch":
+    from keras_gen.backend import _torch as _impl
+elif _BACKEND == "tensorflow":
+    from keras_gen.backend import _tensorflow as _impl
+else:  # pragma: no cover - keras refuses other names before we get here
+    raise RuntimeError(
+        "keras-gen supports the tensorflow, jax and torch Keras backends. "
+        f"Received: KERAS_BACKEND={_BACKEND!r}"
+    )
+
+__all__ = [
+    "OptimizerGroup",
+    "adapt_step",
+    "backend_name",
+    "compiled_metrics",
+    "minimize",
+    "registered_optimizers",
+]
+
+
+def backend_name():
+    """Name of the Keras backend this process runs on."""
+    return _BACKEND
+
+
+def registered_optimizers(model):
+    """The optimizers a model's ``compile`` registered, as a list."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return []
+    if isinstance(optimizer, OptimizerGroup):
+        return list(optimizer.optimizers)
+    return [optimizer]
+
+
+def minimize(model, loss_fn, variables, optimizer, has_aux=False):
+    """One gradient step of ``optimizer`` on ``loss_fn`` w.r.t. ``variables``.
+
+    Args:
+        model: the model whose ``train_step`` is running; its non-trainable
+            variables (BatchNorm statistics, SeedGenerator state) and metric
+            variables may be written by ``loss_fn`` and those writes are kept.
+        loss_fn: a function of no arguments that runs the forward pass and
+            returns a scalar loss, or ``(loss, aux)`` when ``has_aux``.
+        variables: list of trainable ``keras.Variable`` to differentiate and
+            update. Gradients are taken with respect to these only, so the
+            other player of a GAN never receives gradients.
+        optimizer: a ``keras.optimizers.Optimizer`` registered on the model by
+            ``compile`` (the model's optimizer or a member of its
+            ``OptimizerGroup``).
+        has_aux: whether ``loss_fn`` returns ``(loss, aux)``.
+
+    Returns:
+        The (unscaled) loss, or ``(loss, aux)`` when ``has_aux``.
+    """
+    registered = registered_optimizers(model)
+    if not any(optimizer is o for o in registered):
+        raise ValueError(
+            "minimize() only accepts an optimizer registered with the model "
+            "by `compile()` (on JAX an unregistered optimizer's state would "
+            "silently reset at every step). Registered optimizers: "
+            f"{[o.name for o in registered]}. Received: optimizer={optimizer!r}"
+        )
+    variables = list(variables)
+    if not variables:
+        raise ValueError(
+            "minimize() needs at least one variable to update. "
+            "Received: variables=[]"
+        )
+    loss, aux = _impl.minimize(model, loss_fn, variables, optimizer, has_aux)
+    return (loss, aux) if has_aux else loss
+
+
+def adapt_step(step, kind):
+    """Adapt a stateful ``step(self, data)`` to the backend's trainer.
+
+    Args:
+        step: the function defined as ``train_step`` or ``test_step``.
+        kind: ``"train"`` or ``"test"``.
+    """
+    if kind not in ("train", "test"):
+        raise ValueError(f"kind must be 'train' or 'test'. Received: kind={kind!r}")
+    return _impl.adapt_step(step, kind)
+
+
+def compiled_metrics(model):
+    """The metrics container built from ``compile(metrics=...)``, as a list.
+
+    Keras keeps it in the private ``_compile_metrics`` attribute; models that
+    override the ``metrics`` property need it to keep user metrics working.
+    """
+    compile_metrics = getattr(model, "_compile_metrics", None)
+    return [] if compile_metrics is None else [compile_metrics]

@@ -1,0 +1,132 @@
+"""JAX implementation of the backend primitives.
+
+JAX's Keras trainer calls ``train_step(self, state, data)`` and expects
+``(logs, new_state)`` back, where ``state`` is the tuple (trainable,
+non-trainable, optimizer, metrics variable values). keras-gen models write a
+stateful ``train_step(self, data)`` instead; :func:`adapt_step` bridges the two
+by running the stateful step inside a ``keras.StatelessScope`` that maps every
+variable in ``state`` to its value and reading each variable's new value back
+out of the scope (the approach discussed in keras-team/keras#18881).
+"""
+
+import functools
+
+import jax
+import keras
+from keras import tree
+
+# Private Keras API, used here only: the stateless scope that is active while
+# a train step runs, so that ``minimize`` can open a child scope that reads
+# through to it. There is no public accessor in Keras 3.15.
+from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+
+class _ChildScope(keras.StatelessScope):
+    """A stateless scope that falls back to its parent for unmapped values.
+
+    ``minimize`` maps only the variables being differentiated to JAX tracers;
+    every other variable must keep the value the enclosing train-step scope
+    gives it (the fit loop has freed the variables' own buffers).
+    """
+
+    def __init__(self, parent, state_mapping):
+        super().__init__(
+            state_mapping=state_mapping,
+            collect_losses=True,
+            initialize_variables=False,
+        )
+        self.parent = parent
+
+    def get_current_value(self, variable):
+        value = super().get_current_value(variable)
+        if value is None and self.parent is not None:
+            value = self.parent.get_current_value(variable)
+        return value
+
+
+def minimize(model, loss_fn, variables, optimizer, has_aux):
+    parent = get_stateless_scope()
+    grad_ids = {id(v) for v in variables}
+    # Variables the forward pass may write: BatchNorm moving statistics,
+    # SeedGenerator state, metrics updated inside loss_fn.
+    writable = [
+        v
+        for v in model.non_trainable_variables + model.metrics_variables
+        if id(v) not in grad_ids
+    ]
+    values = [v.value for v in variables]
+
+    def scaled_loss(vals):
+        with _ChildScope(parent, zip(variables, vals)) as scope:
+            out = loss_fn()
+            loss, aux = out if has_aux else (out, None)
+            loss = keras.ops.convert_to_tensor(loss)
+            scaled = optimizer.scale_loss(loss)
+        writes = {
+            i: scope.state_mapping[id(v)]
+            for i, v in enumerate(writable)
+            if id(v) in scope.state_mapping
+        }
+        return scaled, (loss, aux, writes)
+
+    (_, (loss, aux, writes)), grads = jax.value_and_grad(
+        scaled_loss, has_aux=True
+    )(values)
+    # Carry the forward pass's writes out into the enclosing scope (or onto
+    # the variables themselves when no scope is active).
+    for i, value in writes.items():
+        writable[i].assign(value)
+    optimizer.apply(grads, variables)
+    return loss, aux
+
+
+def _value(x):
+    return x.value if isinstance(x, keras.Variable) else x
+
+
+def adapt_step(step, kind):
+    @functools.wraps(step)
+    def stateless_step(self, *args):
+        if len(args) == 1:
+            # Called statefully: by a subclass's super().train_step(data), or
+            # by user code outside fit().
+            return step(self, *args)
+        state, data = args
+        if kind == "train":
+            groups = [
+                self.trainable_variables,
+                self.non_trainable_variables,
+                self.optimizer.variables if self.optimizer is not None else [],
+                self.metrics_variables,
+            ]
+        else:
+            groups = [
+                self.trainable_variables,
+                self.non_trainable_variables,
+                self.metrics_variables,
+            ]
+        mapping = [
+            (var, val)
+            for refs, vals in zip(groups, state)
+            for var, val in zip(refs, vals)
+        ]
+        with keras.StatelessScope(
+            state_mapping=mapping, collect_losses=True
+        ) as scope:
+            logs = step(self, data)
+            logs = tree.map_structure(_value, logs)
+        new_state = tuple(
+            [
+                _fresh(scope.get_current_value(var), val)
+                for var, val in zip(refs, vals)
+            ]
+            for refs, vals in zip(groups, state)
+        )
+        return logs, new_state
+
+    stateless_step._keras_gen_adapted = True
+    return stateless_step
+
+
+def _fresh(new, old):
+    return old if new is None else new

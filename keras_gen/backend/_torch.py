@@ -1,0 +1,23 @@
+"""PyTorch implementation of the backend primitives."""
+
+import torch
+
+
+def minimize(model, loss_fn, variables, optimizer, has_aux):
+    del model  # torch variables are written in place.
+    out = loss_fn()
+    loss, aux = out if has_aux else (out, None)
+    scaled = optimizer.scale_loss(loss)
+    # torch.autograd.grad (not loss.backward()) so that gradients flow to
+    # exactly these variables and never accumulate in another player's .grad.
+    grads = torch.autograd.grad(
+        scaled, [v.value for v in variables], allow_unused=True
+    )
+    with torch.no_grad():
+        optimizer.apply(list(grads), variables)
+    return loss, aux
+
+
+def adapt_step(step, kind):
+    # The torch trainer calls train_step(data) statefully.
+    return step

@@ -1,0 +1,247 @@
+"""Variational auto-encoder with the seed's loss L_rec + lambda * KL."""
+
+import keras
+from keras import ops
+
+from keras_gen import losses
+from keras_gen.layers.sampling import Sampling
+from keras_gen.layers.sampling import check_kl_weight
+from keras_gen.models import base
+from keras_gen.models.autoencoder import check_codes
+from keras_gen.models.autoencoder import check_round_trip
+from keras_gen.models.autoencoder import latent_dim_of
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class VAE(base.GenerativeModel):
+    """Variational auto-encoder (seed, "Variational Auto-Encoders").
+
+    The encoder maps x to the parameters of p_phi(z|x) = N(mu, sigma^2): it
+    returns ``[z_mean, z_log_sigma]``, the raw second output being the log of
+    the standard deviation (exp applied, never ReLU). A :class:`Sampling`
+    layer draws ``z = mu + sigma * eps`` (re-parameterisation) and adds
+    ``kl_weight * KL(N(mu, sigma^2) || N(0, I))`` through ``add_loss``; the
+    decoder reconstructs x from z. The loss is the seed's
+
+        L_VAE = L_rec + lambda * L_reg
+
+    **Reductions, and what they do to lambda.** For each example,
+    ``L_rec`` is the *mean* over the D data dimensions (the seed's
+    ``1/D sum_d (x - g(z))^2``; with ``reconstruction="bce"`` the mean binary
+    cross-entropy) and ``L_reg`` is the KL divergence *summed* over the latent
+    dimensions, in nats; both are then averaged over the batch. Because the
+    reconstruction is a per-dimension mean while the KL is a sum, lambda = 1
+    weighs the prior D times more heavily, relative to the data fit, than
+    the evidence lower bound does: with BCE, the negative ELBO in nats per
+    image is ``D * L_rec + KL``, i.e. the ELBO corresponds to lambda = 1/D
+    (1/784 for 28x28x1 images); with MSE it corresponds to a Gaussian
+    decoder of variance s^2 and lambda = 2 s^2 / D. Larger lambda gives a
+    smoother latent space and blurrier reconstructions; smaller lambda gives
+    sharper reconstructions and more gaps in the latent space (seed,
+    "Applications"). ``kl_loss`` in the logs is the unweighted KL (nats per
+    example), so it can be compared across lambdas.
+
+    Logs: ``loss`` (the total above, including any sub-model regularisers),
+    ``reconstruction_loss`` and ``kl_loss``.
+
+    Args:
+        encoder: ``keras.Model`` mapping images to ``[z_mean, z_log_sigma]``,
+            two tensors of shape ``(batch, latent_dim)``.
+        decoder: ``keras.Model`` mapping ``(batch, latent_dim)`` codes to
+            images of the encoder's input shape.
+        kl_weight: float >= 0, lambda. Defaults to 1.0.
+        reconstruction: ``"mse"`` (the seed's, default) or ``"bce"``.
+        seed: int or None, seed of the sampling noise and of ``sample``.
+        **kwargs: base ``keras.Model`` arguments (``name``, ...).
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.dense_encoder((8, 8, 1), 2, variational=True)
+    >>> dec = keras_gen.networks.dense_decoder(2, (8, 8, 1))
+    >>> vae = keras_gen.VAE(enc, dec, kl_weight=1.0, seed=0)
+    >>> vae.compile(optimizer="adam")
+    >>> x = np.random.rand(32, 8, 8, 1).astype("float32")
+    >>> sorted(vae.fit(x, epochs=1, verbose=0).history)
+    ['kl_loss', 'loss', 'reconstruction_loss']
+    >>> vae.sample(5, seed=1).shape
+    (5, 8, 8, 1)
+    """
+
+    def __init__(
+        self,
+        encoder,
+        decoder,
+        kl_weight=1.0,
+        reconstruction="mse",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.encoder = base.check_sub_model("encoder", encoder)
+        self.decoder = base.check_sub_model("decoder", decoder)
+        self.kl_weight = check_kl_weight(kl_weight)
+        self.reconstruction = reconstruction
+        self.reconstruction_fn = losses.reconstruction_loss(reconstruction)
+        self.seed = seed
+        self.sampling = Sampling(kl_weight=self.kl_weight, seed=seed, name="sampling")
+        self.prior_seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1, name="prior_seed"
+        )
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.metric_trackers = [
+            self.loss_tracker,
+            self.reconstruction_loss_tracker,
+            self.kl_loss_tracker,
+        ]
+        self.code_dim = None
+        input_shape = base.known_input_shape(encoder)
+        if input_shape is not None:
+            self.build(input_shape)
+
+    def build(self, input_shape):
+        x = keras.KerasTensor(tuple(input_shape))
+        outputs = self.encoder(x)
+        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+            shapes = (
+                [t.shape for t in outputs]
+                if isinstance(outputs, (list, tuple))
+                else outputs.shape
+            )
+            raise ValueError(
+                "A VAE encoder must return [z_mean, z_log_sigma], two tensors "
+                f"of shape (batch, latent_dim). Received: encoder outputs {shapes} "
+                "(build one with keras_gen.networks.encoder(..., variational=True))"
+            )
+        z_mean, z_log_sigma = outputs
+        check_codes("encoder", z_mean)
+        if tuple(z_mean.shape[1:]) != tuple(z_log_sigma.shape[1:]):
+            raise ValueError(
+                "z_mean and z_log_sigma must have the same shape. Received: "
+                f"z_mean shape {z_mean.shape}, z_log_sigma shape {z_log_sigma.shape}"
+            )
+        z = self.sampling([z_mean, z_log_sigma])
+        check_round_trip(x, z, self.decoder)
+        self.code_dim = int(z_mean.shape[-1])
+
+    def call(self, inputs, training=False):
+        """Reconstruct ``inputs``: sampled z when training, else the mean.
+
+        The seed ("Compression and Reconstruction"): give the mean mu_phi(x)
+        to the decoder for a high-quality reconstruction.
+        """
+        z_mean, z_log_sigma = self.encoder(inputs, training=training)
+        z = self.sampling([z_mean, z_log_sigma]) if training else z_mean
+        return self.decoder(z, training=training)
+
+    def forward_losses(self, x, target, training):
+        z_mean, z_log_sigma = self.encoder(x, training=training)
+        # The Sampling layer adds kl_weight * KL through add_loss.
+        z = self.sampling([z_mean, z_log_sigma], training=training)
+        x_hat = self.decoder(z, training=training)
+        reconstruction = ops.mean(self.reconstruction_fn(target, x_hat))
+        kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
+        total = reconstruction
+        added = self.losses  # lambda * KL, plus sub-model regularisers
+        if added:
+            total = total + ops.sum(ops.stack([ops.cast(t, total.dtype) for t in added]))
+        return total, (reconstruction, kl, x_hat)
+
+    def train_step(self, data):
+        x, target = base.unpack(data)
+        loss, (reconstruction, kl, x_hat) = self.minimize(
+            lambda: self.forward_losses(x, target, training=True),
+            self.trainable_variables,
+            has_aux=True,
+        )
+        return self.update_metrics(
+            {"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl},
+            target,
+            x_hat,
+        )
+
+    def test_step(self, data):
+        x, target = base.unpack(data)
+        loss, (reconstruction, kl, x_hat) = self.forward_losses(x, target, training=False)
+        return self.update_metrics(
+            {"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl},
+            target,
+            x_hat,
+        )
+
+    # ---------------------------------------------------------- inference
+    def encode(self, x, batch_size=None):
+        """Posterior parameters of ``x``: NumPy ``(z_mean, z_sigma)``.
+
+        ``z_sigma = exp(z_log_sigma)``, the standard deviation.
+        """
+        z_mean, z_log_sigma = self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        return z_mean, base.to_numpy(ops.exp(z_log_sigma))
+
+    def decode(self, z, batch_size=None):
+        """Images decoded from latent vectors ``z`` as a NumPy array."""
+        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+
+    def reconstruct(self, x, batch_size=None):
+        """Decode the posterior mean of ``x`` (the seed's reconstruction)."""
+        return self.predict(x, batch_size=batch_size, verbose=0)
+
+    def sample(self, n, seed=None, batch_size=None):
+        """Decode ``n`` draws of z ~ N(0, I) (seed: "Generation").
+
+        Args:
+            n: int > 0, number of images.
+            seed: int or None. With an int the draw is reproducible; with
+                None the model's own SeedGenerator advances.
+            batch_size: decoding batch size (``predict``'s default if None).
+
+        Returns:
+            NumPy array ``(n, H, W, C)``.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ValueError(f"n must be a positive integer. Received: n={n!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
+        z = keras.random.normal(
+            (n, self.latent_dim),
+            seed=self.prior_seed_generator if seed is None else seed,
+        )
+        return self.decode(base.to_numpy(z), batch_size=batch_size)
+
+    @property
+    def latent_dim(self):
+        """Dimension of the latent space."""
+        return latent_dim_of(self)
+
+    # -------------------------------------------------------------- config
+    def _expected_data_rank(self):
+        shape = base.known_input_shape(self.encoder)
+        return None if shape is None else len(shape)
+
+    def _required_value_range(self):
+        return (0.0, 1.0) if self.reconstruction == "bce" else None
+
+    def _value_range_reason(self):
+        return "reconstruction='bce' needs targets in [0, 1]"
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder),
+                "kl_weight": self.kl_weight,
+                "reconstruction": self.reconstruction,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
