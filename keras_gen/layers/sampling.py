@@ -58,6 +58,17 @@ class Sampling(keras.layers.Layer):
         )
         return z_mean + ops.exp(z_log_sigma) * eps
 
+    # Keras does not save SeedGenerator state; keep it so that a resumed run
+    # (BackupAndRestore, a reloaded .keras file) continues the same noise.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        if "seed_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_state"])
+        super().load_own_variables({k: store[k] for k in store.keys() if k != "seed_state"})
+
     def compute_output_shape(self, input_shape):
         return input_shape[0]
 

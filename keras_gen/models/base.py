@@ -49,6 +49,14 @@ class GenerativeModel(keras.Model):
         kwargs.pop("loss", None)
         super().compile(optimizer=optimizer, **kwargs)
 
+    def compile_from_config(self, config):
+        """Re-run ``compile`` from ``get_compile_config()`` (``.keras`` loading)."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built and self.optimizer is not None:
+            # Create the optimizer's variables so saved state can be loaded.
+            self.optimizer.build(self.trainable_variables)
+
     def minimize(self, loss_fn, variables, optimizer=None, has_aux=False):
         """One optimizer step on ``loss_fn`` w.r.t. ``variables``.
 

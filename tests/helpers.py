@@ -1,0 +1,67 @@
+"""End-to-end checks shared by the model tests."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+
+BACKENDS = ("tensorflow", "jax", "torch")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_encoder(input_shape=(8, 8, 1), latent_dim=2, variational=False, batch_norm=False):
+    """A small functional encoder (user-written, not keras_gen.networks)."""
+    inputs = keras.Input(input_shape)
+    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Dense(32)(h)
+    if batch_norm:
+        h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.Activation("relu")(h)
+    if variational:
+        outputs = [
+            keras.layers.Dense(latent_dim, name="z_mean")(h),
+            keras.layers.Dense(latent_dim, name="z_log_sigma")(h),
+        ]
+    else:
+        outputs = keras.layers.Dense(latent_dim)(h)
+    return keras.Model(inputs, outputs, name="encoder")
+
+
+def tiny_decoder(latent_dim=2, output_shape=(8, 8, 1)):
+    inputs = keras.Input((latent_dim,))
+    h = keras.layers.Dense(32, activation="relu")(inputs)
+    h = keras.layers.Dense(int(np.prod(output_shape)), activation="sigmoid")(h)
+    return keras.Model(inputs, keras.layers.Reshape(output_shape)(h), name="decoder")
+
+
+def fit_losses(model, x, epochs=15, batch_size=16, key="loss", **kwargs):
+    history = model.fit(x, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=False, **kwargs)
+    return history.history[key]
+
+
+def assert_loss_falls(losses, factor=0.9):
+    assert np.all(np.isfinite(losses)), losses
+    assert losses[-1] < factor * losses[0], f"loss did not fall: {losses}"
+
+
+def assert_round_trip(model, path, x, outputs_fn):
+    """Save to .keras, load without custom_objects, compare outputs."""
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(outputs_fn(loaded, x), outputs_fn(model, x), rtol=1e-5, atol=1e-6)
+    return loaded
+
+
+def run_in_backend(backend, code, timeout=240):
+    """Run ``code`` in a fresh Python process under ``backend``; parse JSON from its last line."""
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert proc.returncode == 0, f"{backend} subprocess failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])

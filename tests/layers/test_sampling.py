@@ -1,0 +1,35 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_gen.layers import Sampling
+
+
+def test_reparameterisation_statistics():
+    layer = Sampling(kl_weight=0.0, seed=1)
+    mu = np.full((20000, 2), [1.0, -2.0], "float32")
+    log_sigma = np.log(np.full((20000, 2), [0.5, 2.0], "float32"))
+    z = keras.ops.convert_to_numpy(layer([mu, log_sigma]))
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.05)
+    np.testing.assert_allclose(z.std(axis=0), [0.5, 2.0], rtol=0.03)
+
+
+def test_adds_weighted_kl():
+    layer = Sampling(kl_weight=3.0, seed=0)
+    mu = np.array([[1.0, 0.0]], "float32")
+    log_sigma = np.array([[0.0, np.log(2.0)]], "float32")
+    layer([mu, log_sigma])
+    expected = 0.5 * (1.0 + (4.0 - 2 * np.log(2.0) - 1.0))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.losses[0]), 3.0 * expected, rtol=1e-6)
+
+
+def test_seeded_layers_agree_and_config_round_trips():
+    a, b = Sampling(seed=5), Sampling.from_config(Sampling(seed=5).get_config())
+    x = [np.zeros((3, 4), "float32"), np.zeros((3, 4), "float32")]
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(a(x)), keras.ops.convert_to_numpy(b(x)))
+    assert b.kl_weight == 1.0 and b.seed == 5
+
+
+def test_bad_seed():
+    with pytest.raises(TypeError, match="seed must be an int or None. Received: seed='x'"):
+        Sampling(seed="x")

@@ -1,0 +1,144 @@
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen import losses
+from tests import helpers
+
+
+def make_vae(**kwargs):
+    kwargs.setdefault("seed", 0)
+    return keras_gen.VAE(
+        helpers.tiny_encoder(variational=True), helpers.tiny_decoder(), **kwargs
+    )
+
+
+def test_loss_falls_and_reports_terms(images):
+    vae = make_vae(kl_weight=0.01)
+    vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = vae.fit(images, epochs=15, batch_size=16, verbose=0, shuffle=False).history
+    assert set(history) == {"loss", "reconstruction_loss", "kl_loss"}
+    helpers.assert_loss_falls(history["loss"])
+    helpers.assert_loss_falls(history["reconstruction_loss"])
+    # loss = reconstruction + lambda * KL (per-batch means, averaged per epoch).
+    np.testing.assert_allclose(
+        history["loss"][-1],
+        history["reconstruction_loss"][-1] + 0.01 * history["kl_loss"][-1],
+        rtol=1e-4,
+    )
+
+
+def test_kl_arrives_through_add_loss(images):
+    vae = make_vae(kl_weight=0.5)
+    vae(images[:4], training=True)
+    assert len(vae.losses) == 1
+    z_mean, z_log_sigma = [keras.ops.convert_to_numpy(t) for t in vae.encoder(images[:4])]
+    kl = 0.5 * np.sum(z_mean**2 + np.exp(2 * z_log_sigma) - 2 * z_log_sigma - 1, axis=-1)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(vae.losses[0]), 0.5 * kl.mean(), rtol=1e-5)
+
+
+def test_kl_weight_zero_removes_the_term(images):
+    vae = make_vae(kl_weight=0.0)
+    vae(images[:4], training=True)
+    assert vae.losses == []
+    vae.compile(optimizer="adam")
+    logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    assert logs["kl_loss"] > 0
+    np.testing.assert_allclose(logs["loss"], logs["reconstruction_loss"], rtol=1e-6)
+
+
+def test_sampling_noise_and_seed_state_advance(images):
+    vae = make_vae()
+    vae.compile(optimizer="adam")
+    state0 = keras.ops.convert_to_numpy(vae.sampling.seed_generator.state).copy()
+    vae.fit(images, epochs=1, batch_size=16, verbose=0)
+    state1 = keras.ops.convert_to_numpy(vae.sampling.seed_generator.state)
+    assert not np.array_equal(state0, state1)
+    # Two training-mode calls draw different z; inference decodes the mean.
+    a = keras.ops.convert_to_numpy(vae(images[:4], training=True))
+    b = keras.ops.convert_to_numpy(vae(images[:4], training=True))
+    assert not np.allclose(a, b)
+    np.testing.assert_allclose(vae.reconstruct(images[:4]), vae.decode(vae.encode(images[:4])[0]), rtol=1e-5, atol=1e-6)
+
+
+def test_encode_returns_mean_and_sigma(images):
+    vae = make_vae()
+    z_mean, z_sigma = vae.encode(images)
+    ref_mean, ref_log_sigma = [keras.ops.convert_to_numpy(t) for t in vae.encoder(images)]
+    np.testing.assert_allclose(z_mean, ref_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z_sigma, np.exp(ref_log_sigma), rtol=1e-5)
+    assert vae.latent_dim == 2
+
+
+def test_sample_is_reproducible_with_a_seed():
+    vae = make_vae()
+    a, b = vae.sample(6, seed=3), vae.sample(6, seed=3)
+    assert a.shape == (6, 8, 8, 1)
+    np.testing.assert_array_equal(a, b)
+    c, d = vae.sample(6), vae.sample(6)
+    assert not np.allclose(c, d)
+
+
+def test_bce_reconstruction(images):
+    vae = make_vae(reconstruction="bce", kl_weight=0.01)
+    vae.compile(optimizer="adam")
+    logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    assert logs["reconstruction_loss"] > 0.3  # BCE of ~0.5-probabilities
+
+
+def test_test_step_matches_the_formula(images):
+    vae = make_vae(kl_weight=2.0)
+    vae.compile(optimizer="adam")
+    logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    z_mean, z_log_sigma = [keras.ops.convert_to_numpy(t) for t in vae.encoder(images)]
+    kl = keras.ops.convert_to_numpy(losses.kl_divergence(z_mean, z_log_sigma)).mean()
+    np.testing.assert_allclose(logs["kl_loss"], kl, rtol=1e-5)
+    np.testing.assert_allclose(logs["loss"], logs["reconstruction_loss"] + 2.0 * kl, rtol=1e-5)
+
+
+def test_save_load_round_trip(images, tmp_path):
+    vae = make_vae(kl_weight=0.3, reconstruction="bce")
+    vae.compile(optimizer="adam")
+    vae.fit(images, epochs=1, batch_size=32, verbose=0)
+    loaded = helpers.assert_round_trip(vae, tmp_path / "vae.keras", images, lambda m, x: m.reconstruct(x))
+    assert loaded.kl_weight == 0.3 and loaded.reconstruction == "bce"
+    np.testing.assert_allclose(loaded.sample(4, seed=1), vae.sample(4, seed=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded.sampling.seed_generator.state),
+        keras.ops.convert_to_numpy(vae.sampling.seed_generator.state),
+    )
+    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 2
+
+
+# ------------------------------------------------------------ bad input
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_bad_kl_weight(bad):
+    with pytest.raises(ValueError, match=f"kl_weight must be a finite float >= 0. Received: kl_weight={bad}"):
+        make_vae(kl_weight=bad)
+
+
+def test_kl_weight_type():
+    with pytest.raises(TypeError, match="kl_weight must be a float >= 0. Received: kl_weight='1'"):
+        make_vae(kl_weight="1")
+
+
+def test_plain_encoder_refused():
+    with pytest.raises(ValueError, match=r"must return \[z_mean, z_log_sigma\].*variational=True"):
+        keras_gen.VAE(helpers.tiny_encoder(), helpers.tiny_decoder())
+
+
+def test_unknown_reconstruction():
+    with pytest.raises(ValueError, match="Received: reconstruction='l2'"):
+        make_vae(reconstruction="l2")
+
+
+def test_shape_mismatch():
+    with pytest.raises(ValueError, match=r"decoder's input must match.*\(None, 2\).*\(None, 5\)"):
+        keras_gen.VAE(helpers.tiny_encoder(variational=True), helpers.tiny_decoder(latent_dim=5))
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5, True])
+def test_bad_sample_count(n):
+    with pytest.raises(ValueError, match=f"n must be a positive integer. Received: n={n}"):
+        make_vae().sample(n)
