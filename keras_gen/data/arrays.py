@@ -1,0 +1,132 @@
+"""User-supplied image arrays: checked, converted, optionally batched."""
+
+import numpy as np
+
+from keras_gen.data import _checks
+from keras_gen.data import _pipeline
+from keras_gen.data.ranges import check_value_range
+from keras_gen.data.ranges import rescale
+
+_TOLERANCE = 1e-4  # Of the width of value_range, for float round-off.
+
+
+def _suggest_input_range(low, high):
+    if low >= 0.0 and high <= 255.0 and high > 1.0:
+        return " (e.g. input_range=(0, 255) for 8-bit images)"
+    if low >= -1.0 and high <= 1.0 and low < 0.0:
+        return " (e.g. input_range=(-1, 1))"
+    return ""
+
+
+def from_numpy(
+    x,
+    value_range=(0.0, 1.0),
+    input_range=None,
+    batch_size=None,
+    shuffle=False,
+    seed=None,
+):
+    """Check and convert a user array of images to float32 NHWC.
+
+    A rank-3 array `(N, H, W)` gets a channel axis; a rank-4 array must have
+    1 to 4 channels. With `input_range`, values are first mapped linearly
+    from `input_range` to `value_range`. The values must then lie within
+    `value_range` (up to a round-off tolerance of 1e-4 of its width; such
+    tiny excursions are clipped away).
+
+    Args:
+        x: array-like of shape `(N, H, W)` or `(N, H, W, C)`, `C` in 1..4,
+            with real values (NumPy array, list, or a tensor of any
+            backend that NumPy can read).
+        value_range: pair `(low, high)`, the range the returned values must
+            lie in. Defaults to `(0.0, 1.0)`.
+        input_range: `None` or pair `(low, high)`, the range of the values
+            in `x`, e.g. `(0, 255)` for 8-bit images. Defaults to `None`
+            (`x` is already in `value_range`).
+        batch_size: `None` or positive int. Defaults to `None`, which returns
+            a NumPy array; an int returns a batched, prefetched
+            `tf.data.Dataset` of images instead.
+        shuffle: bool, whether the dataset reshuffles the images every
+            epoch (only with `batch_size`). Defaults to `False`.
+        seed: `None` or int, the shuffle seed. Defaults to `None`.
+
+    Returns:
+        A float32 NumPy array of shape `(N, H, W, C)`, or a `tf.data.Dataset`
+        of such batches when `batch_size` is given.
+
+    Raises:
+        ValueError: if `x` has the wrong shape or values outside
+            `value_range`.
+        TypeError: if `x` is not numeric.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.full((2, 4, 4), 255, "uint8")
+    >>> y = from_numpy(x, value_range=(-1, 1), input_range=(0, 255))
+    >>> y.shape, y.dtype.name, float(y.max())
+    ((2, 4, 4, 1), 'float32', 1.0)
+    """
+    value_range = check_value_range(value_range)
+    if input_range is not None:
+        input_range = check_value_range(input_range, name="input_range")
+    batch_size = _checks.optional_positive_int(batch_size, "batch_size")
+    seed = _checks.seed(seed)
+
+    array = np.asarray(x)
+    if array.dtype == bool or not (
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(
+            "x must be an array of real numbers. "
+            f"Received: x with dtype={array.dtype}"
+        )
+    if array.ndim == 3:
+        array = array[..., None]
+    if array.ndim != 4 or not 1 <= array.shape[-1] <= 4:
+        raise ValueError(
+            "x must have shape (N, H, W) or (N, H, W, C) with C in 1..4. "
+            f"Received: x with shape={np.shape(x)}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(
+            "x must contain at least one image. "
+            f"Received: x with shape={np.shape(x)}"
+        )
+    array = array.astype("float32")
+
+    # Check in the units the user gave, so the message speaks their scale.
+    expected_name = "input_range" if input_range else "value_range"
+    low, high = input_range or value_range
+    observed_min, observed_max = float(array.min()), float(array.max())
+    if not (np.isfinite(observed_min) and np.isfinite(observed_max)):
+        raise ValueError(
+            "x must not contain NaN or infinite values. "
+            f"Received: x with min={observed_min}, max={observed_max}"
+        )
+    atol = _TOLERANCE * (high - low)
+    if observed_min < low - atol or observed_max > high + atol:
+        hint = ""
+        if input_range is None:
+            hint = (
+                " If x uses another scale, pass its range as input_range"
+                + _suggest_input_range(observed_min, observed_max)
+                + "."
+            )
+        raise ValueError(
+            f"x has values outside {expected_name}=({low:g}, {high:g}): "
+            f"observed min={observed_min:.6g}, max={observed_max:.6g}.{hint}"
+        )
+    if input_range is not None:
+        array = rescale(array, input_range, value_range)
+    array = np.clip(array, *value_range)
+
+    if batch_size is None:
+        return array
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(array)
+    if shuffle:
+        ds = ds.shuffle(len(array), seed=seed, reshuffle_each_iteration=True)
+    return _pipeline.batch_and_prefetch(ds, batch_size, drop_remainder=False)

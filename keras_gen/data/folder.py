@@ -1,0 +1,193 @@
+"""Images read from a folder of png/jpg/jpeg/bmp/gif files."""
+
+import os
+
+from keras_gen.data import _checks
+from keras_gen.data import _pipeline
+from keras_gen.data.ranges import check_value_range
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+# Folders with at most this many images are fully decoded with PIL before
+# the pipeline is built, so a corrupt file fails at once, by name. Larger
+# folders (CelebA has 202,599 files) are checked lazily, inside tf.data.
+EAGER_CHECK_LIMIT = 1000
+
+# The leading bytes of each format TensorFlow's decode_image reads.
+_MAGIC_NUMBERS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
+_PIL_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP")
+
+
+def _list_images(folder, recursive):
+    """Sorted paths of the image files in `folder`."""
+    if recursive:
+        paths = (
+            os.path.join(root, name)
+            for root, _, names in os.walk(folder)
+            for name in names
+        )
+    else:
+        paths = (entry.path for entry in os.scandir(folder) if entry.is_file())
+    return sorted(p for p in paths if p.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def _check_with_pil(paths):
+    """Decode every file with PIL; raise `ValueError` naming a bad one."""
+    from PIL import Image
+
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                image_format = image.format
+                image.load()
+        except Exception as error:
+            raise ValueError(
+                f"from_folder could not decode the image file '{path}': "
+                f"{type(error).__name__}: {error}. Remove or replace it."
+            ) from error
+        if image_format not in _PIL_FORMATS:
+            raise ValueError(
+                f"from_folder cannot read the image file '{path}': it is a "
+                f"{image_format} image, but only PNG, JPEG, BMP and GIF "
+                "are supported. Convert or remove it."
+            )
+
+
+def _read_image(path, channels, center_crop, image_size):
+    """tf.data map: file path -> float32 HWC image in 0..255."""
+    import tensorflow as tf
+
+    contents = tf.io.read_file(path)
+    head = tf.strings.substr(contents, 0, 4)
+    known = tf.reduce_any(
+        [tf.equal(tf.strings.substr(head, 0, len(magic)), magic)
+         for magic in _MAGIC_NUMBERS]
+    )
+    check = tf.debugging.Assert(
+        known,
+        ["from_folder cannot decode the image file", path,
+         "(not a PNG, JPEG, BMP or GIF file). Remove or replace it."],
+    )
+    with tf.control_dependencies([check]):
+        contents = tf.identity(contents)
+    image = tf.io.decode_image(contents, channels=0, expand_animations=False)
+    image = _pipeline.to_channels(image, channels)
+    if center_crop is not None:
+        image = _pipeline.center_crop(image, center_crop)
+    image = _pipeline.resize(image, image_size)
+    image.set_shape([image_size[0], image_size[1], channels])
+    return image
+
+
+def from_folder(
+    path,
+    image_size,
+    batch_size=128,
+    value_range=(0.0, 1.0),
+    channels=3,
+    shuffle=True,
+    seed=None,
+    drop_remainder=False,
+    recursive=True,
+    center_crop=None,
+):
+    """Build a batched `tf.data.Dataset` of the images in a folder.
+
+    Reads `.png`, `.jpg`, `.jpeg`, `.bmp` and `.gif` files (case-insensitive;
+    the first frame of an animated GIF), for instance an unpacked CelebA
+    `img_align_celeba` folder. Each image is converted to `channels`,
+    optionally center-cropped, resized (bilinear, antialiased when
+    shrinking; aspect ratio is not kept) to `image_size`, and pixel values
+    0..255 are mapped linearly to `value_range`.
+
+    Corrupt files: a folder with at most 1000 images is fully decoded with
+    PIL up front, so a bad file raises a `ValueError` naming it at once. In
+    larger folders each file's header is checked as it is read, so a
+    non-image file fails iteration with an error naming it; a file with a
+    valid header but damaged data then fails with TensorFlow's own decode
+    error.
+
+    Args:
+        path: str or path-like, the folder.
+        image_size: int or pair `(height, width)` of ints, the output size.
+        batch_size: positive int. Defaults to `128`.
+        value_range: pair `(low, high)`, the range of the output values.
+            Defaults to `(0.0, 1.0)`.
+        channels: int, 1 (grey), 3 (RGB) or 4 (RGBA). Defaults to `3`.
+        shuffle: bool, whether to reshuffle the files every epoch.
+            Defaults to `True`.
+        seed: `None` or int, the shuffle seed. Defaults to `None`.
+        drop_remainder: bool, whether to drop a last, smaller batch.
+            Defaults to `False`.
+        recursive: bool, whether to include images in subfolders. Defaults
+            to `True`.
+        center_crop: `None`, int or pair `(height, width)`: crop this
+            central window (or the whole image along a shorter axis) before
+            resizing. Defaults to `None` (no crop). CelebA as in
+            `load("celeb_a")`: `center_crop=140, image_size=64`.
+
+    Returns:
+        A `tf.data.Dataset` of float32 batches of shape
+        `(batch, height, width, channels)`.
+
+    Raises:
+        FileNotFoundError: if `path` does not exist.
+        NotADirectoryError: if `path` is not a folder.
+        ValueError: if the folder holds no image file, or (small folders) an
+            image cannot be decoded.
+
+    Example:
+
+    >>> import tempfile, numpy as np
+    >>> from PIL import Image
+    >>> folder = tempfile.mkdtemp()
+    >>> Image.fromarray(np.zeros((40, 30, 3), "uint8")).save(f"{folder}/a.png")
+    >>> ds = from_folder(folder, image_size=16, batch_size=1)
+    >>> tuple(next(iter(ds)).shape)
+    (1, 16, 16, 3)
+    """
+    image_size = _checks.image_size(image_size, allow_none=False)
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    value_range = check_value_range(value_range)
+    if not _checks.is_int(channels) or channels not in (1, 3, 4):
+        raise ValueError(
+            "channels must be one of [1, 3, 4]. "
+            f"Received: channels={channels!r}"
+        )
+    seed = _checks.seed(seed)
+    center_crop = _checks.image_size(center_crop, name="center_crop")
+    folder = os.path.expanduser(os.fspath(path))
+    if not os.path.exists(folder):
+        raise FileNotFoundError(
+            f"from_folder could not find the folder. Received: path={folder!r}"
+        )
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(
+            f"path must be a folder of images, not a file. "
+            f"Received: path={folder!r}"
+        )
+    paths = _list_images(folder, recursive)
+    if not paths:
+        where = "or its subfolders " if recursive else ""
+        raise ValueError(
+            f"No image files found in the folder {folder!r} {where}"
+            f"(looked for extensions {', '.join(IMAGE_EXTENSIONS)})."
+        )
+    if len(paths) <= EAGER_CHECK_LIMIT:
+        _check_with_pil(paths)
+
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(paths)
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(
+        lambda p: _read_image(p, channels, center_crop, image_size),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return _pipeline.batch_and_prefetch(
+        ds,
+        batch_size,
+        drop_remainder,
+        lambda images: _pipeline.to_value_range(images, value_range),
+    )

@@ -1,0 +1,149 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_gen.data import folder as folder_module
+from keras_gen.data import from_folder
+
+
+def _save(path, array, format=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(np.asarray(array, "uint8")).save(path, format=format)
+
+
+def _grey_levels(ds):
+    """Per-image mean value of every image the dataset yields."""
+    return np.sort(np.concatenate([np.asarray(b).mean(axis=(1, 2, 3)) for b in ds]))
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    """Seven images of constant grey level 0, 51, ..., in mixed formats."""
+    _save(tmp_path / "a.png", np.full((10, 12, 3), 0))
+    _save(tmp_path / "b.PNG", np.full((9, 9, 4), 51))  # RGBA, upper-case suffix.
+    _save(tmp_path / "c.jpg", np.full((16, 8), 102))  # Greyscale JPEG.
+    _save(tmp_path / "d.bmp", np.full((5, 7, 3), 153))
+    _save(tmp_path / "e.gif", np.full((6, 6, 3), 204))
+    _save(tmp_path / "sub" / "f.jpeg", np.full((20, 20, 3), 255))
+    _save(tmp_path / "sub" / "deeper" / "g.png", np.full((3, 3), 255))
+    (tmp_path / "notes.txt").write_text("not an image")
+    return tmp_path
+
+
+def test_reads_every_format_recursively(image_folder):
+    ds = from_folder(image_folder, image_size=8, batch_size=4, value_range=(-1, 1), seed=0)
+    batches = [b.numpy() for b in ds]
+    assert [b.shape for b in batches] == [(4, 8, 8, 3), (3, 8, 8, 3)]
+    assert all(b.dtype == np.float32 for b in batches)
+    # Grey levels 0..255 map linearly onto (-1, 1); JPEG may be off by a bit.
+    expected = np.array([0, 51, 102, 153, 204, 255, 255]) / 127.5 - 1.0
+    np.testing.assert_allclose(_grey_levels(batches), expected, atol=0.02)
+
+
+def test_not_recursive_and_drop_remainder(image_folder):
+    ds = from_folder(image_folder, image_size=(4, 6), batch_size=2, recursive=False, drop_remainder=True)
+    shapes = [tuple(b.shape) for b in ds]
+    assert shapes == [(2, 4, 6, 3), (2, 4, 6, 3)]  # 5 top-level images.
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_channels(image_folder, channels):
+    ds = from_folder(image_folder, image_size=4, batch_size=16, channels=channels, shuffle=False)
+    images = next(iter(ds)).numpy()
+    assert images.shape == (7, 4, 4, channels)
+    assert images.min() >= 0.0 and images.max() <= 1.0
+    if channels == 4:  # b.PNG keeps its alpha (51); opaque alpha elsewhere.
+        alpha = images[..., 3].mean(axis=(1, 2))
+        np.testing.assert_allclose(alpha, [1, 0.2, 1, 1, 1, 1, 1], atol=1e-6)
+
+
+def test_shuffle_is_seeded(image_folder):
+    def order(seed):
+        ds = from_folder(image_folder, image_size=2, batch_size=7, seed=seed)
+        return next(iter(ds)).numpy().mean(axis=(1, 2, 3))
+
+    np.testing.assert_array_equal(order(3), order(3))
+    unshuffled = next(iter(from_folder(image_folder, image_size=2, batch_size=7, shuffle=False)))
+    # Sorted file order: a, b, c, d, e, sub/deeper/g, sub/f.
+    np.testing.assert_allclose(unshuffled.numpy().mean(axis=(1, 2, 3)), [0, 0.2, 0.4, 0.6, 0.8, 1, 1], atol=0.01)
+
+
+def test_center_crop(tmp_path):
+    image = np.zeros((12, 10, 3))
+    image[4:8, 3:7] = 255  # White 4x4 centre on black.
+    _save(tmp_path / "x.png", image)
+    cropped = next(iter(from_folder(tmp_path, image_size=4, center_crop=4, batch_size=1)))
+    np.testing.assert_allclose(cropped.numpy(), 1.0)
+    whole = next(iter(from_folder(tmp_path, image_size=4, batch_size=1)))
+    assert whole.numpy().mean() < 0.5
+
+
+def test_missing_path(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(FileNotFoundError, match=f"Received: path='{missing}'"):
+        from_folder(missing, image_size=8)
+
+
+def test_path_is_a_file(image_folder):
+    with pytest.raises(NotADirectoryError, match="path must be a folder of images, not a file"):
+        from_folder(image_folder / "a.png", image_size=8)
+
+
+def test_folder_without_images(tmp_path):
+    (tmp_path / "readme.txt").write_text("hi")
+    with pytest.raises(ValueError, match=rf"No image files found in the folder '{tmp_path}'.*\.png, \.jpg, \.jpeg, \.bmp, \.gif"):
+        from_folder(tmp_path, image_size=8)
+    _save(tmp_path / "sub" / "only.png", np.zeros((2, 2)))
+    from_folder(tmp_path, image_size=8)  # Found in the subfolder...
+    with pytest.raises(ValueError, match=r"No image files found in the folder '.*' \(looked"):
+        from_folder(tmp_path, image_size=8, recursive=False)  # ...but not here.
+
+
+def test_corrupt_image_is_named(image_folder):
+    (image_folder / "sub" / "bad.png").write_bytes(b"this is not a png")
+    with pytest.raises(ValueError, match=r"could not decode the image file '.*sub/bad\.png'"):
+        from_folder(image_folder, image_size=8)
+
+
+def test_truncated_image_is_named(image_folder):
+    data = (image_folder / "a.png").read_bytes()
+    (image_folder / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"cut\.png"):
+        from_folder(image_folder, image_size=8)
+
+
+def test_unsupported_format_is_named(image_folder):
+    _save(image_folder / "tiff_inside.jpg", np.zeros((4, 4, 3)), format="TIFF")
+    with pytest.raises(ValueError, match=r"tiff_inside\.jpg': it is a TIFF image"):
+        from_folder(image_folder, image_size=8)
+
+
+def test_large_folder_names_bad_file_while_reading(image_folder, monkeypatch):
+    import tensorflow as tf
+
+    # Pretend the folder is too large for the up-front check.
+    monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    (image_folder / "zz_bad.jpg").write_bytes(b"<html>404 Not Found</html>")
+    ds = from_folder(image_folder, image_size=8, batch_size=2, shuffle=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"cannot decode the image file.*zz_bad\.jpg"):
+        for _ in ds:
+            pass
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"image_size": None}, TypeError, "Received: image_size=None"),
+        ({"image_size": (8, 0)}, ValueError, r"Received: image_size=\(8, 0\)"),
+        ({"image_size": 8, "batch_size": -1}, ValueError, "Received: batch_size=-1"),
+        ({"image_size": 8, "channels": 2}, ValueError, r"channels must be one of \[1, 3, 4\]. Received: channels=2"),
+        ({"image_size": 8, "channels": 3.0}, ValueError, "Received: channels=3.0"),
+        ({"image_size": 8, "value_range": (0, -1)}, ValueError, r"Received: value_range=\(0, -1\)"),
+        ({"image_size": 8, "center_crop": 0}, ValueError, "Received: center_crop=0"),
+    ],
+)
+def test_bad_arguments(image_folder, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        from_folder(image_folder, **kwargs)
