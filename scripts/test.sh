@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up .venv (created on first use) and run the whole test suite once per
+# Keras backend: tensorflow, jax, torch. Exits non-zero if any backend fails.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -x tests/models`.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv || exit 1
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[jax,torch,tests]" || exit 1
+
+results=.test-results
+rm -rf "$results" && mkdir -p "$results"
+status=0
+for backend in tensorflow jax torch; do
+  echo "=== KERAS_BACKEND=$backend"
+  KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -q \
+    -p no:cacheprovider --junitxml="$results/$backend.xml" "$@" || status=1
+done
+.venv/bin/python scripts/summarize_junit.py "$results"/*.xml || status=1
+exit $status
