@@ -1,0 +1,98 @@
+"""Training throughput (images/s) of keras-gen's AE and VAE on each backend.
+
+Every backend runs in its own process (KERAS_BACKEND is fixed per process) on
+the same network (keras_gen.networks conv encoder/decoder, 28x28x1, latent 16),
+the same batch size and the same random data. A plain functional
+keras.Model of the same network trained with Keras' own train_step on (x, x)
+is the reference for the cost of keras-gen's train step. Each measurement trains one
+warm-up epoch (tracing / compilation), then times ``--steps`` further steps
+of ``model.fit`` and reports images per second. Run:
+
+    .venv/bin/python benchmarks/train_throughput.py [--steps 50] [--batch-size 128]
+
+and it prints a Markdown table (README's "Benchmarks" section holds one).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+WORKER = r"""
+import json, sys, time
+import numpy as np, keras, keras_gen
+steps, batch, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+keras.utils.set_random_seed(0)
+x = np.random.default_rng(0).random((steps * batch, 28, 28, 1), dtype=np.float32)
+results = {}
+for kind in ("plain Keras AE", "AutoEncoder", "VAE"):
+    variational = kind == "VAE"
+    enc = keras_gen.networks.encoder((28, 28, 1), 16, variational=variational)
+    dec = keras_gen.networks.decoder(16, (28, 28, 1))
+    if kind == "plain Keras AE":
+        # Reference: the same network as a plain functional keras.Model
+        # trained by Keras' own train_step on (x, x) with the MSE loss.
+        inputs = keras.Input((28, 28, 1))
+        model = keras.Model(inputs, dec(enc(inputs)))
+        model.compile(optimizer="adam", loss="mse")
+        args = (x, x)
+    else:
+        model = keras_gen.VAE(enc, dec, seed=0) if variational else keras_gen.AutoEncoder(enc, dec)
+        model.compile(optimizer="adam")
+        args = (x,)
+    warm = tuple(a[: 5 * batch] for a in args)
+    model.fit(*warm, batch_size=batch, epochs=1, verbose=0)  # warm-up: trace/compile
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(*args, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+        best = min(best, time.perf_counter() - start)
+    results[kind] = {"images_per_s": steps * batch / best, "ms_per_step": 1000 * best / steps,
+                     "jit": bool(model.jit_compile)}
+print(json.dumps(results))
+"""
+
+
+def run_backend(backend, steps, batch_size, repeats):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(steps), str(batch_size), str(repeats)],
+        env=env, capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{backend} benchmark failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=50, help="timed steps per repeat (default: 50)")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size (default: 128)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats, best kept (default: 3)")
+    parser.add_argument("--backends", default="tensorflow,jax,torch", help="comma-separated (default: all three)")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for backend in args.backends.split(","):
+        for model, r in run_backend(backend, args.steps, args.batch_size, args.repeats).items():
+            rows.append((backend, model, r))
+    fastest = {m: max(r["images_per_s"] for b, mm, r in rows if mm == m) for _, m, _ in rows}
+    plain = {b: r["images_per_s"] for b, m, r in rows if m == "plain Keras AE"}
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; "
+          f"batch {args.batch_size}, {args.steps} timed steps, best of {args.repeats}")
+    print()
+    print("| backend | model | jit | images/s | ms/step | vs plain Keras AE, same backend | vs fastest backend |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for backend, model, r in rows:
+        print(f"| {backend} | {model} | {'yes' if r['jit'] else 'no'} | {r['images_per_s']:.0f} | "
+              f"{r['ms_per_step']:.1f} | {r['images_per_s'] / plain[backend]:.2f} | "
+              f"{r['images_per_s'] / fastest[model]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Pieces shared by the dense and convolutional builders."""
+
+import keras
+
+# Name of the single latent output of a plain (non-variational) encoder.
+Z_NAME = "z"
+# Names of the two outputs of a variational encoder, in output order.
+Z_MEAN_NAME = "z_mean"
+Z_LOG_SIGMA_NAME = "z_log_sigma"
+
+
+def output_dtype():
+    """Dtype for output layers: float32 under a mixed policy, else default.
+
+    Under `keras.mixed_precision` the last layers should compute in float32
+    (a log-sigma that is later exponentiated, and sigmoid outputs compared to
+    float32 images). Under a plain policy `None` keeps the global default.
+    """
+    if keras.config.dtype_policy().name.startswith("mixed"):
+        return "float32"
+    return None
+
+
+def latent_head(x, latent_dim, variational):
+    """Add the latent output layer(s) on top of the feature tensor `x`.
+
+    Plain encoders get one linear `Dense(latent_dim)` named `"z"`.
+    Variational encoders get two linear heads, `"z_mean"` and
+    `"z_log_sigma"`. The second is the log of the standard deviation (the
+    seed's convention: sigma = exp(z_log_sigma), never a ReLU); its kernel
+    and bias start at zero, so every input starts at sigma = 1 exactly,
+    which is the N(0, I) prior: the KL term starts with no sigma part and
+    exp() cannot overflow at initialisation.
+
+    Returns:
+        A tensor (plain) or a list `[z_mean, z_log_sigma]` (variational).
+    """
+    dtype = output_dtype()
+    if not variational:
+        return keras.layers.Dense(latent_dim, dtype=dtype, name=Z_NAME)(x)
+    z_mean = keras.layers.Dense(latent_dim, dtype=dtype, name=Z_MEAN_NAME)(x)
+    z_log_sigma = keras.layers.Dense(
+        latent_dim,
+        kernel_initializer="zeros",
+        bias_initializer="zeros",
+        dtype=dtype,
+        name=Z_LOG_SIGMA_NAME,
+    )(x)
+    return [z_mean, z_log_sigma]
+
+
+def output_activation_layer(x, output_activation):
+    """Apply the decoder's output activation as a named layer."""
+    return keras.layers.Activation(
+        output_activation, dtype=output_dtype(), name="output_activation"
+    )(x)

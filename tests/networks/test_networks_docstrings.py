@@ -1,0 +1,18 @@
+"""The `Example:` sections of the builders' docstrings run as written."""
+
+import doctest
+
+import pytest
+
+from keras_gen.networks import conv
+from keras_gen.networks import dense
+from keras_gen.networks import factory
+
+
+@pytest.mark.parametrize(
+    "module", [dense, conv, factory], ids=lambda m: m.__name__
+)
+def test_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0
+    assert result.failed == 0
