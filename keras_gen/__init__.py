@@ -2,7 +2,7 @@
 
 Public API:
 
-* models: :class:`AutoEncoder`, :class:`VAE`
+* models: :class:`AutoEncoder`, :class:`VAE`, :class:`GAN`
 * layers: :class:`Sampling`
 * modules: ``keras_gen.networks`` (default encoders/decoders),
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
@@ -18,11 +18,13 @@ from keras_gen import losses
 from keras_gen import networks
 from keras_gen.layers import Sampling
 from keras_gen.models import VAE
+from keras_gen.models import GAN
 from keras_gen.models import AutoEncoder
 from keras_gen.models import GenerativeModel
 
 __all__ = [
     "AutoEncoder",
+    "GAN",
     "GenerativeModel",
     "Sampling",
     "VAE",

@@ -8,6 +8,8 @@ Reference: shared/seed/unsupervised_learning.md ("Auto-Encoders",
 "Variational Auto-Encoders", "Generative Adversarial Network").
 """
 
+import math
+
 from keras import ops
 
 RECONSTRUCTION_LOSSES = ("mse", "bce")
@@ -98,3 +100,98 @@ def kl_divergence(z_mean, z_log_sigma):
         - 1.0
     )
     return 0.5 * ops.sum(terms, axis=-1)
+
+
+def negative_elbo(reconstruction, kl, reconstruction_name, dims):
+    """Negative evidence lower bound, nats per example, from the VAE terms.
+
+    ``-ELBO = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I))``, with the decoder's
+    likelihood implied by the reconstruction loss:
+
+    * ``"bce"`` (Bernoulli decoder): ``-log p(x|z) = D * reconstruction``,
+      since the reconstruction is the per-dimension mean BCE;
+    * ``"mse"`` (Gaussian decoder of fixed variance s^2):
+      ``-log p(x|z) = D * mse / (2 s^2) + D/2 log(2 pi s^2)``. The seed's
+      loss ``mse + lambda * KL`` is, up to that constant, the negative ELBO
+      of the Gaussian decoder with ``s^2 = lambda * D / 2``; this function
+      uses lambda = 1, i.e. ``s^2 = D / 2``:
+      ``-ELBO = mse + KL + D/2 log(pi D)``.
+
+    Either way the value does not depend on the training lambda, so it ranks
+    models trained with different lambdas honestly.
+
+    Args:
+        reconstruction: mean reconstruction loss (per dimension).
+        kl: KL divergence in nats (summed over latent dimensions).
+        reconstruction_name: ``"bce"`` or ``"mse"``.
+        dims: D, the number of data dimensions per example (int or scalar
+            tensor).
+    """
+    dims = ops.cast(dims, "float32")
+    if reconstruction_name == "bce":
+        return dims * reconstruction + kl
+    if reconstruction_name == "mse":
+        return reconstruction + kl + 0.5 * dims * ops.log(math.pi * dims)
+    reconstruction_loss(reconstruction_name)  # raises the named error
+
+
+# ---------------------------------------------------------------- GANs
+# The discriminator outputs logits l; D = sigmoid(l). The stable identities
+# -log sigmoid(l) = softplus(-l) and -log(1 - sigmoid(l)) = softplus(l)
+# keep every formula finite for any logit.
+
+GENERATOR_LOSSES = ("non_saturating", "minimax")
+
+
+def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
+    """The seed's discriminator loss per example (seed, "Generative Adversarial Network").
+
+        L_D = -log D(x) - log(1 - D(G(z)))
+
+    i.e. binary cross-entropy with target 1 for real and 0 for fake. With
+    one-sided label smoothing ``s`` (Salimans et al. 2016) the real target is
+    ``1 - s``: ``-(1 - s) log D(x) - s log(1 - D(x)) - log(1 - D(G(z)))``.
+
+    Args:
+        real_logits: discriminator logits on real data, shape ``(batch, 1)``.
+        fake_logits: logits on generated data, shape ``(batch, 1)``.
+        label_smoothing: float in [0, 1), ``s``. Defaults to 0.
+
+    Returns:
+        Tensor of shape ``(batch,)``: the real term plus the fake term for
+        each pair of examples.
+    """
+    real = _flatten(ops.cast(real_logits, "float32"))
+    fake = _flatten(ops.cast(fake_logits, "float32"))
+    real_term = (1.0 - label_smoothing) * ops.softplus(-real) + label_smoothing * ops.softplus(real)
+    return ops.mean(real_term, axis=-1) + ops.mean(ops.softplus(fake), axis=-1)
+
+
+def generator_loss_non_saturating(fake_logits):
+    """Non-saturating generator loss ``-log D(G(z))`` per example.
+
+    The seed's "In practice" substitution for ``log(1 - D(G(z)))``: it gives
+    strong gradients exactly when the discriminator rejects the fakes.
+    """
+    return ops.mean(ops.softplus(-_flatten(ops.cast(fake_logits, "float32"))), axis=-1)
+
+
+def generator_loss_minimax(fake_logits):
+    """The original minimax generator loss ``log(1 - D(G(z)))`` per example.
+
+    The seed's theta* = argmin E[log(1 - D(G(z)))]; it saturates (vanishing
+    gradient) when D confidently rejects the fakes.
+    """
+    return -ops.mean(ops.softplus(_flatten(ops.cast(fake_logits, "float32"))), axis=-1)
+
+
+def generator_loss(name):
+    """The generator loss function called ``name``."""
+    if name == "non_saturating":
+        return generator_loss_non_saturating
+    if name == "minimax":
+        return generator_loss_minimax
+    raise ValueError(
+        f"generator_loss must be one of {GENERATOR_LOSSES}. "
+        f"Received: generator_loss={name!r}"
+    )

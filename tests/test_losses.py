@@ -30,3 +30,49 @@ def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
     log_sigma = np.array([[np.log(0.5), 0.0, 0.0]], "float32")
     expected = 0.5 * (0.25 - 2 * np.log(0.5) - 1)
     np.testing.assert_allclose(np_(losses.kl_divergence(zeros, log_sigma)), [expected], rtol=1e-5)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+LOGITS_REAL = np.array([[2.0], [-1.0], [0.5]], "float32")
+LOGITS_FAKE = np.array([[-3.0], [0.2], [1.5]], "float32")
+
+
+def test_discriminator_loss_is_the_seed_formula():
+    expected = -np.log(sigmoid(LOGITS_REAL[:, 0])) - np.log(1 - sigmoid(LOGITS_FAKE[:, 0]))
+    np.testing.assert_allclose(np_(losses.discriminator_loss(LOGITS_REAL, LOGITS_FAKE)), expected, rtol=1e-5)
+
+
+def test_one_sided_label_smoothing():
+    s = 0.1
+    d_real = sigmoid(LOGITS_REAL[:, 0])
+    expected = -(1 - s) * np.log(d_real) - s * np.log(1 - d_real) - np.log(1 - sigmoid(LOGITS_FAKE[:, 0]))
+    np.testing.assert_allclose(
+        np_(losses.discriminator_loss(LOGITS_REAL, LOGITS_FAKE, label_smoothing=s)), expected, rtol=1e-5
+    )
+
+
+def test_generator_losses_are_the_seed_formulas():
+    d_fake = sigmoid(LOGITS_FAKE[:, 0])
+    np.testing.assert_allclose(np_(losses.generator_loss_non_saturating(LOGITS_FAKE)), -np.log(d_fake), rtol=1e-5)
+    np.testing.assert_allclose(np_(losses.generator_loss_minimax(LOGITS_FAKE)), np.log(1 - d_fake), rtol=1e-5)
+    assert losses.generator_loss("minimax") is losses.generator_loss_minimax
+
+
+def test_gan_losses_stay_finite_for_extreme_logits():
+    big = np.array([[80.0], [-80.0]], "float32")
+    for value in (
+        losses.discriminator_loss(big, -big),
+        losses.generator_loss_non_saturating(big),
+        losses.generator_loss_minimax(big),
+    ):
+        assert np.all(np.isfinite(np_(value)))
+
+
+def test_unknown_generator_loss():
+    import pytest
+
+    with pytest.raises(ValueError, match="generator_loss must be one of .*Received: generator_loss='wgan'"):
+        losses.generator_loss("wgan")

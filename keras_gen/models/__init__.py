@@ -2,6 +2,7 @@
 
 from keras_gen.models.autoencoder import AutoEncoder
 from keras_gen.models.base import GenerativeModel
+from keras_gen.models.gan import GAN
 from keras_gen.models.vae import VAE
 
-__all__ = ["AutoEncoder", "GenerativeModel", "VAE"]
+__all__ = ["AutoEncoder", "GAN", "GenerativeModel", "VAE"]

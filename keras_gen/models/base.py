@@ -193,3 +193,25 @@ def known_input_shape(model):
 def to_numpy(x):
     """Convert a backend tensor (or a nest of them) to NumPy."""
     return keras.tree.map_structure(ops.convert_to_numpy, x)
+
+
+def check_positive_int(name, value):
+    """ValueError unless ``value`` is an int > 0 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_seed(seed):
+    """TypeError unless ``seed`` is an int or None."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
+    return None if seed is None else int(seed)
+
+
+def draw_latents(n, latent_dim, seed, generator):
+    """``n`` draws of z ~ N(0, I) as NumPy: from ``seed`` if an int, else the SeedGenerator."""
+    n = check_positive_int("n", n)
+    seed = check_seed(seed)
+    z = keras.random.normal((n, latent_dim), seed=generator if seed is None else seed)
+    return ops.convert_to_numpy(z)

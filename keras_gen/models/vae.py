@@ -42,7 +42,11 @@ class VAE(base.GenerativeModel):
     example), so it can be compared across lambdas.
 
     Logs: ``loss`` (the total above, including any sub-model regularisers),
-    ``reconstruction_loss`` and ``kl_loss``.
+    ``reconstruction_loss``, ``kl_loss`` and ``neg_elbo``, the negative
+    evidence lower bound in nats per example, which does not depend on
+    lambda and so can rank models trained with different lambdas (see
+    ``keras_gen.losses.negative_elbo``; a single-sample estimate during
+    training and evaluation).
 
     Args:
         encoder: ``keras.Model`` mapping images to ``[z_mean, z_log_sigma]``,
@@ -63,7 +67,7 @@ class VAE(base.GenerativeModel):
     >>> vae.compile(optimizer="adam")
     >>> x = np.random.rand(32, 8, 8, 1).astype("float32")
     >>> sorted(vae.fit(x, epochs=1, verbose=0).history)
-    ['kl_loss', 'loss', 'reconstruction_loss']
+    ['kl_loss', 'loss', 'neg_elbo', 'reconstruction_loss']
     >>> vae.sample(5, seed=1).shape
     (5, 8, 8, 1)
     """
@@ -83,7 +87,7 @@ class VAE(base.GenerativeModel):
         self.kl_weight = check_kl_weight(kl_weight)
         self.reconstruction = reconstruction
         self.reconstruction_fn = losses.reconstruction_loss(reconstruction)
-        self.seed = seed
+        self.seed = base.check_seed(seed)
         self.sampling = Sampling(kl_weight=self.kl_weight, seed=seed, name="sampling")
         self.prior_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1, name="prior_seed"
@@ -91,10 +95,12 @@ class VAE(base.GenerativeModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
+        self.neg_elbo_tracker = keras.metrics.Mean(name="neg_elbo")
         self.metric_trackers = [
             self.loss_tracker,
             self.reconstruction_loss_tracker,
             self.kl_loss_tracker,
+            self.neg_elbo_tracker,
         ]
         self.code_dim = None
         input_shape = base.known_input_shape(encoder)
@@ -156,17 +162,23 @@ class VAE(base.GenerativeModel):
             self.trainable_variables,
             has_aux=True,
         )
-        return self.update_metrics(
-            {"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl},
-            target,
-            x_hat,
-        )
+        return self._logs(loss, reconstruction, kl, target, x_hat)
 
     def test_step(self, data):
         x, target = base.unpack(data)
         loss, (reconstruction, kl, x_hat) = self.forward_losses(x, target, training=False)
+        return self._logs(loss, reconstruction, kl, target, x_hat)
+
+    def _logs(self, loss, reconstruction, kl, target, x_hat):
+        dims = ops.cast(ops.size(target) // ops.shape(target)[0], "float32")
+        neg_elbo = losses.negative_elbo(reconstruction, kl, self.reconstruction, dims)
         return self.update_metrics(
-            {"loss": loss, "reconstruction_loss": reconstruction, "kl_loss": kl},
+            {
+                "loss": loss,
+                "reconstruction_loss": reconstruction,
+                "kl_loss": kl,
+                "neg_elbo": neg_elbo,
+            },
             target,
             x_hat,
         )
@@ -200,15 +212,8 @@ class VAE(base.GenerativeModel):
         Returns:
             NumPy array ``(n, H, W, C)``.
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise ValueError(f"n must be a positive integer. Received: n={n!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
-        z = keras.random.normal(
-            (n, self.latent_dim),
-            seed=self.prior_seed_generator if seed is None else seed,
-        )
-        return self.decode(base.to_numpy(z), batch_size=batch_size)
+        z = base.draw_latents(n, self.latent_dim, seed, self.prior_seed_generator)
+        return self.decode(z, batch_size=batch_size)
 
     @property
     def latent_dim(self):

@@ -18,7 +18,7 @@ def test_loss_falls_and_reports_terms(images):
     vae = make_vae(kl_weight=0.01)
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = vae.fit(images, epochs=15, batch_size=16, verbose=0, shuffle=False).history
-    assert set(history) == {"loss", "reconstruction_loss", "kl_loss"}
+    assert set(history) == {"loss", "reconstruction_loss", "kl_loss", "neg_elbo"}
     helpers.assert_loss_falls(history["loss"])
     helpers.assert_loss_falls(history["reconstruction_loss"])
     # loss = reconstruction + lambda * KL (per-batch means, averaged per epoch).
@@ -142,3 +142,15 @@ def test_shape_mismatch():
 def test_bad_sample_count(n):
     with pytest.raises(ValueError, match=f"n must be a positive integer. Received: n={n}"):
         make_vae().sample(n)
+
+
+def test_neg_elbo_is_lambda_free_and_exact_for_bce(images):
+    vae = make_vae(reconstruction="bce", kl_weight=5.0)
+    vae.compile(optimizer="adam")
+    logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["neg_elbo"], 64 * logs["reconstruction_loss"] + logs["kl_loss"], rtol=1e-5)
+    mse = make_vae(reconstruction="mse", kl_weight=0.0)
+    mse.compile(optimizer="adam")
+    logs = mse.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    expected = logs["reconstruction_loss"] + logs["kl_loss"] + 32 * np.log(np.pi * 64)
+    np.testing.assert_allclose(logs["neg_elbo"], expected, rtol=1e-5)

@@ -1,0 +1,268 @@
+"""Generative adversarial network with separate optimizers and K D-steps."""
+
+import numbers
+
+import keras
+from keras import ops
+
+from keras_gen import backend
+from keras_gen import losses
+from keras_gen.models import base
+
+
+@keras.saving.register_keras_serializable(package="keras_gen")
+class GAN(base.GenerativeModel):
+    """A GAN trained by the seed's algorithm (seed, "Generative Adversarial Network").
+
+    Each ``train_step`` on a batch of real images:
+
+    1. trains the discriminator D for ``d_steps`` (K) iterations: each draws
+       fresh z ~ N(0, I) from the model's SeedGenerator, and takes one step
+       of ``d_optimizer`` on ``L_D = -log D(x) - log(1 - D(G(z)))``
+       (``keras_gen.losses.discriminator_loss``, batch mean) with respect to
+       D's variables only; all K iterations use the step's real batch;
+    2. trains the generator G for one iteration: fresh z, one step of
+       ``g_optimizer`` on the generator loss w.r.t. G's variables only:
+       ``"non_saturating"`` ``-log D(G(z))`` (default, the seed's "In
+       practice" recommendation) or ``"minimax"`` ``log(1 - D(G(z)))``.
+
+    The discriminator returns logits; D = sigmoid(logits). Logs: ``d_loss``,
+    ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))), which
+    the seed's analysis says tend to 0.5 at the equilibrium D* = 0.5.
+    ``test_step`` reports the same four on held-out real data without
+    updating anything. Both networks run in training mode during training
+    (BatchNorm uses batch statistics), as in the DCGAN reference code.
+
+    Args:
+        generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
+        discriminator: ``keras.Model`` mapping images of the generator's
+            output shape to logits ``(batch, 1)``.
+        latent_dim: int > 0, size of z.
+        d_steps: int > 0, K discriminator updates per generator update.
+            Defaults to 1 (the seed's "usually 1").
+        generator_loss: ``"non_saturating"`` (default) or ``"minimax"``.
+        label_smoothing: float in [0, 1), one-sided label smoothing of the
+            real targets (1 -> 1 - label_smoothing). Defaults to 0.
+        seed: int or None, seed of the latent draws during training and of
+            ``generate(seed=None)``.
+        **kwargs: base ``keras.Model`` arguments.
+
+    Example:
+
+    >>> import keras, numpy as np, keras_gen
+    >>> g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation="tanh"),
+    ...                       keras.layers.Reshape((4, 4, 1))])
+    >>> d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    >>> gan = keras_gen.GAN(g, d, latent_dim=2, seed=0)
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> real = np.random.uniform(-1, 1, (32, 4, 4, 1)).astype("float32")
+    >>> sorted(gan.fit(real, batch_size=16, epochs=1, verbose=0).history)
+    ['d_fake', 'd_loss', 'd_real', 'g_loss']
+    >>> gan.generate(3, seed=1).shape
+    (3, 4, 4, 1)
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        d_steps=1,
+        generator_loss="non_saturating",
+        label_smoothing=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = base.check_sub_model("generator", generator)
+        self.discriminator = base.check_sub_model("discriminator", discriminator)
+        self.latent_dim = base.check_positive_int("latent_dim", latent_dim)
+        self.d_steps = base.check_positive_int("d_steps", d_steps)
+        self.generator_loss = generator_loss
+        self.generator_loss_fn = losses.generator_loss(generator_loss)
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, numbers.Real)
+            or not 0.0 <= label_smoothing < 1.0
+        ):
+            raise ValueError(
+                "label_smoothing must be a float in [0, 1). "
+                f"Received: label_smoothing={label_smoothing!r}"
+            )
+        self.label_smoothing = float(label_smoothing)
+        self.seed = base.check_seed(seed)
+        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
+        self.metric_trackers = [
+            self.d_loss_tracker,
+            self.g_loss_tracker,
+            self.d_real_tracker,
+            self.d_fake_tracker,
+        ]
+        self.d_optimizer = None
+        self.g_optimizer = None
+        # call() takes latent vectors, so build now: the trainers must never
+        # try to build the model by calling it on images.
+        self.build((None, self.latent_dim))
+
+    def build(self, input_shape):
+        z = keras.KerasTensor(tuple(input_shape))
+        images = self.generator(z)
+        if isinstance(images, (list, tuple)):
+            raise ValueError(
+                "The generator must return one image tensor. "
+                f"Received: generator outputs {[t.shape for t in images]}"
+            )
+        expected = base.known_input_shape(self.discriminator)
+        if expected is not None and tuple(expected[1:]) != tuple(images.shape[1:]):
+            raise ValueError(
+                "The discriminator's input shape must equal the generator's "
+                f"output shape. Received: generator output shape {tuple(images.shape)}, "
+                f"discriminator input shape {expected}"
+            )
+        logits = self.discriminator(images)
+        if isinstance(logits, (list, tuple)) or tuple(logits.shape[1:]) != (1,):
+            shape = [t.shape for t in logits] if isinstance(logits, (list, tuple)) else tuple(logits.shape)
+            raise ValueError(
+                "The discriminator must return one logit per image, shape "
+                f"(batch, 1). Received: discriminator output shape {shape}"
+            )
+        self.image_shape = tuple(images.shape[1:])
+
+    def call(self, inputs, training=False):
+        """Generate images from latent vectors ``inputs``."""
+        return self.generator(inputs, training=training)
+
+    # ------------------------------------------------------------ training
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Configure training with one optimizer per player.
+
+        Args:
+            d_optimizer: ``keras.optimizers.Optimizer`` (or its name) for the
+                discriminator. Required.
+            g_optimizer: optimizer for the generator. Required, and a
+                different instance from ``d_optimizer``.
+            **kwargs: other ``keras.Model.compile`` arguments
+                (``jit_compile``, ``run_eagerly``, ``steps_per_execution``).
+        """
+        for name, value in (("d_optimizer", d_optimizer), ("g_optimizer", g_optimizer)):
+            if value is None:
+                raise ValueError(
+                    "GAN.compile() needs both d_optimizer and g_optimizer, e.g. "
+                    "keras.optimizers.Adam(2e-4, beta_1=0.5) for each. "
+                    f"Received: {name}=None"
+                )
+        if "optimizer" in kwargs:
+            raise ValueError(
+                "GAN.compile() takes d_optimizer and g_optimizer, not optimizer. "
+                f"Received: optimizer={kwargs['optimizer']!r}"
+            )
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+        group = backend.OptimizerGroup(
+            {"d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer},
+            {
+                "d_optimizer": lambda: self.discriminator.trainable_variables,
+                "g_optimizer": lambda: self.generator.trainable_variables,
+            },
+        )
+        super().compile(optimizer=group, **kwargs)
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def _latents(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _d_losses(self, real, z, training):
+        fake = self.generator(z, training=training)
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(fake, training=training)
+        loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing))
+        d_real = ops.mean(ops.sigmoid(ops.cast(real_logits, "float32")))
+        return loss, d_real
+
+    def _g_losses(self, z, training):
+        fake_logits = self.discriminator(self.generator(z, training=training), training=training)
+        loss = ops.mean(self.generator_loss_fn(fake_logits))
+        d_fake = ops.mean(ops.sigmoid(ops.cast(fake_logits, "float32")))
+        return loss, d_fake
+
+    def train_step(self, data):
+        real, _ = base.unpack(data)
+        batch_size = ops.shape(real)[0]
+        for _ in range(self.d_steps):
+            z = self._latents(batch_size)
+            d_loss, d_real = self.minimize(
+                lambda: self._d_losses(real, z, training=True),
+                self.discriminator.trainable_variables,
+                self.d_optimizer,
+                has_aux=True,
+            )
+        z = self._latents(batch_size)
+        g_loss, d_fake = self.minimize(
+            lambda: self._g_losses(z, training=True),
+            self.generator.trainable_variables,
+            self.g_optimizer,
+            has_aux=True,
+        )
+        return self.update_metrics(
+            {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
+        )
+
+    def test_step(self, data):
+        real, _ = base.unpack(data)
+        batch_size = ops.shape(real)[0]
+        d_loss, d_real = self._d_losses(real, self._latents(batch_size), training=False)
+        g_loss, d_fake = self._g_losses(self._latents(batch_size), training=False)
+        return self.update_metrics(
+            {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
+        )
+
+    # ---------------------------------------------------------- inference
+    def generate(self, n, seed=None, batch_size=None):
+        """``n`` generated images as NumPy ``(n, H, W, C)``.
+
+        Args:
+            n: int > 0.
+            seed: int for a reproducible draw of z, or None to advance the
+                model's own SeedGenerator.
+            batch_size: ``predict`` batch size.
+        """
+        z = base.draw_latents(n, self.latent_dim, seed, self.seed_generator)
+        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+
+    # -------------------------------------------------------------- config
+    def _expected_data_rank(self):
+        return 1 + len(self.image_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "latent_dim": self.latent_dim,
+                "d_steps": self.d_steps,
+                "generator_loss": self.generator_loss,
+                "label_smoothing": self.label_smoothing,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
