@@ -12,6 +12,7 @@ Public API:
 __version__ = "0.1.0"
 
 from keras_gen import backend
+from keras_gen import callbacks
 from keras_gen import data
 from keras_gen import layers
 from keras_gen import losses
@@ -29,6 +30,7 @@ __all__ = [
     "Sampling",
     "VAE",
     "backend",
+    "callbacks",
     "data",
     "layers",
     "losses",

@@ -1,0 +1,119 @@
+"""Keras callbacks that show what a generative model has learned."""
+
+import os
+
+import keras
+import numpy as np
+
+from keras_gen import images
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Decode a fixed latent batch into a PNG grid at the end of epochs.
+
+    The latent batch is drawn once, from ``seed``, so grids are comparable
+    across epochs and runs. Works with a ``GAN`` (decodes with its
+    generator, images in [-1, 1]) and with a ``VAE`` or ``AutoEncoder``
+    (decodes with its decoder, images in [0, 1]); any model with a
+    ``generator`` or ``decoder`` sub-model and a ``latent_dim`` works.
+
+    Args:
+        out_dir: str, folder for the PNGs (created if missing).
+        num_images: int > 0, images per grid. Defaults to 64.
+        cols: int or None, images per row (default: square-ish).
+        seed: int, seed of the fixed latent batch. Defaults to 0.
+        every: int > 0, write a grid every ``every`` epochs (and after the
+            last one). Defaults to 1.
+        value_range: pair or None, the decoder's output range; None infers
+            (-1, 1) for a model with a ``generator``, else (0, 1).
+        log_dir: str or None, also log the grid as a TensorBoard image there.
+        filename: str, file name pattern with ``{epoch}`` (1-based).
+            Defaults to ``"epoch_{epoch:03d}.png"``.
+        scale: int >= 1, pixel enlargement of the PNG. Defaults to 2.
+
+    Example:
+
+    >>> import keras_gen
+    >>> cb = keras_gen.callbacks.SampleGrid("outputs/samples", num_images=16, seed=1)
+    >>> # model.fit(x, epochs=5, callbacks=[cb])
+    """
+
+    def __init__(
+        self,
+        out_dir,
+        num_images=64,
+        cols=None,
+        seed=0,
+        every=1,
+        value_range=None,
+        log_dir=None,
+        filename="epoch_{epoch:03d}.png",
+        scale=2,
+    ):
+        super().__init__()
+        for name, value in (("num_images", num_images), ("every", every), ("scale", scale)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        if "{epoch" not in filename:
+            raise ValueError(
+                f"filename must contain an {{epoch}} field. Received: filename={filename!r}"
+            )
+        self.out_dir = str(out_dir)
+        self.num_images = num_images
+        self.cols = cols
+        self.seed = seed
+        self.every = every
+        self.value_range = value_range
+        self.log_dir = log_dir
+        self.filename = filename
+        self.scale = scale
+        self.paths = []
+        self._z = None
+        self._writer = None
+
+    def _decoder(self):
+        model = self.model
+        decoder = getattr(model, "generator", None) or getattr(model, "decoder", None)
+        if decoder is None or not hasattr(model, "latent_dim"):
+            raise ValueError(
+                "SampleGrid needs a model with a `generator` or `decoder` and a "
+                f"`latent_dim` (keras_gen.GAN, VAE, AutoEncoder). Received: {type(model).__name__}"
+            )
+        return decoder
+
+    def latent_batch(self):
+        """The fixed latent batch (NumPy ``(num_images, latent_dim)``)."""
+        if self._z is None:
+            rng = np.random.default_rng(self.seed)
+            self._z = rng.standard_normal((self.num_images, self.model.latent_dim)).astype("float32")
+        return self._z
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = self.params.get("epochs") if self.params else None
+        if (epoch + 1) % self.every and (last is None or epoch + 1 != last):
+            return
+        decoder = self._decoder()
+        value_range = self.value_range or (
+            (-1.0, 1.0) if getattr(self.model, "generator", None) is not None else (0.0, 1.0)
+        )
+        samples = decoder.predict(self.latent_batch(), verbose=0)
+        grid = images.image_grid(samples, cols=self.cols, value_range=value_range)
+        path = os.path.join(self.out_dir, self.filename.format(epoch=epoch + 1))
+        images.save_png(grid, path, scale=self.scale)
+        self.paths.append(path)
+        if self.log_dir:
+            self._log_image(grid, epoch)
+
+    def _log_image(self, grid, epoch):
+        import tensorflow as tf
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        with self._writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch + 1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
