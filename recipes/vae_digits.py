@@ -112,7 +112,8 @@ def main(argv=None):
     final = {k: v[-1] for k, v in history.history.items()}
     print(f"\nTrained {args.epochs} epochs in {seconds:.0f} s.")
     print(f"Validation: reconstruction_loss={final['val_reconstruction_loss']:.4f} "
-          f"kl_loss={final['val_kl_loss']:.2f} nats loss={final['val_loss']:.4f}")
+          f"kl_loss={final['val_kl_loss']:.2f} nats, loss={final['val_loss']:.4f}, "
+          f"neg_elbo={final['val_neg_elbo']:.1f} nats per image")
     print(f"Test-set MSE of the mean reconstruction: {np.mean((vae.reconstruct(x_test) - x_test) ** 2):.4f}")
     for name, path in paths.items():
         print(f"{name:>16}: {os.path.relpath(path)}")
