@@ -1,7 +1,8 @@
-"""Training throughput (images/s) of keras-gen's AE and VAE on each backend.
+"""Training throughput (images/s) of keras-gen's AE, VAE and GAN on each backend.
 
 Every backend runs in its own process (KERAS_BACKEND is fixed per process) on
-the same network (keras_gen.networks conv encoder/decoder, 28x28x1, latent 16),
+the same networks (keras_gen.networks conv encoder/decoder, 28x28x1, latent 16;
+the DCGAN generator/discriminator, latent 100, one D step per G step),
 the same batch size and the same random data. A plain functional
 keras.Model of the same network trained with Keras' own train_step on (x, x)
 is the reference for the cost of keras-gen's train step. Each measurement trains one
@@ -29,11 +30,17 @@ steps, batch, repeats = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 keras.utils.set_random_seed(0)
 x = np.random.default_rng(0).random((steps * batch, 28, 28, 1), dtype=np.float32)
 results = {}
-for kind in ("plain Keras AE", "AutoEncoder", "VAE"):
+for kind in ("plain Keras AE", "AutoEncoder", "VAE", "GAN (DCGAN)"):
     variational = kind == "VAE"
     enc = keras_gen.networks.encoder((28, 28, 1), 16, variational=variational)
     dec = keras_gen.networks.decoder(16, (28, 28, 1))
-    if kind == "plain Keras AE":
+    if kind == "GAN (DCGAN)":
+        model = keras_gen.GAN(keras_gen.networks.dcgan_generator(100, (28, 28, 1)),
+                              keras_gen.networks.dcgan_discriminator((28, 28, 1)), latent_dim=100, seed=0)
+        model.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+        args = (x * 2.0 - 1.0,)
+    elif kind == "plain Keras AE":
         # Reference: the same network as a plain functional keras.Model
         # trained by Keras' own train_step on (x, x) with the MSE loss.
         inputs = keras.Input((28, 28, 1))

@@ -1,4 +1,4 @@
-"""Default encoder and decoder networks for images (NHWC, float32).
+"""Default networks for images (NHWC, float32): encoders, decoders, DCGAN G and D.
 
 Each builder returns a functional `keras.Model` made only of standard Keras
 layers, so it trains and saves under TensorFlow, JAX and PyTorch.
@@ -6,6 +6,8 @@ layers, so it trains and saves under TensorFlow, JAX and PyTorch.
 
 from keras_gen.networks.conv import conv_decoder
 from keras_gen.networks.conv import conv_encoder
+from keras_gen.networks.dcgan import dcgan_discriminator
+from keras_gen.networks.dcgan import dcgan_generator
 from keras_gen.networks.dense import dense_decoder
 from keras_gen.networks.dense import dense_encoder
 from keras_gen.networks.factory import decoder
@@ -14,6 +16,8 @@ from keras_gen.networks.factory import encoder
 __all__ = [
     "conv_decoder",
     "conv_encoder",
+    "dcgan_discriminator",
+    "dcgan_generator",
     "decoder",
     "dense_decoder",
     "dense_encoder",

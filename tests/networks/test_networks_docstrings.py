@@ -5,12 +5,13 @@ import doctest
 import pytest
 
 from keras_gen.networks import conv
+from keras_gen.networks import dcgan
 from keras_gen.networks import dense
 from keras_gen.networks import factory
 
 
 @pytest.mark.parametrize(
-    "module", [dense, conv, factory], ids=lambda m: m.__name__
+    "module", [dense, conv, dcgan, factory], ids=lambda m: m.__name__
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
