@@ -215,3 +215,11 @@ def draw_latents(n, latent_dim, seed, generator):
     seed = check_seed(seed)
     z = keras.random.normal((n, latent_dim), seed=generator if seed is None else seed)
     return ops.convert_to_numpy(z)
+
+
+def plus_model_losses(model, loss):
+    """``loss`` plus every term in ``model.losses`` (add_loss, regularisers)."""
+    added = model.losses
+    if not added:
+        return loss
+    return loss + ops.sum(ops.stack([ops.cast(t, loss.dtype) for t in added]))

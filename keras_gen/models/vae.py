@@ -7,13 +7,13 @@ from keras_gen import losses
 from keras_gen.layers.sampling import Sampling
 from keras_gen.layers.sampling import check_kl_weight
 from keras_gen.models import base
-from keras_gen.models.autoencoder import check_codes
-from keras_gen.models.autoencoder import check_round_trip
-from keras_gen.models.autoencoder import latent_dim_of
+from keras_gen.models.encoder_decoder import EncoderDecoderModel
+from keras_gen.models.encoder_decoder import check_codes
+from keras_gen.models.encoder_decoder import check_round_trip
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
-class VAE(base.GenerativeModel):
+class VAE(EncoderDecoderModel):
     """Variational auto-encoder (seed, "Variational Auto-Encoders").
 
     The encoder maps x to the parameters of p_phi(z|x) = N(mu, sigma^2): it
@@ -81,12 +81,8 @@ class VAE(base.GenerativeModel):
         seed=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.encoder = base.check_sub_model("encoder", encoder)
-        self.decoder = base.check_sub_model("decoder", decoder)
+        super().__init__(encoder, decoder, reconstruction=reconstruction, **kwargs)
         self.kl_weight = check_kl_weight(kl_weight)
-        self.reconstruction = reconstruction
-        self.reconstruction_fn = losses.reconstruction_loss(reconstruction)
         self.seed = base.check_seed(seed)
         self.sampling = Sampling(kl_weight=self.kl_weight, seed=seed, name="sampling")
         self.prior_seed_generator = keras.random.SeedGenerator(
@@ -102,10 +98,7 @@ class VAE(base.GenerativeModel):
             self.kl_loss_tracker,
             self.neg_elbo_tracker,
         ]
-        self.code_dim = None
-        input_shape = base.known_input_shape(encoder)
-        if input_shape is not None:
-            self.build(input_shape)
+        self.build_if_known()
 
     def build(self, input_shape):
         x = keras.KerasTensor(tuple(input_shape))
@@ -149,10 +142,8 @@ class VAE(base.GenerativeModel):
         x_hat = self.decoder(z, training=training)
         reconstruction = ops.mean(self.reconstruction_fn(target, x_hat))
         kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
-        total = reconstruction
-        added = self.losses  # lambda * KL, plus sub-model regularisers
-        if added:
-            total = total + ops.sum(ops.stack([ops.cast(t, total.dtype) for t in added]))
+        # Plus model.losses: lambda * KL from Sampling, sub-model regularisers.
+        total = base.plus_model_losses(self, reconstruction)
         return total, (reconstruction, kl, x_hat)
 
     def train_step(self, data):
@@ -192,14 +183,6 @@ class VAE(base.GenerativeModel):
         z_mean, z_log_sigma = self.encoder.predict(x, batch_size=batch_size, verbose=0)
         return z_mean, base.to_numpy(ops.exp(z_log_sigma))
 
-    def decode(self, z, batch_size=None):
-        """Images decoded from latent vectors ``z`` as a NumPy array."""
-        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
-
-    def reconstruct(self, x, batch_size=None):
-        """Decode the posterior mean of ``x`` (the seed's reconstruction)."""
-        return self.predict(x, batch_size=batch_size, verbose=0)
-
     def sample(self, n, seed=None, batch_size=None):
         """Decode ``n`` draws of z ~ N(0, I) (seed: "Generation").
 
@@ -215,38 +198,12 @@ class VAE(base.GenerativeModel):
         z = base.draw_latents(n, self.latent_dim, seed, self.prior_seed_generator)
         return self.decode(z, batch_size=batch_size)
 
-    @property
-    def latent_dim(self):
-        """Dimension of the latent space."""
-        return latent_dim_of(self)
-
-    # -------------------------------------------------------------- config
-    def _expected_data_rank(self):
-        shape = base.known_input_shape(self.encoder)
-        return None if shape is None else len(shape)
-
-    def _required_value_range(self):
-        return (0.0, 1.0) if self.reconstruction == "bce" else None
-
-    def _value_range_reason(self):
-        return "reconstruction='bce' needs targets in [0, 1]"
-
     def get_config(self):
         config = super().get_config()
         config.update(
             {
-                "encoder": keras.saving.serialize_keras_object(self.encoder),
-                "decoder": keras.saving.serialize_keras_object(self.decoder),
                 "kl_weight": self.kl_weight,
-                "reconstruction": self.reconstruction,
                 "seed": self.seed,
             }
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
