@@ -17,6 +17,7 @@ from keras_gen import data
 from keras_gen import layers
 from keras_gen import losses
 from keras_gen import networks
+from keras_gen import tuning
 from keras_gen.layers import Sampling
 from keras_gen.models import VAE
 from keras_gen.models import GAN
@@ -35,4 +36,5 @@ __all__ = [
     "layers",
     "losses",
     "networks",
+    "tuning",
 ]

@@ -79,6 +79,11 @@ class GenerativeModel(keras.Model):
             )
         return backend.minimize(self, loss_fn, variables, optimizer, has_aux)
 
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # Keras builds compiled metrics with the batch's y, which is None for
+        # a plain image batch; the target of these models is then x.
+        return super().compute_metrics(x, x if y is None else y, y_pred, sample_weight)
+
     @property
     def metrics(self):
         return list(getattr(self, "metric_trackers", [])) + backend.compiled_metrics(

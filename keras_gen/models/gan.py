@@ -161,6 +161,16 @@ class GAN(base.GenerativeModel):
                 "GAN.compile() takes d_optimizer and g_optimizer, not optimizer. "
                 f"Received: optimizer={kwargs['optimizer']!r}"
             )
+        if kwargs.get("metrics") or kwargs.get("weighted_metrics"):
+            raise ValueError(
+                "A GAN reports d_loss, g_loss, d_real and d_fake; compile(metrics=...) "
+                f"is not supported. Received: metrics={kwargs.get('metrics') or kwargs.get('weighted_metrics')!r}"
+            )
+        if kwargs.get("loss") is not None:
+            raise ValueError(
+                "A GAN computes its own losses (generator_loss=...); do not pass `loss`. "
+                f"Received: loss={kwargs['loss']!r}"
+            )
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         group = backend.OptimizerGroup(

@@ -39,6 +39,15 @@ def test_compiled_metrics_and_denoising_targets(images):
     np.testing.assert_allclose(logs["loss"], np.mean((ae.reconstruct(noisy) - images) ** 2), rtol=1e-5)
 
 
+def test_compiled_metrics_on_image_only_batches(images):
+    ae = make_ae()
+    ae.compile(optimizer="adam", metrics=["mae"])
+    history = ae.fit(images, epochs=1, batch_size=32, verbose=0).history
+    assert set(history) == {"loss", "mae"}
+    logs = ae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["mae"], np.mean(np.abs(ae.reconstruct(images) - images)), rtol=1e-5)
+
+
 def test_batchnorm_statistics_update(images):
     ae = keras_gen.AutoEncoder(helpers.tiny_encoder(batch_norm=True), helpers.tiny_decoder())
     ae.compile(optimizer="adam")

@@ -208,6 +208,10 @@ def test_compile_needs_both_optimizers():
     with pytest.raises(ValueError, match="own optimizer instance"):
         opt = keras.optimizers.Adam()
         gan.compile(d_optimizer=opt, g_optimizer=opt)
+    with pytest.raises(ValueError, match="not supported. Received: metrics=\\['mae'\\]"):
+        gan.compile(d_optimizer="adam", g_optimizer="adam", metrics=["mae"])
+    with pytest.raises(ValueError, match="do not pass `loss`"):
+        gan.compile(d_optimizer="adam", g_optimizer="adam", loss="mse")
 
 
 def test_uncompiled_fit_and_wrong_rank(real):

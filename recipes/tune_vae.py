@@ -1,0 +1,199 @@
+"""Search a VAE's bottleneck width and lambda on digits with keras-tuner, offline.
+
+Trains one keras_gen.VAE per trial on scikit-learn's handwritten digits
+(upsampled to 28x28, stratified 80/20 split, the test split for validation),
+with latent_dim and kl_weight (lambda) drawn by a keras-tuner tuner, and ranks
+the trials by the validation negative ELBO (nats per image), which does not
+depend on lambda; the total loss does, so it cannot rank them (docs/tuning.md).
+Prints the trials as a Markdown table (width, lambda, objective,
+reconstruction and KL at the best epoch) and the best setting, and saves the
+best trial's model (its best epoch):
+
+    outputs/tune_vae/search/        the tuner's trials; rerunning resumes them
+    saved_models/tune_vae_best.keras
+
+Rerunning with the same --directory resumes the search: finished trials are
+kept, an interrupted one is retried, and a larger --max-trials adds trials.
+Use --overwrite (or another --project-name) to start over after changing
+any other setting.
+
+Each of --latent-dim, --kl-weight and --learning-rate takes one value
+(fixed) or two (a range, sampled log-uniformly).
+
+Runs on any backend: KERAS_BACKEND=jax python recipes/tune_vae.py
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+import keras  # noqa: E402
+import keras_tuner  # noqa: E402
+
+import keras_gen  # noqa: E402
+from keras_gen import tuning  # noqa: E402
+from keras_gen.data import load_digits  # noqa: E402
+
+TUNERS = {
+    "random": keras_tuner.RandomSearch,
+    "bayesian": keras_tuner.BayesianOptimization,
+    "hyperband": keras_tuner.Hyperband,
+}
+# Settings a resumed search must share with the one it resumes.
+SEARCH_SETTINGS = ("tuner", "objective", "latent_dim", "kl_weight", "learning_rate",
+                   "reconstruction", "kind", "image_size", "epochs", "batch_size",
+                   "train_size", "seed", "smoke")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option; the description as written."""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p.add_argument("--tuner", choices=sorted(TUNERS), default="random",
+                   help="keras-tuner search algorithm")
+    p.add_argument("--max-trials", type=int, default=10,
+                   help="trials to run (random, bayesian; hyperband sets its own from --epochs)")
+    p.add_argument("--epochs", type=int, default=20,
+                   help="epochs per trial (hyperband: the most any trial gets)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size")
+    p.add_argument("--latent-dim", type=int, nargs="+", default=[2, 32], metavar="N",
+                   help="bottleneck width: one value (fixed) or LOW HIGH (searched, log scale)")
+    p.add_argument("--kl-weight", type=float, nargs="+", default=[1e-4, 1.0], metavar="L",
+                   help="lambda in L_rec + lambda * KL: one value or LOW HIGH (log scale)")
+    p.add_argument("--learning-rate", type=float, nargs="+", default=[2e-3], metavar="LR",
+                   help="Adam learning rate: one value or LOW HIGH (log scale)")
+    p.add_argument("--objective", default="val_neg_elbo",
+                   help="the logged metric that ranks trials (see docs/tuning.md)")
+    p.add_argument("--reconstruction", choices=["bce", "mse"], default="bce",
+                   help="reconstruction loss (bce makes neg_elbo the Bernoulli ELBO)")
+    p.add_argument("--kind", choices=["dense", "conv"], default="dense",
+                   help="default encoder/decoder networks")
+    p.add_argument("--image-size", type=int, default=28, help="digits are resized to this")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="use only the first N training digits (None: all 1437)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the tuner, weights and noise")
+    p.add_argument("--directory", default=os.path.join(REPO, "outputs", "tune_vae"),
+                   help="the tuner's results directory (rerun to resume)")
+    p.add_argument("--project-name", default="search", help="subdirectory of --directory")
+    p.add_argument("--overwrite", action="store_true", help="start the search over")
+    p.add_argument("--model-path",
+                   default=os.path.join(REPO, "saved_models", "tune_vae_best.keras"),
+                   help="where the best model is saved")
+    p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2],
+                   help="keras-tuner and Keras fit verbosity")
+    p.add_argument("--smoke", action="store_true",
+                   help="a seconds-long run (2 trials, 1 epoch, 256 digits, 8x8 images)")
+    args = p.parse_args(argv)
+    if args.smoke:
+        args.max_trials, args.epochs, args.train_size, args.image_size = 2, 1, 256, 8
+    return args
+
+
+def space(values, name):
+    """One value -> fixed; two -> a (low, high) range."""
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2:
+        return tuple(values)
+    raise SystemExit(f"--{name.replace('_', '-')} takes one value or LOW HIGH. "
+                     f"Received: {values}")
+
+
+def check_resumable(args, project_dir):
+    """Refuse to resume a search that was run with other settings."""
+    path = os.path.join(project_dir, "recipe_settings.json")
+    settings = {k: getattr(args, k) for k in SEARCH_SETTINGS}
+    if os.path.exists(path) and not args.overwrite:
+        with open(path) as f:
+            saved = json.load(f)
+        changed = {k: (saved.get(k), v) for k, v in settings.items() if saved.get(k) != v}
+        if changed:
+            raise SystemExit(
+                f"{project_dir} holds a search run with other settings "
+                f"(setting: (saved, now)): {changed}. Pass --overwrite to start over "
+                "or --project-name to keep both.")
+    return path, settings
+
+
+class TrialReport(keras.callbacks.Callback):
+    """One line per finished trial (the tuner deep-copies it per trial)."""
+
+    def __init__(self, objective):
+        super().__init__()
+        self.objective = objective
+
+    def on_train_end(self, logs=None):
+        value = (logs or {}).get(self.objective, float("nan"))
+        print(f"  trial done: latent_dim={self.model.latent_dim:<3d} "
+              f"kl_weight={self.model.kl_weight:<9.3g} last-epoch {self.objective}={value:.4g}",
+              flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    keras.utils.set_random_seed(args.seed)
+    size = args.image_size
+    x_train = load_digits("train", image_size=size, with_labels=False)
+    x_val = load_digits("test", image_size=size, with_labels=False)
+    if args.train_size is not None:
+        x_train = x_train[:args.train_size]
+
+    try:  # bad ranges or objective: a clear error before any trial starts
+        hypermodel = tuning.VAEHyperModel(
+            (size, size, 1),
+            latent_dim=space(args.latent_dim, "latent_dim"),
+            kl_weight=space(args.kl_weight, "kl_weight"),
+            learning_rate=space(args.learning_rate, "learning_rate"),
+            reconstruction=args.reconstruction, kind=args.kind, seed=args.seed,
+        )
+        objective = tuning.objective(args.objective, hypermodel)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    project_dir = os.path.join(args.directory, args.project_name)
+    settings_path, settings = check_resumable(args, project_dir)
+    budget = ({"max_epochs": args.epochs, "factor": 3} if args.tuner == "hyperband"
+              else {"max_trials": args.max_trials})
+    tuner = TUNERS[args.tuner](
+        hypermodel, objective=objective, seed=args.seed, directory=args.directory,
+        project_name=args.project_name, overwrite=args.overwrite, **budget,
+    )
+    os.makedirs(project_dir, exist_ok=True)
+    with open(settings_path, "w") as f:
+        json.dump(settings, f, indent=1)
+
+    done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
+    print(f"Searching latent_dim={hypermodel.latent_dim} kl_weight={hypermodel.kl_weight} "
+          f"learning_rate={hypermodel.learning_rate} with {args.tuner} by {objective.name} "
+          f"on {len(x_train)} {size}x{size} digits (backend: {keras.backend.backend()}; "
+          f"{done} finished trials found in {project_dir})", flush=True)
+    start = time.perf_counter()
+    tuner.search(
+        x_train, validation_data=(x_val,), epochs=args.epochs, batch_size=args.batch_size,
+        callbacks=[TrialReport(objective.name)], verbose=args.verbose,
+    )
+    seconds = time.perf_counter() - start
+
+    print(f"\nSearch finished in {seconds:.0f} s.\n")
+    print(tuning.trial_table(tuner, metrics=("val_reconstruction_loss", "val_kl_loss")))
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best = tuner.get_best_models(1)[0]
+    hp = best_trial.hyperparameters.values
+    print(f"\nBest: latent_dim={hp['latent_dim']} kl_weight={hp['kl_weight']:.4g} "
+          f"learning_rate={hp['learning_rate']:.4g} -> {objective.name}={best_trial.score:.4g} "
+          f"(trial {best_trial.trial_id}, epoch {best_trial.best_step + 1})")
+    os.makedirs(os.path.dirname(os.path.abspath(args.model_path)), exist_ok=True)
+    best.save(args.model_path)
+    print(f"Saved the best model to {os.path.relpath(args.model_path)}")
+    return tuner, best
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,311 @@
+"""keras_gen.tuning: searches with keras-tuner on the running backend.
+
+Tiny budgets: 8x8 digits, one-hidden-layer dense networks, 1-2 epochs, 2-3
+trials per search, few distinct weight shapes (JAX compiles each new one).
+"""
+
+import doctest
+import shutil
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen import tuning
+from tests import helpers
+
+SMALL = {"kind": "dense", "encoder_kwargs": {"hidden_units": (16,)},
+         "decoder_kwargs": {"hidden_units": (16,)}}
+LATENT_CHOICES = [2, 3]
+KL_RANGE = (1e-3, 1.0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x = keras_gen.data.load_digits("train", image_size=8, with_labels=False)[:128]
+    x_val = keras_gen.data.load_digits("test", image_size=8, with_labels=False)[:64]
+    return x, x_val
+
+
+class RecordingVAEHyperModel(tuning.VAEHyperModel):
+    """Records each trial's hyperparameters; can stop the search like Ctrl-C."""
+
+    def __init__(self, *args, interrupt=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fits, self.interrupt = [], interrupt
+
+    def fit(self, hp, model, *args, **kwargs):
+        self.fits.append(dict(hp.values))
+        if self.interrupt:
+            raise KeyboardInterrupt
+        return super().fit(hp, model, *args, **kwargs)
+
+
+def vae_hypermodel(**kwargs):
+    config = dict(SMALL, latent_dim=LATENT_CHOICES, kl_weight=KL_RANGE, seed=0)
+    config.update(kwargs)
+    return RecordingVAEHyperModel((8, 8, 1), **config)
+
+
+def random_search(hypermodel, directory, max_trials=2):
+    return keras_tuner.RandomSearch(
+        hypermodel, objective=tuning.objective("val_neg_elbo", hypermodel),
+        max_trials=max_trials, seed=1, directory=str(directory), project_name="vae",
+    )
+
+
+def search(tuner, digits, **kwargs):
+    x, x_val = digits
+    kwargs = dict(dict(validation_data=(x_val,), epochs=1, batch_size=64, verbose=0), **kwargs)
+    tuner.search(x, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def vae_search(digits, tmp_path_factory):
+    """One finished 2-trial RandomSearch of width and lambda by val_neg_elbo."""
+    keras.utils.set_random_seed(0)
+    directory = tmp_path_factory.mktemp("vae_search")
+    hypermodel = vae_hypermodel()
+    tuner = random_search(hypermodel, directory)
+    search(tuner, digits)
+    return tuner, hypermodel, directory
+
+
+def completed(tuner):
+    return {t.trial_id: t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"}
+
+
+# ------------------------------------------------------------------ searches
+def test_random_search_ranks_by_neg_elbo_within_ranges(vae_search, digits, tmp_path):
+    tuner, hypermodel, _ = vae_search
+    assert str(tuner.oracle.objective) == str(keras_tuner.Objective("val_neg_elbo", "min"))
+    trials = completed(tuner)
+    assert len(trials) == 2 and len(hypermodel.fits) == 2
+    for trial in trials.values():
+        assert trial.score == pytest.approx(trial.metrics.get_last_value("val_neg_elbo"))
+        values = trial.hyperparameters.values
+        assert values["latent_dim"] in LATENT_CHOICES
+        assert KL_RANGE[0] <= values["kl_weight"] <= KL_RANGE[1]
+        assert values["learning_rate"] == 1e-3
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    assert best_trial.score == min(t.score for t in trials.values())
+    best_hp = tuner.get_best_hyperparameters()[0]
+    assert hypermodel.in_search_space(best_hp.values)
+
+    # The best model is rebuilt from its hyperparameters and its checkpoint.
+    best = tuner.get_best_models(1)[0]
+    assert isinstance(best, keras_gen.VAE)
+    assert best.latent_dim == best_hp["latent_dim"]
+    assert best.kl_weight == pytest.approx(best_hp["kl_weight"])
+    x_val = digits[1]
+    logs = best.evaluate(x_val, batch_size=64, verbose=0, return_dict=True)
+    # A single-sample ELBO estimate: close to the score, not equal. val_loss
+    # (about 0.7 here) would be far away.
+    assert logs["neg_elbo"] == pytest.approx(best_trial.score, rel=0.1)
+    helpers.assert_round_trip(best, str(tmp_path / "best.keras"), x_val[:4],
+                              lambda m, x: m.reconstruct(x))
+
+
+def test_rerun_resumes_and_retries_an_interrupted_trial(vae_search, digits, tmp_path):
+    _, _, directory = vae_search
+    directory = shutil.copytree(directory, tmp_path / "copy")
+    finished = {i: t.score for i, t in completed(vae_search[0]).items()}
+
+    # Same search, same directory: nothing left to run.
+    again = vae_hypermodel()
+    tuner = random_search(again, directory)
+    search(tuner, digits)
+    assert again.fits == []
+    assert {i: t.score for i, t in completed(tuner).items()} == finished
+
+    # A larger budget, interrupted at the start of the new trial...
+    interrupted = vae_hypermodel(interrupt=True)
+    with pytest.raises(KeyboardInterrupt):
+        search(random_search(interrupted, directory, max_trials=3), digits)
+    assert len(interrupted.fits) == 1
+
+    # ...is resumed: only that trial runs, with the same hyperparameters.
+    resumed = vae_hypermodel()
+    tuner = random_search(resumed, directory, max_trials=3)
+    search(tuner, digits)
+    assert resumed.fits == interrupted.fits
+    trials = completed(tuner)
+    assert len(trials) == 3
+    assert {i: trials[i].score for i in finished} == finished
+
+
+def test_resume_with_a_different_space_is_refused(vae_search, digits, tmp_path):
+    directory = shutil.copytree(vae_search[2], tmp_path / "copy")
+    changed = vae_hypermodel(kl_weight=(1e-2, 1.0))
+    tuner = random_search(changed, directory, max_trials=3)
+    with pytest.raises(keras_tuner.errors.FatalValueError,
+                       match=r"declared kl_weight as Float\(min_value=0.001.*declares Float\(min_value=0.01"):
+        search(tuner, digits)
+    assert changed.fits == []
+
+
+def test_bayesian_autoencoder_user_metric(digits, tmp_path):
+    hypermodel = tuning.AutoEncoderHyperModel(
+        (8, 8, 1), latent_dim=2, learning_rate=(1e-3, 1e-2), metrics=["mae"], **SMALL)
+    objective = tuning.objective("val_mae", hypermodel)
+    assert (objective.name, objective.direction) == ("val_mae", "min")
+    tuner = keras_tuner.BayesianOptimization(
+        hypermodel, objective=objective, max_trials=2, seed=0,
+        directory=str(tmp_path), project_name="ae")
+    search(tuner, digits)
+    trials = completed(tuner)
+    assert len(trials) == 2
+    for trial in trials.values():
+        assert trial.score == pytest.approx(trial.metrics.get_last_value("val_mae"))
+        assert trial.hyperparameters["latent_dim"] == 2
+        assert 1e-3 <= trial.hyperparameters["learning_rate"] <= 1e-2
+    best = tuner.get_best_models(1)[0]
+    assert isinstance(best, keras_gen.AutoEncoder) and best.latent_dim == 2
+
+
+def test_hyperband_with_a_builder(digits, tmp_path):
+    def builder(hp, latent_dim):
+        hp.Fixed("hidden", 32)  # a builder may declare its own hyperparameters
+        return (helpers.tiny_encoder((8, 8, 1), latent_dim, variational=True),
+                helpers.tiny_decoder(latent_dim, (8, 8, 1)))
+
+    hypermodel = tuning.VAEHyperModel(
+        builder=builder, latent_dim=3, kl_weight=0.01, learning_rate=[1e-3, 3e-3], seed=0)
+    tuner = keras_tuner.Hyperband(
+        hypermodel, objective=tuning.objective("val_reconstruction_loss", hypermodel),
+        max_epochs=2, factor=3, seed=0, directory=str(tmp_path), project_name="hb")
+    search(tuner, digits)
+    trials = completed(tuner)
+    assert trials
+    for trial in trials.values():
+        values = trial.hyperparameters.values
+        assert values["hidden"] == 32 and values["tuner/epochs"] == 2
+        assert values["learning_rate"] in (1e-3, 3e-3)
+        assert trial.score == pytest.approx(trial.metrics.get_last_value("val_reconstruction_loss"))
+    assert "| hidden |" in tuning.trial_table(tuner)
+
+
+def test_trial_table(vae_search):
+    table = tuning.trial_table(vae_search[0], metrics=("val_kl_loss",))
+    lines = table.splitlines()
+    assert lines[0] == ("| trial | latent_dim | kl_weight | learning_rate | val_neg_elbo "
+                        "| val_kl_loss | status |")
+    assert len(lines) == 4 and all(line.endswith("| COMPLETED |") for line in lines[2:])
+    scores = [float(line.split("|")[5]) for line in lines[2:]]
+    assert scores == sorted(scores)  # best first
+
+
+# ------------------------------------------- bad input, before any trial starts
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"latent_dim": ()}, r"latent_dim range must be a tuple \(low, high\); it is empty. Received: latent_dim=\(\)"),
+        ({"latent_dim": []}, r"latent_dim choices are empty.*Received: latent_dim=\[\]"),
+        ({"latent_dim": (32, 2)}, r"latent_dim range is empty or inverted.*Received: latent_dim=\(32, 2\)"),
+        ({"latent_dim": (8, 8)}, r"latent_dim range is empty or inverted.*Received: latent_dim=\(8, 8\)"),
+        ({"latent_dim": (0, 8)}, r"latent_dim must be a positive integer.*Received: latent_dim=\(0, 8\)"),
+        ({"latent_dim": 2.5}, r"latent_dim must be a positive integer.*Received: latent_dim=2.5"),
+        ({"latent_dim": [2, 2]}, r"latent_dim choices must be distinct"),
+        ({"kl_weight": (1.0, 1e-4)}, r"kl_weight range is empty or inverted.*Received: kl_weight=\(1.0, 0.0001\)"),
+        ({"kl_weight": (0.0, 1.0)}, r"kl_weight range is sampled on a log scale, so low must be > 0"),
+        ({"kl_weight": -1.0}, r"kl_weight must be a number.*>= 0.*Received: kl_weight=-1.0"),
+        ({"learning_rate": (1e-2, 1e-4)}, r"learning_rate range is empty or inverted"),
+        ({"learning_rate": 0.0}, r"learning_rate must be a number.*> 0.*Received: learning_rate=0.0"),
+        ({"reconstruction": "l1"}, r"reconstruction"),
+        ({"kind": "mlp"}, r"kind must be one of 'conv', 'dense'. Received: kind='mlp'"),
+    ],
+)
+def test_bad_search_space(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tuning.VAEHyperModel((8, 8, 1), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"input_shape": None}, ValueError, r"input_shape"),
+        ({"latent_dim": "8"}, TypeError, r"latent_dim must be a positive integer.*Received: latent_dim='8'"),
+        ({"builder": "dense"}, TypeError, r"builder must be a callable.*Received: builder='dense'"),
+        ({"metrics": "mae"}, TypeError, r"metrics must be a list"),
+    ],
+)
+def test_bad_hypermodel_arguments(kwargs, error, match):
+    config = dict({"input_shape": (8, 8, 1)}, **kwargs)
+    with pytest.raises(error, match=match):
+        tuning.AutoEncoderHyperModel(**config)
+
+
+def test_zero_kl_weight_can_be_fixed_or_a_choice():
+    assert not tuning.VAEHyperModel((8, 8, 1), kl_weight=0.0).spaces["kl_weight"].searched
+    assert tuning.VAEHyperModel((8, 8, 1), kl_weight=[0.0, 1.0]).spaces["kl_weight"].searched
+
+
+def test_objective_not_reported_is_refused():
+    vae = tuning.VAEHyperModel((8, 8, 1), **SMALL)
+    ae = tuning.AutoEncoderHyperModel((8, 8, 1), **SMALL)
+    with pytest.raises(ValueError, match=r"'val_neg_elbo' is not reported by AutoEncoder \(reported: loss, val_loss\)"):
+        tuning.objective("val_neg_elbo", ae)
+    with pytest.raises(ValueError, match=r"'val_accuracy' is not reported by VAE \(reported: loss, reconstruction_loss"):
+        tuning.objective("val_accuracy", vae)
+    with pytest.raises(ValueError, match=r"Cannot tell whether 'elbo_gap' should be minimised or maximised"):
+        tuning.objective("elbo_gap")
+    with pytest.raises(ValueError, match=r"val_neg_elbo is a loss and can only be minimised"):
+        tuning.objective("val_neg_elbo", direction="max")
+    with pytest.raises(TypeError, match=r"hypermodel must be a keras_gen.tuning"):
+        tuning.objective("val_loss", hypermodel="vae")
+
+
+def test_lambda_dependent_loss_is_refused_when_lambda_is_searched():
+    searched = tuning.VAEHyperModel((8, 8, 1), kl_weight=(1e-3, 1.0), latent_dim=4, **SMALL)
+    with pytest.raises(ValueError, match=r"'val_loss' is the VAE's total loss .* depends on lambda"):
+        tuning.objective("val_loss", searched)
+    fixed = tuning.VAEHyperModel((8, 8, 1), kl_weight=0.1, latent_dim=4, **SMALL)
+    assert tuning.objective("val_loss", fixed).direction == "min"
+
+
+def test_one_sided_objectives_warn():
+    vae = tuning.VAEHyperModel((8, 8, 1), latent_dim=(2, 8), kl_weight=(1e-3, 1.0), **SMALL)
+    with pytest.warns(UserWarning) as record:
+        tuning.objective("val_reconstruction_loss", vae)
+    messages = " ".join(str(w.message) for w in record)
+    assert "favour the widest latent_dim ((2, 8))" in messages
+    assert "favour the smallest kl_weight" in messages
+    mse = tuning.VAEHyperModel((8, 8, 1), reconstruction="mse", **SMALL)
+    with pytest.warns(UserWarning, match=r"Use reconstruction='bce'"):
+        tuning.objective("val_neg_elbo", mse)
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    epochs = 0  # class attribute: the tuner deep-copies callbacks
+
+    def on_epoch_begin(self, epoch, logs=None):
+        type(self).epochs += 1
+
+
+@pytest.mark.parametrize(
+    "objective, validation, match",
+    [
+        (keras_tuner.Objective("val_nope", "min"), True, r"'val_nope' is not reported by VAE"),
+        ("val_loss", True, r"'val_loss' is the VAE's total loss"),
+        (keras_tuner.Objective("val_neg_elbo", "min"), False,
+         r"'val_neg_elbo' is not reported .* It is a validation metric: pass validation_data"),
+    ],
+)
+def test_the_tuners_objective_is_checked_before_training(digits, tmp_path, objective, validation, match):
+    hypermodel = vae_hypermodel()
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=objective, max_trials=2,
+                                     directory=str(tmp_path), project_name="bad")
+    _CountEpochs.epochs = 0
+    kwargs = {} if validation else {"validation_data": None}
+    with pytest.raises(keras_tuner.errors.FatalValueError, match=match):
+        search(tuner, digits, callbacks=[_CountEpochs()], **kwargs)
+    assert _CountEpochs.epochs == 0
+    assert not completed(tuner)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(tuning, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0
