@@ -119,7 +119,8 @@ def main(argv=None):
           f"(backend: {keras.backend.backend()}); resumes from {args.checkpoint_dir} if present")
     start = time.perf_counter()
     history = gan.fit(dataset, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                      callbacks=callbacks, verbose=args.verbose)
+                      callbacks=callbacks, verbose=args.verbose,
+                      shuffle=False)  # the tf.data pipeline shuffles
     seconds = time.perf_counter() - start
 
     os.makedirs(os.path.dirname(os.path.abspath(args.generator_path)), exist_ok=True)
