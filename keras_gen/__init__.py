@@ -6,7 +6,9 @@ Public API:
 * layers: :class:`Sampling`
 * modules: ``keras_gen.networks`` (default encoders/decoders),
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
-  ``keras_gen.backend`` (the backend-specific core).
+  ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
+  (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner);
+* shipping: :func:`export`, :func:`export_for_mobile`.
 """
 
 __version__ = "0.1.0"
@@ -17,7 +19,10 @@ from keras_gen import data
 from keras_gen import layers
 from keras_gen import losses
 from keras_gen import networks
+from keras_gen import runtime
 from keras_gen import tuning
+from keras_gen.export import export
+from keras_gen.export import export_for_mobile
 from keras_gen.layers import Sampling
 from keras_gen.models import VAE
 from keras_gen.models import GAN
@@ -33,8 +38,11 @@ __all__ = [
     "backend",
     "callbacks",
     "data",
+    "export",
+    "export_for_mobile",
     "layers",
     "losses",
     "networks",
+    "runtime",
     "tuning",
 ]

@@ -13,7 +13,9 @@ Each epoch writes a sample grid decoded from a fixed latent batch to
 --out-dir; training state (weights and both optimizers) is backed up to
 --checkpoint-dir every epoch, so an interrupted run resumes where it stopped
 when started again with the same arguments. At the end the generator is
-saved to --generator-path (default saved_models/dcgan_<dataset>_generator.keras).
+saved to --generator-path (default saved_models/dcgan_<dataset>_generator.keras)
+and exported for mobile to --export-dir (SavedModel and TFLite fp32/fp16/int8
+with JSON manifests; skip with --no-export).
 
 If CelebA cannot be downloaded (no network, or Google Drive quota), the
 error says how to supply it by hand; --data-dir then reads the unpacked
@@ -64,6 +66,9 @@ def parse_args(argv=None):
                    help="BackupAndRestore folder (default <out-dir>/backup); delete it to start over")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
+    p.add_argument("--export-dir", default=os.path.join(REPO, "saved_models"),
+                   help="where the generator is exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
+    p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
     p.add_argument("--smoke", action="store_true", help="2 epochs of 2 small steps, to check the pipeline")
     args = p.parse_args(argv)
@@ -125,6 +130,10 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.generator_path)), exist_ok=True)
     gan.generator.save(args.generator_path)
+    exported = {}
+    if not args.no_export:
+        name = "folder" if args.data_dir else args.dataset
+        exported = keras_gen.export_for_mobile(gan, args.export_dir, name=f"dcgan_{name}")
     if history.history:
         final = {k: v[-1] for k, v in history.history.items()}
         print(f"\nFinal epoch: d_loss={final['d_loss']:.3f} g_loss={final['g_loss']:.3f} "
@@ -132,6 +141,8 @@ def main(argv=None):
     for path in grid.paths[-1:]:
         print(f"    samples: {os.path.relpath(path)}")
     print(f"  generator: {os.path.relpath(args.generator_path)}")
+    for path in exported:
+        print(f"   exported: {os.path.relpath(path)}")
     return gan, history
 
 

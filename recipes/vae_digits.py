@@ -11,6 +11,9 @@ model:
     outputs/vae_digits/interpolation.png    decoding the straight line between
                                             the latent means of test digits
     saved_models/vae_digits.keras           the trained model
+    saved_models/vae_digits_{decoder,encoder}[...]  SavedModel and TFLite
+                                            (fp32, fp16, int8) exports with
+                                            JSON manifests (skip: --no-export)
 
 Runs on any backend: KERAS_BACKEND=jax python recipes/vae_digits.py
 """
@@ -49,6 +52,9 @@ def parse_args(argv=None):
                    help="where the PNGs go")
     p.add_argument("--model-path", default=os.path.join(REPO, "saved_models", "vae_digits.keras"),
                    help="where the trained model is saved")
+    p.add_argument("--export-dir", default=os.path.join(REPO, "saved_models"),
+                   help="where the decoder and encoder are exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
+    p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (2 epochs, 256 images) to check the pipeline")
@@ -108,6 +114,9 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.model_path)), exist_ok=True)
     vae.save(args.model_path)
+    exported = {}
+    if not args.no_export:
+        exported = keras_gen.export_for_mobile(vae, args.export_dir, name="vae_digits")
 
     final = {k: v[-1] for k, v in history.history.items()}
     print(f"\nTrained {args.epochs} epochs in {seconds:.0f} s.")
@@ -118,6 +127,8 @@ def main(argv=None):
     for name, path in paths.items():
         print(f"{name:>16}: {os.path.relpath(path)}")
     print(f"{'model':>16}: {os.path.relpath(args.model_path)}")
+    for path in exported:
+        print(f"{'exported':>16}: {os.path.relpath(path)}")
     return vae, history
 
 

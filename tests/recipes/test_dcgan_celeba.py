@@ -19,7 +19,7 @@ def test_smoke_over_mocked_celeba(tmp_path):
     with tfds.testing.mock_data(num_examples=64):
         gan, history = recipe.main(
             ["--smoke", "--image-size", "32", "--latent-dim", "16", "--out-dir", str(tmp_path),
-             "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0"]
+             "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0", "--no-export"]
         )
     assert gan.image_shape == (32, 32, 3)
     assert len(history.history["d_loss"]) == 2
@@ -34,7 +34,7 @@ def test_interrupted_run_resumes_both_optimizers(tmp_path, monkeypatch):
     recipe = load_recipe("dcgan_celeba")
     args = ["--dataset", "digits", "--epochs", "3", "--steps-per-epoch", "2", "--batch-size", "16",
             "--latent-dim", "8", "--d-steps", "2", "--out-dir", str(tmp_path),
-            "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0"]
+            "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0", "--no-export"]
     original = keras_gen.callbacks.SampleGrid.on_epoch_end
 
     def crash_in_second_epoch(self, epoch, logs=None):

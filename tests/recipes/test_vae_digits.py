@@ -1,6 +1,7 @@
 """The quickstart recipe in smoke mode, on the running backend."""
 
 import importlib.util
+import json
 import os
 
 import keras
@@ -22,7 +23,8 @@ def test_quickstart_smoke(tmp_path, capsys):
     recipe = load_recipe("vae_digits")
     model_path = tmp_path / "vae_digits.keras"
     vae, history = recipe.main(
-        ["--smoke", "--out-dir", str(tmp_path), "--model-path", str(model_path), "--verbose", "0"]
+        ["--smoke", "--out-dir", str(tmp_path), "--model-path", str(model_path), "--verbose", "0",
+         "--export-dir", str(tmp_path / "exported")]
     )
     out = capsys.readouterr().out
     assert "Validation: reconstruction_loss=" in out
@@ -33,6 +35,11 @@ def test_quickstart_smoke(tmp_path, capsys):
         # 28 px tiles, 2 px padding, drawn at scale 2.
         assert image.shape[:2] == (2 * (rows * 28 + (rows - 1) * 2), 2 * (cols * 28 + (cols - 1) * 2))
         assert image.std() > 5  # not a blank picture
+    # The recipe exports the decoder and encoder for mobile, each with a manifest.
+    for stem in ("vae_digits_decoder.tflite", "vae_digits_decoder_int8.tflite", "vae_digits_encoder.tflite"):
+        assert (tmp_path / "exported" / stem).exists()
+        manifest = json.loads((tmp_path / "exported" / (stem + ".json")).read_text())
+        assert manifest["source_backend"] == keras.backend.backend()
     loaded = keras.saving.load_model(model_path)
     x = recipe.load_digits("test")[0][:4]
     np.testing.assert_allclose(loaded.reconstruct(x), vae.reconstruct(x), rtol=1e-5, atol=1e-6)
@@ -46,6 +53,6 @@ def test_quickstart_help_lists_every_knob(capsys):
         pass
     out = capsys.readouterr().out
     for flag in ("--epochs", "--batch-size", "--latent-dim", "--kl-weight", "--reconstruction",
-                 "--learning-rate", "--seed", "--out-dir", "--model-path", "--smoke"):
+                 "--learning-rate", "--seed", "--out-dir", "--model-path", "--export-dir", "--no-export", "--smoke"):
         assert flag in out
     assert "(default: 0.00128)" in out

@@ -1,0 +1,288 @@
+"""keras_gen.export: SavedModel / TFLite artefacts of models trained on this backend.
+
+Conversions cost seconds (on JAX and PyTorch a TensorFlow child process each
+time), so a module-scoped fixture exports once per model and the tests read
+the results.
+"""
+
+import importlib
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import OpResolverType
+
+import keras_gen
+from keras_gen import runtime
+# The module (keras_gen.export may also name the re-exported function).
+ex = importlib.import_module("keras_gen.export")
+from tests import helpers
+
+LATENT = 4
+SHAPE = (8, 8, 1)
+
+
+def _images(n=32, seed=0):
+    return np.random.default_rng(seed).uniform(0, 1, (n,) + SHAPE).astype("float32")
+
+
+def _latents(n, seed=1):
+    return np.random.default_rng(seed).standard_normal((n, LATENT)).astype("float32")
+
+
+def _gan():
+    # Big enough (4096 weights) for dynamic-range quantization to apply.
+    g = keras.Sequential(
+        [
+            keras.Input((LATENT,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="tanh"),
+            keras.layers.Reshape(SHAPE),
+        ],
+        name="generator",
+    )
+    d = keras.Sequential(
+        [keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(1)], name="discriminator"
+    )
+    gan = keras_gen.GAN(g, d, latent_dim=LATENT, seed=0)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    gan.fit(_images() * 2 - 1, batch_size=16, epochs=1, verbose=0)
+    return gan
+
+
+def _vae():
+    # Convolutional, with BatchNorm: Conv2D, Conv2DTranspose and the moving
+    # statistics must all survive the trip to TensorFlow and TFLite.
+    vae = keras_gen.VAE(
+        keras_gen.networks.conv_encoder(SHAPE, LATENT, filters=(8,), dense_units=16,
+                                        variational=True, batch_norm=True),
+        keras_gen.networks.conv_decoder(LATENT, SHAPE, filters=(8,), dense_units=16,
+                                        batch_norm=True),
+        kl_weight=0.1,
+        seed=0,
+    )
+    vae.compile(optimizer="adam")
+    vae.fit(_images(), batch_size=16, epochs=1, verbose=0)
+    return vae
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """Export a GAN (all variants) and a VAE (decoder + encoder) trained on this backend."""
+    keras.utils.set_random_seed(0)
+    out = tmp_path_factory.mktemp("shipped")
+    gan, vae = _gan(), _vae()
+    gan_files = ex.export_for_mobile(gan, out, "gan")
+    vae_files = ex.export_for_mobile(vae, out, "vae", quantizations=[None])
+    return {"gan": gan, "vae": vae, "dir": str(out), "files": {**gan_files, **vae_files}}
+
+
+def _keras_out(layer, x):
+    y = layer(x, training=False)
+    return keras.tree.map_structure(keras.ops.convert_to_numpy, y)
+
+
+# ------------------------------------------------------------------ parity
+@pytest.mark.parametrize("artefact", ["gan_generator", "gan_generator.tflite"])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_float32_parity_and_dynamic_batch(shipped, artefact, batch):
+    z = _latents(batch)
+    expected = _keras_out(shipped["gan"].generator, z)
+    got = runtime.load(os.path.join(shipped["dir"], artefact))(z)
+    assert got.shape == (batch,) + SHAPE and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=0, atol=ex.TOLERANCES[None])
+
+
+@pytest.mark.parametrize(
+    "artefact, quantization",
+    [("gan_generator_fp16.tflite", "float16"), ("gan_generator_int8.tflite", "dynamic_int8")],
+)
+def test_quantized_within_documented_tolerance(shipped, artefact, quantization):
+    z = _latents(16)
+    expected = _keras_out(shipped["gan"].generator, z)
+    got = runtime.load(os.path.join(shipped["dir"], artefact))(z)
+    error = np.max(np.abs(got - expected))
+    assert error <= ex.TOLERANCES[quantization], error
+    sizes = {
+        q: os.path.getsize(os.path.join(shipped["dir"], f"gan_generator{s}.tflite"))
+        for q, s in (("fp32", ""), ("fp16", "_fp16"), ("int8", "_int8"))
+    }
+    assert sizes["int8"] < sizes["fp16"] < sizes["fp32"], sizes
+
+
+def test_vae_decoder_parity(shipped):
+    z = _latents(3)
+    expected = _keras_out(shipped["vae"].decoder, z)
+    for artefact in ("vae_decoder", "vae_decoder.tflite"):
+        got = runtime.load(os.path.join(shipped["dir"], artefact))(z)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+def test_vae_encoder_is_deterministic_mean_and_log_sigma(shipped):
+    x = _images(5, seed=3)
+    z_mean, z_log_sigma = _keras_out(shipped["vae"].encoder, x)
+    for artefact in ("vae_encoder", "vae_encoder.tflite"):
+        runner = runtime.load(os.path.join(shipped["dir"], artefact))
+        first, second = runner(x), runner(x)
+        assert sorted(first) == ["z_log_sigma", "z_mean"]
+        np.testing.assert_array_equal(first["z_mean"], second["z_mean"])
+        np.testing.assert_array_equal(first["z_log_sigma"], second["z_log_sigma"])
+        np.testing.assert_allclose(first["z_mean"], z_mean, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(first["z_log_sigma"], z_log_sigma, rtol=0, atol=1e-5)
+
+
+# ------------------------------------------------------- mobile runtime
+def test_tflite_files_use_builtin_ops_only(shipped):
+    tflites = [p for p in shipped["files"] if p.endswith(".tflite")]
+    assert len(tflites) == 5
+    for path in tflites:
+        # The builtin resolver, no delegates: fails to allocate on a Flex/custom op.
+        interpreter = Interpreter(
+            model_path=path,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
+        interpreter.allocate_tensors()
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert ops and not any(o.startswith("Flex") or o == "CUSTOM" for o in ops), (path, ops)
+
+
+def test_tflite_batch_dimension_is_dynamic(shipped):
+    interpreter = Interpreter(model_path=os.path.join(shipped["dir"], "gan_generator.tflite"))
+    detail = interpreter.get_signature_runner().get_input_details()["latent"]
+    assert list(detail["shape_signature"]) == [-1, LATENT]
+
+
+# ---------------------------------------------------------------- manifests
+def test_manifests_describe_each_artefact(shipped):
+    for path, returned in shipped["files"].items():
+        with open(path + ".json") as f:
+            manifest = json.load(f)
+        assert manifest == returned
+        assert manifest["source_backend"] == keras.backend.backend()
+        assert manifest["keras_version"] == keras.__version__
+        assert manifest["latent_dim"] == LATENT
+        assert manifest["batch_size"] is None and manifest["dynamic_batch"] is True
+        assert manifest["format"] == ("tflite" if path.endswith(".tflite") else "saved_model")
+    with open(os.path.join(shipped["dir"], "gan_generator_int8.tflite.json")) as f:
+        gen = json.load(f)
+    assert gen["part"] == "generator" and gen["model_class"] == "GAN"
+    assert gen["quantization"] == "dynamic_int8"
+    assert gen["inputs"] == [
+        {"name": "latent", "shape": [None, LATENT], "dtype": "float32",
+         "value_range": None, "role": "latent z ~ N(0, I)"}
+    ]
+    assert gen["outputs"][0]["name"] == "image"
+    assert gen["outputs"][0]["shape"] == [None, *SHAPE]
+    assert gen["outputs"][0]["value_range"] == [-1.0, 1.0]
+    with open(os.path.join(shipped["dir"], "vae_encoder.json")) as f:
+        enc = json.load(f)
+    assert enc["inputs"][0]["value_range"] == [0.0, 1.0]  # the sigmoid decoder's range
+    assert [o["name"] for o in enc["outputs"]] == ["z_mean", "z_log_sigma"]
+    assert enc["outputs"][1]["shape"] == [None, LATENT]
+    # Nothing but artefacts and manifests in the folder: no temporary leftovers.
+    assert not [f for f in os.listdir(shipped["dir"]) if f.startswith(".")]
+
+
+# ------------------------------------------- one export: fixed batch, AE
+def test_fixed_batch_autoencoder_encoder(tmp_path):
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(SHAPE, LATENT), helpers.tiny_decoder(LATENT, SHAPE))
+    path = tmp_path / "ae_encoder.tflite"
+    manifest = ex.export(ae, path, part="encoder", batch_size=2)
+    assert manifest["batch_size"] == 2 and manifest["outputs"][0]["name"] == "z"
+    interpreter = Interpreter(model_path=str(path))
+    detail = interpreter.get_signature_runner().get_input_details()["image"]
+    assert list(detail["shape_signature"]) == [2, *SHAPE]
+    x = _images(5)  # split into batches of 2, the last one padded
+    np.testing.assert_allclose(runtime.load(path)(x), _keras_out(ae.encoder, x), atol=1e-5)
+    assert sorted(os.listdir(tmp_path)) == ["ae_encoder.tflite", "ae_encoder.tflite.json"]
+
+
+# --------------------------------------------------------------- bad input
+def _small_gan():
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.Reshape((2, 2, 1))])
+    d = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    return keras_gen.GAN(g, d, latent_dim=2)
+
+
+class _Unbuilt(keras.layers.Layer):
+    def call(self, x):
+        return x
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"format": "onnx"}, ValueError, r"format must be one of .*Received: format='onnx'"),
+        ({"quantization": "int4"}, ValueError, r"quantization must be one of .*'int4'"),
+        (
+            {"format": "saved_model", "quantization": "float16"},
+            ValueError,
+            r"quantization applies to format='tflite' only",
+        ),
+        ({"part": "encoder"}, ValueError, r"part must be one of \['generator'\]"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be None \(dynamic\) or a positive"),
+        ({"value_range": (1, 0)}, ValueError, r"value_range must be None or \(low, high\)"),
+    ],
+)
+def test_bad_arguments_fail_early_and_write_nothing(tmp_path, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        ex.export(_small_gan(), tmp_path / "g.tflite", **kwargs)
+    assert os.listdir(tmp_path) == []
+
+
+def test_unbuilt_model_is_refused(tmp_path):
+    ae = keras_gen.AutoEncoder(_Unbuilt(), _Unbuilt())
+    with pytest.raises(ValueError, match=r"is not built, so it has no weights to export"):
+        ex.export(ae, tmp_path / "ae.tflite")
+    with pytest.raises(ValueError, match=r"is not built"):
+        ex.export(keras.Sequential([keras.layers.Dense(3)]), tmp_path / "m.tflite")
+    with pytest.raises(TypeError, match=r"model must be a keras_gen.GAN"):
+        ex.export("model.keras", tmp_path / "m.tflite")
+    assert os.listdir(tmp_path) == []
+
+
+def test_unwritable_path_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(PermissionError, match=r"Cannot write the export to path=.*a_file"):
+        ex.export(_small_gan(), blocker / "g.tflite")
+    assert os.listdir(tmp_path) == ["a_file"]
+
+
+def test_existing_artefact_kept_without_overwrite(tmp_path):
+    (tmp_path / "g.tflite").write_bytes(b"old")
+    with pytest.raises(FileExistsError, match=r"already exists. Pass overwrite=True"):
+        ex.export(_small_gan(), tmp_path / "g.tflite", overwrite=False)
+    assert (tmp_path / "g.tflite").read_bytes() == b"old"
+
+
+def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "old.pb").write_bytes(b"previous artefact")
+
+    def half_written(targets, specs):
+        for spec in specs:
+            os.makedirs(spec["out"])
+            with open(os.path.join(spec["out"], "saved_model.pb"), "wb") as f:
+                f.write(b"partial")
+        raise ex.ExportError("converter crashed")
+
+    monkeypatch.setattr(ex, "_convert", half_written)
+    with pytest.raises(ex.ExportError, match="converter crashed"):
+        ex.export(_small_gan(), tmp_path / "g", format="saved_model")
+    assert os.listdir(tmp_path) == ["g"]  # the previous artefact, untouched
+    assert os.listdir(tmp_path / "g") == ["old.pb"]
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="one more conversion; the same code path is tested above on this backend",
+)
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(ex, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,0 +1,86 @@
+"""keras_gen.runtime: NumPy in, NumPy out, without Keras."""
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gen import runtime
+
+ex = importlib.import_module("keras_gen.export")
+
+
+@pytest.fixture(scope="module")
+def generator_tflite(tmp_path_factory):
+    """A plain keras.Model generator (z -> image), exported as float32 TFLite."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(16, activation="sigmoid"), keras.layers.Reshape((4, 4, 1))],
+        name="plain_generator",
+    )
+    path = str(tmp_path_factory.mktemp("runtime") / "gen.tflite")
+    manifest = ex.export(model, path)
+    return model, path, manifest
+
+
+def test_plain_z_to_image_model_is_exported_as_a_generator(generator_tflite):
+    _, _, manifest = generator_tflite
+    assert manifest["part"] == "generator" and manifest["latent_dim"] == 3
+    assert manifest["inputs"][0]["name"] == "latent"
+    assert manifest["outputs"][0]["value_range"] == [0.0, 1.0]
+
+
+def test_runner_numpy_in_numpy_out(generator_tflite):
+    model, path, _ = generator_tflite
+    runner = runtime.load(path)
+    assert runner.latent_dim == 3 and runner.input_name == "latent"
+    z = np.random.default_rng(0).standard_normal((6, 3))  # float64 is cast
+    images = runner(z)
+    assert isinstance(images, np.ndarray) and images.shape == (6, 4, 4, 1)
+    np.testing.assert_allclose(images, keras.ops.convert_to_numpy(model(z.astype("float32"))), atol=1e-5)
+    np.testing.assert_array_equal(runner.generate(4, seed=1), runner.generate(4, seed=1))
+    assert runner.generate(z=z[:2]).shape == (2, 4, 4, 1)
+
+
+def test_runner_errors(generator_tflite, tmp_path):
+    _, path, _ = generator_tflite
+    runner = runtime.load(path)
+    with pytest.raises(ValueError, match=r"Input must have shape \(batch, 3\). Received: shape \(2, 4\)"):
+        runner(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"Pass z or a positive n"):
+        runner.generate()
+    with pytest.raises(FileNotFoundError, match=r"No exported model at path="):
+        runtime.load(tmp_path / "missing.tflite")
+
+
+def test_runner_works_without_a_manifest(generator_tflite, tmp_path):
+    _, path, _ = generator_tflite
+    copy = tmp_path / "bare.tflite"
+    shutil.copy(path, copy)
+    runner = runtime.load(copy)
+    assert runner.manifest is None and runner.output_names == ["image"]
+    assert runner(np.zeros((1, 3), "float32")).shape == (1, 4, 4, 1)
+
+
+def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflite):
+    """runtime.py stands alone: load it by path and run a .tflite file."""
+    _, path, _ = generator_tflite
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('runtime', {runtime.__file__!r})\n"
+        "rt = importlib.util.module_from_spec(spec); spec.loader.exec_module(rt)\n"
+        f"images = rt.load({path!r}).generate(2, seed=0)\n"
+        "print(json.dumps({'shape': list(images.shape), 'modules': sorted(m for m in "
+        "('keras', 'keras_gen', 'tensorflow', 'jax', 'torch') if m in sys.modules)}))\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"shape": [2, 4, 4, 1], "modules": []}
