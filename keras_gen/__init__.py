@@ -7,7 +7,9 @@ Public API:
 * modules: ``keras_gen.networks`` (default encoders/decoders),
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
   ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
-  (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner);
+  (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner),
+  ``keras_gen.latent`` (interpolation, attribute vectors, clustering, probe,
+  compression), ``keras_gen.metrics`` (-ELBO, IW-NLL, FID/KID, PCA baseline);
 * shipping: :func:`export`, :func:`export_for_mobile`.
 """
 
@@ -16,8 +18,10 @@ __version__ = "0.1.0"
 from keras_gen import backend
 from keras_gen import callbacks
 from keras_gen import data
+from keras_gen import latent
 from keras_gen import layers
 from keras_gen import losses
+from keras_gen import metrics
 from keras_gen import networks
 from keras_gen import runtime
 from keras_gen import tuning
@@ -40,8 +44,10 @@ __all__ = [
     "data",
     "export",
     "export_for_mobile",
+    "latent",
     "layers",
     "losses",
+    "metrics",
     "networks",
     "runtime",
     "tuning",

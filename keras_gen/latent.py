@@ -1,0 +1,512 @@
+"""Working in the latent space: interpolation, attribute altering, clustering, probes, compression.
+
+The seed lists what an encoder/decoder pair is used for (shared/seed/
+unsupervised_learning.md, "Auto-Encoders" -> "Applications" and "Variational
+Auto-Encoders" -> "Applications"): compress data, cluster data, learn a
+classifier from the encoder, data synthesis, interpolation, altering
+specific features, compression and reconstruction. Each is a function here.
+
+Every function takes a trained model:
+
+* ``keras_gen.AutoEncoder``: the code of ``x`` is ``model.encode(x)``;
+* ``keras_gen.VAE``: the code is the posterior mean ``model.encode(x)[0]``
+  (the seed's "Compression and Reconstruction": give the mean to the decoder);
+* ``keras_gen.GAN``: there is no encoder, so the functions that need one
+  (``cluster``, ``linear_probe``, ``compress``, ``attribute_vector`` from
+  images) refuse it; ``interpolate`` and ``alter`` take latent codes ``z``
+  directly and decode them with the generator.
+
+Codes and decoded images are NumPy arrays. Where an argument may be either
+images or codes (``interpolate``, ``alter``), an array of shape
+``(latent_dim,)`` or ``(n, latent_dim)`` is taken as codes and anything
+else as images; pass ``latent=True`` / ``latent=False`` to say which.
+"""
+
+import dataclasses
+
+import numpy as np
+
+INTERPOLATION_METHODS = ("linear", "slerp")
+ALTER_MODES = ("target", "vector")
+
+
+# ------------------------------------------------------------------ plumbing
+def _kind(model):
+    """``"vae"``, ``"ae"`` or ``"gan"``, or a TypeError naming the model."""
+    from keras_gen.models import GAN
+    from keras_gen.models import VAE
+    from keras_gen.models import AutoEncoder
+
+    if isinstance(model, VAE):
+        return "vae"
+    if isinstance(model, AutoEncoder):
+        return "ae"
+    if isinstance(model, GAN):
+        return "gan"
+    raise TypeError(
+        "model must be a keras_gen.AutoEncoder, VAE or GAN. "
+        f"Received: model={model!r} of type {type(model).__name__}"
+    )
+
+
+def latent_dim(model):
+    """The width of ``model``'s latent space (bottleneck or z)."""
+    _kind(model)
+    return int(model.latent_dim)
+
+
+def encode(model, x, batch_size=None):
+    """Latent codes of images ``x``: the AE code, or the VAE posterior mean.
+
+    Args:
+        model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE``.
+        x: images ``(n, H, W, C)``.
+        batch_size: ``predict`` batch size (Keras' default if None).
+
+    Returns:
+        float32 NumPy array ``(n, latent_dim)``.
+    """
+    kind = _kind(model)
+    if kind == "gan":
+        raise TypeError(
+            "A GAN has no encoder, so images cannot be mapped to latent codes; "
+            "pass latent codes z instead. Received: model of type GAN"
+        )
+    codes = model.encode(x, batch_size=batch_size)
+    if kind == "vae":
+        codes = codes[0]
+    return np.asarray(codes, dtype="float32")
+
+
+def decode(model, z, batch_size=None):
+    """Images decoded from codes ``z``: ``model.decode`` or the GAN's generator."""
+    z = np.asarray(z, dtype="float32")
+    if _kind(model) == "gan":
+        return model.generator.predict(z, batch_size=batch_size, verbose=0)
+    return model.decode(z, batch_size=batch_size)
+
+
+def _is_codes(model, x, latent):
+    if latent is not None:
+        return bool(latent)
+    if _kind(model) == "gan":
+        return True
+    x = np.asarray(x)
+    return x.ndim in (1, 2) and x.shape[-1] == latent_dim(model)
+
+
+def _codes(model, x, latent=None, batch_size=None):
+    """``x`` as codes ``(n, latent_dim)`` (encoding images) and whether it was one item."""
+    x = np.asarray(x, dtype="float32")
+    if _is_codes(model, x, latent):
+        if _kind(model) == "gan" and latent is False:
+            encode(model, x)  # raises the GAN error
+        if x.shape[-1] != latent_dim(model) or x.ndim not in (1, 2):
+            raise ValueError(
+                f"Latent codes must have shape (latent_dim,) or (n, latent_dim) with "
+                f"latent_dim={latent_dim(model)}. Received: shape {x.shape}"
+            )
+        single = x.ndim == 1
+        return np.atleast_2d(x), single
+    from keras_gen.models.base import known_input_shape
+
+    shape = known_input_shape(model.encoder)
+    rank = len(shape) - 1 if shape is not None else x.ndim - 1
+    single = x.ndim == rank
+    return encode(model, x[None] if single else x, batch_size), single
+
+
+def _check_choice(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}. Received: {name}={value!r}")
+
+
+def _check_steps(steps):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2. Received: steps={steps!r}")
+    return int(steps)
+
+
+# ------------------------------------------------------------ interpolation
+def slerp(a, b, t):
+    """Spherical interpolation between vectors ``a`` and ``b`` at fractions ``t``.
+
+    The direction moves at constant angular speed along the great circle
+    from ``a/|a|`` to ``b/|b|`` (Shoemake 1985; White 2016, "Sampling
+    generative networks"), and the norm moves linearly from ``|a|`` to
+    ``|b|``:
+
+        slerp(a, b, t) = ((1 - t)|a| + t|b|) *
+                         [sin((1 - t) w) a^ + sin(t w) b^] / sin(w),
+        w = arccos(a^ . b^)
+
+    so when ``|a| = |b|`` every point keeps that norm (the classic slerp),
+    which keeps interpolants at the radius where a Gaussian prior's mass
+    lies instead of cutting through the low-density centre as a straight
+    line does. Nearly parallel vectors fall back to the straight line.
+
+    Args:
+        a: array ``(..., d)``.
+        b: array ``(..., d)``, broadcastable with ``a``.
+        t: array of fractions ``(steps,)`` (0 gives ``a``, 1 gives ``b``).
+
+    Returns:
+        Array ``(..., steps, d)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> path = slerp(np.array([3.0, 0.0]), np.array([0.0, 3.0]), np.linspace(0, 1, 5))
+    >>> np.round(np.linalg.norm(path, axis=-1), 6).tolist()
+    [3.0, 3.0, 3.0, 3.0, 3.0]
+    """
+    a = np.asarray(a, dtype="float64")[..., None, :]
+    b = np.asarray(b, dtype="float64")[..., None, :]
+    t = np.asarray(t, dtype="float64")[:, None]
+    norm_a = np.linalg.norm(a, axis=-1, keepdims=True)
+    norm_b = np.linalg.norm(b, axis=-1, keepdims=True)
+    unit_a = a / np.maximum(norm_a, 1e-12)
+    unit_b = b / np.maximum(norm_b, 1e-12)
+    cos = np.clip(np.sum(unit_a * unit_b, axis=-1, keepdims=True), -1.0, 1.0)
+    omega = np.arccos(cos)
+    sin = np.sin(omega)
+    parallel = sin < 1e-6
+    safe = np.where(parallel, 1.0, sin)
+    direction = (np.sin((1.0 - t) * omega) * unit_a + np.sin(t * omega) * unit_b) / safe
+    spherical = ((1.0 - t) * norm_a + t * norm_b) * direction
+    linear = (1.0 - t) * a + t * b
+    return np.where(parallel, linear, spherical)
+
+
+def interpolate_codes(a, b, steps=10, method="linear"):
+    """Codes on the path from ``a`` to ``b``: ``(..., steps, d)``, ends included.
+
+    ``"linear"``: z(t) = (1 - t) a + t b. ``"slerp"``: see :func:`slerp`.
+    """
+    steps = _check_steps(steps)
+    _check_choice("method", method, INTERPOLATION_METHODS)
+    t = np.linspace(0.0, 1.0, steps)
+    if method == "slerp":
+        return slerp(a, b, t).astype("float32")
+    a = np.asarray(a, dtype="float64")[..., None, :]
+    b = np.asarray(b, dtype="float64")[..., None, :]
+    return ((1.0 - t[:, None]) * a + t[:, None] * b).astype("float32")
+
+
+def interpolate(model, a, b, steps=10, method="linear", latent=None, return_codes=False,
+                batch_size=None):
+    """Decode the path between two inputs or two latent codes.
+
+    Seed, "Variational Auto-Encoders" -> "Applications" -> "Interpolation":
+    given two codes, move from one to the other and see what the decoder
+    produces (smoother for a VAE than for a plain AE, because the posterior
+    Gaussians overlap). Images are first mapped to their codes (AE code /
+    VAE posterior mean); a GAN takes codes z only.
+
+    Args:
+        model: trained ``AutoEncoder``, ``VAE`` or ``GAN``.
+        a: one input ``(H, W, C)`` / code ``(latent_dim,)``, or a batch of them.
+        b: same shape as ``a``.
+        steps: int >= 2, points on each path, both ends included. Defaults to 10.
+        method: ``"linear"`` (default) or ``"slerp"`` (see :func:`slerp`).
+        latent: bool or None: whether ``a``/``b`` are codes (None: inferred
+            from the shape, see the module docstring).
+        return_codes: bool, return the codes on the path instead of images.
+        batch_size: ``predict`` batch size.
+
+    Returns:
+        ``(steps, ...)`` for one pair, ``(n, steps, ...)`` for ``n`` pairs,
+        where ``...`` is the image shape (or ``latent_dim``).
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,))
+    >>> dec = keras_gen.networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,))
+    >>> ae = keras_gen.AutoEncoder(enc, dec)
+    >>> x = np.random.rand(2, 8, 8, 1).astype("float32")
+    >>> interpolate(ae, x[0], x[1], steps=5).shape
+    (5, 8, 8, 1)
+    """
+    za, single = _codes(model, a, latent, batch_size)
+    zb, _ = _codes(model, b, latent, batch_size)
+    if za.shape != zb.shape:
+        raise ValueError(
+            f"a and b must hold the same number of items. Received: {len(za)} and {len(zb)}"
+        )
+    path = interpolate_codes(za, zb, steps, method)  # (n, steps, d)
+    if not return_codes:
+        n, s, d = path.shape
+        images = decode(model, path.reshape(n * s, d), batch_size)
+        path = images.reshape((n, s) + images.shape[1:])
+    return path[0] if single else path
+
+
+# --------------------------------------------------------------- attributes
+def mean_code(model, x, batch_size=None):
+    """The mean latent code of images ``x``: the seed's z_t,avg for a group."""
+    return encode(model, x, batch_size).mean(axis=0)
+
+
+def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
+    """The attribute vector mean(z | with) - mean(z | without).
+
+    The usual "attribute vector" (Larsen et al. 2016; White 2016): the
+    difference of the mean codes of examples with and without a
+    characteristic. Adding ``alpha`` times it to a code (``alter(...,
+    mode="vector")``) adds the characteristic. The seed's own formula moves
+    towards the target group's mean instead (``alter(..., mode="target")``,
+    with ``mean_code(model, with_attribute)``).
+
+    Args:
+        model: trained ``AutoEncoder`` or ``VAE`` (a GAN: pass codes, i.e.
+            compute the means of your own z groups).
+        with_attribute: images with the characteristic ``(n1, H, W, C)``.
+        without_attribute: images without it ``(n2, H, W, C)``.
+
+    Returns:
+        float32 array ``(latent_dim,)``.
+    """
+    return (mean_code(model, with_attribute, batch_size)
+            - mean_code(model, without_attribute, batch_size)).astype("float32")
+
+
+def alter_codes(z, target, alpha, mode="target"):
+    """Altered codes: ``z + alpha (target - z)`` or ``z + alpha * vector``.
+
+    Args:
+        z: codes ``(n, d)``.
+        target: ``(d,)``: z_t,avg for ``mode="target"``, the attribute vector
+            for ``mode="vector"``.
+        alpha: float or 1-D sequence of floats.
+        mode: ``"target"`` (the seed's formula) or ``"vector"``.
+
+    Returns:
+        ``(n, d)`` for a scalar ``alpha``, ``(n, len(alpha), d)`` otherwise.
+    """
+    _check_choice("mode", mode, ALTER_MODES)
+    z = np.asarray(z, dtype="float64")
+    target = np.asarray(target, dtype="float64")
+    alphas = np.asarray(alpha, dtype="float64")
+    if alphas.ndim > 1:
+        raise ValueError(f"alpha must be a float or a 1-D sequence. Received: alpha={alpha!r}")
+    a = alphas.reshape(-1)[None, :, None]
+    step = (target[None, None, :] - z[:, None, :]) if mode == "target" else target[None, None, :]
+    out = z[:, None, :] + a * step
+    return (out[:, 0] if alphas.ndim == 0 else out).astype("float32")
+
+
+def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=False,
+          batch_size=None):
+    """Alter a feature of ``x`` in latent space and decode.
+
+    Seed, "Variational Auto-Encoders" -> "Applications" -> "Altering":
+
+        z = z_1 + alpha (z_t,avg - z_1)
+
+    where z_1 is the code of ``x`` and z_t,avg the average code of examples
+    with the target characteristic. ``alpha = 0`` gives back z_1 and
+    ``alpha = 1`` lands exactly on z_t,avg; values in between blend. This is
+    ``mode="target"`` (default). ``mode="vector"`` instead adds a fixed
+    attribute vector v (:func:`attribute_vector`): z = z_1 + alpha v, which
+    keeps the rest of the example's individuality at any alpha.
+
+    Args:
+        model: trained ``AutoEncoder``, ``VAE`` or ``GAN`` (codes only).
+        x: one input / code or a batch of them.
+        target: for ``mode="target"``: z_t,avg as a code ``(latent_dim,)``,
+            or a batch of images with the characteristic (their mean code
+            is used). For ``mode="vector"``: the attribute vector
+            ``(latent_dim,)``.
+        alpha: float or 1-D sequence of floats. Defaults to 1.0.
+        mode: ``"target"`` or ``"vector"``.
+        latent: bool or None, whether ``x`` holds codes (None: inferred).
+        return_codes: bool, return the altered codes instead of images.
+
+    Returns:
+        Images (or codes) ``(n, ...)`` for a scalar alpha, ``(n, len(alpha), ...)``
+        for a sequence; without the ``n`` axis when ``x`` is one item.
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,))
+    >>> dec = keras_gen.networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,))
+    >>> ae = keras_gen.AutoEncoder(enc, dec)
+    >>> x = np.random.rand(4, 8, 8, 1).astype("float32")
+    >>> z_t = mean_code(ae, x[2:])
+    >>> np.allclose(alter(ae, x[:2], z_t, alpha=1.0, return_codes=True), z_t, atol=1e-6)
+    True
+    """
+    _check_choice("mode", mode, ALTER_MODES)
+    z, single = _codes(model, x, latent, batch_size)
+    target = np.asarray(target, dtype="float32")
+    if target.shape != (latent_dim(model),):
+        if mode == "vector" or _kind(model) == "gan":
+            raise ValueError(
+                f"target must be a latent vector of shape ({latent_dim(model)},) for "
+                f"mode={mode!r}. Received: target.shape={target.shape}"
+            )
+        target = mean_code(model, target, batch_size)
+    codes = alter_codes(z, target, alpha, mode)
+    out = codes
+    if not return_codes:
+        flat = codes.reshape(-1, codes.shape[-1])
+        images = decode(model, flat, batch_size)
+        out = images.reshape(codes.shape[:-1] + images.shape[1:])
+    return out[0] if single else out
+
+
+# ---------------------------------------------------------------- clustering
+@dataclasses.dataclass
+class ClusterResult:
+    """What :func:`cluster` found.
+
+    Attributes:
+        assignments: int array ``(n,)``, the cluster of each example.
+        centers: array ``(k, latent_dim)``, the k-means centres (codes).
+        purity: float or None, share of examples whose cluster's majority
+            label is their own label (None without labels).
+        nmi: float or None, normalised mutual information between clusters
+            and labels, in [0, 1] (None without labels).
+    """
+
+    assignments: np.ndarray
+    centers: np.ndarray
+    purity: float = None
+    nmi: float = None
+
+
+def purity_score(labels, assignments):
+    """Cluster purity: (1/n) sum over clusters of the size of its largest class."""
+    labels = np.asarray(labels)
+    assignments = np.asarray(assignments)
+    total = 0
+    for c in np.unique(assignments):
+        _, counts = np.unique(labels[assignments == c], return_counts=True)
+        total += counts.max()
+    return float(total / len(labels))
+
+
+def cluster(model, x, k, labels=None, seed=0, batch_size=None):
+    """k-means on the latent codes (seed, "Auto-Encoders" -> "Cluster data").
+
+    The seed: an encoder clusters data because one decoder must rebuild
+    similar inputs from nearby codes. This runs scikit-learn's ``KMeans``
+    (10 restarts) on the codes (VAE: posterior means) and, given labels,
+    scores the clustering against them.
+
+    Args:
+        model: trained ``AutoEncoder`` or ``VAE``.
+        x: images ``(n, H, W, C)``.
+        k: int >= 2, number of clusters.
+        labels: optional int array ``(n,)``.
+        seed: int, k-means seed.
+
+    Returns:
+        :class:`ClusterResult`.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import normalized_mutual_info_score
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
+        raise ValueError(f"k must be an integer >= 2. Received: k={k!r}")
+    codes = encode(model, x, batch_size)
+    if labels is not None and len(labels) != len(codes):
+        raise ValueError(
+            f"labels must have one entry per example. Received: {len(labels)} labels "
+            f"for {len(codes)} examples"
+        )
+    kmeans = KMeans(n_clusters=int(k), n_init=10, random_state=seed).fit(codes)
+    result = ClusterResult(kmeans.labels_, kmeans.cluster_centers_.astype("float32"))
+    if labels is not None:
+        result.purity = purity_score(labels, result.assignments)
+        result.nmi = float(normalized_mutual_info_score(labels, result.assignments))
+    return result
+
+
+def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, return_classifier=False):
+    """Test accuracy of a linear classifier on frozen latent codes.
+
+    Seed, "Auto-Encoders" -> "Learn a classifier": keep the encoder and
+    attach a classifier that learns the decision boundaries. The encoder is
+    frozen; scikit-learn's multinomial ``LogisticRegression`` (L2, C=1,
+    on standardised codes) is fitted on the training codes and scored on
+    the test codes. A linear probe measures how linearly separable the
+    classes are in the latent space.
+
+    Args:
+        model: trained ``AutoEncoder`` or ``VAE``.
+        x_train, y_train: training images and int labels.
+        x_test, y_test: test images and labels.
+        return_classifier: bool, also return the fitted sklearn pipeline.
+
+    Returns:
+        float accuracy in [0, 1] (and the classifier if asked).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    classifier.fit(encode(model, x_train, batch_size), np.asarray(y_train))
+    accuracy = float(classifier.score(encode(model, x_test, batch_size), np.asarray(y_test)))
+    return (accuracy, classifier) if return_classifier else accuracy
+
+
+# --------------------------------------------------------------- compression
+@dataclasses.dataclass
+class Compressed:
+    """Codes of a batch of images and what they cost.
+
+    Attributes:
+        codes: array ``(n, latent_dim)`` in ``code_dtype``.
+        input_shape: shape of one input, e.g. ``(28, 28, 1)``.
+        input_dtype: dtype name of the inputs.
+        ratio: ``(prod(input_shape) * input itemsize) / (latent_dim * code itemsize)``,
+            the bytes of an image over the bytes of its code.
+    """
+
+    codes: np.ndarray
+    input_shape: tuple
+    input_dtype: str
+    ratio: float
+
+
+def compress(model, x, code_dtype="float32", batch_size=None):
+    """Encode ``x`` to codes and report the compression ratio.
+
+    Seed, "Auto-Encoders" -> "Compress data" and "Variational
+    Auto-Encoders" -> "Compression and Reconstruction": store the code,
+    ship the decoder; a VAE stores the posterior mean (its reconstruction
+    is worse than an AE's of the same width because of the regulariser).
+
+    Args:
+        model: trained ``AutoEncoder`` or ``VAE``.
+        x: images ``(n, H, W, C)``.
+        code_dtype: dtype the codes are stored in (``"float32"``, or
+            ``"float16"`` to halve them). Defaults to ``"float32"``.
+
+    Returns:
+        :class:`Compressed`. ``decompress(model, compressed)`` decodes it.
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,))
+    >>> dec = keras_gen.networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,))
+    >>> c = compress(keras_gen.AutoEncoder(enc, dec), np.zeros((3, 8, 8, 1), "float32"))
+    >>> c.codes.shape, c.ratio
+    ((3, 2), 32.0)
+    """
+    x = np.asarray(x)
+    codes = encode(model, x, batch_size).astype(code_dtype)
+    input_bytes = int(np.prod(x.shape[1:])) * x.dtype.itemsize
+    code_bytes = codes.shape[-1] * codes.dtype.itemsize
+    return Compressed(codes, tuple(x.shape[1:]), x.dtype.name, float(input_bytes / code_bytes))
+
+
+def decompress(model, compressed, batch_size=None):
+    """Decode a :class:`Compressed` (or raw codes) back to images."""
+    codes = compressed.codes if isinstance(compressed, Compressed) else compressed
+    return decode(model, np.asarray(codes, dtype="float32"), batch_size)

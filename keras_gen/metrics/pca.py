@@ -1,0 +1,71 @@
+"""Reconstruction error of PCA at a bottleneck width: the baseline an AE must beat."""
+
+import numpy as np
+
+
+def _per_example_mse(x, x_hat):
+    x = np.asarray(x, dtype="float64").reshape(len(x), -1)
+    x_hat = np.asarray(x_hat, dtype="float64").reshape(len(x_hat), -1)
+    return np.mean((x - x_hat) ** 2, axis=-1)
+
+
+def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
+    """Test reconstruction MSE of PCA fitted on ``x_train`` with ``n_components``.
+
+    Seed, "Unsupervised Learning": the first use listed is "represent data
+    to a lower dimension through PCA". PCA is the best *linear* encoder/
+    decoder of a given width for squared error, so an auto-encoder with a
+    bottleneck of ``latent_dim`` earns its non-linearity only if its test
+    MSE is below PCA's with ``n_components = latent_dim``. The error is the
+    same quantity as ``keras_gen.losses.mean_squared_error``: the mean over
+    the D dimensions of each example, averaged over examples.
+
+    Args:
+        x_train: array ``(n, ...)`` PCA is fitted on (flattened per example).
+        x_test: array ``(m, ...)`` of the same per-example shape.
+        n_components: int > 0, the bottleneck width.
+        return_model: bool, also return the fitted ``sklearn.decomposition.PCA``.
+
+    Returns:
+        float MSE (and the PCA model if asked).
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).normal(size=(50, 4, 4, 1))
+    >>> round(pca_reconstruction_mse(x, x, 16), 10)   # all components: exact
+    0.0
+    """
+    from sklearn.decomposition import PCA
+
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components <= 0:
+        raise ValueError(
+            f"n_components must be a positive integer. Received: n_components={n_components!r}"
+        )
+    x_train = np.asarray(x_train, dtype="float64")
+    x_test = np.asarray(x_test, dtype="float64")
+    flat_train = x_train.reshape(len(x_train), -1)
+    flat_test = x_test.reshape(len(x_test), -1)
+    if flat_train.shape[1] != flat_test.shape[1]:
+        raise ValueError(
+            "x_train and x_test must have the same per-example shape. Received: "
+            f"{x_train.shape[1:]} and {x_test.shape[1:]}"
+        )
+    if n_components > min(flat_train.shape):
+        raise ValueError(
+            f"n_components must be at most min(n_train, D) = {min(flat_train.shape)}. "
+            f"Received: n_components={n_components}"
+        )
+    pca = PCA(n_components=int(n_components), svd_solver="full").fit(flat_train)
+    recon = pca.inverse_transform(pca.transform(flat_test))
+    mse = float(np.mean(_per_example_mse(flat_test, recon)))
+    return (mse, pca) if return_model else mse
+
+
+def reconstruction_mse(model, x, batch_size=None):
+    """Test reconstruction MSE of an ``AutoEncoder`` or ``VAE`` (VAE: decodes the mean).
+
+    The seed's L_rec = 1/D sum_d (x^(d) - g(f(x))^(d))^2 averaged over
+    examples, comparable with :func:`pca_reconstruction_mse`.
+    """
+    return float(np.mean(_per_example_mse(x, model.reconstruct(x, batch_size=batch_size))))

@@ -1,0 +1,312 @@
+"""Evaluate an AE, a VAE and a GAN on the offline digits: one table, and pictures.
+
+Trains small default models on scikit-learn's digits (28x28, stratified
+80/20 split) or loads trained ones (--ae / --vae / --gan), then measures
+each claim the seed makes (shared/seed/unsupervised_learning.md) with a
+number on the held-out test split:
+
+* reconstruction MSE beside PCA at the same bottleneck width (the seed's
+  first technique: the baseline an AE must beat);
+* the VAE's negative ELBO and importance-weighted NLL (nats per image);
+* FID / KID of generated samples beside the real-vs-real floor (train vs
+  test digits, same number of images), on the features of
+  keras_gen.metrics.digits_feature_extractor() (a small CNN trained on the
+  training split; its test accuracy is printed);
+* linear-probe accuracy and k-means NMI / purity of the latent codes
+  ("learn a classifier", "cluster data");
+
+and writes to --out-dir:
+
+    interpolation_{ae,vae}_linear.png, interpolation_vae_slerp.png
+                                     test digits 0->6, 1->7, 2->8, 3->9
+    interpolation_gan_slerp.png      slerp between random z
+    alter_{ae,vae}.png               z = z1 + alpha (z_t,avg - z1), alpha 0..1,
+                                     digit d -> mean code of class (d + 5) % 10
+    scatter_{ae,vae}.png             test codes projected on their 2 principal
+                                     axes, coloured by digit (legend on top)
+    samples_{vae,gan}.png            decoded prior samples
+
+Runs on any backend: KERAS_BACKEND=jax python recipes/evaluate.py
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)  # run from a checkout without installing
+
+import keras  # noqa: E402
+
+import keras_gen  # noqa: E402
+from keras_gen import images  # noqa: E402
+from keras_gen import latent  # noqa: E402
+from keras_gen import metrics  # noqa: E402
+from keras_gen.data import load_digits  # noqa: E402
+
+# Ten colours that stay distinct (Tableau 10).
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--latent-dim", type=int, default=8, help="AE / VAE bottleneck width (and PCA's)")
+    p.add_argument("--ae-epochs", type=int, default=20, help="AE training epochs")
+    p.add_argument("--vae-epochs", type=int, default=30, help="VAE training epochs")
+    p.add_argument("--gan-epochs", type=int, default=20, help="GAN training epochs")
+    p.add_argument("--gan-latent-dim", type=int, default=64, help="size of the GAN's z")
+    p.add_argument("--kl-weight", type=float, default=0.00128, help="VAE lambda (BCE; ~1/784)")
+    p.add_argument("--batch-size", type=int, default=64, help="training batch size")
+    p.add_argument("--iw-k", type=int, default=100, help="importance samples of the IW-NLL")
+    p.add_argument("--extractor-epochs", type=int, default=20,
+                   help="training epochs of the FID/KID feature extractor")
+    p.add_argument("--ae", default=None, help="a trained AutoEncoder .keras file instead of training one")
+    p.add_argument("--vae", default=None, help="a trained VAE .keras file instead of training one")
+    p.add_argument("--gan", default=None,
+                   help="a trained GAN or generator .keras file (images in [-1, 1]), e.g. "
+                        "saved_models/dcgan_digits_generator.keras from dcgan_celeba.py --dataset digits")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, draws and pictures")
+    p.add_argument("--out-dir", default=os.path.join(REPO, "outputs", "evaluate"), help="where the PNGs go")
+    p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
+    p.add_argument("--smoke", action="store_true",
+                   help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
+    return p.parse_args(argv)
+
+
+# ------------------------------------------------------------------ models
+def train_ae(args, x_train):
+    encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim)
+    decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
+    ae = keras_gen.AutoEncoder(encoder, decoder, reconstruction="mse")
+    ae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    ae.fit(x_train, epochs=args.ae_epochs, batch_size=args.batch_size, verbose=args.verbose)
+    return ae
+
+
+def train_vae(args, x_train):
+    encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
+    decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
+    vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
+                        seed=args.seed)
+    vae.compile(optimizer=keras.optimizers.Adam(2e-3))
+    vae.fit(x_train, epochs=args.vae_epochs, batch_size=args.batch_size, verbose=args.verbose)
+    return vae
+
+
+def train_gan(args, x_train):
+    shape = (28, 28, 1)
+    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(args.gan_latent_dim, shape),
+                        keras_gen.networks.dcgan_discriminator(shape),
+                        latent_dim=args.gan_latent_dim, seed=args.seed)
+    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    gan.fit(x_train * 2.0 - 1.0, epochs=args.gan_epochs, batch_size=args.batch_size,
+            verbose=args.verbose)
+    return gan
+
+
+def load(path, kinds, what):
+    model = keras.saving.load_model(path)
+    if not isinstance(model, kinds):
+        raise SystemExit(f"error: --{what} must be a saved {what.upper()}. "
+                         f"Received: {path} holding a {type(model).__name__}")
+    return model
+
+
+# ---------------------------------------------------------------- pictures
+def scatter(points, labels, path, size=360, margin=14):
+    """Draw 2-D points coloured by label (digits 0-9 as a legend on top) with PIL."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (size, size + 16), "white")
+    draw = ImageDraw.Draw(image)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    xy = (points - lo) / np.maximum(hi - lo, 1e-9) * (size - 2 * margin) + margin
+    for (px, py), label in zip(xy, labels):
+        py = size - py + 16
+        draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill=PALETTE[int(label) % 10])
+    for digit in range(10):
+        draw.text((8 + 34 * digit, 2), str(digit), fill=PALETTE[digit])
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    return images.save_png(np.asarray(image), path, scale=2)
+
+
+def principal_axes(codes):
+    centred = codes - codes.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def first_of(y, digits):
+    return np.array([np.flatnonzero(y == d)[0] for d in digits])
+
+
+# ------------------------------------------------------------------- table
+def fmt(value, spec=".4f"):
+    return "n/a" if value is None else format(value, spec)
+
+
+def fmt_kid(value):
+    return "n/a" if value is None else f"{value[0]:.3f} ± {value[1]:.3f}"
+
+
+def pca_codes_scores(x_train, y_train, x_test, y_test, width, seed):
+    """Linear-probe accuracy and k-means NMI of PCA codes of the same width."""
+    from sklearn.cluster import KMeans
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import normalized_mutual_info_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, pca = metrics.pca_reconstruction_mse(x_train, x_test, width, return_model=True)
+    c_train = pca.transform(x_train.reshape(len(x_train), -1))
+    c_test = pca.transform(x_test.reshape(len(x_test), -1))
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    accuracy = probe.fit(c_train, y_train).score(c_test, y_test)
+    assignments = KMeans(10, n_init=10, random_state=seed).fit_predict(c_test)
+    return float(accuracy), float(normalized_mutual_info_score(y_test, assignments)), \
+        latent.purity_score(y_test, assignments)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    keras.utils.set_random_seed(args.seed)
+    x_train, y_train = load_digits("train", image_size=28)
+    x_test, y_test = load_digits("test", image_size=28)
+    if args.smoke:
+        args.ae_epochs = args.vae_epochs = args.gan_epochs = args.extractor_epochs = 1
+        args.iw_k = min(args.iw_k, 5)
+        x_train, y_train = x_train[:128], y_train[:128]
+        x_test, y_test = x_test[:64], y_test[:64]
+    n = len(x_test)
+    timings = {}
+
+    def timed(name, fn, *a):
+        t = time.perf_counter()
+        out = fn(*a)
+        timings[name] = time.perf_counter() - t
+        return out
+
+    print(f"Evaluating on {len(x_train)} training / {n} test digits "
+          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim})")
+    ae = load(args.ae, keras_gen.AutoEncoder, "ae") if args.ae else timed("train AE", train_ae, args, x_train)
+    vae = load(args.vae, keras_gen.VAE, "vae") if args.vae else timed("train VAE", train_vae, args, x_train)
+    if args.gan:
+        loaded = keras.saving.load_model(args.gan)
+        generator = loaded.generator if isinstance(loaded, keras_gen.GAN) else loaded
+    else:
+        generator = timed("train GAN", train_gan, args, x_train).generator
+    gan_latent_dim = int(generator.input_shape[-1])
+
+    extractor = timed("feature extractor", metrics.digits_feature_extractor, (28, 28),
+                      args.extractor_epochs, args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    def feature_scores(fake):
+        f_fake = metrics.extract_features(extractor, fake)
+        return (metrics.fid_from_features(f_test, f_fake),
+                metrics.kid_from_features(f_test, f_fake, seed=args.seed))
+
+    t = time.perf_counter()
+    f_test = metrics.extract_features(extractor, x_test)
+    real = x_train[rng.choice(len(x_train), min(n, len(x_train)), replace=False)]
+    rows = {"real train vs test (floor)": {"fid": feature_scores(real)}}
+
+    pca_mse = metrics.pca_reconstruction_mse(x_train, x_test, args.latent_dim)
+    probe, nmi, purity = pca_codes_scores(x_train, y_train, x_test, y_test, args.latent_dim, args.seed)
+    rows[f"PCA, {args.latent_dim} components"] = {
+        "mse": pca_mse, "probe": probe, "nmi": nmi, "purity": purity}
+
+    for name, model in (("AE", ae), ("VAE", vae)):
+        clusters = latent.cluster(model, x_test, 10, labels=y_test, seed=args.seed)
+        row = {
+            "mse": metrics.reconstruction_mse(model, x_test),
+            "pca": pca_mse,
+            "probe": latent.linear_probe(model, x_train, y_train, x_test, y_test),
+            "nmi": clusters.nmi, "purity": clusters.purity,
+        }
+        if name == "AE":
+            # An AE has no prior (seed: not for synthesis): sample a Gaussian fitted to its codes.
+            codes = latent.encode(ae, x_train)
+            z = rng.multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
+            samples_ae = latent.decode(ae, z.astype("float32"))
+            row["fid"] = feature_scores(samples_ae)
+            rows["AE (z ~ Gaussian fit to codes)"] = row
+        else:
+            row["neg_elbo"] = metrics.negative_elbo(vae, x_test, samples=1, seed=args.seed)
+            row["iw_nll"] = metrics.importance_weighted_nll(vae, x_test, k=args.iw_k, seed=args.seed)
+            samples_vae = vae.sample(n, seed=args.seed)
+            row["fid"] = feature_scores(samples_vae)
+            rows["VAE (z ~ N(0, I))"] = row
+    z_gan = rng.standard_normal((n, gan_latent_dim)).astype("float32")
+    samples_gan = (generator.predict(z_gan, verbose=0) + 1.0) / 2.0
+    rows["GAN (z ~ N(0, I))"] = {"fid": feature_scores(samples_gan)}
+    timings["metrics"] = time.perf_counter() - t
+
+    header = ("| model | test MSE | PCA MSE, same width | -ELBO (nats) | "
+              f"IW-NLL k={args.iw_k} (nats) | FID | KID (mean ± std) | linear probe acc. | k-means NMI / purity |")
+    lines = [header, "|" + "---|" * 9]
+    for name, r in rows.items():
+        fid, kid = r.get("fid", (None, None))
+        cluster_cell = "n/a" if r.get("nmi") is None else f"{r['nmi']:.3f} / {r['purity']:.3f}"
+        lines.append(
+            f"| {name} | {fmt(r.get('mse'))} | {fmt(r.get('pca'))} | {fmt(r.get('neg_elbo'), '.1f')} | "
+            f"{fmt(r.get('iw_nll'), '.1f')} | {fmt(fid, '.3f')} | {fmt_kid(kid)} | "
+            f"{fmt(r.get('probe'), '.3f')} | {cluster_cell} |")
+    table = "\n".join(lines)
+
+    # Pictures.
+    os.makedirs(args.out_dir, exist_ok=True)
+    paths = []
+    starts, ends = first_of(y_test, (0, 1, 2, 3)), first_of(y_test, (6, 7, 8, 9))
+    for name, model, method in (("ae", ae, "linear"), ("vae", vae, "linear"), ("vae", vae, "slerp")):
+        strip = latent.interpolate(model, x_test[starts], x_test[ends], steps=10, method=method)
+        paths.append(images.save_image_grid(
+            strip.reshape((-1, 28, 28, 1)), os.path.join(args.out_dir, f"interpolation_{name}_{method}.png"),
+            cols=10))
+    za, zb = rng.standard_normal((2, 4, gan_latent_dim)).astype("float32")
+    path = latent.interpolate_codes(za, zb, steps=10, method="slerp").reshape(-1, gan_latent_dim)
+    paths.append(images.save_image_grid(
+        generator.predict(path, verbose=0), os.path.join(args.out_dir, "interpolation_gan_slerp.png"),
+        cols=10, value_range=(-1, 1)))
+    sources = first_of(y_test, (0, 1, 2, 3, 4))
+    alphas = np.linspace(0.0, 1.0, 8)
+    for name, model in (("ae", ae), ("vae", vae)):
+        strips = [latent.alter(model, x_test[i], x_train[y_train == (y_test[i] + 5) % 10], alpha=alphas)
+                  for i in sources]
+        paths.append(images.save_image_grid(
+            np.concatenate(strips), os.path.join(args.out_dir, f"alter_{name}.png"), cols=len(alphas)))
+        paths.append(scatter(principal_axes(latent.encode(model, x_test)), y_test,
+                             os.path.join(args.out_dir, f"scatter_{name}.png")))
+    paths.append(images.save_image_grid(samples_vae[:64], os.path.join(args.out_dir, "samples_vae.png"), cols=8))
+    paths.append(images.save_image_grid(samples_gan[:64], os.path.join(args.out_dir, "samples_gan.png"), cols=8))
+
+    packed = latent.compress(ae, x_test, code_dtype="float16")
+    restored_mse = metrics.reconstruction_mse(ae, x_test)
+    half_mse = float(np.mean((latent.decompress(ae, packed) - x_test) ** 2))
+    compression = (f"Compression (AE): {int(np.prod(x_test.shape[1:]))} float32 pixels -> "
+                   f"{args.latent_dim} float16 codes, ratio {packed.ratio:.0f}:1; test MSE "
+                   f"{half_mse:.4f} (float32 codes, ratio {packed.ratio / 2:.0f}:1: {restored_mse:.4f})")
+
+    seconds = time.perf_counter() - start
+    print(f"\nFeature extractor: digits CNN, test accuracy {extractor.test_accuracy:.3f}; "
+          f"FID/KID on {n} generated vs the {n} test images.\n")
+    print(table)
+    print("\n" + compression)
+    print("\nWall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+          + f"; total {seconds:.0f} s.")
+    for p in paths:
+        print(f"  {os.path.relpath(p)}")
+    return rows, table
+
+
+if __name__ == "__main__":
+    main()

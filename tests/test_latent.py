@@ -1,0 +1,185 @@
+"""keras_gen.latent: interpolation, altering, clustering, probe, compression."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen import latent
+from keras_gen import losses
+from tests import helpers
+
+
+def _two_groups(n=24, seed=0):
+    """Dark and bright 8x8 images (labels 0 / 1) with a little noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    base = np.where(labels[:, None, None, None] == 1, 0.85, 0.1)
+    x = base + 0.03 * rng.standard_normal((n, 8, 8, 1))
+    return np.clip(x, 0, 1).astype("float32"), labels
+
+
+@pytest.fixture(scope="module")
+def models():
+    keras.utils.set_random_seed(1)
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(latent_dim=3), helpers.tiny_decoder(3))
+    vae = keras_gen.VAE(
+        helpers.tiny_encoder(latent_dim=3, variational=True), helpers.tiny_decoder(3), seed=0
+    )
+    g = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
+                          keras.layers.Reshape((8, 8, 1))])
+    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    gan = keras_gen.GAN(g, d, latent_dim=3, seed=0)
+    return {"ae": ae, "vae": vae, "gan": gan}
+
+
+# ------------------------------------------------------------------ slerp
+def test_slerp_keeps_equal_norms_and_hits_both_ends():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(5), rng.standard_normal(5)
+    b *= np.linalg.norm(a) / np.linalg.norm(b)
+    path = latent.slerp(a, b, np.linspace(0, 1, 9))
+    np.testing.assert_allclose(np.linalg.norm(path, axis=-1), np.linalg.norm(a), rtol=1e-10)
+    np.testing.assert_allclose(path[0], a, atol=1e-12)
+    np.testing.assert_allclose(path[-1], b, atol=1e-12)
+    # Constant angular speed: equal angles between consecutive points.
+    unit = path / np.linalg.norm(path, axis=-1, keepdims=True)
+    angles = np.arccos(np.clip(np.sum(unit[1:] * unit[:-1], axis=-1), -1, 1))
+    np.testing.assert_allclose(angles, angles[0], rtol=1e-6)
+
+
+def test_slerp_hand_computed_midpoint_and_unequal_norms():
+    # Orthogonal a = (2, 0), b = (0, 2): the midpoint is 2 * (1, 1) / sqrt(2).
+    mid = latent.slerp([2.0, 0.0], [0.0, 2.0], [0.5])[0]
+    np.testing.assert_allclose(mid, [np.sqrt(2), np.sqrt(2)], rtol=1e-12)
+    # Unequal norms 1 and 3: the norm moves linearly, 1 -> 2 -> 3.
+    path = latent.slerp([1.0, 0.0], [0.0, 3.0], [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(np.linalg.norm(path, axis=-1), [1.0, 2.0, 3.0], rtol=1e-12)
+    # Parallel vectors fall back to the straight line (no division by sin 0).
+    np.testing.assert_allclose(latent.slerp([1.0, 1.0], [2.0, 2.0], [0.5])[0], [1.5, 1.5])
+
+
+def test_linear_path_is_the_seed_line():
+    path = latent.interpolate_codes(np.array([0.0, 2.0]), np.array([4.0, 2.0]), steps=5)
+    np.testing.assert_allclose(path, [[0, 2], [1, 2], [2, 2], [3, 2], [4, 2]])
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_interpolate_images_decodes_the_path_between_codes(models, kind):
+    model = models[kind]
+    x, _ = _two_groups(4)
+    z = latent.encode(model, x)
+    if kind == "vae":
+        np.testing.assert_allclose(z, model.encode(x)[0])
+    codes = latent.interpolate(model, x[0], x[1], steps=5, return_codes=True)
+    assert codes.shape == (5, 3)
+    np.testing.assert_allclose(codes[[0, -1]], z[[0, 1]], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(codes[2], (z[0] + z[1]) / 2, rtol=1e-5, atol=1e-6)
+    strip = latent.interpolate(model, x[:2], x[2:], steps=4, method="slerp")
+    assert strip.shape == (2, 4, 8, 8, 1)
+    np.testing.assert_allclose(strip[:, 0], model.decode(z[:2]), rtol=1e-4, atol=1e-5)
+
+
+def test_interpolate_gan_takes_latent_codes(models):
+    gan = models["gan"]
+    za, zb = np.full(3, 1.5, "float32"), np.array([-1.0, 0.5, 2.0], "float32")
+    strip = latent.interpolate(gan, za, zb, steps=3)
+    assert strip.shape == (3, 8, 8, 1)
+    expected = gan.generator.predict(np.stack([za, (za + zb) / 2, zb]), verbose=0)
+    np.testing.assert_allclose(strip, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_interpolate_rejects_bad_arguments(models):
+    x, _ = _two_groups(2)
+    with pytest.raises(ValueError, match="method must be one of"):
+        latent.interpolate(models["ae"], x[0], x[1], method="cubic")
+    with pytest.raises(ValueError, match="steps must be an integer >= 2. Received: steps=1"):
+        latent.interpolate(models["ae"], x[0], x[1], steps=1)
+    with pytest.raises(TypeError, match="A GAN has no encoder"):
+        latent.encode(models["gan"], x)
+    with pytest.raises(TypeError, match="model must be a keras_gen.AutoEncoder, VAE or GAN"):
+        latent.encode(object(), x)
+
+
+# --------------------------------------------------------------- altering
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_alter_alpha_zero_is_identity_and_one_lands_on_target_mean(models, kind):
+    model = models[kind]
+    x, labels = _two_groups(12)
+    dark, bright = x[labels == 0], x[labels == 1]
+    z_dark = latent.encode(model, dark)
+    z_t = latent.mean_code(model, bright)
+    np.testing.assert_allclose(z_t, latent.encode(model, bright).mean(axis=0), rtol=1e-6)
+    codes = latent.alter(model, dark, bright, alpha=[0.0, 0.5, 1.0], return_codes=True)
+    assert codes.shape == (len(dark), 3, 3)
+    np.testing.assert_allclose(codes[:, 0], z_dark, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(codes[:, 1], (z_dark + z_t) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(codes[:, 2], np.broadcast_to(z_t, z_dark.shape), rtol=1e-5, atol=1e-6)
+    # Decoded: alpha = 0 is the reconstruction, alpha = 1 the decoded target mean.
+    images = latent.alter(model, dark, z_t, alpha=[0.0, 1.0])
+    np.testing.assert_allclose(images[:, 0], model.decode(z_dark), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(images[:, 1], np.broadcast_to(model.decode(z_t[None]), images[:, 1].shape),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_attribute_vector_and_vector_mode(models):
+    ae = models["ae"]
+    x, labels = _two_groups(12)
+    v = latent.attribute_vector(ae, x[labels == 1], x[labels == 0])
+    z = latent.encode(ae, x)
+    np.testing.assert_allclose(v, z[labels == 1].mean(0) - z[labels == 0].mean(0), rtol=1e-5, atol=1e-6)
+    moved = latent.alter(ae, x[:2], v, alpha=2.0, mode="vector", return_codes=True)
+    np.testing.assert_allclose(moved, z[:2] + 2.0 * v, rtol=1e-5, atol=1e-6)
+    one = latent.alter(ae, z[0], v, alpha=0.0, mode="vector", return_codes=True)
+    np.testing.assert_allclose(one, z[0], rtol=1e-6)
+    with pytest.raises(ValueError, match="target must be a latent vector of shape"):
+        latent.alter(ae, x[:2], x[:3], mode="vector")
+
+
+def test_alter_gan_codes(models):
+    z = np.zeros((2, 3), "float32")
+    target = np.array([1.0, 2.0, 3.0], "float32")
+    np.testing.assert_allclose(
+        latent.alter(models["gan"], z, target, alpha=0.25, return_codes=True),
+        np.tile(target * 0.25, (2, 1)), rtol=1e-6)
+
+
+# ---------------------------------------------------- clusters and probes
+def test_purity_hand_computed():
+    # Cluster 0 holds labels {0, 0, 1} (majority 2), cluster 1 {1, 1} (2): 4/5.
+    assert latent.purity_score([0, 0, 1, 1, 1], [0, 0, 0, 1, 1]) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_cluster_and_probe_separate_two_obvious_groups(models, kind):
+    x, labels = _two_groups(40)
+    result = latent.cluster(models[kind], x, k=2, labels=labels)
+    assert result.assignments.shape == (40,) and result.centers.shape == (2, 3)
+    assert result.purity == pytest.approx(1.0) and result.nmi == pytest.approx(1.0)
+    assert latent.cluster(models[kind], x, k=2).nmi is None
+    accuracy = latent.linear_probe(models[kind], x[:20], labels[:20], x[20:], labels[20:])
+    assert accuracy == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="k must be an integer >= 2. Received: k=1"):
+        latent.cluster(models[kind], x, k=1)
+
+
+# ------------------------------------------------------------ compression
+def test_compress_ratio_and_round_trip(models):
+    ae = models["ae"]
+    x, _ = _two_groups(6)
+    packed = latent.compress(ae, x)
+    assert packed.ratio == pytest.approx(64 * 4 / (3 * 4))
+    assert packed.input_shape == (8, 8, 1) and packed.codes.dtype == np.float32
+    np.testing.assert_allclose(latent.decompress(ae, packed), ae.reconstruct(x), rtol=1e-4, atol=1e-5)
+    half = latent.compress(ae, x, code_dtype="float16")
+    assert half.ratio == pytest.approx(2 * packed.ratio) and half.codes.dtype == np.float16
+    recon = latent.decompress(ae, half)
+    mse = np.mean(keras.ops.convert_to_numpy(losses.mean_squared_error(x, recon)))
+    assert mse < 0.5
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(latent, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
