@@ -76,8 +76,37 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     # the variables themselves when no scope is active).
     for i, value in writes.items():
         writable[i].assign(value)
-    optimizer.apply(grads, variables)
+    _apply(optimizer, grads, variables)
     return loss, aux
+
+
+def _apply(optimizer, grads, variables):
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer.apply(grads, variables)
+        return
+    # A LossScaleOptimizer's stateful apply assigns variables inside the
+    # branches of an ops.cond (finite or not), which leaks tracers under JAX;
+    # its stateless_apply is the functional form JAX's own trainer uses. It
+    # updates every variable the optimizer was built with, in that order
+    # (`_trainable_variables`, private Keras API), so align the gradients
+    # with that list, zeros for variables not being minimized (those keep
+    # their values; their optimizer slots see a zero gradient).
+    if not optimizer.built:
+        optimizer.build(variables)
+    built = list(optimizer._trainable_variables)
+    by_id = {id(v): g for v, g in zip(variables, grads)}
+    aligned = [
+        by_id[id(v)] if id(v) in by_id else jax.numpy.zeros(v.shape, v.dtype)
+        for v in built
+    ]
+    new_values, new_optimizer_values = optimizer.stateless_apply(
+        [v.value for v in optimizer.variables], aligned, [v.value for v in built]
+    )
+    for v, value in zip(built, new_values):
+        if id(v) in by_id:
+            v.assign(value)
+    for v, value in zip(optimizer.variables, new_optimizer_values):
+        v.assign(value)
 
 
 def _value(x):

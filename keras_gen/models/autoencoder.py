@@ -91,4 +91,4 @@ class AutoEncoder(EncoderDecoderModel):
     # ---------------------------------------------------------- inference
     def encode(self, x, batch_size=None):
         """Bottleneck codes of ``x`` as a NumPy array ``(n, latent_dim)``."""
-        return self.encoder.predict(x, batch_size=batch_size, verbose=0)
+        return base.as_float32(self.encoder.predict(x, batch_size=batch_size, verbose=0))

@@ -195,9 +195,9 @@ def known_input_shape(model):
     return tuple(shape)
 
 
-def to_numpy(x):
-    """Convert a backend tensor (or a nest of them) to NumPy."""
-    return keras.tree.map_structure(ops.convert_to_numpy, x)
+def as_float32(x):
+    """NumPy float32 view of model outputs (mixed-precision networks may emit 16-bit)."""
+    return keras.tree.map_structure(lambda t: np.asarray(t).astype("float32", copy=False), x)
 
 
 def check_positive_int(name, value):

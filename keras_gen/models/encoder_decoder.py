@@ -30,11 +30,11 @@ class EncoderDecoderModel(base.GenerativeModel):
 
     def decode(self, z, batch_size=None):
         """Images decoded from codes ``z`` as a NumPy array."""
-        return self.decoder.predict(z, batch_size=batch_size, verbose=0)
+        return base.as_float32(self.decoder.predict(z, batch_size=batch_size, verbose=0))
 
     def reconstruct(self, x, batch_size=None):
         """Reconstructions of ``x`` (``predict``) as a NumPy array."""
-        return self.predict(x, batch_size=batch_size, verbose=0)
+        return base.as_float32(self.predict(x, batch_size=batch_size, verbose=0))
 
     @property
     def latent_dim(self):

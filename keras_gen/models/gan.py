@@ -173,6 +173,11 @@ class GAN(base.GenerativeModel):
             )
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
+        if kwargs.pop("auto_scale_loss", True) and self.dtype_policy.name == "mixed_float16":
+            # Keras would wrap the group in one LossScaleOptimizer; each
+            # player needs its own dynamic loss scale instead.
+            self.d_optimizer = _loss_scaled(self.d_optimizer)
+            self.g_optimizer = _loss_scaled(self.g_optimizer)
         group = backend.OptimizerGroup(
             {"d_optimizer": self.d_optimizer, "g_optimizer": self.g_optimizer},
             {
@@ -180,7 +185,7 @@ class GAN(base.GenerativeModel):
                 "g_optimizer": lambda: self.generator.trainable_variables,
             },
         )
-        super().compile(optimizer=group, **kwargs)
+        super().compile(optimizer=group, auto_scale_loss=False, **kwargs)
 
     def get_compile_config(self):
         if self.d_optimizer is None:
@@ -249,7 +254,7 @@ class GAN(base.GenerativeModel):
             batch_size: ``predict`` batch size.
         """
         z = base.draw_latents(n, self.latent_dim, seed, self.seed_generator)
-        return self.generator.predict(z, batch_size=batch_size, verbose=0)
+        return base.as_float32(self.generator.predict(z, batch_size=batch_size, verbose=0))
 
     # -------------------------------------------------------------- config
     def _expected_data_rank(self):
@@ -276,3 +281,9 @@ class GAN(base.GenerativeModel):
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+
+def _loss_scaled(optimizer):
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer, name=f"loss_scaled_{optimizer.name}")

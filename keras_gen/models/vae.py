@@ -1,6 +1,7 @@
 """Variational auto-encoder with the seed's loss L_rec + lambda * KL."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_gen import losses
@@ -181,7 +182,8 @@ class VAE(EncoderDecoderModel):
         ``z_sigma = exp(z_log_sigma)``, the standard deviation.
         """
         z_mean, z_log_sigma = self.encoder.predict(x, batch_size=batch_size, verbose=0)
-        return z_mean, base.to_numpy(ops.exp(z_log_sigma))
+        z_mean, z_log_sigma = base.as_float32((z_mean, z_log_sigma))
+        return z_mean, np.exp(z_log_sigma)
 
     def sample(self, n, seed=None, batch_size=None):
         """Decode ``n`` draws of z ~ N(0, I) (seed: "Generation").
