@@ -1,5 +1,7 @@
 """Pieces shared by the dense and convolutional builders."""
 
+import math
+
 import keras
 
 # Name of the single latent output of a plain (non-variational) encoder.
@@ -53,4 +55,22 @@ def output_activation_layer(x, output_activation):
     """Apply the decoder's output activation as a named layer."""
     return keras.layers.Activation(
         output_activation, dtype=output_dtype(), name="output_activation"
+    )(x)
+
+
+def start_size(height, width, num_upsamplings):
+    """Smallest map that ``num_upsamplings`` x2 upsamplings grow past (height, width)."""
+    scale = 2**num_upsamplings
+    return math.ceil(height / scale), math.ceil(width / scale)
+
+
+def crop_to(x, height, width):
+    """Crop an upsampled map to exactly (height, width); the odd row/column
+    comes off the bottom/right. Adds a `Cropping2D` named "crop" only if needed."""
+    extra_h, extra_w = x.shape[1] - height, x.shape[2] - width
+    if not (extra_h or extra_w):
+        return x
+    return keras.layers.Cropping2D(
+        ((extra_h // 2, extra_h - extra_h // 2), (extra_w // 2, extra_w - extra_w // 2)),
+        name="crop",
     )(x)

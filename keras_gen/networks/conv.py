@@ -1,7 +1,5 @@
 """Convolutional encoders and decoders for images of any size."""
 
-import math
-
 import keras
 
 from keras_gen.networks import _common
@@ -223,8 +221,7 @@ def conv_decoder(
     if name is None:
         name = "conv_decoder"
 
-    scale = 2 ** len(filters)
-    start_h, start_w = math.ceil(height / scale), math.ceil(width / scale)
+    start_h, start_w = _common.start_size(height, width, len(filters))
 
     inputs = keras.Input(shape=(latent_dim,), name="latent")
     x = inputs
@@ -246,13 +243,7 @@ def conv_decoder(
             name=f"deconv_{i}",
         )
         x = _conv_block(x, deconv, batch_norm, activation, i, "deconv")
-    extra_h, extra_w = start_h * scale - height, start_w * scale - width
-    if extra_h or extra_w:
-        x = keras.layers.Cropping2D(
-            ((extra_h // 2, extra_h - extra_h // 2),
-             (extra_w // 2, extra_w - extra_w // 2)),
-            name="crop",
-        )(x)
+    x = _common.crop_to(x, height, width)
     x = keras.layers.Conv2D(channels, 3, padding="same", name="output_conv")(
         x
     )

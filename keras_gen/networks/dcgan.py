@@ -9,7 +9,6 @@ output, LeakyReLU(0.2) in the discriminator, no fully connected hidden
 layers, and weights drawn from N(0, 0.02).
 """
 
-import math
 import numbers
 
 import keras
@@ -156,8 +155,7 @@ def dcgan_generator(
     if name is None:
         name = "dcgan_generator"
 
-    scale = 2 ** len(filters)
-    start_h, start_w = math.ceil(height / scale), math.ceil(width / scale)
+    start_h, start_w = _common.start_size(height, width, len(filters))
 
     inputs = keras.Input(shape=(latent_dim,), name="latent")
     x = keras.layers.Dense(
@@ -189,13 +187,7 @@ def dcgan_generator(
         kernel_initializer=_init(),
         name="output_deconv",
     )(x)
-    extra_h, extra_w = start_h * scale - height, start_w * scale - width
-    if extra_h or extra_w:
-        x = keras.layers.Cropping2D(
-            ((extra_h // 2, extra_h - extra_h // 2),
-             (extra_w // 2, extra_w - extra_w // 2)),
-            name="crop",
-        )(x)
+    x = _common.crop_to(x, height, width)
     outputs = _common.output_activation_layer(x, "tanh")
     return keras.Model(inputs, outputs, name=name)
 
