@@ -8,6 +8,7 @@ Public API:
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
   ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
   (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner),
+  ``keras_gen.distribute`` (data-parallel training),
   ``keras_gen.latent`` (interpolation, attribute vectors, clustering, probe,
   compression), ``keras_gen.metrics`` (-ELBO, IW-NLL, FID/KID, PCA baseline);
 * shipping: :func:`export`, :func:`export_for_mobile`.
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 from keras_gen import backend
 from keras_gen import callbacks
 from keras_gen import data
+from keras_gen import distribute
 from keras_gen import latent
 from keras_gen import layers
 from keras_gen import losses
@@ -42,6 +44,7 @@ __all__ = [
     "backend",
     "callbacks",
     "data",
+    "distribute",
     "export",
     "export_for_mobile",
     "latent",

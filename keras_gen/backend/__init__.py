@@ -11,7 +11,11 @@ Everything a model needs in order to write its ``train_step`` once lives here:
   JAX the stateless ``(state, data) -> (logs, state)`` protocol);
 * :class:`OptimizerGroup` presents several optimizers to the Keras trainer as
   one, so that on JAX the state of every optimizer travels through the
-  jitted step.
+  jitted step;
+* :func:`data_parallel` opens the backend's data-parallel engine
+  (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy``
+  on TensorFlow); :func:`record_distribution` and :func:`distribution_scope`
+  let a model created under it train under it after the ``with`` block.
 
 See docs/ARCHITECTURE.md for how the pieces fit together.
 """
@@ -37,9 +41,13 @@ else:  # pragma: no cover - keras refuses other names before we get here
 __all__ = [
     "OptimizerGroup",
     "adapt_step",
+    "assign_during_fit",
     "backend_name",
     "compiled_metrics",
+    "data_parallel",
+    "distribution_scope",
     "minimize",
+    "record_distribution",
     "registered_optimizers",
 ]
 
@@ -117,3 +125,47 @@ def compiled_metrics(model):
     """
     compile_metrics = getattr(model, "_compile_metrics", None)
     return [] if compile_metrics is None else [compile_metrics]
+
+
+def assign_during_fit(model, variable, value):
+    """Assign ``value`` to one of ``model``'s variables from a callback.
+
+    TensorFlow and PyTorch steps read variables live, so a plain ``assign``
+    is seen by the next step. JAX's ``fit`` carries every variable's value
+    through the jitted step as state and writes it back only at the end of
+    the epoch; its public ``model.jax_state_sync()`` writes the state back
+    now and makes the next step re-read it, after which the assignment
+    sticks. Call this only for values that change (it costs a state sync per
+    call on JAX).
+    """
+    sync = getattr(model, "jax_state_sync", None)
+    if sync is not None:
+        sync()
+    variable.assign(value)
+
+
+def data_parallel(devices=None):
+    """The backend's data-parallel engine over ``devices``, as a context manager.
+
+    See ``keras_gen.distribute.data_parallel`` (the public entry point) for
+    the arguments. Devices are checked when this is called, not on entry.
+    Entering returns the engine: a ``keras.distribution.DataParallel`` on
+    JAX, a ``tf.distribute.MirroredStrategy`` on TensorFlow. PyTorch raises
+    ``NotImplementedError``.
+    """
+    return _impl.data_parallel(devices)
+
+
+def record_distribution(model):
+    """Remember on ``model`` the data-parallel distribution active now, if any."""
+    _impl.record_distribution(model)
+
+
+def distribution_scope(model):
+    """A context manager re-entering the distribution ``model`` was created under.
+
+    A no-op where the backend keeps it itself (TensorFlow's
+    ``model.distribute_strategy``), where none was recorded, or where a
+    distribution is already active.
+    """
+    return _impl.distribution_scope(model)

@@ -9,6 +9,7 @@ variable in ``state`` to its value and reading each variable's new value back
 out of the scope (the approach discussed in keras-team/keras#18881).
 """
 
+import contextlib
 import functools
 
 import jax
@@ -159,3 +160,57 @@ def adapt_step(step, kind):
 
 def _fresh(new, old):
     return old if new is None else new
+
+
+# ------------------------------------------------------------ distribution
+def data_parallel(devices):
+    """A ``keras.distribution.DataParallel`` over ``devices``, as a scope."""
+    from keras_gen.backend import _devices
+
+    available = [_devices.parse_device(d) for d in keras.distribution.list_devices()]
+    chosen = _devices.select(devices, available)
+    distribution = keras.distribution.DataParallel(
+        devices=[f"{t}:{i}" for t, i in chosen]
+    )
+    return _Scope(distribution)
+
+
+class _Scope:
+    """Enters ``distribution.scope()``: variables created inside are replicated."""
+
+    def __init__(self, distribution):
+        self.engine = distribution
+        self._scope = None
+
+    @property
+    def num_replicas(self):
+        return int(self.engine.device_mesh.devices.size)
+
+    def __enter__(self):
+        self._scope = self.engine.scope()
+        self._scope.__enter__()
+        return self.engine
+
+    def __exit__(self, *exc):
+        scope, self._scope = self._scope, None
+        return scope.__exit__(*exc)
+
+
+# A model remembers the distribution it was created (or compiled) under, so
+# that fit()/evaluate()/predict() called after the `with` block still shard
+# the data and lay out the variables they create (optimizer slots, built on
+# the first fit) the same way, as a TensorFlow model keeps its strategy.
+_ATTR = "_keras_gen_distribution"
+
+
+def record_distribution(model):
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
+        object.__setattr__(model, _ATTR, distribution)
+
+
+def distribution_scope(model):
+    distribution = getattr(model, _ATTR, None)
+    if distribution is None or keras.distribution.distribution() is not None:
+        return contextlib.nullcontext()
+    return distribution.scope()

@@ -1,5 +1,6 @@
 """TensorFlow implementation of the backend primitives."""
 
+import contextlib
 import functools
 
 import tensorflow as tf
@@ -11,6 +12,17 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
         out = loss_fn()
         loss, aux = out if has_aux else (out, None)
         scaled = optimizer.scale_loss(loss)
+        # Under a tf.distribute strategy each replica computes the loss (a
+        # batch mean) on its shard and optimizer.apply sums the replicas'
+        # gradients; dividing by the replica count makes that sum the
+        # gradient of the global-batch mean, as Keras' own trainer does
+        # (keras.src.losses.loss.scale_loss_for_distribution). The loss
+        # returned to the step, and so to its trackers, stays unscaled: each
+        # replica's Mean tracker averages its shard's loss and the trainer
+        # averages the replicas' logs.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            scaled = scaled * tf.cast(1.0 / replicas, scaled.dtype)
     grads = tape.gradient(scaled, variables)
     optimizer.apply(grads, variables)
     return loss, aux
@@ -30,3 +42,57 @@ def adapt_step(step, kind):
         return step(self, data)
 
     return stateful_step
+
+
+# ------------------------------------------------------------ distribution
+def data_parallel(devices):
+    """A ``tf.distribute.MirroredStrategy`` over ``devices``, as a scope."""
+    from keras_gen.backend import _devices
+
+    def parse(kind):
+        return [_devices.parse_device(d.name) for d in tf.config.list_logical_devices(kind)]
+
+    gpus, cpus = parse("GPU"), parse("CPU")
+    chosen = tuple(_devices.select(devices, gpus + cpus, default=gpus or cpus))
+    # One strategy per set of devices per process: two MirroredStrategy
+    # objects over the same devices number their collective all-reduces
+    # from the same keys, and a model trained under the second then meets
+    # the first one's all-reduce (a shape-mismatch abort on CPU devices).
+    if chosen not in _STRATEGIES:
+        _STRATEGIES[chosen] = tf.distribute.MirroredStrategy(
+            devices=[f"/{t}:{i}" for t, i in chosen]
+        )
+    return _Scope(_STRATEGIES[chosen])
+
+
+_STRATEGIES = {}
+
+
+class _Scope:
+    """Enters ``strategy.scope()``; a model created inside keeps the strategy."""
+
+    def __init__(self, strategy):
+        self.engine = strategy
+        self._scope = None
+
+    @property
+    def num_replicas(self):
+        return int(self.engine.num_replicas_in_sync)
+
+    def __enter__(self):
+        self._scope = self.engine.scope()
+        self._scope.__enter__()
+        return self.engine
+
+    def __exit__(self, *exc):
+        scope, self._scope = self._scope, None
+        return scope.__exit__(*exc)
+
+
+def record_distribution(model):
+    del model  # Keras records the strategy on the model (model.distribute_strategy).
+
+
+def distribution_scope(model):
+    del model  # fit() re-enters model.distribute_strategy itself.
+    return contextlib.nullcontext()

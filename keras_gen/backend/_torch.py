@@ -1,5 +1,7 @@
 """PyTorch implementation of the backend primitives."""
 
+import contextlib
+
 import torch
 
 
@@ -21,3 +23,23 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
 def adapt_step(step, kind):
     # The torch trainer calls train_step(data) statefully.
     return step
+
+
+# ------------------------------------------------------------ distribution
+def data_parallel(devices):
+    del devices
+    raise NotImplementedError(
+        "Data-parallel training is not supported on the PyTorch backend yet; "
+        "use KERAS_BACKEND=jax (keras.distribution.DataParallel) or "
+        "KERAS_BACKEND=tensorflow (tf.distribute.MirroredStrategy). "
+        "Received: backend=torch"
+    )
+
+
+def record_distribution(model):
+    del model
+
+
+def distribution_scope(model):
+    del model
+    return contextlib.nullcontext()

@@ -24,6 +24,12 @@ class GenerativeModel(keras.Model):
     to ``compile(metrics=...)``.
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Created under keras_gen.distribute.data_parallel(): train under it
+        # too, even when fit() is called after the `with` block.
+        backend.record_distribution(self)
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         for name, kind in (("train_step", "train"), ("test_step", "test")):
@@ -47,6 +53,7 @@ class GenerativeModel(keras.Model):
                 f"Received: loss={kwargs['loss']!r}"
             )
         kwargs.pop("loss", None)
+        backend.record_distribution(self)
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
@@ -120,12 +127,18 @@ class GenerativeModel(keras.Model):
             self._check_array("validation_data", validation_data[0])
         elif validation_data is not None:
             self._check_array("validation_data", validation_data)
-        return super().fit(x, y, *args, **kwargs)
+        with backend.distribution_scope(self):
+            return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_array("x", x)
         self._check_array("y", y)
-        return super().evaluate(x, y, *args, **kwargs)
+        with backend.distribution_scope(self):
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        with backend.distribution_scope(self):
+            return super().predict(x, *args, **kwargs)
 
     def _check_array(self, name, data):
         """Check an in-memory array before training starts (rank, range)."""
