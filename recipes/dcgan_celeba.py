@@ -23,6 +23,7 @@ img_align_celeba folder.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -72,6 +73,9 @@ def parse_args(argv=None):
                    help="where the generator is exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
+    p.add_argument("--distribute", action="store_true",
+                   help="train data-parallel on every local device (keras_gen.distribute.data_parallel; "
+                        "jax and tensorflow); --batch-size is the global batch")
     p.add_argument("--smoke", action="store_true", help="2 epochs of 2 small steps, to check the pipeline")
     args = p.parse_args(argv)
     if args.verbose != "auto":
@@ -110,14 +114,18 @@ def main(argv=None):
         raise SystemExit(2)
     image_shape = tuple(dataset.element_spec.shape[1:])
 
-    generator = keras_gen.networks.dcgan_generator(args.latent_dim, image_shape)
-    discriminator = keras_gen.networks.dcgan_discriminator(image_shape)
-    gan = keras_gen.GAN(
-        generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
-        generator_loss=args.generator_loss, label_smoothing=args.label_smoothing, seed=args.seed)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
-        g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
+    scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
+    with scope:
+        generator = keras_gen.networks.dcgan_generator(args.latent_dim, image_shape)
+        discriminator = keras_gen.networks.dcgan_discriminator(image_shape)
+        gan = keras_gen.GAN(
+            generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
+            generator_loss=args.generator_loss, label_smoothing=args.label_smoothing, seed=args.seed)
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
+            g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
+    if args.distribute:
+        print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
 
     grid = keras_gen.callbacks.SampleGrid(args.out_dir, num_images=64, cols=8, seed=args.seed)
     callbacks = [grid, keras.callbacks.BackupAndRestore(args.checkpoint_dir),

@@ -19,6 +19,7 @@ Runs on any backend: KERAS_BACKEND=jax python recipes/vae_digits.py
 """
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -58,6 +59,9 @@ def parse_args(argv=None):
                    help="where the decoder and encoder are exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
+    p.add_argument("--distribute", action="store_true",
+                   help="train data-parallel on every local device (keras_gen.distribute.data_parallel; "
+                        "jax and tensorflow); --batch-size is the global batch")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (2 epochs, 256 images) to check the pipeline")
     args = p.parse_args(argv)
@@ -74,13 +78,17 @@ def main(argv=None):
     if args.smoke:
         args.epochs, x_train = 2, x_train[:256]
 
-    encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
-    decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
-    vae = keras_gen.VAE(
-        encoder, decoder, kl_weight=args.kl_weight,
-        reconstruction=args.reconstruction, seed=args.seed,
-    )
-    vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
+    with scope:
+        encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
+        decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
+        vae = keras_gen.VAE(
+            encoder, decoder, kl_weight=args.kl_weight,
+            reconstruction=args.reconstruction, seed=args.seed,
+        )
+        vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    if args.distribute:
+        print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
 
     print(f"Training a VAE on {len(x_train)} digits (backend: {keras.backend.backend()}, "
           f"latent_dim={args.latent_dim}, kl_weight={args.kl_weight}, "

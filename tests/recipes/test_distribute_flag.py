@@ -1,0 +1,68 @@
+"""The recipes' --distribute flag, on two virtual CPU devices (own backend only)."""
+
+import keras
+import pytest
+
+from tests import helpers
+from tests.recipes.test_vae_digits import load_recipe
+
+BACKEND = keras.backend.backend()
+
+TWO_DEVICES = {
+    "jax": """
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+""",
+    "tensorflow": """
+import tensorflow as tf
+tf.config.set_logical_device_configuration(
+    tf.config.list_physical_devices("CPU")[0],
+    [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+""",
+}
+
+RUN_BOTH = """
+import contextlib, io, json, sys
+from tests.recipes.test_vae_digits import load_recipe
+tmp = sys.argv[1] if len(sys.argv) > 1 else {tmp!r}
+out = {{}}
+for name, args in (
+    ("vae_digits", ["--smoke", "--distribute", "--no-export", "--verbose", "0",
+                    "--out-dir", tmp + "/vae", "--model-path", tmp + "/vae.keras"]),
+    ("dcgan_celeba", ["--smoke", "--distribute", "--no-export", "--verbose", "0",
+                      "--dataset", "digits", "--latent-dim", "8", "--out-dir", tmp + "/gan",
+                      "--generator-path", tmp + "/g.keras"]),
+):
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        model, history = load_recipe(name).main(args)
+    out[name] = {{"printed": buffer.getvalue(), "epochs": len(next(iter(history.history.values())))}}
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="data-parallel training is not supported on torch")
+def test_recipes_train_data_parallel(tmp_path):
+    code = TWO_DEVICES[BACKEND] + RUN_BOTH.format(tmp=str(tmp_path))
+    out = helpers.run_in_backend(BACKEND, code, timeout=300)
+    for name in ("vae_digits", "dcgan_celeba"):
+        assert "Data-parallel on 2 devices; global batch" in out[name]["printed"], out[name]["printed"]
+        assert out[name]["epochs"] == 2
+    assert (tmp_path / "vae.keras").exists() and (tmp_path / "g.keras").exists()
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="checks the torch refusal")
+def test_distribute_flag_refused_on_torch(tmp_path):
+    recipe = load_recipe("vae_digits")
+    with pytest.raises(NotImplementedError, match="Received: backend=torch"):
+        recipe.main(["--smoke", "--distribute", "--no-export", "--out-dir", str(tmp_path),
+                     "--model-path", str(tmp_path / "v.keras")])
+
+
+def test_help_lists_distribute(capsys):
+    for name in ("vae_digits", "dcgan_celeba"):
+        try:
+            load_recipe(name).parse_args(["--help"])
+        except SystemExit:
+            pass
+        assert "--distribute" in capsys.readouterr().out
