@@ -180,6 +180,78 @@ class KerasGen:
         return _network_weights(self.networks)
 
 
+class KerasGenStep(KerasGen):
+    """keras-gen's own ``train_step`` called in a plain loop, without ``fit``.
+
+    Separates the cost of keras-gen's step (the abstraction) from that of
+    Keras' ``fit`` loop (data adapter, callbacks). The warm-up goes through
+    ``fit``, which builds the model, optimizers and metrics; the timed rounds
+    call the step the way each trainer compiles it.
+    """
+
+    def __init__(self, kind, networks, args, jit_compile):
+        super().__init__(kind, networks, args, jit_compile)
+        self.jit_compile = jit_compile
+        self.step = None
+
+    def train(self, x):
+        if self.step is None:
+            # Warm-up: build everything through fit, then trace the step on
+            # the last warm-up batch (the same batches as the other runs).
+            super().train(x[:-self.batch])
+            self._make_step()
+            x = x[-self.batch:]
+        out = None
+        for start in range(0, len(x), self.batch):
+            out = self.step(self.to_device(x[start:start + self.batch]))
+        self.sync(out)
+
+    def _make_step(self):
+        import keras
+
+        model, backend = self.model, keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            self.step = tf.function(model.train_step, jit_compile=self.jit_compile)
+            self.to_device = tf.convert_to_tensor
+            self.sync = HandTF.sync.__get__(self)
+        elif backend == "jax":
+            import jax
+            import jax.numpy as jnp
+
+            groups = (model.trainable_variables, model.non_trainable_variables,
+                      model.optimizer.variables, model.metrics_variables)
+            self.state = jax.tree_util.tree_map(jnp.copy, tuple([v.value for v in g] for g in groups))
+            jitted = jax.jit(model.train_step, donate_argnums=0)
+
+            def step(data):
+                logs, self.state = jitted(self.state, data)
+                return logs
+
+            def write_back():
+                for g, values in zip(groups, self.state):
+                    for v, value in zip(g, values):
+                        v.assign(value)
+
+            self.step, self._write_back = step, write_back
+            self.to_device = jax.device_put
+            self.sync = lambda out: jax.block_until_ready((out, self.state))
+        else:
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.step = model.train_step
+            self.to_device = lambda b: torch.as_tensor(b, device=device)
+            self.sync = HandTorch.sync.__get__(self)
+            self.device = device
+
+    def weights(self):
+        if hasattr(self, "_write_back"):
+            self._write_back()
+        return super().weights()
+
+
 class _HandWritten:
     """Shared by the hand-written loops: iterate NumPy batches, sync at the end."""
 
@@ -576,6 +648,7 @@ def worker_time(args):
     trainers = {}
     for label, jit in _pairs(backend, args):
         trainers[(label, "keras-gen")] = KerasGen(kind, _clone(reference), args, jit)
+        trainers[(label, "keras-gen step")] = KerasGenStep(kind, _clone(reference), args, jit)
         trainers[(label, "hand-written")] = HAND[backend](kind, _clone(reference), args, jit)
     warm = _data(kind, args.warmup_steps * args.batch_size, args, offset=1)
     x = _data(kind, args.steps * args.batch_size, args, offset=2)
@@ -594,7 +667,10 @@ def worker_time(args):
     pairs = []
     for label, _ in _pairs(backend, args):
         kg, hw = seconds[(label, "keras-gen")], seconds[(label, "hand-written")]
+        st = seconds[(label, "keras-gen step")]
         pairs.append({
+            "step_images_per_s": images / statistics.median(st),
+            "step_ratio": statistics.median(h / k for k, h in zip(st, hw)),
             "label": label,
             "keras_gen_images_per_s": images / statistics.median(kg),
             "hand_images_per_s": images / statistics.median(hw),
@@ -604,6 +680,8 @@ def worker_time(args):
             # Same init, data, seeds and steps: the weights should agree.
             "weight_diff": weight_diff(trainers[(label, "keras-gen")].weights(),
                                        trainers[(label, "hand-written")].weights(), initial),
+            "step_weight_diff": weight_diff(trainers[(label, "keras-gen step")].weights(),
+                                            trainers[(label, "hand-written")].weights(), initial),
         })
     result = {"backend": backend, "model": kind, "device": device, "gpu": gpu,
               "flops_per_image": step_flops(kind, reference), "pairs": pairs}
@@ -633,8 +711,34 @@ def worker_memory(args):
 # ===================================================================== parent
 
 
+def _thread_env(threads):
+    """Environment that limits every backend's CPU thread pools to ``threads``."""
+    if not threads:
+        return {}
+    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    xla = os.environ.get("XLA_FLAGS", "")
+    if threads == 1:
+        xla += " --xla_cpu_multi_thread_eigen=false"
+    env["XLA_FLAGS"] = f"{xla} intra_op_parallelism_threads={threads}".strip()
+    return env
+
+
+def _limit_threads(backend, threads):
+    if not threads:
+        return
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _run_worker(backend, args, extra):
-    env = dict(os.environ, KERAS_BACKEND=backend)
+    env = dict(os.environ, KERAS_BACKEND=backend, **_thread_env(args.threads))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, os.path.abspath(__file__), "--_worker", *extra, *_shared_flags(args)]
@@ -648,7 +752,7 @@ def _shared_flags(args):
     flags = ["--batch-size", str(args.batch_size), "--image-size", str(args.image_size),
              "--channels", str(args.channels), "--steps", str(args.steps), "--repeats", str(args.repeats),
              "--warmup-steps", str(args.warmup_steps), "--memory-steps", str(args.memory_steps),
-             "--tf-xla", args.tf_xla]
+             "--tf-xla", args.tf_xla, "--threads", str(args.threads)]
     return flags + (["--paper-widths"] if args.paper_widths else [])
 
 
@@ -686,17 +790,19 @@ def print_tables(rows, args):
           f"Python {platform.python_version()}")
     print(f"Batch {args.batch_size}, images {args.image_size}x{args.image_size}x{args.channels}, "
           f"DCGAN widths {'paper' if args.paper_widths else 'keras-gen auto'}, {args.steps} timed steps x "
-          f"{args.repeats} interleaved rounds, medians")
+          f"{args.repeats} interleaved rounds, medians; "
+          f"CPU threads per process: {args.threads or 'backend default'}")
     print()
     print("| backend | model | compile | keras-gen img/s | hand-written img/s | ratio (median) | "
+          "keras-gen step w/o fit, ratio | "
           "peak mem MiB keras-gen | peak mem MiB hand-written | weights: max abs diff | weights: rel. diff |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         for p in r["pairs"]:
             mem = p["memory"]
             kind = f" ({p['memory_kind']})" if mem else ""
             print(f"| {r['backend']} | {r['model'].upper()} | {p['label']} | {p['keras_gen_images_per_s']:.0f} | "
-                  f"{p['hand_images_per_s']:.0f} | {p['ratio']:.3f} | {_mib(mem.get('keras-gen'))}{kind} | "
+                  f"{p['hand_images_per_s']:.0f} | {p['ratio']:.3f} | {p['step_ratio']:.3f} | {_mib(mem.get('keras-gen'))}{kind} | "
                   f"{_mib(mem.get('hand-written'))}{kind} | {p['weight_diff'][0]:.1e} | {p['weight_diff'][1]:.1e} |")
     gan = [r for r in rows if r["model"] == "dcgan"]
     if not gan:
@@ -730,10 +836,13 @@ def parse(argv):
                              "instead of keras-gen's automatic ones (use with --image-size 64)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per round (default 15; --quick: 2)")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick: 2)")
-    parser.add_argument("--warmup-steps", type=int, default=None, help="default 3 (--quick: 1)")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="at least 2 (default 3; --quick: 2)")
     parser.add_argument("--memory-steps", type=int, default=5, help="steps of each memory process (default 5)")
     parser.add_argument("--tf-xla", choices=("both", "on", "off"), default="both",
                         help="TensorFlow pairs to measure: XLA off and on (default both)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="limit each backend's CPU thread pools to N threads (default 0: the backend's own "
+                             "default); 1 gives steadier timings on a shared machine")
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the per-configuration memory processes (--quick skips them)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds per backend")
@@ -745,11 +854,13 @@ def parse(argv):
     parser.add_argument("--impl", choices=("keras-gen", "hand-written"), help=argparse.SUPPRESS)
     parser.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = ({"batch_size": 8, "image_size": 16, "steps": 2, "repeats": 2, "warmup_steps": 1} if args.quick
+    defaults = ({"batch_size": 8, "image_size": 16, "steps": 2, "repeats": 2, "warmup_steps": 2} if args.quick
                 else {"batch_size": 64, "image_size": 28, "steps": 15, "repeats": 5, "warmup_steps": 3})
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    if args.warmup_steps < 2:
+        parser.error("--warmup-steps must be at least 2")
     if args.quick:
         args.memory = False
     args.backends = [b for b in args.backends.split(",") if b]
@@ -766,6 +877,9 @@ def parse(argv):
 def main(argv=None):
     args = parse(argv)
     if args._worker:
+        import keras
+
+        _limit_threads(keras.backend.backend(), args.threads)
         result = worker_time(args) if args._worker == "time" else worker_memory(args)
         print(json.dumps(result))
         return
