@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 
+from keras_gen import backend
 from keras_gen import images
 
 
@@ -117,3 +118,105 @@ class SampleGrid(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _sampling_layers(layer, found=None):
+    """Every ``keras_gen.layers.Sampling`` inside ``layer``, depth first."""
+    from keras_gen.layers import Sampling
+
+    found = [] if found is None else found
+    if isinstance(layer, Sampling):
+        if all(layer is not f for f in found):
+            found.append(layer)
+        return found
+    for child in getattr(layer, "layers", None) or ():
+        _sampling_layers(child, found)
+    return found
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Ramp the VAE's KL weight from ``start * lambda`` to lambda (KL warm-up).
+
+    KL annealing (Bowman et al., 2016, "Generating Sentences from a
+    Continuous Space"; Sonderby et al., 2016, "Ladder Variational
+    Autoencoders"): early in training the KL term of L_VAE = L_rec +
+    lambda * L_reg (seed, "Variational Auto-Encoders") pulls every
+    posterior to the prior before the decoder has learnt to use the codes,
+    which is how posterior collapse starts. The callback multiplies the
+    added KL term by a factor that grows linearly from ``start`` to 1 over
+    the first ``warmup_steps`` training batches, then stays at 1, so the
+    end of training optimises the model's own L_VAE. It sets the
+    ``kl_anneal`` variable of every ``keras_gen.layers.Sampling`` layer in
+    the model (a ``keras_gen.VAE`` or a user model that contains one). The
+    logged ``kl_loss`` and ``neg_elbo`` are the unweighted KL and bound
+    throughout; ``loss`` uses the current factor.
+
+    The step count follows the epoch (``initial_epoch`` times the steps per
+    epoch when Keras knows them), so a run resumed by
+    ``keras.callbacks.BackupAndRestore`` continues the ramp where it was.
+
+    Args:
+        warmup_steps: int > 0, training batches to reach the full weight.
+        start: float in [0, 1], the factor at the first batch. Defaults
+            to 0.0.
+
+    Example:
+
+    >>> import keras_gen
+    >>> warmup = keras_gen.callbacks.KLWarmup(warmup_steps=500)
+    >>> # vae.fit(x, epochs=50, callbacks=[warmup])
+    """
+
+    def __init__(self, warmup_steps, start=0.0):
+        super().__init__()
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)):
+            raise TypeError(
+                f"warmup_steps must be a positive int. Received: warmup_steps={warmup_steps!r}"
+            )
+        if warmup_steps < 1:
+            raise ValueError(
+                f"warmup_steps must be a positive int. Received: warmup_steps={warmup_steps!r}"
+            )
+        if isinstance(start, bool) or not isinstance(start, (int, float, np.floating)) \
+                or not 0.0 <= start <= 1.0:
+            raise ValueError(f"start must be a float in [0, 1]. Received: start={start!r}")
+        self.warmup_steps = int(warmup_steps)
+        self.start = float(start)
+        self.step = 0
+        self._layers = []
+        self._current = None
+
+    def factor(self, step):
+        """The KL factor at training batch ``step`` (0-based)."""
+        if step >= self.warmup_steps:
+            return 1.0
+        return self.start + (1.0 - self.start) * step / self.warmup_steps
+
+    def on_train_begin(self, logs=None):
+        self._layers = _sampling_layers(self.model)
+        if not self._layers:
+            raise ValueError(
+                "KLWarmup needs a model with a keras_gen.layers.Sampling layer (a "
+                f"keras_gen.VAE). Received: model of type {type(self.model).__name__}"
+            )
+        self._current = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        steps = (self.params or {}).get("steps")
+        if steps:
+            self.step = epoch * int(steps)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        value = self.factor(self.step)
+        if value != self._current:
+            for layer in self._layers:
+                backend.assign_during_fit(self.model, layer.kl_anneal, value)
+            self._current = value
+        self.step += 1
+
+    def on_train_end(self, logs=None):
+        # Leave the layers at the model's own lambda for later evaluation.
+        if self._current != 1.0:
+            for layer in self._layers:
+                backend.assign_during_fit(self.model, layer.kl_anneal, 1.0)
+        self._current = None

@@ -102,6 +102,35 @@ def kl_divergence(z_mean, z_log_sigma):
     return 0.5 * ops.sum(terms, axis=-1)
 
 
+def free_bits_kl(z_mean, z_log_sigma, free_bits):
+    """The KL regulariser with a free-bits floor per latent dimension.
+
+    Kingma et al. (2016), "Improved Variational Inference with Inverse
+    Autoregressive Flow", section on free bits (a training aid; the seed's
+    L_reg is the plain KL of :func:`kl_divergence`):
+
+        L_reg = sum_{d=1..D} max(b, mean_batch(KL_d)),
+        KL_d = 1/2 * (mu_d^2 + sigma_d^2 - 2 log sigma_d - 1)
+
+    A dimension whose batch-mean KL is under ``b`` nats adds the constant
+    ``b`` (zero gradient), so collapsing it saves nothing.
+
+    Args:
+        z_mean: posterior means, shape ``(batch, latent_dim)``.
+        z_log_sigma: log standard deviations, same shape.
+        free_bits: float >= 0, ``b`` in nats per dimension.
+
+    Returns:
+        Scalar tensor, nats per example (already averaged over the batch).
+    """
+    z_mean = ops.cast(z_mean, "float32")
+    z_log_sigma = ops.cast(z_log_sigma, "float32")
+    per_dim = 0.5 * (
+        ops.square(z_mean) + ops.exp(2.0 * z_log_sigma) - 2.0 * z_log_sigma - 1.0
+    )
+    return ops.sum(ops.maximum(ops.mean(per_dim, axis=0), free_bits))
+
+
 def negative_elbo(reconstruction, kl, reconstruction_name, dims):
     """Negative evidence lower bound, nats per example, from the VAE terms.
 

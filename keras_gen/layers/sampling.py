@@ -24,9 +24,24 @@ class Sampling(keras.layers.Layer):
     explicit, reproducible from ``seed`` and advances correctly inside
     compiled train steps on every backend.
 
+    Two training aids (not in the seed; what VAE users reach for against
+    posterior collapse) change only the *added* loss, never the reported KL:
+
+    * **KL warm-up**: the added term is multiplied by ``kl_anneal``, a
+      non-trainable scalar variable (1.0 by default) that
+      ``keras_gen.callbacks.KLWarmup`` ramps from 0 to 1 during the first
+      steps (Bowman et al., 2016; Sonderby et al., 2016).
+    * **Free bits** (Kingma et al., 2016, "Improved Variational Inference
+      with Inverse Autoregressive Flow"): with ``free_bits = b > 0`` the
+      regulariser is ``sum_d max(b, mean_batch(KL_d))``: a latent dimension
+      whose batch-average KL is below ``b`` nats costs a constant, so the
+      optimiser gains nothing by shutting it off completely.
+
     Args:
         kl_weight: float >= 0, lambda in the seed's L_VAE = L_rec +
             lambda * L_reg. Defaults to 1.0.
+        free_bits: float >= 0, the free-bits floor ``b`` in nats per latent
+            dimension; 0 is the plain KL. Defaults to 0.0.
         seed: int or None, seed of the layer's SeedGenerator. Defaults to
             None (a random seed).
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ...).
@@ -40,19 +55,30 @@ class Sampling(keras.layers.Layer):
     ((4, 2), 0.0)
     """
 
-    def __init__(self, kl_weight=1.0, seed=None, **kwargs):
+    def __init__(self, kl_weight=1.0, seed=None, free_bits=0.0, **kwargs):
         super().__init__(**kwargs)
         self.kl_weight = check_kl_weight(kl_weight)
+        self.free_bits = check_free_bits(free_bits)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="sampling_seed")
+        self.kl_anneal = self.add_weight(
+            shape=(),
+            initializer="ones",
+            trainable=False,
+            dtype="float32",
+            name="kl_anneal",
+        )
 
     def call(self, inputs, training=None):
         z_mean, z_log_sigma = inputs
         if self.kl_weight > 0:
-            kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
-            self.add_loss(self.kl_weight * kl)
+            if self.free_bits > 0:
+                kl = losses.free_bits_kl(z_mean, z_log_sigma, self.free_bits)
+            else:
+                kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
+            self.add_loss(self.kl_weight * ops.cast(self.kl_anneal, kl.dtype) * kl)
         eps = keras.random.normal(
             ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
         )
@@ -74,7 +100,9 @@ class Sampling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"kl_weight": self.kl_weight, "seed": self.seed})
+        config.update(
+            {"kl_weight": self.kl_weight, "seed": self.seed, "free_bits": self.free_bits}
+        )
         return config
 
 
@@ -89,3 +117,16 @@ def check_kl_weight(kl_weight):
             f"kl_weight must be a finite float >= 0. Received: kl_weight={kl_weight!r}"
         )
     return float(kl_weight)
+
+
+def check_free_bits(free_bits):
+    """Validate the free-bits floor: a finite float >= 0 (nats per dimension)."""
+    if isinstance(free_bits, bool) or not isinstance(free_bits, numbers.Real):
+        raise TypeError(
+            f"free_bits must be a float >= 0. Received: free_bits={free_bits!r}"
+        )
+    if not free_bits >= 0 or free_bits == float("inf"):
+        raise ValueError(
+            f"free_bits must be a finite float >= 0. Received: free_bits={free_bits!r}"
+        )
+    return float(free_bits)

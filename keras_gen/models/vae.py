@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gen import losses
 from keras_gen.layers.sampling import Sampling
+from keras_gen.layers.sampling import check_free_bits
 from keras_gen.layers.sampling import check_kl_weight
 from keras_gen.models import base
 from keras_gen.models.encoder_decoder import EncoderDecoderModel
@@ -57,6 +58,10 @@ class VAE(EncoderDecoderModel):
         kl_weight: float >= 0, lambda. Defaults to 1.0.
         reconstruction: ``"mse"`` (the seed's, default) or ``"bce"``.
         seed: int or None, seed of the sampling noise and of ``sample``.
+        free_bits: float >= 0, free-bits floor in nats per latent dimension
+            for the *training* regulariser (see ``keras_gen.layers.Sampling``
+            and ``keras_gen.losses.free_bits_kl``); the logged ``kl_loss``
+            and ``neg_elbo`` stay the plain KL. Defaults to 0.0 (off).
         **kwargs: base ``keras.Model`` arguments (``name``, ...).
 
     Example:
@@ -80,12 +85,16 @@ class VAE(EncoderDecoderModel):
         kl_weight=1.0,
         reconstruction="mse",
         seed=None,
+        free_bits=0.0,
         **kwargs,
     ):
         super().__init__(encoder, decoder, reconstruction=reconstruction, **kwargs)
         self.kl_weight = check_kl_weight(kl_weight)
+        self.free_bits = check_free_bits(free_bits)
         self.seed = base.check_seed(seed)
-        self.sampling = Sampling(kl_weight=self.kl_weight, seed=seed, name="sampling")
+        self.sampling = Sampling(
+            kl_weight=self.kl_weight, seed=seed, free_bits=self.free_bits, name="sampling"
+        )
         self.prior_seed_generator = keras.random.SeedGenerator(
             None if seed is None else seed + 1, name="prior_seed"
         )
@@ -206,6 +215,7 @@ class VAE(EncoderDecoderModel):
             {
                 "kl_weight": self.kl_weight,
                 "seed": self.seed,
+                "free_bits": self.free_bits,
             }
         )
         return config
