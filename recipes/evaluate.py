@@ -27,6 +27,13 @@ and writes to --out-dir:
     samples_{vae,gan}.png            decoded prior samples
 
 Runs on any backend: KERAS_BACKEND=jax python recipes/evaluate.py
+
+With --reproduce it instead runs the quality comparisons of
+benchmarks/quality.py (issue #8): the default AE against PCA, the default
+VAE against the keras.io VAE, the default DCGAN against the TensorFlow
+tutorial's, with fixed seeds and step budgets, and prints the table with
+wall times (about an hour on 2 CPU cores; --parts picks a subset). It needs
+the TensorFlow backend, the one the DCGAN tutorial is written for.
 """
 
 import argparse
@@ -76,6 +83,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of weights, draws and pictures")
     p.add_argument("--out-dir", default=os.path.join(REPO, "outputs", "evaluate"), help="where the PNGs go")
     p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
+    p.add_argument("--reproduce", action="store_true",
+                   help="run benchmarks/quality.py's comparisons with reference models instead "
+                        "(writes quality.json, quality.md and sample grids to --out-dir)")
+    p.add_argument("--parts", default="ae,vae,gan",
+                   help="with --reproduce: which comparisons, comma-separated from ae, vae, gan")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
     return p.parse_args(argv)
@@ -177,8 +189,69 @@ def pca_codes_scores(x_train, y_train, x_test, y_test, width, seed):
         latent.purity_score(y_test, assignments)
 
 
+def reproduce(args):
+    """The quality comparisons of benchmarks/quality.py, one table."""
+    import json
+
+    sys.path.insert(0, os.path.join(REPO, "benchmarks"))
+    import quality
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = sorted(set(parts) - {"ae", "vae", "gan"})
+    if unknown or not parts:
+        raise SystemExit(f"error: --parts takes a comma-separated subset of ae, vae, gan. "
+                         f"Received: --parts={args.parts!r}")
+    if keras.backend.backend() != "tensorflow":
+        raise SystemExit("error: --reproduce trains the TensorFlow DCGAN tutorial as a reference; "
+                         f"run it with KERAS_BACKEND=tensorflow. Received: backend="
+                         f"{keras.backend.backend()}")
+    start = time.perf_counter()
+    x_train, _, x_test, _ = quality.digits()
+    budgets = {}
+    if args.smoke:  # seconds: one seed, a few steps, small widths
+        budgets = dict(ae=dict(widths=(2,), seeds=(0,), steps=3),
+                       vae=dict(latents=(2,), seeds=(0,), steps=3, grid_latent=2),
+                       gan=dict(seeds=(0,), steps=3))
+    results, grids = {}, {}
+    print(f"Reproducing {', '.join(parts)} on {len(x_train)} training / {len(x_test)} test digits")
+    if "ae" in parts:
+        results["ae"] = quality.autoencoder_vs_pca(x_train, x_test, **budgets.get("ae", {}))
+    if "vae" in parts:
+        results["vae"], grids["vae"] = quality.vae_vs_keras_io(x_train, x_test,
+                                                               **budgets.get("vae", {}))
+    if "gan" in parts:
+        extractor = metrics.digits_feature_extractor(
+            (28, 28), 1 if args.smoke else args.extractor_epochs, args.seed)
+        results["gan"], grids["gan"] = quality.dcgan_vs_tutorial(x_train, x_test, extractor,
+                                                                 **budgets.get("gan", {}))
+    text = quality.table(results) + "\n" + quality.seconds_summary(results) + \
+        f"; total {time.perf_counter() - start:.0f} s ({keras.backend.backend()}, {os.cpu_count()} CPUs)."
+    os.makedirs(args.out_dir, exist_ok=True)
+    paths = []
+    names = {"vae": ("vae_samples_keras_gen.png", "vae_samples_keras_io.png"),
+             "gan": ("dcgan_samples_keras_gen.png", "dcgan_samples_tf_tutorial.png")}
+    for part, (ours, ref) in names.items():
+        if part in grids:
+            value_range = (0.0, 1.0)
+            for name, key in ((ours, "ours"), (ref, "reference")):
+                paths.append(images.save_image_grid(np.clip(grids[part][key], *value_range),
+                                                    os.path.join(args.out_dir, name), cols=8))
+    for name, content in (("quality.json", json.dumps(results, indent=1)), ("quality.md", text)):
+        path = os.path.join(args.out_dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(content + "\n")
+        os.replace(path + ".tmp", path)
+        paths.append(path)
+    print("\n" + text)
+    for p in paths:
+        print(f"  {os.path.relpath(p)}")
+    return results, text
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.reproduce:
+        return reproduce(args)
     start = time.perf_counter()
     keras.utils.set_random_seed(args.seed)
     x_train, y_train = load_digits("train", image_size=28)

@@ -76,3 +76,15 @@ def test_unknown_generator_loss():
 
     with pytest.raises(ValueError, match="generator_loss must be one of .*Received: generator_loss='wgan'"):
         losses.generator_loss("wgan")
+
+
+def test_free_bits_kl_matches_numpy():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(16, 5)).astype("float32") * 0.3
+    log_sigma = rng.normal(size=(16, 5)).astype("float32") * 0.1
+    per_dim = 0.5 * (mu**2 + np.exp(2 * log_sigma) - 2 * log_sigma - 1)
+    expected = np.maximum(per_dim.mean(axis=0), 0.05).sum()
+    np.testing.assert_allclose(np_(losses.free_bits_kl(mu, log_sigma, 0.05)), expected, rtol=1e-5)
+    # b = 0 is the plain batch-mean KL.
+    np.testing.assert_allclose(np_(losses.free_bits_kl(mu, log_sigma, 0.0)),
+                               np_(losses.kl_divergence(mu, log_sigma)).mean(), rtol=1e-5)

@@ -55,6 +55,7 @@ def _trained(image_size, epochs, seed):
     scaled = keras.layers.Rescaling(1.0 / scale, name="unit_scale")(features)
     extractor = keras.Model(model.input, scaled, name="digits_feature_extractor")
     extractor.test_accuracy = accuracy
+    extractor.classifier = model  # the trained 10-way classifier (logits)
     return extractor
 
 

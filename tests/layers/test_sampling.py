@@ -33,3 +33,32 @@ def test_seeded_layers_agree_and_config_round_trips():
 def test_bad_seed():
     with pytest.raises(TypeError, match="seed must be an int or None. Received: seed='x'"):
         Sampling(seed="x")
+
+
+def test_free_bits_floor_each_dimension_of_the_added_kl():
+    # Per-dimension batch-mean KL: dim 0 = 0.5 (mu = 1), dim 1 = 0 (the prior).
+    mu = np.array([[1.0, 0.0], [1.0, 0.0]], "float32")
+    log_sigma = np.zeros((2, 2), "float32")
+    layer = Sampling(kl_weight=2.0, seed=0, free_bits=0.25)
+    layer([mu, log_sigma])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.losses[0]), 2.0 * (0.5 + 0.25), rtol=1e-6)
+    plain = Sampling(kl_weight=2.0, seed=0)
+    plain([mu, log_sigma])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(plain.losses[0]), 2.0 * 0.5, rtol=1e-6)
+    restored = Sampling.from_config(layer.get_config())
+    assert restored.free_bits == 0.25
+
+
+def test_kl_anneal_scales_the_added_term():
+    layer = Sampling(kl_weight=1.0, seed=0)
+    mu = np.array([[2.0]], "float32")
+    layer.kl_anneal.assign(0.25)
+    layer([mu, np.zeros((1, 1), "float32")])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.losses[0]), 0.25 * 2.0, rtol=1e-6)
+    assert not layer.kl_anneal.trainable
+
+
+@pytest.mark.parametrize("value,error", [(-0.1, ValueError), (float("inf"), ValueError), ("1", TypeError)])
+def test_bad_free_bits(value, error):
+    with pytest.raises(error, match="free_bits must be a .*float >= 0. Received: free_bits="):
+        Sampling(free_bits=value)
