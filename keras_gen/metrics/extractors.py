@@ -73,7 +73,9 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     carries its digit-classification accuracy on the held-out test split as
     ``extractor.test_accuracy`` (0.969 on the 360 test digits with the
     defaults on TensorFlow, 0.950 after 10 epochs; each backend draws its
-    own initial weights, so the figure differs slightly between backends).
+    own initial weights, so the figure differs slightly between backends),
+    and the trained 10-way classifier (logits) as ``extractor.classifier``,
+    e.g. to check which digits generated samples show.
 
     Training calls ``keras.utils.set_random_seed(seed)`` (so the extractor
     is the same in every run), which resets the global Python, NumPy and

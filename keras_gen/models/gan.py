@@ -145,7 +145,15 @@ class GAN(base.GenerativeModel):
             d_optimizer: ``keras.optimizers.Optimizer`` (or its name) for the
                 discriminator. Required.
             g_optimizer: optimizer for the generator. Required, and a
-                different instance from ``d_optimizer``.
+                different instance from ``d_optimizer``. An exponential
+                moving average of the generator's weights for sampling is
+                Keras' own optimizer option: ``keras.optimizers.Adam(2e-4,
+                beta_1=0.5, use_ema=True, ema_momentum=0.99)``; ``fit`` then
+                ends with the generator holding the averaged weights (the
+                discriminator keeps its own), and
+                ``keras.callbacks.SwapEMAWeights`` shows them during
+                evaluation. On the digits it lowers the FID of 1,000 samples
+                (see README, "Quality against reference models").
             **kwargs: other ``keras.Model.compile`` arguments
                 (``jit_compile``, ``run_eagerly``, ``steps_per_execution``).
         """

@@ -43,6 +43,12 @@ class VAE(EncoderDecoderModel):
     "Applications"). ``kl_loss`` in the logs is the unweighted KL (nats per
     example), so it can be compared across lambdas.
 
+    Against posterior collapse (latent dimensions the decoder ignores), ramp
+    lambda up with the ``keras_gen.callbacks.KLWarmup`` callback and/or set
+    ``free_bits``; on the digits, 300 warm-up steps of a 1,000-step run
+    lower the test -ELBO of a 32-dimensional VAE by about 9 nats and keep
+    most units active (README, "Quality against reference models").
+
     Logs: ``loss`` (the total above, including any sub-model regularisers),
     ``reconstruction_loss``, ``kl_loss`` and ``neg_elbo``, the negative
     evidence lower bound in nats per example, which does not depend on

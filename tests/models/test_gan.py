@@ -221,3 +221,29 @@ def test_uncompiled_fit_and_wrong_rank(real):
     gan.compile(d_optimizer=adam(), g_optimizer=adam())
     with pytest.raises(ValueError, match=r"x must have rank 4.*Received: x.shape=\(64, 16\)"):
         gan.fit(real.reshape(64, 16), epochs=1, verbose=0)
+
+
+def test_generator_ema_through_the_optimizer_group():
+    # Keras' optimizer EMA (use_ema) works for one player of the group: after
+    # fit the generator holds the moving average of its weights (momentum 0.5
+    # over 4 steps), the discriminator its own last weights.
+    gan = tiny_gan()
+    gan.compile(d_optimizer=adam(), g_optimizer=keras.optimizers.Adam(
+        1e-2, beta_1=0.5, use_ema=True, ema_momentum=0.5))
+    seen = {}
+
+    class Keep(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen["g"] = gan.generator.get_weights()
+            seen["d"] = gan.discriminator.get_weights()
+
+    real = np.random.default_rng(0).uniform(-1, 1, (64, 4, 4, 1)).astype("float32")
+    gan.fit(real, batch_size=16, epochs=1, verbose=0, callbacks=[Keep()])
+    kernel = gan.generator.trainable_weights[0]
+    index = [id(v) for v in gan.generator.weights].index(id(kernel))
+    average = gan.g_optimizer._model_variables_moving_average[0]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kernel), keras.ops.convert_to_numpy(average),
+                               rtol=1e-6)
+    assert not np.allclose(keras.ops.convert_to_numpy(kernel), seen["g"][index])
+    for after, before in zip(gan.discriminator.get_weights(), seen["d"]):
+        np.testing.assert_array_equal(after, before)

@@ -42,3 +42,32 @@ def test_help_lists_every_knob(capsys):
                  "--ae", "--vae", "--gan", "--out-dir", "--smoke"):
         assert flag in out
     assert "(default: 100)" in out
+
+
+def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
+    import json
+
+    import keras
+    import pytest
+
+    recipe = load_recipe("evaluate")
+    if keras.backend.backend() != "tensorflow":
+        with pytest.raises(SystemExit, match="run it with KERAS_BACKEND=tensorflow"):
+            recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path)])
+        return
+    results, text = recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path)])
+    assert set(results) == {"ae", "vae", "gan"}
+    assert "**AE vs PCA**" in text and "**VAE vs keras.io VAE**" in text and "Training wall time" in text
+    vae = results["vae"][0]
+    assert vae["margin"] == vae["reference"]["neg_elbo"] - vae["ours"]["neg_elbo"]
+    gan = results["gan"][0]
+    assert sum(gan["ours_ema"]["class_counts"]) == 1000 and gan["reference"]["fid"] >= 0
+    # The EMA generator and the raw one are different weights, so different samples.
+    assert gan["ours_ema"]["fid"] != gan["ours_raw"]["fid"]
+    assert json.loads((tmp_path / "quality.json").read_text())["ae"][0]["width"] == 2
+    for name in ("vae_samples_keras_gen", "vae_samples_keras_io", "dcgan_samples_keras_gen",
+                 "dcgan_samples_tf_tutorial"):
+        assert np.asarray(Image.open(tmp_path / f"{name}.png")).shape[:2] == (2 * (8 * 28 + 14),) * 2
+    with pytest.raises(SystemExit, match="--parts takes a comma-separated subset of ae, vae, gan. "
+                                         "Received: --parts='ae,gans'"):
+        recipe.main(["--reproduce", "--parts", "ae,gans", "--out-dir", str(tmp_path)])
