@@ -25,11 +25,17 @@ Both draw z (and the VAE's eps) from a ``keras.random.SeedGenerator`` of the
 same seed in the same order, so from the same initial weights the two end
 with the same weights up to float rounding: the table's last column.
 
+keras-gen is timed twice: through ``model.fit`` (what users run) and with
+its own ``train_step`` called in a plain loop, compiled the way each backend's
+trainer compiles it (``tf.function``, ``jax.jit``, eager on torch), which
+separates keras-gen's step from Keras' ``fit`` loop.
+
 Every configuration trains a warm-up (tracing / compilation) first; then in
 each of ``--repeats`` rounds every configuration trains ``--steps`` steps in
-turn (interleaved, so CPU speed drift hits all alike). The ratio column is
+turn (interleaved, so CPU speed drift hits all alike). The ratio columns are
 the median over rounds of keras-gen / hand-written images/s measured in the
-same round. Peak memory comes from a separate process per configuration
+same round. ``--threads 1`` limits every backend to one CPU thread, which
+keeps timings steady on a shared machine. Peak memory comes from a separate process per configuration
 (peak RSS on CPU; the device's peak allocation on GPU). FLOP/s: the networks'
 FLOPs are counted from their layers (Dense, Conv2D, Conv2DTranspose
 multiply-adds x 2; BatchNorm, activations, the optimizer not counted) and a
@@ -43,9 +49,9 @@ DCGAN step counted as
 i.e. 4 F_G + 8 F_D per image (backward ~ 2x forward), against the peak of a
 large float32 matmul timed on the same backend and device.
 
-Run (all three backends, about 5 minutes on 2 CPU cores):
+Run (all three backends; about 10 minutes on 2 CPU cores as README's run):
 
-    .venv/bin/python benchmarks/handwritten_loops.py
+    .venv/bin/python benchmarks/handwritten_loops.py --threads 1 --steps 10 --repeats 6 --memory-steps 2
     .venv/bin/python benchmarks/handwritten_loops.py --quick   # smoke test, seconds per backend
 
 ``benchmarks/gpu.sh`` runs it on a GPU machine at batch 256 and 64x64x3.
