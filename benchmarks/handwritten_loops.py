@@ -576,7 +576,7 @@ def _device_peak_bytes(backend):
     if backend == "jax":
         import jax
 
-        return jax.devices()[0].memory_stats()["peak_bytes_in_use"]
+        return (jax.devices()[0].memory_stats() or {}).get("peak_bytes_in_use")
     import torch
 
     return torch.cuda.max_memory_allocated()
@@ -589,7 +589,14 @@ def _peak_rss_bytes():
 
 
 def matmul_peak_flops(backend, gpu, repeats=5):
-    """FLOP/s of the best of ``repeats`` float32 n x n matmuls on this backend's device."""
+    """FLOP/s of the best of ``repeats`` float32 n x n matmuls on this backend's device.
+
+    Each backend runs with its own default precision, the one its
+    convolutions in the step get too: on NVIDIA GPUs since Ampere,
+    TensorFlow and JAX compute float32 matmuls and convolutions in TF32 by
+    default, PyTorch its matmuls in full float32 (and its cuDNN convolutions
+    in TF32), so GPU peaks differ by backend.
+    """
     import numpy as np
 
     n = 8192 if gpu else 2048
@@ -710,8 +717,10 @@ def worker_memory(args):
     trainer = cls(args.model, networks, args, jit)
     trainer.train(_data(args.model, args.warmup_steps * args.batch_size, args, offset=1))
     trainer.train(_data(args.model, args.memory_steps * args.batch_size, args, offset=2))
-    return {"peak_bytes": _device_peak_bytes(backend) if gpu else _peak_rss_bytes(),
-            "kind": "device" if gpu else "RSS"}
+    peak = _device_peak_bytes(backend) if gpu else None
+    if peak is None:
+        return {"peak_bytes": _peak_rss_bytes(), "kind": "RSS"}
+    return {"peak_bytes": peak, "kind": "device"}
 
 
 # ===================================================================== parent
