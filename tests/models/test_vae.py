@@ -154,3 +154,20 @@ def test_neg_elbo_is_lambda_free_and_exact_for_bce(images):
     logs = mse.evaluate(images, batch_size=64, verbose=0, return_dict=True)
     expected = logs["reconstruction_loss"] + logs["kl_loss"] + 32 * np.log(np.pi * 64)
     np.testing.assert_allclose(logs["neg_elbo"], expected, rtol=1e-5)
+
+
+def test_free_bits_raise_the_training_loss_not_the_logged_kl(images, tmp_path):
+    # A fresh encoder's posterior is near the prior (a few nats in all), so a
+    # floor of 5 nats per dimension sets the added term to lambda * 2 * 5.
+    vae = make_vae(kl_weight=0.5, free_bits=5.0)
+    vae.compile(optimizer=keras.optimizers.Adam(0.0))
+    logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
+    assert logs["kl_loss"] < 5.0
+    np.testing.assert_allclose(logs["loss"], logs["reconstruction_loss"] + 0.5 * 10.0, rtol=1e-5)
+    vae.save(tmp_path / "fb.keras")
+    assert keras.saving.load_model(tmp_path / "fb.keras").free_bits == 5.0
+
+
+def test_bad_free_bits():
+    with pytest.raises(ValueError, match="free_bits must be a finite float >= 0. Received: free_bits=-1"):
+        make_vae(free_bits=-1)
