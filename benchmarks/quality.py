@@ -82,7 +82,7 @@ def dataset(x, seed, targets=False):
 def fit_steps(model, x, steps, seed, targets=False, callbacks=()):
     """Train `model` for exactly `steps` batches; returns the wall time."""
     start = time.perf_counter()
-    model.fit(dataset(x, seed, targets), epochs=1, steps_per_epoch=steps, verbose=0,
+    model.fit(dataset(x, seed, targets), epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False,
               callbacks=list(callbacks))
     return time.perf_counter() - start
 
