@@ -64,3 +64,27 @@ def select(devices, available, default=None):
             )
         chosen.append(parsed)
     return chosen
+
+
+class EngineScope:
+    """Enters ``engine.scope()`` as a context manager; ``num_replicas`` is its size.
+
+    The same object for both engines: ``engine`` is a
+    ``keras.distribution.DataParallel`` (JAX, variables created inside are
+    replicated) or a ``tf.distribute.MirroredStrategy`` (TensorFlow, a model
+    created inside keeps the strategy); ``replicas`` is the device count.
+    """
+
+    def __init__(self, engine, replicas):
+        self.engine = engine
+        self.num_replicas = int(replicas)
+        self._scope = None
+
+    def __enter__(self):
+        self._scope = self.engine.scope()
+        self._scope.__enter__()
+        return self.engine
+
+    def __exit__(self, *exc):
+        scope, self._scope = self._scope, None
+        return scope.__exit__(*exc)

@@ -172,28 +172,7 @@ def data_parallel(devices):
     distribution = keras.distribution.DataParallel(
         devices=[f"{t}:{i}" for t, i in chosen]
     )
-    return _Scope(distribution)
-
-
-class _Scope:
-    """Enters ``distribution.scope()``: variables created inside are replicated."""
-
-    def __init__(self, distribution):
-        self.engine = distribution
-        self._scope = None
-
-    @property
-    def num_replicas(self):
-        return int(self.engine.device_mesh.devices.size)
-
-    def __enter__(self):
-        self._scope = self.engine.scope()
-        self._scope.__enter__()
-        return self.engine
-
-    def __exit__(self, *exc):
-        scope, self._scope = self._scope, None
-        return scope.__exit__(*exc)
+    return _devices.EngineScope(distribution, distribution.device_mesh.devices.size)
 
 
 # A model remembers the distribution it was created (or compiled) under, so

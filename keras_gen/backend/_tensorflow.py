@@ -62,31 +62,11 @@ def data_parallel(devices):
         _STRATEGIES[chosen] = tf.distribute.MirroredStrategy(
             devices=[f"/{t}:{i}" for t, i in chosen]
         )
-    return _Scope(_STRATEGIES[chosen])
+    strategy = _STRATEGIES[chosen]
+    return _devices.EngineScope(strategy, strategy.num_replicas_in_sync)
 
 
 _STRATEGIES = {}
-
-
-class _Scope:
-    """Enters ``strategy.scope()``; a model created inside keeps the strategy."""
-
-    def __init__(self, strategy):
-        self.engine = strategy
-        self._scope = None
-
-    @property
-    def num_replicas(self):
-        return int(self.engine.num_replicas_in_sync)
-
-    def __enter__(self):
-        self._scope = self.engine.scope()
-        self._scope.__enter__()
-        return self.engine
-
-    def __exit__(self, *exc):
-        scope, self._scope = self._scope, None
-        return scope.__exit__(*exc)
 
 
 def record_distribution(model):
