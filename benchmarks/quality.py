@@ -37,6 +37,7 @@ import numpy as np
 
 import keras_gen
 import reference_models
+from keras_gen import losses
 from keras_gen import metrics
 from keras_gen.data import load_digits
 
@@ -132,7 +133,7 @@ def as_keras_gen_vae(encoder, decoder):
 
 def vae_scores(vae, x_test, seed):
     mean, sigma = vae.encode(x_test)
-    kl = 0.5 * np.sum(mean**2 + sigma**2 - 1.0 - 2.0 * np.log(sigma), axis=1)
+    kl = keras.ops.convert_to_numpy(losses.kl_divergence(mean, np.log(sigma)))
     active = int(np.sum(mean.var(axis=0) > ACTIVE_UNIT_THRESHOLD))
     latent_dim = mean.shape[1]
     collapsed = active < min(2, latent_dim) or float(kl.mean()) < 1.0

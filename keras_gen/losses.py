@@ -91,15 +91,16 @@ def kl_divergence(z_mean, z_log_sigma):
     Returns:
         Tensor of shape ``(batch,)``, in nats.
     """
+    return ops.sum(_kl_per_dimension(z_mean, z_log_sigma), axis=-1)
+
+
+def _kl_per_dimension(z_mean, z_log_sigma):
+    """1/2 (mu_d^2 + sigma_d^2 - 2 log sigma_d - 1) per example and dimension, float32."""
     z_mean = ops.cast(z_mean, "float32")
     z_log_sigma = ops.cast(z_log_sigma, "float32")
-    terms = (
-        ops.square(z_mean)
-        + ops.exp(2.0 * z_log_sigma)
-        - 2.0 * z_log_sigma
-        - 1.0
+    return 0.5 * (
+        ops.square(z_mean) + ops.exp(2.0 * z_log_sigma) - 2.0 * z_log_sigma - 1.0
     )
-    return 0.5 * ops.sum(terms, axis=-1)
 
 
 def free_bits_kl(z_mean, z_log_sigma, free_bits):
@@ -123,11 +124,7 @@ def free_bits_kl(z_mean, z_log_sigma, free_bits):
     Returns:
         Scalar tensor, nats per example (already averaged over the batch).
     """
-    z_mean = ops.cast(z_mean, "float32")
-    z_log_sigma = ops.cast(z_log_sigma, "float32")
-    per_dim = 0.5 * (
-        ops.square(z_mean) + ops.exp(2.0 * z_log_sigma) - 2.0 * z_log_sigma - 1.0
-    )
+    per_dim = _kl_per_dimension(z_mean, z_log_sigma)
     return ops.sum(ops.maximum(ops.mean(per_dim, axis=0), free_bits))
 
 

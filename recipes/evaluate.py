@@ -232,9 +232,8 @@ def reproduce(args):
              "gan": ("dcgan_samples_keras_gen.png", "dcgan_samples_tf_tutorial.png")}
     for part, (ours, ref) in names.items():
         if part in grids:
-            value_range = (0.0, 1.0)
             for name, key in ((ours, "ours"), (ref, "reference")):
-                paths.append(images.save_image_grid(np.clip(grids[part][key], *value_range),
+                paths.append(images.save_image_grid(np.clip(grids[part][key], 0.0, 1.0),
                                                     os.path.join(args.out_dir, name), cols=8))
     for name, content in (("quality.json", json.dumps(results, indent=1)), ("quality.md", text)):
         path = os.path.join(args.out_dir, name)

@@ -106,27 +106,20 @@ class Sampling(keras.layers.Layer):
         return config
 
 
+def _non_negative_float(value, name):
+    """A finite float >= 0, or a Keras-style error naming ``name`` and ``value``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a float >= 0. Received: {name}={value!r}")
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"{name} must be a finite float >= 0. Received: {name}={value!r}")
+    return float(value)
+
+
 def check_kl_weight(kl_weight):
     """Validate lambda: a finite float >= 0."""
-    if isinstance(kl_weight, bool) or not isinstance(kl_weight, numbers.Real):
-        raise TypeError(
-            f"kl_weight must be a float >= 0. Received: kl_weight={kl_weight!r}"
-        )
-    if not kl_weight >= 0 or kl_weight == float("inf"):
-        raise ValueError(
-            f"kl_weight must be a finite float >= 0. Received: kl_weight={kl_weight!r}"
-        )
-    return float(kl_weight)
+    return _non_negative_float(kl_weight, "kl_weight")
 
 
 def check_free_bits(free_bits):
     """Validate the free-bits floor: a finite float >= 0 (nats per dimension)."""
-    if isinstance(free_bits, bool) or not isinstance(free_bits, numbers.Real):
-        raise TypeError(
-            f"free_bits must be a float >= 0. Received: free_bits={free_bits!r}"
-        )
-    if not free_bits >= 0 or free_bits == float("inf"):
-        raise ValueError(
-            f"free_bits must be a finite float >= 0. Received: free_bits={free_bits!r}"
-        )
-    return float(free_bits)
+    return _non_negative_float(free_bits, "free_bits")
