@@ -31,10 +31,15 @@ trainer compiles it (``tf.function``, ``jax.jit``, eager on torch), which
 separates keras-gen's step from Keras' ``fit`` loop.
 
 Every configuration trains a warm-up (tracing / compilation) first; then in
-each of ``--repeats`` rounds every configuration trains ``--steps`` steps in
-turn (interleaved, so CPU speed drift hits all alike). The ratio columns are
-the median over rounds of keras-gen / hand-written images/s measured in the
-same round. ``--threads 1`` limits every backend to one CPU thread, which
+each of ``--repeats`` rounds every configuration, in turn (interleaved, so CPU
+speed drift hits all alike), trains ``--steps`` steps in one call and then one
+step in a second call. Images/s after warm-up come from the difference,
+(t_steps - t_1) / (steps - 1) per step, which removes what a call costs once
+whatever its length: for ``fit`` its set-up (data adapter, iterator,
+callbacks; reported as "set-up ms/call", the single call minus one step).
+The ratio columns are the median over rounds of keras-gen / hand-written
+images/s measured in the same round; "whole calls" compares the ``--steps``
+calls as timed, set-up included. ``--threads 1`` limits every backend to one CPU thread, which
 keeps timings steady on a shared machine. Peak memory comes from a separate process per configuration
 (peak RSS on CPU; the device's peak allocation on GPU). FLOP/s: the networks'
 FLOPs are counted from their layers (Dense, Conv2D, Conv2DTranspose
@@ -665,30 +670,45 @@ def worker_time(args):
         trainers[(label, "hand-written")] = HAND[backend](kind, _clone(reference), args, jit)
     warm = _data(kind, args.warmup_steps * args.batch_size, args, offset=1)
     x = _data(kind, args.steps * args.batch_size, args, offset=2)
+    one = x[:args.batch_size]
     compile_s = {}
     for key, trainer in trainers.items():
         start = time.perf_counter()
         trainer.train(warm)
         compile_s[key] = time.perf_counter() - start
-    seconds = {key: [] for key in trainers}
+    # Each round: one call over `steps` batches, then one call over a single
+    # batch. Their difference removes what a call costs once, whatever its
+    # length (for fit: the data adapter, iterator and callbacks), leaving the
+    # per-step time after warm-up: (t_steps - t_1) / (steps - 1).
+    whole = {key: [] for key in trainers}
+    single = {key: [] for key in trainers}
     for _ in range(args.repeats):
         for key, trainer in trainers.items():
             start = time.perf_counter()
             trainer.train(x)
-            seconds[key].append(time.perf_counter() - start)
-    images = args.steps * args.batch_size
+            middle = time.perf_counter()
+            trainer.train(one)
+            whole[key].append(middle - start)
+            single[key].append(time.perf_counter() - middle)
+    def per_step(key):
+        return [(w - s) / (args.steps - 1) for w, s in zip(whole[key], single[key])]
+
+    def ratio(ours, theirs):
+        return statistics.median(h / k for k, h in zip(ours, theirs))
+
     pairs = []
     for label, _ in _pairs(backend, args):
-        kg, hw = seconds[(label, "keras-gen")], seconds[(label, "hand-written")]
-        st = seconds[(label, "keras-gen step")]
+        kg, st, hw = (per_step((label, impl)) for impl in ("keras-gen", "keras-gen step", "hand-written"))
         pairs.append({
-            "step_images_per_s": images / statistics.median(st),
-            "step_ratio": statistics.median(h / k for k, h in zip(st, hw)),
             "label": label,
-            "keras_gen_images_per_s": images / statistics.median(kg),
-            "hand_images_per_s": images / statistics.median(hw),
-            "ratio": statistics.median(h / k for k, h in zip(kg, hw)),
+            "keras_gen_images_per_s": args.batch_size / statistics.median(kg),
+            "hand_images_per_s": args.batch_size / statistics.median(hw),
+            "ratio": ratio(kg, hw),
             "ratios": [h / k for k, h in zip(kg, hw)],
+            "whole_call_ratio": ratio(whole[(label, "keras-gen")], whole[(label, "hand-written")]),
+            "fit_setup_s": statistics.median(s - k for s, k in zip(single[(label, "keras-gen")], kg)),
+            "step_images_per_s": args.batch_size / statistics.median(st),
+            "step_ratio": ratio(st, hw),
             "warmup_s": [compile_s[(label, "keras-gen")], compile_s[(label, "hand-written")]],
             # Same init, data, seeds and steps: the weights should agree.
             "weight_diff": weight_diff(trainers[(label, "keras-gen")].weights(),
@@ -808,16 +828,17 @@ def print_tables(rows, args):
           f"{args.repeats} interleaved rounds, medians; "
           f"CPU threads per process: {args.threads or 'backend default'}")
     print()
-    print("| backend | model | compile | keras-gen img/s | hand-written img/s | ratio (median) | "
-          "keras-gen step w/o fit, ratio | "
+    print("| backend | model | compile | keras-gen `fit` img/s | hand-written img/s | ratio, `fit` (median) | "
+          "ratio, keras-gen `train_step` w/o `fit` | ratio, whole calls | `fit` set-up ms/call | "
           "peak mem MiB keras-gen | peak mem MiB hand-written | weights: max abs diff | weights: rel. diff |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         for p in r["pairs"]:
             mem = p["memory"]
             kind = f" ({p['memory_kind']})" if mem else ""
             print(f"| {r['backend']} | {r['model'].upper()} | {p['label']} | {p['keras_gen_images_per_s']:.0f} | "
-                  f"{p['hand_images_per_s']:.0f} | {p['ratio']:.3f} | {p['step_ratio']:.3f} | {_mib(mem.get('keras-gen'))}{kind} | "
+                  f"{p['hand_images_per_s']:.0f} | {p['ratio']:.3f} | {p['step_ratio']:.3f} | "
+                  f"{p['whole_call_ratio']:.3f} | {1000 * p['fit_setup_s']:.0f} | {_mib(mem.get('keras-gen'))}{kind} | "
                   f"{_mib(mem.get('hand-written'))}{kind} | {p['weight_diff'][0]:.1e} | {p['weight_diff'][1]:.1e} |")
     gan = [r for r in rows if r["model"] == "dcgan"]
     if not gan:
@@ -849,8 +870,8 @@ def parse(argv):
     parser.add_argument("--paper-widths", action="store_true",
                         help="DCGAN paper widths G (1024, 512, 256, 128), D (128, 256, 512, 1024) "
                              "instead of keras-gen's automatic ones (use with --image-size 64)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per round (default 15; --quick: 2)")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick: 2)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per round, at least 2 (default 15; --quick: 8)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick: 3)")
     parser.add_argument("--warmup-steps", type=int, default=None, help="at least 2 (default 3; --quick: 2)")
     parser.add_argument("--memory-steps", type=int, default=5, help="steps of each memory process (default 5)")
     parser.add_argument("--tf-xla", choices=("both", "on", "off"), default="both",
@@ -869,13 +890,16 @@ def parse(argv):
     parser.add_argument("--impl", choices=("keras-gen", "hand-written"), help=argparse.SUPPRESS)
     parser.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = ({"batch_size": 8, "image_size": 16, "steps": 2, "repeats": 2, "warmup_steps": 2} if args.quick
+    defaults = ({"batch_size": 8, "image_size": 16, "steps": 8, "repeats": 3, "warmup_steps": 2} if args.quick
                 else {"batch_size": 64, "image_size": 28, "steps": 15, "repeats": 5, "warmup_steps": 3})
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     if args.warmup_steps < 2:
         parser.error("--warmup-steps must be at least 2")
+    if args.steps < 2:
+        parser.error(f"--steps must be at least 2 (per-step time is (t_steps - t_1) / (steps - 1)); "
+                     f"received: {args.steps}")
     if args.quick:
         args.memory = False
     args.backends = [b for b in args.backends.split(",") if b]

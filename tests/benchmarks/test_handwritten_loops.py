@@ -55,7 +55,8 @@ def quick_run(tmp_path_factory):
 
 def test_quick_mode_prints_the_tables(quick_run):
     backend, stdout, rows = quick_run
-    assert "| backend | model | compile | keras-gen img/s | hand-written img/s | ratio (median) | keras-gen step" in stdout
+    assert ("| backend | model | compile | keras-gen `fit` img/s | hand-written img/s | ratio, `fit` (median) | "
+            "ratio, keras-gen `train_step` w/o `fit` | ratio, whole calls | `fit` set-up ms/call |") in stdout
     assert "| backend | compile | matmul peak GFLOP/s | keras-gen GFLOP/s | % of peak |" in stdout
     for model in ("VAE", "DCGAN"):
         assert f"| {backend} | {model} |" in stdout
@@ -79,3 +80,12 @@ def test_keras_gen_and_the_hand_written_loop_end_with_the_same_weights(quick_run
             # a number (not NaN) means training moved the weights.
             assert relative == relative, "the weights did not move"
             assert max_abs <= 1e-5 and relative <= 1e-4, (model, pair["label"], key, pair[key])
+
+
+def test_steps_below_two_are_refused_with_the_value(capsys):
+    # Per-step time is (t_steps - t_1) / (steps - 1): one step cannot give it.
+    bench = _load()
+    with pytest.raises(SystemExit):
+        bench.parse(["--steps", "1"])
+    err = capsys.readouterr().err
+    assert "--steps must be at least 2" in err and "received: 1" in err
