@@ -43,6 +43,7 @@ Example:
 (True, True)
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -52,6 +53,7 @@ import keras
 import keras_tuner
 import numpy as np
 
+from keras_gen import distribute
 from keras_gen import losses
 from keras_gen import networks
 from keras_gen.models.autoencoder import AutoEncoder
@@ -370,6 +372,7 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         metrics,
         name,
         tunable,
+        data_parallel=False,
     ):
         super().__init__(name=name, tunable=tunable)
         if builder is not None and not callable(builder):
@@ -394,6 +397,20 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                 "metrics must be names, keras.metrics.Metric objects or named "
                 f"functions. Received: metrics={metrics!r}"
             )
+        if data_parallel is True:
+            devices = None
+        elif data_parallel is False or data_parallel is None:
+            devices = False
+        else:
+            devices = data_parallel
+        if devices is not False:
+            # Checks the devices (and the backend) now, before any trial.
+            try:
+                distribute.data_parallel(devices)
+            except ValueError as error:
+                raise ValueError(f"data_parallel: {error} Received: data_parallel={data_parallel!r}") from None
+        self.data_parallel = data_parallel
+        self._devices = devices
         self.input_shape = input_shape
         self.latent_dim = latent_dim
         self.learning_rate = learning_rate
@@ -413,6 +430,17 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         self._warned = set()
 
     # ---------------------------------------------------------------- build
+    def _scope(self):
+        """Where each trial's model is built: data-parallel or not.
+
+        Entered inside ``build``, so it holds for every trial: keras-tuner
+        calls ``keras.backend.clear_session()`` before each build, which
+        drops a distribution entered around ``search``.
+        """
+        if self._devices is False:
+            return contextlib.nullcontext()
+        return distribute.data_parallel(self._devices)
+
     def _networks(self, hp, latent_dim, variational):
         if self.builder is not None:
             built = self.builder(hp, latent_dim)
@@ -577,6 +605,13 @@ class VAEHyperModel(_GenerativeHyperModel):
         seed: int or None, the VAE's sampling seed (the same in every trial).
         name: str or None, the hypermodel's name.
         tunable: bool, keras-tuner's flag. Defaults to True.
+        data_parallel: False (default: one device), True (every local
+            accelerator, else every CPU device) or the ``devices`` argument
+            of :func:`keras_gen.distribute.data_parallel` (an int or a list
+            of device names). Each trial's model is then built, and trains,
+            data-parallel on those devices (JAX ``DataParallel``,
+            TensorFlow ``MirroredStrategy``); ``batch_size`` in ``search``
+            is the global batch. The devices are checked here.
 
     Example:
 
@@ -604,10 +639,11 @@ class VAEHyperModel(_GenerativeHyperModel):
         seed=None,
         name=None,
         tunable=True,
+        data_parallel=False,
     ):
         super().__init__(
             input_shape, latent_dim, learning_rate, reconstruction, builder, kind,
-            encoder_kwargs, decoder_kwargs, metrics, name, tunable,
+            encoder_kwargs, decoder_kwargs, metrics, name, tunable, data_parallel,
         )
         if seed is not None and not _is_int(seed):
             raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
@@ -620,12 +656,13 @@ class VAEHyperModel(_GenerativeHyperModel):
         latent_dim = self.spaces["latent_dim"].declare(hp)
         kl_weight = self.spaces["kl_weight"].declare(hp)
         learning_rate = self.spaces["learning_rate"].declare(hp)
-        encoder, decoder = self._networks(hp, latent_dim, variational=True)
-        model = VAE(
-            encoder, decoder, kl_weight=kl_weight,
-            reconstruction=self.reconstruction, seed=self.seed,
-        )
-        return self._compile(model, learning_rate)
+        with self._scope():
+            encoder, decoder = self._networks(hp, latent_dim, variational=True)
+            model = VAE(
+                encoder, decoder, kl_weight=kl_weight,
+                reconstruction=self.reconstruction, seed=self.seed,
+            )
+            return self._compile(model, learning_rate)
 
     def _check_honest(self, name, base_name):
         lam = self.spaces["kl_weight"]
@@ -686,6 +723,13 @@ class AutoEncoderHyperModel(_GenerativeHyperModel):
         metrics: list passed to ``compile(metrics=...)``.
         name: str or None, the hypermodel's name.
         tunable: bool, keras-tuner's flag. Defaults to True.
+        data_parallel: False (default: one device), True (every local
+            accelerator, else every CPU device) or the ``devices`` argument
+            of :func:`keras_gen.distribute.data_parallel` (an int or a list
+            of device names). Each trial's model is then built, and trains,
+            data-parallel on those devices (JAX ``DataParallel``,
+            TensorFlow ``MirroredStrategy``); ``batch_size`` in ``search``
+            is the global batch. The devices are checked here.
 
     Example:
 
@@ -712,19 +756,21 @@ class AutoEncoderHyperModel(_GenerativeHyperModel):
         metrics=None,
         name=None,
         tunable=True,
+        data_parallel=False,
     ):
         super().__init__(
             input_shape, latent_dim, learning_rate, reconstruction, builder, kind,
-            encoder_kwargs, decoder_kwargs, metrics, name, tunable,
+            encoder_kwargs, decoder_kwargs, metrics, name, tunable, data_parallel,
         )
 
     def build(self, hp):
         """Declare the hyperparameters on ``hp``; return a compiled AutoEncoder."""
         latent_dim = self.spaces["latent_dim"].declare(hp)
         learning_rate = self.spaces["learning_rate"].declare(hp)
-        encoder, decoder = self._networks(hp, latent_dim, variational=False)
-        model = AutoEncoder(encoder, decoder, reconstruction=self.reconstruction)
-        return self._compile(model, learning_rate)
+        with self._scope():
+            encoder, decoder = self._networks(hp, latent_dim, variational=False)
+            model = AutoEncoder(encoder, decoder, reconstruction=self.reconstruction)
+            return self._compile(model, learning_rate)
 
 
 # ----------------------------------------------------------------- results

@@ -89,6 +89,9 @@ def parse_args(argv=None):
     p.add_argument("--model-path",
                    default=os.path.join(REPO, "saved_models", "tune_vae_best.keras"),
                    help="where the best model is saved")
+    p.add_argument("--distribute", action="store_true",
+                   help="train every trial data-parallel on every local device "
+                        "(keras_gen.distribute.data_parallel; jax and tensorflow); --batch-size is the global batch")
     p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2],
                    help="keras-tuner and Keras fit verbosity")
     p.add_argument("--smoke", action="store_true",
@@ -155,10 +158,14 @@ def main(argv=None):
             kl_weight=space(args.kl_weight, "kl_weight"),
             learning_rate=space(args.learning_rate, "learning_rate"),
             reconstruction=args.reconstruction, kind=args.kind, seed=args.seed,
+            data_parallel=args.distribute,
         )
         objective = tuning.objective(args.objective, hypermodel)
     except (TypeError, ValueError) as error:
         raise SystemExit(f"error: {error}")
+    if args.distribute:
+        replicas = keras_gen.distribute.data_parallel().num_replicas
+        print(f"Data-parallel on {replicas} devices; global batch {args.batch_size}")
     project_dir = os.path.join(args.directory, args.project_name)
     settings_path, settings = check_resumable(args, project_dir)
     budget = ({"max_epochs": args.epochs, "factor": 3} if args.tuner == "hyperband"

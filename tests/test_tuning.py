@@ -309,3 +309,29 @@ def test_docstring_examples():
     result = doctest.testmod(tuning, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="data-parallel training is not supported on torch")
+@pytest.mark.parametrize("cls", [tuning.VAEHyperModel, tuning.AutoEncoderHyperModel])
+def test_data_parallel_devices_are_checked_when_the_hypermodel_is_made(cls):
+    # This process sees one CPU device: two cannot be had.
+    with pytest.raises(ValueError, match=r"data_parallel.*Received: data_parallel=2"):
+        cls((8, 8, 1), latent_dim=2, data_parallel=2)
+    with pytest.raises(ValueError, match="Received: data_parallel='all'"):
+        cls((8, 8, 1), latent_dim=2, data_parallel="all")
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="data-parallel training is not supported on torch")
+def test_data_parallel_on_one_device_searches(digits, tmp_path):
+    x = digits[0][:64]
+    hypermodel = tuning.VAEHyperModel(x.shape[1:], latent_dim=2, kl_weight=1e-2, kind="dense", data_parallel=1)
+    tuner = keras_tuner.RandomSearch(hypermodel, objective=tuning.objective("val_neg_elbo", hypermodel),
+                                     max_trials=1, seed=0, directory=str(tmp_path))
+    tuner.search(x, validation_data=(x,), epochs=1, batch_size=32, verbose=0)
+    assert tuner.oracle.get_best_trials(1)[0].score > 0
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="checks the torch refusal")
+def test_data_parallel_is_refused_on_torch():
+    with pytest.raises(NotImplementedError, match="Received: backend=torch"):
+        tuning.VAEHyperModel((8, 8, 1), latent_dim=2, data_parallel=True)

@@ -37,6 +37,18 @@ for name, args in (
     with contextlib.redirect_stdout(buffer):
         model, history = load_recipe(name).main(args)
     out[name] = {{"printed": buffer.getvalue(), "epochs": len(next(iter(history.history.values())))}}
+buffer = io.StringIO()
+with contextlib.redirect_stdout(buffer):
+    tuner, best = load_recipe("tune_vae").main(
+        ["--smoke", "--distribute", "--batch-size", "32", "--directory", tmp + "/tune",
+         "--model-path", tmp + "/best.keras"])
+import keras
+if keras.backend.backend() == "jax":
+    replicas = [int(v.value.sharding.mesh.size) for v in best.trainable_variables]
+else:
+    replicas = [best.distribute_strategy.num_replicas_in_sync]
+out["tune_vae"] = {{"printed": buffer.getvalue(), "replicas": replicas,
+                   "trials": sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())}}
 print(json.dumps(out))
 """
 
@@ -45,10 +57,17 @@ print(json.dumps(out))
 def test_recipes_train_data_parallel(tmp_path):
     code = TWO_DEVICES[BACKEND] + RUN_BOTH.format(tmp=str(tmp_path))
     out = helpers.run_in_backend(BACKEND, code, timeout=300)
-    for name in ("vae_digits", "dcgan_celeba"):
+    for name in ("vae_digits", "dcgan_celeba", "tune_vae"):
         assert "Data-parallel on 2 devices; global batch" in out[name]["printed"], out[name]["printed"]
+    for name in ("vae_digits", "dcgan_celeba"):
         assert out[name]["epochs"] == 2
     assert (tmp_path / "vae.keras").exists() and (tmp_path / "g.keras").exists()
+    # Every trial is built data-parallel (keras-tuner clears the session
+    # before each build), and so is the best model it reloads.
+    tune = out["tune_vae"]
+    assert tune["trials"] == 2
+    assert set(tune["replicas"]) == {2}, tune["replicas"]
+    assert (tmp_path / "best.keras").exists()
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="checks the torch refusal")
@@ -60,7 +79,7 @@ def test_distribute_flag_refused_on_torch(tmp_path):
 
 
 def test_help_lists_distribute(capsys):
-    for name in ("vae_digits", "dcgan_celeba"):
+    for name in ("vae_digits", "dcgan_celeba", "tune_vae"):
         try:
             load_recipe(name).parse_args(["--help"])
         except SystemExit:
