@@ -55,9 +55,10 @@ DCGAN step counted as
 i.e. 4 F_G + 8 F_D per image (backward ~ 2x forward), against the peak of a
 large float32 matmul timed on the same backend and device.
 
-Run (all three backends; about 10 minutes on 2 CPU cores as README's run):
+Run (all three backends; README's run, about 25 minutes on 2 CPU cores;
+drop --no-memory for the peak-memory columns, another ~8 minutes):
 
-    .venv/bin/python benchmarks/handwritten_loops.py --threads 1 --steps 10 --repeats 6 --memory-steps 2
+    .venv/bin/python benchmarks/handwritten_loops.py --threads 1 --steps 30 --repeats 8 --no-memory
     .venv/bin/python benchmarks/handwritten_loops.py --quick   # smoke test, seconds per backend
 
 ``benchmarks/gpu.sh`` runs it on a GPU machine at batch 256 and 64x64x3.
