@@ -397,20 +397,11 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                 "metrics must be names, keras.metrics.Metric objects or named "
                 f"functions. Received: metrics={metrics!r}"
             )
-        if data_parallel is True:
-            devices = None
-        elif data_parallel is False or data_parallel is None:
-            devices = False
-        else:
-            devices = data_parallel
-        if devices is not False:
-            # Checks the devices (and the backend) now, before any trial.
-            try:
-                distribute.data_parallel(devices)
-            except ValueError as error:
-                raise ValueError(f"data_parallel: {error} Received: data_parallel={data_parallel!r}") from None
         self.data_parallel = data_parallel
-        self._devices = devices
+        try:  # checks the devices (and the backend) now, before any trial
+            self._scope()
+        except ValueError as error:
+            raise ValueError(f"data_parallel: {error} Received: data_parallel={data_parallel!r}") from None
         self.input_shape = input_shape
         self.latent_dim = latent_dim
         self.learning_rate = learning_rate
@@ -437,9 +428,9 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         calls ``keras.backend.clear_session()`` before each build, which
         drops a distribution entered around ``search``.
         """
-        if self._devices is False:
+        if self.data_parallel is False or self.data_parallel is None:
             return contextlib.nullcontext()
-        return distribute.data_parallel(self._devices)
+        return distribute.data_parallel(None if self.data_parallel is True else self.data_parallel)
 
     def _networks(self, hp, latent_dim, variational):
         if self.builder is not None:
