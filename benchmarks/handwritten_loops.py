@@ -39,9 +39,10 @@ whatever its length: for ``fit`` its set-up (data adapter, iterator,
 callbacks; reported as "set-up ms/call", the single call minus one step).
 The ratio columns are the median over rounds of keras-gen / hand-written
 images/s measured in the same round, and the ratio of the two fastest rounds
-(noise only slows a round, so the best one is the least disturbed); "whole calls" compares the ``--steps``
-calls as timed, set-up included. ``--threads 1`` limits every backend to one CPU thread, which
-keeps timings steady on a shared machine. Peak memory comes from a separate process per configuration
+(noise only slows a round, so the best one is the least disturbed); "whole
+calls" compares the ``--steps`` calls as timed, set-up included.
+``--threads 1`` limits every backend to one CPU thread, which keeps timings
+steady on a shared machine. Peak memory comes from a separate process per configuration
 (peak RSS on CPU; the device's peak allocation on GPU). FLOP/s: the networks'
 FLOPs are counted from their layers (Dense, Conv2D, Conv2DTranspose
 multiply-adds x 2; BatchNorm, activations, the optimizer not counted) and a
@@ -692,11 +693,12 @@ def worker_time(args):
             trainer.train(one)
             whole[key].append(middle - start)
             single[key].append(time.perf_counter() - middle)
+
     def per_step(key):
         return [(w - s) / (args.steps - 1) for w, s in zip(whole[key], single[key])]
 
-    def ratio(ours, theirs):
-        return statistics.median(h / k for k, h in zip(ours, theirs))
+    def ratios(ours, theirs):
+        return [h / k for k, h in zip(ours, theirs)]
 
     pairs = []
     for label, _ in _pairs(backend, args):
@@ -705,15 +707,15 @@ def worker_time(args):
             "label": label,
             "keras_gen_images_per_s": args.batch_size / statistics.median(kg),
             "hand_images_per_s": args.batch_size / statistics.median(hw),
-            "ratio": ratio(kg, hw),
-            "ratios": [h / k for k, h in zip(kg, hw)],
+            "ratio": statistics.median(ratios(kg, hw)),
+            "ratios": ratios(kg, hw),
             # Noise on a shared machine only ever slows a round down: the
             # fastest round of each is the least disturbed estimate.
             "best_ratio": min(hw) / min(kg),
-            "whole_call_ratio": ratio(whole[(label, "keras-gen")], whole[(label, "hand-written")]),
+            "whole_call_ratio": statistics.median(ratios(whole[(label, "keras-gen")], whole[(label, "hand-written")])),
             "fit_setup_s": statistics.median(s - k for s, k in zip(single[(label, "keras-gen")], kg)),
             "step_images_per_s": args.batch_size / statistics.median(st),
-            "step_ratio": ratio(st, hw),
+            "step_ratio": statistics.median(ratios(st, hw)),
             "warmup_s": [compile_s[(label, "keras-gen")], compile_s[(label, "hand-written")]],
             # Same init, data, seeds and steps: the weights should agree.
             "weight_diff": weight_diff(trainers[(label, "keras-gen")].weights(),
