@@ -102,7 +102,9 @@ def _build_networks(kind, args):
     shape = _image_shape(args)
     if kind == "vae":
         return {
-            "encoder": keras_gen.networks.encoder(shape, VAE_LATENT, variational=True),
+            # Without BatchNorm (the VAE default) as in the hand-written loops.
+            "encoder": keras_gen.networks.encoder(shape, VAE_LATENT, variational=True,
+                                                  batch_norm=False),
             "decoder": keras_gen.networks.decoder(VAE_LATENT, shape),
         }
     g_filters, d_filters = (PAPER_G_FILTERS, PAPER_D_FILTERS) if args.paper_widths else (None, None)

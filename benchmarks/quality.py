@@ -113,7 +113,7 @@ def autoencoder_vs_pca(x_train, x_test, widths=AE_WIDTHS, seeds=AE_SEEDS, steps=
 def keras_gen_vae(latent_dim, seed):
     keras.utils.set_random_seed(seed)
     vae = keras_gen.VAE(keras_gen.networks.encoder(SHAPE, latent_dim, variational=True),
-                        keras_gen.networks.decoder(latent_dim, SHAPE),
+                        keras_gen.networks.decoder(latent_dim, SHAPE, variational=True),
                         kl_weight=VAE_KL_WEIGHT, reconstruction="bce", seed=seed)
     vae.compile(optimizer=keras.optimizers.Adam(VAE_LEARNING_RATE))
     return vae

@@ -33,7 +33,8 @@ x = np.random.default_rng(0).random((steps * batch, 28, 28, 1), dtype=np.float32
 models = {}
 for kind in ("plain Keras AE", "AutoEncoder", "VAE", "GAN (DCGAN)"):
     variational = kind == "VAE"
-    enc = keras_gen.networks.encoder((28, 28, 1), 16, variational=variational)
+    # No BatchNorm (the VAE default) so that every row times the same networks.
+    enc = keras_gen.networks.encoder((28, 28, 1), 16, variational=variational, batch_norm=False)
     dec = keras_gen.networks.decoder(16, (28, 28, 1))
     if kind == "GAN (DCGAN)":
         model = keras_gen.GAN(keras_gen.networks.dcgan_generator(100, (28, 28, 1)),

@@ -446,7 +446,8 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
             **self.encoder_kwargs,
         )
         decoder = networks.decoder(
-            latent_dim, self.input_shape, kind=self.kind, **self.decoder_kwargs
+            latent_dim, self.input_shape, kind=self.kind, variational=variational,
+            **self.decoder_kwargs,
         )
         return encoder, decoder
 

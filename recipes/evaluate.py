@@ -105,7 +105,7 @@ def train_ae(args, x_train):
 
 def train_vae(args, x_train):
     encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
-    decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
+    decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1), variational=True)
     vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
                         seed=args.seed)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3))

@@ -81,7 +81,7 @@ def main(argv=None):
     scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
     with scope:
         encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
-        decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
+        decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1), variational=True)
         vae = keras_gen.VAE(
             encoder, decoder, kl_weight=args.kl_weight,
             reconstruction=args.reconstruction, seed=args.seed,

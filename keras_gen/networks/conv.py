@@ -24,6 +24,13 @@ def _auto_filters(height, width):
     return _AUTO_FILTERS[:stages]
 
 
+def _batch_norm_default(batch_norm, variational):
+    """`batch_norm` checked, with None meaning "on for VAE networks"."""
+    if batch_norm is None:
+        return variational
+    return check.boolean(batch_norm, "batch_norm")
+
+
 def _conv_block(x, layer, batch_norm, activation, index, prefix):
     """Apply `layer`, then optional BatchNormalization, then the activation."""
     x = layer(x)
@@ -40,7 +47,7 @@ def conv_encoder(
     dense_units=256,
     activation="relu",
     variational=False,
-    batch_norm=False,
+    batch_norm=None,
     name=None,
 ):
     """Build a convolutional image encoder.
@@ -62,6 +69,15 @@ def conv_encoder(
     64 px (CelebA), `(32, 64, 128, 256)` for 128 px and above, `(32,)` for
     images under 28 px.
 
+    Batch normalisation is on by default in VAE networks only
+    (`variational=True` here, `conv_decoder(..., variational=True)`): on the
+    offline digits at 28 px, 1,000 steps (`recipes/evaluate.py
+    --reproduce`), it lowers the VAE's test negative ELBO by 2 to 4 nats at
+    latent 2 (BatchNorm in the encoder alone gives under half of that),
+    while it makes the plain auto-encoder's reconstructions worse (test MSE
+    0.503 of PCA's at width 4 instead of 0.469, 0.618 at width 2 instead of
+    0.602), so AE networks leave it out.
+
     Args:
         input_shape: tuple `(height, width, channels)` of positive ints, with
             1 to 4 channels (strictly rank 3, no batch axis).
@@ -77,9 +93,10 @@ def conv_encoder(
             Defaults to `"relu"`.
         variational: bool, whether to output `[z_mean, z_log_sigma]` instead
             of a single code. Defaults to `False`.
-        batch_norm: bool, whether to put `BatchNormalization` between each
-            convolution (then bias-free) and its activation. Defaults to
-            `False`.
+        batch_norm: bool or None, whether to put `BatchNormalization`
+            between each convolution (then bias-free) and its activation.
+            Defaults to `None`: on for a variational encoder, off otherwise
+            (see "Batch normalisation" below).
         name: str or None, name of the model. Defaults to `"conv_encoder"`
             or `"conv_variational_encoder"`.
 
@@ -112,7 +129,7 @@ def conv_encoder(
     dense_units = check.optional_positive_int(dense_units, "dense_units")
     check.activation(activation, "activation")
     check.boolean(variational, "variational")
-    check.boolean(batch_norm, "batch_norm")
+    batch_norm = _batch_norm_default(batch_norm, variational)
     check.optional_name(name)
     if name is None:
         name = "conv_variational_encoder" if variational else "conv_encoder"
@@ -146,7 +163,8 @@ def conv_decoder(
     dense_units=256,
     activation="relu",
     output_activation="sigmoid",
-    batch_norm=False,
+    batch_norm=None,
+    variational=False,
     name=None,
 ):
     """Build a convolutional image decoder that outputs exactly `output_shape`.
@@ -184,9 +202,12 @@ def conv_decoder(
             Defaults to `"relu"`.
         output_activation: str, callable or None, activation of the output
             (None is linear). Defaults to `"sigmoid"`.
-        batch_norm: bool, whether to put `BatchNormalization` between each
-            transposed convolution (then bias-free) and its activation.
-            Defaults to `False`.
+        batch_norm: bool or None, whether to put `BatchNormalization`
+            between each transposed convolution (then bias-free) and its
+            activation. Defaults to `None`: on when `variational=True`, off
+            otherwise (see `conv_encoder`, "Batch normalisation").
+        variational: bool, whether the decoder is a VAE's. It only sets the
+            default of `batch_norm`. Defaults to `False`.
         name: str or None, name of the model. Defaults to `"conv_decoder"`.
 
     Returns:
@@ -216,7 +237,8 @@ def conv_decoder(
     dense_units = check.optional_positive_int(dense_units, "dense_units")
     check.activation(activation, "activation")
     check.activation(output_activation, "output_activation")
-    check.boolean(batch_norm, "batch_norm")
+    check.boolean(variational, "variational")
+    batch_norm = _batch_norm_default(batch_norm, variational)
     check.optional_name(name)
     if name is None:
         name = "conv_decoder"

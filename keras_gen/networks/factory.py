@@ -44,7 +44,7 @@ def encoder(input_shape, latent_dim, kind="conv", variational=False, **kwargs):
     )
 
 
-def decoder(latent_dim, output_shape, kind="conv", **kwargs):
+def decoder(latent_dim, output_shape, kind="conv", variational=False, **kwargs):
     """Build a default image decoder of the given kind.
 
     Dispatches to `conv_decoder` (`kind="conv"`) or `dense_decoder`
@@ -56,6 +56,10 @@ def decoder(latent_dim, output_shape, kind="conv", **kwargs):
         output_shape: tuple `(height, width, channels)` of positive ints,
             with 1 to 4 channels.
         kind: str, `"conv"` or `"dense"`. Defaults to `"conv"`.
+        variational: bool, whether the decoder is a VAE's. For `"conv"` it
+            turns BatchNormalization on unless `batch_norm` is given (see
+            `conv_decoder`); dense decoders have none, so it changes nothing
+            there. Defaults to `False`.
         **kwargs: passed on to the builder of that kind (for example
             `output_activation="tanh"` for images in [-1, 1]).
 
@@ -70,4 +74,7 @@ def decoder(latent_dim, output_shape, kind="conv", **kwargs):
     (None, 32, 32, 3)
     """
     kind = check.choice(kind, KINDS, "kind")
+    check.boolean(variational, "variational")
+    if kind == "conv":
+        kwargs["variational"] = variational
     return _DECODERS[kind](latent_dim, output_shape, **kwargs)

@@ -106,7 +106,7 @@ def test_default_arguments():
         dense_units=256,
         activation="relu",
         variational=False,
-        batch_norm=False,
+        batch_norm=None,
         name=None,
     )
     assert defaults(networks.conv_decoder) == dict(
@@ -115,11 +115,12 @@ def test_default_arguments():
         dense_units=256,
         activation="relu",
         output_activation="sigmoid",
-        batch_norm=False,
+        batch_norm=None,
+        variational=False,
         name=None,
     )
     assert defaults(networks.encoder) == dict(kind="conv", variational=False)
-    assert defaults(networks.decoder) == dict(kind="conv")
+    assert defaults(networks.decoder) == dict(kind="conv", variational=False)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -216,6 +217,34 @@ def test_batch_norm_adds_batch_normalization_layers():
         bn = [l.name for l in _layers(model, keras.layers.BatchNormalization)]
         assert bn == [f"{prefix}_bn_1"]
         assert model.get_layer(f"{prefix}_1").use_bias is False
+
+
+def _batch_norm_layers(model):
+    return [l.name for l in _layers(model, keras.layers.BatchNormalization)]
+
+
+@pytest.mark.parametrize("builder", ["factory", "conv"])
+def test_batch_norm_is_on_by_default_for_vae_networks_only(builder):
+    if builder == "factory":
+        enc = lambda **kw: networks.encoder(ODD_SHAPE, LATENT_DIM, **kw)
+        dec = lambda **kw: networks.decoder(LATENT_DIM, ODD_SHAPE, **kw)
+    else:
+        enc = lambda **kw: networks.conv_encoder(ODD_SHAPE, LATENT_DIM, **kw)
+        dec = lambda **kw: networks.conv_decoder(LATENT_DIM, ODD_SHAPE, **kw)
+    assert _batch_norm_layers(enc()) == [] and _batch_norm_layers(dec()) == []
+    assert _batch_norm_layers(enc(variational=True)) == ["conv_bn_1"]
+    assert _batch_norm_layers(dec(variational=True)) == ["deconv_bn_1"]
+    # An explicit batch_norm wins over the default.
+    assert _batch_norm_layers(enc(variational=True, batch_norm=False)) == []
+    assert _batch_norm_layers(dec(variational=True, batch_norm=False)) == []
+    assert _batch_norm_layers(dec(batch_norm=True)) == ["deconv_bn_1"]
+
+
+def test_variational_decoder_flag_changes_nothing_for_dense_networks():
+    plain = networks.decoder(LATENT_DIM, ODD_SHAPE, kind="dense")
+    vae = networks.decoder(LATENT_DIM, ODD_SHAPE, kind="dense", variational=True)
+    assert [l.name for l in plain.layers] == [l.name for l in vae.layers]
+    assert _batch_norm_layers(vae) == []
 
 
 def test_custom_name_and_callable_activation():

@@ -241,3 +241,12 @@ def test_reject_bad_name(build, args):
             ValueError, match=_message("name", value, "a non-empty string")
         ):
             build(*args, name=value)
+
+
+@pytest.mark.parametrize("build", [networks.conv_decoder, networks.decoder])
+def test_decoders_reject_non_bool_variational(build):
+    with pytest.raises(
+        TypeError,
+        match=_message("variational", "yes", "a bool (True or False)"),
+    ):
+        build(2, SHAPE, variational="yes")
