@@ -127,6 +127,147 @@ def _check_steps(steps):
     return int(steps)
 
 
+# ------------------------------------------------------------- refinement
+def _check_positive(name, value, integer=False, allow_zero=False):
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    ok = not isinstance(value, bool) and isinstance(value, kinds) and np.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        what = "an integer" if integer else "a finite number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {what} {bound}. Received: {name}={value!r}")
+    return int(value) if integer else float(value)
+
+
+def _code_refiner_class():
+    """The refiner model class, made on first use (keras_gen.models imports this module)."""
+    global _CodeRefiner
+    if _CodeRefiner is not None:
+        return _CodeRefiner
+    import keras
+    from keras import ops
+
+    from keras_gen.models import base
+
+    class CodeRefiner(base.GenerativeModel):
+        """Holds one chunk's codes as a variable; a step moves only them.
+
+        The decoder runs in inference mode (BatchNorm uses its moving
+        statistics) and its weights are never updated.
+        """
+
+        def __init__(self, decoder, reconstruction_fn, codes):
+            super().__init__(name="code_refiner")
+            self.decoder = decoder
+            self.reconstruction_fn = reconstruction_fn
+            self.codes = self.add_weight(
+                shape=codes.shape, initializer="zeros", trainable=True, name="codes"
+            )
+            self.codes.assign(codes)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+            self.metric_trackers = [self.loss_tracker]
+
+        def call(self, inputs=None, training=False):
+            return self.decoder(self.codes, training=False)
+
+        def reconstruction(self, target):
+            return ops.mean(self.reconstruction_fn(target, self(target)))
+
+        def train_step(self, data):
+            target, _ = base.unpack(data)
+            loss = self.minimize(lambda: self.reconstruction(target), [self.codes])
+            return self.update_metrics({"loss": loss})
+
+        def test_step(self, data):
+            target, _ = base.unpack(data)
+            return self.update_metrics({"loss": self.reconstruction(target)})
+
+    _CodeRefiner = CodeRefiner
+    return _CodeRefiner
+
+
+_CodeRefiner = None
+
+
+def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size=512):
+    """Improve the codes of ``x`` by gradient descent through the frozen decoder.
+
+    An encoder is trained to be right on average over the training set; on a
+    new image its code is often not the one whose decoding is closest to it
+    (the "amortisation gap": Cremer et al., 2018, "Inference Suboptimality
+    in Variational Autoencoders"; Kim et al., 2018, "Semi-Amortized
+    Variational Autoencoders"). This starts from the encoder's codes and
+    takes ``steps`` Adam steps on the codes alone to minimise the model's
+    own reconstruction loss (seed, "Auto-Encoders": L_rec, MSE or BCE as the
+    model was built) of ``decoder(z)`` against ``x``. Codes keep their
+    size, so compression (seed, "Compress data") is unchanged, and any
+    decoder (yours included) works; only encoding costs more, about
+    ``steps`` decoder forward+backward passes per image.
+
+    Measured on the offline digits (``recipes/evaluate.py --reproduce``):
+    at bottleneck width 2 the default AE's test MSE goes from 0.56-0.60 of
+    PCA's to about 0.45 with the defaults here; wider bottlenecks gain less.
+
+    Args:
+        model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE`` (for
+            a VAE the posterior means are refined, with its reconstruction
+            loss and no KL term: codes for compression, not a posterior).
+        x: images ``(n, H, W, C)``.
+        codes: starting codes ``(n, latent_dim)``; defaults to the encoder's
+            (``encode(model, x)``).
+        steps: int >= 0, Adam steps per chunk (0 returns the start codes).
+            Defaults to 100.
+        learning_rate: float > 0, Adam's step size as a fraction of the
+            root-mean-square of the start codes (so it does not depend on
+            the scale the encoder learnt). Defaults to 0.05.
+        batch_size: int > 0, images refined together in one chunk (each
+            chunk is one full batch per step; chunks are independent).
+            Defaults to 512.
+
+    Returns:
+        float32 NumPy array ``(n, latent_dim)``.
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.dense_encoder((8, 8, 1), 2, hidden_units=(16,))
+    >>> dec = keras_gen.networks.dense_decoder(2, (8, 8, 1), hidden_units=(16,))
+    >>> ae = keras_gen.AutoEncoder(enc, dec)
+    >>> refine_codes(ae, np.zeros((3, 8, 8, 1), "float32"), steps=5).shape
+    (3, 2)
+    """
+    import keras
+
+    kind = _kind(model)
+    if kind == "gan":
+        encode(model, x)  # raises: a GAN has no encoder
+    steps = _check_positive("steps", steps, integer=True, allow_zero=True)
+    learning_rate = _check_positive("learning_rate", learning_rate)
+    batch_size = _check_positive("batch_size", batch_size, integer=True)
+    x = np.asarray(x, dtype="float32")
+    if codes is None:
+        codes = encode(model, x)
+    codes = np.asarray(codes, dtype="float32")
+    if codes.shape != (len(x), latent_dim(model)):
+        raise ValueError(
+            f"codes must have shape (n, latent_dim) = {(len(x), latent_dim(model))} "
+            f"for {len(x)} images. Received: codes.shape={codes.shape}"
+        )
+    if steps == 0 or len(x) == 0:
+        return codes.copy()
+    scale = float(np.sqrt(np.mean(np.square(codes))))
+    step_size = learning_rate * (scale if scale > 0 else 1.0)
+    refiner_class = _code_refiner_class()
+    refined = []
+    for start in range(0, len(x), batch_size):
+        chunk = x[start:start + batch_size]
+        refiner = refiner_class(model.decoder, model.reconstruction_fn, codes[start:start + batch_size])
+        refiner.compile(optimizer=keras.optimizers.Adam(step_size))
+        refiner.fit(chunk, batch_size=len(chunk), epochs=steps, shuffle=False, verbose=0)
+        refined.append(np.asarray(keras.ops.convert_to_numpy(refiner.codes), dtype="float32"))
+    return np.concatenate(refined)
+
+
 # ------------------------------------------------------------ interpolation
 def slerp(a, b, t):
     """Spherical interpolation between vectors ``a`` and ``b`` at fractions ``t``.

@@ -209,7 +209,7 @@ def reproduce(args):
     x_train, _, x_test, _ = quality.digits()
     budgets = {}
     if args.smoke:  # seconds: one seed, a few steps, small widths
-        budgets = dict(ae=dict(widths=(2,), seeds=(0,), steps=3),
+        budgets = dict(ae=dict(widths=(2,), seeds=(0,), steps=3, refine_steps=2),
                        vae=dict(latents=(2,), seeds=(0,), steps=3, grid_latent=2),
                        gan=dict(seeds=(0,), steps=3))
     results, grids = {}, {}
