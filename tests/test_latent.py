@@ -183,3 +183,110 @@ def test_docstring_examples():
 
     result = doctest.testmod(latent, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------- refinement
+def _bn_decoder(latent_dim=2):
+    inputs = keras.Input((latent_dim,))
+    h = keras.layers.Dense(32)(inputs)
+    h = keras.layers.BatchNormalization()(h)
+    h = keras.layers.Activation("relu")(h)
+    h = keras.layers.Dense(64, activation="sigmoid")(h)
+    return keras.Model(inputs, keras.layers.Reshape((8, 8, 1))(h), name="bn_decoder")
+
+
+@pytest.fixture(scope="module")
+def trained_ae():
+    """A 2-d AE trained briefly on smooth random 8x8 images, BatchNorm in the decoder."""
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((4, 64))
+    x = 1 / (1 + np.exp(-(rng.standard_normal((96, 4)) @ w)))
+    x = x.reshape(-1, 8, 8, 1).astype("float32")
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(latent_dim=2), _bn_decoder(2))
+    ae.compile(optimizer=keras.optimizers.Adam(3e-3))
+    ae.fit(x[:64], epochs=30, batch_size=16, verbose=0)
+    return ae, x[:64], x[64:]
+
+
+def _per_image_mse(model, codes, x):
+    return np.mean(np.square(model.decode(codes) - x), axis=(1, 2, 3))
+
+
+def test_refine_codes_lowers_every_reconstruction_and_leaves_the_model_alone(trained_ae):
+    ae, _, x_test = trained_ae
+    weights = [np.array(v) for v in ae.weights]
+    start = latent.encode(ae, x_test)
+    refined = latent.refine_codes(ae, x_test, steps=60)
+    assert refined.shape == start.shape and refined.dtype == np.float32
+    before, after = _per_image_mse(ae, start, x_test), _per_image_mse(ae, refined, x_test)
+    assert np.all(after <= before + 1e-6)
+    assert after.mean() < 0.9 * before.mean()
+    # Neither network changed, BatchNorm statistics included, and the model
+    # still trains its own weights afterwards.
+    for old, new in zip(weights, ae.weights):
+        np.testing.assert_array_equal(old, np.array(new))
+    assert len(ae.trainable_weights) == len(ae.encoder.trainable_weights) + len(
+        ae.decoder.trainable_weights)
+
+
+def test_refine_codes_steps_zero_start_codes_and_chunks(trained_ae):
+    ae, _, x_test = trained_ae
+    start = latent.encode(ae, x_test)
+    np.testing.assert_array_equal(latent.refine_codes(ae, x_test, steps=0), start)
+    # Given start codes are used: from 0 the codes end elsewhere.
+    from_zero = latent.refine_codes(ae, x_test, codes=np.zeros_like(start) + 0.1, steps=5)
+    assert not np.allclose(from_zero, latent.refine_codes(ae, x_test, steps=5))
+    # Chunks are independent: Adam's step does not depend on the batch size.
+    whole = latent.refine_codes(ae, x_test, steps=10)
+    chunked = latent.refine_codes(ae, x_test, steps=10, batch_size=7)
+    np.testing.assert_allclose(chunked, whole, atol=1e-4)
+
+
+def test_refine_codes_for_a_vae_lowers_its_reconstruction_loss():
+    keras.utils.set_random_seed(4)
+    x, _ = _two_groups(32)
+    vae = keras_gen.VAE(helpers.tiny_encoder(latent_dim=2, variational=True),
+                        helpers.tiny_decoder(2), reconstruction="bce", seed=0)
+    vae.compile(optimizer=keras.optimizers.Adam(3e-3))
+    vae.fit(x, epochs=5, batch_size=16, verbose=0)
+    start = latent.encode(vae, x)
+    refined = latent.refine_codes(vae, x, steps=40)
+
+    def bce(codes):
+        return float(np.mean(keras.ops.convert_to_numpy(
+            losses.binary_crossentropy(x, vae.decode(codes)))))
+
+    assert bce(refined) < bce(start)
+
+
+def test_compress_with_refined_codes_reconstructs_closer(trained_ae):
+    ae, _, x_test = trained_ae
+    plain = latent.compress(ae, x_test)
+    refined = latent.compress(ae, x_test, refine_steps=40)
+    assert refined.ratio == plain.ratio and refined.codes.shape == plain.codes.shape
+    mse = [np.mean(np.square(latent.decompress(ae, c) - x_test)) for c in (plain, refined)]
+    assert mse[1] < mse[0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=-1), "steps must be an integer >= 0. Received: steps=-1"),
+    (dict(steps=2.5), "steps must be an integer >= 0. Received: steps=2.5"),
+    (dict(steps=True), "steps must be an integer >= 0. Received: steps=True"),
+    (dict(learning_rate=0.0), "learning_rate must be a finite number > 0. Received: learning_rate=0.0"),
+    (dict(learning_rate=float("nan")), "learning_rate must be a finite number > 0. Received: learning_rate=nan"),
+    (dict(batch_size=0), "batch_size must be an integer > 0. Received: batch_size=0"),
+    (dict(codes=np.zeros((5, 3), "float32")), r"codes must have shape \(n, latent_dim\) = \(4, 2\) "
+                                               r"for 4 images. Received: codes.shape=\(5, 3\)"),
+])
+def test_refine_codes_rejects_bad_arguments(trained_ae, kwargs, message):
+    ae, _, x_test = trained_ae
+    with pytest.raises(ValueError, match=message):
+        latent.refine_codes(ae, x_test[:4], **kwargs)
+
+
+def test_refine_codes_and_compress_refuse_what_they_cannot_do(models, trained_ae):
+    with pytest.raises(TypeError, match="A GAN has no encoder"):
+        latent.refine_codes(models["gan"], np.zeros((2, 8, 8, 1), "float32"))
+    with pytest.raises(ValueError, match="refine_steps must be an integer >= 0. Received: refine_steps=-2"):
+        latent.compress(trained_ae[0], trained_ae[2], refine_steps=-2)
