@@ -11,6 +11,7 @@ def test_evaluate_smoke_prints_one_table_and_writes_pictures(tmp_path, capsys):
     rows, table = recipe.main(["--smoke", "--out-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert table in out and "Wall time:" in out
+    assert "codes refined by 3 steps of latent.refine_codes, same ratio: test MSE" in out
     lines = table.splitlines()
     assert len(lines) == 2 + 5 and lines[0].count("|") == 10
     assert set(rows) == {"real train vs test (floor)", "PCA, 8 components",
@@ -38,7 +39,7 @@ def test_help_lists_every_knob(capsys):
     except SystemExit:
         pass
     out = capsys.readouterr().out
-    for flag in ("--latent-dim", "--ae-epochs", "--vae-epochs", "--gan-epochs", "--iw-k",
+    for flag in ("--latent-dim", "--ae-epochs", "--vae-epochs", "--gan-epochs", "--iw-k", "--refine-steps",
                  "--ae", "--vae", "--gan", "--out-dir", "--smoke"):
         assert flag in out
     assert "(default: 100)" in out
