@@ -24,7 +24,11 @@ else as images; pass ``latent=True`` / ``latent=False`` to say which.
 
 import dataclasses
 
+import keras
 import numpy as np
+from keras import ops
+
+from keras_gen.models import base
 
 INTERPOLATION_METHODS = ("linear", "slerp")
 ALTER_MODES = ("target", "vector")
@@ -139,56 +143,40 @@ def _check_positive(name, value, integer=False, allow_zero=False):
     return int(value) if integer else float(value)
 
 
-def _code_refiner_class():
-    """The refiner model class, made on first use (keras_gen.models imports this module)."""
-    global _CodeRefiner
-    if _CodeRefiner is not None:
-        return _CodeRefiner
-    import keras
-    from keras import ops
+class _CodeRefiner(base.GenerativeModel):
+    """Holds one chunk's codes as a variable; a step moves only them.
 
-    from keras_gen.models import base
+    The decoder runs in inference mode (BatchNorm uses its moving
+    statistics) and its weights are never updated.
+    """
 
-    class CodeRefiner(base.GenerativeModel):
-        """Holds one chunk's codes as a variable; a step moves only them.
+    def __init__(self, decoder, reconstruction_fn, codes):
+        super().__init__(name="code_refiner")
+        self.decoder = decoder
+        self.reconstruction_fn = reconstruction_fn
+        self.codes = self.add_weight(
+            shape=codes.shape, initializer="zeros", trainable=True, name="codes"
+        )
+        self.codes.assign(codes)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.metric_trackers = [self.loss_tracker]
 
-        The decoder runs in inference mode (BatchNorm uses its moving
-        statistics) and its weights are never updated.
-        """
+    def call(self, inputs=None, training=False):
+        return self.decoder(self.codes, training=False)
 
-        def __init__(self, decoder, reconstruction_fn, codes):
-            super().__init__(name="code_refiner")
-            self.decoder = decoder
-            self.reconstruction_fn = reconstruction_fn
-            self.codes = self.add_weight(
-                shape=codes.shape, initializer="zeros", trainable=True, name="codes"
-            )
-            self.codes.assign(codes)
-            self.loss_tracker = keras.metrics.Mean(name="loss")
-            self.metric_trackers = [self.loss_tracker]
+    def reconstruction(self, target):
+        # Summed over images: each code's gradient is its own image's,
+        # whatever the chunk size.
+        return ops.sum(self.reconstruction_fn(target, self(target)))
 
-        def call(self, inputs=None, training=False):
-            return self.decoder(self.codes, training=False)
+    def train_step(self, data):
+        target, _ = base.unpack(data)
+        loss = self.minimize(lambda: self.reconstruction(target), [self.codes])
+        return self.update_metrics({"loss": loss})
 
-        def reconstruction(self, target):
-            # Summed over images: each code's gradient is its own image's,
-            # whatever the chunk size.
-            return ops.sum(self.reconstruction_fn(target, self(target)))
-
-        def train_step(self, data):
-            target, _ = base.unpack(data)
-            loss = self.minimize(lambda: self.reconstruction(target), [self.codes])
-            return self.update_metrics({"loss": loss})
-
-        def test_step(self, data):
-            target, _ = base.unpack(data)
-            return self.update_metrics({"loss": self.reconstruction(target)})
-
-    _CodeRefiner = CodeRefiner
-    return _CodeRefiner
-
-
-_CodeRefiner = None
+    def test_step(self, data):
+        target, _ = base.unpack(data)
+        return self.update_metrics({"loss": self.reconstruction(target)})
 
 
 def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size=512):
@@ -239,8 +227,6 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     >>> refine_codes(ae, np.zeros((3, 8, 8, 1), "float32"), steps=5).shape
     (3, 2)
     """
-    import keras
-
     kind = _kind(model)
     if kind == "gan":
         encode(model, x)  # raises: a GAN has no encoder
@@ -260,11 +246,10 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
         return codes.copy()
     scale = float(np.sqrt(np.mean(np.square(codes))))
     step_size = learning_rate * (scale if scale > 0 else 1.0)
-    refiner_class = _code_refiner_class()
     refined = []
     for start in range(0, len(x), batch_size):
         chunk = x[start:start + batch_size]
-        refiner = refiner_class(model.decoder, model.reconstruction_fn, codes[start:start + batch_size])
+        refiner = _CodeRefiner(model.decoder, model.reconstruction_fn, codes[start:start + batch_size])
         refiner.compile(optimizer=keras.optimizers.Adam(step_size))
         refiner.fit(chunk, batch_size=len(chunk), epochs=steps, shuffle=False, verbose=0)
         refined.append(np.asarray(keras.ops.convert_to_numpy(refiner.codes), dtype="float32"))
