@@ -143,6 +143,20 @@ def _check_positive(name, value, integer=False, allow_zero=False):
     return int(value) if integer else float(value)
 
 
+class _SameBatch(keras.utils.PyDataset):
+    """``steps`` batches that are all ``batch``: one ``fit`` call, no per-epoch cost."""
+
+    def __init__(self, batch, steps):
+        super().__init__()
+        self.batch, self.steps = batch, steps
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, index):
+        return self.batch
+
+
 class _CodeRefiner(base.GenerativeModel):
     """Holds one chunk's codes as a variable; a step moves only them.
 
@@ -210,7 +224,8 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
             Defaults to 100.
         learning_rate: float > 0, Adam's step size as a fraction of the
             root-mean-square of the start codes (so it does not depend on
-            the scale the encoder learnt). Defaults to 0.05.
+            the scale the encoder learnt; all-zero start codes take it as
+            the step size itself). Defaults to 0.05.
         batch_size: int > 0, images refined together in one chunk (each
             chunk is one full batch per step; chunks are independent).
             Defaults to 512.
@@ -234,14 +249,22 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     learning_rate = _check_positive("learning_rate", learning_rate)
     batch_size = _check_positive("batch_size", batch_size, integer=True)
     x = np.asarray(x, dtype="float32")
+    expected = base.known_input_shape(model.encoder)
+    if x.ndim < 2 or (expected is not None and x.shape[1:] != tuple(expected[1:])):
+        want = "(n, ...)" if expected is None else str((None,) + tuple(expected[1:]))
+        raise ValueError(f"x must be a batch of images of shape {want}. Received: x.shape={x.shape}")
+    model._check_array("x", x)  # the model's own checks (e.g. [0, 1] for BCE)
     if codes is None:
-        codes = encode(model, x)
+        codes = encode(model, x) if len(x) else np.zeros((0, latent_dim(model)), "float32")
     codes = np.asarray(codes, dtype="float32")
     if codes.shape != (len(x), latent_dim(model)):
         raise ValueError(
             f"codes must have shape (n, latent_dim) = {(len(x), latent_dim(model))} "
             f"for {len(x)} images. Received: codes.shape={codes.shape}"
         )
+    if not np.all(np.isfinite(codes)):
+        raise ValueError(f"codes must be finite. Received: codes with {int(np.sum(~np.isfinite(codes)))} "
+                         "NaN or infinite values")
     if steps == 0 or len(x) == 0:
         return codes.copy()
     scale = float(np.sqrt(np.mean(np.square(codes))))
@@ -251,7 +274,8 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
         chunk = x[start:start + batch_size]
         refiner = _CodeRefiner(model.decoder, model.reconstruction_fn, codes[start:start + batch_size])
         refiner.compile(optimizer=keras.optimizers.Adam(step_size))
-        refiner.fit(chunk, batch_size=len(chunk), epochs=steps, shuffle=False, verbose=0)
+        refiner.optimizer.build([refiner.codes])  # Adam slots for the codes only
+        refiner.fit(_SameBatch(chunk, steps), epochs=1, verbose=0)
         refined.append(np.asarray(keras.ops.convert_to_numpy(refiner.codes), dtype="float32"))
     return np.concatenate(refined)
 
@@ -616,7 +640,8 @@ def compress(model, x, code_dtype="float32", batch_size=None, refine_steps=0):
         code_dtype: dtype the codes are stored in (``"float32"``, or
             ``"float16"`` to halve them). Defaults to ``"float32"``.
         batch_size: ``predict`` batch size (Keras' default if None).
-        refine_steps: int >= 0, steps of :func:`refine_codes` on the
+        refine_steps: int >= 0, steps of :func:`refine_codes` (with its
+            default step size and chunks; call it yourself for others) on the
             encoder's codes before storing them: same size, a closer
             reconstruction, slower compression. Defaults to 0 (the encoder's
             codes).

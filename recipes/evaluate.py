@@ -92,7 +92,10 @@ def parse_args(argv=None):
                    help="with --reproduce: which comparisons, comma-separated from ae, vae, gan")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.refine_steps < 0:  # checked before any model trains
+        p.error(f"--refine-steps must be >= 0. Received: --refine-steps={args.refine_steps}")
+    return args
 
 
 # ------------------------------------------------------------------ models

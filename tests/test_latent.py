@@ -226,8 +226,11 @@ def test_refine_codes_lowers_every_reconstruction_and_leaves_the_model_alone(tra
     # still trains its own weights afterwards.
     for old, new in zip(weights, ae.weights):
         np.testing.assert_array_equal(old, np.array(new))
-    assert len(ae.trainable_weights) == len(ae.encoder.trainable_weights) + len(
-        ae.decoder.trainable_weights)
+    # The model still trains its own weights afterwards (nothing left frozen).
+    decoder_before = [np.array(v) for v in ae.decoder.trainable_weights]
+    ae.fit(x_test, epochs=1, batch_size=len(x_test), verbose=0)
+    assert all(not np.array_equal(b, np.array(a))
+               for b, a in zip(decoder_before, ae.decoder.trainable_weights))
 
 
 def test_refine_codes_steps_zero_start_codes_and_chunks(trained_ae):
@@ -283,6 +286,26 @@ def test_refine_codes_rejects_bad_arguments(trained_ae, kwargs, message):
     ae, _, x_test = trained_ae
     with pytest.raises(ValueError, match=message):
         latent.refine_codes(ae, x_test[:4], **kwargs)
+
+
+def test_refine_codes_checks_images_and_codes(trained_ae):
+    ae, _, x_test = trained_ae
+    with pytest.raises(ValueError, match=r"x must be a batch of images of shape \(None, 8, 8, 1\). "
+                                         r"Received: x.shape=\(4, 7, 8, 1\)"):
+        latent.refine_codes(ae, np.zeros((4, 7, 8, 1), "float32"))
+    bad = latent.encode(ae, x_test[:4])
+    bad[1, 0] = np.nan
+    with pytest.raises(ValueError, match="codes must be finite. Received: codes with 1 NaN"):
+        latent.refine_codes(ae, x_test[:4], codes=bad)
+    empty = latent.refine_codes(ae, x_test[:0])
+    assert empty.shape == (0, 2) and empty.dtype == np.float32
+
+
+def test_refine_codes_applies_the_models_data_checks():
+    vae = keras_gen.VAE(helpers.tiny_encoder(latent_dim=2, variational=True),
+                        helpers.tiny_decoder(2), reconstruction="bce", seed=0)
+    with pytest.raises(ValueError, match=r"x must lie in \(0.0, 1.0\) for this model"):
+        latent.refine_codes(vae, np.full((3, 8, 8, 1), 2.0, "float32"))
 
 
 def test_refine_codes_and_compress_refuse_what_they_cannot_do(models, trained_ae):

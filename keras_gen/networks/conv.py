@@ -97,7 +97,7 @@ def conv_encoder(
         batch_norm: bool or None, whether to put `BatchNormalization`
             between each convolution (then bias-free) and its activation.
             Defaults to `None`: on for a variational encoder, off otherwise
-            (see "Batch normalisation" below).
+            (see the paragraph on batch normalisation above).
         name: str or None, name of the model. Defaults to `"conv_encoder"`
             or `"conv_variational_encoder"`.
 
@@ -206,7 +206,7 @@ def conv_decoder(
         batch_norm: bool or None, whether to put `BatchNormalization`
             between each transposed convolution (then bias-free) and its
             activation. Defaults to `None`: on when `variational=True`, off
-            otherwise (see `conv_encoder`, "Batch normalisation").
+            otherwise (why: the `conv_encoder` docstring).
         variational: bool, whether the decoder is a VAE's. It only sets the
             default of `batch_norm`. Defaults to `False`.
         name: str or None, name of the model. Defaults to `"conv_decoder"`.

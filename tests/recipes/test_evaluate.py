@@ -1,6 +1,7 @@
 """recipes/evaluate.py in smoke mode, on the running backend."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.recipes.test_vae_digits import load_recipe
@@ -43,6 +44,14 @@ def test_help_lists_every_knob(capsys):
                  "--ae", "--vae", "--gan", "--out-dir", "--smoke"):
         assert flag in out
     assert "(default: 100)" in out
+
+
+def test_negative_refine_steps_are_refused_before_training(capsys):
+    recipe = load_recipe("evaluate")
+    with pytest.raises(SystemExit) as exit_info:
+        recipe.main(["--refine-steps", "-1"])
+    assert exit_info.value.code == 2
+    assert "--refine-steps must be >= 0. Received: --refine-steps=-1" in capsys.readouterr().err
 
 
 def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
