@@ -276,7 +276,7 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
         refiner.compile(optimizer=keras.optimizers.Adam(step_size))
         refiner.optimizer.build([refiner.codes])  # Adam slots for the codes only
         refiner.fit(_SameBatch(chunk, steps), epochs=1, verbose=0)
-        refined.append(np.asarray(keras.ops.convert_to_numpy(refiner.codes), dtype="float32"))
+        refined.append(np.asarray(ops.convert_to_numpy(refiner.codes), dtype="float32"))
     return np.concatenate(refined)
 
 
