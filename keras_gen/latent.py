@@ -188,10 +188,6 @@ class _CodeRefiner(base.GenerativeModel):
         loss = self.minimize(lambda: self.reconstruction(target), [self.codes])
         return self.update_metrics({"loss": loss})
 
-    def test_step(self, data):
-        target, _ = base.unpack(data)
-        return self.update_metrics({"loss": self.reconstruction(target)})
-
 
 def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size=512):
     """Improve the codes of ``x`` by gradient descent through the frozen decoder.
