@@ -1,0 +1,203 @@
+"""Argument checks: the one module every keras-gen function validates with.
+
+Every check has the signature ``check(name, value, ...)`` and returns the
+*normalised* value (a Python ``int``/``float``/``tuple``), which is the one
+the caller must keep and use. NumPy integer and floating scalars are accepted
+wherever Python ones are; ``bool`` is never a number.
+
+Errors name the argument and the received value, Keras style::
+
+    latent_dim must be a positive integer. Received: latent_dim=0
+
+A value of the right type that is out of bounds raises ``ValueError``. A
+value of the wrong type raises :class:`ArgumentTypeError`, which is both a
+``TypeError`` and a ``ValueError``, so callers may catch either.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type (catchable as TypeError or ValueError)."""
+
+
+def _received(name, value):
+    return f"Received: {name}={value!r}"
+
+
+def is_int(value):
+    """True for Python/NumPy integers; False for bools and everything else."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def is_real(value):
+    """True for Python/NumPy real numbers; False for bools and everything else."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+# ------------------------------------------------------------- integers
+def integer(name, value, minimum=None, maximum=None, allow_none=False):
+    """``value`` as an ``int`` within ``[minimum, maximum]`` (bounds optional).
+
+    ``None`` is returned unchanged when ``allow_none``.
+    """
+    if value is None and allow_none:
+        return None
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    what = "an integer" + (" " + " and ".join(bounds) if bounds else "")
+    if allow_none:
+        what += " or None"
+    message = f"{name} must be {what}. {_received(name, value)}"
+    if not is_int(value):
+        raise ArgumentTypeError(message)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(message)
+    return int(value)
+
+
+def positive_int(name, value, allow_none=False):
+    """``value`` as an ``int`` > 0 (``None`` passes when ``allow_none``)."""
+    if value is None and allow_none:
+        return None
+    suffix = " or None" if allow_none else ""
+    message = f"{name} must be a positive integer{suffix}. {_received(name, value)}"
+    if not is_int(value):
+        raise ArgumentTypeError(message)
+    if value <= 0:
+        raise ValueError(message)
+    return int(value)
+
+
+def non_negative_int(name, value):
+    """``value`` as an ``int`` >= 0."""
+    message = f"{name} must be an integer >= 0. {_received(name, value)}"
+    if not is_int(value):
+        raise ArgumentTypeError(message)
+    if value < 0:
+        raise ValueError(message)
+    return int(value)
+
+
+def positive_int_sequence(name, value):
+    """A non-empty list/tuple of positive integers, as a tuple of ``int``."""
+    message = (
+        f"{name} must be a non-empty list or tuple of positive integers. "
+        f"{_received(name, value)}"
+    )
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ArgumentTypeError(message)
+    if not all(is_int(v) for v in value):
+        raise ArgumentTypeError(message)
+    if not all(v > 0 for v in value):
+        raise ValueError(message)
+    return tuple(int(v) for v in value)
+
+
+def seed(name, value):
+    """An RNG seed: ``int`` or ``None`` (NumPy integers accepted)."""
+    if value is None:
+        return None
+    if not is_int(value):
+        raise ArgumentTypeError(f"{name} must be an int or None. {_received(name, value)}")
+    return int(value)
+
+
+# --------------------------------------------------------------- floats
+def real(
+    name,
+    value,
+    minimum=None,
+    maximum=None,
+    min_inclusive=True,
+    max_inclusive=True,
+    allow_none=False,
+):
+    """``value`` as a finite ``float`` within the given bounds (optional)."""
+    if value is None and allow_none:
+        return None
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>=' if min_inclusive else '>'} {minimum:g}")
+    if maximum is not None:
+        bounds.append(f"{'<=' if max_inclusive else '<'} {maximum:g}")
+    what = "a finite number" + (" " + " and ".join(bounds) if bounds else "")
+    if allow_none:
+        what += " or None"
+    message = f"{name} must be {what}. {_received(name, value)}"
+    if not is_real(value):
+        raise ArgumentTypeError(message)
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(message)
+    if minimum is not None and (value < minimum if min_inclusive else value <= minimum):
+        raise ValueError(message)
+    if maximum is not None and (value > maximum if max_inclusive else value >= maximum):
+        raise ValueError(message)
+    return value
+
+
+def non_negative_float(name, value):
+    """``value`` as a finite ``float`` >= 0."""
+    return real(name, value, minimum=0.0)
+
+
+def positive_float(name, value):
+    """``value`` as a finite ``float`` > 0."""
+    return real(name, value, minimum=0.0, min_inclusive=False)
+
+
+def probability(name, value, allow_one=False):
+    """A float in ``[0, 1)`` (``[0, 1]`` when ``allow_one``)."""
+    return real(name, value, minimum=0.0, maximum=1.0, max_inclusive=allow_one)
+
+
+# ---------------------------------------------------------------- other
+def boolean(name, value):
+    """``value`` if it is a ``bool`` (NumPy bools accepted), else an error."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise ArgumentTypeError(f"{name} must be a bool. {_received(name, value)}")
+
+
+def choice(name, value, options):
+    """``value`` if it is one of ``options`` (bools never match numbers)."""
+    options = tuple(options)
+    if not any(_same(value, option) for option in options):
+        raise ValueError(f"{name} must be one of {list(options)}. {_received(name, value)}")
+    return value
+
+
+def _same(value, option):
+    if isinstance(value, bool) != isinstance(option, bool):
+        return False
+    try:
+        return bool(value == option)
+    except (TypeError, ValueError):  # e.g. an array compared with a string
+        return False
+
+
+def value_range(name, value):
+    """A ``(low, high)`` pair of finite numbers with ``low < high``, as floats."""
+    message = (
+        f"{name} must be a pair (low, high) of finite numbers with low < high. "
+        f"{_received(name, value)}"
+    )
+    if isinstance(value, (str, bytes)):
+        raise ArgumentTypeError(message)
+    try:
+        pair = tuple(value)
+    except TypeError:
+        raise ArgumentTypeError(message) from None
+    if len(pair) != 2 or not all(is_real(v) for v in pair):
+        raise ArgumentTypeError(message)
+    low, high = float(pair[0]), float(pair[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(message)
+    return low, high
