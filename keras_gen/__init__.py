@@ -5,7 +5,7 @@ Public API:
 * models: :class:`AutoEncoder`, :class:`VAE`, :class:`GAN`
 * layers: :class:`Sampling`
 * modules: ``keras_gen.networks`` (default encoders/decoders),
-  ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the seed's formulas),
+  ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the source notes' formulas),
   ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
   (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner),
   ``keras_gen.distribute`` (data-parallel training),

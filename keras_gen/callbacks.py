@@ -140,7 +140,7 @@ class KLWarmup(keras.callbacks.Callback):
     KL annealing (Bowman et al., 2016, "Generating Sentences from a
     Continuous Space"; Sonderby et al., 2016, "Ladder Variational
     Autoencoders"): early in training the KL term of L_VAE = L_rec +
-    lambda * L_reg (seed, "Variational Auto-Encoders") pulls every
+    lambda * L_reg (source notes, "Variational Auto-Encoders") pulls every
     posterior to the prior before the decoder has learnt to use the codes,
     which is how posterior collapse starts. The callback multiplies the
     added KL term by a factor that grows linearly from ``start`` to 1 over

@@ -1,6 +1,6 @@
 """Working in the latent space: interpolation, attribute altering, clustering, probes, compression.
 
-The seed lists what an encoder/decoder pair is used for (shared/seed/
+The source notes list what an encoder/decoder pair is used for (shared/seed/
 unsupervised_learning.md, "Auto-Encoders" -> "Applications" and "Variational
 Auto-Encoders" -> "Applications"): compress data, cluster data, learn a
 classifier from the encoder, data synthesis, interpolation, altering
@@ -10,7 +10,7 @@ Every function takes a trained model:
 
 * ``keras_gen.AutoEncoder``: the code of ``x`` is ``model.encode(x)``;
 * ``keras_gen.VAE``: the code is the posterior mean ``model.encode(x)[0]``
-  (the seed's "Compression and Reconstruction": give the mean to the decoder);
+  (the source notes' "Compression and Reconstruction": give the mean to the decoder);
 * ``keras_gen.GAN``: there is no encoder, so the functions that need one
   (``cluster``, ``linear_probe``, ``compress``, ``attribute_vector`` from
   images) refuse it; ``interpolate`` and ``alter`` take latent codes ``z``
@@ -198,9 +198,9 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     in Variational Autoencoders"; Kim et al., 2018, "Semi-Amortized
     Variational Autoencoders"). This starts from the encoder's codes and
     takes ``steps`` Adam steps on the codes alone to minimise the model's
-    own reconstruction loss (seed, "Auto-Encoders": L_rec, MSE or BCE as the
+    own reconstruction loss (source notes, "Auto-Encoders": L_rec, MSE or BCE as the
     model was built) of ``decoder(z)`` against ``x``. Codes keep their
-    size, so compression (seed, "Compress data") is unchanged, and any
+    size, so compression (source notes, "Compress data") is unchanged, and any
     decoder (yours included) works; only encoding costs more, about
     ``steps`` decoder forward+backward passes per image.
 
@@ -346,7 +346,7 @@ def interpolate(model, a, b, steps=10, method="linear", latent=None, return_code
                 batch_size=None):
     """Decode the path between two inputs or two latent codes.
 
-    Seed, "Variational Auto-Encoders" -> "Applications" -> "Interpolation":
+    Source notes, "Variational Auto-Encoders" -> "Applications" -> "Interpolation":
     given two codes, move from one to the other and see what the decoder
     produces (smoother for a VAE than for a plain AE, because the posterior
     Gaussians overlap). Images are first mapped to their codes (AE code /
@@ -393,7 +393,7 @@ def interpolate(model, a, b, steps=10, method="linear", latent=None, return_code
 
 # --------------------------------------------------------------- attributes
 def mean_code(model, x, batch_size=None):
-    """The mean latent code of images ``x``: the seed's z_t,avg for a group."""
+    """The mean latent code of images ``x``: the source notes' z_t,avg for a group."""
     return encode(model, x, batch_size).mean(axis=0)
 
 
@@ -403,7 +403,7 @@ def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
     The usual "attribute vector" (Larsen et al. 2016; White 2016): the
     difference of the mean codes of examples with and without a
     characteristic. Adding ``alpha`` times it to a code (``alter(...,
-    mode="vector")``) adds the characteristic. The seed's own formula moves
+    mode="vector")``) adds the characteristic. The source notes' own formula moves
     towards the target group's mean instead (``alter(..., mode="target")``,
     with ``mean_code(model, with_attribute)``).
 
@@ -428,7 +428,7 @@ def alter_codes(z, target, alpha, mode="target"):
         target: ``(d,)``: z_t,avg for ``mode="target"``, the attribute vector
             for ``mode="vector"``.
         alpha: float or 1-D sequence of floats.
-        mode: ``"target"`` (the seed's formula) or ``"vector"``.
+        mode: ``"target"`` (the source notes' formula) or ``"vector"``.
 
     Returns:
         ``(n, d)`` for a scalar ``alpha``, ``(n, len(alpha), d)`` otherwise.
@@ -449,7 +449,7 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
           batch_size=None):
     """Alter a feature of ``x`` in latent space and decode.
 
-    Seed, "Variational Auto-Encoders" -> "Applications" -> "Altering":
+    Source notes, "Variational Auto-Encoders" -> "Applications" -> "Altering":
 
         z = z_1 + alpha (z_t,avg - z_1)
 
@@ -538,9 +538,9 @@ def purity_score(labels, assignments):
 
 
 def cluster(model, x, k, labels=None, seed=0, batch_size=None):
-    """k-means on the latent codes (seed, "Auto-Encoders" -> "Cluster data").
+    """k-means on the latent codes (source notes, "Auto-Encoders" -> "Cluster data").
 
-    The seed: an encoder clusters data because one decoder must rebuild
+    The source notes: an encoder clusters data because one decoder must rebuild
     similar inputs from nearby codes. This runs scikit-learn's ``KMeans``
     (10 restarts) on the codes (VAE: posterior means) and, given labels,
     scores the clustering against them.
@@ -577,7 +577,7 @@ def cluster(model, x, k, labels=None, seed=0, batch_size=None):
 def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, return_classifier=False):
     """Test accuracy of a linear classifier on frozen latent codes.
 
-    Seed, "Auto-Encoders" -> "Learn a classifier": keep the encoder and
+    Source notes, "Auto-Encoders" -> "Learn a classifier": keep the encoder and
     attach a classifier that learns the decision boundaries. The encoder is
     frozen; scikit-learn's multinomial ``LogisticRegression`` (L2, C=1,
     on standardised codes) is fitted on the training codes and scored on
@@ -625,7 +625,7 @@ class Compressed:
 def compress(model, x, code_dtype="float32", batch_size=None, refine_steps=0):
     """Encode ``x`` to codes and report the compression ratio.
 
-    Seed, "Auto-Encoders" -> "Compress data" and "Variational
+    Source notes, "Auto-Encoders" -> "Compress data" and "Variational
     Auto-Encoders" -> "Compression and Reconstruction": store the code,
     ship the decoder; a VAE stores the posterior mean (its reconstruction
     is worse than an AE's of the same width because of the regulariser).

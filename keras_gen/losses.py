@@ -1,7 +1,7 @@
-"""The seed's loss functions, as small named functions.
+"""The source notes' loss functions, as small named functions.
 
 Every function takes batched tensors and returns one value per example
-(shape ``(batch,)``); models average over the batch, which is the seed's
+(shape ``(batch,)``); models average over the batch, which is the source notes'
 "expected value over the training data" estimated on a mini-batch.
 
 Reference: shared/seed/unsupervised_learning.md ("Auto-Encoders",
@@ -22,7 +22,7 @@ def _flatten(x):
 def mean_squared_error(x, x_hat):
     """Reconstruction MSE per example, averaged over the D data dimensions.
 
-    Seed, "Auto-Encoders" and "Variational Auto-Encoders":
+    Source notes, "Auto-Encoders" and "Variational Auto-Encoders":
 
         L_rec = 1/D * sum_{d=1..D} (x^(d) - g_theta^(d)(z))^2
 
@@ -46,7 +46,7 @@ def binary_crossentropy(x, x_hat, epsilon=1e-7):
         L_rec = -1/D * sum_d [x^(d) log g^(d) + (1 - x^(d)) log(1 - g^(d))]
 
     for data in [0, 1] and a decoder with a sigmoid output ``g``. Not in the
-    seed (which uses MSE); offered because it is the usual choice for images
+    source notes (which use MSE); offered because it is the usual choice for images
     in [0, 1] and gives a likelihood in nats when summed instead of averaged.
 
     Args:
@@ -77,7 +77,7 @@ def reconstruction_loss(name):
 def kl_divergence(z_mean, z_log_sigma):
     """KL(N(mu, sigma^2) || N(0, I)) per example, summed over latent dims.
 
-    Seed, "Variational Auto-Encoders":
+    Source notes, "Variational Auto-Encoders":
 
         D_KL = 1/2 * sum_{d=1..D} (mu_d^2 + sigma_d^2 - 2 log sigma_d - 1)
 
@@ -107,7 +107,7 @@ def free_bits_kl(z_mean, z_log_sigma, free_bits):
     """The KL regulariser with a free-bits floor per latent dimension.
 
     Kingma et al. (2016), "Improved Variational Inference with Inverse
-    Autoregressive Flow", section on free bits (a training aid; the seed's
+    Autoregressive Flow", section on free bits (a training aid; the source notes'
     L_reg is the plain KL of :func:`kl_divergence`):
 
         L_reg = sum_{d=1..D} max(b, mean_batch(KL_d)),
@@ -137,7 +137,7 @@ def negative_elbo(reconstruction, kl, reconstruction_name, dims):
     * ``"bce"`` (Bernoulli decoder): ``-log p(x|z) = D * reconstruction``,
       since the reconstruction is the per-dimension mean BCE;
     * ``"mse"`` (Gaussian decoder of fixed variance s^2):
-      ``-log p(x|z) = D * mse / (2 s^2) + D/2 log(2 pi s^2)``. The seed's
+      ``-log p(x|z) = D * mse / (2 s^2) + D/2 log(2 pi s^2)``. The source notes'
       loss ``mse + lambda * KL`` is, up to that constant, the negative ELBO
       of the Gaussian decoder with ``s^2 = lambda * D / 2``; this function
       uses lambda = 1, i.e. ``s^2 = D / 2``:
@@ -170,7 +170,9 @@ GENERATOR_LOSSES = ("non_saturating", "minimax")
 
 
 def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
-    """The seed's discriminator loss per example (seed, "Generative Adversarial Network").
+    """The source notes' discriminator loss per example.
+
+    Source notes, "Generative Adversarial Network":
 
         L_D = -log D(x) - log(1 - D(G(z)))
 
@@ -196,7 +198,7 @@ def discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
 def generator_loss_non_saturating(fake_logits):
     """Non-saturating generator loss ``-log D(G(z))`` per example.
 
-    The seed's "In practice" substitution for ``log(1 - D(G(z)))``: it gives
+    The source notes' "In practice" substitution for ``log(1 - D(G(z)))``: it gives
     strong gradients exactly when the discriminator rejects the fakes.
     """
     return ops.mean(ops.softplus(-_flatten(ops.cast(fake_logits, "float32"))), axis=-1)
@@ -205,7 +207,7 @@ def generator_loss_non_saturating(fake_logits):
 def generator_loss_minimax(fake_logits):
     """The original minimax generator loss ``log(1 - D(G(z)))`` per example.
 
-    The seed's theta* = argmin E[log(1 - D(G(z)))]; it saturates (vanishing
+    The source notes' theta* = argmin E[log(1 - D(G(z)))]; it saturates (vanishing
     gradient) when D confidently rejects the fakes.
     """
     return -ops.mean(ops.softplus(_flatten(ops.cast(fake_logits, "float32"))), axis=-1)

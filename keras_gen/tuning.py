@@ -1,6 +1,6 @@
 """Hyperparameter search of bottleneck width and lambda with keras-tuner.
 
-Seed, "Auto-Encoders" and "Variational Auto-Encoders": a wider bottleneck
+Source notes, "Auto-Encoders" and "Variational Auto-Encoders": a wider bottleneck
 reconstructs better but compresses less; a larger lambda (``kl_weight``)
 regularises the latent space at the cost of reconstruction. This module
 searches both with keras-tuner's own tuners (``RandomSearch``,
@@ -561,7 +561,7 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
 class VAEHyperModel(_GenerativeHyperModel):
     """Search a VAE's bottleneck width, lambda and learning rate.
 
-    Seed, "Variational Auto-Encoders": ``L_VAE = L_rec + lambda * KL``. Each
+    Source notes, "Variational Auto-Encoders": ``L_VAE = L_rec + lambda * KL``. Each
     trial builds a :class:`keras_gen.VAE` with ``latent_dim``, ``kl_weight``
     (lambda) and ``learning_rate`` drawn by the tuner, compiled with Adam.
     Each of the three takes a fixed value, a tuple ``(low, high)`` (a range,
@@ -688,7 +688,7 @@ class VAEHyperModel(_GenerativeHyperModel):
 class AutoEncoderHyperModel(_GenerativeHyperModel):
     """Search an auto-encoder's bottleneck width and learning rate.
 
-    Seed, "Auto-Encoders": each trial builds a :class:`keras_gen.AutoEncoder`
+    Source notes, "Auto-Encoders": each trial builds a :class:`keras_gen.AutoEncoder`
     trained on the reconstruction loss, with ``latent_dim`` and
     ``learning_rate`` drawn by the tuner (a fixed value, a tuple
     ``(low, high)`` sampled log-uniformly, or a list of choices).
@@ -706,7 +706,7 @@ class AutoEncoderHyperModel(_GenerativeHyperModel):
             ``(2, 32)``.
         learning_rate: float > 0, ``(low, high)`` or list. Defaults to
             ``1e-3`` (not searched).
-        reconstruction: ``"mse"`` (the seed's, default) or ``"bce"``.
+        reconstruction: ``"mse"`` (the source notes', default) or ``"bce"``.
         builder: None or callable ``builder(hp, latent_dim) -> (encoder,
             decoder)``, the encoder returning one code tensor.
         kind: ``"conv"`` (default) or ``"dense"``, the default networks.

@@ -2,10 +2,10 @@
 
 Trains small default models on scikit-learn's digits (28x28, stratified
 80/20 split) or loads trained ones (--ae / --vae / --gan), then measures
-each claim the seed makes (shared/seed/unsupervised_learning.md) with a
+each claim the source notes make (shared/seed/unsupervised_learning.md) with a
 number on the held-out test split:
 
-* reconstruction MSE beside PCA at the same bottleneck width (the seed's
+* reconstruction MSE beside PCA at the same bottleneck width (the source notes'
   first technique: the baseline an AE must beat);
 * the VAE's negative ELBO and importance-weighted NLL (nats per image);
 * FID / KID of generated samples beside the real-vs-real floor (train vs

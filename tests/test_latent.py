@@ -59,7 +59,7 @@ def test_slerp_hand_computed_midpoint_and_unequal_norms():
     np.testing.assert_allclose(latent.slerp([1.0, 1.0], [2.0, 2.0], [0.5])[0], [1.5, 1.5])
 
 
-def test_linear_path_is_the_seed_line():
+def test_linear_path_is_the_source_notes_line():
     path = latent.interpolate_codes(np.array([0.0, 2.0]), np.array([4.0, 2.0]), steps=5)
     np.testing.assert_allclose(path, [[0, 2], [1, 2], [2, 2], [3, 2], [4, 2]])
 

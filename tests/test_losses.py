@@ -40,7 +40,7 @@ LOGITS_REAL = np.array([[2.0], [-1.0], [0.5]], "float32")
 LOGITS_FAKE = np.array([[-3.0], [0.2], [1.5]], "float32")
 
 
-def test_discriminator_loss_is_the_seed_formula():
+def test_discriminator_loss_is_the_source_notes_formula():
     expected = -np.log(sigmoid(LOGITS_REAL[:, 0])) - np.log(1 - sigmoid(LOGITS_FAKE[:, 0]))
     np.testing.assert_allclose(np_(losses.discriminator_loss(LOGITS_REAL, LOGITS_FAKE)), expected, rtol=1e-5)
 
@@ -54,7 +54,7 @@ def test_one_sided_label_smoothing():
     )
 
 
-def test_generator_losses_are_the_seed_formulas():
+def test_generator_losses_are_the_source_notes_formulas():
     d_fake = sigmoid(LOGITS_FAKE[:, 0])
     np.testing.assert_allclose(np_(losses.generator_loss_non_saturating(LOGITS_FAKE)), -np.log(d_fake), rtol=1e-5)
     np.testing.assert_allclose(np_(losses.generator_loss_minimax(LOGITS_FAKE)), np.log(1 - d_fake), rtol=1e-5)

@@ -207,7 +207,7 @@ def test_pca_baseline_hand_computed():
         metrics.pca_reconstruction_mse(x, x, 0)
 
 
-def test_reconstruction_mse_is_the_seed_loss(images):
+def test_reconstruction_mse_is_the_source_notes_loss(images):
     ae = keras_gen.AutoEncoder(helpers.tiny_encoder(), helpers.tiny_decoder())
     recon = ae.reconstruct(images)
     expected = np.mean(keras.ops.convert_to_numpy(losses.mean_squared_error(images, recon)))

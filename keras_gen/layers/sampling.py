@@ -12,19 +12,19 @@ from keras_gen import losses
 class Sampling(keras.layers.Layer):
     """Draws z = mu + sigma * eps and adds the weighted KL term via add_loss.
 
-    Seed, "Variational Auto-Encoders", re-parameterisation:
+    Source notes, "Variational Auto-Encoders", re-parameterisation:
     ``z = mu_phi(x) + sigma_phi(x) * eps`` with ``eps ~ N(0, I)`` and
     ``sigma = exp(log sigma)`` (the encoder's raw output is the log of the
     standard deviation). On every call the layer adds
     ``kl_weight * mean_over_batch(KL(N(mu, sigma^2) || N(0, I)))`` through
-    ``add_loss`` (the seed's lambda * L_reg), so it shows in ``layer.losses``
+    ``add_loss`` (the source notes' lambda * L_reg), so it shows in ``layer.losses``
     and ``model.losses``. With ``kl_weight=0`` no loss is added.
 
     The layer owns a ``keras.random.SeedGenerator``: its randomness is
     explicit, reproducible from ``seed`` and advances correctly inside
     compiled train steps on every backend.
 
-    Two training aids (not in the seed; what VAE users reach for against
+    Two training aids (not in the source notes; what VAE users reach for against
     posterior collapse) change only the *added* loss, never the reported KL:
 
     * **KL warm-up**: the added term is multiplied by ``kl_anneal``, a
@@ -38,7 +38,7 @@ class Sampling(keras.layers.Layer):
       optimiser gains nothing by shutting it off completely.
 
     Args:
-        kl_weight: float >= 0, lambda in the seed's L_VAE = L_rec +
+        kl_weight: float >= 0, lambda in the source notes' L_VAE = L_rec +
             lambda * L_reg. Defaults to 1.0.
         free_bits: float >= 0, the free-bits floor ``b`` in nats per latent
             dimension; 0 is the plain KL. Defaults to 0.0.

@@ -5,7 +5,7 @@
 * ``fid`` / ``kid`` on the features of any Keras feature extractor, with an
   offline default for digits (``digits_feature_extractor``); ``fid_from_features``,
   ``kid_from_features`` and ``frechet_distance`` on arrays;
-* ``pca_reconstruction_mse``: the seed's first technique at the same
+* ``pca_reconstruction_mse``: the source notes' first technique at the same
   bottleneck width, the baseline an auto-encoder must beat; and
   ``reconstruction_mse`` of a model, with the same per-pixel mean.
 

@@ -6,10 +6,10 @@ The decoder likelihood p(x|z) is the one implied by the VAE's
 * ``"bce"``: Bernoulli, ``-log p(x|z) = D * BCE(x, g(z))`` (BCE averaged over
   the D dimensions, probabilities clipped to [1e-7, 1 - 1e-7]);
 * ``"mse"``: Gaussian of variance s^2 = D/2 (the lambda = 1 reading of the
-  seed's ``mse + lambda * KL``), ``-log p(x|z) = MSE(x, g(z)) + D/2 log(pi D)``.
+  source notes' ``mse + lambda * KL``), ``-log p(x|z) = MSE(x, g(z)) + D/2 log(pi D)``.
 
 The prior is N(0, I) and the posterior q(z|x) = N(mu, sigma^2) with
-``[mu, log sigma] = encoder(x)`` (seed, "Variational Auto-Encoders").
+``[mu, log sigma] = encoder(x)`` (source notes, "Variational Auto-Encoders").
 """
 
 import math
@@ -137,7 +137,7 @@ def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=Fals
 
         -ELBO = E_{z ~ q(z|x)}[-log p(x|z)] + KL(q(z|x) || N(0, I))
 
-    (seed, "Variational Auto-Encoders": the reconstruction term and the KL
+    (source notes, "Variational Auto-Encoders": the reconstruction term and the KL
     regulariser, here with lambda = 1 and the decoder likelihood of the
     module docstring). The expectation is a Monte-Carlo mean over
     ``samples`` draws of z = mu + sigma * eps; the KL is the closed form

@@ -12,7 +12,7 @@ def _per_example_mse(x, x_hat):
 def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
     """Test reconstruction MSE of PCA fitted on ``x_train`` with ``n_components``.
 
-    Seed, "Unsupervised Learning": the first use listed is "represent data
+    Source notes, "Unsupervised Learning": the first use listed is "represent data
     to a lower dimension through PCA". PCA is the best *linear* encoder/
     decoder of a given width for squared error, so an auto-encoder with a
     bottleneck of ``latent_dim`` earns its non-linearity only if its test
@@ -65,7 +65,7 @@ def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
 def reconstruction_mse(model, x, batch_size=None):
     """Test reconstruction MSE of an ``AutoEncoder`` or ``VAE`` (VAE: decodes the mean).
 
-    The seed's L_rec = 1/D sum_d (x^(d) - g(f(x))^(d))^2 averaged over
+    The source notes' L_rec = 1/D sum_d (x^(d) - g(f(x))^(d))^2 averaged over
     examples, comparable with :func:`pca_reconstruction_mse`.
     """
     return float(np.mean(_per_example_mse(x, model.reconstruct(x, batch_size=batch_size))))

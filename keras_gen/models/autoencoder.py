@@ -1,4 +1,4 @@
-"""Bottleneck auto-encoder trained on the seed's reconstruction MSE."""
+"""Bottleneck auto-encoder trained on the source notes' reconstruction MSE."""
 
 import keras
 from keras import ops
@@ -13,7 +13,7 @@ from keras_gen.models.encoder_decoder import check_round_trip
 class AutoEncoder(EncoderDecoderModel):
     """A bottleneck auto-encoder: x -> encoder -> z -> decoder -> x_hat.
 
-    Seed, "Auto-Encoders": the encoder f_phi compresses x to a bottleneck
+    Source notes, "Auto-Encoders": the encoder f_phi compresses x to a bottleneck
     code z, the decoder g_theta reconstructs it, and both are trained to
     minimise the reconstruction error
 
@@ -29,7 +29,7 @@ class AutoEncoder(EncoderDecoderModel):
             subclassed).
         decoder: ``keras.Model`` or layer mapping codes back to images of the
             encoder's input shape.
-        reconstruction: str, ``"mse"`` (the seed's, default) or ``"bce"``
+        reconstruction: str, ``"mse"`` (the source notes', default) or ``"bce"``
             (binary cross-entropy, for data in [0, 1] and a sigmoid decoder).
         **kwargs: base ``keras.Model`` arguments (``name``, ...).
 

@@ -43,12 +43,12 @@ class GenerativeModel(keras.Model):
     def compile(self, optimizer="adam", **kwargs):
         """Configure the model for training (``keras.Model.compile``).
 
-        The loss is the model's own (the seed's formulas); passing ``loss``
+        The loss is the model's own (the source notes' formulas); passing ``loss``
         is an error. ``metrics`` are computed on (target, reconstruction).
         """
         if kwargs.get("loss") is not None:
             raise ValueError(
-                f"{type(self).__name__} computes its own loss from the seed's "
+                f"{type(self).__name__} computes its own loss from the source notes' "
                 "formulas; do not pass `loss` to compile(). "
                 f"Received: loss={kwargs['loss']!r}"
             )

@@ -12,7 +12,7 @@ from keras_gen.models import base
 
 @keras.saving.register_keras_serializable(package="keras_gen")
 class GAN(base.GenerativeModel):
-    """A GAN trained by the seed's algorithm (seed, "Generative Adversarial Network").
+    """A GAN trained by the source notes' algorithm ("Generative Adversarial Network").
 
     Each ``train_step`` on a batch of real images:
 
@@ -23,12 +23,12 @@ class GAN(base.GenerativeModel):
        D's variables only; all K iterations use the step's real batch;
     2. trains the generator G for one iteration: fresh z, one step of
        ``g_optimizer`` on the generator loss w.r.t. G's variables only:
-       ``"non_saturating"`` ``-log D(G(z))`` (default, the seed's "In
+       ``"non_saturating"`` ``-log D(G(z))`` (default, the source notes' "In
        practice" recommendation) or ``"minimax"`` ``log(1 - D(G(z)))``.
 
     The discriminator returns logits; D = sigmoid(logits). Logs: ``d_loss``,
     ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))), which
-    the seed's analysis says tend to 0.5 at the equilibrium D* = 0.5.
+    the source notes' analysis says tend to 0.5 at the equilibrium D* = 0.5.
     ``test_step`` reports the same four on held-out real data without
     updating anything. Both networks run in training mode during training
     (BatchNorm uses batch statistics), as in the DCGAN reference code.
@@ -39,7 +39,7 @@ class GAN(base.GenerativeModel):
             output shape to logits ``(batch, 1)``.
         latent_dim: int > 0, size of z.
         d_steps: int > 0, K discriminator updates per generator update.
-            Defaults to 1 (the seed's "usually 1").
+            Defaults to 1 (the source notes' "usually 1").
         generator_loss: ``"non_saturating"`` (default) or ``"minimax"``.
         label_smoothing: float in [0, 1), one-sided label smoothing of the
             real targets (1 -> 1 - label_smoothing). Defaults to 0.

@@ -1,4 +1,4 @@
-"""Variational auto-encoder with the seed's loss L_rec + lambda * KL."""
+"""Variational auto-encoder with the source notes' loss L_rec + lambda * KL."""
 
 import keras
 import numpy as np
@@ -16,19 +16,19 @@ from keras_gen.models.encoder_decoder import check_round_trip
 
 @keras.saving.register_keras_serializable(package="keras_gen")
 class VAE(EncoderDecoderModel):
-    """Variational auto-encoder (seed, "Variational Auto-Encoders").
+    """Variational auto-encoder (source notes, "Variational Auto-Encoders").
 
     The encoder maps x to the parameters of p_phi(z|x) = N(mu, sigma^2): it
     returns ``[z_mean, z_log_sigma]``, the raw second output being the log of
     the standard deviation (exp applied, never ReLU). A :class:`Sampling`
     layer draws ``z = mu + sigma * eps`` (re-parameterisation) and adds
     ``kl_weight * KL(N(mu, sigma^2) || N(0, I))`` through ``add_loss``; the
-    decoder reconstructs x from z. The loss is the seed's
+    decoder reconstructs x from z. The loss is the source notes'
 
         L_VAE = L_rec + lambda * L_reg
 
     **Reductions, and what they do to lambda.** For each example,
-    ``L_rec`` is the *mean* over the D data dimensions (the seed's
+    ``L_rec`` is the *mean* over the D data dimensions (the source notes'
     ``1/D sum_d (x - g(z))^2``; with ``reconstruction="bce"`` the mean binary
     cross-entropy) and ``L_reg`` is the KL divergence *summed* over the latent
     dimensions, in nats; both are then averaged over the batch. Because the
@@ -62,7 +62,7 @@ class VAE(EncoderDecoderModel):
         decoder: ``keras.Model`` mapping ``(batch, latent_dim)`` codes to
             images of the encoder's input shape.
         kl_weight: float >= 0, lambda. Defaults to 1.0.
-        reconstruction: ``"mse"`` (the seed's, default) or ``"bce"``.
+        reconstruction: ``"mse"`` (the source notes', default) or ``"bce"``.
         seed: int or None, seed of the sampling noise and of ``sample``.
         free_bits: float >= 0, free-bits floor in nats per latent dimension
             for the *training* regulariser (see ``keras_gen.layers.Sampling``
@@ -144,7 +144,7 @@ class VAE(EncoderDecoderModel):
     def call(self, inputs, training=False):
         """Reconstruct ``inputs``: sampled z when training, else the mean.
 
-        The seed ("Compression and Reconstruction"): give the mean mu_phi(x)
+        The source notes ("Compression and Reconstruction"): give the mean mu_phi(x)
         to the decoder for a high-quality reconstruction.
         """
         z_mean, z_log_sigma = self.encoder(inputs, training=training)
@@ -201,7 +201,7 @@ class VAE(EncoderDecoderModel):
         return z_mean, np.exp(z_log_sigma)
 
     def sample(self, n, seed=None, batch_size=None):
-        """Decode ``n`` draws of z ~ N(0, I) (seed: "Generation").
+        """Decode ``n`` draws of z ~ N(0, I) (source notes: "Generation").
 
         Args:
             n: int > 0, number of images.

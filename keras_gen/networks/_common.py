@@ -29,7 +29,7 @@ def latent_head(x, latent_dim, variational):
     Plain encoders get one linear `Dense(latent_dim)` named `"z"`.
     Variational encoders get two linear heads, `"z_mean"` and
     `"z_log_sigma"`. The second is the log of the standard deviation (the
-    seed's convention: sigma = exp(z_log_sigma), never a ReLU); its kernel
+    source notes' convention: sigma = exp(z_log_sigma), never a ReLU); its kernel
     and bias start at zero, so every input starts at sigma = 1 exactly,
     which is the N(0, I) prior: the KL term starts with no sigma part and
     exp() cannot overflow at initialisation.

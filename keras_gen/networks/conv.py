@@ -58,7 +58,7 @@ def conv_encoder(
     head. The plain encoder has one linear output `"z"` (seed,
     "Auto-Encoders"). With `variational=True` it has two linear outputs
     `[z_mean, z_log_sigma]`, the mean and the *log of the standard
-    deviation* of q(z|x) (seed, "Variational Auto-Encoders"; apply `exp` to
+    deviation* of q(z|x) (source notes, "Variational Auto-Encoders"; apply `exp` to
     get sigma). `z_log_sigma` starts at exactly 0 (sigma = 1, the prior)
     because its kernel and bias are zero-initialised.
 

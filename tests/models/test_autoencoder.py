@@ -21,7 +21,7 @@ def test_loss_falls_and_methods(images):
     assert ae.latent_dim == 2
 
 
-def test_loss_is_the_seed_mse(images):
+def test_loss_is_the_source_notes_mse(images):
     ae = make_ae()
     ae.compile(optimizer="adam")
     logs = ae.evaluate(images, batch_size=64, verbose=0, return_dict=True)

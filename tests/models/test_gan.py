@@ -38,7 +38,7 @@ def real():
 
 
 def numpy_reference(x_real, steps, d_steps, lr, seed, smoothing=0.0):
-    """The seed's algorithm for a linear G and D, by hand, with the same z draws."""
+    """The source notes' algorithm for a linear G and D, by hand, with the same z draws."""
     sg = keras.random.SeedGenerator(seed)
     wg = np.array([[0.6, -0.2], [0.1, 0.4]])
     wd = np.array([[0.3], [-0.5]])
