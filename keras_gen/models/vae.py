@@ -39,7 +39,7 @@ class VAE(EncoderDecoderModel):
     (1/784 for 28x28x1 images); with MSE it corresponds to a Gaussian
     decoder of variance s^2 and lambda = 2 s^2 / D. Larger lambda gives a
     smoother latent space and blurrier reconstructions; smaller lambda gives
-    sharper reconstructions and more gaps in the latent space (seed,
+    sharper reconstructions and more gaps in the latent space (source notes,
     "Applications"). ``kl_loss`` in the logs is the unweighted KL (nats per
     example), so it can be compared across lambdas.
 

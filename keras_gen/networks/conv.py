@@ -55,7 +55,7 @@ def conv_encoder(
     One `Conv2D(f, kernel_size, strides=2, padding="same")` stage per entry
     of `filters` (each halves height and width, rounding up, so any image
     size works), then Flatten -> optional `Dense(dense_units)` -> latent
-    head. The plain encoder has one linear output `"z"` (seed,
+    head. The plain encoder has one linear output `"z"` (source notes,
     "Auto-Encoders"). With `variational=True` it has two linear outputs
     `[z_mean, z_log_sigma]`, the mean and the *log of the standard
     deviation* of q(z|x) (source notes, "Variational Auto-Encoders"; apply `exp` to
