@@ -314,7 +314,7 @@ def main(argv=None):
             "nmi": clusters.nmi, "purity": clusters.purity,
         }
         if name == "AE":
-            # An AE has no prior (seed: not for synthesis): sample a Gaussian fitted to its codes.
+            # An AE has no prior (source notes: not for synthesis): sample a Gaussian fitted to its codes.
             codes = latent.encode(ae, x_train)
             z = rng.multivariate_normal(codes.mean(0), np.cov(codes, rowvar=False), n)
             samples_ae = latent.decode(ae, z.astype("float32"))
