@@ -1,4 +1,4 @@
-"""keras-gen's default models against PCA and plain reference models (issue #8).
+"""keras-gen's default models against PCA and plain reference models.
 
 Three comparisons on the offline digits (scikit-learn's 1797 digits at
 28x28, stratified 1437 / 360 train / test split, seed 0), each model

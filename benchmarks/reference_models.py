@@ -1,4 +1,4 @@
-"""Plain-Keras reference models for the quality comparison (issue #8).
+"""Plain-Keras reference models for the quality comparison (benchmarks/quality.py).
 
 What a user would write in an afternoon from the public examples, kept
 deliberately plain so that anyone can check the comparison in

@@ -204,10 +204,8 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     decoder (yours included) works; only encoding costs more, about
     ``steps`` decoder forward+backward passes per image.
 
-    Measured on the offline digits (``recipes/evaluate.py --reproduce``):
-    the default AE's test MSE, as a fraction of PCA's at the same width,
-    goes from 0.56-0.60 to 0.42-0.44 at width 2 and from 0.37-0.50 to
-    0.25-0.36 at widths 4-16 with the defaults here (2 seeds each).
+    What it gains on the digits is in docs/evaluation.md, "Measurements
+    behind the defaults".
 
     Args:
         model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE`` (for

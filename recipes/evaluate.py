@@ -29,7 +29,7 @@ and writes to --out-dir:
 Runs on any backend: KERAS_BACKEND=jax python recipes/evaluate.py
 
 With --reproduce it instead runs the quality comparisons of
-benchmarks/quality.py (issue #8): the default AE against PCA, the default
+benchmarks/quality.py: the default AE against PCA, the default
 VAE against the keras.io VAE, the default DCGAN against the TensorFlow
 tutorial's, with fixed seeds and step budgets, and prints the table with
 wall times (about an hour on 2 CPU cores; --parts picks a subset). It needs

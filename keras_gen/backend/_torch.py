@@ -9,8 +9,8 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     # The model's other trainable parameters (a GAN's other player) stop
     # requiring gradients while loss_fn runs, so autograd records no graph
     # for them: no backward graph through G in the D step, no weight-gradient
-    # nodes for D in the G step (~6% of a DCGAN step on CPU, and the memory
-    # of G's saved activations; see benchmarks/handwritten_loops.py).
+    # nodes for D in the G step, and none of G's saved activations (the
+    # time saved: docs/evaluation.md, "Measurements behind the defaults").
     # Gradients still flow through them to `variables`.
     ids = {id(v) for v in variables}
     frozen = [

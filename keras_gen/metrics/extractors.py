@@ -71,10 +71,10 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     ``(*image_size, 1)``; rescale GAN outputs from [-1, 1] first. The
     trained extractor is cached in the process, keyed by the arguments, and
     carries its digit-classification accuracy on the held-out test split as
-    ``extractor.test_accuracy`` (0.969 on the 360 test digits with the
-    defaults on TensorFlow, 0.950 after 10 epochs; each backend draws its
-    own initial weights, so the figure differs slightly between backends),
-    and the trained 10-way classifier (logits) as ``extractor.classifier``,
+    ``extractor.test_accuracy`` (each backend draws its own initial
+    weights, so it differs slightly between backends; the figures are in
+    docs/evaluation.md), and the trained 10-way classifier (logits) as
+    ``extractor.classifier``,
     e.g. to check which digits generated samples show.
 
     Training calls ``keras.utils.set_random_seed(seed)`` (so the extractor

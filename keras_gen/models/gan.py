@@ -152,8 +152,7 @@ class GAN(base.GenerativeModel):
                 ends with the generator holding the averaged weights (the
                 discriminator keeps its own), and
                 ``keras.callbacks.SwapEMAWeights`` shows them during
-                evaluation. On the digits it lowers the FID of 1,000 samples
-                (see README, "Quality against reference models").
+                evaluation.
             **kwargs: other ``keras.Model.compile`` arguments
                 (``jit_compile``, ``run_eagerly``, ``steps_per_execution``).
         """

@@ -45,9 +45,8 @@ class VAE(EncoderDecoderModel):
 
     Against posterior collapse (latent dimensions the decoder ignores), ramp
     lambda up with the ``keras_gen.callbacks.KLWarmup`` callback and/or set
-    ``free_bits``; on the digits, 300 warm-up steps of a 1,000-step run
-    lower the test -ELBO of a 32-dimensional VAE by about 9 nats and keep
-    most units active (README, "Quality against reference models").
+    ``free_bits`` (their effect on the digits: docs/evaluation.md,
+    "Measurements behind the defaults").
 
     Logs: ``loss`` (the total above, including any sub-model regularisers),
     ``reconstruction_loss``, ``kl_loss`` and ``neg_elbo``, the negative

@@ -70,14 +70,9 @@ def conv_encoder(
     images under 28 px.
 
     Batch normalisation is on by default in VAE networks only
-    (`variational=True` here, `conv_decoder(..., variational=True)`): on the
-    offline digits at 28 px, 1,000 steps (`recipes/evaluate.py
-    --reproduce`), it lowers the VAE's test negative ELBO by 2 to 4 nats at
-    latent 2 on each of 3 seeds (BatchNorm in the encoder alone does not:
-    1.9 nats lower on one seed, 1.2 higher on another), while it makes the
-    plain auto-encoder's reconstructions worse (test MSE 0.503 of PCA's at
-    width 4 instead of 0.497, 0.618 at width 2 instead of 0.602, seed 0), so
-    AE networks leave it out.
+    (`variational=True` here, `conv_decoder(..., variational=True)`); plain
+    auto-encoder networks leave it out. The measurements behind this choice
+    are in docs/evaluation.md, "Measurements behind the defaults".
 
     Args:
         input_shape: tuple `(height, width, channels)` of positive ints, with
