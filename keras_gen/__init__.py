@@ -34,11 +34,13 @@ from keras_gen.models import VAE
 from keras_gen.models import GAN
 from keras_gen.models import AutoEncoder
 from keras_gen.models import GenerativeModel
+from keras_gen.models import NonFiniteWeightsError
 
 __all__ = [
     "AutoEncoder",
     "GAN",
     "GenerativeModel",
+    "NonFiniteWeightsError",
     "Sampling",
     "VAE",
     "backend",

@@ -1,0 +1,265 @@
+"""Saving that never writes a bad file: finite-weight checks, atomic writes, RNG state.
+
+``GenerativeModel`` inherits :class:`SafeSaving`; the functions here work on
+any Keras model (``check_finite_weights`` is also used by the exporters).
+"""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+# How many non-finite variables an error message lists by path.
+_LISTED = 5
+# Key prefix of the SeedGenerator states a model stores in its own slot of
+# a weights file (``.keras``, ``.weights.h5``, BackupAndRestore backups).
+_SEED_KEY = "seed_generator_state_"
+
+
+class NonFiniteWeightsError(ValueError):
+    """A model's weights hold NaN or Inf where they were about to be saved or exported."""
+
+
+def non_finite_variables(model):
+    """``[(path, n_nan, n_inf)]`` for every floating weight of ``model`` that is not finite."""
+    found = []
+    seen = set()
+    for variable in model.weights:
+        if id(variable) in seen:
+            continue
+        seen.add(id(variable))
+        if not np.issubdtype(np.dtype(keras.backend.standardize_dtype(variable.dtype)), np.floating):
+            continue
+        value = np.asarray(ops.convert_to_numpy(variable))
+        if value.dtype.kind != "f":
+            value = value.astype("float32")
+        finite = np.isfinite(value)
+        if not finite.all():
+            n_nan = int(np.isnan(value).sum())
+            found.append((getattr(variable, "path", variable.name), n_nan, int((~finite).sum()) - n_nan))
+    return found
+
+
+def check_finite_weights(model, action, allow_non_finite=False):
+    """Refuse to ``action`` (``"save"``, ``"export"``, ...) a model whose weights are not finite.
+
+    Every floating-point weight of ``model`` (trainable and not, e.g.
+    BatchNorm statistics; optimizer slots and metrics are not weights) is
+    checked. With ``allow_non_finite=True`` the problem is reported as a
+    ``RuntimeWarning`` instead of an error.
+
+    Args:
+        model: a ``keras.Model`` or layer.
+        action: str, what was about to happen, e.g. ``"save"`` or ``"export"``.
+            The message tells the user to pass ``allow_non_finite=True`` to it.
+        allow_non_finite: bool, warn instead of raising.
+
+    Returns:
+        The list of ``(variable path, NaN count, Inf count)`` found (empty
+        when every weight is finite).
+
+    Raises:
+        NonFiniteWeightsError: some weight holds NaN or Inf and
+            ``allow_non_finite`` is False.
+    """
+    if not isinstance(allow_non_finite, bool):
+        raise TypeError(
+            "allow_non_finite must be a bool. "
+            f"Received: allow_non_finite={allow_non_finite!r}"
+        )
+    found = non_finite_variables(model)
+    if not found:
+        return found
+    listed = ", ".join(
+        f"{path} ({n_nan} NaN, {n_inf} Inf)" for path, n_nan, n_inf in found[:_LISTED]
+    )
+    more = f" and {len(found) - _LISTED} more" if len(found) > _LISTED else ""
+    name = f"{type(model).__name__} '{getattr(model, 'name', '?')}'"
+    problem = (
+        f"{name} has {len(found)} weight variable(s) holding NaN or Inf: "
+        f"{listed}{more}. Training probably diverged (lower the learning rate; "
+        "keras_gen.callbacks.TerminateOnNaN stops training at the first "
+        "non-finite loss)."
+    )
+    if allow_non_finite:
+        warnings.warn(
+            f"{problem} Proceeding with {action} because allow_non_finite=True.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return found
+    raise NonFiniteWeightsError(
+        f"Cannot {action}: {problem} To {action} it anyway, pass "
+        f"allow_non_finite=True to {action}()."
+    )
+
+
+def owned_seed_generators(model):
+    """Every ``keras.random.SeedGenerator`` of ``model`` and its layers, in a fixed order."""
+    try:
+        layers = model._flatten_layers(include_self=True, recursive=True)
+    except AttributeError:  # pragma: no cover - older Keras
+        layers = [model]
+    generators = []
+    seen = set()
+    for layer in layers:
+        for generator in getattr(layer, "_seed_generators", None) or ():
+            if id(generator) not in seen:
+                seen.add(id(generator))
+                generators.append(generator)
+    return generators
+
+
+def _atomic_target(filepath, suffix):
+    """A temporary path beside ``filepath`` (same folder, same ``suffix``), or None.
+
+    None when ``filepath`` is not a local file path ending in ``suffix``
+    (remote paths, sharded weights): Keras then writes in place.
+    """
+    if not isinstance(filepath, (str, os.PathLike)):
+        return None
+    path = os.fspath(filepath)
+    if "://" in path or not path.endswith(suffix) or os.path.isdir(path):
+        return None
+    folder, base = os.path.split(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return None
+    _remove_stale_temporaries(folder, base, suffix)
+    return os.path.join(folder, f".{base[: -len(suffix)]}.tmp-{os.getpid()}{suffix}")
+
+
+def _remove_stale_temporaries(folder, base, suffix):
+    """Delete temporaries of ``base`` left by killed processes (their pid is gone)."""
+    prefix = f".{base[: -len(suffix)]}.tmp-"
+    for name in os.listdir(folder):
+        if not (name.startswith(prefix) and name.endswith(suffix)):
+            continue
+        pid = name[len(prefix) : -len(suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _write_atomically(write, filepath, suffix, overwrite):
+    """Run ``write(path)`` on a temporary beside ``filepath``, then rename it over ``filepath``.
+
+    A failure or a kill mid-write leaves ``filepath`` as it was (a killed
+    process's temporary is removed by the next save to the same path).
+    """
+    temporary = _atomic_target(filepath, suffix) if overwrite else None
+    if temporary is None:
+        return write(filepath)
+    try:
+        result = write(temporary)
+        os.replace(temporary, os.fspath(filepath))
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return result
+
+
+class SafeSaving:
+    """Mixin of ``GenerativeModel``: safe ``save``/``save_weights`` and saved RNG state.
+
+    * ``save`` and ``save_weights`` refuse non-finite weights with
+      :class:`NonFiniteWeightsError` (``allow_non_finite=True`` forces it),
+      and write a local file atomically: to a temporary beside the target,
+      renamed over it once complete, so a crash or ``kill -9`` never leaves a
+      half-written file in place of a good one. ``keras.callbacks``
+      ``ModelCheckpoint`` and ``BackupAndRestore`` save through these
+      methods, so a checkpoint of non-finite weights raises inside ``fit``
+      and the previous checkpoint stays.
+    * The state of every ``keras.random.SeedGenerator`` in the model (the
+      latent and prior generators, ``Sampling``'s, ``Dropout``'s, ...) is
+      stored with the weights (Keras itself saves none), so a model
+      reloaded from a ``.keras`` file or a backup continues the same random
+      stream. Files without these states load as before.
+    """
+
+    def save(self, filepath, overwrite=True, zipped=None, allow_non_finite=False, **kwargs):
+        """Save to a ``.keras`` file (``keras.Model.save``), refusing non-finite weights.
+
+        Args:
+            filepath: path of the ``.keras`` file.
+            overwrite: bool, replace an existing file. Defaults to True.
+            zipped: as ``keras.Model.save``.
+            allow_non_finite: bool, save even if some weight is NaN or Inf
+                (with a ``RuntimeWarning``). Defaults to False.
+            **kwargs: other ``keras.Model.save`` arguments.
+
+        Raises:
+            NonFiniteWeightsError: a weight is NaN or Inf and
+                ``allow_non_finite`` is False; nothing is written.
+        """
+        check_finite_weights(self, "save", allow_non_finite)
+        if zipped is False:
+            return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        return _write_atomically(
+            lambda path: super(SafeSaving, self).save(
+                path, overwrite=overwrite, zipped=zipped, **kwargs
+            ),
+            filepath,
+            ".keras",
+            overwrite,
+        )
+
+    def save_weights(self, filepath, overwrite=True, max_shard_size=None, allow_non_finite=False):
+        """Save the weights (``keras.Model.save_weights``), refusing non-finite ones.
+
+        Args:
+            filepath: path ending in ``.weights.h5`` (or ``.weights.json``
+                when sharding).
+            overwrite: bool, replace an existing file. Defaults to True.
+            max_shard_size: as ``keras.Model.save_weights``.
+            allow_non_finite: bool, save even if some weight is NaN or Inf
+                (with a ``RuntimeWarning``). Defaults to False.
+
+        Raises:
+            NonFiniteWeightsError: a weight is NaN or Inf and
+                ``allow_non_finite`` is False; nothing is written.
+        """
+        check_finite_weights(self, "save_weights", allow_non_finite)
+        if max_shard_size is not None:
+            return super().save_weights(
+                filepath, overwrite=overwrite, max_shard_size=max_shard_size
+            )
+        return _write_atomically(
+            lambda path: super(SafeSaving, self).save_weights(path, overwrite=overwrite),
+            filepath,
+            ".weights.h5",
+            overwrite,
+        )
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for index, generator in enumerate(owned_seed_generators(self)):
+            store[f"{_SEED_KEY}{index}"] = ops.convert_to_numpy(generator.state.value)
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        generators = owned_seed_generators(self)
+        for key in keys:
+            if key.startswith(_SEED_KEY):
+                index = int(key[len(_SEED_KEY) :])
+                if index < len(generators):
+                    state = generators[index].state
+                    state.assign(np.asarray(store[key]).astype(state.dtype))
+        own = [key for key in keys if not key.startswith(_SEED_KEY)]
+        if len(own) == len(keys):
+            return super().load_own_variables(store)
+        return super().load_own_variables({key: store[key] for key in own})
