@@ -7,7 +7,8 @@ Public API:
 * modules: ``keras_gen.networks`` (default encoders/decoders),
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the source notes' formulas),
   ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
-  (keras-tuner search), ``keras_gen.runtime`` (LiteRT / SavedModel runner),
+  (keras-tuner search; imported, with keras_tuner, on first use),
+  ``keras_gen.runtime`` (LiteRT / SavedModel runner),
   ``keras_gen.distribute`` (data-parallel training),
   ``keras_gen.latent`` (interpolation, attribute vectors, clustering, probe,
   compression), ``keras_gen.metrics`` (-ELBO, IW-NLL, FID/KID, PCA baseline);
@@ -26,7 +27,6 @@ from keras_gen import losses
 from keras_gen import metrics
 from keras_gen import networks
 from keras_gen import runtime
-from keras_gen import tuning
 from keras_gen.export import export
 from keras_gen.export import export_for_mobile
 from keras_gen.layers import Sampling
@@ -35,6 +35,16 @@ from keras_gen.models import GAN
 from keras_gen.models import AutoEncoder
 from keras_gen.models import GenerativeModel
 from keras_gen.models import NonFiniteWeightsError
+
+
+def __getattr__(name):
+    # keras_gen.tuning imports keras_tuner: loaded on first use, not here.
+    if name == "tuning":
+        import importlib
+
+        return importlib.import_module("keras_gen.tuning")
+    raise AttributeError(f"module 'keras_gen' has no attribute {name!r}")
+
 
 __all__ = [
     "AutoEncoder",

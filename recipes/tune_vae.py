@@ -18,7 +18,7 @@ Use --overwrite (or another --project-name) to start over after changing
 any other setting.
 
 Each of --latent-dim, --kl-weight and --learning-rate takes one value
-(fixed) or two (a range, sampled log-uniformly).
+(fixed) or two (a range: a keras-tuner Int or Float, sampled log-uniformly).
 
 Runs on any backend: KERAS_BACKEND=jax python recipes/tune_vae.py
 """
@@ -103,11 +103,13 @@ def parse_args(argv=None):
 
 
 def space(values, name):
-    """One value -> fixed; two -> a (low, high) range."""
+    """One value -> fixed; LOW HIGH -> a log-scale keras-tuner Int/Float range."""
+    from keras_tuner.engine.hyperparameters import Float, Int
+
     if len(values) == 1:
         return values[0]
     if len(values) == 2:
-        return tuple(values)
+        return (Int if name == "latent_dim" else Float)(name, *values, sampling="log")
     raise SystemExit(f"--{name.replace('_', '-')} takes one value or LOW HIGH. "
                      f"Received: {values}")
 
@@ -179,8 +181,9 @@ def main(argv=None):
         json.dump(settings, f, indent=1)
 
     done = sum(t.status == "COMPLETED" for t in tuner.oracle.trials.values())
-    print(f"Searching latent_dim={hypermodel.latent_dim} kl_weight={hypermodel.kl_weight} "
-          f"learning_rate={hypermodel.learning_rate} with {args.tuner} by {objective.name} "
+    print(f"Searching latent_dim={args.latent_dim} kl_weight={args.kl_weight} "
+          f"learning_rate={args.learning_rate} (two values: a log-scale range) "
+          f"with {args.tuner} by {objective.name} "
           f"on {len(x_train)} {size}x{size} digits (backend: {keras.backend.backend()}; "
           f"{done} finished trials found in {project_dir})", flush=True)
     start = time.perf_counter()

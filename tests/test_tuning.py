@@ -6,11 +6,18 @@ trials per search, few distinct weight shapes (JAX compiles each new one).
 
 import doctest
 import shutil
+import subprocess
+import sys
 
 import keras
 import keras_tuner
 import numpy as np
 import pytest
+from keras_tuner.engine.hyperparameters import Boolean
+from keras_tuner.engine.hyperparameters import Choice
+from keras_tuner.engine.hyperparameters import Fixed
+from keras_tuner.engine.hyperparameters import Float
+from keras_tuner.engine.hyperparameters import Int
 
 import keras_gen
 from keras_gen import tuning
@@ -20,6 +27,8 @@ SMALL = {"kind": "dense", "encoder_kwargs": {"hidden_units": (16,)},
          "decoder_kwargs": {"hidden_units": (16,)}}
 LATENT_CHOICES = [2, 3]
 KL_RANGE = (1e-3, 1.0)
+LATENT_DIM = Choice("latent_dim", LATENT_CHOICES)
+KL_WEIGHT = Float("kl_weight", *KL_RANGE, sampling="log")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +53,7 @@ class RecordingVAEHyperModel(tuning.VAEHyperModel):
 
 
 def vae_hypermodel(**kwargs):
-    config = dict(SMALL, latent_dim=LATENT_CHOICES, kl_weight=KL_RANGE, seed=0)
+    config = dict(SMALL, latent_dim=LATENT_DIM, kl_weight=KL_WEIGHT, seed=0)
     config.update(kwargs)
     return RecordingVAEHyperModel((8, 8, 1), **config)
 
@@ -92,7 +101,6 @@ def test_random_search_ranks_by_neg_elbo_within_ranges(vae_search, digits, tmp_p
     best_trial = tuner.oracle.get_best_trials(1)[0]
     assert best_trial.score == min(t.score for t in trials.values())
     best_hp = tuner.get_best_hyperparameters()[0]
-    assert hypermodel.in_search_space(best_hp.values)
 
     # The best model is rebuilt from its hyperparameters and its checkpoint.
     best = tuner.get_best_models(1)[0]
@@ -138,7 +146,7 @@ def test_rerun_resumes_and_retries_an_interrupted_trial(vae_search, digits, tmp_
 
 def test_resume_with_a_different_space_is_refused(vae_search, digits, tmp_path):
     directory = shutil.copytree(vae_search[2], tmp_path / "copy")
-    changed = vae_hypermodel(kl_weight=(1e-2, 1.0))
+    changed = vae_hypermodel(kl_weight=Float("kl_weight", 1e-2, 1.0, sampling="log"))
     tuner = random_search(changed, directory, max_trials=3)
     with pytest.raises(keras_tuner.errors.FatalValueError,
                        match=r"declared kl_weight as Float\(min_value=0.001.*declares Float\(min_value=0.01"):
@@ -148,7 +156,8 @@ def test_resume_with_a_different_space_is_refused(vae_search, digits, tmp_path):
 
 def test_bayesian_autoencoder_user_metric(digits, tmp_path):
     hypermodel = tuning.AutoEncoderHyperModel(
-        (8, 8, 1), latent_dim=2, learning_rate=(1e-3, 1e-2), metrics=["mae"], **SMALL)
+        (8, 8, 1), latent_dim=2, learning_rate=Float("learning_rate", 1e-3, 1e-2, sampling="log"),
+        metrics=["mae"], **SMALL)
     objective = tuning.objective("val_mae", hypermodel)
     assert (objective.name, objective.direction) == ("val_mae", "min")
     tuner = keras_tuner.BayesianOptimization(
@@ -172,7 +181,8 @@ def test_hyperband_with_a_builder(digits, tmp_path):
                 helpers.tiny_decoder(latent_dim, (8, 8, 1)))
 
     hypermodel = tuning.VAEHyperModel(
-        builder=builder, latent_dim=3, kl_weight=0.01, learning_rate=[1e-3, 3e-3], seed=0)
+        builder=builder, latent_dim=3, kl_weight=0.01,
+        learning_rate=Choice("learning_rate", [1e-3, 3e-3]), seed=0)
     tuner = keras_tuner.Hyperband(
         hypermodel, objective=tuning.objective("val_reconstruction_loss", hypermodel),
         max_epochs=2, factor=3, seed=0, directory=str(tmp_path), project_name="hb")
@@ -197,38 +207,103 @@ def test_trial_table(vae_search):
     assert scores == sorted(scores)  # best first
 
 
-# ------------------------------------------- bad input, before any trial starts
+# ------------------------------------------------------------ search spaces
+def declared(hypermodel):
+    """The search space and values ``build`` declares on a fresh container."""
+    hp = keras_tuner.HyperParameters()
+    hypermodel.build(hp)
+    return hp.get_config()
+
+
+def test_build_declares_the_given_hyperparameters_and_fixes_plain_values():
+    expected = keras_tuner.HyperParameters()
+    expected.Choice("latent_dim", [2, 3])
+    expected.Float("kl_weight", 1e-3, 1.0, sampling="log")
+    expected.Fixed("learning_rate", 2e-3)
+    hypermodel = tuning.VAEHyperModel((8, 8, 1), latent_dim=LATENT_DIM, kl_weight=KL_WEIGHT,
+                                      learning_rate=2e-3, **SMALL)
+    assert declared(hypermodel) == expected.get_config()
+    assert hypermodel.latent_dim is LATENT_DIM and hypermodel.learning_rate == 2e-3
+
+
+def test_default_search_spaces():
+    expected = keras_tuner.HyperParameters()
+    expected.Int("latent_dim", 2, 32, sampling="log")
+    expected.Float("kl_weight", 1e-4, 1.0, sampling="log")
+    expected.Fixed("learning_rate", 1e-3)
+    assert declared(tuning.VAEHyperModel((8, 8, 1), **SMALL)) == expected.get_config()
+    expected = keras_tuner.HyperParameters()
+    expected.Int("latent_dim", 2, 32, sampling="log")
+    expected.Fixed("learning_rate", 1e-3)
+    assert declared(tuning.AutoEncoderHyperModel((8, 8, 1), **SMALL)) == expected.get_config()
+
+
+def test_numpy_scalars_are_accepted_and_normalised():
+    hypermodel = tuning.VAEHyperModel(
+        (np.int64(8), 8, 1), latent_dim=np.int64(3), kl_weight=np.float32(0.5),
+        learning_rate=np.float64(1e-3), seed=np.int64(0), **SMALL)
+    assert (hypermodel.latent_dim, hypermodel.kl_weight, hypermodel.seed) == (3, 0.5, 0)
+    assert type(hypermodel.latent_dim) is int and type(hypermodel.kl_weight) is float
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert hp.values == {"latent_dim": 3, "kl_weight": 0.5, "learning_rate": 1e-3}
+    assert model.latent_dim == 3 and model.kl_weight == pytest.approx(0.5)
+
+
+def conditional_latent_dim():
+    hp = keras_tuner.HyperParameters()
+    hp.Choice("kind", ["dense", "conv"])
+    with hp.conditional_scope("kind", ["dense"]):
+        hp.Int("latent_dim", 2, 8)
+    return hp.space[-1]
+
+
 @pytest.mark.parametrize(
-    "kwargs, match",
+    "kwargs, error, match",
     [
-        ({"latent_dim": ()}, r"latent_dim range must be a tuple \(low, high\); it is empty. Received: latent_dim=\(\)"),
-        ({"latent_dim": []}, r"latent_dim choices are empty.*Received: latent_dim=\[\]"),
-        ({"latent_dim": (32, 2)}, r"latent_dim range is empty or inverted.*Received: latent_dim=\(32, 2\)"),
-        ({"latent_dim": (8, 8)}, r"latent_dim range is empty or inverted.*Received: latent_dim=\(8, 8\)"),
-        ({"latent_dim": (0, 8)}, r"latent_dim must be a positive integer.*Received: latent_dim=\(0, 8\)"),
-        ({"latent_dim": 2.5}, r"latent_dim must be a positive integer.*Received: latent_dim=2.5"),
-        ({"latent_dim": [2, 2]}, r"latent_dim choices must be distinct"),
-        ({"kl_weight": (1.0, 1e-4)}, r"kl_weight range is empty or inverted.*Received: kl_weight=\(1.0, 0.0001\)"),
-        ({"kl_weight": (0.0, 1.0)}, r"kl_weight range is sampled on a log scale, so low must be > 0"),
-        ({"kl_weight": -1.0}, r"kl_weight must be a number.*>= 0.*Received: kl_weight=-1.0"),
-        ({"learning_rate": (1e-2, 1e-4)}, r"learning_rate range is empty or inverted"),
-        ({"learning_rate": 0.0}, r"learning_rate must be a number.*> 0.*Received: learning_rate=0.0"),
-        ({"reconstruction": "l1"}, r"reconstruction"),
-        ({"kind": "mlp"}, r"kind must be one of 'conv', 'dense'. Received: kind='mlp'"),
+        ({"latent_dim": (2, 32)}, TypeError,
+         r"latent_dim takes one value or a keras-tuner hyperparameter.*Received: latent_dim=\(2, 32\)"),
+        ({"kl_weight": [0.1, 1.0]}, TypeError, r"kl_weight takes one value or a keras-tuner hyperparameter"),
+        ({"latent_dim": 0}, ValueError, r"latent_dim must be a positive integer. Received: latent_dim=0$"),
+        ({"latent_dim": 2.5}, TypeError, r"latent_dim must be a positive integer. Received: latent_dim=2.5"),
+        ({"latent_dim": "8"}, TypeError, r"latent_dim must be a positive integer. Received: latent_dim='8'"),
+        ({"latent_dim": Int("latent_dim", 0, 8)}, ValueError,
+         r"latent_dim must be a positive integer. Received: latent_dim=0 \(a value of Int\(name: 'latent_dim'"),
+        ({"latent_dim": Float("latent_dim", 2, 8)}, TypeError,
+         r"latent_dim must be a positive integer. Received: latent_dim=2.0"),
+        ({"latent_dim": Choice("latent_dim", [4, -2])}, ValueError, r"Received: latent_dim=-2 \(a value of Choice"),
+        ({"latent_dim": Boolean("latent_dim")}, TypeError, r"Received: latent_dim=True"),
+        ({"latent_dim": Int("width", 2, 8)}, ValueError,
+         r"latent_dim must be an unconditional hyperparameter named 'latent_dim'. Received: latent_dim=Int\(name: 'width'"),
+        ({"latent_dim": conditional_latent_dim()}, ValueError,
+         r"latent_dim must be an unconditional hyperparameter"),
+        ({"kl_weight": -1.0}, ValueError, r"kl_weight must be a finite number >= 0. Received: kl_weight=-1.0"),
+        ({"kl_weight": Float("kl_weight", -1.0, 1.0)}, ValueError,
+         r"kl_weight must be a finite number >= 0. Received: kl_weight=-1.0 \(a value of Float"),
+        ({"kl_weight": Fixed("kl_weight", float("nan"))}, ValueError, r"kl_weight must be a finite number"),
+        ({"learning_rate": 0.0}, ValueError, r"learning_rate must be a finite number > 0. Received: learning_rate=0.0"),
+        ({"learning_rate": Choice("learning_rate", [1e-3, 0.0])}, ValueError,
+         r"Received: learning_rate=0.0 \(a value of Choice"),
+        ({"seed": "0"}, TypeError, r"seed must be an int or None. Received: seed='0'"),
+        ({"reconstruction": "l1"}, ValueError, r"reconstruction must be one of \['mse', 'bce'\]"),
+        ({"kind": "mlp"}, ValueError, r"kind must be one of \['conv', 'dense'\]. Received: kind='mlp'"),
     ],
 )
-def test_bad_search_space(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_search_space(kwargs, error, match):
+    with pytest.raises(error, match=match):
         tuning.VAEHyperModel((8, 8, 1), **kwargs)
 
 
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"input_shape": None}, ValueError, r"input_shape"),
+        ({"input_shape": None}, TypeError, r"input_shape"),
+        ({"input_shape": (8, 8)}, ValueError, r"input_shape must be \(height, width, channels\)"),
         ({"latent_dim": "8"}, TypeError, r"latent_dim must be a positive integer.*Received: latent_dim='8'"),
         ({"builder": "dense"}, TypeError, r"builder must be a callable.*Received: builder='dense'"),
         ({"metrics": "mae"}, TypeError, r"metrics must be a list"),
+        ({"metrics": [3]}, TypeError, r"metrics must be a list"),
+        ({"encoder_kwargs": [("hidden_units", (16,))]}, TypeError, r"encoder_kwargs must be a dict or None"),
     ],
 )
 def test_bad_hypermodel_arguments(kwargs, error, match):
@@ -238,8 +313,11 @@ def test_bad_hypermodel_arguments(kwargs, error, match):
 
 
 def test_zero_kl_weight_can_be_fixed_or_a_choice():
-    assert not tuning.VAEHyperModel((8, 8, 1), kl_weight=0.0).spaces["kl_weight"].searched
-    assert tuning.VAEHyperModel((8, 8, 1), kl_weight=[0.0, 1.0]).spaces["kl_weight"].searched
+    fixed = tuning.VAEHyperModel((8, 8, 1), latent_dim=4, kl_weight=0.0, **SMALL)
+    assert tuning.objective("val_loss", fixed).direction == "min"
+    searched = tuning.VAEHyperModel((8, 8, 1), latent_dim=4, kl_weight=Choice("kl_weight", [0.0, 1.0]), **SMALL)
+    with pytest.raises(ValueError, match=r"depends on lambda"):
+        tuning.objective("val_loss", searched)
 
 
 def test_objective_not_reported_is_refused():
@@ -258,7 +336,7 @@ def test_objective_not_reported_is_refused():
 
 
 def test_lambda_dependent_loss_is_refused_when_lambda_is_searched():
-    searched = tuning.VAEHyperModel((8, 8, 1), kl_weight=(1e-3, 1.0), latent_dim=4, **SMALL)
+    searched = tuning.VAEHyperModel((8, 8, 1), kl_weight=KL_WEIGHT, latent_dim=4, **SMALL)
     with pytest.raises(ValueError, match=r"'val_loss' is the VAE's total loss .* depends on lambda"):
         tuning.objective("val_loss", searched)
     fixed = tuning.VAEHyperModel((8, 8, 1), kl_weight=0.1, latent_dim=4, **SMALL)
@@ -266,11 +344,12 @@ def test_lambda_dependent_loss_is_refused_when_lambda_is_searched():
 
 
 def test_one_sided_objectives_warn():
-    vae = tuning.VAEHyperModel((8, 8, 1), latent_dim=(2, 8), kl_weight=(1e-3, 1.0), **SMALL)
+    vae = tuning.VAEHyperModel((8, 8, 1), latent_dim=Int("latent_dim", 2, 8, sampling="log"),
+                               kl_weight=KL_WEIGHT, **SMALL)
     with pytest.warns(UserWarning) as record:
         tuning.objective("val_reconstruction_loss", vae)
     messages = " ".join(str(w.message) for w in record)
-    assert "favour the widest latent_dim ((2, 8))" in messages
+    assert "favour the widest latent_dim (8)" in messages
     assert "favour the smallest kl_weight" in messages
     mse = tuning.VAEHyperModel((8, 8, 1), reconstruction="mse", **SMALL)
     with pytest.warns(UserWarning, match=r"Use reconstruction='bce'"):
@@ -303,6 +382,16 @@ def test_the_tuners_objective_is_checked_before_training(digits, tmp_path, objec
         search(tuner, digits, callbacks=[_CountEpochs()], **kwargs)
     assert _CountEpochs.epochs == 0
     assert not completed(tuner)
+
+
+def test_importing_keras_gen_does_not_import_keras_tuner():
+    code = ("import sys, keras_gen; loaded = 'keras_tuner' in sys.modules; "
+            "from keras_gen import tuning; "
+            "print(loaded, 'keras_tuner' in sys.modules, keras_gen.tuning is tuning, "
+            "'tuning' in keras_gen.__all__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert result.stdout.split() == ["False", "True", "True", "True"]
 
 
 def test_docstring_examples():

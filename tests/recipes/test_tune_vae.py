@@ -47,8 +47,10 @@ def test_tune_vae_smoke_then_resume(tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, match",
     [
-        (["--latent-dim", "32", "2"], r"error: latent_dim range is empty or inverted"),
-        (["--kl-weight", "0", "1"], r"error: kl_weight range is sampled on a log scale"),
+        (["--latent-dim", "32", "2"], r"error: .*'latent_dim'.*min_value 32 is greater than the max_value 2"),
+        (["--kl-weight", "0", "1"], r"error: .*'kl_weight'.*sampling='log' does not support .* min_value: 0.0"),
+        (["--kl-weight", "-1"], r"error: kl_weight must be a finite number >= 0. Received: kl_weight=-1.0"),
+        (["--latent-dim", "2", "4", "8"], r"--latent-dim takes one value or LOW HIGH"),
         (["--objective", "val_accuracy"], r"error: The objective 'val_accuracy' is not reported by VAE"),
         (["--objective", "val_loss"], r"error: The objective 'val_loss' is the VAE's total loss"),
     ],
