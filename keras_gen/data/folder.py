@@ -16,6 +16,9 @@ EAGER_CHECK_LIMIT = 1000
 # The leading bytes of each format TensorFlow's decode_image reads.
 _MAGIC_NUMBERS = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
 _PIL_FORMATS = ("PNG", "JPEG", "MPO", "GIF", "BMP")
+# Lazily checked files must show their format's end marker within this many
+# final bytes (see _is_complete).
+_END_WINDOW = 4096
 
 
 def _list_images(folder, recursive):
@@ -53,6 +56,50 @@ def _check_with_pil(paths):
             )
 
 
+def _has_sequence(data, sequence):
+    """Whether the uint8 vector `data` contains the byte string `sequence`."""
+    import tensorflow as tf
+
+    n = tf.maximum(tf.shape(data)[0] - len(sequence) + 1, 0)
+    found = tf.ones([n], tf.bool)
+    for offset, byte in enumerate(sequence):
+        found = tf.logical_and(found, tf.equal(data[offset : offset + n], byte))
+    return tf.reduce_any(found)
+
+
+def _is_complete(contents, head):
+    """False when a file is visibly cut short (a truncated download or copy).
+
+    A JPEG must hold its end-of-image marker FF D9, a PNG its IEND chunk
+    within the last `_END_WINDOW` bytes (some cameras append data after the
+    image); a GIF must end with its trailer byte 3B; a BMP must be at least
+    as long as the size its header declares.
+    """
+    import tensorflow as tf
+
+    length = tf.strings.length(contents)
+    start = tf.maximum(length - _END_WINDOW, 0)
+    tail = tf.io.decode_raw(tf.strings.substr(contents, start, length - start), tf.uint8)
+    is_jpeg = tf.equal(tf.strings.substr(head, 0, 3), b"\xff\xd8\xff")
+    is_png = tf.equal(head, b"\x89PNG")
+    is_gif = tf.equal(head, b"GIF8")
+    is_bmp = tf.equal(tf.strings.substr(head, 0, 2), b"BM")
+    size_bytes = tf.cast(
+        tf.io.decode_raw(tf.strings.substr(tf.strings.join([contents, b"\x00" * 6]), 2, 4), tf.uint8),
+        tf.int64,
+    )
+    bmp_size = tf.reduce_sum(size_bytes * tf.constant([1, 2**8, 2**16, 2**24], tf.int64))
+    return tf.case(
+        [
+            (is_jpeg, lambda: _has_sequence(tail, b"\xff\xd9")),
+            (is_png, lambda: _has_sequence(tail, b"IEND")),
+            (is_gif, lambda: _has_sequence(tail[-1:], b"\x3b")),
+            (is_bmp, lambda: tf.cast(length, tf.int64) >= bmp_size),
+        ],
+        default=lambda: tf.constant(True),
+    )
+
+
 def _read_image(path, channels, center_crop, image_size):
     """tf.data map: file path -> float32 HWC image in 0..255."""
     import tensorflow as tf
@@ -69,6 +116,13 @@ def _read_image(path, channels, center_crop, image_size):
          "(not a PNG, JPEG, BMP or GIF file). Remove or replace it."],
     )
     with tf.control_dependencies([check]):
+        complete = tf.debugging.Assert(
+            _is_complete(contents, head),
+            ["from_folder cannot decode the image file", path,
+             "(truncated: the end of its image data is missing). "
+             "Remove or replace it."],
+        )
+    with tf.control_dependencies([complete]):
         contents = tf.identity(contents)
     image = tf.io.decode_image(contents, channels=0, expand_animations=False)
     image = _pipeline.to_channels(image, channels)
@@ -102,10 +156,13 @@ def from_folder(
 
     Corrupt files: a folder with at most 1000 images is fully decoded with
     PIL up front, so a bad file raises a `ValueError` naming it at once. In
-    larger folders each file's header is checked as it is read, so a
-    non-image file fails iteration with an error naming it; a file with a
-    valid header but damaged data then fails with TensorFlow's own decode
-    error.
+    larger folders each file is checked as it is read: a non-image file, or
+    one cut short (a JPEG without its end-of-image marker in its last 4 KiB,
+    a PNG without its IEND chunk there, a GIF not ending with its trailer
+    byte, a BMP shorter
+    than its header says), fails iteration with an error naming it. A file
+    complete in length but damaged inside then fails with TensorFlow's own
+    decode error, which does not name it.
 
     Args:
         path: str or path-like, the folder.
