@@ -7,6 +7,9 @@ import numpy as np
 
 from keras_gen import backend
 from keras_gen import images
+from keras_gen._guards import BackupAndRestore  # noqa: F401 (public)
+from keras_gen._guards import NonFiniteLossError  # noqa: F401 (public)
+from keras_gen._guards import TerminateOnNaN  # noqa: F401 (public)
 
 
 class SampleGrid(keras.callbacks.Callback):

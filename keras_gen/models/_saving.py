@@ -263,3 +263,33 @@ class SafeSaving:
         if len(own) == len(keys):
             return super().load_own_variables(store)
         return super().load_own_variables({key: store[key] for key in own})
+
+
+class GuardedFit:
+    """Mixin of ``GenerativeModel``: ``fit`` stops at the first non-finite loss by default."""
+
+    def fit(self, *args, terminate_on_nan=True, **kwargs):
+        """``keras.Model.fit`` that stops at the first NaN or Inf loss.
+
+        Unless ``terminate_on_nan=False``, the callbacks get a
+        ``keras_gen.callbacks.TerminateOnNaN(raise_error=True)`` first (or
+        keep the one they hold; a plain ``keras.callbacks.TerminateOnNaN`` is
+        replaced by the keras-gen one with the same ``raise_error``), which
+        watches every logged loss (a GAN's ``d_loss`` and ``g_loss``
+        included): a NaN or Inf loss raises
+        ``keras_gen.callbacks.NonFiniteLossError`` naming the key, the batch
+        and the value, before any backup or checkpoint of that batch.
+
+        Args:
+            *args: ``keras.Model.fit`` arguments.
+            terminate_on_nan: bool, add the guard. Defaults to True.
+            **kwargs: ``keras.Model.fit`` keyword arguments.
+        """
+        from keras_gen import _guards
+
+        if len(args) > 5:  # callbacks given by position (x, y, batch_size, epochs, verbose, ...)
+            args = list(args)
+            args[5] = _guards.with_nan_guard(args[5], terminate_on_nan)
+        else:
+            kwargs["callbacks"] = _guards.with_nan_guard(kwargs.get("callbacks"), terminate_on_nan)
+        return super().fit(*args, **kwargs)

@@ -6,12 +6,13 @@ import keras
 from keras import ops
 
 from keras_gen import backend
+from keras_gen.models._saving import GuardedFit
 from keras_gen.models._saving import NonFiniteWeightsError  # noqa: F401 (re-exported)
 from keras_gen.models._saving import SafeSaving
 from keras_gen.models._saving import check_finite_weights  # noqa: F401 (re-exported)
 
 
-class GenerativeModel(SafeSaving, keras.Model):
+class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     """A ``keras.Model`` whose ``train_step``/``test_step`` are written once.
 
     Subclasses define ``train_step(self, data)`` and ``test_step(self, data)``

@@ -4,6 +4,7 @@ import ast
 import doctest
 import importlib
 import pathlib
+import re
 
 import pytest
 
@@ -26,11 +27,27 @@ def test_heavy_libraries_are_imported_lazily(module):
     assert not top_level & HEAVY
 
 
+# A ">>> " prompt followed by code (doctest skips prompts holding only a comment).
+PROMPT = re.compile(r"^\s*>>>[ \t]+(?!#)\S", re.MULTILINE)
+
+
+def _prompts(module):
+    return len(PROMPT.findall((DATA_DIR / f"{module}.py").read_text()))
+
+
+def test_data_modules_have_examples():
+    # The parametrised test below cannot pass with nothing to run.
+    assert "digits" in MODULES and "folder" in MODULES
+    assert sum(_prompts(m) for m in MODULES) >= 15
+
+
 @pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples_run(module):
     mod = importlib.import_module(f"keras_gen.data.{module}")
     result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
+    # Every example in the file ran (none sits where doctest does not look).
+    assert result.attempted == _prompts(module)
     if not module.startswith("_"):
         assert result.attempted > 0  # Every public module shows an example.
 

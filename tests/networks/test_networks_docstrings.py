@@ -1,6 +1,8 @@
 """The `Example:` sections of the builders' docstrings run as written."""
 
 import doctest
+import pathlib
+import re
 
 import pytest
 
@@ -15,5 +17,8 @@ from keras_gen.networks import factory
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
     assert result.failed == 0
+    # Every ">>> code" prompt of the file ran (comment-only prompts are not examples).
+    prompts = re.findall(r"^\s*>>>[ \t]+(?!#)\S", pathlib.Path(module.__file__).read_text(), re.M)
+    assert len(prompts) > 0
+    assert result.attempted == len(prompts)

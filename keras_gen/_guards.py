@@ -1,0 +1,289 @@
+"""Training guards: stop on non-finite losses, back up and resume exactly.
+
+Public through ``keras_gen.callbacks``.
+"""
+
+import json
+import math
+import numbers
+import os
+import warnings
+
+import keras
+from keras import ops
+from keras.src.utils import io_utils
+
+from keras_gen import _checks as checks
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or Inf during training (raised by ``TerminateOnNaN(raise_error=True)``)."""
+
+
+def _loss_keys(logs, monitor):
+    if monitor is not None:
+        return [key for key in monitor if key in logs]
+    keys = [key for key in logs if str(key).endswith("loss")]
+    return keys or list(logs)
+
+
+class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+    """Stop training at the first NaN or Inf loss, whatever the losses are called.
+
+    ``keras.callbacks.TerminateOnNaN`` reads ``logs["loss"]`` only, which a
+    ``GAN`` does not log (it logs ``d_loss`` and ``g_loss``). This callback
+    checks every logged key ending in ``"loss"`` after each training batch
+    and at the end of each epoch (where ``val_*loss`` keys appear too); when
+    the logs have no such key it checks every numeric value. The message
+    names the key, the value, the batch and the epoch.
+
+    Every keras-gen model's ``fit`` adds one with ``raise_error=True`` unless
+    the callbacks already hold one or ``fit(terminate_on_nan=False)``; a plain
+    ``keras.callbacks.TerminateOnNaN`` given to ``fit`` is replaced by this
+    one with the same ``raise_error``.
+
+    Args:
+        raise_error: bool. False (Keras' default): print the message and stop
+            training gracefully (``model.stop_training = True``; the epoch's
+            end and ``on_train_end`` of the other callbacks still run, so a
+            ``keras.callbacks.BackupAndRestore`` deletes its backup). True:
+            raise :class:`NonFiniteLossError` at once, before any later
+            callback of the same batch runs (a backup or checkpoint of the
+            bad step is never written and the last good one stays).
+        monitor: None (default: the keys described above) or a list of log
+            keys to check.
+
+    Attributes:
+        stopped: None, or ``(key, value, epoch, batch)`` of the non-finite
+            loss that stopped training.
+
+    Example:
+
+    >>> import keras_gen
+    >>> guard = keras_gen.callbacks.TerminateOnNaN(raise_error=True)
+    >>> # gan.fit(x, epochs=5, callbacks=[guard])
+    """
+
+    def __init__(self, raise_error=False, monitor=None):
+        super().__init__(raise_error=checks.boolean("raise_error", raise_error))
+        if monitor is not None:
+            if isinstance(monitor, str):
+                monitor = [monitor]
+            if not isinstance(monitor, (list, tuple)) or not all(
+                isinstance(key, str) for key in monitor
+            ) or not monitor:
+                raise checks.ArgumentTypeError(
+                    "monitor must be None or a non-empty list of log keys (str). "
+                    f"Received: monitor={monitor!r}"
+                )
+            monitor = list(monitor)
+        self.monitor = monitor
+        self.stopped = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.stopped = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        self._check(logs, batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch = epoch
+        self._check(logs, None)
+
+    def _check(self, logs, batch):
+        if not logs or self.stopped is not None:
+            return
+        for key in _loss_keys(logs, self.monitor):
+            value = logs[key]
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                try:
+                    value = float(value)
+                except (TypeError, ValueError):
+                    continue
+            if math.isfinite(value):
+                continue
+            self.stopped = (key, float(value), self._epoch, batch)
+            where = (
+                f"at the end of epoch {self._epoch + 1}"
+                if batch is None
+                else f"at batch {batch} of epoch {self._epoch + 1}"
+            )
+            message = (
+                f"Non-finite loss: {key}={value} {where}; training stops. The "
+                "weights may be non-finite now (saving them raises "
+                "keras_gen.NonFiniteWeightsError). Lower the learning rate, check "
+                "the data for NaN/Inf, or resume from a backup made before this."
+            )
+            if self.raise_error:
+                raise NonFiniteLossError(message)
+            io_utils.print_msg(message)
+            self.model.stop_training = True
+            return
+
+
+def with_nan_guard(callbacks, terminate_on_nan):
+    """``callbacks`` as a list that holds a keras-gen ``TerminateOnNaN`` (first) if asked.
+
+    A plain ``keras.callbacks.TerminateOnNaN`` is replaced by the keras-gen
+    one with the same ``raise_error``; without any, a
+    ``TerminateOnNaN(raise_error=True)`` is put first, so that it runs
+    before backups and checkpoints of the same batch.
+    """
+    terminate_on_nan = checks.boolean("terminate_on_nan", terminate_on_nan)
+    if callbacks is None:
+        callbacks = []
+    elif isinstance(callbacks, keras.callbacks.Callback):
+        callbacks = [callbacks]
+    elif isinstance(callbacks, keras.callbacks.CallbackList):
+        return callbacks
+    else:
+        callbacks = list(callbacks)
+    if not terminate_on_nan:
+        return callbacks
+    guarded = False
+    for index, callback in enumerate(callbacks):
+        if isinstance(callback, TerminateOnNaN):
+            guarded = True
+        elif isinstance(callback, keras.callbacks.TerminateOnNaN):
+            callbacks[index] = TerminateOnNaN(raise_error=callback.raise_error)
+            guarded = True
+    if not guarded:
+        callbacks.insert(0, TerminateOnNaN(raise_error=True))
+    return callbacks
+
+
+class BackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``keras.callbacks.BackupAndRestore`` that resumes exactly, even mid-epoch.
+
+    Keras' callback restores the weights of a mid-epoch backup
+    (``save_freq=N`` steps) but restarts that epoch from its first batch, so
+    the batches before the backup are trained twice. This one records how
+    many batches of the epoch the backup holds; on resume it runs those
+    batches again only to advance the data (each step's result is discarded:
+    the backup is reloaded after the last of them), then trains on from the
+    next batch. With keras-gen models the backup holds every random state
+    too (latent, prior and ``Sampling`` SeedGenerators), so a run killed at
+    any point and resumed ends with the weights of the uninterrupted run,
+    provided the data come in the same order in every run (``shuffle=False``
+    for arrays, or a deterministic pipeline); see README, "Reliability".
+
+    Also: a backup is written atomically (weights first, then the small
+    metadata file; a keras-gen model's weights file is renamed into place
+    complete, and a kill between the two files is detected from the
+    optimizer's step count and corrected); the epoch recorded by a backup
+    made in a resumed epoch is that epoch (not 0). Skipped batches are shown
+    by the progress bar; the resumed epoch's logged means cover the batches
+    after the backup. Exact skipping assumes ``steps_per_execution=1``.
+
+    Args: as ``keras.callbacks.BackupAndRestore`` (``backup_dir``,
+        ``save_freq``, ``double_checkpoint``, ``delete_checkpoint``).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
+                 delete_checkpoint=True):
+        super().__init__(
+            backup_dir,
+            save_freq=save_freq,
+            double_checkpoint=double_checkpoint,
+            delete_checkpoint=delete_checkpoint,
+        )
+        self._steps_done = 0
+        self._skip = 0
+        self._skip_epoch = None
+        self._skipping = False
+
+    # ------------------------------------------------------------- restore
+    def _load_model(self):
+        super()._load_model()
+        self._skip, self._skip_epoch = 0, None
+        if not os.path.exists(self._training_metadata_path):
+            return
+        with open(self._training_metadata_path) as f:
+            metadata = json.load(f)
+        if "steps_done" not in metadata:
+            return
+        epoch, steps_done = int(metadata["epoch"]), int(metadata["steps_done"])
+        saved = metadata.get("iterations")
+        loaded = _iterations(self.model)
+        if saved is not None and loaded is not None and loaded != saved:
+            steps = metadata.get("steps_per_epoch")
+            if not steps:
+                warnings.warn(
+                    f"The backup in {self.backup_dir} has weights from optimizer step "
+                    f"{loaded} but metadata from step {saved} (interrupted between "
+                    "the two writes); resuming at the metadata's position.",
+                    RuntimeWarning,
+                )
+            else:
+                epoch, steps_done = divmod(epoch * steps + steps_done + loaded - saved, steps)
+        self.model._initial_epoch = epoch
+        if steps_done:
+            self._skip, self._skip_epoch = steps_done, epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+        self._skipping = bool(self._skip) and epoch == self._skip_epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._skipping:
+            if batch + 1 >= self._skip:
+                self._end_skip(batch)
+            return
+        if self._should_save_on_batch(batch):
+            self._steps_done = batch + 1
+            self._save_model()
+            self._steps_done = 0
+
+    def _end_skip(self, batch):
+        model = self.model  # on JAX, reading it writes the jitted state back
+        sync = getattr(model, "jax_state_sync", None)
+        if sync is not None:
+            sync()
+        model.load_weights(self._weights_path)
+        model.reset_metrics()
+        self._skipping = False
+        self._skip, self._skip_epoch = 0, None
+        self._last_batch_seen = batch
+        self._batches_seen_since_last_saving = 0
+
+    # ---------------------------------------------------------------- save
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint and os.path.exists(self._weights_path):
+            _copy(self._weights_path, self._prev_weights_path)
+        if self.double_checkpoint and os.path.exists(self._training_metadata_path):
+            _copy(self._training_metadata_path, self._prev_training_metadata_path)
+        epoch, steps_done = self._current_epoch, self._steps_done
+        steps = (self.params or {}).get("steps")
+        if steps and steps_done >= steps:
+            epoch, steps_done = epoch + 1, 0
+        self.model.save_weights(filepath=self._weights_path, overwrite=True)
+        metadata = {
+            "epoch": epoch,
+            "batch": self._last_batch_seen,
+            "steps_done": steps_done,
+            "steps_per_epoch": steps,
+            "iterations": _iterations(self.model),
+        }
+        temporary = f"{self._training_metadata_path}.tmp-{os.getpid()}"
+        with open(temporary, "w") as f:
+            f.write(json.dumps(metadata))
+        os.replace(temporary, self._training_metadata_path)
+
+
+def _copy(source, target):
+    temporary = f"{target}.tmp-{os.getpid()}"
+    with open(source, "rb") as f_in, open(temporary, "wb") as f_out:
+        f_out.write(f_in.read())
+    os.replace(temporary, target)
+
+
+def _iterations(model):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "built", False):
+        return None
+    return int(ops.convert_to_numpy(optimizer.iterations))
