@@ -19,6 +19,7 @@ import keras_gen
 from keras_gen import runtime
 # The module (keras_gen.export may also name the re-exported function).
 ex = importlib.import_module("keras_gen.export")
+from keras_gen.export import _planner
 from tests import helpers
 
 LATENT = 4
@@ -179,7 +180,7 @@ def test_manifests_describe_each_artefact(shipped):
     assert gen["outputs"][0]["value_range"] == [-1.0, 1.0]
     with open(os.path.join(shipped["dir"], "vae_encoder.json")) as f:
         enc = json.load(f)
-    assert enc["inputs"][0]["value_range"] == [0.0, 1.0]  # the sigmoid decoder's range
+    assert enc["inputs"][0]["value_range"] == [0.0, 1.0]  # the VAE's output_range
     assert [o["name"] for o in enc["outputs"]] == ["z_mean", "z_log_sigma"]
     assert enc["outputs"][1]["shape"] == [None, LATENT]
     # Nothing but artefacts and manifests in the folder: no temporary leftovers.
@@ -223,8 +224,11 @@ class _Unbuilt(keras.layers.Layer):
             r"quantization applies to format='tflite' only",
         ),
         ({"part": "encoder"}, ValueError, r"part must be one of \['generator'\]"),
-        ({"batch_size": 0}, ValueError, r"batch_size must be None \(dynamic\) or a positive"),
-        ({"value_range": (1, 0)}, ValueError, r"value_range must be None or \(low, high\)"),
+        ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer or None"),
+        ({"batch_size": 2.0}, TypeError, r"Received: batch_size=2.0"),
+        ({"value_range": (1, 0)}, ValueError, r"value_range must be a pair \(low, high\)"),
+        ({"overwrite": "yes"}, TypeError, r"overwrite must be a bool"),
+        ({"allow_non_finite": 1}, TypeError, r"allow_non_finite must be a bool"),
     ],
 )
 def test_bad_arguments_fail_early_and_write_nothing(tmp_path, kwargs, error, match):
@@ -270,11 +274,35 @@ def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
                 f.write(b"partial")
         raise ex.ExportError("converter crashed")
 
-    monkeypatch.setattr(ex, "_convert", half_written)
+    monkeypatch.setattr(_planner, "_convert", half_written)
     with pytest.raises(ex.ExportError, match="converter crashed"):
         ex.export(_small_gan(), tmp_path / "g", format="saved_model")
     assert os.listdir(tmp_path) == ["g"]  # the previous artefact, untouched
     assert os.listdir(tmp_path / "g") == ["old.pb"]
+
+
+def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
+    gan = _small_gan()
+    kernel = gan.generator.layers[0].kernel
+    value = keras.ops.convert_to_numpy(kernel).copy()
+    value[0, 0] = np.nan
+    kernel.assign(value)
+    with pytest.raises(keras_gen.NonFiniteWeightsError, match=r"Cannot export.*1 NaN.*allow_non_finite=True"):
+        ex.export(gan, tmp_path / "g.tflite")
+    with pytest.raises(keras_gen.NonFiniteWeightsError, match=r"Cannot export"):
+        ex.export_for_mobile(gan, tmp_path, "g")
+    assert os.listdir(tmp_path) == []
+
+    def fake_convert(targets, specs):  # the conversion itself is tested above
+        for spec in specs:
+            with open(spec["out"], "wb") as f:
+                f.write(b"converted")
+
+    monkeypatch.setattr(_planner, "_convert", fake_convert)
+    with pytest.warns(RuntimeWarning, match=r"NaN or Inf.*allow_non_finite=True"):
+        manifest = ex.export(gan, tmp_path / "g.tflite", allow_non_finite=True)
+    assert manifest["size_bytes"] == len(b"converted")
+    assert sorted(os.listdir(tmp_path)) == ["g.tflite", "g.tflite.json"]
 
 
 @pytest.mark.skipif(

@@ -84,3 +84,44 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"shape": [2, 4, 4, 1], "modules": []}
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda m: m.pop("outputs"), r"'outputs' must be a non-empty list. Received: outputs=None"),
+        (lambda m: m.update(batch_size=0), r"batch_size must be null or a positive integer. Received: batch_size=0"),
+        (lambda m: m.update(latent_dim="3"), r"latent_dim must be null or a positive integer"),
+        (lambda m: m.update(manifest_version=7), r"manifest_version must be one of \[1\]"),
+        (lambda m: m.update(format="saved_model"), r"format must be 'tflite' for the file"),
+        (lambda m: m.update(size_bytes=m["size_bytes"] + 1), r"size_bytes=\d+ but the artefact has \d+ bytes"),
+        (lambda m: m.update(inputs=[dict(m["inputs"][0], shape=[None, 4])]),
+         r"its input is 'latent' of shape \[None, 4\], the artefact's is 'latent' of shape \[None, 3\]"),
+        (lambda m: m.update(outputs=[dict(m["outputs"][0], name="picture")]),
+         r"its outputs are \['picture'\], the artefact's are \['image'\]"),
+        (lambda m: m.update(batch_size=2), None),  # a dynamic artefact runs any batch
+    ],
+)
+def test_a_manifest_that_does_not_fit_its_artefact_is_named(generator_tflite, tmp_path, change, match):
+    _, path, manifest = generator_tflite
+    copy = tmp_path / "gen.tflite"
+    shutil.copy(path, copy)
+    data = json.loads(json.dumps(manifest))
+    change(data)
+    (tmp_path / "gen.tflite.json").write_text(json.dumps(data))
+    if match is None:
+        assert runtime.load(copy)(np.zeros((3, 3), "float32")).shape == (3, 4, 4, 1)
+        return
+    with pytest.raises(runtime.ManifestError, match=r"The manifest '.*gen\.tflite\.json' does not describe") as info:
+        runtime.load(copy)
+    assert info.match(match)
+    assert isinstance(info.value, ValueError)
+
+
+def test_invalid_json_manifest_is_named(generator_tflite, tmp_path):
+    _, path, _ = generator_tflite
+    copy = tmp_path / "gen.tflite"
+    shutil.copy(path, copy)
+    (tmp_path / "gen.tflite.json").write_text('{"manifest_version": 1, "format": ')
+    with pytest.raises(runtime.ManifestError, match=r"'.*gen\.tflite\.json'.*not valid JSON \(Expecting value at line 1"):
+        runtime.read_manifest(copy)

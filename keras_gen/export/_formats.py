@@ -1,0 +1,36 @@
+"""What export can write: formats, parts, and the one table of quantization modes."""
+
+import collections
+
+FORMATS = ("saved_model", "tflite")
+PARTS = ("generator", "decoder", "encoder")
+MANIFEST_VERSION = 1
+SIGNATURE_KEY = "serving_default"
+
+QuantizationMode = collections.namedtuple(
+    "QuantizationMode", ["suffix", "tolerance", "converter", "description"]
+)
+
+# The quantization modes of TFLite files. `suffix`: what export_for_mobile
+# appends to the file name; `tolerance`: the documented largest absolute
+# difference to the Keras model's outputs for outputs of order 1 (images in
+# [0, 1] or [-1, 1], latent codes), checked by the tests; `converter`: the
+# TFLite converter options (tf.lite.Optimize members, tf dtype names), passed
+# as data to the TensorFlow worker.
+QUANTIZATION_MODES = {
+    None: QuantizationMode("", 1e-5, {}, "float32"),
+    "float16": QuantizationMode(
+        "_fp16",
+        1e-2,
+        {"optimizations": ["DEFAULT"], "supported_types": ["float16"]},
+        "float16 weights, float32 compute on CPU",
+    ),
+    "dynamic_int8": QuantizationMode(
+        "_int8",
+        1e-1,
+        {"optimizations": ["DEFAULT"]},
+        "int8 weights, activations quantized on the fly",
+    ),
+}
+QUANTIZATIONS = tuple(QUANTIZATION_MODES)
+TOLERANCES = {name: mode.tolerance for name, mode in QUANTIZATION_MODES.items()}

@@ -1,0 +1,304 @@
+"""Manifests, temporary folders and the all-or-none publication of a set of artefacts.
+
+Everything an export writes is first *staged* in a private folder beside the
+targets, ``.keras_gen_tmp-<pid>-<random>/``, on the same filesystem, so that
+moving it into place is a rename. Publication (:func:`publish`) then:
+
+1. writes a journal, ``commit.json``, listing every staged entry and its
+   target (from here on the set is committed: it will be published whole);
+2. moves the entries into place one by one, with SIGINT / SIGTERM held back:
+   a file with ``os.replace`` (atomic: the old file until the new one), a
+   directory by exchanging it with the old one (``renameat2`` with
+   ``RENAME_EXCHANGE`` on Linux; elsewhere, or on filesystems without it, the
+   old directory is renamed aside just before the new one is renamed in);
+   replaced entries are kept in the staging folder until the end;
+3. removes the staging folder.
+
+If a move fails, the entries already moved are put back (the set stays as it
+was) and the error is raised. If the process is killed (SIGKILL, power is
+not covered) between 1 and 3, the next export into that folder finds the
+journal of a dead process and finishes the publication before doing anything
+else; staging folders without a journal, and scratch folders of dead
+processes in the system temporary directory, are removed then too.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+
+TMP_PREFIX = ".keras_gen_tmp-"
+_JOURNAL = "commit.json"
+
+
+# ------------------------------------------------------------ manifests
+def manifest_path(path):
+    """The manifest written next to an artefact: ``<path>.json``."""
+    return os.fspath(path).rstrip("/\\") + ".json"
+
+
+def artefact_size(path):
+    """Bytes of a file, or of all files under a directory."""
+    if os.path.isdir(path):
+        return sum(
+            os.path.getsize(os.path.join(root, f))
+            for root, _, files in os.walk(path)
+            for f in files
+        )
+    return os.path.getsize(path)
+
+
+def write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+# ------------------------------------------------------ temporary folders
+def temp_dir(parent=None):
+    """A new private folder named ``.keras_gen_tmp-<pid>-...`` in ``parent``
+    (default: the system temporary directory)."""
+    return tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=parent)
+
+
+def _pid_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a zombie has exited: it is only waiting for its parent
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _owner_pid(name):
+    if not name.startswith(TMP_PREFIX):
+        return None
+    pid = name[len(TMP_PREFIX) :].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def clean_stale(folder=None):
+    """Finish or remove what killed exports left in ``folder`` (default: the
+    system temporary directory): folders ``.keras_gen_tmp-<pid>-...`` whose
+    process is gone. A committed set (journal present) is published first.
+
+    Returns the paths removed.
+    """
+    folder = tempfile.gettempdir() if folder is None else folder
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        pid = _owner_pid(name)
+        if pid is None or _pid_alive(pid):
+            continue
+        stale = os.path.join(folder, name)
+        if os.path.exists(os.path.join(stale, _JOURNAL)):
+            _roll_forward(stale)
+        shutil.rmtree(stale, ignore_errors=True)
+        if not os.path.lexists(stale):
+            removed.append(stale)
+    return removed
+
+
+# ---------------------------------------------------------- publication
+class Staging:
+    """A staging folder beside the targets of one publication (one folder)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.dir = temp_dir(folder)
+        os.mkdir(os.path.join(self.dir, "new"))
+        os.mkdir(os.path.join(self.dir, "old"))
+
+    def path(self, final):
+        """Where the entry to publish at ``final`` is written."""
+        return os.path.join(self.dir, "new", os.path.basename(final))
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def publish(staging, finals):
+    """Move the staged entries of ``finals`` (paths in ``staging.folder``) into place."""
+    entries = []
+    for final in finals:
+        st = os.lstat(staging.path(final))
+        entries.append({"final": os.path.abspath(final), "id": [st.st_dev, st.st_ino]})
+    with _signals_held():
+        journal = os.path.join(staging.dir, _JOURNAL)
+        write_json(journal + ".part", {"entries": entries})
+        os.replace(journal + ".part", journal)
+        done = []
+        try:
+            for entry in entries:
+                done.append((entry["final"], _install(staging.dir, entry["final"])))
+        except BaseException:
+            for _, undo in reversed(done):
+                try:
+                    undo()
+                except OSError:
+                    pass
+            os.unlink(journal)
+            raise
+        staging.remove()
+
+
+def _install(staging_dir, final):
+    """Move ``staging_dir/new/<name>`` to ``final``; return a function that undoes it."""
+    name = os.path.basename(final)
+    new = os.path.join(staging_dir, "new", name)
+    old = os.path.join(staging_dir, "old", name)
+    existed = os.path.lexists(final)
+    both_files = not os.path.isdir(new) and not (existed and os.path.isdir(final))
+    if both_files:
+        if existed:
+            try:
+                os.link(final, old, follow_symlinks=False)
+            except OSError:  # no hard links on this filesystem
+                shutil.copy2(final, old, follow_symlinks=False)
+        os.replace(new, final)
+
+        def undo():
+            if existed:
+                os.replace(old, final)
+            else:
+                os.unlink(final)
+
+        return undo
+    if not existed:
+        os.rename(new, final)
+        return lambda: os.rename(final, new)
+    if exchange(new, final):
+        os.rename(new, old)  # the exchange left the old entry at `new`
+
+        def undo():
+            os.rename(old, new)
+            exchange(new, final)
+
+        return undo
+    # No atomic exchange here: the shortest possible window without `final`.
+    os.rename(final, old)
+    os.rename(new, final)
+
+    def undo():
+        os.rename(final, new)
+        os.rename(old, final)
+
+    return undo
+
+
+def _roll_forward(staging_dir):
+    """Finish a committed publication whose process died part-way."""
+    try:
+        with open(os.path.join(staging_dir, _JOURNAL)) as f:
+            entries = json.load(f)["entries"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for entry in entries:
+        final = entry["final"]
+        new = os.path.join(staging_dir, "new", os.path.basename(final))
+        try:
+            st = os.lstat(new)
+        except OSError:
+            continue  # already moved into place
+        if [st.st_dev, st.st_ino] != list(entry["id"]):
+            continue  # the old entry, exchanged out of place
+        try:
+            _install(staging_dir, final)
+        except OSError:
+            pass
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+_renameat2 = None
+if sys.platform.startswith("linux"):
+    try:
+        _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+        _renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        _renameat2.restype = ctypes.c_int
+    except (AttributeError, OSError):
+        _renameat2 = None
+
+
+def exchange(a, b):
+    """Atomically swap two existing paths; False where the system cannot."""
+    if _renameat2 is None:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    errno = ctypes.get_errno()
+    if errno in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: not supported here
+        return False
+    raise OSError(errno, os.strerror(errno), a, None, b)
+
+
+# --------------------------------------------------------------- signals
+class Terminated(BaseException):
+    """SIGTERM arrived during an export (raised so that clean-up runs)."""
+
+
+@contextlib.contextmanager
+def sigterm_raises():
+    """Turn SIGTERM into :class:`Terminated` while the block runs (main thread,
+    default handler only); after the clean-up the process still dies of it."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    except Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back while the block runs (main thread only),
+    then deliver them."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if handler is not None:  # None: installed outside Python, left alone
+            previous[sig] = handler
+            signal.signal(sig, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(received):
+            os.kill(os.getpid(), sig)

@@ -1,0 +1,119 @@
+"""The TensorFlow side of export: Keras parts -> SavedModel / TFLite files.
+
+Runs with Keras' TensorFlow backend only: imported in-process when the caller
+is on TensorFlow, otherwise run by file path in a child process (see
+``_child.py``) that never imports the ``keras_gen`` package. Everything it
+needs arrives as data in the job specs (paths, names, shapes, converter
+options), so this file knows nothing about keras-gen models or quantization
+mode names.
+
+A spec is a dict with ``part`` (key of the Keras model in ``parts``),
+``format`` (``"saved_model"`` or ``"tflite"``), ``converter`` (TFLite
+converter options: ``optimizations`` and ``supported_types``, lists of
+``tf.lite.Optimize`` / ``tf`` dtype names), ``batch_size`` (None: dynamic),
+``input_name``, ``input_shape``, ``output_names``, ``signature`` and ``out``
+(the path to write).
+"""
+
+import importlib
+import json
+import os
+import shutil
+import sys
+import traceback
+
+import keras
+import tensorflow as tf
+
+
+class ConversionError(RuntimeError):
+    """A conversion failed (TFLite: the model needs ops outside the builtin set)."""
+
+
+def convert_all(parts, specs, scratch):
+    """Write every spec's artefact; ``scratch`` is an empty, private directory."""
+    # Conversions share one SavedModel per (part, batch size).
+    saved = {}
+    for spec in specs:
+        key = (spec["part"], spec["batch_size"])
+        if key not in saved:
+            saved[key] = os.path.join(scratch, f"sm_{len(saved)}")
+            write_saved_model(parts[spec["part"]], spec, saved[key])
+        if spec["format"] == "saved_model":
+            shutil.copytree(saved[key], spec["out"])
+        else:
+            write_tflite(saved[key], spec)
+
+
+def write_saved_model(layer, spec, path):
+    """A SavedModel with one signature: float32 input -> dict of float32 outputs."""
+    shape = [spec["batch_size"]] + list(spec["input_shape"][1:])
+    names = spec["output_names"]
+
+    def serve(x):
+        outputs = layer(x, training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return {n: tf.cast(y, tf.float32) for n, y in zip(names, outputs)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(layer)
+    archive.add_endpoint(
+        spec["signature"],
+        serve,
+        input_signature=[tf.TensorSpec(shape, tf.float32, name=spec["input_name"])],
+    )
+    archive.write_out(path, verbose=False)
+
+
+def write_tflite(saved_model_dir, spec):
+    """Convert the SavedModel to a ``.tflite`` file with builtin ops only."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[spec["signature"]]
+    )
+    # Builtin ops only: the file must run on the mobile LiteRT runtime, which
+    # has no Flex (SELECT_TF_OPS) delegate by default.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    options = spec["converter"]
+    if options.get("optimizations"):
+        converter.optimizations = [getattr(tf.lite.Optimize, o) for o in options["optimizations"]]
+    if options.get("supported_types"):
+        converter.target_spec.supported_types = [
+            tf.as_dtype(t) for t in options["supported_types"]
+        ]
+    try:
+        flatbuffer = converter.convert()
+    except Exception as e:
+        raise ConversionError(
+            "TFLite conversion with builtin ops only failed (the model needs an op "
+            f"LiteRT does not have built in): {e}"
+        ) from e
+    with open(spec["out"], "wb") as f:
+        f.write(flatbuffer)
+
+
+def main(job_file):
+    """Child-process entry point: run the job in ``job_file`` (JSON).
+
+    The job holds ``parts`` (key -> ``.keras`` file), ``specs``, ``modules``
+    (modules defining custom layers, imported first) and ``scratch``. On
+    failure the error and traceback go to ``error.txt`` beside the job file.
+    """
+    try:
+        with open(job_file) as f:
+            job = json.load(f)
+        for module in job["modules"]:
+            importlib.import_module(module)
+        parts = {
+            key: keras.saving.load_model(path, compile=False)
+            for key, path in job["parts"].items()
+        }
+        convert_all(parts, job["specs"], job["scratch"])
+    except BaseException as e:
+        with open(os.path.join(os.path.dirname(job_file), "error.txt"), "w") as f:
+            f.write(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()[-3000:]}")
+        raise
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
