@@ -5,21 +5,23 @@ import os
 import keras
 import numpy as np
 
+from keras_gen import _checks as checks
 from keras_gen import backend
 from keras_gen import images
 from keras_gen._guards import BackupAndRestore  # noqa: F401 (public)
 from keras_gen._guards import NonFiniteLossError  # noqa: F401 (public)
 from keras_gen._guards import TerminateOnNaN  # noqa: F401 (public)
+from keras_gen.models.base import GenerativeModel
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Decode a fixed latent batch into a PNG grid at the end of epochs.
 
     The latent batch is drawn once, from ``seed``, so grids are comparable
-    across epochs and runs. Works with a ``GAN`` (decodes with its
-    generator, images in [-1, 1]) and with a ``VAE`` or ``AutoEncoder``
-    (decodes with its decoder, images in [0, 1]); any model with a
-    ``generator`` or ``decoder`` sub-model and a ``latent_dim`` works.
+    across epochs and runs. The model is asked through the keras-gen model
+    protocol: its ``latent_dim``, its ``decoding_network`` (a GAN's
+    generator, a VAE's or AutoEncoder's decoder) and its ``output_range``
+    (see ``keras_gen.models.GenerativeModel.output_range``).
 
     Args:
         out_dir: str, folder for the PNGs (created if missing).
@@ -28,8 +30,8 @@ class SampleGrid(keras.callbacks.Callback):
         seed: int, seed of the fixed latent batch. Defaults to 0.
         every: int > 0, write a grid every ``every`` epochs (and after the
             last one). Defaults to 1.
-        value_range: pair or None, the decoder's output range; None infers
-            (-1, 1) for a model with a ``generator``, else (0, 1).
+        value_range: pair or None, the decoder's output range; None takes
+            the model's ``output_range``.
         log_dir: str or None, also log the grid as a TensorBoard image there.
         filename: str, file name pattern with ``{epoch}`` (1-based).
             Defaults to ``"epoch_{epoch:03d}.png"``.
@@ -55,9 +57,13 @@ class SampleGrid(keras.callbacks.Callback):
         scale=2,
     ):
         super().__init__()
-        for name, value in (("num_images", num_images), ("every", every), ("scale", scale)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+        num_images = checks.positive_int("num_images", num_images)
+        cols = checks.positive_int("cols", cols, allow_none=True)
+        seed = checks.seed("seed", seed)
+        every = checks.positive_int("every", every)
+        scale = checks.positive_int("scale", scale)
+        if value_range is not None:
+            value_range = checks.value_range("value_range", value_range)
         if "{epoch" not in filename:
             raise ValueError(
                 f"filename must contain an {{epoch}} field. Received: filename={filename!r}"
@@ -75,15 +81,14 @@ class SampleGrid(keras.callbacks.Callback):
         self._z = None
         self._writer = None
 
-    def _decoder(self):
-        model = self.model
-        decoder = getattr(model, "generator", None) or getattr(model, "decoder", None)
-        if decoder is None or not hasattr(model, "latent_dim"):
+    def _check_model(self):
+        if not isinstance(self.model, GenerativeModel):
             raise ValueError(
-                "SampleGrid needs a model with a `generator` or `decoder` and a "
-                f"`latent_dim` (keras_gen.GAN, VAE, AutoEncoder). Received: {type(model).__name__}"
+                "SampleGrid needs a keras-gen model (keras_gen.GAN, VAE, AutoEncoder: "
+                "one with a latent_dim, a decoding_network and an output_range). "
+                f"Received: {type(self.model).__name__}"
             )
-        return decoder
+        return self.model
 
     def latent_batch(self):
         """The fixed latent batch (NumPy ``(num_images, latent_dim)``)."""
@@ -96,11 +101,9 @@ class SampleGrid(keras.callbacks.Callback):
         last = self.params.get("epochs") if self.params else None
         if (epoch + 1) % self.every and (last is None or epoch + 1 != last):
             return
-        decoder = self._decoder()
-        value_range = self.value_range or (
-            (-1.0, 1.0) if getattr(self.model, "generator", None) is not None else (0.0, 1.0)
-        )
-        samples = decoder.predict(self.latent_batch(), verbose=0)
+        model = self._check_model()
+        value_range = self.value_range or model.output_range
+        samples = model.decoding_network.predict(self.latent_batch(), verbose=0)
         grid = images.image_grid(samples, cols=self.cols, value_range=value_range)
         path = os.path.join(self.out_dir, self.filename.format(epoch=epoch + 1))
         images.save_png(grid, path, scale=self.scale)
@@ -172,19 +175,8 @@ class KLWarmup(keras.callbacks.Callback):
 
     def __init__(self, warmup_steps, start=0.0):
         super().__init__()
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, (int, np.integer)):
-            raise TypeError(
-                f"warmup_steps must be a positive int. Received: warmup_steps={warmup_steps!r}"
-            )
-        if warmup_steps < 1:
-            raise ValueError(
-                f"warmup_steps must be a positive int. Received: warmup_steps={warmup_steps!r}"
-            )
-        if isinstance(start, bool) or not isinstance(start, (int, float, np.floating)) \
-                or not 0.0 <= start <= 1.0:
-            raise ValueError(f"start must be a float in [0, 1]. Received: start={start!r}")
-        self.warmup_steps = int(warmup_steps)
-        self.start = float(start)
+        self.warmup_steps = checks.positive_int("warmup_steps", warmup_steps)
+        self.start = checks.real("start", start, minimum=0.0, maximum=1.0)
         self.step = 0
         self._layers = []
         self._current = None

@@ -6,10 +6,12 @@ Auto-Encoders" -> "Applications"): compress data, cluster data, learn a
 classifier from the encoder, data synthesis, interpolation, altering
 specific features, compression and reconstruction. Each is a function here.
 
-Every function takes a trained model:
+Every function takes a trained model and asks it through the model
+protocol (``latent_dim``, ``encoding_network``, ``decoding_network``,
+``latent_codes``):
 
-* ``keras_gen.AutoEncoder``: the code of ``x`` is ``model.encode(x)``;
-* ``keras_gen.VAE``: the code is the posterior mean ``model.encode(x)[0]``
+* ``keras_gen.AutoEncoder``: the code of ``x`` is its bottleneck code;
+* ``keras_gen.VAE``: the code is the posterior mean
   (the source notes' "Compression and Reconstruction": give the mean to the decoder);
 * ``keras_gen.GAN``: there is no encoder, so the functions that need one
   (``cluster``, ``linear_probe``, ``compress``, ``attribute_vector`` from
@@ -28,6 +30,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen.models import base
 
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -35,65 +38,49 @@ ALTER_MODES = ("target", "vector")
 
 
 # ------------------------------------------------------------------ plumbing
-def _kind(model):
-    """``"vae"``, ``"ae"`` or ``"gan"``, or a TypeError naming the model."""
-    from keras_gen.models import GAN
-    from keras_gen.models import VAE
-    from keras_gen.models import AutoEncoder
-
-    if isinstance(model, VAE):
-        return "vae"
-    if isinstance(model, AutoEncoder):
-        return "ae"
-    if isinstance(model, GAN):
-        return "gan"
-    raise TypeError(
-        "model must be a keras_gen.AutoEncoder, VAE or GAN. "
-        f"Received: model={model!r} of type {type(model).__name__}"
-    )
+def _check_model(model):
+    """``model`` if it answers the model protocol, else a TypeError naming it."""
+    if not isinstance(model, base.GenerativeModel):
+        raise TypeError(
+            "model must be a keras_gen.AutoEncoder, VAE or GAN. "
+            f"Received: model={model!r} of type {type(model).__name__}"
+        )
+    return model
 
 
 def latent_dim(model):
     """The width of ``model``'s latent space (bottleneck or z)."""
-    _kind(model)
-    return int(model.latent_dim)
+    return int(_check_model(model).latent_dim)
 
 
 def encode(model, x, batch_size=None):
     """Latent codes of images ``x``: the AE code, or the VAE posterior mean.
 
     Args:
-        model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE``.
+        model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE``
+            (``model.latent_codes``; a model without an encoder raises
+            ``TypeError``).
         x: images ``(n, H, W, C)``.
         batch_size: ``predict`` batch size (Keras' default if None).
 
     Returns:
         float32 NumPy array ``(n, latent_dim)``.
     """
-    kind = _kind(model)
-    if kind == "gan":
-        raise TypeError(
-            "A GAN has no encoder, so images cannot be mapped to latent codes; "
-            "pass latent codes z instead. Received: model of type GAN"
-        )
-    codes = model.encode(x, batch_size=batch_size)
-    if kind == "vae":
-        codes = codes[0]
+    codes = _check_model(model).latent_codes(x, batch_size=batch_size)
     return np.asarray(codes, dtype="float32")
 
 
 def decode(model, z, batch_size=None):
-    """Images decoded from codes ``z``: ``model.decode`` or the GAN's generator."""
+    """Images decoded from codes ``z`` by ``model.decoding_network``."""
     z = np.asarray(z, dtype="float32")
-    if _kind(model) == "gan":
-        return model.generator.predict(z, batch_size=batch_size, verbose=0)
-    return model.decode(z, batch_size=batch_size)
+    network = _check_model(model).decoding_network
+    return base.as_float32(network.predict(z, batch_size=batch_size, verbose=0))
 
 
 def _is_codes(model, x, latent):
     if latent is not None:
         return bool(latent)
-    if _kind(model) == "gan":
+    if model.encoding_network is None:
         return True
     x = np.asarray(x)
     return x.ndim in (1, 2) and x.shape[-1] == latent_dim(model)
@@ -103,8 +90,8 @@ def _codes(model, x, latent=None, batch_size=None):
     """``x`` as codes ``(n, latent_dim)`` (encoding images) and whether it was one item."""
     x = np.asarray(x, dtype="float32")
     if _is_codes(model, x, latent):
-        if _kind(model) == "gan" and latent is False:
-            encode(model, x)  # raises the GAN error
+        if model.encoding_network is None and latent is False:
+            encode(model, x)  # raises: no encoder
         if x.shape[-1] != latent_dim(model) or x.ndim not in (1, 2):
             raise ValueError(
                 f"Latent codes must have shape (latent_dim,) or (n, latent_dim) with "
@@ -112,37 +99,13 @@ def _codes(model, x, latent=None, batch_size=None):
             )
         single = x.ndim == 1
         return np.atleast_2d(x), single
-    from keras_gen.models.base import known_input_shape
-
-    shape = known_input_shape(model.encoder)
+    shape = base.known_input_shape(model.encoding_network)
     rank = len(shape) - 1 if shape is not None else x.ndim - 1
     single = x.ndim == rank
     return encode(model, x[None] if single else x, batch_size), single
 
 
-def _check_choice(name, value, options):
-    if value not in options:
-        raise ValueError(f"{name} must be one of {options}. Received: {name}={value!r}")
-
-
-def _check_steps(steps):
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2. Received: steps={steps!r}")
-    return int(steps)
-
-
 # ------------------------------------------------------------- refinement
-def _check_positive(name, value, integer=False, allow_zero=False):
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    ok = not isinstance(value, bool) and isinstance(value, kinds) and np.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        what = "an integer" if integer else "a finite number"
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be {what} {bound}. Received: {name}={value!r}")
-    return int(value) if integer else float(value)
-
-
 class _SameBatch(keras.utils.PyDataset):
     """``steps`` batches that are all ``batch``: one ``fit`` call, no per-epoch cost."""
 
@@ -236,14 +199,13 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     >>> refine_codes(ae, np.zeros((3, 8, 8, 1), "float32"), steps=5).shape
     (3, 2)
     """
-    kind = _kind(model)
-    if kind == "gan":
-        encode(model, x)  # raises: a GAN has no encoder
-    steps = _check_positive("steps", steps, integer=True, allow_zero=True)
-    learning_rate = _check_positive("learning_rate", learning_rate)
-    batch_size = _check_positive("batch_size", batch_size, integer=True)
+    if _check_model(model).encoding_network is None:
+        encode(model, x)  # raises: no encoder
+    steps = checks.non_negative_int("steps", steps)
+    learning_rate = checks.positive_float("learning_rate", learning_rate)
+    batch_size = checks.positive_int("batch_size", batch_size)
     x = np.asarray(x, dtype="float32")
-    expected = base.known_input_shape(model.encoder)
+    expected = base.known_input_shape(model.encoding_network)
     if x.ndim < 2 or (expected is not None and x.shape[1:] != tuple(expected[1:])):
         want = "(n, ...)" if expected is None else str((None,) + tuple(expected[1:]))
         raise ValueError(f"x must be a batch of images of shape {want}. Received: x.shape={x.shape}")
@@ -266,7 +228,9 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     refined = []
     for start in range(0, len(x), batch_size):
         chunk = x[start:start + batch_size]
-        refiner = _CodeRefiner(model.decoder, model.reconstruction_fn, codes[start:start + batch_size])
+        refiner = _CodeRefiner(
+            model.decoding_network, model.reconstruction_fn, codes[start:start + batch_size]
+        )
         refiner.compile(optimizer=keras.optimizers.Adam(step_size))
         refiner.optimizer.build([refiner.codes])  # Adam slots for the codes only
         refiner.fit(_SameBatch(chunk, steps), epochs=1, verbose=0)
@@ -330,8 +294,8 @@ def interpolate_codes(a, b, steps=10, method="linear"):
 
     ``"linear"``: z(t) = (1 - t) a + t b. ``"slerp"``: see :func:`slerp`.
     """
-    steps = _check_steps(steps)
-    _check_choice("method", method, INTERPOLATION_METHODS)
+    steps = checks.integer("steps", steps, minimum=2)
+    checks.choice("method", method, INTERPOLATION_METHODS)
     t = np.linspace(0.0, 1.0, steps)
     if method == "slerp":
         return slerp(a, b, t).astype("float32")
@@ -431,7 +395,7 @@ def alter_codes(z, target, alpha, mode="target"):
     Returns:
         ``(n, d)`` for a scalar ``alpha``, ``(n, len(alpha), d)`` otherwise.
     """
-    _check_choice("mode", mode, ALTER_MODES)
+    checks.choice("mode", mode, ALTER_MODES)
     z = np.asarray(z, dtype="float64")
     target = np.asarray(target, dtype="float64")
     alphas = np.asarray(alpha, dtype="float64")
@@ -485,11 +449,11 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     >>> np.allclose(alter(ae, x[:2], z_t, alpha=1.0, return_codes=True), z_t, atol=1e-6)
     True
     """
-    _check_choice("mode", mode, ALTER_MODES)
+    checks.choice("mode", mode, ALTER_MODES)
     z, single = _codes(model, x, latent, batch_size)
     target = np.asarray(target, dtype="float32")
     if target.shape != (latent_dim(model),):
-        if mode == "vector" or _kind(model) == "gan":
+        if mode == "vector" or model.encoding_network is None:
             raise ValueError(
                 f"target must be a latent vector of shape ({latent_dim(model)},) for "
                 f"mode={mode!r}. Received: target.shape={target.shape}"
@@ -556,15 +520,15 @@ def cluster(model, x, k, labels=None, seed=0, batch_size=None):
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
-        raise ValueError(f"k must be an integer >= 2. Received: k={k!r}")
+    k = checks.integer("k", k, minimum=2)
+    seed = checks.seed("seed", seed)
     codes = encode(model, x, batch_size)
     if labels is not None and len(labels) != len(codes):
         raise ValueError(
             f"labels must have one entry per example. Received: {len(labels)} labels "
             f"for {len(codes)} examples"
         )
-    kmeans = KMeans(n_clusters=int(k), n_init=10, random_state=seed).fit(codes)
+    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(codes)
     result = ClusterResult(kmeans.labels_, kmeans.cluster_centers_.astype("float32"))
     if labels is not None:
         result.purity = purity_score(labels, result.assignments)
@@ -653,7 +617,7 @@ def compress(model, x, code_dtype="float32", batch_size=None, refine_steps=0):
     ((3, 2), 32.0)
     """
     x = np.asarray(x)
-    refine_steps = _check_positive("refine_steps", refine_steps, integer=True, allow_zero=True)
+    refine_steps = checks.non_negative_int("refine_steps", refine_steps)
     codes = encode(model, x, batch_size)
     if refine_steps:
         codes = refine_codes(model, x, codes, steps=refine_steps)

@@ -111,9 +111,9 @@ def test_kl_warmup_reaches_a_user_model_with_a_sampling_layer(images):
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    ({"warmup_steps": 0}, ValueError, "warmup_steps must be a positive int. Received: warmup_steps=0"),
+    ({"warmup_steps": 0}, ValueError, "warmup_steps must be a positive integer. Received: warmup_steps=0"),
     ({"warmup_steps": 2.5}, TypeError, "Received: warmup_steps=2.5"),
-    ({"warmup_steps": 10, "start": 1.5}, ValueError, "start must be a float in \\[0, 1\\]. Received: start=1.5"),
+    ({"warmup_steps": 10, "start": 1.5}, ValueError, "start must be a finite number >= 0 and <= 1. Received: start=1.5"),
 ])
 def test_kl_warmup_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):

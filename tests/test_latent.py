@@ -278,7 +278,7 @@ def test_compress_with_refined_codes_reconstructs_closer(trained_ae):
     (dict(steps=True), "steps must be an integer >= 0. Received: steps=True"),
     (dict(learning_rate=0.0), "learning_rate must be a finite number > 0. Received: learning_rate=0.0"),
     (dict(learning_rate=float("nan")), "learning_rate must be a finite number > 0. Received: learning_rate=nan"),
-    (dict(batch_size=0), "batch_size must be an integer > 0. Received: batch_size=0"),
+    (dict(batch_size=0), "batch_size must be a positive integer. Received: batch_size=0"),
     (dict(codes=np.zeros((5, 3), "float32")), r"codes must have shape \(n, latent_dim\) = \(4, 2\) "
                                                r"for 4 images. Received: codes.shape=\(5, 3\)"),
 ])

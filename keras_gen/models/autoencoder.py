@@ -63,7 +63,7 @@ class AutoEncoder(EncoderDecoderModel):
             )
         check_codes("encoder", z)
         check_round_trip(x, z, self.decoder)
-        self.code_dim = int(z.shape[-1])
+        self._latent_dim = int(z.shape[-1])
 
     def call(self, inputs, training=False):
         return self.decoder(self.encoder(inputs, training=training), training=training)
@@ -92,3 +92,19 @@ class AutoEncoder(EncoderDecoderModel):
     def encode(self, x, batch_size=None):
         """Bottleneck codes of ``x`` as a NumPy array ``(n, latent_dim)``."""
         return base.as_float32(self.encoder.predict(x, batch_size=batch_size, verbose=0))
+
+    def latent_codes(self, x, batch_size=None):
+        """The codes of ``x`` (``encode``), NumPy ``(n, latent_dim)``."""
+        return self.encode(x, batch_size=batch_size)
+
+    def sample(self, n, seed=None, labels=None, batch_size=None):
+        """Not available: an AutoEncoder has no prior over its codes.
+
+        Raises ``TypeError``; a ``VAE`` (or a ``GAN``) is the model to
+        sample from. Codes of your own choosing decode with ``decode``.
+        """
+        raise TypeError(
+            "An AutoEncoder has no prior over its codes to sample from; use "
+            "keras_gen.VAE or keras_gen.GAN, or decode codes of your choosing "
+            "with model.decode(z). Received: model of type AutoEncoder"
+        )

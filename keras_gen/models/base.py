@@ -5,11 +5,14 @@ import numpy as np
 import keras
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen import backend
+from keras_gen.backend import portable
 from keras_gen.models._saving import GuardedFit
 from keras_gen.models._saving import NonFiniteWeightsError  # noqa: F401 (re-exported)
 from keras_gen.models._saving import SafeSaving
 from keras_gen.models._saving import check_finite_weights  # noqa: F401 (re-exported)
+from keras_gen.data import peek
 
 
 class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
@@ -60,9 +63,22 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         backend.record_distribution(self)
         super().compile(optimizer=optimizer, **kwargs)
 
+    def get_compile_config(self):
+        """``keras.Model``'s compile config, with backend-neutral optimizer classes.
+
+        A ``.keras`` file saved under any backend then trains further under
+        every other (see ``keras_gen.backend.portable``).
+        """
+        config = super().get_compile_config()
+        return None if config is None else portable.portable_config(config)
+
     def compile_from_config(self, config):
-        """Re-run ``compile`` from ``get_compile_config()`` (``.keras`` loading)."""
-        config = keras.saving.deserialize_keras_object(config)
+        """Re-run ``compile`` from ``get_compile_config()`` (``.keras`` loading).
+
+        Backend-specific optimizer classes recorded by older files are
+        replaced by their public ``keras.optimizers`` class first.
+        """
+        config = keras.saving.deserialize_keras_object(portable.portable_config(config))
         self.compile(**config)
         if self.built and self.optimizer is not None:
             # Create the optimizer's variables so saved state can be loaded.
@@ -123,20 +139,27 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         return logs
 
     # --------------------------------------------------------- data checks
+    # fit() and evaluate() check their inputs before any layer runs, with the
+    # same rules for every input kind and backend: the whole of an in-memory
+    # array, the first batch of a tf.data.Dataset or keras.utils.PyDataset
+    # (keras_gen.data.peek; streams are not consumed). Later batches of a
+    # stream are not inspected: keras_gen.callbacks.TerminateOnNaN stops a
+    # run whose losses become NaN.
     def fit(self, x=None, y=None, *args, **kwargs):
-        self._check_array("x", x)
-        self._check_array("y", y)
+        self._check_inputs("x", x, y)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
-            self._check_array("validation_data", validation_data[0])
+            self._check_inputs(
+                "validation_data", validation_data[0],
+                validation_data[1] if len(validation_data) > 1 else None,
+            )
         elif validation_data is not None:
-            self._check_array("validation_data", validation_data)
+            self._check_inputs("validation_data", validation_data)
         with backend.distribution_scope(self):
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_array("x", x)
-        self._check_array("y", y)
+        self._check_inputs("x", x, y)
         with backend.distribution_scope(self):
             return super().evaluate(x, y, *args, **kwargs)
 
@@ -144,36 +167,233 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         with backend.distribution_scope(self):
             return super().predict(x, *args, **kwargs)
 
-    def _check_array(self, name, data):
-        """Check an in-memory array before training starts (rank, range)."""
+    def _check_inputs(self, name, x, y=None):
+        """Check ``fit``/``evaluate`` data ``x`` (and targets ``y``) by kind.
+
+        Arrays and tensors are checked whole; a ``tf.data.Dataset`` or
+        ``keras.utils.PyDataset`` by its first batch, which is split into
+        ``(x, y)`` as Keras does. Empty inputs raise ``ValueError``; other
+        kinds (generators, ...) pass unchecked.
+        """
+        kind, batch = peek.first_batch(x)
+        if kind is None:
+            return
+        if kind == peek.ARRAY:
+            if batch.ndim == 0 or batch.shape[0] == 0:
+                raise ValueError(
+                    f"{name} is empty: there is nothing to train or evaluate on. "
+                    f"Received: {name}.shape={batch.shape}"
+                )
+            _, target = peek.first_batch(y)
+            label = name
+        else:
+            if batch is None:
+                raise ValueError(
+                    f"{name} is an empty {kind}: it yields no batch, so there is "
+                    f"nothing to train or evaluate on. Received: {name}={x!r}"
+                )
+            batch, target, _ = keras.utils.unpack_x_y_sample_weight(
+                tuple(batch) if isinstance(batch, list) else batch
+            )
+            if not isinstance(batch, np.ndarray):
+                return  # Several inputs (dict, tuple): the model's own business.
+            label = f"{name} (first batch of the {kind})"
+        if not self._targets_are_images():
+            target = None
+        self._check_array(label, batch, is_target=target is None)
+        if isinstance(target, np.ndarray):
+            self._check_array(f"the targets of {label}" if kind != peek.ARRAY else "y", target)
+
+    def _check_array(self, name, data, is_target=True):
+        """Check one NumPy array of images before training starts.
+
+        In this order: a floating-point dtype (integer pixels are refused,
+        not rescaled silently); the rank and image shape the model expects;
+        finite values (NaN and Inf are counted and located); then, for the
+        images the model must reproduce (``is_target``), the value range:
+        ``[0, 1]`` for a BCE reconstruction, and the range of the decoding
+        network's final activation when it is bounded (sigmoid, tanh).
+        """
         if not isinstance(data, np.ndarray):
             return
-        expected_rank = self._expected_data_rank()
-        if expected_rank is not None and data.ndim != expected_rank:
-            raise ValueError(
-                f"{name} must have rank {expected_rank} (batch, "
-                f"{', '.join(['...'] * (expected_rank - 1))}) to match the "
-                f"model's input. Received: {name}.shape={data.shape}"
+        if not (np.issubdtype(data.dtype, np.floating) or data.dtype.name == "bfloat16"):
+            extent = ""
+            if data.size and (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
+                extent = f" (min={data.min()}, max={data.max()})"
+            raise checks.ArgumentTypeError(
+                f"{name} must hold floating-point images in the model's range "
+                f"{self._data_range()}; keras-gen does not rescale integer pixels "
+                f"silently. Received: {name} with dtype={data.dtype}{extent}. "
+                "Convert and rescale it first, e.g. keras_gen.data.from_numpy(x, "
+                f"input_range=(0, 255), value_range={self._data_range()})."
             )
-        value_range = self._required_value_range()
-        if value_range is not None and data.size:
-            lo, hi = float(np.min(data)), float(np.max(data))
-            if lo < value_range[0] - 1e-6 or hi > value_range[1] + 1e-6:
+        expected = self._expected_data_shape()
+        if expected is not None:
+            if data.ndim != len(expected):
                 raise ValueError(
-                    f"{name} must lie in {value_range} for this model "
-                    f"({self._value_range_reason()}). Received: {name} with "
-                    f"min={lo:g}, max={hi:g}. Rescale it, e.g. with "
-                    "keras_gen.data.from_numpy(x, input_range=(0, 255))."
+                    f"{name} must have rank {len(expected)} (batch, "
+                    f"{', '.join(['...'] * (len(expected) - 1))}) to match the "
+                    f"model's input shape {expected}. Received: {name}.shape={data.shape}"
+                )
+            if any(e is not None and e != r for e, r in zip(expected[1:], data.shape[1:])):
+                raise ValueError(
+                    f"{name} must hold images of shape {tuple(expected[1:])} (the "
+                    f"model's expected input shape is {expected}). Received: "
+                    f"{name}.shape={data.shape}, images of shape {data.shape[1:]}"
+                )
+        finite = np.isfinite(data)
+        if not finite.all():
+            n_nan = int(np.isnan(data).sum())
+            n_inf = int(data.size - finite.sum()) - n_nan
+            first = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValueError(
+                f"{name} must not contain NaN or infinite values. Received: {name} "
+                f"with {n_nan} NaN and {n_inf} infinite values, the first "
+                f"({data[first]}) at index {list(first)}"
+            )
+        if not is_target or not data.size:
+            return
+        lo, hi = float(np.min(data)), float(np.max(data))
+        value_range = self._required_value_range()
+        if value_range is not None and (lo < value_range[0] - 1e-6 or hi > value_range[1] + 1e-6):
+            raise ValueError(
+                f"{name} must lie in {value_range} for this model "
+                f"({self._value_range_reason()}). Received: {name} with "
+                f"min={lo:g}, max={hi:g}. Rescale it, e.g. with "
+                "keras_gen.data.from_numpy(x, input_range=(0, 255))."
+            )
+        bounded = self._bounded_output_range()
+        if bounded is not None:
+            atol = 1e-4 * (bounded[1] - bounded[0])
+            if lo < bounded[0] - atol or hi > bounded[1] + atol:
+                raise ValueError(
+                    f"{name} must lie in {bounded}, the output range of the model's "
+                    "decoding network (its final activation), or the model cannot "
+                    f"reproduce it. Received: {name} with min={lo:g}, max={hi:g}. "
+                    "Rescale it, e.g. with keras_gen.data.from_numpy(x, "
+                    f"input_range=(0, 255), value_range={bounded})."
                 )
 
-    def _expected_data_rank(self):
-        return None
+    def _protocol(self, name):
+        """``getattr(self, name)``, or None where the model does not define it."""
+        try:
+            return getattr(self, name)
+        except (NotImplementedError, AttributeError):
+            return None
+
+    def _expected_data_shape(self):
+        """Shape ``(None, H, W, C)`` of the training images, or None if unknown.
+
+        The encoding network's input shape where there is one, else the
+        decoding network's output shape (a GAN's generator).
+        """
+        encoder = self._protocol("encoding_network")
+        if encoder is not None:
+            return known_input_shape(encoder)
+        decoder = self._protocol("decoding_network")
+        latent_dim = self._protocol("latent_dim")
+        if decoder is None or latent_dim is None:
+            return None
+        try:
+            shape = decoder.compute_output_shape((None, latent_dim))
+        except Exception:  # A network that cannot say: no shape check.
+            return None
+        if not isinstance(shape, tuple) or not all(d is None or isinstance(d, int) for d in shape):
+            return None
+        return (None,) + tuple(shape[1:])
+
+    def _targets_are_images(self):
+        """Whether ``y`` holds images to reproduce (models with an encoder)."""
+        return self._protocol("encoding_network") is not None
+
+    def _bounded_output_range(self):
+        """The decoding network's output range where its activation bounds it."""
+        decoder = self._protocol("decoding_network")
+        return None if decoder is None else activation_range(decoder)
+
+    def _data_range(self):
+        """The range the model's data should lie in (for messages)."""
+        rng = self._required_value_range() or self._bounded_output_range()
+        if rng is None:
+            rng = self._protocol("default_output_range") or (0.0, 1.0)
+        return tuple(float(v) for v in rng)
 
     def _required_value_range(self):
         return None
 
     def _value_range_reason(self):
         return ""
+
+    # ------------------------------------------------------- model protocol
+    # Every generative model answers these; code outside models/ (latent
+    # tools, callbacks, export) asks through them, never by isinstance.
+
+    #: The output range assumed when the decoding network's final
+    #: activation does not fix one (see ``output_range``).
+    default_output_range = (0.0, 1.0)
+
+    @property
+    def latent_dim(self):
+        """Width of the latent space (int): the size of one code z."""
+        raise NotImplementedError(f"{type(self).__name__} does not define latent_dim.")
+
+    @property
+    def decoding_network(self):
+        """The ``keras.Model`` mapping codes ``(batch, latent_dim)`` to images."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not define decoding_network."
+        )
+
+    @property
+    def encoding_network(self):
+        """The network mapping images to codes, or None if the model has none."""
+        return None
+
+    @property
+    def output_range(self):
+        """``(low, high)`` floats: the range of the decoding network's outputs.
+
+        The rule: the final activation of ``decoding_network`` (the last
+        layer that is not a reshape, crop, dropout or similar, looking
+        inside nested models) decides when it bounds its output
+        (``sigmoid``/``hard_sigmoid``: ``(0.0, 1.0)``, ``tanh``:
+        ``(-1.0, 1.0)``); any other activation falls back to the model's
+        ``default_output_range`` (``(0.0, 1.0)`` for ``AutoEncoder`` and
+        ``VAE``, ``(-1.0, 1.0)`` for ``GAN``), the range its data is
+        expected in.
+        """
+        found = activation_range(self.decoding_network)
+        return found if found is not None else tuple(map(float, self.default_output_range))
+
+    def latent_codes(self, x, batch_size=None):
+        """Deterministic latent codes of images ``x``, NumPy ``(n, latent_dim)``.
+
+        Models without an encoder raise ``TypeError``.
+        """
+        name = type(self).__name__
+        raise TypeError(
+            f"A {name} has no encoder, so images cannot be mapped to latent codes; "
+            f"pass latent codes z instead. Received: model of type {name}"
+        )
+
+    def sample(self, n, seed=None, labels=None, batch_size=None):
+        """Decode ``n`` draws of z ~ N(0, I) into images, NumPy ``(n, ...)``.
+
+        Args:
+            n: int > 0, number of images.
+            seed: int or None. With an int the draw is reproducible; with
+                None the model's own SeedGenerator advances.
+            labels: must be None: the models here are unconditional.
+            batch_size: decoding batch size (``predict``'s default if None).
+        """
+        check_unconditional(self, labels)
+        z = draw_latents(n, self.latent_dim, seed, self._prior_seed_generator())
+        network = self.decoding_network
+        return as_float32(network.predict(z, batch_size=batch_size, verbose=0))
+
+    def _prior_seed_generator(self):
+        """The SeedGenerator that ``sample(seed=None)`` advances."""
+        raise NotImplementedError(f"{type(self).__name__} cannot sample.")
 
 
 def unpack(data):
@@ -217,24 +437,52 @@ def as_float32(x):
     return keras.tree.map_structure(lambda t: np.asarray(t).astype("float32", copy=False), x)
 
 
-def check_positive_int(name, value):
-    """ValueError unless ``value`` is an int > 0 (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    return int(value)
+def check_unconditional(model, labels):
+    """ValueError unless ``labels`` is None (the model is unconditional)."""
+    if labels is not None:
+        raise ValueError(
+            f"labels must be None: a {type(model).__name__} is unconditional and "
+            f"cannot be sampled per label. Received: labels={labels!r}"
+        )
 
 
-def check_seed(seed):
-    """TypeError unless ``seed`` is an int or None."""
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
+# Layers that only move values around: skipped when looking for the final
+# activation (a Dense(sigmoid) followed by a Reshape still outputs [0, 1]).
+_SHAPE_ONLY_LAYERS = (
+    keras.layers.Reshape,
+    keras.layers.Flatten,
+    keras.layers.Cropping2D,
+    keras.layers.Permute,
+    keras.layers.Identity,
+    keras.layers.Dropout,
+    keras.layers.InputLayer,
+)
+_ACTIVATION_RANGES = {"sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+
+
+def activation_range(network):
+    """``(low, high)`` fixed by ``network``'s final activation, or None.
+
+    The final activation is that of the last layer that is not shape-only
+    (reshape, flatten, crop, permute, identity, dropout), looking inside a
+    nested model; ``sigmoid`` and ``hard_sigmoid`` give ``(0.0, 1.0)``,
+    ``tanh`` ``(-1.0, 1.0)``, anything else (linear, ReLU, a subclassed
+    network without ``layers``) None.
+    """
+    for layer in reversed(getattr(network, "layers", None) or ()):
+        if isinstance(layer, _SHAPE_ONLY_LAYERS):
+            continue
+        if getattr(layer, "layers", None):
+            return activation_range(layer)
+        activation = getattr(layer, "activation", None)
+        return _ACTIVATION_RANGES.get(getattr(activation, "__name__", None))
+    return None
 
 
 def draw_latents(n, latent_dim, seed, generator):
     """``n`` draws of z ~ N(0, I) as NumPy: from ``seed`` if an int, else the SeedGenerator."""
-    n = check_positive_int("n", n)
-    seed = check_seed(seed)
+    n = checks.positive_int("n", n)
+    seed = checks.seed("seed", seed)
     z = keras.random.normal((n, latent_dim), seed=generator if seed is None else seed)
     return ops.convert_to_numpy(z)
 

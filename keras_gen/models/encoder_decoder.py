@@ -20,7 +20,7 @@ class EncoderDecoderModel(base.GenerativeModel):
         self.decoder = base.check_sub_model("decoder", decoder)
         self.reconstruction = reconstruction
         self.reconstruction_fn = losses.reconstruction_loss(reconstruction)
-        self.code_dim = None
+        self._latent_dim = None
 
     def build_if_known(self):
         """Build now when the encoder's input shape is known (functional)."""
@@ -36,18 +36,29 @@ class EncoderDecoderModel(base.GenerativeModel):
         """Reconstructions of ``x`` (``predict``) as a NumPy array."""
         return base.as_float32(self.predict(x, batch_size=batch_size, verbose=0))
 
+    # ------------------------------------------------ the model protocol
     @property
     def latent_dim(self):
         """Width of the bottleneck (the decoder's input size)."""
-        if self.code_dim is not None:
-            return self.code_dim
+        if self._latent_dim is not None:
+            return self._latent_dim
         shape = base.known_input_shape(self.decoder)
         if shape is not None:
-            return shape[-1]
+            return int(shape[-1])
         raise AttributeError(
             "latent_dim is unknown until the model is built (the decoder is not "
             "a functional model). Build or call the model first."
         )
+
+    @property
+    def decoding_network(self):
+        """The decoder."""
+        return self.decoder
+
+    @property
+    def encoding_network(self):
+        """The encoder."""
+        return self.encoder
 
     def _expected_data_rank(self):
         shape = base.known_input_shape(self.encoder)

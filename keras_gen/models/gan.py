@@ -1,11 +1,13 @@
 """Generative adversarial network with separate optimizers and K D-steps."""
 
-import numbers
+import warnings
 
 import keras
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen import backend
+from keras_gen.backend import portable
 from keras_gen import losses
 from keras_gen.models import base
 
@@ -44,7 +46,7 @@ class GAN(base.GenerativeModel):
         label_smoothing: float in [0, 1), one-sided label smoothing of the
             real targets (1 -> 1 - label_smoothing). Defaults to 0.
         seed: int or None, seed of the latent draws during training and of
-            ``generate(seed=None)``.
+            ``sample(seed=None)``.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -59,7 +61,7 @@ class GAN(base.GenerativeModel):
     >>> real = np.random.uniform(-1, 1, (32, 4, 4, 1)).astype("float32")
     >>> sorted(gan.fit(real, batch_size=16, epochs=1, verbose=0).history)
     ['d_fake', 'd_loss', 'd_real', 'g_loss']
-    >>> gan.generate(3, seed=1).shape
+    >>> gan.sample(3, seed=1).shape
     (3, 4, 4, 1)
     """
 
@@ -77,22 +79,13 @@ class GAN(base.GenerativeModel):
         super().__init__(**kwargs)
         self.generator = base.check_sub_model("generator", generator)
         self.discriminator = base.check_sub_model("discriminator", discriminator)
-        self.latent_dim = base.check_positive_int("latent_dim", latent_dim)
-        self.d_steps = base.check_positive_int("d_steps", d_steps)
+        self._latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.d_steps = checks.positive_int("d_steps", d_steps)
         self.generator_loss = generator_loss
         self.generator_loss_fn = losses.generator_loss(generator_loss)
-        if (
-            isinstance(label_smoothing, bool)
-            or not isinstance(label_smoothing, numbers.Real)
-            or not 0.0 <= label_smoothing < 1.0
-        ):
-            raise ValueError(
-                "label_smoothing must be a float in [0, 1). "
-                f"Received: label_smoothing={label_smoothing!r}"
-            )
-        self.label_smoothing = float(label_smoothing)
-        self.seed = base.check_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed")
+        self.label_smoothing = checks.probability("label_smoothing", label_smoothing)
+        self.seed = checks.seed("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -197,10 +190,11 @@ class GAN(base.GenerativeModel):
     def get_compile_config(self):
         if self.d_optimizer is None:
             return None
-        return {
+        # Backend-neutral optimizer classes: the file trains on any backend.
+        return portable.portable_config({
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-        }
+        })
 
     def _latents(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
@@ -251,17 +245,32 @@ class GAN(base.GenerativeModel):
         )
 
     # ---------------------------------------------------------- inference
-    def generate(self, n, seed=None, batch_size=None):
-        """``n`` generated images as NumPy ``(n, H, W, C)``.
+    # The model protocol (see GenerativeModel): ``sample(n, seed=None)``
+    # draws z ~ N(0, I) and runs the generator.
+    default_output_range = (-1.0, 1.0)
 
-        Args:
-            n: int > 0.
-            seed: int for a reproducible draw of z, or None to advance the
-                model's own SeedGenerator.
-            batch_size: ``predict`` batch size.
-        """
-        z = base.draw_latents(n, self.latent_dim, seed, self.seed_generator)
-        return base.as_float32(self.generator.predict(z, batch_size=batch_size, verbose=0))
+    @property
+    def latent_dim(self):
+        """Size of z (int)."""
+        return self._latent_dim
+
+    @property
+    def decoding_network(self):
+        """The generator."""
+        return self.generator
+
+    def _prior_seed_generator(self):
+        return self.seed_generator
+
+    def generate(self, n, seed=None, batch_size=None):
+        """Deprecated alias of :meth:`sample`: ``n`` images as NumPy ``(n, H, W, C)``."""
+        warnings.warn(
+            "GAN.generate() is deprecated; use GAN.sample(n, seed=None, batch_size=None), "
+            "the name every keras-gen model uses for drawing samples.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.sample(n, seed=seed, batch_size=batch_size)
 
     # -------------------------------------------------------------- config
     def _expected_data_rank(self):

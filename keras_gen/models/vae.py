@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen import losses
 from keras_gen.layers.sampling import Sampling
 from keras_gen.layers.sampling import check_free_bits
@@ -96,12 +97,12 @@ class VAE(EncoderDecoderModel):
         super().__init__(encoder, decoder, reconstruction=reconstruction, **kwargs)
         self.kl_weight = check_kl_weight(kl_weight)
         self.free_bits = check_free_bits(free_bits)
-        self.seed = base.check_seed(seed)
+        self.seed = checks.seed("seed", seed)
         self.sampling = Sampling(
-            kl_weight=self.kl_weight, seed=seed, free_bits=self.free_bits, name="sampling"
+            kl_weight=self.kl_weight, seed=self.seed, free_bits=self.free_bits, name="sampling"
         )
         self.prior_seed_generator = keras.random.SeedGenerator(
-            None if seed is None else seed + 1, name="prior_seed"
+            None if self.seed is None else self.seed + 1, name="prior_seed"
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
@@ -138,7 +139,7 @@ class VAE(EncoderDecoderModel):
             )
         z = self.sampling([z_mean, z_log_sigma])
         check_round_trip(x, z, self.decoder)
-        self.code_dim = int(z_mean.shape[-1])
+        self._latent_dim = int(z_mean.shape[-1])
 
     def call(self, inputs, training=False):
         """Reconstruct ``inputs``: sampled z when training, else the mean.
@@ -190,29 +191,36 @@ class VAE(EncoderDecoderModel):
         )
 
     # ---------------------------------------------------------- inference
-    def encode(self, x, batch_size=None):
-        """Posterior parameters of ``x``: NumPy ``(z_mean, z_sigma)``.
+    def posterior(self, x, batch_size=None):
+        """Posterior parameters of ``x``: NumPy ``(z_mean, z_log_sigma)``.
 
-        ``z_sigma = exp(z_log_sigma)``, the standard deviation.
+        The encoder's two outputs as they are: the mean and the *log* of the
+        standard deviation of q(z|x) = N(z_mean, exp(z_log_sigma)^2), each
+        ``(n, latent_dim)``.
         """
         z_mean, z_log_sigma = self.encoder.predict(x, batch_size=batch_size, verbose=0)
-        z_mean, z_log_sigma = base.as_float32((z_mean, z_log_sigma))
+        return base.as_float32((z_mean, z_log_sigma))
+
+    def encode(self, x, batch_size=None):
+        """Posterior mean and standard deviation of ``x``: NumPy ``(z_mean, z_sigma)``.
+
+        ``z_sigma = exp(z_log_sigma)`` is the standard deviation itself, not
+        its log; :meth:`posterior` returns ``(z_mean, z_log_sigma)`` and
+        :meth:`latent_codes` the mean alone.
+        """
+        z_mean, z_log_sigma = self.posterior(x, batch_size=batch_size)
         return z_mean, np.exp(z_log_sigma)
 
-    def sample(self, n, seed=None, batch_size=None):
-        """Decode ``n`` draws of z ~ N(0, I) (source notes: "Generation").
+    def latent_codes(self, x, batch_size=None):
+        """The posterior means of ``x``, NumPy ``(n, latent_dim)``.
 
-        Args:
-            n: int > 0, number of images.
-            seed: int or None. With an int the draw is reproducible; with
-                None the model's own SeedGenerator advances.
-            batch_size: decoding batch size (``predict``'s default if None).
-
-        Returns:
-            NumPy array ``(n, H, W, C)``.
+        The source notes ("Compression and Reconstruction"): the mean is the
+        code to give the decoder for a faithful reconstruction.
         """
-        z = base.draw_latents(n, self.latent_dim, seed, self.prior_seed_generator)
-        return self.decode(z, batch_size=batch_size)
+        return self.posterior(x, batch_size=batch_size)[0]
+
+    def _prior_seed_generator(self):
+        return self.prior_seed_generator
 
     def get_config(self):
         config = super().get_config()
