@@ -1,6 +1,6 @@
 """Working in the latent space: interpolation, attribute altering, clustering, probes, compression.
 
-The source notes list what an encoder/decoder pair is used for (shared/seed/
+The source notes list what an encoder/decoder pair is used for (../shared/seed/
 unsupervised_learning.md, "Auto-Encoders" -> "Applications" and "Variational
 Auto-Encoders" -> "Applications"): compress data, cluster data, learn a
 classifier from the encoder, data synthesis, interpolation, altering

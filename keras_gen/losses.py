@@ -4,7 +4,7 @@ Every function takes batched tensors and returns one value per example
 (shape ``(batch,)``); models average over the batch, which is the source notes'
 "expected value over the training data" estimated on a mini-batch.
 
-Reference: shared/seed/unsupervised_learning.md ("Auto-Encoders",
+Reference: ../shared/seed/unsupervised_learning.md ("Auto-Encoders",
 "Variational Auto-Encoders", "Generative Adversarial Network").
 """
 

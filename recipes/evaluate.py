@@ -2,7 +2,7 @@
 
 Trains small default models on scikit-learn's digits (28x28, stratified
 80/20 split) or loads trained ones (--ae / --vae / --gan), then measures
-each claim the source notes make (shared/seed/unsupervised_learning.md) with a
+each claim the source notes make (../shared/seed/unsupervised_learning.md) with a
 number on the held-out test split:
 
 * reconstruction MSE beside PCA at the same bottleneck width (the source notes'

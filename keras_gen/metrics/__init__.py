@@ -9,7 +9,7 @@
   bottleneck width, the baseline an auto-encoder must beat; and
   ``reconstruction_mse`` of a model, with the same per-pixel mean.
 
-Reference: shared/seed/unsupervised_learning.md.
+Reference: ../shared/seed/unsupervised_learning.md.
 """
 
 from keras_gen.metrics.extractors import digits_feature_extractor

@@ -3,7 +3,7 @@
 The benchmark trains keras-gen's VAE and DCGAN and a plain loop written by
 hand for the running backend from the same initial weights, data and noise
 seeds; after the same steps the two must hold the same weights (the check
-docs/DESIGN.md calls cheap and valuable). Runs the running backend only.
+../shared/DESIGN.md calls cheap and valuable). Runs the running backend only.
 """
 
 import importlib.util
