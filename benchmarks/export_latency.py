@@ -19,7 +19,8 @@ digits`` saves (a freshly initialised one if that file is missing). Run:
     .venv/bin/python benchmarks/export_latency.py [--backends tensorflow,jax,torch]
         [--repeats 50] [--threads 2]
 
-and it prints a Markdown table (docs/export.md holds one).
+and it prints a Markdown table (README.md's "Latency and size" holds one;
+docs/export.md describes the export itself).
 """
 
 import argparse
