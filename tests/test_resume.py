@@ -1,0 +1,173 @@
+"""Exact resume: a run killed with SIGKILL mid-epoch and resumed equals an uninterrupted one.
+
+The training runs in child processes (tests/resume_child.py) under the
+backend of this test session. The kill point is deterministic: the child
+writes a marker after global step 10 (epoch 2, batch 4 of 6; the last
+backup was after step 8) and sleeps until this process kills it.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen.models._saving import owned_seed_generators
+from tests import helpers
+
+CHILD = os.path.join(helpers.REPO, "tests", "resume_child.py")
+KILL_AT = 10  # global step; backups (save_freq=4) after steps 4 and 8 precede it
+# TensorFlow is required to be bit-identical; JAX and PyTorch within this
+# absolute tolerance (measured: also bit-identical on CPU).
+TOLERANCE = {"tensorflow": 0.0, "jax": 1e-6, "torch": 1e-6}
+
+
+def _child(work, *plans, kill_marker=None):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = helpers.REPO + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.Popen(
+        [sys.executable, CHILD, work, *plans],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        if kill_marker is not None:
+            marker = os.path.join(work, kill_marker)
+            deadline = time.monotonic() + 300
+            while not os.path.exists(marker):
+                if proc.poll() is not None:
+                    raise AssertionError(
+                        f"child ended before the kill point:\n{proc.stderr.read().decode()[-4000:]}"
+                    )
+                assert time.monotonic() < deadline, "child never reached the kill point"
+                time.sleep(0.02)
+            os.kill(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, err.decode()
+
+
+@pytest.fixture(scope="module")
+def resumed_runs(tmp_path_factory):
+    """Kill a GAN run, resume it; kill a VAE run, resume it; then the uninterrupted runs."""
+    work = str(tmp_path_factory.mktemp("resume"))
+    rc, err = _child(work, f"gan:kill:{KILL_AT}", kill_marker="marker_gan")
+    assert rc == -signal.SIGKILL, err[-4000:]
+    with open(os.path.join(work, "backup_gan", "training_metadata.json")) as f:
+        gan_backup = json.load(f)
+    rc, err = _child(work, "gan:resume", f"vae:kill:{KILL_AT}", kill_marker="marker_vae")
+    assert rc == -signal.SIGKILL, err[-4000:]
+    with open(os.path.join(work, "backup_vae", "training_metadata.json")) as f:
+        vae_backup = json.load(f)
+    rc, err = _child(work, "vae:resume", "gan:full", "vae:full")
+    assert rc == 0, err[-4000:]
+    return work, {"gan": gan_backup, "vae": vae_backup}
+
+
+@pytest.mark.parametrize("kind", ["gan", "vae"])
+def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(resumed_runs, kind):
+    work, backups = resumed_runs
+    # The kill came mid-epoch, after a mid-epoch backup: epoch index 1,
+    # 2 of its 6 batches done (global step 8).
+    assert (backups[kind]["epoch"], backups[kind]["steps_done"]) == (1, 2)
+    full = np.load(os.path.join(work, f"final_{kind}_full.npz"))
+    resumed = np.load(os.path.join(work, f"final_{kind}_resume.npz"))
+    assert full.files == resumed.files
+    tolerance = TOLERANCE[keras.backend.backend()]
+    for name in full.files:
+        if tolerance == 0.0 or name == "seeds":
+            np.testing.assert_array_equal(resumed[name], full[name], err_msg=name)
+        else:
+            np.testing.assert_allclose(resumed[name], full[name], rtol=0, atol=tolerance,
+                                       err_msg=name)
+    # The backups were removed at the end of the resumed run (delete_checkpoint).
+    assert not os.path.exists(os.path.join(work, f"backup_{kind}"))
+
+
+# ------------------------------------------------------ .keras round trip
+def _gan():
+    g = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"),
+         keras.layers.Dropout(0.5), keras.layers.Reshape((4, 4, 1))]
+    )
+    d = keras.Sequential(
+        [keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
+    gan = keras_gen.GAN(g, d, latent_dim=2, seed=3)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    return gan, np.random.default_rng(0).uniform(-1, 1, (16, 4, 4, 1)).astype("float32")
+
+
+def _vae():
+    vae = keras_gen.VAE(
+        helpers.tiny_encoder((4, 4, 1), variational=True),
+        helpers.tiny_decoder(2, (4, 4, 1)),
+        seed=3,
+    )
+    vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+    return vae, np.random.default_rng(0).uniform(0, 1, (16, 4, 4, 1)).astype("float32")
+
+
+def _states(model):
+    return [keras.ops.convert_to_numpy(g.state.value) for g in owned_seed_generators(model)]
+
+
+@pytest.mark.parametrize("make", [_gan, _vae], ids=["gan", "vae"])
+def test_keras_file_keeps_every_seed_state(tmp_path, make):
+    model, x = make()
+    # The model's own generator (latent / prior) and, for the VAE, Sampling's;
+    # the GAN's generator network holds a Dropout with its own generator.
+    assert len(owned_seed_generators(model)) == 2
+    before = _states(model)
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    model.sample(2)  # a VAE's prior generator advances only when sampling
+    # Every one of them moved on (else the test below proves nothing).
+    assert all(not np.array_equal(a, b) for a, b in zip(_states(model), before))
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    for a, b in zip(_states(loaded), _states(model)):
+        np.testing.assert_array_equal(a, b)
+    # The next unseeded sample after reloading is the next one without reloading.
+    np.testing.assert_array_equal(loaded.sample(4), model.sample(4))
+    # And training continues identically (same latent and dropout noise).
+    model.fit(x, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    loaded.fit(x, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(loaded.weights, model.weights):
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=0, atol=1e-6
+        )
+
+
+def test_weights_file_without_seed_states_still_loads(tmp_path):
+    gan, x = _gan()
+    gan.fit(x, batch_size=8, epochs=1, verbose=0)
+    path = str(tmp_path / "old.weights.h5")
+    gan.save_weights(path)
+    removed = []
+    with h5py.File(path, "a") as f:
+        def drop(name, obj):
+            if isinstance(obj, h5py.Dataset) and "seed_generator_state_" in name:
+                removed.append(name)
+        f.visititems(drop)
+        for name in removed:
+            del f[name]
+    assert removed  # the file did hold them
+    other, _ = _gan()
+    before = _states(other)
+    other.load_weights(path)
+    for a, b in zip(other.weights, gan.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    for a, b in zip(_states(other), before):  # left as they were
+        np.testing.assert_array_equal(a, b)
