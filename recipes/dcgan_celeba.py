@@ -17,6 +17,14 @@ saved to --generator-path (default saved_models/dcgan_<dataset>_generator.keras)
 and exported for mobile to --export-dir (SavedModel and TFLite fp32/fp16/int8
 with JSON manifests; skip with --no-export).
 
+Default output paths are relative to the current working directory.
+--steps-per-epoch may ask for more batches than one pass over the data
+holds: the data then repeats (reshuffled), so --epochs E --steps-per-epoch S
+trains exactly E * S generator steps. If the losses or weights become
+NaN/Inf, training stops and the recipe exits with an error without saving
+or exporting (the last good backup, grid, generator and export stay as they
+were); the generator file is replaced only by a complete, finite one.
+
 If CelebA cannot be downloaded (no network, or Google Drive quota), the
 error says how to supply it by hand; --data-dir then reads the unpacked
 img_align_celeba folder.
@@ -28,22 +36,15 @@ import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)  # run from a checkout without installing
-# Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-
-import keras_gen  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
 DATASETS = ("celeb_a", "digits", "mnist", "fashion_mnist", "cifar10")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
+                                epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--dataset", choices=DATASETS, default="celeb_a",
                    help="named dataset (TFDS; digits is offline); ignored with --data-dir")
     p.add_argument("--data-dir", default=None,
@@ -54,7 +55,8 @@ def parse_args(argv=None):
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="channels for --data-dir images (default 3)")
     p.add_argument("--epochs", type=int, default=10, help="training epochs")
-    p.add_argument("--steps-per-epoch", type=int, default=None, help="limit steps per epoch")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="generator steps per epoch (default: one pass over the data); "
+                        "more than one pass holds repeats the data")
     p.add_argument("--batch-size", type=int, default=128, help="batch size")
     p.add_argument("--latent-dim", type=int, default=100, help="size of z")
     p.add_argument("--d-steps", type=int, default=1, help="K discriminator steps per generator step")
@@ -69,7 +71,7 @@ def parse_args(argv=None):
                    help="BackupAndRestore folder (default <out-dir>/backup); delete it to start over")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
-    p.add_argument("--export-dir", default=os.path.join(REPO, "saved_models"),
+    p.add_argument("--export-dir", default="saved_models",
                    help="where the generator is exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
@@ -77,21 +79,26 @@ def parse_args(argv=None):
                    help="train data-parallel on every local device (keras_gen.distribute.data_parallel; "
                         "jax and tensorflow); --batch-size is the global batch")
     p.add_argument("--smoke", action="store_true", help="2 epochs of 2 small steps, to check the pipeline")
+    _common.add_deterministic_flag(p, default=False)
     args = p.parse_args(argv)
+    if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
+        p.error(f"--steps-per-epoch must be >= 1. Received: --steps-per-epoch={args.steps_per_epoch}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
     args.image_size = args.image_size or {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}.get(name, 64)
-    args.out_dir = args.out_dir or os.path.join(REPO, "outputs", f"dcgan_{name}")
+    args.out_dir = args.out_dir or os.path.join("outputs", f"dcgan_{name}")
     args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.out_dir, "backup")
     args.generator_path = args.generator_path or os.path.join(
-        REPO, "saved_models", f"dcgan_{name}_generator.keras")
+        "saved_models", f"dcgan_{name}_generator.keras")
     if args.smoke:
         args.epochs, args.steps_per_epoch, args.batch_size = 2, 2, min(args.batch_size, 16)
     return args
 
 
 def load_data(args):
+    import keras_gen
+
     if args.data_dir:
         return keras_gen.data.from_folder(
             args.data_dir, image_size=args.image_size, batch_size=args.batch_size,
@@ -104,7 +111,10 @@ def load_data(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    keras.utils.set_random_seed(args.seed)
+    keras = _common.start(args)
+    import keras_gen
+
+    _common.status(f"Loading {args.data_dir or args.dataset}")
     try:
         dataset = load_data(args)
     except keras_gen.data.DatasetUnavailableError as e:
@@ -113,6 +123,10 @@ def main(argv=None):
               "or train offline with --dataset digits.", file=sys.stderr)
         raise SystemExit(2)
     image_shape = tuple(dataset.element_spec.shape[1:])
+    if args.steps_per_epoch is not None:
+        # Past the end of the data, start another (reshuffled) pass rather
+        # than end the epoch early: every epoch trains --steps-per-epoch steps.
+        dataset = dataset.repeat()
 
     scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
     with scope:
@@ -128,8 +142,10 @@ def main(argv=None):
         print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
 
     grid = keras_gen.callbacks.SampleGrid(args.out_dir, num_images=64, cols=8, seed=args.seed)
-    callbacks = [grid, keras.callbacks.BackupAndRestore(args.checkpoint_dir),
-                 keras.callbacks.TerminateOnNaN()]
+    # The NaN check runs first; a diverged epoch writes no grid and no backup.
+    callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
+                 _common.skip_non_finite_epochs(keras.callbacks.BackupAndRestore(args.checkpoint_dir),
+                                                also_train_end=True)]
     print(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
           f"(backend: {keras.backend.backend()}); resumes from {args.checkpoint_dir} if present")
     start = time.perf_counter()
@@ -137,17 +153,24 @@ def main(argv=None):
                       callbacks=callbacks, verbose=args.verbose,
                       shuffle=False)  # the tf.data pipeline shuffles
     seconds = time.perf_counter() - start
+    name = "folder" if args.data_dir else args.dataset
+    _common.stop_if_non_finite(gan, history, kept=[args.generator_path, args.checkpoint_dir] + (
+        [] if args.no_export else [os.path.join(args.export_dir, f"dcgan_{name}_*")]))
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.generator_path)), exist_ok=True)
-    gan.generator.save(args.generator_path)
+    _common.status(f"Saving the generator to {args.generator_path}")
+    _common.save_keras(gan.generator, args.generator_path)
     exported = {}
     if not args.no_export:
-        name = "folder" if args.data_dir else args.dataset
+        _common.status(f"Exporting the generator to {args.export_dir} "
+                       "(SavedModel, TFLite fp32/fp16/int8; about a minute)")
+        _common.check_finite(gan, "export")
         exported = keras_gen.export_for_mobile(gan, args.export_dir, name=f"dcgan_{name}")
     if history.history:
         final = {k: v[-1] for k, v in history.history.items()}
         print(f"\nFinal epoch: d_loss={final['d_loss']:.3f} g_loss={final['g_loss']:.3f} "
               f"D(x)={final['d_real']:.3f} D(G(z))={final['d_fake']:.3f} ({seconds:.0f} s)")
+    steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+    print(f"Generator steps trained in all (this run and any it resumed): {steps}")
     for path in grid.paths[-1:]:
         print(f"    samples: {os.path.relpath(path)}")
     print(f"  generator: {os.path.relpath(args.generator_path)}")

@@ -26,6 +26,12 @@ and writes to --out-dir:
                                      axes, coloured by digit (legend on top)
     samples_{vae,gan}.png            decoded prior samples
 
+Output paths are relative to the current working directory. Each phase
+prints a status line as it starts, and training shows Keras' progress.
+--deterministic (the default) makes a TensorFlow run repeat its numbers
+exactly, however busy the machine. A model whose training loss becomes
+NaN/Inf stops the run with an error.
+
 Runs on any backend: KERAS_BACKEND=jax python recipes/evaluate.py
 
 With --reproduce it instead runs the quality comparisons of
@@ -41,20 +47,11 @@ import os
 import sys
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)  # run from a checkout without installing
-# Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-
-import keras_gen  # noqa: E402
-from keras_gen import images  # noqa: E402
-from keras_gen import latent  # noqa: E402
-from keras_gen import metrics  # noqa: E402
-from keras_gen.data import load_digits  # noqa: E402
+REPO = _common.REPO
+status = _common.status
 
 # Ten colours that stay distinct (Tableau 10).
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -62,9 +59,8 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
+                                epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--latent-dim", type=int, default=8, help="AE / VAE bottleneck width (and PCA's)")
     p.add_argument("--ae-epochs", type=int, default=20, help="AE training epochs")
     p.add_argument("--vae-epochs", type=int, default=30, help="VAE training epochs")
@@ -83,8 +79,8 @@ def parse_args(argv=None):
     p.add_argument("--refine-steps", type=int, default=100,
                    help="steps of keras_gen.latent.refine_codes for the refined-compression line (0: skip)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, draws and pictures")
-    p.add_argument("--out-dir", default=os.path.join(REPO, "outputs", "evaluate"), help="where the PNGs go")
-    p.add_argument("--verbose", type=int, default=0, help="Keras fit verbosity")
+    p.add_argument("--out-dir", default=os.path.join("outputs", "evaluate"), help="where the PNGs go")
+    p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
     p.add_argument("--reproduce", action="store_true",
                    help="run benchmarks/quality.py's comparisons with reference models instead "
                         "(writes quality.json, quality.md and sample grids to --out-dir)")
@@ -92,46 +88,70 @@ def parse_args(argv=None):
                    help="with --reproduce: which comparisons, comma-separated from ae, vae, gan")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
+    _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
+    if args.verbose != "auto":
+        args.verbose = int(args.verbose)
     if args.refine_steps < 0:  # checked before any model trains
         p.error(f"--refine-steps must be >= 0. Received: --refine-steps={args.refine_steps}")
     return args
 
 
 # ------------------------------------------------------------------ models
+def fit(model, what, args, x, epochs):
+    """``model.fit`` with Keras' progress, stopping the run on NaN/Inf."""
+    status(f"Training the {what} ({epochs} epochs)")
+    history = model.fit(x, epochs=epochs, batch_size=args.batch_size, verbose=args.verbose,
+                        callbacks=[_common.nan_callback()])
+    _common.stop_if_non_finite(model, history, kept=[args.out_dir])
+    return model
+
+
 def train_ae(args, x_train):
+    import keras
+
+    import keras_gen
+
     encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim)
     decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1))
     ae = keras_gen.AutoEncoder(encoder, decoder, reconstruction="mse")
     ae.compile(optimizer=keras.optimizers.Adam(2e-3))
-    ae.fit(x_train, epochs=args.ae_epochs, batch_size=args.batch_size, verbose=args.verbose)
-    return ae
+    return fit(ae, "AE", args, x_train, args.ae_epochs)
 
 
 def train_vae(args, x_train):
+    import keras
+
+    import keras_gen
+
     encoder = keras_gen.networks.encoder((28, 28, 1), args.latent_dim, variational=True)
     decoder = keras_gen.networks.decoder(args.latent_dim, (28, 28, 1), variational=True)
     vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
                         seed=args.seed)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3))
-    vae.fit(x_train, epochs=args.vae_epochs, batch_size=args.batch_size, verbose=args.verbose)
-    return vae
+    return fit(vae, "VAE", args, x_train, args.vae_epochs)
 
 
 def train_gan(args, x_train):
+    import keras
+
+    import keras_gen
+
     shape = (28, 28, 1)
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(args.gan_latent_dim, shape),
                         keras_gen.networks.dcgan_discriminator(shape),
                         latent_dim=args.gan_latent_dim, seed=args.seed)
     gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
                 g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-    gan.fit(x_train * 2.0 - 1.0, epochs=args.gan_epochs, batch_size=args.batch_size,
-            verbose=args.verbose)
-    return gan
+    return fit(gan, "GAN", args, x_train * 2.0 - 1.0, args.gan_epochs)
 
 
 def load(path, kinds, what):
-    model = keras.saving.load_model(path)
+    import keras_gen.saving
+
+    status(f"Loading {path}")
+    # keras_gen.saving.load_model names the path of a missing or damaged file.
+    model = keras_gen.saving.load_model(path)
     if not isinstance(model, kinds):
         raise SystemExit(f"error: --{what} must be a saved {what.upper()}. "
                          f"Received: {path} holding a {type(model).__name__}")
@@ -141,7 +161,10 @@ def load(path, kinds, what):
 # ---------------------------------------------------------------- pictures
 def scatter(points, labels, path, size=360, margin=14):
     """Draw 2-D points coloured by label (digits 0-9 as a legend on top) with PIL."""
+    import numpy as np
     from PIL import Image, ImageDraw
+
+    from keras_gen import images
 
     image = Image.new("RGB", (size, size + 16), "white")
     draw = ImageDraw.Draw(image)
@@ -158,12 +181,16 @@ def scatter(points, labels, path, size=360, margin=14):
 
 
 def principal_axes(codes):
+    import numpy as np
+
     centred = codes - codes.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return centred @ vt[:2].T
 
 
 def first_of(y, digits):
+    import numpy as np
+
     return np.array([np.flatnonzero(y == d)[0] for d in digits])
 
 
@@ -184,6 +211,8 @@ def pca_codes_scores(x_train, y_train, x_test, y_test, width, seed):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    from keras_gen import latent, metrics
+
     _, pca = metrics.pca_reconstruction_mse(x_train, x_test, width, return_model=True)
     c_train = pca.transform(x_train.reshape(len(x_train), -1))
     c_test = pca.transform(x_test.reshape(len(x_test), -1))
@@ -197,6 +226,11 @@ def pca_codes_scores(x_train, y_train, x_test, y_test, width, seed):
 def reproduce(args):
     """The quality comparisons of benchmarks/quality.py, one table."""
     import json
+
+    import keras
+    import numpy as np
+
+    from keras_gen import images, metrics
 
     sys.path.insert(0, os.path.join(REPO, "benchmarks"))
     import quality
@@ -254,10 +288,17 @@ def reproduce(args):
 
 def main(argv=None):
     args = parse_args(argv)
+    keras = _common.start(args)
     if args.reproduce:
         return reproduce(args)
+    import numpy as np
+
+    import keras_gen
+    from keras_gen import images, latent, metrics
+    from keras_gen.data import load_digits
+
     start = time.perf_counter()
-    keras.utils.set_random_seed(args.seed)
+
     x_train, y_train = load_digits("train", image_size=28)
     x_test, y_test = load_digits("test", image_size=28)
     if args.smoke:
@@ -280,12 +321,14 @@ def main(argv=None):
     ae = load(args.ae, keras_gen.AutoEncoder, "ae") if args.ae else timed("train AE", train_ae, args, x_train)
     vae = load(args.vae, keras_gen.VAE, "vae") if args.vae else timed("train VAE", train_vae, args, x_train)
     if args.gan:
-        loaded = keras.saving.load_model(args.gan)
+        status(f"Loading {args.gan}")
+        loaded = keras_gen.saving.load_model(args.gan)
         generator = loaded.generator if isinstance(loaded, keras_gen.GAN) else loaded
     else:
         generator = timed("train GAN", train_gan, args, x_train).generator
     gan_latent_dim = int(generator.input_shape[-1])
 
+    status(f"Training the FID/KID feature extractor (a digits CNN, {args.extractor_epochs} epochs)")
     extractor = timed("feature extractor", metrics.digits_feature_extractor, (28, 28),
                       args.extractor_epochs, args.seed)
     rng = np.random.default_rng(args.seed)
@@ -296,6 +339,7 @@ def main(argv=None):
                 metrics.kid_from_features(f_test, f_fake, seed=args.seed))
 
     t = time.perf_counter()
+    status("Scoring the real-data floor and PCA")
     f_test = metrics.extract_features(extractor, x_test)
     real = x_train[rng.choice(len(x_train), min(n, len(x_train)), replace=False)]
     rows = {"real train vs test (floor)": {"fid": feature_scores(real)}}
@@ -306,6 +350,8 @@ def main(argv=None):
         "mse": pca_mse, "probe": probe, "nmi": nmi, "purity": purity}
 
     for name, model in (("AE", ae), ("VAE", vae)):
+        status(f"Scoring the {name}: reconstruction, linear probe, k-means, "
+               + ("FID/KID" if name == "AE" else f"-ELBO, IW-NLL (k={args.iw_k}), FID/KID"))
         clusters = latent.cluster(model, x_test, 10, labels=y_test, seed=args.seed)
         row = {
             "mse": metrics.reconstruction_mse(model, x_test),
@@ -326,6 +372,7 @@ def main(argv=None):
             samples_vae = vae.sample(n, seed=args.seed)
             row["fid"] = feature_scores(samples_vae)
             rows["VAE (z ~ N(0, I))"] = row
+    status("Scoring the GAN: FID/KID")
     z_gan = rng.standard_normal((n, gan_latent_dim)).astype("float32")
     samples_gan = (generator.predict(z_gan, verbose=0) + 1.0) / 2.0
     rows["GAN (z ~ N(0, I))"] = {"fid": feature_scores(samples_gan)}
@@ -344,6 +391,7 @@ def main(argv=None):
     table = "\n".join(lines)
 
     # Pictures.
+    status(f"Drawing pictures in {args.out_dir}")
     os.makedirs(args.out_dir, exist_ok=True)
     paths = []
     starts, ends = first_of(y_test, (0, 1, 2, 3)), first_of(y_test, (6, 7, 8, 9))
@@ -369,6 +417,8 @@ def main(argv=None):
     paths.append(images.save_image_grid(samples_vae[:64], os.path.join(args.out_dir, "samples_vae.png"), cols=8))
     paths.append(images.save_image_grid(samples_gan[:64], os.path.join(args.out_dir, "samples_gan.png"), cols=8))
 
+    status("Compressing the AE's test codes" + (
+        f", then refining them ({args.refine_steps} steps)" if args.refine_steps else ""))
     packed = latent.compress(ae, x_test, code_dtype="float16")
     restored_mse = metrics.reconstruction_mse(ae, x_test)
     half_mse = float(np.mean((latent.decompress(ae, packed) - x_test) ** 2))

@@ -12,6 +12,11 @@ best trial's model (its best epoch):
     outputs/tune_vae/search/        the tuner's trials; rerunning resumes them
     saved_models/tune_vae_best.keras
 
+(paths relative to the current working directory). A trial whose loss
+becomes NaN/Inf stops; the best model is saved only when its weights are
+finite, through a temporary file, so an earlier file is never replaced by
+a broken one.
+
 Rerunning with the same --directory resumes the search: finished trials are
 kept, an interrupted one is retried, and a larger --max-trials adds trials.
 Use --overwrite (or another --project-name) to start over after changing
@@ -29,22 +34,14 @@ import os
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)  # run from a checkout without installing
-# Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
-import keras  # noqa: E402
-import keras_tuner  # noqa: E402
-
-import keras_gen  # noqa: E402
-from keras_gen import tuning  # noqa: E402
-from keras_gen.data import load_digits  # noqa: E402
-
+# keras_tuner class names; keras_tuner is imported after argument parsing.
 TUNERS = {
-    "random": keras_tuner.RandomSearch,
-    "bayesian": keras_tuner.BayesianOptimization,
-    "hyperband": keras_tuner.Hyperband,
+    "random": "RandomSearch",
+    "bayesian": "BayesianOptimization",
+    "hyperband": "Hyperband",
 }
 # Settings a resumed search must share with the one it resumes.
 SEARCH_SETTINGS = ("tuner", "objective", "latent_dim", "kl_weight", "learning_rate",
@@ -52,13 +49,9 @@ SEARCH_SETTINGS = ("tuner", "objective", "latent_dim", "kl_weight", "learning_ra
                    "train_size", "seed", "smoke")
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
-                    argparse.RawDescriptionHelpFormatter):
-    """Defaults after each option; the description as written."""
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
+                                epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--tuner", choices=sorted(TUNERS), default="random",
                    help="keras-tuner search algorithm")
     p.add_argument("--max-trials", type=int, default=10,
@@ -82,12 +75,12 @@ def parse_args(argv=None):
     p.add_argument("--train-size", type=int, default=None,
                    help="use only the first N training digits (None: all 1437)")
     p.add_argument("--seed", type=int, default=0, help="seed of the tuner, weights and noise")
-    p.add_argument("--directory", default=os.path.join(REPO, "outputs", "tune_vae"),
+    p.add_argument("--directory", default=os.path.join("outputs", "tune_vae"),
                    help="the tuner's results directory (rerun to resume)")
     p.add_argument("--project-name", default="search", help="subdirectory of --directory")
     p.add_argument("--overwrite", action="store_true", help="start the search over")
     p.add_argument("--model-path",
-                   default=os.path.join(REPO, "saved_models", "tune_vae_best.keras"),
+                   default=os.path.join("saved_models", "tune_vae_best.keras"),
                    help="where the best model is saved")
     p.add_argument("--distribute", action="store_true",
                    help="train every trial data-parallel on every local device "
@@ -96,6 +89,7 @@ def parse_args(argv=None):
                    help="keras-tuner and Keras fit verbosity")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (2 trials, 1 epoch, 256 digits, 8x8 images)")
+    _common.add_deterministic_flag(p, default=False)
     args = p.parse_args(argv)
     if args.smoke:
         args.max_trials, args.epochs, args.train_size, args.image_size = 2, 1, 256, 8
@@ -130,23 +124,38 @@ def check_resumable(args, project_dir):
     return path, settings
 
 
-class TrialReport(keras.callbacks.Callback):
-    """One line per finished trial (the tuner deep-copies it per trial)."""
+def trial_report(objective):
+    """A callback printing a line per epoch and per finished trial (deep-copied per trial)."""
+    import keras
 
-    def __init__(self, objective):
-        super().__init__()
-        self.objective = objective
+    class TrialReport(keras.callbacks.Callback):
+        def __init__(self, objective):
+            super().__init__()
+            self.objective = objective
 
-    def on_train_end(self, logs=None):
-        value = (logs or {}).get(self.objective, float("nan"))
-        print(f"  trial done: latent_dim={self.model.latent_dim:<3d} "
-              f"kl_weight={self.model.kl_weight:<9.3g} last-epoch {self.objective}={value:.4g}",
-              flush=True)
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get(self.objective, float("nan"))
+            print(f"    epoch {epoch + 1}/{self.params.get('epochs')}: {self.objective}={value:.4g}",
+                  flush=True)
+
+        def on_train_end(self, logs=None):
+            value = (logs or {}).get(self.objective, float("nan"))
+            print(f"  trial done: latent_dim={self.model.latent_dim:<3d} "
+                  f"kl_weight={self.model.kl_weight:<9.3g} last-epoch {self.objective}={value:.4g}",
+                  flush=True)
+
+    return TrialReport(objective)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    keras.utils.set_random_seed(args.seed)
+    keras = _common.start(args)
+    import keras_tuner
+
+    import keras_gen
+    from keras_gen import tuning
+    from keras_gen.data import load_digits
+
     size = args.image_size
     x_train = load_digits("train", image_size=size, with_labels=False)
     x_val = load_digits("test", image_size=size, with_labels=False)
@@ -172,7 +181,7 @@ def main(argv=None):
     settings_path, settings = check_resumable(args, project_dir)
     budget = ({"max_epochs": args.epochs, "factor": 3} if args.tuner == "hyperband"
               else {"max_trials": args.max_trials})
-    tuner = TUNERS[args.tuner](
+    tuner = getattr(keras_tuner, TUNERS[args.tuner])(
         hypermodel, objective=objective, seed=args.seed, directory=args.directory,
         project_name=args.project_name, overwrite=args.overwrite, **budget,
     )
@@ -189,7 +198,7 @@ def main(argv=None):
     start = time.perf_counter()
     tuner.search(
         x_train, validation_data=(x_val,), epochs=args.epochs, batch_size=args.batch_size,
-        callbacks=[TrialReport(objective.name)], verbose=args.verbose,
+        callbacks=[trial_report(objective.name), _common.nan_callback()], verbose=args.verbose,
     )
     seconds = time.perf_counter() - start
 
@@ -201,8 +210,10 @@ def main(argv=None):
     print(f"\nBest: latent_dim={hp['latent_dim']} kl_weight={hp['kl_weight']:.4g} "
           f"learning_rate={hp['learning_rate']:.4g} -> {objective.name}={best_trial.score:.4g} "
           f"(trial {best_trial.trial_id}, epoch {best_trial.best_step + 1})")
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_path)), exist_ok=True)
-    best.save(args.model_path)
+    try:
+        _common.save_keras(best, args.model_path)
+    except ValueError as error:  # non-finite weights: every trial diverged
+        raise SystemExit(f"error: {error} {args.model_path} was left as it was.")
     print(f"Saved the best model to {os.path.relpath(args.model_path)}")
     return tuner, best
 

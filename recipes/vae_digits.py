@@ -15,6 +15,12 @@ model:
                                             (fp32, fp16, int8) exports with
                                             JSON manifests (skip: --no-export)
 
+These paths are relative to the current working directory. --deterministic
+(the default) makes a TensorFlow run repeat its numbers exactly, however
+busy the machine. Training stops with an error, saving nothing, if the
+losses or weights become NaN/Inf; a model file is replaced only by a
+complete, finite one.
+
 Runs on any backend: KERAS_BACKEND=jax python recipes/vae_digits.py
 """
 
@@ -24,24 +30,13 @@ import os
 import sys
 import time
 
-import numpy as np
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)  # run from a checkout without installing
-# Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-
-import keras_gen  # noqa: E402
-from keras_gen import images  # noqa: E402
-from keras_gen.data import load_digits  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
+                                epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--epochs", type=int, default=60, help="training epochs")
     p.add_argument("--batch-size", type=int, default=64, help="batch size")
     p.add_argument("--latent-dim", type=int, default=8, help="latent dimensions")
@@ -51,11 +46,11 @@ def parse_args(argv=None):
                    help="reconstruction loss")
     p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, noise and pictures")
-    p.add_argument("--out-dir", default=os.path.join(REPO, "outputs", "vae_digits"),
+    p.add_argument("--out-dir", default=os.path.join("outputs", "vae_digits"),
                    help="where the PNGs go")
-    p.add_argument("--model-path", default=os.path.join(REPO, "saved_models", "vae_digits.keras"),
+    p.add_argument("--model-path", default=os.path.join("saved_models", "vae_digits.keras"),
                    help="where the trained model is saved")
-    p.add_argument("--export-dir", default=os.path.join(REPO, "saved_models"),
+    p.add_argument("--export-dir", default="saved_models",
                    help="where the decoder and encoder are exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
@@ -64,6 +59,7 @@ def parse_args(argv=None):
                         "jax and tensorflow); --batch-size is the global batch")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (2 epochs, 256 images) to check the pipeline")
+    _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
@@ -72,7 +68,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    keras.utils.set_random_seed(args.seed)
+    keras = _common.start(args)
+    import numpy as np
+
+    import keras_gen
+    from keras_gen import images
+    from keras_gen.data import load_digits
+
     x_train, y_train = load_digits("train", image_size=28)
     x_test, y_test = load_digits("test", image_size=28)
     if args.smoke:
@@ -96,9 +98,12 @@ def main(argv=None):
     start = time.perf_counter()
     history = vae.fit(
         x_train, validation_data=(x_test,), epochs=args.epochs,
-        batch_size=args.batch_size, verbose=args.verbose,
+        batch_size=args.batch_size, verbose=args.verbose, callbacks=[_common.nan_callback()],
     )
     seconds = time.perf_counter() - start
+    _common.stop_if_non_finite(vae, history, kept=[args.out_dir, args.model_path] + (
+        [] if args.no_export else [os.path.join(args.export_dir, "vae_digits_*")]))
+    _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s; writing pictures to {args.out_dir}")
 
     # Pictures. A fixed latent batch, so runs are comparable.
     rng = np.random.default_rng(args.seed)
@@ -122,14 +127,18 @@ def main(argv=None):
     paths["interpolation"] = images.save_image_grid(
         vae.decode(np.concatenate(lines)), os.path.join(args.out_dir, "interpolation.png"), cols=10)
 
-    os.makedirs(os.path.dirname(os.path.abspath(args.model_path)), exist_ok=True)
-    vae.save(args.model_path)
+    _common.status(f"Saving the model to {args.model_path}")
+    _common.save_keras(vae, args.model_path)
     exported = {}
     if not args.no_export:
+        _common.status(f"Exporting the decoder and encoder to {args.export_dir} "
+                       "(SavedModel, TFLite fp32/fp16/int8; about a minute)")
+        _common.check_finite(vae, "export")
         exported = keras_gen.export_for_mobile(vae, args.export_dir, name="vae_digits")
 
     final = {k: v[-1] for k, v in history.history.items()}
-    print(f"\nTrained {args.epochs} epochs in {seconds:.0f} s.")
+    print(f"\nTrained {args.epochs} epochs in {seconds:.0f} s"
+          f"{' (deterministic)' if args.deterministic else ''}.")
     print(f"Validation: reconstruction_loss={final['val_reconstruction_loss']:.4f} "
           f"kl_loss={final['val_kl_loss']:.2f} nats, loss={final['val_loss']:.4f}, "
           f"neg_elbo={final['val_neg_elbo']:.1f} nats per image")

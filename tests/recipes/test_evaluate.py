@@ -9,7 +9,9 @@ from tests.recipes.test_vae_digits import load_recipe
 
 def test_evaluate_smoke_prints_one_table_and_writes_pictures(tmp_path, capsys):
     recipe = load_recipe("evaluate")
-    rows, table = recipe.main(["--smoke", "--out-dir", str(tmp_path)])
+    # --no-deterministic: op determinism is process-wide and this test runs in pytest's process.
+    rows, table = recipe.main(["--smoke", "--out-dir", str(tmp_path), "--verbose", "0",
+                               "--no-deterministic"])
     out = capsys.readouterr().out
     assert table in out and "Wall time:" in out
     assert "codes refined by 3 steps of latent.refine_codes, same ratio: test MSE" in out
@@ -63,9 +65,10 @@ def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
     recipe = load_recipe("evaluate")
     if keras.backend.backend() != "tensorflow":
         with pytest.raises(SystemExit, match="run it with KERAS_BACKEND=tensorflow"):
-            recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path)])
+            recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path), "--no-deterministic"])
         return
-    results, text = recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path)])
+    results, text = recipe.main(["--reproduce", "--smoke", "--out-dir", str(tmp_path),
+                                 "--no-deterministic"])
     assert set(results) == {"ae", "vae", "gan"}
     assert "**AE vs PCA**" in text and "**VAE vs keras.io VAE**" in text and "Training wall time" in text
     vae = results["vae"][0]
@@ -80,4 +83,5 @@ def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
         assert np.asarray(Image.open(tmp_path / f"{name}.png")).shape[:2] == (2 * (8 * 28 + 14),) * 2
     with pytest.raises(SystemExit, match="--parts takes a comma-separated subset of ae, vae, gan. "
                                          "Received: --parts='ae,gans'"):
-        recipe.main(["--reproduce", "--parts", "ae,gans", "--out-dir", str(tmp_path)])
+        recipe.main(["--reproduce", "--parts", "ae,gans", "--out-dir", str(tmp_path),
+                     "--no-deterministic"])

@@ -30,7 +30,7 @@ def test_tune_vae_smoke_then_resume(tmp_path, capsys):
 
     loaded = keras.saving.load_model(tmp_path / "best.keras")
     assert isinstance(loaded, keras_gen.VAE) and loaded.latent_dim == best_hp["latent_dim"]
-    x = recipe.load_digits("test", image_size=8, with_labels=False)[:4]
+    x = keras_gen.data.load_digits("test", image_size=8, with_labels=False)[:4]
     np.testing.assert_allclose(loaded.reconstruct(x), best.reconstruct(x), rtol=1e-5, atol=1e-6)
 
     # The same command again resumes: no trial runs, the same table.

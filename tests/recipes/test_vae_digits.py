@@ -19,29 +19,32 @@ def load_recipe(name):
     return module
 
 
-def test_quickstart_smoke(tmp_path, capsys):
+def test_quickstart_smoke(tmp_path, capsys, monkeypatch):
+    from keras_gen.data import load_digits
+
     recipe = load_recipe("vae_digits")
-    model_path = tmp_path / "vae_digits.keras"
-    vae, history = recipe.main(
-        ["--smoke", "--out-dir", str(tmp_path), "--model-path", str(model_path), "--verbose", "0",
-         "--export-dir", str(tmp_path / "exported")]
-    )
+    # Default output paths are relative to the working directory.
+    monkeypatch.chdir(tmp_path)
+    # --no-deterministic: op determinism is process-wide and this test runs in pytest's process.
+    vae, history = recipe.main(["--smoke", "--verbose", "0", "--no-deterministic"])
+    model_path = tmp_path / "saved_models" / "vae_digits.keras"
+    pictures = tmp_path / "outputs" / "vae_digits"
     out = capsys.readouterr().out
     assert "Validation: reconstruction_loss=" in out
     assert len(history.history["val_loss"]) == 2
     for name, size in (("samples", (8, 8)), ("reconstructions", (4, 8)), ("interpolation", (4, 10))):
-        image = np.asarray(Image.open(tmp_path / f"{name}.png"))
+        image = np.asarray(Image.open(pictures / f"{name}.png"))
         rows, cols = size
         # 28 px tiles, 2 px padding, drawn at scale 2.
         assert image.shape[:2] == (2 * (rows * 28 + (rows - 1) * 2), 2 * (cols * 28 + (cols - 1) * 2))
         assert image.std() > 5  # not a blank picture
     # The recipe exports the decoder and encoder for mobile, each with a manifest.
     for stem in ("vae_digits_decoder.tflite", "vae_digits_decoder_int8.tflite", "vae_digits_encoder.tflite"):
-        assert (tmp_path / "exported" / stem).exists()
-        manifest = json.loads((tmp_path / "exported" / (stem + ".json")).read_text())
+        assert (tmp_path / "saved_models" / stem).exists()
+        manifest = json.loads((tmp_path / "saved_models" / (stem + ".json")).read_text())
         assert manifest["source_backend"] == keras.backend.backend()
     loaded = keras.saving.load_model(model_path)
-    x = recipe.load_digits("test")[0][:4]
+    x = load_digits("test")[0][:4]
     np.testing.assert_allclose(loaded.reconstruct(x), vae.reconstruct(x), rtol=1e-5, atol=1e-6)
 
 

@@ -1,0 +1,192 @@
+"""What every recipe shares: start-up, determinism, NaN handling, safe writes.
+
+Kept free of Keras, TensorFlow and keras_gen imports at module level, so a
+recipe parses its arguments (and answers ``--help``) before any of them load.
+"""
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+OUTPUTS_NOTE = (
+    "Relative output paths (the defaults included) are relative to the current "
+    "working directory, not to the checkout."
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                    argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option; the description as written."""
+
+
+def add_deterministic_flag(parser, default):
+    parser.add_argument(
+        "--deterministic", action=argparse.BooleanOptionalAction, default=default,
+        help="make TensorFlow ops deterministic (tf.config.experimental.enable_op_determinism, "
+             "one inter-op thread) so a run repeats its numbers exactly, however busy the "
+             "machine; slower (see README). On JAX and PyTorch it only seeds, as without it")
+
+
+def start(args):
+    """Import Keras after argument parsing; seed everything; apply --deterministic.
+
+    Returns the ``keras`` module. Must run before any TensorFlow op executes:
+    the thread settings cannot change once TensorFlow's runtime has started.
+    """
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)  # run from a checkout without installing
+    # Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    if getattr(args, "deterministic", False) and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # the runtime already started (a recipe run twice in one process)
+            pass
+    keras.utils.set_random_seed(args.seed)
+    return keras
+
+
+def status(message):
+    """One progress line, shown at once."""
+    print(message, flush=True)
+
+
+def nan_callback():
+    """A callback that stops training on a non-finite loss, for every model kind."""
+    import keras_gen
+
+    callback = getattr(keras_gen.callbacks, "TerminateOnNaN", None)
+    return callback() if callback is not None else _non_finite_logs_stop()
+
+
+def _non_finite(logs):
+    """The logged values that are NaN or infinite, by name."""
+    bad = {}
+    for key, value in (logs or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(number):
+            bad[key] = number
+    return bad
+
+
+def _non_finite_logs_stop():
+    import keras
+
+    class NonFiniteLogsStop(keras.callbacks.Callback):
+        """Stop training when any logged loss or metric is NaN or infinite."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            bad = _non_finite(logs)
+            if bad:
+                print(f"Batch {batch}: non-finite {bad}; terminating training", flush=True)
+                self.model.stop_training = True
+
+    return NonFiniteLogsStop()
+
+
+def skip_non_finite_epochs(callback, also_train_end=False):
+    """Run ``callback.on_epoch_end`` only after an epoch with finite logs and weights.
+
+    A sample grid or backup of a diverged model would otherwise overwrite
+    the one a good earlier run left. With ``also_train_end``,
+    ``on_train_end`` is skipped too when the weights are non-finite (so
+    ``BackupAndRestore`` keeps the last good backup instead of deleting it).
+    Returns ``callback``.
+    """
+    on_epoch_end, on_train_end = callback.on_epoch_end, callback.on_train_end
+
+    def guarded_epoch_end(epoch, logs=None):
+        if _non_finite(logs) or not weights_finite(callback.model):
+            return None
+        return on_epoch_end(epoch, logs)
+
+    def guarded_train_end(logs=None):
+        if not weights_finite(callback.model):
+            return None
+        return on_train_end(logs)
+
+    callback.on_epoch_end = guarded_epoch_end
+    if also_train_end:
+        callback.on_train_end = guarded_train_end
+    return callback
+
+
+def weights_finite(model):
+    """True when every variable of ``model`` is finite."""
+    import keras
+    import numpy as np
+
+    for variable in model.variables:
+        value = keras.ops.convert_to_numpy(variable)
+        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
+            return False
+    return True
+
+
+def check_finite(model, action):
+    """Raise when ``model`` holds non-finite weights (before saving or exporting)."""
+    from keras_gen.models import base
+
+    check = getattr(base, "check_finite_weights", None)
+    if check is not None:
+        check(model, action)
+    elif not weights_finite(model):
+        raise ValueError(f"Cannot {action} {model.name}: it holds non-finite weights.")
+
+
+def stop_if_non_finite(model, history, kept):
+    """Exit with a message when training produced NaN/Inf losses or weights.
+
+    ``kept`` names the artefacts left as they were. Nothing is saved after
+    this point when it fires.
+    """
+    bad_epochs = [
+        (epoch, {k: v[epoch] for k, v in history.history.items()
+                 if epoch < len(v) and not math.isfinite(float(v[epoch]))})
+        for epoch in range(max((len(v) for v in history.history.values()), default=0))
+    ]
+    bad_epochs = [(e, b) for e, b in bad_epochs if b]
+    weights_ok = weights_finite(model)
+    if not bad_epochs and weights_ok:
+        return
+    where = (f"at epoch {bad_epochs[0][0] + 1} ({', '.join(f'{k}={v}' for k, v in bad_epochs[0][1].items())})"
+             if bad_epochs else "with finite losses but non-finite weights")
+    raise SystemExit(
+        f"error: training diverged {where}: the losses or weights are NaN/Inf, so training "
+        f"stopped and nothing was saved ({', '.join(kept)} left as they were). "
+        "Try a lower --learning-rate.")
+
+
+def save_keras(model, path):
+    """Save ``model`` to ``path`` through a temporary sibling, then os.replace.
+
+    A failed or interrupted save leaves any earlier file at ``path`` intact,
+    and a model with non-finite weights is refused before anything is written.
+    """
+    check_finite(model, "save")
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".keras",
+                               dir=folder)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path

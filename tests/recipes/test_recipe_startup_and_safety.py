@@ -1,0 +1,139 @@
+"""Every recipe: --help without the heavy imports, outputs under the working
+directory, NaN stops without touching earlier artefacts, --steps-per-epoch
+past the data."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from tests import helpers
+from tests.recipes.test_vae_digits import load_recipe
+
+RECIPES = ("vae_digits", "dcgan_celeba", "evaluate", "tune_vae")
+HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_gen", "keras_tuner", "sklearn")
+
+RUN_HELP = """
+import json, runpy, sys
+path = sys.argv[1]
+sys.argv = [path, "--help"]
+try:
+    runpy.run_path(path, run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+
+def recipe_path(name):
+    return os.path.join(helpers.REPO, "recipes", f"{name}.py")
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_help_loads_no_framework(name, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_HELP, recipe_path(name)], capture_output=True, text=True,
+        timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result == {"code": 0, "loaded": []}, result
+    text = "\n".join(lines[:-1])
+    assert "usage:" in text
+    assert "relative to the current working directory" in " ".join(text.split())
+    assert "--deterministic" in text
+    # Nothing was written where the recipe was asked for help.
+    assert os.listdir(tmp_path) == []
+
+
+def test_default_outputs_are_relative_paths():
+    # The recipe's own directory never appears in a default path.
+    for name, attrs in (("vae_digits", ("out_dir", "model_path", "export_dir")),
+                        ("dcgan_celeba", ("out_dir", "checkpoint_dir", "generator_path", "export_dir")),
+                        ("evaluate", ("out_dir",)),
+                        ("tune_vae", ("directory", "model_path"))):
+        args = load_recipe(name).parse_args([])
+        for attr in attrs:
+            value = getattr(args, attr)
+            assert not os.path.isabs(value), (name, attr, value)
+            assert value.split(os.sep)[0] in ("outputs", "saved_models"), (name, attr, value)
+
+
+def test_quickstart_and_evaluate_are_deterministic_by_default():
+    assert load_recipe("vae_digits").parse_args([]).deterministic is True
+    assert load_recipe("evaluate").parse_args([]).deterministic is True
+    assert load_recipe("vae_digits").parse_args(["--no-deterministic"]).deterministic is False
+    assert load_recipe("dcgan_celeba").parse_args([]).deterministic is False
+
+
+def test_nan_training_exits_non_zero_and_keeps_earlier_artefacts(tmp_path):
+    # Artefacts of an earlier good run: they must come out byte-identical.
+    generator = tmp_path / "saved_models" / "dcgan_digits_generator.keras"
+    exported = tmp_path / "saved_models" / "dcgan_digits_generator.tflite"
+    grid = tmp_path / "outputs" / "dcgan_digits" / "epoch_001.png"
+    earlier = {}
+    for i, path in enumerate((generator, exported, grid)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes(range(256)) * (i + 3))
+        earlier[path] = path.read_bytes()
+    env = dict(os.environ, KERAS_BACKEND=keras.backend.backend(), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, recipe_path("dcgan_celeba"), "--dataset", "digits", "--learning-rate", "1e12",
+         "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "16", "--latent-dim", "8",
+         "--verbose", "0"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "error: training diverged at epoch 1" in proc.stderr, proc.stderr
+    assert "nothing was saved" in proc.stderr and "Try a lower --learning-rate" in proc.stderr
+    for path, content in earlier.items():
+        assert path.read_bytes() == content, path
+    # No other file appeared: no grid of the diverged epoch, no temporary file, no export.
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == sorted(str(p.relative_to(tmp_path)) for p in earlier), written
+
+
+def test_steps_per_epoch_past_the_data_repeats_it(tmp_path, capsys):
+    recipe = load_recipe("dcgan_celeba")
+    # 1437 training digits in batches of 256 (remainder dropped): 5 batches a pass, so
+    # 4 epochs of 3 steps need the data 2.4 times.
+    gan, history = recipe.main(
+        ["--dataset", "digits", "--batch-size", "256", "--steps-per-epoch", "3", "--epochs", "4",
+         "--latent-dim", "8", "--out-dir", str(tmp_path), "--generator-path", str(tmp_path / "g.keras"),
+         "--no-export", "--verbose", "0"])
+    assert len(history.history["d_loss"]) == 4
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == 12
+    assert int(keras.ops.convert_to_numpy(gan.d_optimizer.iterations)) == 12
+    assert "Generator steps trained in all (this run and any it resumed): 12" in capsys.readouterr().out
+
+
+def test_non_positive_steps_per_epoch_is_refused(capsys):
+    with pytest.raises(SystemExit) as info:
+        load_recipe("dcgan_celeba").parse_args(["--steps-per-epoch", "0"])
+    assert info.value.code == 2
+    assert "--steps-per-epoch must be >= 1. Received: --steps-per-epoch=0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="--deterministic sets TensorFlow's op determinism")
+def test_deterministic_quickstart_repeats_its_numbers_on_a_busy_machine(tmp_path):
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    command = [sys.executable, recipe_path("vae_digits"), "--smoke", "--no-export", "--verbose", "0",
+               "--deterministic"]
+    printed = []
+    for busy in (False, True):
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                   for _ in range(os.cpu_count() if busy else 0)]
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                                  cwd=tmp_path, env=env)
+        finally:
+            for burner in burners:
+                burner.kill()
+                burner.wait()
+        assert proc.returncode == 0, proc.stderr
+        printed.append([line for line in proc.stdout.splitlines()
+                        if line.startswith(("Validation:", "Test-set MSE"))])
+    assert len(printed[0]) == 2 and printed[0] == printed[1], printed
