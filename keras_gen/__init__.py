@@ -9,6 +9,7 @@ Public API:
   ``keras_gen.backend`` (the backend-specific core), ``keras_gen.tuning``
   (keras-tuner search; imported, with keras_tuner, on first use),
   ``keras_gen.runtime`` (LiteRT / SavedModel runner),
+  ``keras_gen.saving`` (``load_model`` naming a missing or damaged file),
   ``keras_gen.distribute`` (data-parallel training),
   ``keras_gen.latent`` (interpolation, attribute vectors, clustering, probe,
   compression), ``keras_gen.metrics`` (-ELBO, IW-NLL, FID/KID, PCA baseline);
@@ -27,6 +28,7 @@ from keras_gen import losses
 from keras_gen import metrics
 from keras_gen import networks
 from keras_gen import runtime
+from keras_gen import saving
 from keras_gen.export import export
 from keras_gen.export import export_for_mobile
 from keras_gen.layers import Sampling
@@ -65,5 +67,6 @@ __all__ = [
     "metrics",
     "networks",
     "runtime",
+    "saving",
     "tuning",
 ]

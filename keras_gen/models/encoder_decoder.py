@@ -60,10 +60,6 @@ class EncoderDecoderModel(base.GenerativeModel):
         """The encoder."""
         return self.encoder
 
-    def _expected_data_rank(self):
-        shape = base.known_input_shape(self.encoder)
-        return None if shape is None else len(shape)
-
     def _required_value_range(self):
         return (0.0, 1.0) if self.reconstruction == "bce" else None
 

@@ -273,9 +273,6 @@ class GAN(base.GenerativeModel):
         return self.sample(n, seed=seed, batch_size=batch_size)
 
     # -------------------------------------------------------------- config
-    def _expected_data_rank(self):
-        return 1 + len(self.image_shape)
-
     def get_config(self):
         config = super().get_config()
         config.update(
