@@ -91,11 +91,15 @@ def kl_divergence(z_mean, z_log_sigma):
     Returns:
         Tensor of shape ``(batch,)``, in nats.
     """
-    return ops.sum(_kl_per_dimension(z_mean, z_log_sigma), axis=-1)
+    return ops.sum(kl_per_dimension(z_mean, z_log_sigma), axis=-1)
 
 
-def _kl_per_dimension(z_mean, z_log_sigma):
-    """1/2 (mu_d^2 + sigma_d^2 - 2 log sigma_d - 1) per example and dimension, float32."""
+def kl_per_dimension(z_mean, z_log_sigma):
+    """1/2 (mu_d^2 + sigma_d^2 - 2 log sigma_d - 1) per example and dimension, float32.
+
+    The terms of :func:`kl_divergence` before the sum over dimensions, shape
+    ``(batch, latent_dim)``, in nats.
+    """
     z_mean = ops.cast(z_mean, "float32")
     z_log_sigma = ops.cast(z_log_sigma, "float32")
     return 0.5 * (
@@ -124,7 +128,7 @@ def free_bits_kl(z_mean, z_log_sigma, free_bits):
     Returns:
         Scalar tensor, nats per example (already averaged over the batch).
     """
-    per_dim = _kl_per_dimension(z_mean, z_log_sigma)
+    per_dim = kl_per_dimension(z_mean, z_log_sigma)
     return ops.sum(ops.maximum(ops.mean(per_dim, axis=0), free_bits))
 
 

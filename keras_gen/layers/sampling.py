@@ -1,10 +1,10 @@
 """Reparameterised sampling with the KL regulariser."""
 
-import numbers
-
 import keras
+import numpy as np
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen import losses
 
 
@@ -18,7 +18,13 @@ class Sampling(keras.layers.Layer):
     standard deviation). On every call the layer adds
     ``kl_weight * mean_over_batch(KL(N(mu, sigma^2) || N(0, I)))`` through
     ``add_loss`` (the source notes' lambda * L_reg), so it shows in ``layer.losses``
-    and ``model.losses``. With ``kl_weight=0`` no loss is added.
+    and ``model.losses`` (a zero term when ``kl_weight=0``).
+
+    ``kl_weight`` (lambda) lives in one place: a non-trainable scalar
+    variable of this layer, which the training step reads. Setting
+    ``layer.kl_weight = value`` (or ``vae.kl_weight = value``) assigns it,
+    so the next training step, ``get_config`` and a saved file all see the
+    new value, on every backend and inside compiled steps.
 
     The layer owns a ``keras.random.SeedGenerator``: its randomness is
     explicit, reproducible from ``seed`` and advances correctly inside
@@ -57,12 +63,10 @@ class Sampling(keras.layers.Layer):
 
     def __init__(self, kl_weight=1.0, seed=None, free_bits=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.kl_weight = check_kl_weight(kl_weight)
-        self.free_bits = check_free_bits(free_bits)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None. Received: seed={seed!r}")
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="sampling_seed")
+        kl_weight = checks.non_negative_float("kl_weight", kl_weight)
+        self.free_bits = checks.non_negative_float("free_bits", free_bits)
+        self.seed = checks.seed("seed", seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed, name="sampling_seed")
         self.kl_anneal = self.add_weight(
             shape=(),
             initializer="ones",
@@ -70,19 +74,59 @@ class Sampling(keras.layers.Layer):
             dtype="float32",
             name="kl_anneal",
         )
+        # lambda's one home (see the class docstring).
+        self.kl_weight_variable = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(kl_weight),
+            trainable=False,
+            dtype="float32",
+            name="kl_weight",
+        )
 
-    def call(self, inputs, training=None):
+    @property
+    def kl_weight(self):
+        """lambda, a float >= 0 (the value of ``kl_weight_variable``).
+
+        Read back as the shortest decimal that the float32 variable holds
+        exactly (0.3, not 0.30000001192092896).
+        """
+        return float(str(np.float32(ops.convert_to_numpy(self.kl_weight_variable.value))))
+
+    @kl_weight.setter
+    def kl_weight(self, value):
+        self.kl_weight_variable.assign(checks.non_negative_float("kl_weight", value))
+
+    def kl_terms(self, z_mean, z_log_sigma):
+        """``(kl, regulariser)`` in nats per example, from one KL computation.
+
+        ``kl`` is the batch mean of KL(N(mu, sigma^2) || N(0, I)) summed over
+        the latent dimensions (``keras_gen.losses.kl_divergence``); the
+        regulariser is the same with the free-bits floor applied per
+        dimension (``keras_gen.losses.free_bits_kl``), or ``kl`` itself
+        when ``free_bits`` is 0.
+        """
+        per_dim = losses.kl_per_dimension(z_mean, z_log_sigma)
+        kl = ops.mean(ops.sum(per_dim, axis=-1))
+        if self.free_bits > 0:
+            return kl, ops.sum(ops.maximum(ops.mean(per_dim, axis=0), self.free_bits))
+        return kl, kl
+
+    def call(self, inputs, training=None, return_kl=False):
+        """``z`` (or ``(z, kl)`` with ``return_kl``); adds the weighted regulariser.
+
+        ``kl`` is the unweighted KL of :meth:`kl_terms`, the quantity a VAE
+        logs; it is computed once and shared with the added loss.
+        """
         z_mean, z_log_sigma = inputs
-        if self.kl_weight > 0:
-            if self.free_bits > 0:
-                kl = losses.free_bits_kl(z_mean, z_log_sigma, self.free_bits)
-            else:
-                kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
-            self.add_loss(self.kl_weight * ops.cast(self.kl_anneal, kl.dtype) * kl)
+        kl, regulariser = self.kl_terms(z_mean, z_log_sigma)
+        weight = ops.cast(self.kl_weight_variable, regulariser.dtype)
+        anneal = ops.cast(self.kl_anneal, regulariser.dtype)
+        self.add_loss(weight * anneal * regulariser)
         eps = keras.random.normal(
             ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
         )
-        return z_mean + ops.exp(z_log_sigma) * eps
+        z = z_mean + ops.exp(z_log_sigma) * eps
+        return (z, kl) if return_kl else z
 
     # Keras does not save SeedGenerator state; keep it so that a resumed run
     # (BackupAndRestore, a reloaded .keras file) continues the same noise.
@@ -91,9 +135,15 @@ class Sampling(keras.layers.Layer):
         store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
 
     def load_own_variables(self, store):
-        if "seed_state" in store.keys():
+        keys = list(store.keys())
+        if "seed_state" in keys:
             self.seed_generator.state.assign(store["seed_state"])
-        super().load_own_variables({k: store[k] for k in store.keys() if k != "seed_state"})
+        if "1" not in keys:
+            # Saved before lambda was a variable: only kl_anneal was stored;
+            # lambda comes from the config, as it did then.
+            self.kl_anneal.assign(store["0"])
+            return
+        super().load_own_variables({k: store[k] for k in keys if k != "seed_state"})
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -104,22 +154,3 @@ class Sampling(keras.layers.Layer):
             {"kl_weight": self.kl_weight, "seed": self.seed, "free_bits": self.free_bits}
         )
         return config
-
-
-def _non_negative_float(value, name):
-    """A finite float >= 0, or a Keras-style error naming ``name`` and ``value``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a float >= 0. Received: {name}={value!r}")
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a finite float >= 0. Received: {name}={value!r}")
-    return float(value)
-
-
-def check_kl_weight(kl_weight):
-    """Validate lambda: a finite float >= 0."""
-    return _non_negative_float(kl_weight, "kl_weight")
-
-
-def check_free_bits(free_bits):
-    """Validate the free-bits floor: a finite float >= 0 (nats per dimension)."""
-    return _non_negative_float(free_bits, "free_bits")

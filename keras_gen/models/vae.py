@@ -5,10 +5,9 @@ import numpy as np
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 from keras_gen import losses
 from keras_gen.layers.sampling import Sampling
-from keras_gen.layers.sampling import check_free_bits
-from keras_gen.layers.sampling import check_kl_weight
 from keras_gen.models import base
 from keras_gen.models.encoder_decoder import EncoderDecoderModel
 from keras_gen.models.encoder_decoder import check_codes
@@ -61,7 +60,9 @@ class VAE(EncoderDecoderModel):
             two tensors of shape ``(batch, latent_dim)``.
         decoder: ``keras.Model`` mapping ``(batch, latent_dim)`` codes to
             images of the encoder's input shape.
-        kl_weight: float >= 0, lambda. Defaults to 1.0.
+        kl_weight: float >= 0, lambda. Defaults to 1.0. It lives in the
+            Sampling layer as a variable; assigning ``vae.kl_weight`` later
+            changes training, ``get_config`` and saving alike.
         reconstruction: ``"mse"`` (the source notes', default) or ``"bce"``.
         seed: int or None, seed of the sampling noise and of ``sample``.
         free_bits: float >= 0, free-bits floor in nats per latent dimension
@@ -95,11 +96,10 @@ class VAE(EncoderDecoderModel):
         **kwargs,
     ):
         super().__init__(encoder, decoder, reconstruction=reconstruction, **kwargs)
-        self.kl_weight = check_kl_weight(kl_weight)
-        self.free_bits = check_free_bits(free_bits)
         self.seed = checks.seed("seed", seed)
+        # lambda and the free-bits floor live in the Sampling layer alone.
         self.sampling = Sampling(
-            kl_weight=self.kl_weight, seed=self.seed, free_bits=self.free_bits, name="sampling"
+            kl_weight=kl_weight, seed=self.seed, free_bits=free_bits, name="sampling"
         )
         self.prior_seed_generator = keras.random.SeedGenerator(
             None if self.seed is None else self.seed + 1, name="prior_seed"
@@ -115,6 +115,26 @@ class VAE(EncoderDecoderModel):
             self.neg_elbo_tracker,
         ]
         self.build_if_known()
+
+    @property
+    def kl_weight(self):
+        """lambda (float >= 0), read from the Sampling layer's variable.
+
+        Assigning it (``vae.kl_weight = 0.5``, also from a callback during
+        ``fit``) changes the next training step, ``get_config`` and what is
+        saved, on every backend.
+        """
+        return self.sampling.kl_weight
+
+    @kl_weight.setter
+    def kl_weight(self, value):
+        value = checks.non_negative_float("kl_weight", value)
+        backend.assign_during_fit(self, self.sampling.kl_weight_variable, value)
+
+    @property
+    def free_bits(self):
+        """The free-bits floor in nats per dimension (fixed at construction)."""
+        return self.sampling.free_bits
 
     def build(self, input_shape):
         x = keras.KerasTensor(tuple(input_shape))
@@ -153,11 +173,11 @@ class VAE(EncoderDecoderModel):
 
     def forward_losses(self, x, target, training):
         z_mean, z_log_sigma = self.encoder(x, training=training)
-        # The Sampling layer adds kl_weight * KL through add_loss.
-        z = self.sampling([z_mean, z_log_sigma], training=training)
+        # The Sampling layer adds kl_weight * KL through add_loss and returns
+        # the unweighted KL (one computation) for the logs.
+        z, kl = self.sampling([z_mean, z_log_sigma], training=training, return_kl=True)
         x_hat = self.decoder(z, training=training)
         reconstruction = ops.mean(self.reconstruction_fn(target, x_hat))
-        kl = ops.mean(losses.kl_divergence(z_mean, z_log_sigma))
         # Plus model.losses: lambda * KL from Sampling, sub-model regularisers.
         total = base.plus_model_losses(self, reconstruction)
         return total, (reconstruction, kl, x_hat)

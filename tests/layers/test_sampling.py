@@ -60,5 +60,36 @@ def test_kl_anneal_scales_the_added_term():
 
 @pytest.mark.parametrize("value,error", [(-0.1, ValueError), (float("inf"), ValueError), ("1", TypeError)])
 def test_bad_free_bits(value, error):
-    with pytest.raises(error, match="free_bits must be a .*float >= 0. Received: free_bits="):
+    with pytest.raises(error, match="free_bits must be a finite number >= 0. Received: free_bits="):
         Sampling(free_bits=value)
+
+
+def test_kl_weight_is_one_variable_and_settable():
+    layer = Sampling(kl_weight=np.float64(2.0), seed=np.int64(0))
+    assert layer.seed == 0 and layer.kl_weight == 2.0
+    layer.kl_weight = 0.5
+    assert layer.get_config()["kl_weight"] == 0.5
+    mu = np.array([[1.0, 0.0]], "float32")
+    layer([mu, np.zeros((1, 2), "float32")])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.losses[-1]), 0.5 * 0.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="kl_weight must be a finite number >= 0. Received: kl_weight=-1"):
+        layer.kl_weight = -1
+
+
+def test_return_kl_gives_the_unweighted_kl():
+    layer = Sampling(kl_weight=3.0, seed=0, free_bits=0.75)
+    mu = np.array([[1.0, 0.0], [3.0, 0.0]], "float32")  # per-example KL 0.5 and 4.5
+    z, kl = layer([mu, np.zeros((2, 2), "float32")], return_kl=True)
+    assert tuple(z.shape) == (2, 2)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kl), 2.5, rtol=1e-6)
+    # Added: 3 * (max(0.75, 2.5) + max(0.75, 0)).
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.losses[0]), 3.0 * 3.25, rtol=1e-6)
+
+
+def test_loads_weights_saved_before_lambda_was_a_variable():
+    layer = Sampling(kl_weight=0.7, seed=0)
+    state = np.array([5, 0], "uint32")
+    old_store = {"0": np.array(0.25, "float32"), "seed_state": state}  # kl_anneal, seed
+    layer.load_own_variables(old_store)
+    assert float(keras.ops.convert_to_numpy(layer.kl_anneal)) == 0.25
+    assert layer.kl_weight == pytest.approx(0.7)

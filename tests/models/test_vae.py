@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 import keras_gen
-from keras_gen import losses
 from tests import helpers
+
+
+def numpy_kl(vae, x):
+    """Batch-mean KL(N(mu, sigma^2) || N(0, I)) of ``x``'s posteriors, by hand."""
+    z_mean, z_log_sigma = (keras.ops.convert_to_numpy(t).astype("float64") for t in vae.encoder(x))
+    per_example = 0.5 * np.sum(z_mean**2 + np.exp(2 * z_log_sigma) - 2 * z_log_sigma - 1, axis=-1)
+    return per_example.mean()
 
 
 def make_vae(**kwargs):
@@ -38,10 +44,10 @@ def test_kl_arrives_through_add_loss(images):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(vae.losses[0]), 0.5 * kl.mean(), rtol=1e-5)
 
 
-def test_kl_weight_zero_removes_the_term(images):
+def test_kl_weight_zero_makes_the_term_zero(images):
     vae = make_vae(kl_weight=0.0)
     vae(images[:4], training=True)
-    assert vae.losses == []
+    assert len(vae.losses) == 1 and float(keras.ops.convert_to_numpy(vae.losses[0])) == 0.0
     vae.compile(optimizer="adam")
     logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
     assert logs["kl_loss"] > 0
@@ -91,8 +97,7 @@ def test_test_step_matches_the_formula(images):
     vae = make_vae(kl_weight=2.0)
     vae.compile(optimizer="adam")
     logs = vae.evaluate(images, batch_size=64, verbose=0, return_dict=True)
-    z_mean, z_log_sigma = [keras.ops.convert_to_numpy(t) for t in vae.encoder(images)]
-    kl = keras.ops.convert_to_numpy(losses.kl_divergence(z_mean, z_log_sigma)).mean()
+    kl = numpy_kl(vae, images)
     np.testing.assert_allclose(logs["kl_loss"], kl, rtol=1e-5)
     np.testing.assert_allclose(logs["loss"], logs["reconstruction_loss"] + 2.0 * kl, rtol=1e-5)
 
@@ -114,12 +119,12 @@ def test_save_load_round_trip(images, tmp_path):
 # ------------------------------------------------------------ bad input
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
 def test_bad_kl_weight(bad):
-    with pytest.raises(ValueError, match=f"kl_weight must be a finite float >= 0. Received: kl_weight={bad}"):
+    with pytest.raises(ValueError, match=f"kl_weight must be a finite number >= 0. Received: kl_weight={bad}"):
         make_vae(kl_weight=bad)
 
 
 def test_kl_weight_type():
-    with pytest.raises(TypeError, match="kl_weight must be a float >= 0. Received: kl_weight='1'"):
+    with pytest.raises(TypeError, match="kl_weight must be a finite number >= 0. Received: kl_weight='1'"):
         make_vae(kl_weight="1")
 
 
@@ -169,5 +174,79 @@ def test_free_bits_raise_the_training_loss_not_the_logged_kl(images, tmp_path):
 
 
 def test_bad_free_bits():
-    with pytest.raises(ValueError, match="free_bits must be a finite float >= 0. Received: free_bits=-1"):
+    with pytest.raises(ValueError, match="free_bits must be a finite number >= 0. Received: free_bits=-1"):
         make_vae(free_bits=-1)
+
+
+# ------------------------------------------------------------- lambda
+class _SetKLWeight(keras.callbacks.Callback):
+    def __init__(self, epoch, value):
+        super().__init__()
+        self.epoch, self.value = epoch, value
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            self.model.kl_weight = self.value
+
+
+def test_kl_weight_set_after_compile_is_the_one_training_uses(images):
+    # Learning rate 0: the weights, hence the KL, stay put; one batch per epoch.
+    vae = make_vae(kl_weight=1.0)
+    vae.compile(optimizer=keras.optimizers.Adam(0.0))
+    kl = numpy_kl(vae, images)
+    first = vae.fit(images, batch_size=64, epochs=1, verbose=0, shuffle=False).history
+    np.testing.assert_allclose(first["loss"][0] - first["reconstruction_loss"][0], 1.0 * kl, rtol=1e-4)
+    vae.kl_weight = 3.0  # after compile and after the step was traced
+    assert vae.kl_weight == 3.0 and vae.get_config()["kl_weight"] == 3.0
+    assert vae.sampling.get_config()["kl_weight"] == 3.0
+    # ... and from a callback during fit (epoch 2 trains with lambda = 0.5).
+    history = vae.fit(images, batch_size=64, epochs=2, verbose=0, shuffle=False,
+                      callbacks=[_SetKLWeight(1, np.float32(0.5))]).history
+    np.testing.assert_allclose(history["kl_loss"], [kl, kl], rtol=1e-4)
+    added = np.subtract(history["loss"], history["reconstruction_loss"])
+    np.testing.assert_allclose(added, [3.0 * kl, 0.5 * kl], rtol=1e-4)
+    assert vae.kl_weight == 0.5
+
+
+def test_kl_weight_round_trips_through_config_and_file(images, tmp_path):
+    vae = make_vae(kl_weight=1.0)
+    vae.kl_weight = 2.0
+    rebuilt = keras_gen.VAE.from_config(vae.get_config())
+    assert rebuilt.kl_weight == 2.0
+    vae.save(tmp_path / "vae.keras")
+    loaded = keras.saving.load_model(tmp_path / "vae.keras")
+    assert loaded.kl_weight == 2.0
+    assert float(keras.ops.convert_to_numpy(loaded.sampling.kl_weight_variable)) == 2.0
+
+
+def test_the_kl_is_computed_once_per_step(images, monkeypatch):
+    vae = make_vae(kl_weight=0.5)
+    calls = []
+    original = keras_gen.losses.kl_per_dimension
+
+    def counting(*args):
+        calls.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(keras_gen.losses, "kl_per_dimension", counting)
+    total, (reconstruction, kl, _) = vae.forward_losses(images[:8], images[:8], training=True)
+    assert len(calls) == 1
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kl), numpy_kl(vae, images[:8]), rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(total),
+        keras.ops.convert_to_numpy(reconstruction) + 0.5 * numpy_kl(vae, images[:8]),
+        rtol=1e-5,
+    )
+
+
+def test_numpy_scalars_in_the_constructor(images):
+    vae = make_vae(kl_weight=np.float32(0.25), free_bits=np.float64(0.0), seed=np.int64(0))
+    assert vae.seed == 0 and type(vae.seed) is int
+    assert vae.kl_weight == 0.25 and type(vae.free_bits) is float
+    assert vae.sampling.seed == 0
+    reference = make_vae(seed=0)
+    for mine, theirs in ((vae.prior_seed_generator, reference.prior_seed_generator),
+                         (vae.sampling.seed_generator, reference.sampling.seed_generator)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine.state),
+                                      keras.ops.convert_to_numpy(theirs.state))
+    assert vae.sample(np.int64(2), seed=np.int64(1)).shape == (2, 8, 8, 1)
