@@ -147,34 +147,10 @@ def test_child_imports_a_module_from_a_folder_with_a_colon(colon_module, tmp_pat
     assert ":" in folder and _debris(path.parent, sys_tmp) == []
 
 
-def test_interrupt_kills_the_child_and_removes_temporaries(colon_module, tmp_path, sys_tmp, monkeypatch):
-    _, module = colon_module
-    monkeypatch.setattr(_planner, "_IN_PROCESS_ON_TENSORFLOW", False)
-    out = tmp_path / "out"
-    old = _old_set(out)
-    pid_file = tmp_path / "child.pid"
-    monkeypatch.setenv("KG_TEST_HANG", str(pid_file))
-    monkeypatch.setenv("KG_TEST_PARENT", str(os.getpid()))
-    child = []
-
-    def interrupt_when_child_runs():
-        child.append(_wait_for(pid_file))
-        os.kill(os.getpid(), signal.SIGINT)
-
-    thread = threading.Thread(target=interrupt_when_child_runs, daemon=True)
-    thread.start()
-    with pytest.raises(KeyboardInterrupt):
-        ex.export_for_mobile(make_model(module.Scale), out, "m", quantizations=[None])
-    thread.join(5)
-    assert child and _gone(child[0])
-    _assert_unchanged(out, old)
-    assert _debris(out, sys_tmp) == []
-
-
-def test_killed_parent_takes_its_child_along_and_the_next_run_cleans_up(
-    colon_module, tmp_path, sys_tmp, monkeypatch
-):
-    """SIGKILL the exporting process while its child converts."""
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_killed_parent_takes_its_child_along(colon_module, tmp_path, sys_tmp, monkeypatch, sig):
+    """Kill the exporting process while its child converts: SIGTERM cleans up
+    at once; after SIGKILL the next run removes the debris."""
     folder, module = colon_module
     out = tmp_path / "out"
     old = _old_set(out)
@@ -200,11 +176,17 @@ def test_killed_parent_takes_its_child_along_and_the_next_run_cleans_up(
     )
     try:
         child = _wait_for(pid_file, parent)
+        parent.send_signal(getattr(signal, sig))
+        returncode = parent.wait(60)
     finally:
         parent.kill()
         parent.wait()
+    assert returncode == -getattr(signal, sig)  # SIGTERM still ends the process by SIGTERM
     assert _gone(child), "the conversion child outlived its parent"
     _assert_unchanged(out, old)
+    if sig == "SIGTERM":
+        assert _debris(out, sys_tmp) == []
+        return
     assert len(_debris(out)) == 1 and len(_debris(sys_tmp)) == 1  # what the kill left
 
     def failing_convert(targets, specs):

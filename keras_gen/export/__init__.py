@@ -213,6 +213,7 @@ def export_for_mobile(
         parts = _planner.default_parts(model)
     targets, jobs = [], []
     for part in _planner.as_list("parts", parts):
+        part = None if part == "model" else part  # a plain keras.Model's own name for itself
         target = _planner.PartTarget.from_model(model, part, spec["value_range"])
         _planner.check_finite(target, spec["allow_non_finite"])
         targets.append(target)
