@@ -394,6 +394,27 @@ def test_importing_keras_gen_does_not_import_keras_tuner():
     assert result.stdout.split() == ["False", "True", "True", "True"]
 
 
+def test_the_example_in_docs_tuning_md_runs(tmp_path, monkeypatch):
+    """The first Python block of docs/tuning.md: 1 trial, 1 epoch, 128 8x8 digits."""
+    import pathlib
+    text = (pathlib.Path(__file__).parents[1] / "docs" / "tuning.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    budget = {"max_trials=10": "max_trials=1", "epochs=20": "epochs=1",
+              "batch_size=64)": "batch_size=64, verbose=0)",
+              "image_size=28": "image_size=8", "(28, 28, 1)": "(8, 8, 1)"}
+    budget["with_labels=False)"] = "with_labels=False)[:128]"  # x_train and x_val
+    for full, small in budget.items():
+        assert full in code
+        code = code.replace(full, small)
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile(code, "docs/tuning.md", "exec"), namespace)
+    best = keras.saving.load_model(tmp_path / "tune_vae_best.keras")
+    assert isinstance(best, keras_gen.VAE)
+    assert 2 <= best.latent_dim <= 32 and 1e-4 <= best.kl_weight <= 1.0
+    assert (tmp_path / "outputs" / "tune_vae" / "search").is_dir()
+
+
 def test_docstring_examples():
     result = doctest.testmod(tuning, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
