@@ -1,0 +1,351 @@
+"""Bad inputs a hostile but fair user tries: each gets a named error or a correct result.
+
+Run under each backend (KERAS_BACKEND=tensorflow, jax, torch), every probe
+holds on all three. The data checks apply the same rules to every input
+kind: a NumPy array, a ``tf.data.Dataset`` and a ``keras.utils.PyDataset``
+(checked by their first batch) and a folder read by
+``keras_gen.data.from_folder``.
+
+Probes of the same issue tested elsewhere (referenced, not repeated):
+
+* NaN losses stop training, a GAN included (``keras_gen.callbacks.TerminateOnNaN``,
+  the fit guard): tests/test_nan_safety.py, tests/test_callbacks.py;
+* non-finite weights refused on save and export: tests/test_nan_safety.py,
+  tests/test_export.py;
+* kill -9 and exact resume: tests/test_resume.py;
+* edited or invalid manifests, interrupted exports: tests/test_runtime.py,
+  tests/test_export_atomic.py;
+* a ``.keras`` file saved under one backend trains under the others:
+  tests/test_cross_backend.py.
+"""
+
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import keras_gen
+from keras_gen import _checks
+from keras_gen.data import folder as folder_module
+from tests import helpers
+from tests.models.test_gan import tiny_gan
+
+KINDS = ("array", "tf.data", "PyDataset")
+
+
+class Batches(keras.utils.PyDataset):
+    """A PyDataset of ``(x[, y])`` batches of 8."""
+
+    def __init__(self, x, y=None, batch_size=8):
+        super().__init__()
+        self.x, self.y, self.batch_size = x, y, batch_size
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        return self.x[part] if self.y is None else (self.x[part], self.y[part])
+
+
+def as_kind(kind, x, y=None):
+    """``(data, y)`` arguments of ``fit`` for ``x`` (and targets ``y``) as ``kind``."""
+    if kind == "array":
+        return x, y
+    if kind == "PyDataset":
+        return Batches(x, y), None
+    import tensorflow as tf
+
+    items = x if y is None else (x, y)
+    return tf.data.Dataset.from_tensor_slices(items).batch(8), None
+
+
+def fit(model, kind, x, y=None, method="fit"):
+    data, target = as_kind(kind, x, y)
+    kwargs = {"batch_size": 8} if kind == "array" else {}
+    return getattr(model, method)(data, target, verbose=0, **kwargs)
+
+
+def iterations(optimizer):
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
+def make_ae(reconstruction="mse"):
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(), helpers.tiny_decoder(), reconstruction=reconstruction)
+    ae.compile(optimizer="adam")
+    return ae
+
+
+def make_vae(reconstruction="mse"):
+    vae = keras_gen.VAE(
+        helpers.tiny_encoder(variational=True), helpers.tiny_decoder(), reconstruction=reconstruction, seed=0
+    )
+    vae.compile(optimizer="adam")
+    return vae
+
+
+def make_gan():
+    gan = tiny_gan()
+    gan.compile(d_optimizer="adam", g_optimizer="adam")
+    return gan
+
+
+@pytest.fixture
+def x(images):
+    return images[:32]
+
+
+def label(kind):
+    """How the error names the data of each kind."""
+    return {"array": "x", "tf.data": r"x \(first batch of the tf.data.Dataset\)",
+            "PyDataset": r"x \(first batch of the PyDataset\)"}[kind]
+
+
+# ------------------------------------------------------------ value checks
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_nan_pixel_is_named_for_a_bce_vae(kind, x):
+    # One NaN used to pass the BCE range check (min/max ignore NaN).
+    x = x.copy()
+    x[3, 2, 1, 0] = np.nan
+    vae = make_vae("bce")
+    with pytest.raises(ValueError, match=label(kind) + r" must not contain NaN.*1 NaN and 0 infinite"):
+        fit(vae, kind, x)
+    assert iterations(vae.optimizer) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_an_infinite_pixel_is_named_and_located(kind, x):
+    x = x.copy()
+    x[1, 0, 5, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"0 NaN and 1 infinite values, the first \(-inf\) at index \[1, 0, 5, 0\]"):
+        fit(make_ae(), kind, x)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_images_in_0_255_to_a_bce_vae_are_refused(kind, x):
+    # A tf.data pipeline of 0..255 images used to train to a negative loss.
+    with pytest.raises(ValueError, match=label(kind) + r" must lie in \(0.0, 1.0\).*reconstruction='bce'.*max=2\d\d"):
+        fit(make_vae("bce"), kind, x * 255.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_images_outside_the_decoders_activation_range_are_refused(kind, x):
+    # MSE has no range of its own, but a sigmoid decoder cannot reach 255.
+    with pytest.raises(ValueError, match=label(kind) + r" must lie in \(0.0, 1.0\), the output range of the model's decoding"):
+        fit(make_vae("mse"), kind, x * 255.0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gan_real_images_outside_tanh_range_are_refused(kind, x):
+    real = x[:, :4, :4] * 255.0
+    with pytest.raises(ValueError, match=label(kind) + r" must lie in \(-1.0, 1.0\).*Received: .*max=\d+"):
+        fit(make_gan(), kind, real)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_uint8_images_are_refused_by_every_model(kind, x):
+    # One rule on every backend (TF used to crash in the graph, JAX and
+    # PyTorch trained on 0..255): integer pixels are refused, with the range
+    # to rescale to.
+    pixels = np.round(x * 255).astype("uint8")
+    for model, data, expected_range in (
+        (make_vae("mse"), pixels, r"\(0.0, 1.0\)"),
+        (make_gan(), pixels[:, :4, :4], r"\(-1.0, 1.0\)"),
+    ):
+        with pytest.raises(_checks.ArgumentTypeError, match=(
+            label(kind) + r" must hold floating-point images in the model's range " + expected_range
+            + r".*Received: .*dtype=uint8 \(min=\d+, max=\d+\).*input_range=\(0, 255\)"
+        )) as caught:
+            fit(model, kind, data)
+        assert isinstance(caught.value, TypeError) and isinstance(caught.value, ValueError)
+
+
+# ------------------------------------------------------------ empty data
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_data_is_a_named_error(kind, method, x):
+    # Used to: train nothing on TensorFlow, an unrelated error on PyTorch,
+    # UnboundLocalError on JAX.
+    expected = {
+        "array": r"x is empty: .*Received: x.shape=\(0, [48], [48], 1\)",
+        "tf.data": r"x is an empty tf.data.Dataset: it yields no batch",
+        "PyDataset": r"x is an empty PyDataset: it yields no batch",
+    }[kind]
+    for model in (make_ae(), make_gan()):
+        data = x[:0] if model.encoding_network is not None else x[:0, :4, :4]
+        with pytest.raises(ValueError, match=expected):
+            fit(model, kind, data, method=method)
+
+
+def test_empty_folder_is_a_named_error(tmp_path):
+    (tmp_path / "readme.txt").write_text("no images here")
+    with pytest.raises(ValueError, match="No image files found in the folder"):
+        keras_gen.data.from_folder(tmp_path, image_size=8)
+
+
+def test_empty_validation_data_is_named(x):
+    with pytest.raises(ValueError, match=r"validation_data is empty"):
+        make_ae().fit(x, validation_data=(x[:0],), epochs=1, verbose=0)
+
+
+# ----------------------------------------------------------------- shapes
+@pytest.mark.parametrize("kind", KINDS)
+def test_wrong_image_size_names_expected_and_received_shapes(kind, images):
+    wrong = np.random.default_rng(0).random((16, 9, 9, 1)).astype("float32")
+    with pytest.raises(ValueError, match=(
+        label(kind) + r" must hold images of shape \(8, 8, 1\) \(the model's expected input shape "
+        r"is \(None, 8, 8, 1\)\)\. Received: .*images of shape \(9, 9, 1\)"
+    )):
+        fit(make_ae(), kind, wrong)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gan_wrong_channels_names_expected_and_received_shapes(kind):
+    # Used to fail deep inside the discriminator's Dense layer.
+    rgb = np.random.default_rng(0).uniform(-1, 1, (16, 4, 4, 3)).astype("float32")
+    gan = make_gan()
+    with pytest.raises(ValueError, match=label(kind) + r" must hold images of shape \(4, 4, 1\).*images of shape \(4, 4, 3\)"):
+        fit(gan, kind, rgb)
+    assert iterations(gan.g_optimizer) == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_wrong_rank_names_the_model_input_shape(kind, x):
+    with pytest.raises(ValueError, match=label(kind) + r" must have rank 4 .*\(None, 8, 8, 1\)"):
+        fit(make_ae(), kind, x[..., 0])
+
+
+def _write_pngs(folder, count, size, mode):
+    rng = np.random.default_rng(0)
+    shape = (size, size) if mode == "L" else (size, size, 3)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode).save(folder / f"{i:03d}.png")
+
+
+def test_folder_of_wrong_size_or_channels_is_named(tmp_path):
+    _write_pngs(tmp_path, 8, 12, "RGB")
+    ae = make_ae()
+    too_big = keras_gen.data.from_folder(tmp_path, image_size=12, channels=1, batch_size=4)
+    with pytest.raises(ValueError, match=r"tf.data.Dataset\) must hold images of shape \(8, 8, 1\).*images of shape \(12, 12, 1\)"):
+        ae.fit(too_big, epochs=1, verbose=0)
+    rgb = keras_gen.data.from_folder(tmp_path, image_size=8, channels=3, batch_size=4)
+    with pytest.raises(ValueError, match=r"images of shape \(8, 8, 1\).*images of shape \(8, 8, 3\)"):
+        ae.fit(rgb, epochs=1, verbose=0)
+    assert iterations(ae.optimizer) == 0
+
+
+# ------------------------------------------------------- correct results
+@pytest.mark.parametrize("kind", KINDS)
+def test_good_data_of_every_kind_trains_every_batch(kind, x):
+    # The first-batch check peeks without consuming: all 4 batches train.
+    vae = make_vae("bce")
+    history = fit(vae, kind, x)
+    assert iterations(vae.optimizer) == 4
+    assert np.isfinite(history.history["loss"]).all()
+    gan = make_gan()
+    fit(gan, kind, x[:, :4, :4] * 2.0 - 1.0)
+    assert iterations(gan.g_optimizer) == iterations(gan.d_optimizer) == 4
+
+
+def test_folder_trains_and_is_not_consumed_by_the_check(tmp_path):
+    _write_pngs(tmp_path, 12, 8, "L")
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, channels=1, batch_size=4, seed=0)
+    ae = make_ae("bce")
+    ae.fit(ds, epochs=1, verbose=0)
+    assert iterations(ae.optimizer) == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_denoising_inputs_outside_the_range_train_when_targets_are_in_it(kind, x):
+    # BCE and the decoder's range constrain the targets (y), not the inputs.
+    noisy = x + np.random.default_rng(0).normal(0, 0.3, x.shape).astype("float32")
+    assert noisy.min() < 0 and noisy.max() > 1
+    ae = make_ae("bce")
+    fit(ae, kind, noisy, x)
+    assert iterations(ae.optimizer) == 4
+    with pytest.raises(ValueError, match=r"must lie in \(0.0, 1.0\).*reconstruction='bce'"):
+        fit(make_ae("bce"), kind, x, noisy)
+
+
+def test_gan_ignores_integer_labels_in_a_pipeline(x):
+    # A labelled pipeline (images, labels) trains a GAN: labels are not images.
+    import tensorflow as tf
+
+    labels = np.arange(32) % 10
+    ds = tf.data.Dataset.from_tensor_slices((x[:, :4, :4] * 2.0 - 1.0, labels)).batch(8)
+    gan = make_gan()
+    gan.fit(ds, epochs=1, verbose=0)
+    assert iterations(gan.g_optimizer) == 4
+
+
+# ----------------------------------------------------------------- files
+def test_truncated_jpeg_in_a_large_folder_names_the_file(tmp_path, monkeypatch):
+    # Folders above EAGER_CHECK_LIMIT are checked as they are read; the
+    # limit is lowered so that a small folder takes that path.
+    import tensorflow as tf
+
+    monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8), mode="L").save(tmp_path / f"{i}.jpg")
+    whole = (tmp_path / "5.jpg").read_bytes()
+    (tmp_path / "5.jpg").write_bytes(whole[: len(whole) * 2 // 3])
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, channels=1, batch_size=2, shuffle=False)
+    ae = make_ae()
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(str(tmp_path / "5.jpg")) + r".*truncated"):
+        ae.fit(ds, epochs=1, verbose=0)
+    # Training got past the good batches first: the error is mid-epoch.
+    assert iterations(ae.optimizer) >= 1
+
+
+def test_complete_files_of_every_format_pass_the_lazy_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    rng = np.random.default_rng(0)
+    for name, fmt in (("a.jpg", "JPEG"), ("b.png", "PNG"), ("c.gif", "GIF"), ("d.bmp", "BMP")):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / name, fmt)
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, batch_size=4, shuffle=False)
+    assert [tuple(b.shape) for b in ds] == [(4, 8, 8, 3)]
+
+
+@pytest.mark.parametrize("fmt,suffix", [("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp")])
+def test_truncated_files_of_other_formats_are_named(tmp_path, monkeypatch, fmt, suffix):
+    import tensorflow as tf
+
+    monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    path = tmp_path / f"cut.{suffix}"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(path, fmt)
+    path.write_bytes(path.read_bytes()[:-40])
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, batch_size=1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(str(path)) + r".*truncated"):
+        list(ds)
+
+
+@pytest.fixture
+def saved_ae(tmp_path):
+    ae = make_ae()
+    path = tmp_path / "ae.keras"
+    ae.save(path)
+    return path
+
+
+def test_corrupt_keras_file_is_named_not_reported_missing(saved_ae, tmp_path):
+    # keras.saving.load_model says "File not found" for an existing file that
+    # is not a zip archive; keras_gen.saving.load_model names the problem.
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(saved_ae.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"not a valid .keras file.*truncated, damaged.*\(1000 bytes\). Received: filepath='" + re.escape(str(truncated))):
+        keras_gen.saving.load_model(truncated)
+    damaged = bytearray(saved_ae.read_bytes())
+    middle = len(damaged) // 3
+    damaged[middle : middle + 200] = bytes(b ^ 0x55 for b in damaged[middle : middle + 200])
+    (tmp_path / "damaged.keras").write_bytes(bytes(damaged))
+    with pytest.raises(ValueError, match=r"The .keras file is damaged: BadZipFile.*Received: filepath="):
+        keras_gen.saving.load_model(tmp_path / "damaged.keras")
+    with pytest.raises(FileNotFoundError, match=r"Received: filepath='.*missing.keras'"):
+        keras_gen.saving.load_model(tmp_path / "missing.keras")
+    loaded = keras_gen.saving.load_model(saved_ae)
+    assert type(loaded) is keras_gen.AutoEncoder
+    assert os.path.getsize(saved_ae) > 1000
