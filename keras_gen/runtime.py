@@ -41,6 +41,11 @@ def load(path, num_threads=None):
 
     Returns:
         A :class:`Runner`.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        ManifestError: the manifest is invalid or does not match the
+            artefact (see ``docs/export.md``).
     """
     path = os.fspath(path).rstrip("/\\")
     if not os.path.exists(path):

@@ -303,14 +303,3 @@ def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
         manifest = ex.export(gan, tmp_path / "g.tflite", allow_non_finite=True)
     assert manifest["size_bytes"] == len(b"converted")
     assert sorted(os.listdir(tmp_path)) == ["g.tflite", "g.tflite.json"]
-
-
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="one more conversion; the same code path is tested above on this backend",
-)
-def test_docstring_examples_run():
-    import doctest
-
-    result = doctest.testmod(ex, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
