@@ -167,6 +167,11 @@ def _install(staging_dir, final):
     name = os.path.basename(final)
     new = os.path.join(staging_dir, "new", name)
     old = os.path.join(staging_dir, "old", name)
+    if os.path.lexists(old):  # left by a run killed part-way through this move
+        if os.path.isdir(old) and not os.path.islink(old):
+            shutil.rmtree(old)
+        else:
+            os.unlink(old)
     existed = os.path.lexists(final)
     both_files = not os.path.isdir(new) and not (existed and os.path.isdir(final))
     if both_files:
