@@ -283,7 +283,7 @@ def _copy(source, target):
 
 
 def _iterations(model):
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not getattr(optimizer, "built", False):
+    iterations = getattr(getattr(model, "optimizer", None), "iterations", None)
+    if iterations is None:
         return None
-    return int(ops.convert_to_numpy(optimizer.iterations))
+    return int(ops.convert_to_numpy(iterations))
