@@ -241,8 +241,13 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     f"model's expected input shape is {expected}). Received: "
                     f"{name}.shape={data.shape}, images of shape {data.shape[1:]}"
                 )
-        finite = np.isfinite(data)
-        if not finite.all():
+        if not data.size:
+            return
+        # min and max propagate NaN and reach +-Inf: no mask of the whole
+        # array unless something is wrong.
+        lo, hi = float(np.min(data)), float(np.max(data))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            finite = np.isfinite(data)
             n_nan = int(np.isnan(data).sum())
             n_inf = int(data.size - finite.sum()) - n_nan
             first = tuple(int(i) for i in np.argwhere(~finite)[0])
@@ -251,9 +256,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                 f"with {n_nan} NaN and {n_inf} infinite values, the first "
                 f"({data[first]}) at index {list(first)}"
             )
-        if not is_target or not data.size:
+        if not is_target:
             return
-        lo, hi = float(np.min(data)), float(np.max(data))
         value_range = self._required_value_range()
         if value_range is not None and (lo < value_range[0] - 1e-6 or hi > value_range[1] + 1e-6):
             raise ValueError(
