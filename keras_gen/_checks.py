@@ -195,9 +195,95 @@ def value_range(name, value):
         pair = tuple(value)
     except TypeError:
         raise ArgumentTypeError(message) from None
+    pair = tuple(v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v for v in pair)
     if len(pair) != 2 or not all(is_real(v) for v in pair):
         raise ArgumentTypeError(message)
     low, high = float(pair[0]), float(pair[1])
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(message)
     return low, high
+
+
+# ------------------------------------------------------- network builders
+MAX_CHANNELS = 4
+
+
+def image_shape(name, value, max_channels=MAX_CHANNELS):
+    """An image shape ``(height, width, channels)`` as a tuple of ``int``.
+
+    Exactly three positive integers (no batch axis) with 1 to
+    ``max_channels`` channels; ``(height, width)`` is refused.
+    """
+    message = (
+        f"{name} must be a tuple (height, width, channels) of positive integers "
+        f"with 1 to {max_channels} channels (NHWC images, no batch axis). "
+        f"{_received(name, value)}"
+    )
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise ArgumentTypeError(message)
+    if not all(is_int(v) for v in value):
+        raise ArgumentTypeError(message)
+    if not all(v > 0 for v in value) or value[2] > max_channels:
+        raise ValueError(message)
+    return tuple(int(v) for v in value)
+
+
+def activation(name, value):
+    """``value`` unchanged if it names a Keras activation, is callable or None.
+
+    A name stays a name (so it serialises as one); it is resolved once with
+    ``keras.activations.get`` to fail early on an unknown name.
+    """
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str):
+        import keras
+
+        try:
+            keras.activations.get(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise ValueError(
+        f"{name} must be the name of a Keras activation (such as 'relu' or "
+        f"'sigmoid'), a callable, or None. {_received(name, value)}"
+    )
+
+
+def optional_name(name, value):
+    """``value`` if it is None or a non-empty string."""
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise ValueError(f"{name} must be a non-empty string or None. {_received(name, value)}")
+
+
+# ----------------------------------------------------------- data loaders
+def image_size(name, value, allow_none=True):
+    """``(height, width)`` ints from a positive integer or a pair of them.
+
+    A single integer means square images; ``None`` is returned unchanged
+    when ``allow_none``.
+    """
+    allowed = "None, " if allow_none else ""
+    message = (
+        f"{name} must be {allowed}a positive integer or a pair (height, width) of "
+        f"positive integers. {_received(name, value)}"
+    )
+    if value is None:
+        if allow_none:
+            return None
+        raise ArgumentTypeError(message)
+    if is_int(value):
+        if value <= 0:
+            raise ValueError(message)
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(message)
+        if not all(is_int(v) for v in value):
+            raise ArgumentTypeError(message)
+        if not all(v > 0 for v in value):
+            raise ValueError(message)
+        return int(value[0]), int(value[1])
+    raise ArgumentTypeError(message)

@@ -5,6 +5,8 @@ import tempfile
 
 import numpy as np
 
+from keras_gen import _checks as checks
+
 
 def to_uint8(images, value_range=(0.0, 1.0)):
     """Map float images in ``value_range`` to uint8 [0, 255], clipping."""
@@ -26,6 +28,8 @@ def image_grid(images, cols=None, value_range=(0.0, 1.0), padding=2):
     Example:
 
     >>> import numpy as np
+
+from keras_gen import _checks as checks
     >>> image_grid(np.zeros((6, 8, 8, 1)), cols=3, padding=0).shape
     (16, 24, 1)
     """
@@ -35,10 +39,11 @@ def image_grid(images, cols=None, value_range=(0.0, 1.0), padding=2):
             "images must be a non-empty (n, H, W, C) array with C in {1, 3, 4}. "
             f"Received: images.shape={images.shape}"
         )
+    cols = checks.positive_int("cols", cols, allow_none=True)
+    value_range = checks.value_range("value_range", value_range)
+    padding = checks.non_negative_int("padding", padding)
     n, h, w, c = images.shape
-    cols = int(cols or np.ceil(np.sqrt(n)))
-    if cols <= 0:
-        raise ValueError(f"cols must be a positive integer. Received: cols={cols}")
+    cols = cols or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
     grid = np.full(
         (rows * h + (rows - 1) * padding, cols * w + (cols - 1) * padding, c),

@@ -12,6 +12,8 @@ import math
 
 from keras import ops
 
+from keras_gen import _checks as checks
+
 RECONSTRUCTION_LOSSES = ("mse", "bce")
 
 
@@ -64,14 +66,10 @@ def binary_crossentropy(x, x_hat, epsilon=1e-7):
 
 def reconstruction_loss(name):
     """The reconstruction loss function called ``name`` ("mse" or "bce")."""
+    name = checks.choice("reconstruction", name, RECONSTRUCTION_LOSSES)
     if name == "mse":
         return mean_squared_error
-    if name == "bce":
-        return binary_crossentropy
-    raise ValueError(
-        f"reconstruction must be one of {RECONSTRUCTION_LOSSES}. "
-        f"Received: reconstruction={name!r}"
-    )
+    return binary_crossentropy
 
 
 def kl_divergence(z_mean, z_log_sigma):
@@ -219,11 +217,7 @@ def generator_loss_minimax(fake_logits):
 
 def generator_loss(name):
     """The generator loss function called ``name``."""
+    name = checks.choice("generator_loss", name, GENERATOR_LOSSES)
     if name == "non_saturating":
         return generator_loss_non_saturating
-    if name == "minimax":
-        return generator_loss_minimax
-    raise ValueError(
-        f"generator_loss must be one of {GENERATOR_LOSSES}. "
-        f"Received: generator_loss={name!r}"
-    )
+    return generator_loss_minimax

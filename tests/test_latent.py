@@ -313,3 +313,17 @@ def test_refine_codes_and_compress_refuse_what_they_cannot_do(models, trained_ae
         latent.refine_codes(models["gan"], np.zeros((2, 8, 8, 1), "float32"))
     with pytest.raises(ValueError, match="refine_steps must be an integer >= 0. Received: refine_steps=-2"):
         latent.compress(trained_ae[0], trained_ae[2], refine_steps=-2)
+
+
+def test_numpy_scalars_are_accepted(models):
+    ae, gan = models["ae"], models["gan"]
+    x, labels = _two_groups(8)
+    path = latent.interpolate_codes(np.zeros(2), np.ones(2), steps=np.int64(3))
+    np.testing.assert_allclose(path, [[0, 0], [0.5, 0.5], [1, 1]])
+    assert latent.interpolate(gan, np.zeros(3), np.ones(3), steps=np.int32(4)).shape == (4, 8, 8, 1)
+    result = latent.cluster(ae, x, k=np.int64(2), labels=labels, seed=np.int64(0))
+    assert result.centers.shape == (2, 3)
+    codes = latent.refine_codes(ae, x, steps=np.int64(2), learning_rate=np.float32(0.05),
+                                batch_size=np.int64(4))
+    assert codes.shape == (8, 3) and codes.dtype == np.float32
+    assert latent.compress(ae, x, refine_steps=np.int64(1)).codes.shape == (8, 3)

@@ -2,9 +2,8 @@
 
 import numpy as np
 
-from keras_gen.data import _checks
+from keras_gen import _checks
 from keras_gen.data import _pipeline
-from keras_gen.data.ranges import check_value_range
 from keras_gen.data.ranges import rescale
 
 _TOLERANCE = 1e-4  # Of the width of value_range, for float round-off.
@@ -67,11 +66,11 @@ def from_numpy(
     >>> y.shape, y.dtype.name, float(y.max())
     ((2, 4, 4, 1), 'float32', 1.0)
     """
-    value_range = check_value_range(value_range)
+    value_range = _checks.value_range("value_range", value_range)
     if input_range is not None:
-        input_range = check_value_range(input_range, name="input_range")
-    batch_size = _checks.optional_positive_int(batch_size, "batch_size")
-    seed = _checks.seed(seed)
+        input_range = _checks.value_range("input_range", input_range)
+    batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
+    seed = _checks.seed("seed", seed)
 
     array = np.asarray(x)
     if array.dtype == bool or not (

@@ -2,12 +2,11 @@
 
 import dataclasses
 
-from keras_gen.data import _checks
+from keras_gen import _checks
 from keras_gen.data import _pipeline
 from keras_gen.data import _tfds
 from keras_gen.data.digits import DIGITS_SPLITS
 from keras_gen.data.digits import load_digits
-from keras_gen.data.ranges import check_value_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,10 +133,10 @@ def load(
             f"split must be a string such as 'train' or 'train[:90%]'. "
             f"Received: split={split!r}"
         )
-    batch_size = _checks.positive_int(batch_size, "batch_size")
-    image_size = _checks.image_size(image_size)
-    value_range = check_value_range(value_range)
-    seed = _checks.seed(seed)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    image_size = _checks.image_size("image_size", image_size)
+    value_range = _checks.value_range("value_range", value_range)
+    seed = _checks.seed("seed", seed)
     if name == "digits":
         return _load_digits(
             split, batch_size, image_size, value_range, shuffle, seed,
@@ -155,7 +154,7 @@ def _load_digits(
 ):
     import tensorflow as tf
 
-    _checks.one_of(split, DIGITS_SPLITS, "split")
+    _checks.choice("split", split, DIGITS_SPLITS)
     x, y = load_digits(
         split, image_size=image_size or 28, value_range=value_range
     )

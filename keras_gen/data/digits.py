@@ -6,8 +6,7 @@ import numbers
 
 import numpy as np
 
-from keras_gen.data import _checks
-from keras_gen.data.ranges import check_value_range
+from keras_gen import _checks
 from keras_gen.data.ranges import rescale
 
 DIGITS_SPLITS = ("train", "test", "all")
@@ -136,11 +135,10 @@ def load_digits(
     >>> x.shape, x.dtype.name, float(x.min()), float(x.max()), y.shape
     ((360, 16, 16, 1), 'float32', -1.0, 1.0, (360,))
     """
-    _checks.one_of(split, DIGITS_SPLITS, "split")
-    height, width = _checks.image_size(image_size, allow_none=False)
-    value_range = check_value_range(value_range)
-    if not _checks.is_int(seed):
-        raise TypeError(f"seed must be an int. Received: seed={seed!r}")
+    _checks.choice("split", split, DIGITS_SPLITS)
+    height, width = _checks.image_size("image_size", image_size, allow_none=False)
+    value_range = _checks.value_range("value_range", value_range)
+    seed = _checks.integer("seed", seed)
     images = _resized_digits(height, width)
     _, labels = _raw_digits()
     test_fraction = _check_test_fraction(test_fraction, len(labels))

@@ -2,9 +2,8 @@
 
 import os
 
-from keras_gen.data import _checks
+from keras_gen import _checks
 from keras_gen.data import _pipeline
-from keras_gen.data.ranges import check_value_range
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -203,16 +202,16 @@ def from_folder(
     >>> tuple(next(iter(ds)).shape)
     (1, 16, 16, 3)
     """
-    image_size = _checks.image_size(image_size, allow_none=False)
-    batch_size = _checks.positive_int(batch_size, "batch_size")
-    value_range = check_value_range(value_range)
+    image_size = _checks.image_size("image_size", image_size, allow_none=False)
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    value_range = _checks.value_range("value_range", value_range)
     if not _checks.is_int(channels) or channels not in (1, 3, 4):
         raise ValueError(
             "channels must be one of [1, 3, 4]. "
             f"Received: channels={channels!r}"
         )
-    seed = _checks.seed(seed)
-    center_crop = _checks.image_size(center_crop, name="center_crop")
+    seed = _checks.seed("seed", seed)
+    center_crop = _checks.image_size("center_crop", center_crop)
     folder = os.path.expanduser(os.fspath(path))
     if not os.path.exists(folder):
         raise FileNotFoundError(

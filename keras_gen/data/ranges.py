@@ -1,18 +1,15 @@
 """Value ranges of images: validation and linear rescaling."""
 
-import math
-import numbers
-
 import numpy as np
 
-
-def _is_real(value):
-    """True for Python/NumPy real numbers, False for bools and the rest."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+from keras_gen import _checks as checks
 
 
 def check_value_range(value_range, name="value_range"):
     """Validate a `(low, high)` pair and return it as a tuple of floats.
+
+    The public face of ``keras_gen._checks.value_range`` (which takes the
+    name first, like every check).
 
     Args:
         value_range: a pair `(low, high)` of finite real numbers with
@@ -31,29 +28,7 @@ def check_value_range(value_range, name="value_range"):
     >>> check_value_range([-1, 1])
     (-1.0, 1.0)
     """
-    message = (
-        f"{name} must be a pair (low, high) of finite numbers with "
-        f"low < high. Received: {name}={value_range!r}"
-    )
-    if isinstance(value_range, (str, bytes)):
-        raise ValueError(message)
-    try:
-        items = list(value_range)
-    except TypeError:
-        raise ValueError(message) from None
-    if len(items) != 2:
-        raise ValueError(message)
-    pair = []
-    for item in items:
-        if isinstance(item, np.ndarray) and item.ndim == 0:
-            item = item.item()
-        if not _is_real(item) or not math.isfinite(float(item)):
-            raise ValueError(message)
-        pair.append(float(item))
-    low, high = pair
-    if not low < high:
-        raise ValueError(message)
-    return low, high
+    return checks.value_range(name, value_range)
 
 
 def rescale(images, from_range, to_range):
@@ -80,8 +55,8 @@ def rescale(images, from_range, to_range):
     >>> rescale(np.array([0, 128, 255], "uint8"), (0, 255), (-1, 1)).round(3)
     array([-1.   ,  0.004,  1.   ], dtype=float32)
     """
-    a, b = check_value_range(from_range, name="from_range")
-    c, d = check_value_range(to_range, name="to_range")
+    a, b = checks.value_range("from_range", from_range)
+    c, d = checks.value_range("to_range", to_range)
     if isinstance(images, (list, tuple, np.ndarray, np.generic)):
         images = np.asarray(images)
         if not np.issubdtype(images.dtype, np.floating):

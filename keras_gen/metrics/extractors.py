@@ -6,6 +6,8 @@ import numpy as np
 
 import keras
 
+from keras_gen import _checks as checks
+
 
 def extract_features(extractor, x, batch_size=256):
     """``extractor.predict(x)`` flattened to ``(n, d)`` float64."""
@@ -94,6 +96,7 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     Returns:
         A ``keras.Model`` mapping ``(batch, H, W, 1)`` images to ``(batch, 64)``.
     """
-    if isinstance(image_size, (int, np.integer)):
-        image_size = (int(image_size), int(image_size))
-    return _trained(tuple(int(s) for s in image_size), int(epochs), int(seed))
+    image_size = checks.image_size("image_size", image_size, allow_none=False)
+    epochs = checks.positive_int("epochs", epochs)
+    seed = checks.integer("seed", seed)
+    return _trained(image_size, epochs, seed)

@@ -18,25 +18,19 @@ import numpy as np
 
 from keras import ops
 
+from keras_gen import _checks as checks
 from keras_gen import losses
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check_vae(model):
-    from keras_gen.models import VAE
-
-    if not isinstance(model, VAE):
+    """TypeError unless ``model`` has a posterior q(z|x) (``posterior``: a VAE)."""
+    if not callable(getattr(model, "posterior", None)):
         raise TypeError(
             "The likelihood bounds need a keras_gen.VAE (an encoder q(z|x) and a "
             f"decoder p(x|z)). Received: model of type {type(model).__name__}"
         )
-
-
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-    return int(value)
 
 
 def _neg_log_likelihood(model, x, x_hat):
@@ -49,7 +43,7 @@ def _neg_log_likelihood(model, x, x_hat):
 
 
 def _posterior(model, x, batch_size):
-    z_mean, z_log_sigma = model.encoder.predict(x, batch_size=batch_size, verbose=0)
+    z_mean, z_log_sigma = model.posterior(x, batch_size=batch_size)
     return np.asarray(z_mean, "float64"), np.asarray(z_log_sigma, "float64")
 
 
@@ -63,7 +57,7 @@ def _terms(model, x, samples, seed, batch_size):
     z = z_mean[:, None, :] + np.exp(z_log_sigma)[:, None, :] * eps
     # log p(z) - log q(z|x); the 2 pi terms cancel.
     log_prior_minus_q = np.sum(-0.5 * z**2 + 0.5 * eps**2 + z_log_sigma[:, None, :], axis=-1)
-    x_hat = model.decoder.predict(
+    x_hat = model.decoding_network.predict(
         z.reshape(n * samples, -1).astype("float32"), batch_size=batch_size or 256, verbose=0
     )
     x_rep = np.repeat(x, samples, axis=0)
@@ -80,7 +74,8 @@ def _chunks(n, size):
 def log_importance_weights(model, x, k=100, seed=0, batch_size=None, chunk=64):
     """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x); shape ``(n, k)``."""
     _check_vae(model)
-    k = _check_int("k", k)
+    k = checks.integer("k", k, minimum=1)
+    seed = checks.integer("seed", seed)
     x = np.asarray(x, dtype="float32")
     out = []
     for i, part in enumerate(_chunks(len(x), chunk)):
@@ -156,7 +151,8 @@ def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=Fals
         float (or array ``(n,)``), nats.
     """
     _check_vae(model)
-    samples = _check_int("samples", samples)
+    samples = checks.integer("samples", samples, minimum=1)
+    seed = checks.integer("seed", seed)
     x = np.asarray(x, dtype="float32")
     out = []
     for i, part in enumerate(_chunks(len(x), 64)):

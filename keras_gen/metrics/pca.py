@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from keras_gen import _checks as checks
+
 
 def _per_example_mse(x, x_hat):
     x = np.asarray(x, dtype="float64").reshape(len(x), -1)
@@ -38,10 +40,7 @@ def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
     """
     from sklearn.decomposition import PCA
 
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or n_components <= 0:
-        raise ValueError(
-            f"n_components must be a positive integer. Received: n_components={n_components!r}"
-        )
+    n_components = checks.positive_int("n_components", n_components)
     x_train = np.asarray(x_train, dtype="float64")
     x_test = np.asarray(x_test, dtype="float64")
     flat_train = x_train.reshape(len(x_train), -1)
@@ -56,7 +55,7 @@ def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
             f"n_components must be at most min(n_train, D) = {min(flat_train.shape)}. "
             f"Received: n_components={n_components}"
         )
-    pca = PCA(n_components=int(n_components), svd_solver="full").fit(flat_train)
+    pca = PCA(n_components=n_components, svd_solver="full").fit(flat_train)
     recon = pca.inverse_transform(pca.transform(flat_test))
     mse = float(np.mean(_per_example_mse(flat_test, recon)))
     return (mse, pca) if return_model else mse

@@ -3,7 +3,7 @@
 import keras
 
 from keras_gen.networks import _common
-from keras_gen.networks import _validation as check
+from keras_gen import _checks as check
 
 # Automatic depth: add stride-2 stages while the feature map keeps at least
 # this many pixels on its shortest side, between 1 and len(_AUTO_FILTERS)
@@ -28,7 +28,7 @@ def _batch_norm_default(batch_norm, variational):
     """`batch_norm` checked, with None meaning "on for VAE networks"."""
     if batch_norm is None:
         return variational
-    return check.boolean(batch_norm, "batch_norm")
+    return check.boolean("batch_norm", batch_norm)
 
 
 def _conv_block(x, layer, batch_norm, activation, index, prefix):
@@ -116,17 +116,17 @@ def conv_encoder(
     >>> [tuple(t.shape) for t in vae_enc.outputs]
     [(None, 2), (None, 2)]
     """
-    input_shape = check.image_shape(input_shape, "input_shape")
-    latent_dim = check.positive_int(latent_dim, "latent_dim")
+    input_shape = check.image_shape("input_shape", input_shape)
+    latent_dim = check.positive_int("latent_dim", latent_dim)
     if filters is None:
         filters = _auto_filters(input_shape[0], input_shape[1])
-    filters = check.positive_int_sequence(filters, "filters")
-    kernel_size = check.positive_int(kernel_size, "kernel_size")
-    dense_units = check.optional_positive_int(dense_units, "dense_units")
-    check.activation(activation, "activation")
-    check.boolean(variational, "variational")
+    filters = check.positive_int_sequence("filters", filters)
+    kernel_size = check.positive_int("kernel_size", kernel_size)
+    dense_units = check.positive_int("dense_units", dense_units, allow_none=True)
+    check.activation("activation", activation)
+    variational = check.boolean("variational", variational)
     batch_norm = _batch_norm_default(batch_norm, variational)
-    check.optional_name(name)
+    check.optional_name("name", name)
     if name is None:
         name = "conv_variational_encoder" if variational else "conv_encoder"
 
@@ -223,19 +223,19 @@ def conv_decoder(
     >>> dec.output_shape
     (None, 7, 5, 2)
     """
-    latent_dim = check.positive_int(latent_dim, "latent_dim")
-    output_shape = check.image_shape(output_shape, "output_shape")
+    latent_dim = check.positive_int("latent_dim", latent_dim)
+    output_shape = check.image_shape("output_shape", output_shape)
     height, width, channels = output_shape
     if filters is None:
         filters = tuple(reversed(_auto_filters(height, width)))
-    filters = check.positive_int_sequence(filters, "filters")
-    kernel_size = check.positive_int(kernel_size, "kernel_size")
-    dense_units = check.optional_positive_int(dense_units, "dense_units")
-    check.activation(activation, "activation")
-    check.activation(output_activation, "output_activation")
-    check.boolean(variational, "variational")
+    filters = check.positive_int_sequence("filters", filters)
+    kernel_size = check.positive_int("kernel_size", kernel_size)
+    dense_units = check.positive_int("dense_units", dense_units, allow_none=True)
+    check.activation("activation", activation)
+    check.activation("output_activation", output_activation)
+    variational = check.boolean("variational", variational)
     batch_norm = _batch_norm_default(batch_norm, variational)
-    check.optional_name(name)
+    check.optional_name("name", name)
     if name is None:
         name = "conv_decoder"
 

@@ -9,12 +9,11 @@ output, LeakyReLU(0.2) in the discriminator, no fully connected hidden
 layers, and weights drawn from N(0, 0.02).
 """
 
-import numbers
 
 import keras
 
 from keras_gen.networks import _common
-from keras_gen.networks import _validation as check
+from keras_gen import _checks as check
 
 # Automatic depth: add stride-2 stages while the smallest feature map keeps
 # at least this many pixels on its shortest side (at least one stage):
@@ -68,20 +67,6 @@ def _batch_norm(name):
     return keras.layers.BatchNormalization(
         momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=name
     )
-
-
-def _dropout_rate(value, arg_name):
-    """Return `value` as a float in [0, 1), or raise."""
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not 0.0 <= value < 1.0
-    ):
-        raise ValueError(
-            f"{arg_name} must be a number in [0, 1). "
-            f"Received: {arg_name}={value!r}"
-        )
-    return float(value)
 
 
 def dcgan_generator(
@@ -144,14 +129,14 @@ def dcgan_generator(
     >>> dcgan_generator(100, (64, 64, 3)).get_layer("reshape").output.shape
     (None, 4, 4, 256)
     """
-    latent_dim = check.positive_int(latent_dim, "latent_dim")
-    output_shape = check.image_shape(output_shape, "output_shape")
+    latent_dim = check.positive_int("latent_dim", latent_dim)
+    output_shape = check.image_shape("output_shape", output_shape)
     height, width, channels = output_shape
     if filters is None:
         filters = _auto_generator_filters(height, width)
-    filters = check.positive_int_sequence(filters, "filters")
-    kernel_size = check.positive_int(kernel_size, "kernel_size")
-    check.optional_name(name)
+    filters = check.positive_int_sequence("filters", filters)
+    kernel_size = check.positive_int("kernel_size", kernel_size)
+    check.optional_name("name", name)
     if name is None:
         name = "dcgan_generator"
 
@@ -242,13 +227,13 @@ def dcgan_discriminator(
     >>> disc.output_shape
     (None, 1)
     """
-    input_shape = check.image_shape(input_shape, "input_shape")
+    input_shape = check.image_shape("input_shape", input_shape)
     if filters is None:
         filters = _auto_discriminator_filters(input_shape[0], input_shape[1])
-    filters = check.positive_int_sequence(filters, "filters")
-    kernel_size = check.positive_int(kernel_size, "kernel_size")
-    dropout = _dropout_rate(dropout, "dropout")
-    check.optional_name(name)
+    filters = check.positive_int_sequence("filters", filters)
+    kernel_size = check.positive_int("kernel_size", kernel_size)
+    dropout = check.real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
+    check.optional_name("name", name)
     if name is None:
         name = "dcgan_discriminator"
 

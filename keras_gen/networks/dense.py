@@ -5,7 +5,7 @@ import math
 import keras
 
 from keras_gen.networks import _common
-from keras_gen.networks import _validation as check
+from keras_gen import _checks as check
 
 
 def dense_encoder(
@@ -54,12 +54,12 @@ def dense_encoder(
     >>> [tuple(t.shape) for t in vae_enc.outputs]
     [(None, 2), (None, 2)]
     """
-    input_shape = check.image_shape(input_shape, "input_shape")
-    latent_dim = check.positive_int(latent_dim, "latent_dim")
-    hidden_units = check.positive_int_sequence(hidden_units, "hidden_units")
-    check.activation(activation, "activation")
-    check.boolean(variational, "variational")
-    check.optional_name(name)
+    input_shape = check.image_shape("input_shape", input_shape)
+    latent_dim = check.positive_int("latent_dim", latent_dim)
+    hidden_units = check.positive_int_sequence("hidden_units", hidden_units)
+    check.activation("activation", activation)
+    variational = check.boolean("variational", variational)
+    check.optional_name("name", name)
     if name is None:
         name = "dense_variational_encoder" if variational else "dense_encoder"
 
@@ -111,12 +111,12 @@ def dense_decoder(
     >>> dec.output_shape
     (None, 28, 28, 1)
     """
-    latent_dim = check.positive_int(latent_dim, "latent_dim")
-    output_shape = check.image_shape(output_shape, "output_shape")
-    hidden_units = check.positive_int_sequence(hidden_units, "hidden_units")
-    check.activation(activation, "activation")
-    check.activation(output_activation, "output_activation")
-    check.optional_name(name)
+    latent_dim = check.positive_int("latent_dim", latent_dim)
+    output_shape = check.image_shape("output_shape", output_shape)
+    hidden_units = check.positive_int_sequence("hidden_units", hidden_units)
+    check.activation("activation", activation)
+    check.activation("output_activation", output_activation)
+    check.optional_name("name", name)
     if name is None:
         name = "dense_decoder"
 

@@ -1,6 +1,6 @@
 """Pick a default encoder or decoder by kind ("conv" or "dense")."""
 
-from keras_gen.networks import _validation as check
+from keras_gen import _checks as check
 from keras_gen.networks.conv import conv_decoder
 from keras_gen.networks.conv import conv_encoder
 from keras_gen.networks.dense import dense_decoder
@@ -38,7 +38,7 @@ def encoder(input_shape, latent_dim, kind="conv", variational=False, **kwargs):
     >>> enc.output_names
     ['z_mean', 'z_log_sigma']
     """
-    kind = check.choice(kind, KINDS, "kind")
+    kind = check.choice("kind", kind, KINDS)
     return _ENCODERS[kind](
         input_shape, latent_dim, variational=variational, **kwargs
     )
@@ -73,8 +73,8 @@ def decoder(latent_dim, output_shape, kind="conv", variational=False, **kwargs):
     >>> decoder(2, (32, 32, 3), kind="dense").output_shape
     (None, 32, 32, 3)
     """
-    kind = check.choice(kind, KINDS, "kind")
-    check.boolean(variational, "variational")
+    kind = check.choice("kind", kind, KINDS)
+    variational = check.boolean("variational", variational)
     if kind == "conv":
         kwargs["variational"] = variational
     return _DECODERS[kind](latent_dim, output_shape, **kwargs)

@@ -72,7 +72,7 @@ def test_nan_is_rejected():
     [
         ({"value_range": (1, 1)}, ValueError, r"Received: value_range=\(1, 1\)"),
         ({"input_range": 255}, ValueError, "Received: input_range=255"),
-        ({"batch_size": 0}, ValueError, "batch_size must be a positive integer. Received: batch_size=0"),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive integer or None. Received: batch_size=0"),
         ({"batch_size": 2.0}, TypeError, "Received: batch_size=2.0"),
         ({"seed": "1"}, TypeError, "seed must be an int or None. Received: seed='1'"),
     ],

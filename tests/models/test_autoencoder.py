@@ -146,7 +146,7 @@ def test_variational_encoder_refused():
 
 
 def test_unknown_reconstruction():
-    with pytest.raises(ValueError, match=r"reconstruction must be one of \('mse', 'bce'\). Received: reconstruction='l1'"):
+    with pytest.raises(ValueError, match=r"reconstruction must be one of \['mse', 'bce'\]. Received: reconstruction='l1'"):
         make_ae(reconstruction="l1")
 
 

@@ -247,3 +247,14 @@ def test_generator_ema_through_the_optimizer_group():
     assert not np.allclose(keras.ops.convert_to_numpy(kernel), seen["g"][index])
     for after, before in zip(gan.discriminator.get_weights(), seen["d"]):
         np.testing.assert_array_equal(after, before)
+
+
+def test_numpy_scalars_in_the_constructor():
+    gan = tiny_gan(seed=np.int64(0), d_steps=np.int32(2), label_smoothing=np.float32(0.25))
+    assert (gan.seed, gan.d_steps, gan.label_smoothing) == (0, 2, 0.25)
+    assert type(gan.seed) is int and type(gan.d_steps) is int and type(gan.label_smoothing) is float
+    reference = tiny_gan(seed=0)
+    np.testing.assert_array_equal(n(gan.seed_generator.state), n(reference.seed_generator.state))
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
+    d = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    assert keras_gen.GAN(g, d, latent_dim=np.int64(2)).latent_dim == 2
