@@ -23,19 +23,28 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
     """Defaults after each option; the description as written."""
 
 
+# TensorFlow splits an op's work (sums included) into one block per intra-op
+# thread, so the thread count changes the rounding: pinning it makes a run
+# repeat its numbers on any machine, whatever its cores or load. Two is the
+# count the README's numbers were measured with.
+DETERMINISTIC_THREADS = 2
+
+
 def add_deterministic_flag(parser, default):
     parser.add_argument(
         "--deterministic", action=argparse.BooleanOptionalAction, default=default,
-        help="make TensorFlow ops deterministic (tf.config.experimental.enable_op_determinism, "
-             "one inter-op thread) so a run repeats its numbers exactly, however busy the "
-             "machine; slower (see README). On JAX and PyTorch it only seeds, as without it")
+        help="TensorFlow: deterministic ops (tf.config.experimental.enable_op_determinism) "
+             f"and {DETERMINISTIC_THREADS} intra-op threads whatever the machine, so a run "
+             "repeats its numbers exactly (the README's included), whatever the machine's "
+             "load or number of cores; on a machine with more cores it uses only "
+             f"{DETERMINISTIC_THREADS} per op. JAX and PyTorch: seeds only, as without it")
 
 
 def start(args):
     """Import Keras after argument parsing; seed everything; apply --deterministic.
 
     Returns the ``keras`` module. Must run before any TensorFlow op executes:
-    the thread settings cannot change once TensorFlow's runtime has started.
+    thread settings cannot change once TensorFlow's runtime has started.
     """
     if REPO not in sys.path:
         sys.path.insert(0, REPO)  # run from a checkout without installing
@@ -47,10 +56,14 @@ def start(args):
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-        try:
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:  # the runtime already started (a recipe run twice in one process)
-            pass
+        if tf.config.threading.get_intra_op_parallelism_threads() != DETERMINISTIC_THREADS:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(DETERMINISTIC_THREADS)
+            except RuntimeError as error:  # TensorFlow's runtime started before this call
+                raise SystemExit(
+                    "error: --deterministic must set TensorFlow's intra-op threads before "
+                    f"TensorFlow runs any op ({error}); run the recipe in a fresh process "
+                    "or pass --no-deterministic") from None
     keras.utils.set_random_seed(args.seed)
     return keras
 

@@ -144,7 +144,7 @@ def main(argv=None):
     grid = keras_gen.callbacks.SampleGrid(args.out_dir, num_images=64, cols=8, seed=args.seed)
     # The NaN check runs first; a diverged epoch writes no grid and no backup.
     callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
-                 _common.skip_non_finite_epochs(keras.callbacks.BackupAndRestore(args.checkpoint_dir),
+                 _common.skip_non_finite_epochs(keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir),
                                                 also_train_end=True)]
     print(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
           f"(backend: {keras.backend.backend()}); resumes from {args.checkpoint_dir} if present")

@@ -29,7 +29,7 @@ and writes to --out-dir:
 Output paths are relative to the current working directory. Each phase
 prints a status line as it starts, and training shows Keras' progress.
 --deterministic (the default) makes a TensorFlow run repeat its numbers
-exactly, however busy the machine. A model whose training loss becomes
+exactly, whatever the machine's load or number of cores. A model whose training loss becomes
 NaN/Inf stops the run with an error.
 
 Runs on any backend: KERAS_BACKEND=jax python recipes/evaluate.py

@@ -16,8 +16,8 @@ model:
                                             JSON manifests (skip: --no-export)
 
 These paths are relative to the current working directory. --deterministic
-(the default) makes a TensorFlow run repeat its numbers exactly, however
-busy the machine. Training stops with an error, saving nothing, if the
+(the default) makes a TensorFlow run repeat its numbers exactly, whatever
+the machine's load or number of cores. Training stops with an error, saving nothing, if the
 losses or weights become NaN/Inf; a model file is replaced only by a
 complete, finite one.
 
