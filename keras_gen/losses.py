@@ -9,6 +9,7 @@ Reference: ../shared/seed/unsupervised_learning.md ("Auto-Encoders",
 """
 
 import math
+import warnings
 
 from keras import ops
 
@@ -130,8 +131,12 @@ def free_bits_kl(z_mean, z_log_sigma, free_bits):
     return ops.sum(ops.maximum(ops.mean(per_dim, axis=0), free_bits))
 
 
-def negative_elbo(reconstruction, kl, reconstruction_name, dims):
-    """Negative evidence lower bound, nats per example, from the VAE terms.
+def negative_elbo_from_losses(reconstruction, kl, reconstruction_name, dims):
+    """Negative evidence lower bound, nats per example, from a VAE's loss terms.
+
+    Takes the already computed mean reconstruction loss and KL (what a VAE
+    step logs); ``keras_gen.metrics.monte_carlo_negative_elbo`` estimates the
+    same bound for a model over a data set.
 
     ``-ELBO = E_q[-log p(x|z)] + KL(q(z|x) || N(0, I))``, with the decoder's
     likelihood implied by the reconstruction loss:
@@ -161,6 +166,17 @@ def negative_elbo(reconstruction, kl, reconstruction_name, dims):
     if reconstruction_name == "mse":
         return reconstruction + kl + 0.5 * dims * ops.log(math.pi * dims)
     reconstruction_loss(reconstruction_name)  # raises the named error
+
+
+def negative_elbo(reconstruction, kl, reconstruction_name, dims):
+    """Deprecated alias of :func:`negative_elbo_from_losses`."""
+    warnings.warn(
+        "keras_gen.losses.negative_elbo is deprecated; use "
+        "keras_gen.losses.negative_elbo_from_losses (same arguments).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return negative_elbo_from_losses(reconstruction, kl, reconstruction_name, dims)
 
 
 # ---------------------------------------------------------------- GANs

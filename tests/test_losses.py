@@ -87,4 +87,19 @@ def test_free_bits_kl_matches_numpy():
     np.testing.assert_allclose(np_(losses.free_bits_kl(mu, log_sigma, 0.05)), expected, rtol=1e-5)
     # b = 0 is the plain batch-mean KL.
     np.testing.assert_allclose(np_(losses.free_bits_kl(mu, log_sigma, 0.0)),
-                               np_(losses.kl_divergence(mu, log_sigma)).mean(), rtol=1e-5)
+                               per_dim.sum(axis=-1).mean(), rtol=1e-5)
+
+
+def test_negative_elbo_from_losses_hand_computed():
+    import pytest
+
+    rec, kl = np.array([0.25, 0.5], "float32"), np.array([3.0, 1.0], "float32")
+    # Bernoulli: D * mean BCE + KL; Gaussian (s^2 = D / 2): mse + KL + D/2 log(pi D).
+    np.testing.assert_allclose(np_(losses.negative_elbo_from_losses(rec, kl, "bce", 64)),
+                               [64 * 0.25 + 3.0, 64 * 0.5 + 1.0], rtol=1e-6)
+    np.testing.assert_allclose(np_(losses.negative_elbo_from_losses(rec, kl, "mse", 64)),
+                               [0.25 + 3.0 + 32 * np.log(np.pi * 64), 0.5 + 1.0 + 32 * np.log(np.pi * 64)],
+                               rtol=1e-6)
+    with pytest.warns(DeprecationWarning, match="use keras_gen.losses.negative_elbo_from_losses"):
+        old = losses.negative_elbo(rec, kl, "bce", 64)
+    np.testing.assert_allclose(np_(old), [16.0 + 3.0, 32.0 + 1.0], rtol=1e-6)

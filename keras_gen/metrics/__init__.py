@@ -1,6 +1,6 @@
 """Honest numbers for generative models: likelihood bounds, FID/KID, the PCA baseline.
 
-* ``negative_elbo`` and ``importance_weighted_nll``: a VAE's bound and the
+* ``monte_carlo_negative_elbo`` and ``importance_weighted_nll``: a VAE's bound and the
   tighter importance-weighted estimate of -log p(x), in nats per example;
 * ``fid`` / ``kid`` on the features of any Keras feature extractor, with an
   offline default for digits (``digits_feature_extractor``); ``fid_from_features``,
@@ -21,7 +21,8 @@ from keras_gen.metrics.feature_distance import kid
 from keras_gen.metrics.feature_distance import kid_from_features
 from keras_gen.metrics.likelihood import importance_weighted_nll
 from keras_gen.metrics.likelihood import log_importance_weights
-from keras_gen.metrics.likelihood import negative_elbo
+from keras_gen.metrics.likelihood import monte_carlo_negative_elbo
+from keras_gen.metrics.likelihood import negative_elbo  # deprecated alias
 from keras_gen.metrics.pca import pca_reconstruction_mse
 from keras_gen.metrics.pca import reconstruction_mse
 
@@ -35,6 +36,7 @@ __all__ = [
     "kid",
     "kid_from_features",
     "log_importance_weights",
+    "monte_carlo_negative_elbo",
     "negative_elbo",
     "pca_reconstruction_mse",
     "reconstruction_mse",

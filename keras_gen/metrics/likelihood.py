@@ -1,7 +1,7 @@
 """A VAE's negative ELBO and importance-weighted NLL, in nats per example.
 
 The decoder likelihood p(x|z) is the one implied by the VAE's
-``reconstruction`` loss, exactly as in ``keras_gen.losses.negative_elbo``:
+``reconstruction`` loss, exactly as in ``keras_gen.losses.negative_elbo_from_losses``:
 
 * ``"bce"``: Bernoulli, ``-log p(x|z) = D * BCE(x, g(z))`` (BCE averaged over
   the D dimensions, probabilities clipped to [1e-7, 1 - 1e-7]);
@@ -13,6 +13,7 @@ The prior is N(0, I) and the posterior q(z|x) = N(mu, sigma^2) with
 """
 
 import math
+import warnings
 
 import numpy as np
 
@@ -93,7 +94,7 @@ def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_exampl
     L_1 is the ELBO, L_k never decreases with k, and L_k -> log p(x) as
     k -> infinity, so ``-L_k`` is an upper bound on the negative
     log-likelihood that tightens with k and sits below the negative ELBO
-    (:func:`negative_elbo`). Computed with a log-sum-exp per example. With
+    (:func:`monte_carlo_negative_elbo`). Computed with a log-sum-exp per example. With
     ``k=1`` its expectation equals the negative ELBO. The likelihood of
     the decoder is the one the VAE was trained with (module docstring);
     for ``"mse"`` the number is a density of continuous data and can be
@@ -117,7 +118,7 @@ def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_exampl
     >>> dec = keras_gen.networks.dense_decoder(2, (4, 4, 1), hidden_units=(8,))
     >>> vae = keras_gen.VAE(enc, dec, reconstruction="bce", seed=0)
     >>> x = np.random.default_rng(0).uniform(size=(8, 4, 4, 1)).astype("float32")
-    >>> bool(importance_weighted_nll(vae, x, k=50) <= negative_elbo(vae, x, samples=50))
+    >>> bool(importance_weighted_nll(vae, x, k=50) <= monte_carlo_negative_elbo(vae, x, samples=50))
     True
     """
     log_w = log_importance_weights(model, x, k, seed, batch_size)
@@ -127,8 +128,8 @@ def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_exampl
     return values if per_example else float(np.mean(values))
 
 
-def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False):
-    """Negative evidence lower bound -ELBO, nats per example.
+def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False):
+    """A VAE's negative evidence lower bound -ELBO over data ``x``, nats per example.
 
         -ELBO = E_{z ~ q(z|x)}[-log p(x|z)] + KL(q(z|x) || N(0, I))
 
@@ -160,3 +161,14 @@ def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=Fals
         out.append(nll.mean(axis=1) + kl)
     values = np.concatenate(out)
     return values if per_example else float(np.mean(values))
+
+
+def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False):
+    """Deprecated alias of :func:`monte_carlo_negative_elbo`."""
+    warnings.warn(
+        "keras_gen.metrics.negative_elbo is deprecated; use "
+        "keras_gen.metrics.monte_carlo_negative_elbo (same arguments).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return monte_carlo_negative_elbo(model, x, samples, seed, batch_size, per_example)

@@ -52,7 +52,7 @@ class VAE(EncoderDecoderModel):
     ``reconstruction_loss``, ``kl_loss`` and ``neg_elbo``, the negative
     evidence lower bound in nats per example, which does not depend on
     lambda and so can rank models trained with different lambdas (see
-    ``keras_gen.losses.negative_elbo``; a single-sample estimate during
+    ``keras_gen.losses.negative_elbo_from_losses``; a single-sample estimate during
     training and evaluation).
 
     Args:
@@ -198,7 +198,7 @@ class VAE(EncoderDecoderModel):
 
     def _logs(self, loss, reconstruction, kl, target, x_hat):
         dims = ops.cast(ops.size(target) // ops.shape(target)[0], "float32")
-        neg_elbo = losses.negative_elbo(reconstruction, kl, self.reconstruction, dims)
+        neg_elbo = losses.negative_elbo_from_losses(reconstruction, kl, self.reconstruction, dims)
         return self.update_metrics(
             {
                 "loss": loss,
