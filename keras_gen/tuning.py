@@ -219,16 +219,15 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                 "builder must be a callable (hp, latent_dim) -> (encoder, decoder) "
                 f"or None. Received: builder={builder!r}")
         if builder is None or input_shape is not None:
-            input_shape = _checks.positive_int_sequence("input_shape", input_shape)
-            if len(input_shape) != 3:
-                raise ValueError("input_shape must be (height, width, channels). "
-                                 f"Received: input_shape={input_shape!r}")
+            input_shape = _checks.image_shape("input_shape", input_shape)
         for arg, value in (("encoder_kwargs", encoder_kwargs), ("decoder_kwargs", decoder_kwargs)):
             if value is not None and not isinstance(value, dict):
                 raise _checks.ArgumentTypeError(
                     f"{arg} must be a dict or None. Received: {arg}={value!r}")
-        metric_names = [_metric_name(m) for m in metrics or ()]
-        if not isinstance(metrics, (list, tuple, type(None))) or None in metric_names:
+        metrics = [] if metrics is None else metrics
+        metric_names = ([_metric_name(m) for m in metrics]
+                        if isinstance(metrics, (list, tuple)) else [None])
+        if None in metric_names:
             raise _checks.ArgumentTypeError(
                 "metrics must be a list of names, keras.metrics.Metric objects or "
                 f"named functions, or None. Received: metrics={metrics!r}")
@@ -245,7 +244,7 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         self.kind = _checks.choice("kind", kind, KINDS)
         self.encoder_kwargs = dict(encoder_kwargs or {})
         self.decoder_kwargs = dict(decoder_kwargs or {})
-        self.metrics = list(metrics or [])
+        self.metrics = list(metrics)
         self._metric_names = tuple(metric_names)
         self.data_parallel = data_parallel
         try:  # checks the devices (and the backend) now, before any trial

@@ -298,11 +298,13 @@ def test_bad_search_space(kwargs, error, match):
     "kwargs, error, match",
     [
         ({"input_shape": None}, TypeError, r"input_shape"),
-        ({"input_shape": (8, 8)}, ValueError, r"input_shape must be \(height, width, channels\)"),
+        ({"input_shape": (8, 8)}, ValueError, r"input_shape must be a tuple \(height, width, channels\)"),
+        ({"input_shape": (8, 8, 5)}, ValueError, r"with 1 to 4 channels.*Received: input_shape=\(8, 8, 5\)"),
         ({"latent_dim": "8"}, TypeError, r"latent_dim must be a positive integer.*Received: latent_dim='8'"),
         ({"builder": "dense"}, TypeError, r"builder must be a callable.*Received: builder='dense'"),
         ({"metrics": "mae"}, TypeError, r"metrics must be a list"),
         ({"metrics": [3]}, TypeError, r"metrics must be a list"),
+        ({"metrics": 3}, TypeError, r"metrics must be a list.*Received: metrics=3"),
         ({"encoder_kwargs": [("hidden_units", (16,))]}, TypeError, r"encoder_kwargs must be a dict or None"),
     ],
 )
