@@ -11,7 +11,6 @@ import warnings
 
 import keras
 from keras import ops
-from keras.src.utils import io_utils
 
 from keras_gen import _checks as checks
 
@@ -120,7 +119,7 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
             )
             if self.raise_error:
                 raise NonFiniteLossError(message)
-            io_utils.print_msg(message)
+            print(message, flush=True)
             self.model.stop_training = True
             return
 
