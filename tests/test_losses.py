@@ -93,7 +93,8 @@ def test_free_bits_kl_matches_numpy():
 def test_negative_elbo_from_losses_hand_computed():
     import pytest
 
-    rec, kl = np.array([0.25, 0.5], "float32"), np.array([3.0, 1.0], "float32")
+    rec = keras.ops.convert_to_tensor(np.array([0.25, 0.5], "float32"))
+    kl = keras.ops.convert_to_tensor(np.array([3.0, 1.0], "float32"))
     # Bernoulli: D * mean BCE + KL; Gaussian (s^2 = D / 2): mse + KL + D/2 log(pi D).
     np.testing.assert_allclose(np_(losses.negative_elbo_from_losses(rec, kl, "bce", 64)),
                                [64 * 0.25 + 3.0, 64 * 0.5 + 1.0], rtol=1e-6)

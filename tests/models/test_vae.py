@@ -250,3 +250,29 @@ def test_numpy_scalars_in_the_constructor(images):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine.state),
                                       keras.ops.convert_to_numpy(theirs.state))
     assert vae.sample(np.int64(2), seed=np.int64(1)).shape == (2, 8, 8, 1)
+
+
+def test_a_file_saved_before_lambda_was_a_variable_loads(images, tmp_path):
+    # Rewrite a saved file into the old layout: Sampling stored only kl_anneal
+    # (vars/0) and its seed state; lambda came from the config alone.
+    import io
+    import zipfile
+
+    import h5py
+
+    vae = make_vae(kl_weight=0.3)
+    vae.save(tmp_path / "new.keras")
+    with zipfile.ZipFile(tmp_path / "new.keras") as src:
+        files = {name: src.read(name) for name in src.namelist()}
+    weights = io.BytesIO(files["model.weights.h5"])
+    with h5py.File(weights, "a") as h5:
+        del h5["layers/sampling/vars/1"]
+        h5["layers/sampling/vars/0"][()] = np.float32(0.5)  # a warm-up mid-way
+    files["model.weights.h5"] = weights.getvalue()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert loaded.kl_weight == 0.3
+    assert float(keras.ops.convert_to_numpy(loaded.sampling.kl_anneal)) == 0.5
+    np.testing.assert_allclose(loaded.reconstruct(images[:4]), vae.reconstruct(images[:4]), rtol=1e-5, atol=1e-6)
