@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 
 
 class NonFiniteLossError(RuntimeError):
@@ -167,8 +168,13 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     next batch. With keras-gen models the backup holds every random state
     too (latent, prior and ``Sampling`` SeedGenerators), so a run killed at
     any point and resumed ends with the weights of the uninterrupted run,
-    provided the data come in the same order in every run (``shuffle=False``
-    for arrays, or a deterministic pipeline); see README, "Reliability".
+    provided the resumed epoch sees the same order of data. For an array
+    with ``shuffle=True`` on JAX and PyTorch the backup holds the global
+    generator state Keras shuffles with (NumPy's, PyTorch's) as it was when
+    the epoch began, and restores it, so the order repeats; on TensorFlow
+    (``tf.data`` op seeds) it does not: use ``shuffle=False`` or a pipeline
+    whose order within an epoch depends only on the epoch. See README,
+    "Reliability".
 
     Also: a backup is written atomically (weights first, then the small
     metadata file; a keras-gen model's weights file is renamed into place
@@ -194,11 +200,13 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._skip = 0
         self._skip_epoch = None
         self._skipping = False
+        self._epoch_rng = None
+        self._resume_rng = None
 
     # ------------------------------------------------------------- restore
     def _load_model(self):
         super()._load_model()
-        self._skip, self._skip_epoch = 0, None
+        self._skip, self._skip_epoch, self._resume_rng = 0, None, None
         if not os.path.exists(self._training_metadata_path):
             return
         with open(self._training_metadata_path) as f:
@@ -206,6 +214,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if "steps_done" not in metadata:
             return
         epoch, steps_done = int(metadata["epoch"]), int(metadata["steps_done"])
+        recorded_epoch = epoch
         saved = metadata.get("iterations")
         loaded = _iterations(self.model)
         if saved is not None and loaded is not None and loaded != saved:
@@ -222,9 +231,25 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = epoch
         if steps_done:
             self._skip, self._skip_epoch = steps_done, epoch
+        if metadata.get("shuffle_rng") is not None:
+            if epoch == recorded_epoch:
+                self._resume_rng = (epoch, metadata["shuffle_rng"])
+            else:
+                warnings.warn(
+                    f"The backup in {self.backup_dir} resumes in epoch {epoch + 1} but "
+                    f"holds the shuffling state of epoch {recorded_epoch + 1}: a "
+                    "shuffled epoch will not see the uninterrupted run's order.",
+                    RuntimeWarning,
+                )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
+        # Keras draws a shuffled epoch's order after this call: restore the
+        # generators to their state at the start of the backed-up epoch.
+        if self._resume_rng is not None and self._resume_rng[0] == epoch:
+            backend.set_shuffle_rng_state(self._resume_rng[1])
+        self._resume_rng = None
+        self._epoch_rng = backend.shuffle_rng_state()
         self._skipping = bool(self._skip) and epoch == self._skip_epoch
 
     def on_train_batch_end(self, batch, logs=None):
@@ -267,6 +292,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             "steps_done": steps_done,
             "steps_per_epoch": steps,
             "iterations": _iterations(self.model),
+            # The order generators as they were when the epoch to resume in
+            # began (now, when that epoch has not begun yet).
+            "shuffle_rng": backend.shuffle_rng_state() if steps_done == 0 else self._epoch_rng,
         }
         temporary = f"{self._training_metadata_path}.tmp-{os.getpid()}"
         with open(temporary, "w") as f:

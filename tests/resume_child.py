@@ -24,6 +24,9 @@ EPOCHS = 3
 BATCH = 8
 N = 48  # 6 steps per epoch
 SAVE_FREQ = 4  # backups after global steps 4, 8, 12, 16
+# Shuffled where the backup can hold the order's generator (JAX: NumPy's,
+# PyTorch: torch's); TensorFlow's tf.data shuffle cannot be restored.
+SHUFFLE = keras.backend.backend() != "tensorflow"
 
 
 def build(kind):
@@ -74,6 +77,8 @@ class KillPoint(keras.callbacks.Callback):
 
 def run(work, kind, mode, kill_at=None):
     model, data = build(kind)
+    np.random.seed(5)  # the global generators a shuffled epoch draws from
+    keras.utils.set_random_seed(5)
     callbacks = []
     if mode != "full":
         callbacks.append(
@@ -83,7 +88,7 @@ def run(work, kind, mode, kill_at=None):
         )
     if mode == "kill":
         callbacks.append(KillPoint(int(kill_at), os.path.join(work, f"marker_{kind}")))
-    model.fit(data, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0,
+    model.fit(data, batch_size=BATCH, epochs=EPOCHS, shuffle=SHUFFLE, verbose=0,
               callbacks=callbacks)
     states = [keras.ops.convert_to_numpy(v) for v in model.weights]
     states += [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]

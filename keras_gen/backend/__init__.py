@@ -49,6 +49,8 @@ __all__ = [
     "minimize",
     "record_distribution",
     "registered_optimizers",
+    "set_shuffle_rng_state",
+    "shuffle_rng_state",
 ]
 
 
@@ -169,3 +171,39 @@ def distribution_scope(model):
     distribution is already active.
     """
     return _impl.distribution_scope(model)
+
+
+def shuffle_rng_state():
+    """The state of the generators that ``fit(x, shuffle=True)`` draws orders from, or None.
+
+    Keras shuffles an in-memory array with NumPy's global generator on JAX
+    and PyTorch's default generator on PyTorch; on TensorFlow a ``tf.data``
+    shuffle draws from op seeds that cannot be read back, so the state is
+    None there. The value is JSON-serialisable (lists and numbers); give it
+    to :func:`set_shuffle_rng_state` to make the next epoch's order repeat.
+    """
+    if _BACKEND == "jax":
+        import numpy as np
+
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        return {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+    if _BACKEND == "torch":
+        import torch
+
+        return {"torch": torch.get_rng_state().tolist()}
+    return None
+
+
+def set_shuffle_rng_state(state):
+    """Restore a state returned by :func:`shuffle_rng_state` (None: nothing to do)."""
+    if not state:
+        return
+    if "numpy" in state:
+        import numpy as np
+
+        kind, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype="uint32"), pos, has_gauss, cached))
+    if "torch" in state:
+        import torch
+
+        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
