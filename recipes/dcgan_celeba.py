@@ -162,7 +162,7 @@ def main(argv=None):
     exported = {}
     if not args.no_export:
         _common.status(f"Exporting the generator to {args.export_dir} "
-                       "(SavedModel, TFLite fp32/fp16/int8; about a minute)")
+                       "(SavedModel, TFLite fp32/fp16/int8)")
         _common.check_finite(gan, "export")
         exported = keras_gen.export_for_mobile(gan, args.export_dir, name=f"dcgan_{name}")
     if history.history:

@@ -132,7 +132,7 @@ def main(argv=None):
     exported = {}
     if not args.no_export:
         _common.status(f"Exporting the decoder and encoder to {args.export_dir} "
-                       "(SavedModel, TFLite fp32/fp16/int8; about a minute)")
+                       "(SavedModel, TFLite fp32/fp16/int8)")
         _common.check_finite(vae, "export")
         exported = keras_gen.export_for_mobile(vae, args.export_dir, name="vae_digits")
 
