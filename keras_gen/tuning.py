@@ -37,6 +37,7 @@ import warnings
 
 import keras
 import keras_tuner
+from keras_tuner.engine.hyperparameters import Choice
 from keras_tuner.engine.hyperparameters import Fixed
 from keras_tuner.engine.hyperparameters import Float
 from keras_tuner.engine.hyperparameters import HyperParameter
@@ -76,14 +77,9 @@ def _space(name, value, check):
     ``Fixed``. A hyperparameter must be called ``name``, unconditional, and
     every value it bounds must pass ``check``.
     """
+    if isinstance(value, (tuple, list)):
+        value = _from_old_spelling(name, value, check)
     if not isinstance(value, HyperParameter):
-        if isinstance(value, (tuple, list)):
-            raise _checks.ArgumentTypeError(
-                f"{name} takes one value or a keras-tuner hyperparameter, e.g. "
-                f"keras_tuner.engine.hyperparameters.Choice({name!r}, [...]) or "
-                f"Int/Float({name!r}, low, high, sampling='log'). "
-                f"Received: {name}={value!r}"
-            )
         return Fixed(name, check(name, value))
     if value.name != name or value.conditions:
         raise ValueError(
@@ -96,6 +92,39 @@ def _space(name, value, check):
         except ValueError as error:  # _checks.ArgumentTypeError included
             raise type(error)(f"{error} (a value of {value!r})") from None
     return value
+
+
+def _from_old_spelling(name, value, check):
+    """The previous release's spelling, with a DeprecationWarning.
+
+    A tuple ``(low, high)`` was a range sampled on a log scale (``Int`` when
+    ``check`` takes integers, else ``Float``); a list was a ``Choice``.
+    """
+    new = (
+        f"Choice({name!r}, {list(value)!r})"
+        if isinstance(value, list)
+        else f"Int/Float({name!r}, low, high, sampling='log')"
+    )
+    message = (
+        f"{name} takes one value or a keras-tuner hyperparameter, e.g. "
+        f"keras_tuner.engine.hyperparameters.{new}. Received: {name}={value!r}"
+    )
+    if not value or (isinstance(value, tuple) and len(value) != 2):
+        raise _checks.ArgumentTypeError(message)
+    values = [check(name, v) for v in value]
+    warnings.warn(
+        f"{message}. A tuple (low, high) or a list of choices is deprecated "
+        "and will be refused in the next release.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    if isinstance(value, list):
+        return Choice(name, values)
+    low, high = values
+    if not low < high:
+        raise ValueError(f"{name} range must have low < high. Received: {name}={value!r}")
+    kind = Int if all(isinstance(v, int) for v in values) else Float
+    return kind(name, low, high, sampling="log")
 
 
 def _describe(hyperparameter):
@@ -235,9 +264,11 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         self.spaces = {}  # argument name -> its keras-tuner hyperparameter
         for arg, (value, check) in spaces.items():
             self.spaces[arg] = _space(arg, value, check)
-            # The argument as given; a plain value as normalised by its check.
-            setattr(self, arg, value if isinstance(value, HyperParameter)
-                    else self.spaces[arg].value)
+            # The hyperparameter as given (or converted); a plain value as
+            # normalised by its check.
+            space = self.spaces[arg]
+            plain = not isinstance(value, (HyperParameter, tuple, list))
+            setattr(self, arg, space.value if plain else space)
         self.reconstruction = _checks.choice(
             "reconstruction", reconstruction, losses.RECONSTRUCTION_LOSSES)
         self.builder = builder

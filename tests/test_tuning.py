@@ -258,12 +258,30 @@ def conditional_latent_dim():
     return hp.space[-1]
 
 
+def test_old_spelling_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match=r"latent_dim=\(2, 32\).*deprecated"):
+        hypermodel = tuning.VAEHyperModel(
+            (8, 8, 1), latent_dim=(2, 32), kl_weight=[0.1, 1.0], learning_rate=(1e-4, 1e-2)
+        )
+    expected = {
+        "latent_dim": Int("latent_dim", 2, 32, sampling="log"),
+        "kl_weight": Choice("kl_weight", [0.1, 1.0]),
+        "learning_rate": Float("learning_rate", 1e-4, 1e-2, sampling="log"),
+    }
+    for name, want in expected.items():
+        got = hypermodel.spaces[name]
+        assert type(got) is type(want), name
+        assert got.get_config() == want.get_config(), name
+
+
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"latent_dim": (2, 32)}, TypeError,
-         r"latent_dim takes one value or a keras-tuner hyperparameter.*Received: latent_dim=\(2, 32\)"),
-        ({"kl_weight": [0.1, 1.0]}, TypeError, r"kl_weight takes one value or a keras-tuner hyperparameter"),
+        ({"latent_dim": (2, 32, 64)}, TypeError,
+         r"latent_dim takes one value or a keras-tuner hyperparameter.*Received: latent_dim=\(2, 32, 64\)"),
+        ({"kl_weight": []}, TypeError, r"kl_weight takes one value or a keras-tuner hyperparameter"),
+        ({"latent_dim": (8, 2)}, ValueError, r"latent_dim range must have low < high"),
+        ({"latent_dim": [4, 0]}, ValueError, r"latent_dim must be a positive integer. Received: latent_dim=0"),
         ({"latent_dim": 0}, ValueError, r"latent_dim must be a positive integer. Received: latent_dim=0$"),
         ({"latent_dim": 2.5}, TypeError, r"latent_dim must be a positive integer. Received: latent_dim=2.5"),
         ({"latent_dim": "8"}, TypeError, r"latent_dim must be a positive integer. Received: latent_dim='8'"),
