@@ -14,6 +14,14 @@ def test_evaluate_smoke_prints_one_table_and_writes_pictures(tmp_path, capsys):
                                "--no-deterministic"])
     out = capsys.readouterr().out
     assert table in out and "Wall time:" in out
+    # A status line as each long phase starts, in order, before the table.
+    phases = ["Training the AE (1 epochs)", "Training the VAE (1 epochs)", "Training the GAN (1 epochs)",
+              "Training the FID/KID feature extractor", "Scoring the real-data floor and PCA",
+              "Scoring the AE:", "Scoring the VAE:", "Scoring the GAN:", "Drawing pictures in",
+              "Compressing the AE's test codes, then refining them (3 steps)"]
+    positions = [out.find(phase) for phase in phases]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), positions
+    assert positions[-1] < out.find(table)
     assert "codes refined by 3 steps of latent.refine_codes, same ratio: test MSE" in out
     lines = table.splitlines()
     assert len(lines) == 2 + 5 and lines[0].count("|") == 10

@@ -21,6 +21,7 @@ def test_tune_vae_smoke_then_resume(tmp_path, capsys):
     tuner, best = run(recipe, tmp_path)
     out = capsys.readouterr().out
     assert out.count("trial done:") == 2
+    assert out.count("    epoch 1/1: val_neg_elbo=") == 2  # progress within each trial
     table = [line for line in out.splitlines() if line.startswith("|")]
     assert table[0] == HEADER and len(table) == 4
     assert all(line.endswith("| COMPLETED |") for line in table[2:])
