@@ -74,11 +74,15 @@ def status(message):
 
 
 def nan_callback():
-    """A callback that stops training on a non-finite loss, for every model kind."""
+    """keras_gen's TerminateOnNaN: stops at the first NaN/Inf loss of any model kind.
+
+    It stops gracefully (the epoch's end still runs), so callbacks that write
+    files go through :func:`skip_non_finite_epochs`, and :func:`stop_if_non_finite`
+    runs after ``fit``.
+    """
     import keras_gen
 
-    callback = getattr(keras_gen.callbacks, "TerminateOnNaN", None)
-    return callback() if callback is not None else _non_finite_logs_stop()
+    return keras_gen.callbacks.TerminateOnNaN()
 
 
 def _non_finite(logs):
@@ -92,21 +96,6 @@ def _non_finite(logs):
         if not math.isfinite(number):
             bad[key] = number
     return bad
-
-
-def _non_finite_logs_stop():
-    import keras
-
-    class NonFiniteLogsStop(keras.callbacks.Callback):
-        """Stop training when any logged loss or metric is NaN or infinite."""
-
-        def on_train_batch_end(self, batch, logs=None):
-            bad = _non_finite(logs)
-            if bad:
-                print(f"Batch {batch}: non-finite {bad}; terminating training", flush=True)
-                self.model.stop_training = True
-
-    return NonFiniteLogsStop()
 
 
 def skip_non_finite_epochs(callback, also_train_end=False):
@@ -150,13 +139,9 @@ def weights_finite(model):
 
 def check_finite(model, action):
     """Raise when ``model`` holds non-finite weights (before saving or exporting)."""
-    from keras_gen.models import base
+    from keras_gen.models.base import check_finite_weights
 
-    check = getattr(base, "check_finite_weights", None)
-    if check is not None:
-        check(model, action)
-    elif not weights_finite(model):
-        raise ValueError(f"Cannot {action} {model.name}: it holds non-finite weights.")
+    check_finite_weights(model, action)
 
 
 def stop_if_non_finite(model, history, kept):
