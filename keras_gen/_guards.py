@@ -35,7 +35,10 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
     checks every logged key ending in ``"loss"`` after each training batch
     and at the end of each epoch (where ``val_*loss`` keys appear too); when
     the logs have no such key it checks every numeric value. The message
-    names the key, the value, the batch and the epoch.
+    names the key, the value, the batch and the epoch. At the end of each
+    epoch it also checks the model's weights, which can turn NaN while the
+    losses stay finite (an activation like TensorFlow's relu maps NaN to 0),
+    and stops the same way, naming the first non-finite variable.
 
     Every keras-gen model's ``fit`` adds one with ``raise_error=True`` unless
     the callbacks already hold one or ``fit(terminate_on_nan=False)``; a plain
@@ -93,6 +96,33 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
     def on_epoch_end(self, epoch, logs=None):
         self._epoch = epoch
         self._check(logs, None)
+        if self.stopped is None:
+            self._check_weights()
+
+    def _check_weights(self):
+        # A NaN can reach the weights while every logged loss stays finite
+        # (TensorFlow's relu maps NaN to 0, so a network whose first layer
+        # went NaN outputs a constant): the weights are checked once an epoch.
+        from keras_gen.models import _saving
+
+        found = _saving.non_finite_variables(self.model)
+        if not found:
+            return
+        path, n_nan, n_inf = found[0]
+        self.stopped = (f"weights:{path}", math.nan if n_nan else math.inf, self._epoch, None)
+        message = (
+            f"Non-finite weights at the end of epoch {self._epoch + 1} although the "
+            f"logged losses are finite: {len(found)} variable(s), the first {path} "
+            f"({n_nan} NaN, {n_inf} Inf); training stops. A NaN or Inf in a batch "
+            "after the first (only the first batch of a stream is checked before "
+            "training) or a diverging step can do this when an activation such as "
+            "relu hides it from the loss. Check the data, lower the learning rate, "
+            "or resume from a backup made before this."
+        )
+        if self.raise_error:
+            raise NonFiniteLossError(message)
+        print(message, flush=True)
+        self.model.stop_training = True
 
     def _check(self, logs, batch):
         if not logs or self.stopped is not None:

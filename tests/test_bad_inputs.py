@@ -218,6 +218,45 @@ def test_wrong_rank_names_the_model_input_shape(kind, x):
         fit(make_ae(), kind, x[..., 0])
 
 
+@pytest.mark.parametrize("container", [list, tuple])
+def test_a_list_of_arrays_is_named_not_a_crash_in_the_loss(container, x):
+    # Used to fail inside the loss with AttributeError ('tuple' has no 'dtype').
+    with pytest.raises(ValueError, match=r"x must be one array or tensor of images .*np\.stack.*"
+                       rf"Received: x={container.__name__} of 1 item\(s\)"):
+        make_ae().fit(container([x]), batch_size=8, verbose=0)
+
+
+def test_gan_latent_dim_not_matching_the_generator_is_named():
+    # Used to be Keras' input-spec error inside Sequential.call(), not naming latent_dim.
+    generator = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16), keras.layers.Reshape((4, 4, 1))])
+    discriminator = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"latent_dim must match the generator's input size\. "
+                       r"Received: latent_dim=2, generator input shape \(None, 3\)"):
+        keras_gen.GAN(generator, discriminator, latent_dim=2)
+
+
+class _SubclassedEncoder(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.flatten = keras.layers.Flatten()
+        self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
+
+    def call(self, x):
+        h = self.flatten(x)
+        return [self.mean(h), self.log_sigma(h)]
+
+
+def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
+    # The encoder declares no input shape: the model takes the data's and the
+    # round trip names the data's and the decoder's image shapes.
+    vae = keras_gen.VAE(_SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
+    vae.compile(optimizer="adam")
+    rgb = np.repeat(x[:8], 3, axis=-1)
+    with pytest.raises(ValueError, match=r"encoder input shape \(8, 8, 8, 3\).*decoder output shape "
+                       r"\(8, 8, 8, 1\).*the images must have the decoder's output shape"):
+        vae.fit(rgb, batch_size=8, verbose=0)
+
+
 def _write_pngs(folder, count, size, mode):
     rng = np.random.default_rng(0)
     shape = (size, size) if mode == "L" else (size, size, 3)

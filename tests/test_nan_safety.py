@@ -88,6 +88,39 @@ def test_terminate_on_nan_false_trains_every_epoch():
     assert not np.isfinite(history.history["loss"][-1])
 
 
+def test_nan_in_a_later_batch_of_a_stream_stops_a_relu_gan():
+    """Only a stream's first batch is checked before training; a NaN in its third
+    batch must still stop training (on TensorFlow relu maps NaN to 0, so the
+    losses stay finite while the discriminator's weights turn NaN)."""
+    import tensorflow as tf
+
+    model, x = _gan()
+    x[20, 1, 1, 0] = np.nan
+    with pytest.raises(NonFiniteLossError, match=r"Non-finite (loss: d_loss=nan|weights at the end of epoch 1)"):
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=2, verbose=0)
+
+
+class _PoisonAtLastBatch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 3:
+            self.path = _poison(self.model)
+
+
+@pytest.mark.parametrize("raise_error", [True, False])
+def test_non_finite_weights_with_finite_losses_stop_at_the_epoch_end(raise_error):
+    model, x = _vae()
+    poison = _PoisonAtLastBatch()
+    guard = keras_gen.callbacks.TerminateOnNaN(raise_error=raise_error)
+    if raise_error:
+        with pytest.raises(NonFiniteLossError, match=r"Non-finite weights at the end of epoch 1 .*the first \S+ \(1 NaN, 0 Inf\)"):
+            model.fit(x, batch_size=8, epochs=3, verbose=0, callbacks=[guard, poison])
+    else:
+        history = model.fit(x, batch_size=8, epochs=3, verbose=0, callbacks=[guard, poison])
+        assert len(history.history["loss"]) == 1
+        assert np.all(np.isfinite(history.history["loss"]))
+        assert guard.stopped[0] == f"weights:{poison.path}" and guard.stopped[2] == 0
+
+
 def test_guard_arguments_are_checked():
     with pytest.raises(TypeError, match="raise_error must be a bool. Received: raise_error='yes'"):
         keras_gen.callbacks.TerminateOnNaN(raise_error="yes")

@@ -173,8 +173,16 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         Arrays and tensors are checked whole; a ``tf.data.Dataset`` or
         ``keras.utils.PyDataset`` by its first batch, which is split into
         ``(x, y)`` as Keras does. Empty inputs raise ``ValueError``; other
-        kinds (generators, ...) pass unchecked.
+        kinds (generators, ...) pass unchecked; a list or tuple of arrays is
+        refused (the models have one image input).
         """
+        if isinstance(x, (list, tuple)):
+            raise ValueError(
+                f"{name} must be one array or tensor of images (batch, ...), a "
+                "tf.data.Dataset or a keras.utils.PyDataset: keras-gen models have "
+                "a single image input (stack a list of images with np.stack). "
+                f"Received: {name}={type(x).__name__} of {len(x)} item(s)"
+            )
         kind, batch = peek.first_batch(x)
         if kind is None:
             return

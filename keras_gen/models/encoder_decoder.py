@@ -112,6 +112,8 @@ def check_round_trip(x, z, decoder):
         raise ValueError(
             "The decoder must map codes back to the encoder's input shape. "
             f"Received: encoder input shape {tuple(x.shape)}, code shape "
-            f"{tuple(z.shape)}, decoder output shape {shape}"
+            f"{tuple(z.shape)}, decoder output shape {shape}. An encoder that "
+            "declares no input shape takes the shape of the data it is first "
+            "called on: the images must have the decoder's output shape."
         )
     return x_hat

@@ -103,6 +103,12 @@ class GAN(base.GenerativeModel):
         self.build((None, self.latent_dim))
 
     def build(self, input_shape):
+        declared = base.known_input_shape(self.generator)
+        if declared is not None and tuple(declared[1:]) != tuple(input_shape[1:]):
+            raise ValueError(
+                "latent_dim must match the generator's input size. Received: "
+                f"latent_dim={input_shape[-1]}, generator input shape {declared}"
+            )
         z = keras.KerasTensor(tuple(input_shape))
         images = self.generator(z)
         if isinstance(images, (list, tuple)):
