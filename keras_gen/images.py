@@ -28,8 +28,6 @@ def image_grid(images, cols=None, value_range=(0.0, 1.0), padding=2):
     Example:
 
     >>> import numpy as np
-
-from keras_gen import _checks as checks
     >>> image_grid(np.zeros((6, 8, 8, 1)), cols=3, padding=0).shape
     (16, 24, 1)
     """
