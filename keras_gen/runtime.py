@@ -142,7 +142,7 @@ def _check_manifest(data, manifest, path):
             _manifest_error(manifest, f"{key} must be null or a positive integer. Received: {key}={value!r}")
     size = data.get("size_bytes")
     if size is not None:
-        actual = _artefact_size(path)
+        actual = artefact_size(path)
         if not _is_int(size, 0) or size != actual:
             _manifest_error(
                 manifest,
@@ -151,7 +151,8 @@ def _check_manifest(data, manifest, path):
             )
 
 
-def _artefact_size(path):
+def artefact_size(path):
+    """Bytes of a file, or of all files under a directory (a manifest's ``size_bytes``)."""
     if os.path.isdir(path):
         return sum(
             os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files

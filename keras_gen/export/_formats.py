@@ -2,10 +2,14 @@
 
 import collections
 
+from keras_gen import runtime
+
 FORMATS = ("saved_model", "tflite")
 PARTS = ("generator", "decoder", "encoder")
-MANIFEST_VERSION = 1
-SIGNATURE_KEY = "serving_default"
+# Written as keras_gen.runtime reads them: the newest manifest version it
+# knows and its signature key.
+MANIFEST_VERSION = runtime.MANIFEST_VERSIONS[-1]
+SIGNATURE_KEY = runtime.SIGNATURE_KEY
 
 QuantizationMode = collections.namedtuple(
     "QuantizationMode", ["suffix", "tolerance", "converter", "description"]

@@ -32,6 +32,10 @@ import sys
 import tempfile
 import threading
 
+from keras_gen.models._saving import pid_alive as _pid_alive
+# What the manifest records as size_bytes is what the runtime checks it against.
+from keras_gen.runtime import artefact_size  # noqa: F401 (used by the planner)
+
 TMP_PREFIX = ".keras_gen_tmp-"
 _JOURNAL = "commit.json"
 
@@ -40,17 +44,6 @@ _JOURNAL = "commit.json"
 def manifest_path(path):
     """The manifest written next to an artefact: ``<path>.json``."""
     return os.fspath(path).rstrip("/\\") + ".json"
-
-
-def artefact_size(path):
-    """Bytes of a file, or of all files under a directory."""
-    if os.path.isdir(path):
-        return sum(
-            os.path.getsize(os.path.join(root, f))
-            for root, _, files in os.walk(path)
-            for f in files
-        )
-    return os.path.getsize(path)
 
 
 def write_json(path, data):
@@ -66,24 +59,6 @@ def temp_dir(parent=None):
     """A new private folder named ``.keras_gen_tmp-<pid>-...`` in ``parent``
     (default: the system temporary directory)."""
     return tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=parent)
-
-
-def _pid_alive(pid):
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    try:  # a zombie has exited: it is only waiting for its parent
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _owner_pid(name):

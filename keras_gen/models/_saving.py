@@ -137,7 +137,7 @@ def _remove_stale_temporaries(folder, base, suffix):
         if not (name.startswith(prefix) and name.endswith(suffix)):
             continue
         pid = name[len(prefix) : -len(suffix)]
-        if not pid.isdigit() or int(pid) == os.getpid() or _pid_alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
             continue
         try:
             os.remove(os.path.join(folder, name))
@@ -145,14 +145,27 @@ def _remove_stale_temporaries(folder, base, suffix):
             pass
 
 
-def _pid_alive(pid):
+def pid_alive(pid):
+    """Whether process ``pid`` still runs (this process does; a zombie does not).
+
+    Used to tell the temporaries of a killed process from those of a live
+    one (here and by ``keras_gen.export``).
+    """
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except OSError:
+    except PermissionError:
         return True
-    return True
+    except OSError:
+        return False
+    try:  # a zombie has exited: it is only waiting for its parent
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _write_atomically(write, filepath, suffix, overwrite):
