@@ -11,7 +11,7 @@ trained for a fixed number of steps of batch 64 from a seed:
   `keras_gen.latent.refine_codes` (gradient descent on the codes through
   the frozen decoder; same code size, costlier encoding).
 * **VAE vs keras.io**: test negative ELBO (nats per image, BCE decoder,
-  10 posterior samples per image, `keras_gen.metrics.negative_elbo` for
+  10 posterior samples per image, `keras_gen.metrics.monte_carlo_negative_elbo` for
   both models) of `keras_gen.VAE` with the default conv networks, lambda =
   1/784 (the ELBO for the per-pixel-mean BCE) and `KLWarmup`, against
   `reference_models.keras_io_vae` trained for the same steps, latent sizes
@@ -151,7 +151,7 @@ def vae_scores(vae, x_test, seed):
     latent_dim = mean.shape[1]
     collapsed = active < min(2, latent_dim) or float(kl.mean()) < 1.0
     return {
-        "neg_elbo": metrics.negative_elbo(vae, x_test, samples=ELBO_SAMPLES, seed=seed),
+        "neg_elbo": metrics.monte_carlo_negative_elbo(vae, x_test, samples=ELBO_SAMPLES, seed=seed),
         "kl": float(kl.mean()),
         "active_units": active,
         "collapsed": bool(collapsed),

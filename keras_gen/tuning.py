@@ -497,7 +497,7 @@ class VAEHyperModel(_GenerativeHyperModel):
                 name + "/mse",
                 f"With reconstruction='mse', {name!r} is the negative ELBO of a "
                 "Gaussian decoder of variance D/2 (see keras_gen.losses."
-                "negative_elbo), far broader than images in [0, 1] need: it is "
+                "negative_elbo_from_losses), far broader than images in [0, 1] need: it is "
                 "dominated by the KL term and favours large kl_weight. Use "
                 "reconstruction='bce' to rank by the Bernoulli ELBO.")
 

@@ -367,7 +367,7 @@ def main(argv=None):
             row["fid"] = feature_scores(samples_ae)
             rows["AE (z ~ Gaussian fit to codes)"] = row
         else:
-            row["neg_elbo"] = metrics.negative_elbo(vae, x_test, samples=1, seed=args.seed)
+            row["neg_elbo"] = metrics.monte_carlo_negative_elbo(vae, x_test, samples=1, seed=args.seed)
             row["iw_nll"] = metrics.importance_weighted_nll(vae, x_test, k=args.iw_k, seed=args.seed)
             samples_vae = vae.sample(n, seed=args.seed)
             row["fid"] = feature_scores(samples_vae)

@@ -55,4 +55,4 @@ def test_gan_scales_each_players_loss(policy):
     assert int(n(gan.d_optimizer.iterations)) == 16
     assert int(n(gan.g_optimizer.iterations)) == 8
     assert any(not np.allclose(a, n(b)) for a, b in zip(g0, gan.generator.trainable_weights))
-    assert gan.generate(3, seed=0).dtype == np.float32
+    assert gan.sample(3, seed=0).dtype == np.float32
