@@ -127,8 +127,17 @@ def free_bits_kl(z_mean, z_log_sigma, free_bits):
     Returns:
         Scalar tensor, nats per example (already averaged over the batch).
     """
-    per_dim = kl_per_dimension(z_mean, z_log_sigma)
-    return ops.sum(ops.maximum(ops.mean(per_dim, axis=0), free_bits))
+    return free_bits_floor(kl_per_dimension(z_mean, z_log_sigma), free_bits)
+
+
+def free_bits_floor(kl_per_dim, free_bits):
+    """:func:`free_bits_kl` from the terms of :func:`kl_per_dimension`.
+
+    ``sum_d max(b, mean_batch(KL_d))`` for ``kl_per_dim`` of shape
+    ``(batch, latent_dim)``; for callers that already hold the terms (the
+    ``Sampling`` layer computes them once per step).
+    """
+    return ops.sum(ops.maximum(ops.mean(kl_per_dim, axis=0), free_bits))
 
 
 def negative_elbo_from_losses(reconstruction, kl, reconstruction_name, dims):

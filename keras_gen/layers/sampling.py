@@ -108,7 +108,7 @@ class Sampling(keras.layers.Layer):
         per_dim = losses.kl_per_dimension(z_mean, z_log_sigma)
         kl = ops.mean(ops.sum(per_dim, axis=-1))
         if self.free_bits > 0:
-            return kl, ops.sum(ops.maximum(ops.mean(per_dim, axis=0), self.free_bits))
+            return kl, losses.free_bits_floor(per_dim, self.free_bits)
         return kl, kl
 
     def call(self, inputs, training=None, return_kl=False):
