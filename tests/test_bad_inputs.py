@@ -257,6 +257,38 @@ def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
         vae.fit(rgb, batch_size=8, verbose=0)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_steps_per_epoch_past_the_data_is_named(kind, x):
+    # Keras trained 4 steps per epoch instead of 10, with a warning only.
+    data, _ = as_kind(kind, x)
+    kwargs = {"batch_size": 8} if kind == "array" else {}
+    ae = make_ae()
+    with pytest.raises(ValueError, match=r"steps_per_epoch is more than the 4 batches x holds.*"
+                       r"Received: steps_per_epoch=10"):
+        ae.fit(data, epochs=1, steps_per_epoch=10, verbose=0, **kwargs)
+    assert iterations(ae.optimizer) == 0
+
+
+def test_steps_per_epoch_of_a_repeated_pipeline_trains_every_step(x):
+    import tensorflow as tf
+
+    ae = make_ae()
+    ae.fit(tf.data.Dataset.from_tensor_slices(x).batch(8).repeat(), epochs=2, steps_per_epoch=6, verbose=0)
+    assert iterations(ae.optimizer) == 12
+
+
+@pytest.mark.parametrize("make", [keras_gen.AutoEncoder, keras_gen.VAE], ids=["ae", "vae"])
+def test_bce_with_a_tanh_decoder_is_named(make):
+    # The clipped BCE gave negative outputs no gradient: it trained silently wrong.
+    inputs = keras.Input((2,))
+    outputs = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64, activation="tanh")(inputs))
+    decoder = keras.Model(inputs, outputs)
+    encoder = helpers.tiny_encoder(variational=make is keras_gen.VAE)
+    with pytest.raises(ValueError, match=r"reconstruction='bce' needs a decoder whose outputs are "
+                       r"probabilities in \[0, 1\].*Received: .*\(-1\.0, 1\.0\)"):
+        make(encoder, decoder, reconstruction="bce")
+
+
 def _write_pngs(folder, count, size, mode):
     rng = np.random.default_rng(0)
     shape = (size, size) if mode == "L" else (size, size, 3)

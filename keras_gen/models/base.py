@@ -155,6 +155,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             )
         elif validation_data is not None:
             self._check_inputs("validation_data", validation_data)
+        _check_steps_per_epoch(x, kwargs)
         with backend.distribution_scope(self):
             return super().fit(x, y, *args, **kwargs)
 
@@ -431,6 +432,47 @@ def check_sub_model(name, model):
             f"Received: {name}={model!r} of type {type(model).__name__}"
         )
     return model
+
+
+def _check_steps_per_epoch(x, kwargs):
+    """ValueError when ``steps_per_epoch`` asks for more batches than ``x`` holds.
+
+    Keras then trains fewer steps than asked, with a warning only. Checked
+    where the number of batches is known: arrays (after
+    ``validation_split``), a ``keras.utils.PyDataset`` with ``__len__`` and a
+    ``tf.data.Dataset`` of finite cardinality; a repeated (infinite) pipeline
+    passes.
+    """
+    steps = kwargs.get("steps_per_epoch")
+    if steps is None or isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        return
+    if isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "__array__") and not peek._is_tf_dataset(x)):
+        n = int(x.shape[0])
+        split = kwargs.get("validation_split") or 0.0
+        if split:
+            n = int(np.ceil(n * (1.0 - split)))
+        batch_size = kwargs.get("batch_size") or 32
+        available, what = -(-n // batch_size), f"{n} images in batches of {batch_size}"
+    elif peek._is_tf_dataset(x):
+        available = int(x.cardinality())
+        if available < 0:  # infinite (repeated) or unknown
+            return
+        what = "its batches"
+    elif peek._is_py_dataset(x):
+        try:
+            available = int(x.num_batches)
+        except (NotImplementedError, TypeError):
+            return
+        what = "its batches"
+    else:
+        return
+    if steps > available:
+        raise ValueError(
+            f"steps_per_epoch is more than the {available} batches x holds ({what}): "
+            "Keras would train fewer steps than asked and only warn. Repeat the "
+            "data (e.g. tf.data's .repeat()) or lower steps_per_epoch. Received: "
+            f"steps_per_epoch={steps}"
+        )
 
 
 def known_input_shape(model):

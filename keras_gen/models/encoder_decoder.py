@@ -20,6 +20,16 @@ class EncoderDecoderModel(base.GenerativeModel):
         self.decoder = base.check_sub_model("decoder", decoder)
         self.reconstruction = reconstruction
         self.reconstruction_fn = losses.reconstruction_loss(reconstruction)
+        if reconstruction == "bce":
+            bounded = base.activation_range(self.decoder)
+            if bounded is not None and (bounded[0] < 0.0 or bounded[1] > 1.0):
+                # The loss clips the outputs to [eps, 1 - eps]: negative
+                # outputs would get no gradient and training go wrong silently.
+                raise ValueError(
+                    "reconstruction='bce' needs a decoder whose outputs are "
+                    "probabilities in [0, 1] (a sigmoid final activation). Received: "
+                    f"a decoder whose final activation gives outputs in {bounded}"
+                )
         self._latent_dim = None
 
     def build_if_known(self):
