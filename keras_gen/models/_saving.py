@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_gen import _checks as checks
+
 # How many non-finite variables an error message lists by path.
 _LISTED = 5
 # Key prefix of the SeedGenerator states a model stores in its own slot of
@@ -64,11 +66,7 @@ def check_finite_weights(model, action, allow_non_finite=False):
         NonFiniteWeightsError: some weight holds NaN or Inf and
             ``allow_non_finite`` is False.
     """
-    if not isinstance(allow_non_finite, bool):
-        raise TypeError(
-            "allow_non_finite must be a bool. "
-            f"Received: allow_non_finite={allow_non_finite!r}"
-        )
+    allow_non_finite = checks.boolean("allow_non_finite", allow_non_finite)
     found = non_finite_variables(model)
     if not found:
         return found
