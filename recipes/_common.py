@@ -126,15 +126,10 @@ def skip_non_finite_epochs(callback, also_train_end=False):
 
 
 def weights_finite(model):
-    """True when every variable of ``model`` is finite."""
-    import keras
-    import numpy as np
+    """True when every floating-point weight of ``model`` is finite."""
+    from keras_gen.models._saving import non_finite_variables
 
-    for variable in model.variables:
-        value = keras.ops.convert_to_numpy(variable)
-        if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
-            return False
-    return True
+    return not non_finite_variables(model)
 
 
 def check_finite(model, action):
