@@ -235,7 +235,14 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     # ------------------------------------------------------------- restore
     def _load_model(self):
-        super()._load_model()
+        try:
+            super()._load_model()
+        except ValueError as error:
+            raise ValueError(
+                f"The backup in {self.backup_dir} does not fit this model (made by "
+                "another model or architecture? Use a backup_dir per model, or "
+                f"delete it to start afresh). Keras said: {error}"
+            ) from error
         self._skip, self._skip_epoch, self._resume_rng = 0, None, None
         if not os.path.exists(self._training_metadata_path):
             return

@@ -228,3 +228,14 @@ def test_backup_interrupted_between_its_two_files_resumes_exactly(tmp_path):
             keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
             rtol=0, atol=TOLERANCE[keras.backend.backend()],
         )
+
+
+def test_a_backup_of_another_model_names_the_backup_dir(tmp_path):
+    backup = str(tmp_path / "backup")
+    gan, real = _gan()
+    gan.fit(real, batch_size=8, epochs=1, verbose=0,
+            callbacks=[keras_gen.callbacks.BackupAndRestore(backup, delete_checkpoint=False)])
+    vae, images = _vae()
+    with pytest.raises(ValueError, match=r"The backup in .*backup does not fit this model"):
+        vae.fit(images, batch_size=8, epochs=1, verbose=0,
+                callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])
