@@ -8,7 +8,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -167,19 +166,14 @@ def save_keras(model, path):
 
     A failed or interrupted save leaves any earlier file at ``path`` intact,
     and a model with non-finite weights is refused before anything is written.
+    The write is keras-gen's own atomic save (``models._saving``), which a
+    plain ``keras.Model`` such as a GAN's generator does not get from
+    ``model.save``.
     """
+    from keras_gen.models._saving import _write_atomically
+
     check_finite(model, "save")
     path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".keras",
-                               dir=folder)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    _write_atomically(model.save, path, ".keras", overwrite=True)
     return path
