@@ -1,0 +1,247 @@
+"""Shapes: a procedural RGB image dataset with named attributes, offline.
+
+Each image is one anti-aliased object (circle, square, triangle or
+five-pointed star) in one of six colours on a dark or light background with
+a soft colour gradient, at a random size, position and rotation. Every image
+is rendered from its own row of factors, drawn once from a fixed seed, so the
+dataset is the same on every machine and backend, has fixed train and test
+splits, and renders at any `image_size` (the same scene at every size).
+
+Its labels have the form of CelebA's: a float32 vector of 0/1 attributes,
+named by `SHAPES_ATTRIBUTES`. The attributes come in groups:
+
+- shape (exactly one is 1): `Circle`, `Square`, `Triangle`, `Star`;
+- object colour (exactly one is 1): `Red`, `Green`, `Blue`, `Yellow`,
+  `Magenta`, `Cyan`;
+- `Light_Background`: the background is light (else dark);
+- `Large`: the object's circumradius is over 0.20 of the image side
+  (radii are uniform in [0.12, 0.28]);
+- `Left`, `Top`: the object's centre lies in the left / top half (centres
+  are uniform in [0.3, 0.7] of the side on each axis);
+
+and the continuous factors behind them (`shape_factors`): centre, radius,
+rotation, colour jitter and background gradient.
+"""
+
+import functools
+
+import numpy as np
+
+from keras_gen import _checks
+from keras_gen.data.ranges import rescale
+
+SHAPES = ("Circle", "Square", "Triangle", "Star")
+COLORS = ("Red", "Green", "Blue", "Yellow", "Magenta", "Cyan")
+SHAPES_ATTRIBUTES = SHAPES + COLORS + ("Light_Background", "Large", "Left", "Top")
+# Attributes of which exactly one is 1 in every image: changing one of them
+# necessarily changes another of its group.
+SHAPES_ATTRIBUTE_GROUPS = (SHAPES, COLORS, ("Light_Background",), ("Large",),
+                           ("Left",), ("Top",))
+SHAPES_SPLITS = ("train", "test")
+SHAPES_SPLIT_SIZES = {"train": 40_000, "test": 5_000}
+
+_RGB = np.array([
+    (0.90, 0.15, 0.15),  # Red
+    (0.15, 0.75, 0.25),  # Green
+    (0.15, 0.35, 0.95),  # Blue
+    (0.95, 0.85, 0.15),  # Yellow
+    (0.85, 0.20, 0.80),  # Magenta
+    (0.10, 0.80, 0.85),  # Cyan
+])
+_BACKGROUNDS = np.array([(0.08, 0.08, 0.12), (0.86, 0.86, 0.82)])  # dark, light
+_RADIUS_RANGE = (0.12, 0.28)
+_LARGE_RADIUS = 0.20
+_CENTER_RANGE = (0.3, 0.7)
+_COLOR_JITTER = 0.05
+_GRADIENT_AMPLITUDE = 0.08
+_STAR_INNER_RATIO = 0.45
+_SPLIT_STREAMS = {"train": 0, "test": 1}
+_CHUNK = 512  # images rendered at once (bounds the float64 work arrays)
+
+# Columns of the factor table (see shape_factors).
+FACTOR_NAMES = (
+    "shape", "color", "background", "center_x", "center_y", "radius",
+    "rotation", "jitter_r", "jitter_g", "jitter_b", "gradient_angle",
+    "gradient_amplitude",
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _factors(split, seed):
+    """The factor table of a split: float64 `(n, len(FACTOR_NAMES))`."""
+    n = SHAPES_SPLIT_SIZES[split]
+    rng = np.random.default_rng([int(seed), _SPLIT_STREAMS[split], 20261129])
+    table = np.stack([
+        rng.integers(0, len(SHAPES), n),
+        rng.integers(0, len(COLORS), n),
+        rng.integers(0, len(_BACKGROUNDS), n),
+        rng.uniform(*_CENTER_RANGE, n),
+        rng.uniform(*_CENTER_RANGE, n),
+        rng.uniform(*_RADIUS_RANGE, n),
+        rng.uniform(0.0, 2.0 * np.pi, n),
+        rng.uniform(-_COLOR_JITTER, _COLOR_JITTER, n),
+        rng.uniform(-_COLOR_JITTER, _COLOR_JITTER, n),
+        rng.uniform(-_COLOR_JITTER, _COLOR_JITTER, n),
+        rng.uniform(0.0, 2.0 * np.pi, n),
+        rng.uniform(0.0, _GRADIENT_AMPLITUDE, n),
+    ], axis=1)
+    table.setflags(write=False)
+    return table
+
+
+def _labels(factors):
+    """0/1 float32 attribute vectors `(n, len(SHAPES_ATTRIBUTES))`."""
+    n = len(factors)
+    shape = np.eye(len(SHAPES))[factors[:, 0].astype(int)]
+    color = np.eye(len(COLORS))[factors[:, 1].astype(int)]
+    rest = np.stack([
+        factors[:, 2] == 1,
+        factors[:, 5] > _LARGE_RADIUS,
+        factors[:, 3] < 0.5,
+        factors[:, 4] < 0.5,
+    ], axis=1)
+    return np.concatenate([shape, color, rest], axis=1).astype("float32").reshape(n, -1)
+
+
+def _signed_distance(kind, u, v, radius):
+    """Signed distance (negative inside) from points `(u, v)` to a shape.
+
+    `u, v` are coordinates relative to the centre in the object's rotated
+    frame, in units of the image side; the shape's circumradius is
+    `radius`. Regular polygons and the star use the distance to the edge
+    line of the angular sector the point falls in, which is exact near the
+    edges (all that anti-aliasing needs).
+    """
+    rho = np.hypot(u, v)
+    theta = np.arctan2(v, u)
+    if kind == 0:  # circle
+        return rho - radius
+    if kind in (1, 2):  # square, triangle: regular n-gon, vertex at angle 0
+        n = 4 if kind == 1 else 3
+        sector = 2.0 * np.pi / n
+        phi = np.mod(theta, sector) - sector / 2.0  # angle from the edge normal
+        return rho * np.cos(phi) - radius * np.cos(np.pi / n)
+    # Star: five tips at radius R, inner vertices at R * _STAR_INNER_RATIO.
+    sector = 2.0 * np.pi / 5.0
+    phi = np.abs(np.mod(theta + sector / 2.0, sector) - sector / 2.0)  # 0 at a tip
+    px, py = rho * np.cos(phi), rho * np.sin(phi)
+    tip = np.array([1.0, 0.0])
+    inner = _STAR_INNER_RATIO * np.array([np.cos(sector / 2.0), np.sin(sector / 2.0)])
+    edge = inner - tip
+    normal = np.array([edge[1], -edge[0]]) / np.hypot(*edge)  # outward
+    if normal @ tip < 0:
+        normal = -normal
+    return (px - radius * tip[0]) * normal[0] + (py - radius * tip[1]) * normal[1]
+
+
+def _render(factors, height, width):
+    """Float32 images `(n, height, width, 3)` in [0, 1] for factor rows."""
+    n = len(factors)
+    ys = (np.arange(height) + 0.5) / height
+    xs = (np.arange(width) + 0.5) / width
+    gy, gx = np.meshgrid(ys, xs, indexing="ij")  # (H, W)
+    pixel = 1.0 / min(height, width)  # one pixel, in units of the side
+    out = np.empty((n, height, width, 3), dtype="float32")
+    for start in range(0, n, _CHUNK):
+        f = factors[start:start + _CHUNK]
+        m = len(f)
+        col = lambda j: f[:, j][:, None, None]  # noqa: E731
+        dx, dy = gx[None] - col(3), gy[None] - col(4)
+        cos, sin = np.cos(col(6)), np.sin(col(6))
+        u, v = cos * dx + sin * dy, -sin * dx + cos * dy
+        distance = np.empty((m, height, width))
+        for kind in range(len(SHAPES)):
+            rows = f[:, 0] == kind
+            if rows.any():
+                distance[rows] = _signed_distance(kind, u[rows], v[rows], col(5)[rows])
+        coverage = np.clip(0.5 - distance / pixel, 0.0, 1.0)[..., None]
+        # Background: its base colour plus a linear gradient of random
+        # direction, +/- amplitude across the image.
+        along = (np.cos(col(10)) * (gx[None] - 0.5) + np.sin(col(10)) * (gy[None] - 0.5))
+        background = (_BACKGROUNDS[f[:, 2].astype(int)][:, None, None, :]
+                      + (2.0 * col(11) * along)[..., None])
+        color = _RGB[f[:, 1].astype(int)] + f[:, 7:10]
+        image = background + coverage * (color[:, None, None, :] - background)
+        out[start:start + m] = np.clip(image, 0.0, 1.0)
+    return out
+
+
+def _check_count(name, value, split):
+    total = SHAPES_SPLIT_SIZES[split]
+    if value is None:
+        return total
+    return _checks.integer(name, value, minimum=1, maximum=total)
+
+
+def shape_factors(split="train", num_examples=None, seed=0):
+    """The continuous factors behind each `shapes` image, as a dict of arrays.
+
+    Keys are `FACTOR_NAMES`: `shape`, `color`, `background` (integer
+    indices into `SHAPES`, `COLORS` and (dark, light)), `center_x`,
+    `center_y`, `radius` (fractions of the image side), `rotation`
+    (radians), `jitter_r/g/b` (added to the object's colour),
+    `gradient_angle` and `gradient_amplitude` (of the background).
+    """
+    _checks.choice("split", split, SHAPES_SPLITS)
+    n = _check_count("num_examples", num_examples, split)
+    seed = _checks.integer("seed", seed)
+    table = _factors(split, int(seed))[:n]
+    return {name: table[:, i].copy() for i, name in enumerate(FACTOR_NAMES)}
+
+
+def load_shapes(
+    split="train",
+    image_size=64,
+    value_range=(0.0, 1.0),
+    num_examples=None,
+    seed=0,
+    with_labels=True,
+):
+    """Load the procedural `shapes` images as NumPy arrays, offline.
+
+    40,000 training and 5,000 test images of one anti-aliased object each
+    (see the module docstring for the factors), rendered at `image_size`
+    and mapped linearly from [0, 1] to `value_range`. Image `i` of a split
+    is the same scene at every size and on every machine; `seed` draws a
+    different dataset of the same distribution (0 is the standard one).
+    For training at 64x64, prefer `keras_gen.data.load("shapes")`, which
+    renders batches as it streams instead of holding 2 GB of float32.
+
+    Args:
+        split: str, `"train"` or `"test"`. Defaults to `"train"`.
+        image_size: int or pair `(height, width)`. Defaults to `64`.
+        value_range: pair `(low, high)`. Defaults to `(0.0, 1.0)`.
+        num_examples: `None` or int, the first `num_examples` images of the
+            split. Defaults to `None` (all).
+        seed: int, the seed of the factor draws. Defaults to `0`.
+        with_labels: bool, whether to also return the attribute vectors.
+            Defaults to `True`.
+
+    Returns:
+        `(x, y)` when `with_labels`, else `x`: `x` is float32
+        `(n, height, width, 3)`; `y` is float32 `(n, 14)` of 0/1 values,
+        one column per name in `SHAPES_ATTRIBUTES`.
+
+    Example:
+
+    >>> x, y = load_shapes("test", image_size=32, num_examples=8)
+    >>> x.shape, y.shape, SHAPES_ATTRIBUTES[int(y[0].argmax())] in SHAPES
+    ((8, 32, 32, 3), (8, 14), True)
+    """
+    _checks.choice("split", split, SHAPES_SPLITS)
+    height, width = _checks.image_size("image_size", image_size, allow_none=False)
+    value_range = _checks.value_range("value_range", value_range)
+    n = _check_count("num_examples", num_examples, split)
+    seed = _checks.integer("seed", seed)
+    _checks.boolean("with_labels", with_labels)
+    factors = _factors(split, int(seed))[:n]
+    x = _render(factors, height, width)
+    if tuple(value_range) != (0.0, 1.0):
+        x = np.clip(rescale(x, (0.0, 1.0), value_range), *value_range).astype("float32")
+    return (x, _labels(factors)) if with_labels else x
+
+
+def render_indices(split, indices, height, width, seed=0):
+    """Images and labels of the given rows of a split (for streaming loaders)."""
+    factors = _factors(split, int(seed))[np.asarray(indices)]
+    return _render(factors, height, width), _labels(factors)
