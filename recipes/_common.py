@@ -5,9 +5,11 @@ recipe parses its arguments (and answers ``--help``) before any of them load.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
+import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -161,7 +163,7 @@ def stop_if_non_finite(model, history, kept):
         "Try a lower --learning-rate.")
 
 
-def save_keras(model, path):
+def save_keras(model, path, note=None):
     """Save ``model`` to ``path`` through a temporary sibling, then os.replace.
 
     A failed or interrupted save leaves any earlier file at ``path`` intact,
@@ -169,11 +171,42 @@ def save_keras(model, path):
     The write is keras-gen's own atomic save (``models._saving``), which a
     plain ``keras.Model`` such as a GAN's generator does not get from
     ``model.save``.
+
+    ``note``: None or a JSON-serialisable dict (e.g. how many epochs the
+    model has trained) stored as the ZIP comment of the ``.keras`` archive,
+    inside the same atomic write; Keras ignores it when loading, and
+    :func:`read_note` reads it back.
     """
     from keras_gen.models._saving import _write_atomically
 
     check_finite(model, "save")
     path = os.path.abspath(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    _write_atomically(model.save, path, ".keras", overwrite=True)
+    comment = None if note is None else json.dumps(note, sort_keys=True).encode()
+
+    def write(target):
+        model.save(target)
+        if comment is not None:
+            with zipfile.ZipFile(target, "a") as archive:
+                archive.comment = comment
+
+    _write_atomically(write if comment is not None else model.save, path, ".keras",
+                      overwrite=True)
     return path
+
+
+def read_note(path):
+    """The dict that ``save_keras(..., note=...)`` stored in ``path``, or None.
+
+    None too when ``path`` is not a ZIP archive or has no such note.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            comment = archive.comment
+    except (OSError, zipfile.BadZipFile):
+        return None
+    try:
+        note = json.loads(comment.decode("utf-8"))
+    except ValueError:  # no comment (b""), or not JSON
+        return None
+    return note if isinstance(note, dict) else None

@@ -1,33 +1,64 @@
-"""DCGAN on CelebA 64x64 (or the offline digits), with checkpoint and resume.
+"""DCGAN on CelebA 64x64 (or the offline shapes or digits), with checkpoint and resume.
 
 What a reader of the keras.io DCGAN example expects, on any backend:
 
     python recipes/dcgan_celeba.py                              # CelebA through TFDS
     python recipes/dcgan_celeba.py --data-dir ~/img_align_celeba  # a folder of images
-    python recipes/dcgan_celeba.py --dataset digits --epochs 40   # offline
+    python recipes/dcgan_celeba.py --dataset shapes               # offline, 64x64 RGB
+    python recipes/dcgan_celeba.py --dataset digits --epochs 40   # offline, 28x28 gray
+    python recipes/dcgan_celeba.py --dataset shapes --resume-from saved_models/dcgan_shapes.keras --epochs 5
 
-Images are center-cropped to 140x140 and resized to --image-size (CelebA),
-scaled to [-1, 1]; the generator and discriminator are keras_gen.networks'
-DCGAN builders (Radford et al. 2015); both players use Adam(2e-4, beta_1=0.5).
-Each epoch writes a sample grid decoded from a fixed latent batch to
---out-dir; training state (weights and both optimizers) is backed up to
---checkpoint-dir every epoch, so an interrupted run resumes where it stopped
-when started again with the same arguments. At the end the generator is
-saved to --generator-path (default saved_models/dcgan_<dataset>_generator.keras)
-and exported for mobile to --export-dir (SavedModel and TFLite fp32/fp16/int8
-with JSON manifests; skip with --no-export).
+CelebA images are center-cropped to 140x140 and resized to --image-size;
+"shapes" is keras_gen's procedural 64x64 RGB dataset of coloured shapes
+with CelebA-style attributes (keras_gen.data.load("shapes"), no download).
+Images are scaled to [-1, 1]; the generator and discriminator are
+keras_gen.networks' DCGAN builders (Radford et al. 2015); both players use
+Adam(2e-4, beta_1=0.5). Each epoch writes a sample grid decoded from a fixed
+latent batch to --out-dir.
+
+Saving and continuing. At the end the whole GAN (both networks, both
+optimizers' states, the latent SeedGenerator's state, and the number of
+epochs trained) is saved to --model-path (default
+saved_models/dcgan_<dataset>.keras), and the generator alone to
+--generator-path (default saved_models/dcgan_<dataset>_generator.keras),
+which is also exported for mobile to --export-dir (SavedModel and TFLite
+fp32/fp16/int8 with JSON manifests; skip with --no-export). Both files are
+written atomically and never with NaN/Inf weights.
+
+--resume-from PATH --epochs N continues a finished run from its --model-path
+file for N more epochs: the same weights, Adam steps and moments, step
+counter and latent stream, the data stream where the saved run left it, and
+sample grids numbered on from the saved run's last epoch. Networks and shapes
+come from the command line (pass the same --dataset, --image-size and
+--latent-dim as the saved run: a file that does not fit is an error);
+hyperparameters such as --learning-rate and --d-steps also come from the
+command line. A missing file, one that is not a whole keras_gen GAN (the
+generator alone cannot resume), or one of other image shape or latent_dim
+exits with status 2 and a message naming the file. A continued run matches
+the run that trains all its epochs at once (bit for bit on TensorFlow with
+--deterministic) when the steps per epoch are known (--steps-per-epoch, or
+a dataset whose size is known, such as shapes, digits and TFDS datasets).
+
+Interruptions. Training state (weights, both optimizers, step count) is
+backed up to --checkpoint-dir every epoch and deleted when the run
+succeeds; an interrupted run (Ctrl-C, kill -9) resumes where it stopped
+when started again with the same arguments. A backup in --checkpoint-dir
+wins over --resume-from: it is the later state of an interrupted run with
+these arguments (for instance an interrupted continuation, which then ends
+at the --resume-from file's epochs + N as first asked); the --resume-from
+file is still checked. Delete --checkpoint-dir to start from the file.
 
 Default output paths are relative to the current working directory.
 --steps-per-epoch may ask for more batches than one pass over the data
 holds: the data then repeats (reshuffled), so --epochs E --steps-per-epoch S
 trains exactly E * S generator steps. If the losses or weights become
 NaN/Inf, training stops and the recipe exits with an error without saving
-or exporting (the last good backup, grid, generator and export stay as they
-were); the generator file is replaced only by a complete, finite one.
+or exporting (the last good backup, grid, model files and export stay as
+they were).
 
 If CelebA cannot be downloaded (no network, or Google Drive quota), the
 error says how to supply it by hand; --data-dir then reads the unpacked
-img_align_celeba folder.
+img_align_celeba folder, and --dataset shapes trains offline.
 """
 
 import argparse
@@ -39,22 +70,23 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
-DATASETS = ("celeb_a", "digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("celeb_a", "shapes", "digits", "mnist", "fashion_mnist", "cifar10")
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
                                 epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--dataset", choices=DATASETS, default="celeb_a",
-                   help="named dataset (TFDS; digits is offline); ignored with --data-dir")
+                   help="named dataset (TFDS; shapes and digits are offline); ignored with --data-dir")
     p.add_argument("--data-dir", default=None,
                    help="a folder of images (e.g. an unpacked img_align_celeba) instead of --dataset")
     p.add_argument("--tfds-data-dir", default=None, help="TFDS data_dir for --dataset")
     p.add_argument("--image-size", type=int, default=None,
-                   help="image side in px (default: 64 for celeb_a/folders, 28 digits/mnist, 32 cifar10)")
+                   help="image side in px (default: 64 for celeb_a/shapes/folders, 28 digits/mnist, 32 cifar10)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="channels for --data-dir images (default 3)")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs")
+    p.add_argument("--epochs", type=int, default=10,
+                   help="training epochs (with --resume-from: epochs to train on top of the file's)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="generator steps per epoch (default: one pass over the data); "
                         "more than one pass holds repeats the data")
     p.add_argument("--batch-size", type=int, default=128, help="batch size")
@@ -69,6 +101,13 @@ def parse_args(argv=None):
     p.add_argument("--out-dir", default=None, help="sample grids (default outputs/dcgan_<dataset>)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="BackupAndRestore folder (default <out-dir>/backup); delete it to start over")
+    p.add_argument("--model-path", default=None,
+                   help="where the whole GAN (networks, both optimizers, latent RNG state, epochs "
+                        "trained) is saved (default saved_models/dcgan_<dataset>.keras)")
+    p.add_argument("--resume-from", default=None, metavar="PATH",
+                   help="a --model-path file of a finished run: continue it for --epochs more "
+                        "epochs (same --dataset/--image-size/--latent-dim). A backup in "
+                        "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
     p.add_argument("--export-dir", default="saved_models",
@@ -83,12 +122,15 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
         p.error(f"--steps-per-epoch must be >= 1. Received: --steps-per-epoch={args.steps_per_epoch}")
+    if args.epochs < 1:
+        p.error(f"--epochs must be >= 1. Received: --epochs={args.epochs}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
     args.image_size = args.image_size or {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}.get(name, 64)
     args.out_dir = args.out_dir or os.path.join("outputs", f"dcgan_{name}")
     args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.out_dir, "backup")
+    args.model_path = args.model_path or os.path.join("saved_models", f"dcgan_{name}.keras")
     args.generator_path = args.generator_path or os.path.join(
         "saved_models", f"dcgan_{name}_generator.keras")
     if args.smoke:
@@ -109,8 +151,70 @@ def load_data(args):
         value_range=(-1.0, 1.0), seed=args.seed, data_dir=args.tfds_data_dir, drop_remainder=True)
 
 
+def fail(message):
+    """Exit with status 2 (a usage error) and ``message`` on stderr."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def read_saved_run(args, image_shape, steps_per_epoch):
+    """Check the --resume-from file; return ``(GAN, epochs trained, generator steps)``.
+
+    Exits with status 2, naming the file, when it is not a whole keras_gen
+    GAN with optimizer state, or made for other images or another latent_dim.
+    """
+    import keras
+    import keras_gen
+
+    path = args.resume_from
+    try:
+        saved = keras.saving.load_model(path)
+    except Exception as error:  # noqa: BLE001  (Keras raises many kinds for a bad file)
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        fail(f"--resume-from {path} is not a Keras model file this Keras can load "
+             f"({type(error).__name__}: {detail[:300]})")
+    if not isinstance(saved, keras_gen.GAN):
+        fail(f"--resume-from {path} holds a {type(saved).__name__}, not a whole keras_gen.GAN; "
+             "resume from the --model-path file (the --generator-path file holds the "
+             "generator alone, without the discriminator and optimizer states)")
+    if tuple(saved.image_shape) != tuple(image_shape) or saved.latent_dim != args.latent_dim:
+        fail(f"--resume-from {path} holds a GAN for images {tuple(saved.image_shape)} with "
+             f"latent_dim={saved.latent_dim}, but this run trains on images {tuple(image_shape)} "
+             f"with --latent-dim {args.latent_dim}; pass the --dataset, --image-size and "
+             "--latent-dim of the run that wrote it")
+    if saved.g_optimizer is None or saved.d_optimizer is None:
+        fail(f"--resume-from {path} holds a GAN saved before compile(): it has no optimizer "
+             "state to continue from")
+    steps = int(keras.ops.convert_to_numpy(saved.g_optimizer.iterations))
+    note = _common.read_note(path) or {}
+    epochs = note.get("epochs")
+    if not isinstance(epochs, int) or epochs < 0:
+        # A GAN file that keras_gen's GAN.save wrote elsewhere: number the
+        # epochs on from the steps it holds.
+        epochs = -(-steps // (steps_per_epoch or 1))
+        print(f"{path} does not record its epochs; counting {steps} generator steps "
+              f"as {epochs} epochs")
+    return saved, epochs, steps
+
+
+def backed_up_steps(backup):
+    """Generator steps of the backup in ``backup.backup_dir`` (None when there is none)."""
+    import json
+
+    if not os.path.exists(backup._weights_path):
+        return None
+    try:
+        with open(backup._training_metadata_path) as f:
+            return json.load(f).get("iterations")
+    except (OSError, ValueError):
+        return None
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.resume_from is not None and not os.path.isfile(args.resume_from):
+        fail(f"--resume-from {args.resume_from} does not exist (expected the whole-GAN .keras "
+             "file that --model-path of an earlier run wrote)")
     keras = _common.start(args)
     import keras_gen
 
@@ -120,12 +224,20 @@ def main(argv=None):
     except keras_gen.data.DatasetUnavailableError as e:
         print(f"error: {e}", file=sys.stderr)
         print("With this recipe, pass the unpacked folder as --data-dir /path/to/img_align_celeba, "
-              "or train offline with --dataset digits.", file=sys.stderr)
+              "or train offline with --dataset shapes.", file=sys.stderr)
         raise SystemExit(2)
     image_shape = tuple(dataset.element_spec.shape[1:])
-    if args.steps_per_epoch is not None:
-        # Past the end of the data, start another (reshuffled) pass rather
-        # than end the epoch early: every epoch trains --steps-per-epoch steps.
+    steps_per_epoch = args.steps_per_epoch
+    if steps_per_epoch is None:
+        batches = int(dataset.cardinality())
+        steps_per_epoch = batches if batches > 0 else None
+    initial_epoch, saved_steps, saved = 0, 0, None
+    if args.resume_from is not None:
+        saved, initial_epoch, saved_steps = read_saved_run(args, image_shape, steps_per_epoch)
+    if steps_per_epoch is not None:
+        # One stream of batches, reshuffled at each pass: past the end of the
+        # data another pass starts rather than the epoch ending early, and a
+        # continued run can pick the stream up where the saved one left it.
         dataset = dataset.repeat()
 
     scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
@@ -138,26 +250,65 @@ def main(argv=None):
         gan.compile(
             d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
             g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
+        if saved is not None:
+            # Weights, both optimizers' slots and step counts, and the latent
+            # SeedGenerator's state, into the networks this command line built.
+            gan.optimizer.build(gan.trainable_variables)
+            try:
+                gan.load_weights(args.resume_from)
+            except ValueError as error:
+                fail(f"--resume-from {args.resume_from} holds networks that differ from this "
+                     f"recipe's DCGAN for {image_shape} (Keras said: "
+                     f"{str(error).strip().splitlines()[0][:300]})")
+            loaded = [int(keras.ops.convert_to_numpy(o.iterations))
+                      for o in (gan.d_optimizer, gan.g_optimizer)]
+            expected = [int(keras.ops.convert_to_numpy(o.iterations))
+                        for o in (saved.d_optimizer, saved.g_optimizer)]
+            if loaded != expected:
+                fail(f"--resume-from {args.resume_from} holds optimizer states that do not fit "
+                     f"Adam for both players (steps loaded {loaded}, in the file {expected})")
+            del saved
     if args.distribute:
         print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
+
+    backup = keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir)
+    # Every generator step reads one batch: skip the batches the state to
+    # continue from (the backup of an interrupted run, else the saved run) has
+    # trained on, so that the stream goes on as in one uninterrupted run.
+    backup_steps = backed_up_steps(backup)
+    consumed = backup_steps if backup_steps is not None else saved_steps
+    if consumed and steps_per_epoch is not None:
+        _common.status(f"Skipping the {consumed} batches of the data stream already trained on")
+        dataset = dataset.skip(consumed)
 
     grid = keras_gen.callbacks.SampleGrid(args.out_dir, num_images=64, cols=8, seed=args.seed)
     # The NaN check runs first; a diverged epoch writes no grid and no backup.
     callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
-                 _common.skip_non_finite_epochs(keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir),
-                                                also_train_end=True)]
+                 _common.skip_non_finite_epochs(backup, also_train_end=True)]
+    epochs = initial_epoch + args.epochs
+    if backup_steps is not None:
+        resuming = f"resuming the interrupted run backed up in {args.checkpoint_dir}"
+    elif args.resume_from is not None:
+        resuming = (f"continuing {args.resume_from} (epoch {initial_epoch}, "
+                    f"{saved_steps} generator steps) for {args.epochs} more epochs")
+    else:
+        resuming = f"resumes from {args.checkpoint_dir} if interrupted"
     print(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
-          f"(backend: {keras.backend.backend()}); resumes from {args.checkpoint_dir} if present")
+          f"(backend: {keras.backend.backend()}); {resuming}")
     start = time.perf_counter()
-    history = gan.fit(dataset, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                      callbacks=callbacks, verbose=args.verbose,
+    history = gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=args.verbose,
                       shuffle=False)  # the tf.data pipeline shuffles
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset
-    _common.stop_if_non_finite(gan, history, kept=[args.generator_path, args.checkpoint_dir] + (
+    _common.stop_if_non_finite(gan, history, kept=[args.model_path, args.generator_path,
+                                                   args.checkpoint_dir] + (
         [] if args.no_export else [os.path.join(args.export_dir, f"dcgan_{name}_*")]))
 
-    _common.status(f"Saving the generator to {args.generator_path}")
+    steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+    _common.status(f"Saving the GAN to {args.model_path} and the generator to {args.generator_path}")
+    _common.save_keras(gan, args.model_path, note={"epochs": epochs, "generator_steps": steps,
+                                                   "recipe": "dcgan_celeba"})
     _common.save_keras(gan.generator, args.generator_path)
     exported = {}
     if not args.no_export:
@@ -167,12 +318,16 @@ def main(argv=None):
         exported = keras_gen.export_for_mobile(gan, args.export_dir, name=f"dcgan_{name}")
     if history.history:
         final = {k: v[-1] for k, v in history.history.items()}
+        per_step = ""
+        if steps_per_epoch:
+            trained = len(history.history["d_loss"]) * steps_per_epoch
+            per_step = f", {seconds / trained:.3f} s/step"
         print(f"\nFinal epoch: d_loss={final['d_loss']:.3f} g_loss={final['g_loss']:.3f} "
-              f"D(x)={final['d_real']:.3f} D(G(z))={final['d_fake']:.3f} ({seconds:.0f} s)")
-    steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+              f"D(x)={final['d_real']:.3f} D(G(z))={final['d_fake']:.3f} ({seconds:.0f} s{per_step})")
     print(f"Generator steps trained in all (this run and any it resumed): {steps}")
     for path in grid.paths[-1:]:
         print(f"    samples: {os.path.relpath(path)}")
+    print(f"  whole GAN: {os.path.relpath(args.model_path)} (epoch {epochs})")
     print(f"  generator: {os.path.relpath(args.generator_path)}")
     for path in exported:
         print(f"   exported: {os.path.relpath(path)}")

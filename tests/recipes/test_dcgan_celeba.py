@@ -1,4 +1,7 @@
-"""recipes/dcgan_celeba.py: TFDS smoke run, offline digits, resume, errors."""
+"""recipes/dcgan_celeba.py: TFDS smoke run, offline shapes and digits, resume, errors."""
+
+import os
+import zipfile
 
 import keras
 import numpy as np
@@ -76,6 +79,142 @@ def test_help_lists_every_knob_with_defaults(capsys):
     for flag in ("--dataset", "--data-dir", "--tfds-data-dir", "--image-size", "--epochs", "--steps-per-epoch",
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
-                 "--smoke"):
+                 "--model-path", "--resume-from", "--smoke"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
+    assert "shapes" in out
+
+
+# ------------------------------------------- shapes, whole-GAN file, resume
+SHAPES = ["--dataset", "shapes", "--image-size", "16", "--batch-size", "8", "--steps-per-epoch", "2",
+          "--latent-dim", "8", "--d-steps", "2", "--verbose", "0", "--no-export"]
+
+
+def _run(recipe, work, tag, *extra, out="grids"):
+    return recipe.main(SHAPES + ["--out-dir", str(work / out), "--checkpoint-dir", str(work / f"backup_{tag}"),
+                                 "--model-path", str(work / f"{tag}.keras"),
+                                 "--generator-path", str(work / f"{tag}_g.keras"), *extra])
+
+
+def _state(gan):
+    """Every number that decides how training goes on (weights, Adam slots and steps, RNG)."""
+    return [n(v) for v in gan.weights + gan.d_optimizer.variables + gan.g_optimizer.variables]
+
+
+@pytest.fixture(scope="module")
+def shapes_runs(tmp_path_factory):
+    """2 epochs saved; continued for 2 more from the file, interrupted in the
+    second and started again (so it resumes from the backup); the same 4
+    epochs in one run. Four recipe runs in all (each traces its own model)."""
+    work = tmp_path_factory.mktemp("dcgan_shapes")
+    recipe = load_recipe("dcgan_celeba")
+    runs = {"first": _run(recipe, work, "first", "--epochs", "2")}
+    original = keras_gen.callbacks.SampleGrid.on_epoch_end
+
+    def crash_in_fourth_epoch(self, epoch, logs=None):
+        if epoch == 3:  # after epoch 4 trained, before its backup
+            raise KeyboardInterrupt
+        return original(self, epoch, logs)
+
+    continuation = ("--epochs", "2", "--resume-from", str(work / "first.keras"))
+    keras_gen.callbacks.SampleGrid.on_epoch_end = crash_in_fourth_epoch
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _run(recipe, work, "continued", *continuation)
+    finally:
+        keras_gen.callbacks.SampleGrid.on_epoch_end = original
+    runs["backup_after_crash"] = sorted(os.listdir(work / "backup_continued"))
+    runs["grids_after_crash"] = sorted(os.listdir(work / "grids"))
+    runs["continued"] = _run(recipe, work, "continued", *continuation)
+    runs["one_run"] = _run(recipe, work, "one_run", "--epochs", "4", out="grids_one_run")
+    return work, runs
+
+
+def test_shapes_trains_in_colour_and_saves_the_whole_gan(shapes_runs):
+    work, runs = shapes_runs
+    gan, history = runs["first"]
+    assert gan.image_shape == (16, 16, 3)
+    assert len(history.history["d_loss"]) == 2
+    grid = np.asarray(Image.open(work / "grids" / "epoch_002.png"))
+    assert grid.shape == (2 * (8 * 16 + 7 * 2), 2 * (8 * 16 + 7 * 2), 3)
+    # The whole GAN: both networks, both optimizers (2 epochs x 2 steps; 2 D-steps each).
+    saved = keras.saving.load_model(work / "first.keras")
+    assert isinstance(saved, keras_gen.GAN)
+    assert int(n(saved.g_optimizer.iterations)) == 4
+    assert int(n(saved.d_optimizer.iterations)) == 8
+    for a, b in zip(_state(saved), _state(gan)):
+        np.testing.assert_array_equal(a, b)
+    with zipfile.ZipFile(work / "first.keras") as archive:  # the recipe's note: epochs trained
+        assert b'"epochs": 2' in archive.comment
+    # The generator alone, as before.
+    generator = keras.saving.load_model(work / "first_g.keras")
+    z = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
+    np.testing.assert_array_equal(generator.predict(z, verbose=0), gan.generator.predict(z, verbose=0))
+    assert not (work / "backup_first").exists()  # deleted once the run succeeded
+
+
+def test_resume_from_continues_as_one_run(shapes_runs):
+    work, runs = shapes_runs
+    gan, _ = runs["continued"]
+    one_run, _ = runs["one_run"]
+    # The continuation trained epoch 3 from the file (its grid numbered on)
+    # before the interruption, and epoch 4 after it.
+    assert runs["grids_after_crash"] == ["epoch_001.png", "epoch_002.png", "epoch_003.png"]
+    assert sorted(os.listdir(work / "grids")) == [f"epoch_00{i}.png" for i in range(1, 5)]
+    assert int(n(gan.g_optimizer.iterations)) == 8 and int(n(gan.d_optimizer.iterations)) == 16
+    # Bit for bit the weights, Adam slots and steps, and latent RNG state of
+    # 4 epochs in one run (measured identical on TensorFlow, JAX and PyTorch on CPU).
+    for a, b in zip(_state(gan), _state(one_run)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(n(gan.seed_generator.state), n(one_run.seed_generator.state))
+    assert (work / "grids" / "epoch_004.png").read_bytes() == (work / "grids_one_run" / "epoch_004.png").read_bytes()
+    saved = keras.saving.load_model(work / "continued.keras")
+    assert int(n(saved.g_optimizer.iterations)) == 8
+    with zipfile.ZipFile(work / "continued.keras") as archive:
+        assert b'"epochs": 4' in archive.comment
+
+
+def test_backup_of_an_interrupted_continuation_wins(shapes_runs):
+    work, runs = shapes_runs
+    assert "training_metadata.json" in runs["backup_after_crash"]
+    _, history = runs["continued"]
+    # Started again with the same --resume-from, it resumed from the backup
+    # (after epoch 3), not from the file (after epoch 2): one epoch was left.
+    assert len(history.history["d_loss"]) == 1
+    assert not (work / "backup_continued").exists()
+
+
+def _fails(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        load_recipe("dcgan_celeba").main(argv)
+    assert info.value.code == 2
+    return " ".join(capsys.readouterr().err.split())
+
+
+def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
+    args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
+                     "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras")]
+    missing = str(tmp_path / "nowhere.keras")
+    err = _fails(capsys, args + ["--resume-from", missing])
+    assert f"--resume-from {missing} does not exist" in err
+    garbage = tmp_path / "garbage.keras"
+    garbage.write_text("not a model")
+    err = _fails(capsys, args + ["--resume-from", str(garbage)])
+    assert f"--resume-from {garbage} is not a Keras model file" in err
+    # The generator alone (what --generator-path writes) cannot resume.
+    generator = keras_gen.networks.dcgan_generator(8, (16, 16, 3))
+    generator.save(tmp_path / "generator.keras")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "generator.keras")])
+    assert f"--resume-from {tmp_path / 'generator.keras'} holds a Functional, not a whole keras_gen.GAN" in err
+    # A GAN of other images or another latent size.
+    other = keras_gen.GAN(keras_gen.networks.dcgan_generator(4, (16, 16, 3)),
+                          keras_gen.networks.dcgan_discriminator((16, 16, 3)), latent_dim=4)
+    other.save(tmp_path / "other.keras")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "other.keras")])
+    assert (f"--resume-from {tmp_path / 'other.keras'} holds a GAN for images (16, 16, 3) with latent_dim=4, "
+            "but this run trains on images (16, 16, 3) with --latent-dim 8") in err
+    err = _fails(capsys, args[:2] + ["--image-size", "32"] + args[4:] + ["--latent-dim", "4", "--resume-from",
+                                                                        str(tmp_path / "other.keras")])
+    assert "this run trains on images (32, 32, 3) with --latent-dim 4" in err
+    # Nothing was written.
+    assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
