@@ -2,8 +2,10 @@
 
 * ``monte_carlo_negative_elbo`` and ``importance_weighted_nll``: a VAE's bound and the
   tighter importance-weighted estimate of -log p(x), in nats per example;
-* ``fid`` / ``kid`` on the features of any Keras feature extractor, with an
-  offline default for digits (``digits_feature_extractor``); ``fid_from_features``,
+* ``fid`` / ``kid`` on the features of any Keras feature extractor, with
+  offline extractors for digits (``digits_feature_extractor``) and for the
+  RGB ``shapes`` dataset (``shapes_feature_extractor``, whose classifier
+  also labels images: ``predict_attributes``); ``fid_from_features``,
   ``kid_from_features`` and ``frechet_distance`` on arrays;
 * ``pca_reconstruction_mse``: the source notes' first technique at the same
   bottleneck width, the baseline an auto-encoder must beat; and
@@ -14,6 +16,8 @@ Reference: ../shared/seed/unsupervised_learning.md.
 
 from keras_gen.metrics.extractors import digits_feature_extractor
 from keras_gen.metrics.extractors import extract_features
+from keras_gen.metrics.extractors import predict_attributes
+from keras_gen.metrics.extractors import shapes_feature_extractor
 from keras_gen.metrics.feature_distance import fid
 from keras_gen.metrics.feature_distance import fid_from_features
 from keras_gen.metrics.feature_distance import frechet_distance
@@ -39,5 +43,7 @@ __all__ = [
     "monte_carlo_negative_elbo",
     "negative_elbo",
     "pca_reconstruction_mse",
+    "predict_attributes",
     "reconstruction_mse",
+    "shapes_feature_extractor",
 ]

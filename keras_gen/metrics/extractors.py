@@ -1,12 +1,28 @@
-"""Feature extractors for FID/KID: any Keras model, and an offline default for digits."""
+"""Feature extractors for FID/KID: any Keras model, and offline defaults.
+
+* ``digits_feature_extractor``: a small CNN trained on the offline digits
+  (1-channel images);
+* ``shapes_feature_extractor``: a small CNN trained on the attributes of
+  the offline RGB ``shapes`` dataset, whose classifier also labels images
+  (``predict_attributes``);
+* ``inception_v3_extractor``: the standard FID features (Inception-v3's
+  2048-d pool features), for any image size with 1 or 3 channels; its
+  ImageNet weights come from Keras' usual download or a local file.
+
+``select_extractor`` picks one of these for a given image shape (what
+``fid`` and ``kid`` do) or says which ones fit.
+"""
 
 import functools
+import os
 
 import numpy as np
 
 import keras
 
 from keras_gen import _checks as checks
+
+EXTRACTOR_NAMES = ("digits", "shapes", "inception_v3")
 
 
 def extract_features(extractor, x, batch_size=256):
@@ -19,6 +35,57 @@ def extract_features(extractor, x, batch_size=256):
     features = extractor.predict(np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
     features = np.asarray(features, dtype="float64")
     return features.reshape(len(features), -1)
+
+
+def check_images(name, images, channels=None):
+    """``images`` as a float32 array ``(n, height, width, channels)``, else a ValueError.
+
+    ``channels``: None (any), an int or a tuple of allowed channel counts.
+    """
+    try:
+        array = np.asarray(images, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise checks.ArgumentTypeError(
+            f"{name} must be an array of images (n, height, width, channels). "
+            f"Received: {name} of type {type(images).__name__}"
+        ) from error
+    if array.ndim != 4 or min(array.shape[1:], default=0) < 1:
+        raise ValueError(
+            f"{name} must be a batch of images (n, height, width, channels). "
+            f"Received: {name}.shape={array.shape}"
+        )
+    if channels is not None:
+        allowed = (channels,) if checks.is_int(channels) else tuple(channels)
+        if array.shape[-1] not in allowed:
+            wanted = " or ".join(str(c) for c in allowed)
+            raise ValueError(
+                f"{name} must have {wanted} channel(s) (n, height, width, {wanted}). "
+                f"Received: {name}.shape={array.shape}"
+            )
+    return array
+
+
+# ------------------------------------------------ small trained extractors
+def _fit_and_scale(model, x_train, y_train, loss, epochs, name, batch_size=64,
+                   learning_rate=2e-3):
+    """Train ``model`` (a classifier with a layer named ``features``); return
+    the feature extractor, its features scaled to unit mean square.
+
+    The features are divided by one constant so that |f|^2 / d = 1 on
+    average over ``x_train``: KID's kernel (x.y / d + 1)^3 then sees values
+    of order 1 (as Inception's pooled features do) rather than ~20, where
+    the cube makes the estimate's variance explode. The trained classifier
+    is ``extractor.classifier``.
+    """
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
+    features = model.get_layer("features").output
+    raw = keras.Model(model.input, features).predict(x_train, batch_size=256, verbose=0)
+    scale = float(np.sqrt(np.mean(np.square(raw))))
+    scaled = keras.layers.Rescaling(1.0 / scale, name="unit_scale")(features)
+    extractor = keras.Model(model.input, scaled, name=name)
+    extractor.classifier = model
+    return extractor
 
 
 def digits_classifier(image_size=(28, 28), feature_dim=64, seed=0):
@@ -34,30 +101,19 @@ def digits_classifier(image_size=(28, 28), feature_dim=64, seed=0):
 
 
 @functools.lru_cache(maxsize=4)
-def _trained(image_size, epochs, seed):
+def _trained_digits(image_size, epochs, seed):
     from keras_gen.data import load_digits
 
     x_train, y_train = load_digits("train", image_size=image_size)
     x_test, y_test = load_digits("test", image_size=image_size)
     model = digits_classifier(image_size, seed=seed)
-    model.compile(
-        optimizer=keras.optimizers.Adam(2e-3),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
+    extractor = _fit_and_scale(
+        model, x_train, y_train,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        epochs, name="digits_feature_extractor",
     )
-    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0, shuffle=True)
-    accuracy = float(model.evaluate(x_test, y_test, verbose=0)[1])
-    features = model.get_layer("features").output
-    # Scale the features to unit mean square, |f|^2 / d = 1 on average over
-    # the training split, so KID's kernel (x.y / d + 1)^3 sees values of
-    # order 1 (as Inception's pooled features do) rather than ~20, where the
-    # cube makes the estimate's variance explode.
-    raw = keras.Model(model.input, features).predict(x_train, batch_size=256, verbose=0)
-    scale = float(np.sqrt(np.mean(np.square(raw))))
-    scaled = keras.layers.Rescaling(1.0 / scale, name="unit_scale")(features)
-    extractor = keras.Model(model.input, scaled, name="digits_feature_extractor")
-    extractor.test_accuracy = accuracy
-    extractor.classifier = model  # the trained 10-way classifier (logits)
+    logits = model.predict(x_test, batch_size=256, verbose=0)
+    extractor.test_accuracy = float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y_test)))
     return extractor
 
 
@@ -83,10 +139,11 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     is the same in every run), which resets the global Python, NumPy and
     backend seeds; build it before seeding your own work.
 
-    Inception-v3 features, the usual choice, need downloaded weights and
-    were trained on 299x299 photographs; a classifier of the data set's own
-    classes measures what matters for digits (class identity and stroke
-    shape) and runs offline in seconds.
+    Inception-v3 features (:func:`inception_v3_extractor`), the usual
+    choice, need downloaded weights and were trained on 299x299
+    photographs; a classifier of the data set's own classes measures what
+    matters for digits (class identity and stroke shape) and runs offline
+    in seconds.
 
     Args:
         image_size: int or ``(height, width)``. Defaults to ``(28, 28)``.
@@ -99,4 +156,179 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     image_size = checks.image_size("image_size", image_size, allow_none=False)
     epochs = checks.positive_int("epochs", epochs)
     seed = checks.integer("seed", seed)
-    return _trained(image_size, epochs, seed)
+    return _trained_digits(image_size, epochs, seed)
+
+
+# The shapes extractor's accuracy keys, one per group of SHAPES_ATTRIBUTE_GROUPS.
+SHAPES_GROUP_KEYS = ("shape", "color", "background", "size", "left", "top")
+_SHAPES_FILTERS = (32, 64, 128, 128)
+
+
+def _shapes_groups():
+    """``(key, start, stop)`` column ranges of the attribute groups."""
+    from keras_gen.data.shapes import SHAPES_ATTRIBUTE_GROUPS
+
+    start, out = 0, []
+    for key, group in zip(SHAPES_GROUP_KEYS, SHAPES_ATTRIBUTE_GROUPS):
+        out.append((key, start, start + len(group)))
+        start += len(group)
+    return out
+
+
+def attributes_from_logits(logits):
+    """0/1 float32 ``shapes`` attributes from the classifier's 14 logits.
+
+    Within each one-hot group (shape, colour) the largest logit is 1, the
+    others 0; each single attribute is 1 where its logit is > 0
+    (probability > 0.5).
+    """
+    logits = np.asarray(logits, dtype="float32")
+    out = np.zeros(logits.shape, dtype="float32")
+    for _, start, stop in _shapes_groups():
+        if stop - start > 1:
+            winner = np.argmax(logits[:, start:stop], axis=-1)
+            out[np.arange(len(logits)), start + winner] = 1.0
+        else:
+            out[:, start] = logits[:, start] > 0
+    return out
+
+
+def shapes_classifier(image_size=(64, 64), feature_dim=128, seed=0):
+    """The untrained CNN behind :func:`shapes_feature_extractor`.
+
+    Images in [0, 1] are mapped to [-1, 1], then 1 to 4 stride-2 3x3
+    convolutions (32, 64, 128, 128 filters; as many as bring the smaller
+    side down to 4-7 pixels), whose last map is flattened (where the object
+    is) and max- and average-pooled (what it is, wherever it is), a
+    ``feature_dim``-unit ReLU layer named ``features`` and 14 logits.
+    """
+    height, width = checks.image_size("image_size", image_size, allow_none=False)
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    inputs = keras.Input((height, width, 3), name="images")
+    h = layers.Rescaling(2.0, offset=-1.0)(inputs)
+    steps = int(np.clip(np.floor(np.log2(min(height, width) / 4.0)), 1, len(_SHAPES_FILTERS)))
+    for filters in _SHAPES_FILTERS[:steps]:
+        h = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(h)
+    h = layers.Concatenate()([
+        layers.Flatten()(h), layers.GlobalMaxPooling2D()(h), layers.GlobalAveragePooling2D()(h),
+    ])
+    features = layers.Dense(feature_dim, activation="relu", name="features")(h)
+    logits = layers.Dense(14, name="logits")(features)
+    return keras.Model(inputs, logits, name="shapes_classifier")
+
+
+def _group_accuracy(logits, labels):
+    predicted = attributes_from_logits(logits)
+    return {
+        key: float(np.mean(np.all(predicted[:, start:stop] == labels[:, start:stop], axis=-1)))
+        for key, start, stop in _shapes_groups()
+    }
+
+
+@functools.lru_cache(maxsize=4)
+def _trained_shapes(image_size, epochs, seed, num_examples):
+    from keras_gen.data.shapes import load_shapes
+
+    x_train, y_train = load_shapes("train", image_size=image_size, num_examples=num_examples)
+    model = shapes_classifier(image_size, seed=seed)
+    extractor = _fit_and_scale(
+        model, x_train, y_train, keras.losses.BinaryCrossentropy(from_logits=True),
+        epochs, name="shapes_feature_extractor", batch_size=32, learning_rate=1e-3,
+    )
+    del x_train
+    x_test, y_test = load_shapes("test", image_size=image_size)
+    logits = model.predict(x_test, batch_size=256, verbose=0)
+    extractor.test_accuracy = _group_accuracy(logits, y_test)
+    return extractor
+
+
+def shapes_feature_extractor(image_size=(64, 64), epochs=6, seed=0, num_examples=10_000):
+    """A FID/KID feature extractor and attribute classifier for ``shapes``.
+
+    A small CNN (:func:`shapes_classifier`: stride-2 convolutions, a
+    128-unit ReLU layer, 14 logits) trained with Adam and a sigmoid binary
+    cross-entropy per attribute (multi-label) for ``epochs`` epochs on the
+    first ``num_examples`` images of
+    ``keras_gen.data.load_shapes("train")`` at ``image_size``, seeded. The
+    features are its 128-unit penultimate layer, divided by one constant so
+    that their mean square over the training images is 1 (as
+    :func:`digits_feature_extractor`'s, for KID). Inputs are RGB images in
+    [0, 1] of shape ``(*image_size, 3)``; rescale GAN outputs from [-1, 1]
+    first. The trained extractor is cached in the process, keyed by the
+    arguments, and carries:
+
+    * ``extractor.classifier``: the trained classifier, images -> 14
+      logits, one per name in ``keras_gen.data.SHAPES_ATTRIBUTES`` (turn
+      them into 0/1 attributes with :func:`predict_attributes`);
+    * ``extractor.test_accuracy``: a dict of accuracies on the 5,000
+      images of ``load_shapes("test")``, one per attribute group:
+      ``shape`` and ``color`` (the arg-max of the group is right),
+      ``background``, ``size``, ``left`` and ``top`` (the single
+      attribute's logit has the right sign). The figures at 64x64 are in
+      the README; each backend draws its own initial weights, so they
+      differ slightly between backends.
+
+    Training calls ``keras.utils.set_random_seed(seed)``, which resets the
+    global Python, NumPy and backend seeds; build it before seeding your
+    own work.
+
+    Args:
+        image_size: int or ``(height, width)``. Defaults to ``(64, 64)``.
+        epochs: int, training epochs. Defaults to 6.
+        seed: int, seed of the initial weights and shuffling. Defaults to 0.
+        num_examples: int, how many training images (the first ones of the
+            split). Defaults to 10,000.
+
+    Returns:
+        A ``keras.Model`` mapping ``(batch, H, W, 3)`` images to ``(batch, 128)``.
+    """
+    from keras_gen.data.shapes import SHAPES_SPLIT_SIZES
+
+    image_size = checks.image_size("image_size", image_size, allow_none=False)
+    epochs = checks.positive_int("epochs", epochs)
+    seed = checks.integer("seed", seed)
+    num_examples = checks.integer("num_examples", num_examples, minimum=2,
+                                  maximum=SHAPES_SPLIT_SIZES["train"])
+    return _trained_shapes(image_size, epochs, seed, num_examples)
+
+
+def predict_attributes(images, extractor=None, batch_size=256):
+    """The ``shapes`` attributes an attribute classifier sees in ``images``.
+
+    Args:
+        images: RGB images ``(n, H, W, 3)`` in [0, 1].
+        extractor: a :func:`shapes_feature_extractor` (its ``classifier`` is
+            used), or a ``keras.Model`` mapping the images to 14 logits;
+            None trains (or reuses) ``shapes_feature_extractor`` at the
+            images' size with its defaults.
+        batch_size: ``predict`` batch size.
+
+    Returns:
+        float32 ``(n, 14)`` of 0/1, columns as in
+        ``keras_gen.data.SHAPES_ATTRIBUTES``: exactly one 1 in each one-hot
+        group (shape, colour: the largest logit), and each single attribute
+        1 where its logit is > 0 (probability > 0.5).
+
+    Raises:
+        ValueError: if ``images`` is not ``(n, H, W, 3)`` or the classifier
+            does not output 14 logits.
+        TypeError: if ``extractor`` is neither None nor a Keras model.
+    """
+    x = check_images("images", images, channels=3)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    if extractor is None:
+        extractor = shapes_feature_extractor(image_size=x.shape[1:3])
+    classifier = getattr(extractor, "classifier", extractor)
+    if not isinstance(classifier, keras.Model):
+        raise TypeError(
+            "extractor must be None, a shapes_feature_extractor or a keras.Model mapping "
+            f"images to 14 attribute logits. Received: extractor={extractor!r}"
+        )
+    logits = np.asarray(classifier.predict(x, batch_size=batch_size, verbose=0))
+    if logits.ndim != 2 or logits.shape[1] != 14:
+        raise ValueError(
+            "extractor's classifier must output 14 attribute logits per image. "
+            f"Received: output shape {logits.shape}"
+        )
+    return attributes_from_logits(logits)
