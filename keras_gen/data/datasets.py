@@ -7,6 +7,7 @@ from keras_gen.data import _pipeline
 from keras_gen.data import _tfds
 from keras_gen.data.digits import DIGITS_SPLITS
 from keras_gen.data.digits import load_digits
+from keras_gen.data import shapes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +38,7 @@ _TFDS_DATASETS = {
     ),
 }
 
-SUPPORTED_DATASETS = tuple(_TFDS_DATASETS) + ("digits",)
+SUPPORTED_DATASETS = tuple(_TFDS_DATASETS) + ("digits", "shapes")
 
 _CELEB_A_FOLDER_HINT = (
     "  Or, without TensorFlow Datasets (its Google Drive download is often "
@@ -68,8 +69,12 @@ def load(
     TensorFlow Datasets (downloaded and prepared on first use unless
     `download=False`); `"digits"` is scikit-learn's bundled 8x8 digits via
     `load_digits`, which needs no network. Pixel values 0..255 (0..16 for
-    digits) are mapped linearly to `value_range`. The dataset feeds Keras
-    `fit` on every backend.
+    digits) are mapped linearly to `value_range`. `"shapes"` is the
+    procedural RGB dataset of `keras_gen.data.shapes` (40,000 train and
+    5,000 test images, native size 64x64), rendered batch by batch as the
+    dataset is iterated, so its images are never all held in memory; they
+    equal `load_shapes(split, image_size, value_range)`'s. The dataset
+    feeds Keras `fit` on every backend.
 
     CelebA is center-cropped to 140x140 (the face region of the 218x178
     aligned images) and resized to 64x64 unless `image_size` says
@@ -77,29 +82,36 @@ def load(
     attributes as a float32 vector, in alphabetical order of their TFDS
     names.
 
+    Labels (`with_labels=True`) are int32 class ids of shape `(batch,)`
+    for digits, MNIST, Fashion-MNIST and CIFAR-10, and float32 0/1
+    attribute vectors of shape `(batch, k)` for CelebA (40) and shapes
+    (14), whose columns `keras_gen.data.attribute_names(name)` names.
+
     Args:
         name: str, one of `"mnist"`, `"fashion_mnist"`, `"cifar10"`,
-            `"celeb_a"`, `"digits"`.
+            `"celeb_a"`, `"digits"`, `"shapes"`.
         split: str, a TFDS split such as `"train"`, `"test"` or
             `"train[:90%]"`; for `"digits"`: `"train"`, `"test"` or
-            `"all"`. Defaults to `"train"`.
+            `"all"`; for `"shapes"`: `"train"` or `"test"`. Defaults to
+            `"train"`.
         batch_size: positive int. Defaults to `128`.
         image_size: `None`, int or pair `(height, width)`. Defaults to
             `None`: native size (28 for digits, 64 for CelebA after the
-            crop). Resizing is bilinear, antialiased when shrinking.
+            crop and for shapes). Resizing is bilinear, antialiased when
+            shrinking; shapes are rendered at `image_size` directly.
         value_range: pair `(low, high)` of the output values. Defaults to
             `(0.0, 1.0)`; GANs with tanh outputs use `(-1.0, 1.0)`.
         shuffle: bool, whether to shuffle files and examples (reshuffled
             every epoch). Defaults to `True`.
         seed: `None` or int, the shuffle seed. Defaults to `None`. The
-            digits train/test split is fixed (seed 0, 20% test) whatever
-            this seed.
+            digits train/test split is fixed (seed 0, 20% test) and shapes
+            is the standard dataset (`load_shapes(seed=0)`) whatever this
+            seed.
         with_labels: bool, whether to yield `(images, labels)` instead of
-            images. Labels are int32 class ids, except CelebA's attribute
-            vectors. Defaults to `False`.
+            images (see above for the labels). Defaults to `False`.
         data_dir: `None` or str, the TFDS data directory. Defaults to `None`
             (`$TFDS_DATA_DIR` or `~/tensorflow_datasets`). Ignored for
-            digits.
+            digits and shapes.
         drop_remainder: bool, whether to drop a last, smaller batch.
             Defaults to `False`.
         download: bool, whether TFDS may download and prepare a dataset
@@ -122,6 +134,10 @@ def load(
     >>> ds = load("digits", batch_size=32, image_size=16, value_range=(-1, 1))
     >>> tuple(next(iter(ds)).shape)
     (32, 16, 16, 1)
+    >>> ds = load("shapes", split="test", batch_size=8, with_labels=True)
+    >>> images, labels = next(iter(ds))
+    >>> tuple(images.shape), tuple(labels.shape), labels.dtype.name
+    ((8, 64, 64, 3), (8, 14), 'float32')
     """
     if not isinstance(name, str) or name not in SUPPORTED_DATASETS:
         raise ValueError(
@@ -137,6 +153,14 @@ def load(
     image_size = _checks.image_size("image_size", image_size)
     value_range = _checks.value_range("value_range", value_range)
     seed = _checks.seed("seed", seed)
+    _checks.boolean("shuffle", shuffle)
+    _checks.boolean("with_labels", with_labels)
+    _checks.boolean("drop_remainder", drop_remainder)
+    if name == "shapes":
+        return _load_shapes(
+            split, batch_size, image_size, value_range, shuffle, seed,
+            with_labels, drop_remainder,
+        )
     if name == "digits":
         return _load_digits(
             split, batch_size, image_size, value_range, shuffle, seed,
@@ -162,6 +186,38 @@ def _load_digits(
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return _pipeline.batch_and_prefetch(ds, batch_size, drop_remainder)
+
+
+def _load_shapes(
+    split, batch_size, image_size, value_range, shuffle, seed, with_labels,
+    drop_remainder,
+):
+    """Shapes as tf.data: shuffled indices, batched, rendered per batch.
+
+    Rendering runs in TensorFlow ops (`shapes._render_tf`), so the pipeline
+    never calls back into Python (a `tf.numpy_function` here can deadlock
+    the interpreter's exit while an iterator is alive).
+    """
+    import tensorflow as tf
+
+    _checks.choice("split", split, shapes.SHAPES_SPLITS)
+    height, width = image_size or (64, 64)
+    factors = shapes._factors(split, 0)
+    table = tf.constant(factors)
+    labels = tf.constant(shapes._labels(factors))
+
+    def render(indices):
+        images = shapes._render_tf(tf.gather(table, indices), height, width)
+        images = _pipeline.to_value_range(images, value_range, from_range=(0.0, 1.0))
+        images.set_shape([batch_size if drop_remainder else None, height, width, 3])
+        return (images, tf.gather(labels, indices)) if with_labels else images
+
+    ds = tf.data.Dataset.range(len(factors))
+    if shuffle:
+        ds = ds.shuffle(len(factors), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(render, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _load_tfds(

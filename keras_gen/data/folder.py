@@ -132,6 +132,140 @@ def _read_image(path, channels, center_crop, image_size):
     return image
 
 
+def _class_images(folder, recursive):
+    """Images of the class subfolders: class names, paths and int32 ids.
+
+    Classes are the first-level subfolders of `folder`, sorted by name;
+    their images are listed as `_list_images(subfolder, recursive)`.
+    """
+    import numpy as np
+
+    at_root = _list_images(folder, recursive=False)
+    if at_root:
+        raise ValueError(
+            "with_labels=True without an attributes_file labels images by "
+            "their first-level subfolder (one subfolder per class), but "
+            f"{len(at_root)} image(s) lie directly in the folder {folder!r}, "
+            f"e.g. {os.path.basename(at_root[0])!r}. Move them into class "
+            "subfolders, or pass attributes_file for attribute labels."
+        )
+    class_names = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+    paths, ids = [], []
+    for i, name in enumerate(class_names):
+        found = _list_images(os.path.join(folder, name), recursive)
+        paths += found
+        ids += [i] * len(found)
+    return tuple(class_names), paths, np.array(ids, "int32")
+
+
+_ATTRIBUTE_VALUES = {"1": 1.0, "-1": 0.0, "0": 0.0}
+
+
+def read_attributes_file(attributes_file):
+    r"""Read a CelebA-style attribute file (`list_attr_celeba.txt`).
+
+    The format: line 1 holds the number of images, line 2 the attribute
+    names, then one line per image: its file name and one value per
+    attribute, `1` (has it) or `-1` (does not; `0` is read as `-1` too).
+    Fields may be separated by any whitespace; blank lines are skipped.
+
+    Args:
+        attributes_file: str or path-like, the file.
+
+    Returns:
+        `(names, labels)`: `names` is the tuple of attribute names sorted
+        alphabetically (for CelebA's file, `attribute_names("celeb_a")`);
+        `labels` maps each file name to a float32 0/1 vector, one column
+        per name in `names`.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if the count, a name or a line is malformed, or a file
+            name repeats; the message names the file and the line.
+
+    Example:
+
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "attr.txt")
+    >>> _ = open(path, "w").write("2\nSmiling Bald\na.jpg 1 -1\nb.jpg -1  -1\n")
+    >>> names, labels = read_attributes_file(path)
+    >>> names, labels["a.jpg"].tolist()
+    (('Bald', 'Smiling'), [0.0, 1.0])
+    """
+    import numpy as np
+
+    path = os.path.expanduser(os.fspath(attributes_file))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            "attributes_file must be an existing file. "
+            f"Received: attributes_file={path!r}"
+        )
+    with open(path, encoding="utf-8") as handle:
+        lines = [(number, line.split()) for number, line in enumerate(handle, 1)]
+    lines = [(number, fields) for number, fields in lines if fields]
+
+    def fail(number, problem):
+        raise ValueError(f"Malformed attributes_file {path!r}, line {number}: {problem}")
+
+    if len(lines) < 2:
+        fail(len(lines) + 1, "expected the number of images on line 1 and "
+             "the attribute names on line 2")
+    (count_line, count_fields), (names_line, names) = lines[0], lines[1]
+    if len(count_fields) != 1 or not count_fields[0].isdigit():
+        fail(count_line, f"expected the number of images, got {' '.join(count_fields)!r}")
+    if len(set(names)) != len(names):
+        fail(names_line, "an attribute name repeats")
+    count = int(count_fields[0])
+    rows = lines[2:]
+    if len(rows) != count:
+        raise ValueError(
+            f"Malformed attributes_file {path!r}: line 1 gives {count} images "
+            f"but {len(rows)} image lines follow."
+        )
+    order = sorted(range(len(names)), key=names.__getitem__)
+    labels = {}
+    for number, fields in rows:
+        if len(fields) != len(names) + 1:
+            fail(number, f"expected a file name and {len(names)} values, got "
+                 f"{len(fields)} fields")
+        values = fields[1:]
+        try:
+            vector = np.array([_ATTRIBUTE_VALUES[v] for v in values], "float32")
+        except KeyError:
+            bad = next(v for v in values if v not in _ATTRIBUTE_VALUES)
+            fail(number, f"values must be 1 or -1, got {bad!r}")
+        if fields[0] in labels:
+            fail(number, f"the file name {fields[0]!r} repeats")
+        labels[fields[0]] = vector[order]
+    return tuple(names[i] for i in order), labels
+
+
+def _attribute_labels(folder, paths, attributes_file):
+    """Attribute names and float32 0/1 vectors of `paths`, by file name."""
+    import numpy as np
+
+    names, table = read_attributes_file(attributes_file)
+    seen = {}
+    for path in paths:
+        name = os.path.basename(path)
+        if name in seen:
+            raise ValueError(
+                f"Two images in the folder {folder!r} have the file name "
+                f"{name!r} ({seen[name]!r} and {path!r}); attributes are "
+                "matched by file name, so names must be unique."
+            )
+        seen[name] = path
+    missing = [p for p in paths if os.path.basename(p) not in table]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} image file(s) in the folder {folder!r} are not "
+            f"in the attributes_file {os.fspath(attributes_file)!r}, e.g. "
+            f"{missing[0]!r}. Remove them or add their lines."
+        )
+    labels = np.stack([table[os.path.basename(p)] for p in paths])
+    return names, labels
+
+
 def from_folder(
     path,
     image_size,
@@ -143,6 +277,8 @@ def from_folder(
     drop_remainder=False,
     recursive=True,
     center_crop=None,
+    with_labels=False,
+    attributes_file=None,
 ):
     """Build a batched `tf.data.Dataset` of the images in a folder.
 
@@ -152,6 +288,26 @@ def from_folder(
     optionally center-cropped, resized (bilinear, antialiased when
     shrinking; aspect ratio is not kept) to `image_size`, and pixel values
     0..255 are mapped linearly to `value_range`.
+
+    Labels (`with_labels=True`) come in one of two forms:
+
+    - without `attributes_file`: int32 class ids of shape `(batch,)`, one
+      class per first-level subfolder in sorted name order (as
+      `keras.utils.image_dataset_from_directory(labels="inferred")`; with
+      `recursive=True` an image anywhere below a class subfolder belongs to
+      it). Images directly in `path` are an error. The dataset's
+      `class_names` attribute lists the classes, id `i` being
+      `class_names[i]`.
+    - with `attributes_file` (CelebA's `list_attr_celeba.txt` format, see
+      `read_attributes_file`): float32 0/1 vectors of shape `(batch, k)`,
+      matched to the images by file name, with the columns in sorted name
+      order (for CelebA the order of `attribute_names("celeb_a")` and of
+      `load("celeb_a", with_labels=True)`). The dataset's
+      `attribute_names` attribute lists the columns. Every image must have
+      a line in the file (the file may list more).
+
+    These attributes live on the returned dataset object only; a later
+    `.map(...)` returns a new dataset without them.
 
     Corrupt files: a folder with at most 1000 images is fully decoded with
     PIL up front, so a bad file raises a `ValueError` naming it at once. In
@@ -181,16 +337,22 @@ def from_folder(
             central window (or the whole image along a shorter axis) before
             resizing. Defaults to `None` (no crop). CelebA as in
             `load("celeb_a")`: `center_crop=140, image_size=64`.
+        with_labels: bool, whether to yield `(images, labels)` batches
+            (see above). Defaults to `False`.
+        attributes_file: `None`, str or path-like, a CelebA-style attribute
+            file giving the labels; requires `with_labels=True`. Defaults
+            to `None` (class ids from subfolders).
 
     Returns:
         A `tf.data.Dataset` of float32 batches of shape
-        `(batch, height, width, channels)`.
+        `(batch, height, width, channels)`, or of `(images, labels)`.
 
     Raises:
         FileNotFoundError: if `path` does not exist.
         NotADirectoryError: if `path` is not a folder.
-        ValueError: if the folder holds no image file, or (small folders) an
-            image cannot be decoded.
+        ValueError: if the folder holds no image file, (small folders) an
+            image cannot be decoded, or labels cannot be given to every
+            image (see above; the message names the file or line).
 
     Example:
 
@@ -201,6 +363,11 @@ def from_folder(
     >>> ds = from_folder(folder, image_size=16, batch_size=1)
     >>> tuple(next(iter(ds)).shape)
     (1, 16, 16, 3)
+    >>> import os
+    >>> os.mkdir(f"{folder}/cats"); os.rename(f"{folder}/a.png", f"{folder}/cats/a.png")
+    >>> ds = from_folder(folder, image_size=16, batch_size=1, with_labels=True)
+    >>> ds.class_names, next(iter(ds))[1].numpy().tolist()
+    (('cats',), [0])
     """
     image_size = _checks.image_size("image_size", image_size, allow_none=False)
     batch_size = _checks.positive_int("batch_size", batch_size)
@@ -212,6 +379,13 @@ def from_folder(
         )
     seed = _checks.seed("seed", seed)
     center_crop = _checks.image_size("center_crop", center_crop)
+    with_labels = _checks.boolean("with_labels", with_labels)
+    if attributes_file is not None and not with_labels:
+        raise ValueError(
+            "attributes_file gives labels, so it needs with_labels=True. "
+            f"Received: with_labels={with_labels!r}, "
+            f"attributes_file={attributes_file!r}"
+        )
     folder = os.path.expanduser(os.fspath(path))
     if not os.path.exists(folder):
         raise FileNotFoundError(
@@ -222,28 +396,39 @@ def from_folder(
             f"path must be a folder of images, not a file. "
             f"Received: path={folder!r}"
         )
-    paths = _list_images(folder, recursive)
+    class_names = attribute_names = None
+    if with_labels and attributes_file is None:
+        class_names, paths, labels = _class_images(folder, recursive)
+    else:
+        paths = _list_images(folder, recursive)
     if not paths:
         where = "or its subfolders " if recursive else ""
         raise ValueError(
             f"No image files found in the folder {folder!r} {where}"
             f"(looked for extensions {', '.join(IMAGE_EXTENSIONS)})."
         )
+    if with_labels and attributes_file is not None:
+        attribute_names, labels = _attribute_labels(folder, paths, attributes_file)
     if len(paths) <= EAGER_CHECK_LIMIT:
         _check_with_pil(paths)
 
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices(paths)
+    def read(path, *label):
+        image = _read_image(path, channels, center_crop, image_size)
+        return (image, *label) if label else image
+
+    def finish(images, *label):
+        images = _pipeline.to_value_range(images, value_range)
+        return (images, *label) if label else images
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels) if with_labels else paths)
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(
-        lambda p: _read_image(p, channels, center_crop, image_size),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return _pipeline.batch_and_prefetch(
-        ds,
-        batch_size,
-        drop_remainder,
-        lambda images: _pipeline.to_value_range(images, value_range),
-    )
+    ds = ds.map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = _pipeline.batch_and_prefetch(ds, batch_size, drop_remainder, finish)
+    if class_names is not None:
+        ds.class_names = class_names
+    if attribute_names is not None:
+        ds.attribute_names = attribute_names
+    return ds

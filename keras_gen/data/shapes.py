@@ -24,6 +24,7 @@ rotation, colour jitter and background gradient.
 """
 
 import functools
+import types
 
 import numpy as np
 
@@ -56,7 +57,10 @@ _COLOR_JITTER = 0.05
 _GRADIENT_AMPLITUDE = 0.08
 _STAR_INNER_RATIO = 0.45
 _SPLIT_STREAMS = {"train": 0, "test": 1}
-_CHUNK = 512  # images rendered at once (bounds the float64 work arrays)
+_CHUNK = 256  # images rendered at once (bounds the float64 work arrays)
+# Beyond its circumradius plus this many pixels no shape covers a pixel
+# (the star's tips reach furthest: 1 / (2 sin 22.6 deg) = 1.3 pixels).
+_MARGIN = 2.0
 
 # Columns of the factor table (see shape_factors).
 FACTOR_NAMES = (
@@ -103,67 +107,168 @@ def _labels(factors):
     return np.concatenate([shape, color, rest], axis=1).astype("float32").reshape(n, -1)
 
 
-def _signed_distance(kind, u, v, radius):
+def _star_normal():
+    """The outward unit normal of the star's edge from the tip at (1, 0)."""
+    sector = 2.0 * np.pi / 5.0
+    tip = np.array([1.0, 0.0])
+    inner = _STAR_INNER_RATIO * np.array([np.cos(sector / 2.0), np.sin(sector / 2.0)])
+    edge = inner - tip
+    normal = np.array([edge[1], -edge[0]]) / np.hypot(*edge)
+    return tuple(float(c) for c in (normal if normal @ tip >= 0 else -normal))
+
+
+_STAR_NORMAL = _star_normal()
+
+
+def _signed_distance(kind, u, v, radius, xp=np):
     """Signed distance (negative inside) from points `(u, v)` to a shape.
 
     `u, v` are coordinates relative to the centre in the object's rotated
     frame, in units of the image side; the shape's circumradius is
     `radius`. Regular polygons and the star use the distance to the edge
     line of the angular sector the point falls in, which is exact near the
-    edges (all that anti-aliasing needs).
+    edges (all that anti-aliasing needs). `xp` provides `hypot`, `arctan2`,
+    `mod`, `cos`, `sin`, `abs` and `maximum` (NumPy, or `_tf_ops()`).
     """
-    rho = np.hypot(u, v)
-    theta = np.arctan2(v, u)
+    if kind in (1, 2):  # square, triangle: regular n-gon, vertex at angle 0
+        # The largest distance to the edge lines (normals between vertices).
+        n = 4 if kind == 1 else 3
+        normals = [(2 * k + 1) * np.pi / n for k in range(n)]
+        along = [u * np.cos(a) + v * np.sin(a) for a in normals]
+        return functools.reduce(xp.maximum, along) - radius * np.cos(np.pi / n)
+    rho = xp.hypot(u, v)
     if kind == 0:  # circle
         return rho - radius
-    if kind in (1, 2):  # square, triangle: regular n-gon, vertex at angle 0
-        n = 4 if kind == 1 else 3
-        sector = 2.0 * np.pi / n
-        phi = np.mod(theta, sector) - sector / 2.0  # angle from the edge normal
-        return rho * np.cos(phi) - radius * np.cos(np.pi / n)
+    theta = xp.arctan2(v, u)
     # Star: five tips at radius R, inner vertices at R * _STAR_INNER_RATIO.
     sector = 2.0 * np.pi / 5.0
-    phi = np.abs(np.mod(theta + sector / 2.0, sector) - sector / 2.0)  # 0 at a tip
-    px, py = rho * np.cos(phi), rho * np.sin(phi)
-    tip = np.array([1.0, 0.0])
-    inner = _STAR_INNER_RATIO * np.array([np.cos(sector / 2.0), np.sin(sector / 2.0)])
-    edge = inner - tip
-    normal = np.array([edge[1], -edge[0]]) / np.hypot(*edge)  # outward
-    if normal @ tip < 0:
-        normal = -normal
-    return (px - radius * tip[0]) * normal[0] + (py - radius * tip[1]) * normal[1]
+    phi = xp.abs(xp.mod(theta + sector / 2.0, sector) - sector / 2.0)  # 0 at a tip
+    px, py = rho * xp.cos(phi), rho * xp.sin(phi)
+    return (px - radius) * _STAR_NORMAL[0] + py * _STAR_NORMAL[1]
 
 
 def _render(factors, height, width):
-    """Float32 images `(n, height, width, 3)` in [0, 1] for factor rows."""
+    """Float32 images `(n, height, width, 3)` in [0, 1] for factor rows.
+
+    Computed in float64. The object's coverage is computed only in a window
+    around it (the pixels within its circumradius plus `_MARGIN` pixels,
+    beyond which every shape's coverage is 0), which keeps rendering fast
+    enough to stream batches while a model trains.
+    """
     n = len(factors)
     ys = (np.arange(height) + 0.5) / height
     xs = (np.arange(width) + 0.5) / width
-    gy, gx = np.meshgrid(ys, xs, indexing="ij")  # (H, W)
     pixel = 1.0 / min(height, width)  # one pixel, in units of the side
     out = np.empty((n, height, width, 3), dtype="float32")
     for start in range(0, n, _CHUNK):
         f = factors[start:start + _CHUNK]
         m = len(f)
-        col = lambda j: f[:, j][:, None, None]  # noqa: E731
-        dx, dy = gx[None] - col(3), gy[None] - col(4)
-        cos, sin = np.cos(col(6)), np.sin(col(6))
+        # Background: its base colour plus a linear gradient of random
+        # direction, +/- amplitude across the image.
+        amplitude = 2.0 * f[:, 11]
+        along = ((amplitude * np.sin(f[:, 10]))[:, None, None] * (ys[None, :, None] - 0.5)
+                 + (amplitude * np.cos(f[:, 10]))[:, None, None] * (xs[None, None, :] - 0.5))
+        image = _BACKGROUNDS[f[:, 2].astype(int)][:, None, None, :] + along[..., None]
+        # The object, in one window of the same size for the whole chunk.
+        extent = f[:, 5].max() + _MARGIN * pixel
+        win_h = min(height, int(np.ceil(2.0 * extent * height)) + 2)
+        win_w = min(width, int(np.ceil(2.0 * extent * width)) + 2)
+        top = np.clip(np.floor((f[:, 4] - extent) * height).astype(int), 0, height - win_h)
+        left = np.clip(np.floor((f[:, 3] - extent) * width).astype(int), 0, width - win_w)
+        dy = ys[top[:, None] + np.arange(win_h)][:, :, None] - f[:, 4][:, None, None]
+        dx = xs[left[:, None] + np.arange(win_w)][:, None, :] - f[:, 3][:, None, None]
+        cos, sin = np.cos(f[:, 6])[:, None, None], np.sin(f[:, 6])[:, None, None]
         u, v = cos * dx + sin * dy, -sin * dx + cos * dy
-        distance = np.empty((m, height, width))
+        radius = f[:, 5][:, None, None]
+        distance = np.empty((m, win_h, win_w))
         for kind in range(len(SHAPES)):
             rows = f[:, 0] == kind
             if rows.any():
-                distance[rows] = _signed_distance(kind, u[rows], v[rows], col(5)[rows])
+                distance[rows] = _signed_distance(kind, u[rows], v[rows], radius[rows])
         coverage = np.clip(0.5 - distance / pixel, 0.0, 1.0)[..., None]
-        # Background: its base colour plus a linear gradient of random
-        # direction, +/- amplitude across the image.
-        along = (np.cos(col(10)) * (gx[None] - 0.5) + np.sin(col(10)) * (gy[None] - 0.5))
-        background = (_BACKGROUNDS[f[:, 2].astype(int)][:, None, None, :]
-                      + (2.0 * col(11) * along)[..., None])
         color = _RGB[f[:, 1].astype(int)] + f[:, 7:10]
-        image = background + coverage * (color[:, None, None, :] - background)
+        for i in range(m):
+            window = image[i, top[i]:top[i] + win_h, left[i]:left[i] + win_w]
+            window += coverage[i] * (color[i] - window)
         out[start:start + m] = np.clip(image, 0.0, 1.0)
     return out
+
+
+def _to_value_range(x, value_range):
+    """Float32 images in [0, 1] mapped linearly onto `value_range`."""
+    if tuple(value_range) == (0.0, 1.0):
+        return x
+    return np.clip(rescale(x, (0.0, 1.0), value_range), *value_range).astype("float32")
+
+
+def _tf_ops():
+    """TensorFlow versions of the NumPy functions `_signed_distance` uses."""
+    import tensorflow as tf
+
+    return types.SimpleNamespace(
+        hypot=lambda u, v: tf.sqrt(u * u + v * v), arctan2=tf.atan2,
+        mod=tf.math.floormod, cos=tf.cos, sin=tf.sin, abs=tf.abs,
+        maximum=tf.maximum,
+    )
+
+
+def _render_tf(factors, height, width):
+    """`_render` in TensorFlow ops, for tf.data pipelines.
+
+    `factors` is a float64 tensor of factor rows; returns float32 images
+    `(n, height, width, 3)` in [0, 1] equal to `_render`'s up to float
+    round-off (the same float64 formulas, with a window of one size for
+    every object). Runs in graph mode inside `tf.data` without
+    calling back into Python, so iterators never wait on the GIL.
+    """
+    import tensorflow as tf
+
+    ops = _tf_ops()
+    ys = tf.constant((np.arange(height) + 0.5) / height)[None, :, None]
+    xs = tf.constant((np.arange(width) + 0.5) / width)[None, None, :]
+    pixel = 1.0 / min(height, width)
+    col = lambda j: factors[:, j][:, None, None]  # noqa: E731
+    amplitude = 2.0 * factors[:, 11]
+    along = ((amplitude * tf.sin(factors[:, 10]))[:, None, None] * (ys - 0.5)
+             + (amplitude * tf.cos(factors[:, 10]))[:, None, None] * (xs - 0.5))
+    base = tf.gather(tf.constant(_BACKGROUNDS), tf.cast(factors[:, 2], "int32"))
+    image = base[:, None, None, :] + along[..., None]
+    # The object's coverage, computed in a window of a fixed size (any
+    # object with its margin fits) and scattered into the frame.
+    extent = _RADIUS_RANGE[1] + _MARGIN * pixel
+    win_h = min(height, int(np.ceil(2.0 * extent * height)) + 2)
+    win_w = min(width, int(np.ceil(2.0 * extent * width)) + 2)
+    top = tf.clip_by_value(tf.cast(tf.floor((factors[:, 4] - extent) * height), "int32"),
+                           0, height - win_h)
+    left = tf.clip_by_value(tf.cast(tf.floor((factors[:, 3] - extent) * width), "int32"),
+                            0, width - win_w)
+    rows_y = top[:, None] + tf.range(win_h)[None]  # (n, win_h)
+    cols_x = left[:, None] + tf.range(win_w)[None]  # (n, win_w)
+    dy = tf.gather(ys[0, :, 0], rows_y)[:, :, None] - col(4)
+    dx = tf.gather(xs[0, 0], cols_x)[:, None, :] - col(3)
+    cos, sin = tf.cos(col(6)), tf.sin(col(6))
+    u, v = cos * dx + sin * dy, -sin * dx + cos * dy
+    kinds = tf.cast(factors[:, 0], "int32")
+    rows, parts = [], []
+    for kind in range(len(SHAPES)):
+        index = tf.where(tf.equal(kinds, kind))[:, 0]
+        rows.append(tf.cast(index, "int32"))
+        parts.append(_signed_distance(
+            kind, tf.gather(u, index), tf.gather(v, index),
+            tf.gather(col(5), index), xp=ops,
+        ))
+    distance = tf.dynamic_stitch(rows, parts)
+    window = tf.clip_by_value(0.5 - distance / pixel, 0.0, 1.0)  # (n, win_h, win_w)
+    n = tf.shape(factors)[0]
+    where = tf.stack([
+        tf.broadcast_to(tf.range(n)[:, None, None], [n, win_h, win_w]),
+        tf.broadcast_to(rows_y[:, :, None], [n, win_h, win_w]),
+        tf.broadcast_to(cols_x[:, None, :], [n, win_h, win_w]),
+    ], axis=-1)
+    coverage = tf.scatter_nd(where, window, [n, height, width])[..., None]
+    color = tf.gather(tf.constant(_RGB), tf.cast(factors[:, 1], "int32")) + factors[:, 7:10]
+    image = image + coverage * (color[:, None, None, :] - image)
+    return tf.cast(tf.clip_by_value(image, 0.0, 1.0), "float32")
 
 
 def _check_count(name, value, split):
@@ -235,9 +340,7 @@ def load_shapes(
     seed = _checks.integer("seed", seed)
     _checks.boolean("with_labels", with_labels)
     factors = _factors(split, int(seed))[:n]
-    x = _render(factors, height, width)
-    if tuple(value_range) != (0.0, 1.0):
-        x = np.clip(rescale(x, (0.0, 1.0), value_range), *value_range).astype("float32")
+    x = _to_value_range(_render(factors, height, width), value_range)
     return (x, _labels(factors)) if with_labels else x
 
 

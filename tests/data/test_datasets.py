@@ -104,11 +104,11 @@ def test_celeb_a_center_crop_140_then_resize():
 def test_unknown_name():
     with pytest.raises(
         ValueError,
-        match=r"Unknown dataset name. Supported names: mnist, fashion_mnist, cifar10, celeb_a, digits. "
+        match=r"Unknown dataset name. Supported names: mnist, fashion_mnist, cifar10, celeb_a, digits, shapes. "
         r"Received: name='imagenet'",
     ):
         load("imagenet")
-    assert SUPPORTED_DATASETS == ("mnist", "fashion_mnist", "cifar10", "celeb_a", "digits")
+    assert SUPPORTED_DATASETS == ("mnist", "fashion_mnist", "cifar10", "celeb_a", "digits", "shapes")
 
 
 @pytest.mark.parametrize(

@@ -55,14 +55,19 @@ def test_docstring_examples_run(module):
 def test_public_api():
     assert sorted(keras_gen.data.__all__) == sorted(
         [
+            "CELEB_A_ATTRIBUTES",
             "DatasetUnavailableError",
             "IMAGE_EXTENSIONS",
+            "SHAPES_ATTRIBUTES",
             "SUPPORTED_DATASETS",
+            "attribute_names",
             "check_value_range",
             "from_folder",
             "from_numpy",
             "load",
             "load_digits",
+            "load_shapes",
+            "read_attributes_file",
             "rescale",
         ]
     )
