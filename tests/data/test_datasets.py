@@ -9,6 +9,7 @@ import tensorflow_datasets as tfds
 from keras_gen.data import SUPPORTED_DATASETS
 from keras_gen.data import DatasetUnavailableError
 from keras_gen.data import _tfds
+from keras_gen.data import attribute_names
 from keras_gen.data import load
 
 TFDS_NAMES = ["mnist", "fashion_mnist", "cifar10", "celeb_a"]
@@ -97,8 +98,24 @@ def test_celeb_a_center_crop_140_then_resize():
     # Only the 140x140 centre was kept (a plain resize would average ~0.5).
     assert images.shape == (1, 64, 64, 3)
     assert images.mean() > 0.98 and images.min() > 0.8
-    names = sorted(tfds.builder("celeb_a").info.features["attributes"].keys())
+    names = attribute_names("celeb_a")
     assert attributes[0].tolist() == [float(n == "Smiling") for n in names]
+
+
+def test_celeb_a_attribute_names_are_the_tfds_features_sorted():
+    features = tfds.builder("celeb_a").info.features["attributes"]
+    assert attribute_names("celeb_a") == tuple(sorted(features.keys()))
+    assert len(attribute_names("celeb_a")) == 40
+    assert attribute_names("celeb_a")[:2] == ("5_o_Clock_Shadow", "Arched_Eyebrows")
+
+
+def test_celeb_a_label_columns_follow_attribute_names():
+    with tfds.testing.mock_data(num_examples=4):
+        raw = list(tfds.as_numpy(tfds.load("celeb_a", split="train", shuffle_files=False)))
+        (_, labels), = _arrays(load("celeb_a", batch_size=4, with_labels=True, shuffle=False))
+    expected = [[float(ex["attributes"][n]) for n in attribute_names("celeb_a")] for ex in raw]
+    assert labels.tolist() == expected
+    assert 0 < labels.mean() < 1  # The mock draws both values.
 
 
 def test_unknown_name():

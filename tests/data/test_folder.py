@@ -147,3 +147,145 @@ def test_large_folder_names_bad_file_while_reading(image_folder, monkeypatch):
 def test_bad_arguments(image_folder, kwargs, error, match):
     with pytest.raises(error, match=match):
         from_folder(image_folder, **kwargs)
+
+
+# --- Labels ------------------------------------------------------------------
+
+
+@pytest.fixture
+def class_folder(tmp_path):
+    """cats: two images at level 10; dogs: one at 200 plus one deeper at 250."""
+    _save(tmp_path / "cats" / "c1.png", np.full((6, 6, 3), 10))
+    _save(tmp_path / "cats" / "c2.jpg", np.full((6, 6, 3), 10))
+    _save(tmp_path / "dogs" / "d1.png", np.full((6, 6, 3), 200))
+    _save(tmp_path / "dogs" / "more" / "d2.png", np.full((6, 6, 3), 250))
+    return tmp_path
+
+
+def _pairs(ds):
+    images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_class_ids_from_subfolders(class_folder):
+    ds = from_folder(class_folder, image_size=4, batch_size=3, with_labels=True, seed=1)
+    assert ds.class_names == ("cats", "dogs")
+    images, labels = _pairs(ds)
+    assert labels.dtype == np.int32 and labels.shape == (4,)
+    levels = images.mean(axis=(1, 2, 3)) * 255
+    np.testing.assert_array_equal(labels, (levels > 100).astype("int32"))
+    assert sorted(np.round(levels).astype(int).tolist()) == [10, 10, 200, 250]
+    shallow = from_folder(class_folder, image_size=4, with_labels=True, recursive=False, shuffle=False)
+    images, labels = _pairs(shallow)
+    assert labels.tolist() == [0, 0, 1]  # dogs/more/d2.png is not read.
+
+
+def test_class_ids_count_every_subfolder(class_folder):
+    (class_folder / "aardvarks").mkdir()  # Empty, still class 0 (as Keras).
+    ds = from_folder(class_folder, image_size=2, with_labels=True, shuffle=False)
+    assert ds.class_names == ("aardvarks", "cats", "dogs")
+    assert _pairs(ds)[1].tolist() == [1, 1, 2, 2]
+
+
+def test_class_ids_refuse_images_at_the_root(class_folder):
+    _save(class_folder / "stray.png", np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match=r"1 image\(s\) lie directly in the folder .* 'stray.png'"):
+        from_folder(class_folder, image_size=2, with_labels=True)
+    # Without labels the same folder reads as before.
+    assert next(iter(from_folder(class_folder, image_size=2, batch_size=8))).shape == (5, 2, 2, 3)
+
+
+def _attribute_file(path, header, rows, count=None):
+    lines = [str(len(rows) if count is None else count), header] + rows
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def celeb_folder(tmp_path):
+    """Three 'faces' at levels 0, 100, 200 and an attribute file for them."""
+    images = tmp_path / "img_align_celeba"
+    for name, level in [("000001.jpg", 0), ("000002.jpg", 100), ("000003.png", 200)]:
+        _save(images / name, np.full((8, 8, 3), level))
+    # Columns not in sorted order, CelebA's -1/1 values, ragged spacing,
+    # a Windows line end, and a line for an image the folder lacks.
+    attributes = _attribute_file(tmp_path / "list_attr.txt", "Smiling  Bald Young ", [
+        "000001.jpg  1 -1  1",
+        "000002.jpg -1 -1 -1\r",
+        "000003.png\t-1  1  1",
+        "000004.jpg  1  1  1",
+    ])
+    return images, attributes
+
+
+def test_attribute_vectors_by_file_name(celeb_folder):
+    images, attributes = celeb_folder
+    ds = from_folder(images, image_size=4, batch_size=2, with_labels=True,
+                     attributes_file=attributes, seed=0)
+    assert ds.attribute_names == ("Bald", "Smiling", "Young")
+    x, y = _pairs(ds)
+    assert y.dtype == np.float32 and y.shape == (3, 3)
+    expected = {0: [0, 1, 1], 100: [0, 0, 0], 200: [1, 0, 1]}  # By level.
+    levels = np.round(x.mean(axis=(1, 2, 3)) * 255 / 100).astype(int) * 100
+    assert [expected[level] for level in levels] == y.tolist()
+
+
+def test_celeb_a_file_columns_match_load(tmp_path):
+    from keras_gen.data import attribute_names
+
+    celeb_a_order = attribute_names("celeb_a")
+    shuffled = list(reversed(celeb_a_order))
+    values = ["1" if name in ("Smiling", "Young") else "-1" for name in shuffled]
+    _save(tmp_path / "faces" / "a.jpg", np.zeros((4, 4, 3)))
+    attributes = _attribute_file(tmp_path / "attr.txt", " ".join(shuffled), ["a.jpg " + " ".join(values)])
+    ds = from_folder(tmp_path / "faces", image_size=2, with_labels=True, attributes_file=attributes)
+    assert ds.attribute_names == celeb_a_order
+    _, y = _pairs(ds)
+    assert y[0].tolist() == [float(n in ("Smiling", "Young")) for n in celeb_a_order]
+
+
+def test_read_attributes_file(celeb_folder):
+    from keras_gen.data import read_attributes_file
+
+    _, attributes = celeb_folder
+    names, table = read_attributes_file(attributes)
+    assert names == ("Bald", "Smiling", "Young") and len(table) == 4
+    assert table["000004.jpg"].tolist() == [1.0, 1.0, 1.0] and table["000004.jpg"].dtype == np.float32
+
+
+def test_image_missing_from_the_attribute_file(celeb_folder):
+    images, attributes = celeb_folder
+    _save(images / "000009.jpg", np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match=r"1 image file\(s\) in the folder .* not in the attributes_file .*000009\.jpg"):
+        from_folder(images, image_size=2, with_labels=True, attributes_file=attributes)
+
+
+@pytest.mark.parametrize(
+    "header, rows, count, match",
+    [
+        ("A B", ["x.png 1 -1", "y.png 1"], None, r"line 4: expected a file name and 2 values, got 2 fields"),
+        ("A B", ["x.png 1 2"], None, r"line 3: values must be 1 or -1, got '2'"),
+        ("A B", ["x.png 1 -1", "x.png 1 1"], None, r"line 4: the file name 'x.png' repeats"),
+        ("A B", ["x.png 1 -1"], 2, r"line 1 gives 2 images but 1 image lines follow"),
+        ("A B", ["x.png 1 -1"], "two", r"line 1: expected the number of images, got 'two'"),
+        ("A A", ["x.png 1 -1"], None, r"line 2: an attribute name repeats"),
+    ],
+)
+def test_malformed_attribute_files(tmp_path, header, rows, count, match):
+    _save(tmp_path / "images" / "x.png", np.zeros((4, 4, 3)))
+    attributes = _attribute_file(tmp_path / "attr.txt", header, rows, count)
+    with pytest.raises(ValueError, match=rf"Malformed attributes_file '.*attr\.txt'.*{match}"):
+        from_folder(tmp_path / "images", image_size=2, with_labels=True, attributes_file=attributes)
+
+
+def test_attribute_file_arguments(celeb_folder, tmp_path):
+    images, attributes = celeb_folder
+    with pytest.raises(ValueError, match=r"needs with_labels=True. Received: with_labels=False"):
+        from_folder(images, image_size=2, attributes_file=attributes)
+    with pytest.raises(FileNotFoundError, match=r"Received: attributes_file='.*nope\.txt'"):
+        from_folder(images, image_size=2, with_labels=True, attributes_file=tmp_path / "nope.txt")
+    with pytest.raises(TypeError, match="with_labels must be a bool. Received: with_labels='yes'"):
+        from_folder(images, image_size=2, with_labels="yes")
+    _save(images / "sub" / "000001.jpg", np.zeros((4, 4, 3)))
+    with pytest.raises(ValueError, match=r"have the file name '000001\.jpg'"):
+        from_folder(images, image_size=2, with_labels=True, attributes_file=attributes)
