@@ -345,6 +345,18 @@ def load_shapes(
 
 
 def render_indices(split, indices, height, width, seed=0):
-    """Images and labels of the given rows of a split (for streaming loaders)."""
+    """Images and labels of the given rows of a split, in NumPy.
+
+    Args:
+        split: `"train"` or `"test"` (not checked).
+        indices: int array-like of row indices into the split.
+        height, width: ints, the image size.
+        seed: int, the seed of the factor draws. Defaults to `0`.
+
+    Returns:
+        `(x, y)` as `load_shapes` returns them (values in [0, 1]).
+        `keras_gen.data.load("shapes")` renders the same images with
+        TensorFlow ops instead (`_render_tf`).
+    """
     factors = _factors(split, int(seed))[np.asarray(indices)]
     return _render(factors, height, width), _labels(factors)
