@@ -35,9 +35,12 @@ hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
 generator alone cannot resume), or one of other image shape or latent_dim
 exits with status 2 and a message naming the file. A continued run matches
-the run that trains all its epochs at once (bit for bit on TensorFlow with
---deterministic) when the steps per epoch are known (--steps-per-epoch, or
-a dataset whose size is known, such as shapes, digits and TFDS datasets).
+the run that trains all its epochs at once (bit for bit in the tests, on
+TensorFlow, JAX and PyTorch; on TensorFlow, --deterministic keeps it so
+whatever the machine's load) when the steps per epoch are known
+(--steps-per-epoch, or a dataset whose size is known, such as shapes,
+digits and TFDS datasets). Skipping the batches the saved run trained on
+takes a moment before the first step (shapes renders them again).
 
 Interruptions. Training state (weights, both optimizers, step count) is
 backed up to --checkpoint-dir every epoch and deleted when the run
