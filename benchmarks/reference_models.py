@@ -15,11 +15,26 @@ deliberately plain so that anyone can check the comparison in
   on every backend; the maths is the example's.
 * `tf_tutorial_dcgan`: the generator and discriminator of the TensorFlow
   tutorial "Deep Convolutional Generative Adversarial Network", trained by
-  `train_tf_tutorial_dcgan` exactly as the tutorial does: one
-  `tf.GradientTape` pair per step, both players updated from the same
-  forward pass, BCE from logits, Adam(1e-4) each, 100-dimensional normal
-  noise, images in [-1, 1]. It needs the TensorFlow backend (the tutorial is
-  TensorFlow code).
+  `train_tf_tutorial_dcgan` (or step by step with `TutorialDCGAN`) as the
+  tutorial does: one `tf.GradientTape` pair per step, both players updated
+  from the same forward pass, BCE from logits, 100-dimensional normal
+  noise, images in [-1, 1]. Optimizers: `optimizer="tutorial"` is the
+  tutorial's own Adam(1e-4) for each player (the default, as in the
+  tutorial); `optimizer="paper"` is the DCGAN paper's Adam(2e-4,
+  beta_1=0.5) (Radford et al., 2015), the stronger reference. It needs the
+  TensorFlow backend (the tutorial is TensorFlow code).
+
+  At 28x28x1 the networks are exactly the tutorial's. Other image shapes
+  keep its pattern, scaled (`tutorial_layout`): the generator projects the
+  noise with a bias-free `Dense` to a `s x s x 256` map (BN, LeakyReLU),
+  then `Conv2DTranspose(128, 5, strides=1)`, then stride-2 5x5 transposed
+  convolutions whose widths keep halving (64, 32, ...), the last one to the
+  image's channels with tanh; `n` stride-2 stages, the most for which the
+  start map `s = side / 2**n` is a whole number of at least 7 pixels (the
+  tutorial's 7x7 at 28 px): 2 stages from 7x7 at 28 px, 3 from 8x8 at
+  64 px (widths 256 -> 128 -> 64 -> 32 -> 3). The discriminator has as many
+  stride-2 `Conv2D(5x5)` + LeakyReLU + Dropout(0.3) blocks, widths doubling
+  from 64 (64, 128, 256 at 64 px), then Flatten -> Dense(1).
 
 Nothing here imports keras_gen.
 """
@@ -87,66 +102,124 @@ def keras_io_vae(latent_dim, seed=0):
     return encoder, decoder, vae
 
 
-def tf_tutorial_dcgan(seed=0):
-    """Build the TensorFlow DCGAN tutorial's `(generator, discriminator)`."""
+TUTORIAL_START_MIN = 7  # the tutorial's 7x7 start map at 28 px
+# Adam settings of each player: the tutorial's own, and the DCGAN paper's.
+OPTIMIZER_SETTINGS = {
+    "tutorial": {"learning_rate": 1e-4},
+    "paper": {"learning_rate": 2e-4, "beta_1": 0.5},
+}
+
+
+def tutorial_layout(image_shape=IMAGE_SHAPE):
+    """`(start_height, start_width, stages)` of the scaled tutorial networks.
+
+    `stages` is the number of stride-2 layers: the largest `n >= 1` for
+    which both sides are divisible by `2**n` with a start map of at least
+    `TUTORIAL_START_MIN` pixels. `(7, 7, 2)` for 28x28 (the tutorial),
+    `(8, 8, 3)` for 64x64.
+    """
+    height, width, channels = (int(v) for v in image_shape)
+    stages = 0
+    while (height % 2 ** (stages + 1) == 0 and width % 2 ** (stages + 1) == 0
+           and min(height, width) // 2 ** (stages + 1) >= TUTORIAL_START_MIN):
+        stages += 1
+    if stages == 0 or channels < 1:
+        raise ValueError(
+            "image_shape must be (height, width, channels) with even sides of at least "
+            f"{2 * TUTORIAL_START_MIN} px. Received: image_shape={tuple(image_shape)}"
+        )
+    return height // 2 ** stages, width // 2 ** stages, stages
+
+
+def tf_tutorial_dcgan(seed=0, image_shape=IMAGE_SHAPE):
+    """Build the TensorFlow DCGAN tutorial's `(generator, discriminator)`.
+
+    Exactly the tutorial's networks for 28x28x1 (the default); scaled as
+    `tutorial_layout` says for other shapes (see the module docstring).
+    """
+    start_h, start_w, stages = tutorial_layout(image_shape)
+    channels = int(image_shape[-1])
     keras.utils.set_random_seed(seed)
-    generator = keras.Sequential(
-        [
-            keras.Input((TUTORIAL_NOISE_DIM,)),
-            layers.Dense(7 * 7 * 256, use_bias=False),
+    g_layers = [
+        keras.Input((TUTORIAL_NOISE_DIM,)),
+        layers.Dense(start_h * start_w * 256, use_bias=False),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(),
+        layers.Reshape((start_h, start_w, 256)),
+        layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
+        layers.BatchNormalization(),
+        layers.LeakyReLU(),
+    ]
+    for stage in range(1, stages):
+        g_layers += [
+            layers.Conv2DTranspose(128 // 2 ** stage, 5, strides=2, padding="same",
+                                   use_bias=False),
             layers.BatchNormalization(),
             layers.LeakyReLU(),
-            layers.Reshape((7, 7, 256)),
-            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Conv2DTranspose(
-                1, 5, strides=2, padding="same", use_bias=False, activation="tanh"
-            ),
-        ],
-        name="tutorial_generator",
-    )
-    discriminator = keras.Sequential(
-        [
-            keras.Input(IMAGE_SHAPE),
-            layers.Conv2D(64, 5, strides=2, padding="same"),
+        ]
+    g_layers.append(layers.Conv2DTranspose(
+        channels, 5, strides=2, padding="same", use_bias=False, activation="tanh"))
+    generator = keras.Sequential(g_layers, name="tutorial_generator")
+
+    d_layers = [keras.Input(tuple(int(v) for v in image_shape))]
+    for stage in range(stages):
+        d_layers += [
+            layers.Conv2D(64 * 2 ** stage, 5, strides=2, padding="same"),
             layers.LeakyReLU(),
             layers.Dropout(0.3),
-            layers.Conv2D(128, 5, strides=2, padding="same"),
-            layers.LeakyReLU(),
-            layers.Dropout(0.3),
-            layers.Flatten(),
-            layers.Dense(1),
-        ],
-        name="tutorial_discriminator",
-    )
+        ]
+    d_layers += [layers.Flatten(), layers.Dense(1)]
+    discriminator = keras.Sequential(d_layers, name="tutorial_discriminator")
     return generator, discriminator
 
 
-def train_tf_tutorial_dcgan(images, steps, batch_size=64, seed=0):
-    """Train the tutorial DCGAN for `steps` steps on `images` in [-1, 1].
-
-    Batches are drawn as the tutorial's `tf.data` pipeline does
-    (`shuffle(len).batch(batch_size)`, repeated), keeping the last partial
-    batch. Returns the trained generator.
-    """
-    import tensorflow as tf
-
+def _require_tensorflow():
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
             "The TensorFlow DCGAN tutorial reference needs KERAS_BACKEND=tensorflow. "
             f"Received: backend={keras.backend.backend()!r}"
         )
-    generator, discriminator = tf_tutorial_dcgan(seed)
-    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
-    g_optimizer = keras.optimizers.Adam(1e-4)
-    d_optimizer = keras.optimizers.Adam(1e-4)
 
-    @tf.function
-    def train_step(real):
+
+class TutorialDCGAN:
+    """The tutorial DCGAN's networks, optimizers and train step, trainable in pieces.
+
+    Args:
+        image_shape: `(height, width, channels)` of the images. Defaults to
+            the tutorial's 28x28x1.
+        optimizer: `"tutorial"` (Adam(1e-4) each, the tutorial's own) or
+            `"paper"` (Adam(2e-4, beta_1=0.5) each, the DCGAN paper's).
+        seed: int, seed of the weights (and of TensorFlow's global seed,
+            which draws the noise).
+
+    `train(batches)` runs one tutorial step per batch of real images in
+    [-1, 1] and returns the number of steps; call it again to continue
+    (optimizer state and noise stream carry on). `steps` counts them all.
+    """
+
+    def __init__(self, image_shape=IMAGE_SHAPE, optimizer="tutorial", seed=0):
+        import tensorflow as tf
+
+        _require_tensorflow()
+        if optimizer not in OPTIMIZER_SETTINGS:
+            raise ValueError(
+                f"optimizer must be one of {sorted(OPTIMIZER_SETTINGS)}. "
+                f"Received: optimizer={optimizer!r}"
+            )
+        self.optimizer = optimizer
+        self.generator, self.discriminator = tf_tutorial_dcgan(seed, image_shape)
+        self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.g_optimizer = keras.optimizers.Adam(**OPTIMIZER_SETTINGS[optimizer])
+        self.d_optimizer = keras.optimizers.Adam(**OPTIMIZER_SETTINGS[optimizer])
+        self.steps = 0
+        self._step = tf.function(self._train_step)
+        tf.random.set_seed(seed)
+
+    def _train_step(self, real):
+        import tensorflow as tf
+
+        generator, discriminator = self.generator, self.discriminator
+        cross_entropy = self.cross_entropy
         noise = tf.random.normal([tf.shape(real)[0], TUTORIAL_NOISE_DIM])
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = generator(noise, training=True)
@@ -158,11 +231,34 @@ def train_tf_tutorial_dcgan(images, steps, batch_size=64, seed=0):
             )
         g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
         d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
-        g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
-        d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
+        self.g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
+        self.d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
         return g_loss, d_loss
 
-    tf.random.set_seed(seed)
+    def train(self, batches):
+        """One tutorial step per batch of `batches`; returns how many ran."""
+        count = 0
+        for real in batches:
+            self.losses = self._step(real)
+            count += 1
+        self.steps += count
+        return count
+
+
+def train_tf_tutorial_dcgan(images, steps, batch_size=64, seed=0, optimizer="tutorial"):
+    """Train the tutorial DCGAN for `steps` steps on `images` in [-1, 1].
+
+    Batches are drawn as the tutorial's `tf.data` pipeline does
+    (`shuffle(len).batch(batch_size)`, repeated), keeping the last partial
+    batch. The networks fit the images' shape (`tf_tutorial_dcgan`);
+    `optimizer` is `"tutorial"` (Adam(1e-4), the tutorial's own, the
+    default) or `"paper"` (Adam(2e-4, beta_1=0.5)). Returns the trained
+    generator.
+    """
+    import tensorflow as tf
+
+    _require_tensorflow()
+    model = TutorialDCGAN(tuple(images.shape[1:]), optimizer, seed)
     dataset = (
         tf.data.Dataset.from_tensor_slices(images)
         .shuffle(len(images), seed=seed)
@@ -170,6 +266,5 @@ def train_tf_tutorial_dcgan(images, steps, batch_size=64, seed=0):
         .repeat()
         .take(steps)
     )
-    for real in dataset:
-        train_step(real)
-    return generator
+    model.train(dataset)
+    return model.generator
