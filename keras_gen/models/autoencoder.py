@@ -21,7 +21,13 @@ class AutoEncoder(EncoderDecoderModel):
 
     averaged over the batch (``keras_gen.losses.mean_squared_error``). Any
     ``add_loss`` terms and weight regularisers of the sub-models are added.
-    A batch given as ``(x, y)`` trains x -> y (e.g. a denoising AE).
+    Batches follow ``keras_gen.models.base.split_batch``'s rule: a batch
+    ``(x, y)`` with floating-point y of x's shape trains x -> y (a
+    denoising AE fed ``(noisy, clean)`` pairs); a y that is labels (integer
+    or bool, or rank <= 2 and not x's per-example shape: class ids,
+    attribute vectors, as ``keras_gen.data.load(..., with_labels=True)``
+    yields) is ignored, and the model trains on x exactly as if fed x
+    alone; any other y is a ``ValueError`` before training starts.
 
     Args:
         encoder: ``keras.Model`` or layer mapping images ``(batch, H, W, C)``
@@ -75,7 +81,7 @@ class AutoEncoder(EncoderDecoderModel):
         return base.plus_model_losses(self, reconstruction), x_hat
 
     def train_step(self, data):
-        x, target = base.unpack(data)
+        x, target, _ = base.split_batch(data)
         loss, x_hat = self.minimize(
             lambda: self.forward_losses(x, target, training=True),
             self.trainable_variables,
@@ -84,7 +90,7 @@ class AutoEncoder(EncoderDecoderModel):
         return self.update_metrics({"loss": loss}, target, x_hat)
 
     def test_step(self, data):
-        x, target = base.unpack(data)
+        x, target, _ = base.split_batch(data)
         loss, x_hat = self.forward_losses(x, target, training=False)
         return self.update_metrics({"loss": loss}, target, x_hat)
 

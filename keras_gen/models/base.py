@@ -108,8 +108,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         # Keras builds compiled metrics with the batch's y, which is None for
-        # a plain image batch; the target of these models is then x.
-        return super().compute_metrics(x, x if y is None else y, y_pred, sample_weight)
+        # a plain image batch and labels for a labelled one; the target of
+        # these models is then x (split_batch's rule).
+        _, target, _ = split_batch((x,) if y is None else (x, y))
+        return super().compute_metrics(x, target, y_pred, sample_weight)
 
     @property
     def metrics(self):
@@ -146,6 +148,19 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     # stream are not inspected: keras_gen.callbacks.TerminateOnNaN stops a
     # run whose losses become NaN.
     def fit(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.fit``, with the data checked before any layer runs.
+
+        ``x`` is an array of images, a ``tf.data.Dataset``, a
+        ``keras.utils.PyDataset`` or a generator; ``y`` (or the second
+        element of each batch) follows :func:`split_batch`'s rule: labels
+        (integer or bool, or rank <= 2 and not x's per-example shape) are
+        ignored by these unconditional models, a floating-point y of x's
+        shape is the target to reconstruct (denoising pairs), anything else
+        is a ``ValueError``. Arrays are checked whole, a dataset by its
+        first batch (not consumed), a generator by the train step: dtype,
+        shape, finite values and the value range of the images the model
+        must reproduce (labels are not checked as images).
+        """
         self._check_inputs("x", x, y)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
@@ -160,6 +175,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""
         self._check_inputs("x", x, y)
         with backend.distribution_scope(self):
             return super().evaluate(x, y, *args, **kwargs)
@@ -169,13 +185,17 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             return super().predict(x, *args, **kwargs)
 
     def _check_inputs(self, name, x, y=None):
-        """Check ``fit``/``evaluate`` data ``x`` (and targets ``y``) by kind.
+        """Check ``fit``/``evaluate`` data ``x`` (and its ``y``) by kind.
 
         Arrays and tensors are checked whole; a ``tf.data.Dataset`` or
         ``keras.utils.PyDataset`` by its first batch, which is split into
-        ``(x, y)`` as Keras does. Empty inputs raise ``ValueError``; other
-        kinds (generators, ...) pass unchecked; a list or tuple of arrays is
-        refused (the models have one image input).
+        ``(x, y)`` as Keras does. ``y`` is read by the rule of
+        :func:`split_batch`: labels are not checked as images (the model
+        ignores them), a target with the images' shape gets the image
+        checks, anything else is a ``ValueError``. Empty inputs raise
+        ``ValueError``; other kinds (generators, ...) pass unchecked; a
+        list or tuple of arrays is refused (the models have one image
+        input).
         """
         if isinstance(x, (list, tuple)):
             raise ValueError(
@@ -195,6 +215,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                 )
             _, target = peek.first_batch(y)
             label = name
+            target_label = "y" if name == "x" else f"{name}[1]"
+            names = (target_label, name if name == "x" else f"{name}[0]")
         else:
             if batch is None:
                 raise ValueError(
@@ -207,11 +229,15 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             if not isinstance(batch, np.ndarray):
                 return  # Several inputs (dict, tuple): the model's own business.
             label = f"{name} (first batch of the {kind})"
+            target_label = f"the targets of {label}"
+            names = ("y", "x", f"first batch of the {kind} {name}")
+        if target is not None and batch_role(batch, target, *names) == LABELS:
+            target = None  # Labels: ignored by the models, not images to check.
         if not self._targets_are_images():
             target = None
         self._check_array(label, batch, is_target=target is None)
         if isinstance(target, np.ndarray):
-            self._check_array(f"the targets of {label}" if kind != peek.ARRAY else "y", target)
+            self._check_array(target_label, target)
 
     def _check_array(self, name, data, is_target=True):
         """Check one NumPy array of images before training starts.
@@ -409,11 +435,58 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         raise NotImplementedError(f"{type(self).__name__} cannot sample.")
 
 
-def unpack(data):
-    """Split a batch into ``(x, target)``; the target defaults to ``x``.
+# ------------------------------------------------------------ the batch rule
+#: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
+LABELS = "labels"
+TARGET = "target"
 
-    A ``(x, y)`` batch trains to map x to y (e.g. a denoising auto-encoder
-    fed (noisy, clean) pairs). Sample weights are not supported.
+
+def split_batch(data):
+    """Split a training or evaluation batch into ``(x, target, labels)``.
+
+    A batch is ``x``, ``(x, y)`` or ``(x, y, sample_weight)`` (sample
+    weights are refused). ``y`` is read by one rule, decided from static
+    shapes and dtypes alone (the same under JAX jit, ``tf.function`` and
+    PyTorch):
+
+    * a **target** when it is floating-point with x's per-example shape:
+      the images to reproduce from x (denoising pairs ``(noisy, clean)``);
+      a ``GAN`` has no target and ignores it;
+    * otherwise **labels** when its dtype is integer, bool or text, or its
+      rank is at most 2: class ids ``(batch,)``, one-hot or attribute
+      vectors ``(batch, k)``, per-pixel class masks ``(batch, H, W)``; a
+      nested ``y`` (tuple, dict) must be labels in every part. Labels are
+      never a reconstruction target: the unconditional models
+      (``AutoEncoder``, ``VAE``, ``GAN``) ignore them and train on x alone,
+      exactly as if fed x;
+    * anything else is a ``ValueError`` naming y's and x's shapes: a
+      floating-point y of rank 3 or more that is not image-shaped, and an
+      integer or bool y with exactly x's per-example shape (integer target
+      images are never rescaled silently, and as labels they would be
+      ambiguous).
+
+    Args:
+        data: what the trainer yields: a tensor x, or a tuple ``(x, y)``.
+
+    Returns:
+        ``(x, target, labels)``: ``target`` is y when y is a target and x
+        otherwise; ``labels`` is y when y is labels and None otherwise.
+
+    Raises:
+        ValueError: for sample weights and for a y that is neither labels
+            nor an image-shaped target.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.zeros((4, 8, 8, 1), "float32")
+    >>> _, target, labels = split_batch((x, np.arange(4)))
+    >>> target is x, labels.tolist()
+    (True, [0, 1, 2, 3])
+    >>> clean = np.ones((4, 8, 8, 1), "float32")
+    >>> _, target, labels = split_batch((x, clean))
+    >>> target is clean, labels
+    (True, None)
     """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     if sample_weight is not None:
@@ -421,7 +494,115 @@ def unpack(data):
             "keras-gen models do not support sample_weight. "
             f"Received: sample_weight={sample_weight!r}"
         )
-    return x, (x if y is None else y)
+    if y is None:
+        return x, x, None
+    if batch_role(x, y) == LABELS:
+        return x, x, y
+    return x, y, None
+
+
+def unpack(data):
+    """``(x, target)`` of a batch: ``split_batch`` without its labels.
+
+    Kept for callers outside ``keras_gen.models`` (``keras_gen.latent``);
+    new code uses :func:`split_batch`.
+    """
+    x, target, _ = split_batch(data)
+    return x, target
+
+
+def batch_role(x, y, y_name="y", x_name="x", where=""):
+    """``LABELS`` or ``TARGET``: what ``y`` is in a batch ``(x, y)``.
+
+    The rule of :func:`split_batch`, from ``x.shape``, ``y.shape`` and
+    ``y.dtype`` alone (NumPy arrays, tensors of every backend, tracers,
+    ``KerasTensor``). Dimensions unknown while tracing match any size.
+    ``y_name`` and ``x_name`` name the data in errors, ``where`` (e.g.
+    ``"first batch of the tf.data.Dataset"``) says where they were found.
+
+    Raises:
+        ValueError: y is neither labels nor a target with x's shape.
+    """
+    leaves = keras.tree.flatten(y)
+    if len(leaves) == 1 and leaves[0] is y:
+        return _leaf_role(x, y, y_name, x_name, where)
+    for i, leaf in enumerate(leaves):
+        if _leaf_role(x, leaf, f"{y_name} (part {i})", x_name, where) != LABELS:
+            raise ValueError(
+                f"{y_name} must be labels in every part when it is nested (a "
+                "tuple or dict): only a single array can be a target of images. "
+                f"Received: {y_name} of {len(leaves)} parts with shapes "
+                f"{[_shape(t) for t in leaves]}, with {x_name} of shape {_shape(x)}{_in(where)}"
+            )
+    return LABELS
+
+
+def _shape(t):
+    """Static shape of ``t`` as a tuple (None for unknown dims), or None."""
+    shape = getattr(t, "shape", None)
+    if shape is None:
+        return None
+    try:
+        return tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):  # Unknown rank (TensorShape(None)), or dims that are tensors.
+        return None
+
+
+def _dtype_name(t):
+    dtype = getattr(t, "dtype", None)
+    if dtype is None:
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind in "OSUV":
+        return "string"
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except ValueError:
+        return str(dtype)
+
+
+def _is_label_dtype(name):
+    return name is not None and (
+        name in ("bool", "string") or name.startswith(("int", "uint"))
+    )
+
+
+def _in(where):
+    return f", in the {where}" if where else ""
+
+
+def _leaf_role(x, y, y_name, x_name, where=""):
+    x_shape, y_shape = _shape(x), _shape(y)
+    dtype = _dtype_name(y)
+    discrete = _is_label_dtype(dtype)
+    if x_shape is None or y_shape is None:
+        # Several inputs, or a rank unknown while tracing: the dtype decides.
+        return LABELS if discrete else TARGET
+    same = len(x_shape) == len(y_shape) and all(
+        a is None or b is None or a == b for a, b in zip(x_shape[1:], y_shape[1:])
+    )
+    if same and not discrete:
+        return TARGET
+    if not same and (discrete or len(y_shape) <= 2):
+        return LABELS
+    if same:  # Integer or bool images.
+        raise ValueError(
+            f"{y_name} has an integer or bool dtype and the shape of the images "
+            f"in {x_name}, so it is neither labels nor a target by keras-gen's "
+            "rule: integer target images are not rescaled silently, and labels "
+            "with the images' shape are ambiguous. For denoising targets pass "
+            "floating-point images in the model's range (e.g. "
+            "keras_gen.data.from_numpy(y, input_range=(0, 255))); unconditional "
+            f"models do not use per-pixel labels: drop {y_name}. Received: "
+            f"{y_name} of shape {y_shape} and dtype {dtype}, with {x_name} of "
+            f"shape {x_shape}{_in(where)}"
+    )
+    raise ValueError(
+        f"{y_name} must be labels (integer or bool values, or one vector per "
+        "example: shape (batch,) or (batch, k)) or floating-point target images "
+        f"of the input images' shape {x_shape[1:]} (e.g. denoising pairs "
+        f"(noisy, clean)). Received: {y_name} of shape {y_shape} and dtype "
+        f"{dtype}, with {x_name} of shape {x_shape}{_in(where)}"
+    )
 
 
 def check_sub_model(name, model):

@@ -28,6 +28,13 @@ class GAN(base.GenerativeModel):
        ``"non_saturating"`` ``-log D(G(z))`` (default, the source notes' "In
        practice" recommendation) or ``"minimax"`` ``log(1 - D(G(z)))``.
 
+    The real images are the x of each batch: a batch ``(x, y)`` is split by
+    ``keras_gen.models.base.split_batch``'s rule and the GAN, unconditional,
+    ignores y, whether labels (class ids, attribute vectors from
+    ``keras_gen.data.load(..., with_labels=True)``) or image-shaped; it
+    trains exactly as if fed x alone. A y that is neither is a
+    ``ValueError`` before training starts.
+
     The discriminator returns logits; D = sigmoid(logits). Logs: ``d_loss``,
     ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))), which
     the source notes' analysis says tend to 0.5 at the equilibrium D* = 0.5.
@@ -220,7 +227,7 @@ class GAN(base.GenerativeModel):
         return loss, d_fake
 
     def train_step(self, data):
-        real, _ = base.unpack(data)
+        real, _, _ = base.split_batch(data)
         batch_size = ops.shape(real)[0]
         for _ in range(self.d_steps):
             z = self._latents(batch_size)
@@ -242,7 +249,7 @@ class GAN(base.GenerativeModel):
         )
 
     def test_step(self, data):
-        real, _ = base.unpack(data)
+        real, _, _ = base.split_batch(data)
         batch_size = ops.shape(real)[0]
         d_loss, d_real = self._d_losses(real, self._latents(batch_size), training=False)
         g_loss, d_fake = self._g_losses(self._latents(batch_size), training=False)

@@ -48,6 +48,14 @@ class VAE(EncoderDecoderModel):
     ``free_bits`` (their effect on the digits: docs/evaluation.md,
     "Measurements behind the defaults").
 
+    Batches follow ``keras_gen.models.base.split_batch``'s rule: x alone,
+    or ``(x, y)`` where a floating-point y of x's shape is the image to
+    reconstruct from x (denoising pairs), and a y that is labels (integer
+    or bool, or rank <= 2 and not x's per-example shape: class ids,
+    attribute vectors from ``keras_gen.data.load(..., with_labels=True)``)
+    is ignored: the VAE is unconditional and trains on x exactly as if fed
+    x alone. Any other y is a ``ValueError`` before training starts.
+
     Logs: ``loss`` (the total above, including any sub-model regularisers),
     ``reconstruction_loss``, ``kl_loss`` and ``neg_elbo``, the negative
     evidence lower bound in nats per example, which does not depend on
@@ -183,7 +191,7 @@ class VAE(EncoderDecoderModel):
         return total, (reconstruction, kl, x_hat)
 
     def train_step(self, data):
-        x, target = base.unpack(data)
+        x, target, _ = base.split_batch(data)
         loss, (reconstruction, kl, x_hat) = self.minimize(
             lambda: self.forward_losses(x, target, training=True),
             self.trainable_variables,
@@ -192,7 +200,7 @@ class VAE(EncoderDecoderModel):
         return self._logs(loss, reconstruction, kl, target, x_hat)
 
     def test_step(self, data):
-        x, target = base.unpack(data)
+        x, target, _ = base.split_batch(data)
         loss, (reconstruction, kl, x_hat) = self.forward_losses(x, target, training=False)
         return self._logs(loss, reconstruction, kl, target, x_hat)
 
