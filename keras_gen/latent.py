@@ -382,27 +382,147 @@ def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
             - mean_code(model, without_attribute, batch_size)).astype("float32")
 
 
+def _attribute_classes(labels, target, group, name):
+    """Each example's class in the target's group, and the target's class.
+
+    A one-hot group (several columns): the index of its largest column. A
+    binary attribute (a group of one column): 1 with it (label > 0.5), 0
+    without.
+    """
+    labels = np.asarray(labels, dtype="float64")
+    if labels.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, num_attributes). Received: {name}.shape={labels.shape}")
+    k = labels.shape[1]
+    for index in group:
+        if not 0 <= index < k:
+            raise ValueError(
+                f"group must hold column indices in [0, {k}) of {name}. Received: group={group!r}"
+            )
+    if len(group) == 1:
+        return (labels[:, group[0]] > 0.5).astype(int), 1
+    return np.argmax(labels[:, list(group)], axis=1), group.index(target)
+
+
+def attribute_vectors(codes, labels, target, group=None, source_labels=None):
+    """Per-example attribute vectors z_t,avg - z_s,avg from labelled codes.
+
+    The attribute vector that keeps the rest of an example: instead of
+    moving every code towards the target group's mean (the source notes'
+    z = z_1 + alpha (z_t,avg - z_1), ``alter(..., mode="target")``), move
+    it by the difference between the target's mean code z_t,avg and the
+    mean code z_s,avg of the examples that share its own current value of
+    the attribute, z = z_1 + alpha (z_t,avg - z_s,avg)
+    (``alter_codes(z, vectors, alpha, mode="vector")``). Attributes come
+    in groups:
+
+    * a one-hot group (e.g. an object's colour: exactly one of ``Red``,
+      ``Green``, ... is 1): z_s,avg is the mean code of the examples of the
+      example's own colour, so red -> blue and green -> blue take
+      different steps;
+    * a binary attribute (``group=None`` or ``(target,)``): z_s,avg is the
+      mean code of the examples without it, the classic
+      mean(with) - mean(without) of :func:`attribute_vector`.
+
+    An example that already has the target value gets the zero vector.
+
+    Args:
+        codes: latent codes ``(m, d)`` of labelled examples (e.g.
+            ``encode(model, x_train)``), from which the means are taken.
+        labels: their 0/1 attributes ``(m, k)``.
+        target: int, the column of the target attribute.
+        group: None, or a sequence of columns: the target's one-hot group
+            (it must contain ``target``). Defaults to None (a binary
+            attribute).
+        source_labels: attributes ``(n, k)`` of the examples to alter.
+            Defaults to ``labels`` (alter the labelled examples themselves).
+
+    Returns:
+        float32 array ``(n, d)``, one vector per example to alter.
+
+    Raises:
+        ValueError: a class that the examples to alter need has no labelled
+            example, or shapes or indices that do not fit.
+
+    Example:
+
+    >>> codes = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]])
+    >>> labels = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]])  # one-hot classes a, b, c
+    >>> attribute_vectors(codes, labels, target=2, group=(0, 1, 2)).tolist()
+    [[0.0, 4.0], [-2.0, 4.0], [0.0, 0.0]]
+    """
+    codes = np.asarray(codes, dtype="float64")
+    labels = np.asarray(labels, dtype="float64")
+    if codes.ndim != 2 or labels.ndim != 2 or len(codes) != len(labels):
+        raise ValueError(
+            "codes and labels must have shapes (m, d) and (m, num_attributes) with the same m. "
+            f"Received: codes.shape={codes.shape}, labels.shape={labels.shape}"
+        )
+    target = checks.integer("target", target, minimum=0, maximum=labels.shape[1] - 1)
+    group = (target,) if group is None else tuple(int(g) for g in group)
+    if target not in group:
+        raise ValueError(f"group must contain target={target}. Received: group={group!r}")
+    classes, target_class = _attribute_classes(labels, target, group, "labels")
+    if source_labels is None:
+        source_labels = labels
+    source_labels = np.asarray(source_labels, dtype="float64")
+    if source_labels.ndim != 2 or source_labels.shape[1] != labels.shape[1]:
+        raise ValueError(
+            f"source_labels must have shape (n, {labels.shape[1]}), like labels. "
+            f"Received: source_labels.shape={source_labels.shape}"
+        )
+    sources, _ = _attribute_classes(source_labels, target, group, "source_labels")
+    means = {}
+    for c in np.unique(np.append(sources, target_class)):
+        members = classes == c
+        if not members.any():
+            what = (f"column {group[c]}" if len(group) > 1
+                    else f"column {target} {'= 1' if c else '= 0'}")
+            raise ValueError(f"labels has no example of class {what}, so its mean code is undefined")
+        means[c] = codes[members].mean(axis=0)
+    z_target = means[target_class]
+    vectors = np.stack([z_target - means[c] for c in sources]) if len(sources) else \
+        np.zeros((0, codes.shape[1]))
+    return vectors.astype("float32")
+
+
 def alter_codes(z, target, alpha, mode="target"):
     """Altered codes: ``z + alpha (target - z)`` or ``z + alpha * vector``.
 
     Args:
         z: codes ``(n, d)``.
         target: ``(d,)``: z_t,avg for ``mode="target"``, the attribute vector
-            for ``mode="vector"``.
+            for ``mode="vector"``; or ``(n, d)``, one per code (e.g. the
+            per-example vectors of :func:`attribute_vectors`).
         alpha: float or 1-D sequence of floats.
         mode: ``"target"`` (the source notes' formula) or ``"vector"``.
 
     Returns:
         ``(n, d)`` for a scalar ``alpha``, ``(n, len(alpha), d)`` otherwise.
+
+    Example:
+
+    >>> z = np.array([[0.0, 0.0], [2.0, 2.0]])
+    >>> alter_codes(z, np.array([1.0, 0.0]), 0.5).tolist()
+    [[0.5, 0.0], [1.5, 1.0]]
+    >>> alter_codes(z, np.array([[1.0, 0.0], [0.0, -2.0]]), 0.5, mode="vector").tolist()
+    [[0.5, 0.0], [2.0, 1.0]]
     """
     checks.choice("mode", mode, ALTER_MODES)
     z = np.asarray(z, dtype="float64")
     target = np.asarray(target, dtype="float64")
+    if z.ndim != 2:
+        raise ValueError(f"z must have shape (n, d). Received: z.shape={z.shape}")
+    if target.shape not in ((z.shape[1],), z.shape):
+        raise ValueError(
+            f"target must have shape (d,) = {(z.shape[1],)} or (n, d) = {z.shape}, one per "
+            f"code. Received: target.shape={target.shape}"
+        )
     alphas = np.asarray(alpha, dtype="float64")
     if alphas.ndim > 1:
         raise ValueError(f"alpha must be a float or a 1-D sequence. Received: alpha={alpha!r}")
     a = alphas.reshape(-1)[None, :, None]
-    step = (target[None, None, :] - z[:, None, :]) if mode == "target" else target[None, None, :]
+    target = np.broadcast_to(target, z.shape)[:, None, :]
+    step = (target - z[:, None, :]) if mode == "target" else target
     out = z[:, None, :] + a * step
     return (out[:, 0] if alphas.ndim == 0 else out).astype("float32")
 
@@ -418,9 +538,12 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     where z_1 is the code of ``x`` and z_t,avg the average code of examples
     with the target characteristic. ``alpha = 0`` gives back z_1 and
     ``alpha = 1`` lands exactly on z_t,avg; values in between blend. This is
-    ``mode="target"`` (default). ``mode="vector"`` instead adds a fixed
-    attribute vector v (:func:`attribute_vector`): z = z_1 + alpha v, which
-    keeps the rest of the example's individuality at any alpha.
+    ``mode="target"`` (default). ``mode="vector"`` instead adds an
+    attribute vector v: z = z_1 + alpha v, which keeps the rest of the
+    example's individuality at any alpha. v is one vector for all
+    (:func:`attribute_vector`), or one per item from labelled codes
+    (:func:`attribute_vectors`: v = z_t,avg - z_s,avg, the step from the
+    mean code of the item's own class to the target's).
 
     Args:
         model: trained ``AutoEncoder``, ``VAE`` or ``GAN`` (codes only).
@@ -428,7 +551,8 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
         target: for ``mode="target"``: z_t,avg as a code ``(latent_dim,)``,
             or a batch of images with the characteristic (their mean code
             is used). For ``mode="vector"``: the attribute vector
-            ``(latent_dim,)``.
+            ``(latent_dim,)``, or one per item ``(n, latent_dim)`` (see
+            :func:`attribute_vectors`).
         alpha: float or 1-D sequence of floats. Defaults to 1.0.
         mode: ``"target"`` or ``"vector"``.
         latent: bool or None, whether ``x`` holds codes (None: inferred).
@@ -452,10 +576,12 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     checks.choice("mode", mode, ALTER_MODES)
     z, single = _codes(model, x, latent, batch_size)
     target = np.asarray(target, dtype="float32")
-    if target.shape != (latent_dim(model),):
+    per_example = mode == "vector" and target.shape == z.shape
+    if target.shape != (latent_dim(model),) and not per_example:
         if mode == "vector" or model.encoding_network is None:
+            also = f" or ({len(z)}, {latent_dim(model)}), one per item" if mode == "vector" else ""
             raise ValueError(
-                f"target must be a latent vector of shape ({latent_dim(model)},) for "
+                f"target must be a latent vector of shape ({latent_dim(model)},){also} for "
                 f"mode={mode!r}. Received: target.shape={target.shape}"
             )
         target = mean_code(model, target, batch_size)

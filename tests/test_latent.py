@@ -144,6 +144,72 @@ def test_alter_gan_codes(models):
         np.tile(target * 0.25, (2, 1)), rtol=1e-6)
 
 
+def _random_labelled_codes(m=60, d=4, seed=0):
+    """Codes with a one-hot group of 3 classes (columns 0-2) and a binary column 3."""
+    rng = np.random.default_rng(seed)
+    codes = rng.standard_normal((m, d))
+    klass = np.arange(m) % 3
+    labels = np.zeros((m, 4))
+    labels[np.arange(m), klass] = 1
+    labels[:, 3] = rng.random(m) < 0.4
+    return codes, labels
+
+
+def test_attribute_vectors_one_hot_group_against_numpy():
+    codes, labels = _random_labelled_codes()
+    source = labels[[0, 1, 2, 5, 7]]  # classes 0, 1, 2, 2, 1
+    v = latent.attribute_vectors(codes, labels, target=1, group=[0, 1, 2], source_labels=source)
+    assert v.shape == (5, 4) and v.dtype == np.float32
+    # Independently: class means by explicit sums over each class's rows.
+    means = [sum(codes[i] for i in range(len(codes)) if labels[i, c] == 1)
+             / sum(labels[:, c]) for c in range(3)]
+    expected = np.stack([means[1] - means[c] for c in (0, 1, 2, 2, 1)])
+    np.testing.assert_allclose(v, expected, rtol=1e-5, atol=1e-6)
+    assert np.all(v[[1, 4]] == 0)  # already the target colour: no move
+    # z = z1 + alpha (z_t,avg - z_s,avg): alpha = 1 moves each code by its class step.
+    z1 = codes[:5]
+    moved = latent.alter_codes(z1, v, [0.0, 0.5, 1.0], mode="vector")
+    np.testing.assert_allclose(moved[:, 1], z1 + 0.5 * expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(moved[:, 2], z1 + expected, rtol=1e-5, atol=1e-6)
+
+
+def test_attribute_vectors_binary_is_mean_with_minus_mean_without():
+    codes, labels = _random_labelled_codes(seed=1)
+    has = labels[:, 3] == 1
+    expected = codes[has].mean(0) - codes[~has].mean(0)
+    v = latent.attribute_vectors(codes, labels, target=3)  # source: the labelled examples
+    np.testing.assert_allclose(v[~has], np.broadcast_to(expected, v[~has].shape), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v[has], 0.0, atol=1e-12)
+    np.testing.assert_allclose(latent.attribute_vectors(codes, labels, target=3, group=(3,)), v)
+
+
+def test_attribute_vectors_reject_bad_arguments():
+    codes, labels = _random_labelled_codes()
+    with pytest.raises(ValueError, match="group must contain target=1"):
+        latent.attribute_vectors(codes, labels, target=1, group=(0, 2))
+    with pytest.raises(ValueError, match="target must be an integer >= 0 and <= 3"):
+        latent.attribute_vectors(codes, labels, target=4)
+    with pytest.raises(ValueError, match="codes and labels must have shapes"):
+        latent.attribute_vectors(codes[:5], labels, target=1)
+    no_blue = labels[labels[:, 2] == 0]
+    with pytest.raises(ValueError, match="no example of class column 2"):
+        latent.attribute_vectors(codes[labels[:, 2] == 0], no_blue, target=2, group=(0, 1, 2))
+    with pytest.raises(ValueError, match="target must have shape"):
+        latent.alter_codes(codes[:3], codes[:2], 1.0)
+
+
+def test_alter_vector_mode_takes_one_vector_per_item(models):
+    ae = models["ae"]
+    x, _ = _two_groups(6)
+    z = latent.encode(ae, x[:3])
+    v = np.arange(9, dtype="float32").reshape(3, 3)
+    np.testing.assert_allclose(
+        latent.alter(ae, x[:3], v, alpha=0.5, mode="vector", return_codes=True), z + 0.5 * v,
+        rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"or \(3, 3\), one per item"):
+        latent.alter(ae, x[:3], v[:2], mode="vector")
+
+
 # ---------------------------------------------------- clusters and probes
 def test_purity_hand_computed():
     # Cluster 0 holds labels {0, 0, 1} (majority 2), cluster 1 {1, 1} (2): 4/5.
