@@ -47,8 +47,10 @@ def test_fid_and_kid_on_a_keras_extractor():
     near, _ = metrics.kid(x, x + 0.1, extractor=extractor, subsets=5)
     far, _ = metrics.kid(x, x + 0.3, extractor=extractor, subsets=5)
     assert far > near
-    with pytest.raises(TypeError, match="extractor must be a keras.Model"):
+    with pytest.raises(ValueError, match="extractor must be None, one of 'digits', 'shapes'"):
         metrics.fid(x, x, extractor="inception")
+    with pytest.raises(TypeError, match="extractor must be a keras.Model"):
+        metrics.extract_features("inception", x)
 
 
 # -------------------------------------------------------------------- KID

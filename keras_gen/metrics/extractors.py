@@ -243,7 +243,7 @@ def _trained_shapes(image_size, epochs, seed, num_examples):
     return extractor
 
 
-def shapes_feature_extractor(image_size=(64, 64), epochs=6, seed=0, num_examples=10_000):
+def shapes_feature_extractor(image_size=(64, 64), epochs=8, seed=0, num_examples=10_000):
     """A FID/KID feature extractor and attribute classifier for ``shapes``.
 
     A small CNN (:func:`shapes_classifier`: stride-2 convolutions, a
@@ -275,7 +275,7 @@ def shapes_feature_extractor(image_size=(64, 64), epochs=6, seed=0, num_examples
 
     Args:
         image_size: int or ``(height, width)``. Defaults to ``(64, 64)``.
-        epochs: int, training epochs. Defaults to 6.
+        epochs: int, training epochs. Defaults to 8.
         seed: int, seed of the initial weights and shuffling. Defaults to 0.
         num_examples: int, how many training images (the first ones of the
             split). Defaults to 10,000.
@@ -332,3 +332,303 @@ def predict_attributes(images, extractor=None, batch_size=256):
             f"Received: output shape {logits.shape}"
         )
     return attributes_from_logits(logits)
+
+
+# ------------------------------------------------------------ Inception-v3
+INCEPTION_V3_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+INCEPTION_V3_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+    + INCEPTION_V3_WEIGHTS_FILE
+)
+_INCEPTION_V3_WEIGHTS_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"  # as keras.applications checks it
+_INCEPTION_MIN_SIZE = 75  # keras.applications.InceptionV3's smallest input
+
+
+class InceptionWeightsUnavailableError(RuntimeError):
+    """Inception-v3's ImageNet weights are neither cached nor downloadable.
+
+    Raised by :func:`inception_v3_extractor` (and by ``fid``/``kid`` on RGB
+    images with the default extractor) when the file
+    ``inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`` is not in
+    the Keras cache and its download host cannot be reached or the
+    download fails. The message names the file, where to download it and
+    how to supply it; the original failure is chained as ``__cause__``.
+
+    Example:
+
+    >>> from keras_gen.metrics import InceptionWeightsUnavailableError
+    >>> issubclass(InceptionWeightsUnavailableError, RuntimeError)
+    True
+    """
+
+
+def _keras_cache_dir():
+    """The directory Keras downloads into (``~/.keras`` or ``$KERAS_HOME``)."""
+    try:
+        from keras.src.backend.config import keras_home
+    except ImportError:  # pragma: no cover - a Keras without this accessor
+        return os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return keras_home()
+
+
+def _unavailable(reason, cache_dir):
+    folder = os.path.join(os.path.expanduser(cache_dir), "models")
+    return (
+        f"Inception-v3's ImageNet weights are not available: {reason}.\n"
+        f"The inception_v3 feature extractor needs the file {INCEPTION_V3_WEIGHTS_FILE}.\n"
+        "To supply it by hand:\n"
+        f"  1. On a machine with internet access, download\n       {INCEPTION_V3_WEIGHTS_URL}\n"
+        "  2. Either copy it into the Keras cache directory on this machine,\n"
+        f"       {os.path.join(folder, INCEPTION_V3_WEIGHTS_FILE)}\n"
+        "     (then weights='imagenet', the default, finds it), or pass its path:\n"
+        "       keras_gen.metrics.inception_v3_extractor(weights='/path/to/"
+        f"{INCEPTION_V3_WEIGHTS_FILE}')\n"
+        "     and give that model to fid/kid as extractor=."
+    )
+
+
+def _imagenet_weights_path():
+    """The cached notop weights file, downloaded first if needed (after a fast probe)."""
+    from keras_gen.data._tfds import _uses_proxy
+    from keras_gen.data._tfds import probe
+
+    cache_dir = _keras_cache_dir()
+    cached = os.path.join(os.path.expanduser(cache_dir), "models", INCEPTION_V3_WEIGHTS_FILE)
+    if not os.path.exists(cached) and not _uses_proxy():
+        error = probe(INCEPTION_V3_WEIGHTS_URL)
+        if error is not None:
+            host = INCEPTION_V3_WEIGHTS_URL.split("/")[2]
+            raise InceptionWeightsUnavailableError(_unavailable(
+                f"they are not in the Keras cache and their download host {host} cannot "
+                f"be reached ({type(error).__name__}: {error})", cache_dir)) from error
+    try:
+        return keras.utils.get_file(
+            INCEPTION_V3_WEIGHTS_FILE, INCEPTION_V3_WEIGHTS_URL, cache_subdir="models",
+            cache_dir=cache_dir, file_hash=_INCEPTION_V3_WEIGHTS_MD5,
+        )
+    except Exception as error:  # any download or checksum failure
+        raise InceptionWeightsUnavailableError(_unavailable(
+            f"downloading them failed ({type(error).__name__}: {error})", cache_dir)) from error
+
+
+class InceptionV3Features(keras.Model):
+    """Inception-v3's 2048-d average-pool features of images in [0, 1].
+
+    Takes ``(batch, H, W, C)`` images of any size with ``C`` = 1 (tiled to
+    3) or 3, resizes them bilinearly to ``image_size`` x ``image_size`` and
+    maps them to [-1, 1] (Inception's preprocessing) before the network.
+    Built by :func:`inception_v3_extractor`. ``predict`` runs it without
+    XLA (``jit_compile=False``): on JAX, compiling the whole network again
+    for each input shape (each image size, each last partial batch) costs
+    about as much as running it op by op, whose convolutions dominate anyway.
+    """
+
+    input_channels = (1, 3)
+
+    def __init__(self, network, image_size, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+        self.image_size = int(image_size)
+        self.jit_compile = False
+
+    def call(self, images):
+        channels = images.shape[-1]
+        if channels is not None and channels not in self.input_channels:
+            raise ValueError(
+                "The inception_v3 extractor takes images with 1 or 3 channels. "
+                f"Received: images of shape {tuple(images.shape)}"
+            )
+        size = (self.image_size, self.image_size)
+        images = keras.ops.image.resize(images, size, interpolation="bilinear")
+        # 1 channel is tiled to 3 (also when a traced function no longer
+        # knows the channels: broadcasting leaves 3 channels as they are).
+        images = keras.ops.broadcast_to(images, (keras.ops.shape(images)[0], *size, 3))
+        return self.network(images * 2.0 - 1.0)
+
+    def predict(self, x, *args, **kwargs):
+        shape = getattr(x, "shape", None)
+        if shape is not None and len(shape) == 4 and shape[-1] not in self.input_channels:
+            raise ValueError(
+                "The inception_v3 extractor takes images (n, height, width, 1 or 3). "
+                f"Received: x.shape={tuple(shape)}"
+            )
+        return super().predict(x, *args, **kwargs)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2048)
+
+
+@functools.lru_cache(maxsize=4)
+def _inception(weights, image_size):
+    path = _imagenet_weights_path() if weights == "imagenet" else weights
+    network = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(image_size, image_size, 3), pooling="avg",
+    )
+    if path is not None:
+        try:
+            network.load_weights(path)
+        except Exception as error:
+            raise ValueError(
+                "weights must be a Keras Inception-v3 notop weights file "
+                f"({INCEPTION_V3_WEIGHTS_FILE}); loading it failed "
+                f"({type(error).__name__}: {error}). Received: weights={weights!r}"
+            ) from error
+    return InceptionV3Features(network, image_size, name="inception_v3_extractor")
+
+
+def inception_v3_extractor(weights="imagenet", image_size=299):
+    """The standard FID/KID features: Inception-v3's 2048-d pool features.
+
+    ``keras.applications.InceptionV3(include_top=False, pooling="avg")``
+    (Szegedy et al. 2016, as in Heusel et al. 2017's FID), wrapped in a
+    ``keras.Model`` that takes images in [0, 1] of any height and width
+    with 1 channel (tiled to 3) or 3, resizes them bilinearly to
+    ``image_size`` x ``image_size`` and maps them to [-1, 1], Inception's
+    preprocessing. Built extractors are cached in the process, keyed by
+    the arguments.
+
+    The ImageNet weights (``weights="imagenet"``) are the file
+    ``inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5``, read from
+    the Keras cache (``~/.keras/models``, or ``$KERAS_HOME/models``) when it
+    is there, else downloaded there by Keras from
+    ``https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/``.
+    Offline, the download host is probed with a short timeout first, and
+    :class:`InceptionWeightsUnavailableError` says how to supply the file.
+
+    Args:
+        weights: ``"imagenet"`` (the default), the path of a local copy of
+            that weights file, or None (random weights: the code path
+            without a download, as the tests use it; not a metric).
+        image_size: int >= 75, the side the images are resized to.
+            Defaults to 299, Inception's own (and FID's usual) input size.
+
+    Returns:
+        A ``keras.Model`` mapping ``(batch, H, W, 1 or 3)`` images to
+        ``(batch, 2048)`` features.
+
+    Raises:
+        InceptionWeightsUnavailableError: ``weights="imagenet"``, the file
+            is not cached and cannot be downloaded now.
+        ValueError: ``weights`` is another string that is not an existing
+            file, or a file that does not hold these weights;
+            ``image_size`` < 75.
+    """
+    image_size = checks.integer("image_size", image_size, minimum=_INCEPTION_MIN_SIZE)
+    if weights is not None and weights != "imagenet":
+        path = os.fspath(weights) if isinstance(weights, (str, os.PathLike)) else None
+        if path is None or not os.path.isfile(path):
+            raise ValueError(
+                "weights must be 'imagenet', None or the path of an existing "
+                f"weights file ({INCEPTION_V3_WEIGHTS_FILE}). Received: weights={weights!r}"
+            )
+        weights = os.path.abspath(path)
+    return _inception(weights, image_size)
+
+
+# ------------------------------------------------------ choosing an extractor
+def _fitting_names(image_shape):
+    channels = image_shape[-1]
+    return {1: ("digits", "inception_v3"), 3: ("shapes", "inception_v3")}.get(channels, ())
+
+
+def _fits_named(name, image_shape):
+    return name in _fitting_names(image_shape)
+
+
+def _model_input_shape(model):
+    """The per-image input shape a model declares (None entries: any), or None."""
+    channels = getattr(model, "input_channels", None)
+    if channels is not None:  # InceptionV3Features: any size, these channel counts
+        return None
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):
+        return None
+    if not inputs:
+        return None
+    return tuple(inputs[0].shape[1:])
+
+
+def _mismatch(image_shape, received):
+    names = _fitting_names(image_shape)
+    fitting = ", ".join(f"'{n}'" for n in names)
+    fitting = (fitting + " or " if fitting else "") + (
+        f"a keras.Model taking (batch, {', '.join(str(d) for d in image_shape)}) images"
+    )
+    return ValueError(
+        f"extractor {received} does not fit images of shape {tuple(image_shape)}. "
+        f"Extractors that fit them: {fitting}."
+    )
+
+
+def select_extractor(image_shape, extractor=None):
+    """The feature extractor ``fid``/``kid`` use for images of ``image_shape``.
+
+    Args:
+        image_shape: ``(height, width, channels)`` of one image.
+        extractor: None, a name or a ``keras.Model``:
+
+            * None: 1-channel images get :func:`digits_feature_extractor`
+              at their size; 3-channel images get
+              :func:`inception_v3_extractor` (ImageNet weights);
+            * ``"digits"`` (1 channel), ``"shapes"`` (3 channels; the
+              :func:`shapes_feature_extractor` at the images' size) or
+              ``"inception_v3"`` (1 or 3 channels, any size);
+            * a ``keras.Model`` mapping the images to feature vectors, used
+              as it is once its declared input shape (if any) fits.
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        ValueError: an unknown name, or an extractor that does not fit
+            ``image_shape`` (the message lists the ones that do).
+        TypeError: ``extractor`` is neither None, a string nor a Keras model.
+        InceptionWeightsUnavailableError: Inception-v3 was chosen and its
+            weights cannot be found or downloaded (for the offline
+            ``shapes`` images, ``extractor="shapes"`` needs no download).
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    height, width, channels = image_shape
+    if extractor is None:
+        if channels == 1:
+            return digits_feature_extractor(image_size=(height, width))
+        if channels == 3:
+            try:
+                return inception_v3_extractor()
+            except InceptionWeightsUnavailableError as error:
+                raise InceptionWeightsUnavailableError(
+                    f"{error}\nRGB images use the inception_v3 extractor by default. For "
+                    "the offline shapes dataset, extractor='shapes' (a classifier trained "
+                    "on its attributes) needs no download."
+                ) from error.__cause__
+        raise _mismatch(image_shape, "None (the default)")
+    if isinstance(extractor, str):
+        if extractor not in EXTRACTOR_NAMES:
+            raise ValueError(
+                f"extractor must be None, one of {', '.join(repr(n) for n in EXTRACTOR_NAMES)} "
+                f"or a keras.Model. Received: extractor={extractor!r}"
+            )
+        if not _fits_named(extractor, image_shape):
+            raise _mismatch(image_shape, f"'{extractor}'")
+        if extractor == "digits":
+            return digits_feature_extractor(image_size=(height, width))
+        if extractor == "shapes":
+            return shapes_feature_extractor(image_size=(height, width))
+        return inception_v3_extractor()
+    if not isinstance(extractor, keras.Model):
+        raise TypeError(
+            "extractor must be None, one of "
+            f"{', '.join(repr(n) for n in EXTRACTOR_NAMES)} or a keras.Model mapping "
+            f"images to features. Received: extractor={extractor!r}"
+        )
+    channels_ok = getattr(extractor, "input_channels", None)
+    if channels_ok is not None and channels not in channels_ok:
+        raise _mismatch(image_shape, f"{extractor.name!r} (takes {channels_ok} channels)")
+    declared = _model_input_shape(extractor)
+    if declared is not None and (
+        len(declared) != 3
+        or any(d is not None and d != i for d, i in zip(declared, image_shape))
+    ):
+        raise _mismatch(image_shape, f"{extractor.name!r} with input shape {(None, *declared)}")
+    return extractor

@@ -5,12 +5,17 @@ features a fixed network extracts from them: FID fits a Gaussian to each
 set of features and measures the Fréchet (2-Wasserstein) distance between
 the two Gaussians (Heusel et al. 2017); KID is the unbiased estimate of the
 squared maximum mean discrepancy with a cubic polynomial kernel (Binkowski
-et al. 2018). Lower is better; both are 0 for identical distributions. The
-usual Inception-v3 network cannot be downloaded here and fits 28x28 digits
-poorly, so the default extractor is a small classifier trained on the
-digits (``digits_feature_extractor``). Numbers computed with different
-extractors, set sizes or data are not comparable: report them beside the
-real-vs-real floor (two real sets of the same size), as recipes/evaluate.py does.
+et al. 2018). Lower is better; both are 0 for identical distributions.
+
+The extractor is chosen for the images' shape (``select_extractor``):
+1-channel images default to a small classifier trained on the offline
+digits (``digits_feature_extractor``), RGB images to the standard
+Inception-v3 pool features (``inception_v3_extractor``, whose ImageNet
+weights Keras downloads once, or a local copy); ``extractor="shapes"``
+uses a classifier trained on the offline ``shapes`` attributes, which
+needs no download. Numbers computed with different extractors, set sizes
+or data are not comparable: report them beside the real-vs-real floor
+(two real sets of the same size), as recipes/evaluate.py does.
 """
 
 import warnings
@@ -133,10 +138,17 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
 
 
 def _both_features(real, fake, extractor, batch_size):
-    if extractor is None:
-        from keras_gen.metrics.extractors import digits_feature_extractor
+    from keras_gen.metrics.extractors import check_images
+    from keras_gen.metrics.extractors import select_extractor
 
-        extractor = digits_feature_extractor(image_size=tuple(np.shape(real)[1:3]))
+    real = check_images("real", real)
+    fake = check_images("fake", fake)
+    if real.shape[1:] != fake.shape[1:]:
+        raise ValueError(
+            "real and fake must hold images of the same shape. Received: "
+            f"real.shape={real.shape} and fake.shape={fake.shape}"
+        )
+    extractor = select_extractor(real.shape[1:], extractor)
     return (extract_features(extractor, real, batch_size),
             extract_features(extractor, fake, batch_size))
 
@@ -145,20 +157,34 @@ def fid(real, fake, extractor=None, batch_size=256):
     """FID between real and generated images, on ``extractor``'s features.
 
     Args:
-        real: images ``(n, H, W, C)`` in the range the extractor expects
-            ([0, 1] for the default).
-        fake: images ``(m, H, W, C)``, same range.
-        extractor: a ``keras.Model`` mapping images to feature vectors
-            ``(batch, d)``; None uses ``digits_feature_extractor()``.
+        real: images ``(n, H, W, C)`` in [0, 1] (the built-in extractors'
+            range; rescale GAN outputs from [-1, 1] first).
+        fake: images ``(m, H, W, C)`` of the same shape and range.
+        extractor: None (digits extractor for 1-channel images,
+            Inception-v3 for RGB), ``"digits"``, ``"shapes"``,
+            ``"inception_v3"``, or a ``keras.Model`` mapping images to
+            feature vectors ``(batch, d)``; see
+            :func:`keras_gen.metrics.select_extractor`.
         batch_size: ``predict`` batch size.
 
     Returns:
         float >= 0.
+
+    Raises:
+        ValueError: ``real`` or ``fake`` is not a batch of images, their
+            image shapes differ, or the extractor does not fit them (the
+            message names the extractors that do).
+        InceptionWeightsUnavailableError: RGB images with the default
+            extractor while Inception-v3's weights cannot be downloaded.
     """
     return fid_from_features(*_both_features(real, fake, extractor, batch_size))
 
 
 def kid(real, fake, extractor=None, subsets=50, subset_size=None, seed=0, batch_size=256):
-    """KID (mean, std over subsets) between real and generated images; see :func:`fid`."""
+    """KID (mean, std over subsets) between real and generated images.
+
+    Arguments, extractor choice and errors as :func:`fid`; ``subsets``,
+    ``subset_size`` and ``seed`` as :func:`kid_from_features`.
+    """
     a, b = _both_features(real, fake, extractor, batch_size)
     return kid_from_features(a, b, subsets=subsets, subset_size=subset_size, seed=seed)
