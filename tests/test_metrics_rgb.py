@@ -205,6 +205,8 @@ def test_select_extractor_defaults_and_names(recorded):
     assert recorded[-1][2] == {"image_size": (12, 10)}
     assert select((12, 10, 1), "inception_v3") == "inception_v3_extractor"
     assert select((12, 10, 3), "inception_v3") == "inception_v3_extractor"
+    with pytest.raises(ValueError, match=r"image_shape must be a tuple \(height, width, channels\)"):
+        select((12, 10))
 
 
 @pytest.mark.parametrize("shape, extractor, fitting", [

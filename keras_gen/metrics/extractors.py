@@ -588,6 +588,12 @@ def select_extractor(image_shape, extractor=None):
             weights cannot be found or downloaded (for the offline
             ``shapes`` images, ``extractor="shapes"`` needs no download).
     """
+    if not (isinstance(image_shape, (list, tuple)) and len(image_shape) == 3
+            and all(checks.is_int(d) and d > 0 for d in image_shape)):
+        raise ValueError(
+            "image_shape must be a tuple (height, width, channels) of positive integers "
+            f"(one image, no batch axis). Received: image_shape={image_shape!r}"
+        )
     image_shape = tuple(int(d) for d in image_shape)
     height, width, channels = image_shape
     if extractor is None:
