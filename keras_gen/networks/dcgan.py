@@ -12,6 +12,7 @@ layers, and weights drawn from N(0, 0.02).
 
 import keras
 
+from keras_gen.layers.minibatch_std import MinibatchStdDev
 from keras_gen.networks import _common
 from keras_gen import _checks as check
 
@@ -177,15 +178,30 @@ def dcgan_generator(
     return keras.Model(inputs, outputs, name=name)
 
 
+NORMALIZATIONS = ("batch", "layer", None)
+
+
 def dcgan_discriminator(
-    input_shape, filters=None, kernel_size=4, dropout=0.0, name=None
+    input_shape,
+    filters=None,
+    kernel_size=4,
+    dropout=0.0,
+    normalization="batch",
+    minibatch_std=False,
+    name=None,
 ):
     """Build a DCGAN discriminator that returns one logit per image.
 
     For each entry `f` of `filters`: `Conv2D(f, kernel_size, strides=2,
     padding="same")` -> BatchNormalization (all blocks but the first, whose
     convolution keeps its bias; the others are bias-free) -> LeakyReLU(0.2)
-    -> `Dropout(dropout)` (only when `dropout > 0`). Then Flatten ->
+    -> `Dropout(dropout)` (only when `dropout > 0`). With
+    `normalization="layer"` the blocks after the first use per-image
+    LayerNormalization over height, width and channels instead, and with
+    `normalization=None` none (every convolution keeps its bias). With
+    `minibatch_std=True` a `keras_gen.layers.MinibatchStdDev` layer
+    (Karras et al., 2018) feeds the last block the batch's feature spread
+    as an extra channel. Then Flatten ->
     `Dense(1)` named `"logits"`, computed in float32 under mixed precision.
     The output is a raw logit, not a probability: pair it with the
     `from_logits=True` forms of the GAN losses (for example
@@ -207,6 +223,15 @@ def dcgan_discriminator(
         kernel_size: int, kernel size of the convolutions. Defaults to 4.
         dropout: float in [0, 1), rate of a `Dropout` layer after each
             block; 0 leaves them out. Defaults to 0.0.
+        normalization: `"batch"` (the paper's BatchNormalization),
+            `"layer"` (per-image LayerNormalization) or `None`. Defaults to
+            `"batch"`. BatchNormalization sees the real and the fake images
+            in separate batches, so its batch statistics alone can tell
+            them apart: on data with large flat regions (the `shapes`
+            dataset) it lets the discriminator win from the first steps;
+            `"layer"` or `None` avoid that.
+        minibatch_std: bool, whether to add the minibatch standard
+            deviation channel before the last block. Defaults to `False`.
         name: str or None, name of the model. Defaults to
             `"dcgan_discriminator"`.
 
@@ -233,6 +258,8 @@ def dcgan_discriminator(
     filters = check.positive_int_sequence("filters", filters)
     kernel_size = check.positive_int("kernel_size", kernel_size)
     dropout = check.real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
+    normalization = check.choice("normalization", normalization, NORMALIZATIONS)
+    minibatch_std = check.boolean("minibatch_std", minibatch_std)
     check.optional_name("name", name)
     if name is None:
         name = "dcgan_discriminator"
@@ -240,18 +267,24 @@ def dcgan_discriminator(
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, f in enumerate(filters, start=1):
-        batch_norm = i > 1
+        normalize = i > 1 and normalization is not None
+        if minibatch_std and i == len(filters):
+            x = MinibatchStdDev(name="minibatch_std")(x)
         x = keras.layers.Conv2D(
             f,
             kernel_size,
             strides=2,
             padding="same",
-            use_bias=not batch_norm,
+            use_bias=not normalize,
             kernel_initializer=_init(),
             name=f"conv_{i}",
         )(x)
-        if batch_norm:
+        if normalize and normalization == "batch":
             x = _batch_norm(f"bn_{i}")(x)
+        elif normalize:
+            x = keras.layers.LayerNormalization(
+                axis=(-3, -2, -1), epsilon=_BN_EPSILON, name=f"ln_{i}"
+            )(x)
         x = keras.layers.LeakyReLU(
             negative_slope=_LEAKY_SLOPE, name=f"leaky_relu_{i}"
         )(x)

@@ -243,6 +243,40 @@ SHAPE_ERROR = "a tuple (height, width, channels)"
 FILTERS_ERROR = "a non-empty list or tuple of positive integers"
 
 
+@pytest.mark.parametrize("normalization", ["batch", "layer", None])
+def test_discriminator_normalization_and_minibatch_std(normalization):
+    disc = networks.dcgan_discriminator(
+        SMALL, normalization=normalization, minibatch_std=True
+    )
+    names = _class_names(disc)
+    expected = {"batch": "BatchNormalization", "layer": "LayerNormalization"}
+    for kind in ("BatchNormalization", "LayerNormalization"):
+        assert names.count(kind) == (1 if expected.get(normalization) == kind else 0)
+    # Biases: only where no normalization follows the convolution.
+    assert disc.get_layer("conv_2").use_bias == (normalization is None)
+    # The spread channel enters the last block: its kernel sees 64 + 1 channels.
+    assert disc.get_layer("minibatch_std").output.shape[-1] == 65
+    assert tuple(disc.get_layer("conv_2").kernel.shape) == (4, 4, 65, 128)
+    x = _images(6, SMALL)
+    same = np.repeat(x[:1], 6, axis=0)
+    # A batch of one repeated image has zero spread: its logits differ from
+    # the ones the same image gets inside a varied batch.
+    out_varied = _numpy(disc(x, training=False))
+    out_same = _numpy(disc(same, training=False))
+    assert not np.allclose(out_varied[0], out_same[0], atol=1e-6)
+
+
+def test_minibatch_std_matches_numpy():
+    from keras_gen.layers import MinibatchStdDev
+
+    h = np.random.default_rng(0).normal(size=(5, 3, 3, 2)).astype("float32")
+    out = _numpy(MinibatchStdDev()(h))
+    expected = np.sqrt(h.astype("float64").var(axis=0) + 1e-8).mean()
+    assert out.shape == (5, 3, 3, 3)
+    np.testing.assert_allclose(out[..., :2], h)
+    np.testing.assert_allclose(out[..., 2], expected, rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     "kwargs, arg, requirement",
     [
@@ -282,6 +316,8 @@ def test_generator_rejects_bad_arguments(kwargs, arg, requirement):
         ({"dropout": "0.5"}, "dropout", "a finite number >= 0 and < 1"),
         ({"dropout": None}, "dropout", "a finite number >= 0 and < 1"),
         ({"name": 3}, "name", "a non-empty string or None"),
+        ({"normalization": "instance"}, "normalization", "one of ['batch', 'layer', None]"),
+        ({"minibatch_std": 1}, "minibatch_std", "a bool"),
     ],
 )
 def test_discriminator_rejects_bad_arguments(kwargs, arg, requirement):
