@@ -1,0 +1,331 @@
+"""Attribute altering in colour: z = z1 + alpha (z_t,avg - z1), measured.
+
+Trains keras_gen.VAE (the convolutional encoder/decoder of keras_gen.networks,
+sigmoid output, images in [0, 1]) on the offline `shapes` dataset at 64x64
+RGB, or on CelebA with --data-dir (an img_align_celeba folder) and
+--attributes-file (its list_attr_celeba.txt). Then, for --attribute NAME, it
+alters test images that do not have the attribute, in two ways (source notes,
+"Variational Auto-Encoders" -> "Applications" -> "Altering"):
+
+  target  z = z1 + alpha (z_t,avg - z1), the source notes' formula: move
+          towards z_t,avg, the mean code of the training images with the
+          attribute (alpha = 1 lands on it: the rest of the image goes too);
+  vector  z = z1 + alpha (z_t,avg - z_s,avg), where z_s,avg is the mean code
+          of the training images that share z1's current value of the
+          attribute's group (its own colour or shape for a one-hot group;
+          "without it" for a binary attribute): keeps the rest of the image
+          (keras_gen.latent.attribute_vectors).
+
+It writes, per attribute,
+
+    <out-dir>/<dataset>_alter_<attribute>.png   rows: test images (first
+        column the original), then one column per alpha; the first block of
+        rows uses the first of --modes, the next block (after a blank row)
+        the second
+
+and, on shapes, measures success with the shapes attribute classifier
+(keras_gen.metrics.shapes_feature_extractor and predict_attributes) on the
+altered test images:
+
+  target@1     share that the classifier labels with the target value at
+               alpha = 1;
+  kept         share whose other attributes (those outside the target's
+               one-hot group) are the same at alpha = 1 as in the alpha = 0
+               decode (and, "kept/true", as the original's true labels);
+  both         share with both.
+
+--attribute all measures every attribute (one training run). Paths are
+relative to the current working directory. --deterministic (the default)
+makes a TensorFlow run repeat its numbers exactly. Training stops with an
+error, writing nothing, if the losses or weights become NaN/Inf.
+
+Runs on any backend: KERAS_BACKEND=jax python recipes/alter_attributes.py
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
+
+MODES = ("vector", "target")
+DEFAULT_ATTRIBUTE = "Blue"
+DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
+                                epilog=_common.OUTPUTS_NOTE)
+    p.add_argument("--attribute", default=DEFAULT_ATTRIBUTE,
+                   help="the attribute to add, by name (shapes: keras_gen.data.SHAPES_ATTRIBUTES; "
+                        "CelebA: its 40 names), or 'all' to measure every attribute")
+    p.add_argument("--alphas", type=float, nargs="+", default=list(DEFAULT_ALPHAS),
+                   help="the alphas of the grid's columns; success is measured at alpha = 1")
+    p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                   help="altering modes, measured and drawn in this order (see above)")
+    p.add_argument("--data-dir", default=None,
+                   help="an img_align_celeba folder (CelebA) instead of the offline shapes")
+    p.add_argument("--attributes-file", default=None,
+                   help="CelebA's list_attr_celeba.txt (needed with --data-dir)")
+    p.add_argument("--image-size", type=int, default=64, help="image side in pixels")
+    p.add_argument("--train-examples", type=int, default=12000,
+                   help="training images (the first of the split)")
+    p.add_argument("--test-examples", type=int, default=1000,
+                   help="test images from which the altered ones are taken")
+    p.add_argument("--num-altered", type=int, default=400,
+                   help="altered test images per attribute (those without it, at most this many)")
+    p.add_argument("--grid-rows", type=int, default=6, help="test images per mode in the grid")
+    p.add_argument("--epochs", type=int, default=16, help="VAE training epochs")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size")
+    p.add_argument("--latent-dim", type=int, default=32, help="latent dimensions")
+    p.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64],
+                   help="encoder filters per stride-2 stage (the decoder mirrors them)")
+    p.add_argument("--kl-weight", type=float, default=3e-5,
+                   help="lambda in L_rec + lambda * KL (BCE averaged over the 12,288 "
+                        "values of a 64x64x3 image: the ELBO is lambda = 1/12288)")
+    p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
+    p.add_argument("--classifier-epochs", type=int, default=None,
+                   help="epochs of the shapes attribute classifier (its default if not given)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, noise and pictures")
+    p.add_argument("--out-dir", default=os.path.join("outputs", "alter_attributes"),
+                   help="where the PNG grids go")
+    p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
+    p.add_argument("--smoke", action="store_true",
+                   help="a seconds-long run (1 epoch, 256 training images, few test images, "
+                        "the first two --filters, latent_dim <= 8) to check the pipeline")
+    _common.add_deterministic_flag(p, default=True)
+    return p
+
+
+def parse_args(argv=None):
+    p = build_parser()
+    args = p.parse_args(argv)
+    if args.verbose != "auto":
+        args.verbose = int(args.verbose)
+    for name in ("image_size", "train_examples", "test_examples", "num_altered", "epochs",
+                 "batch_size", "latent_dim", "grid_rows"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1. "
+                    f"Received: --{name.replace('_', '-')}={getattr(args, name)}")
+    if any(f < 1 for f in args.filters):
+        p.error(f"--filters must be positive. Received: --filters={args.filters}")
+    if args.kl_weight < 0:
+        p.error(f"--kl-weight must be >= 0. Received: --kl-weight={args.kl_weight}")
+    if (args.data_dir is None) != (args.attributes_file is None):
+        p.error("--data-dir and --attributes-file go together (a CelebA image folder and its "
+                f"list_attr_celeba.txt). Received: --data-dir={args.data_dir}, "
+                f"--attributes-file={args.attributes_file}")
+    if len(set(args.modes)) != len(args.modes):
+        p.error(f"--modes must not repeat a mode. Received: --modes={args.modes}")
+    if args.smoke:
+        args.epochs, args.train_examples = 1, min(args.train_examples, 256)
+        args.test_examples, args.num_altered = min(args.test_examples, 48), min(args.num_altered, 16)
+        args.grid_rows = min(args.grid_rows, 2)
+        args.classifier_epochs = args.classifier_epochs or 1
+        args.filters, args.latent_dim = args.filters[:2], min(args.latent_dim, 8)
+    args.dataset = "celeb_a" if args.data_dir else "shapes"  # a folder: CelebA-style
+    return p, args
+
+
+def check_attribute(parser, args, names):
+    """The attribute names to alter; an unknown one is an argparse error listing the valid ones."""
+    if args.attribute == "all":
+        return list(names)
+    if args.attribute not in names:
+        parser.error(f"--attribute must be 'all' or one of the {args.dataset} attributes: "
+                     f"{', '.join(names)}. Received: --attribute={args.attribute}")
+    return [args.attribute]
+
+
+def attribute_groups(dataset, names):
+    """Column indices of each attribute's one-hot group (itself for a binary attribute)."""
+    if dataset == "shapes":
+        from keras_gen.data.shapes import SHAPES_ATTRIBUTE_GROUPS
+
+        groups = [tuple(names.index(n) for n in g) for g in SHAPES_ATTRIBUTE_GROUPS]
+    else:  # CelebA's attributes are all binary
+        groups = [(j,) for j in range(len(names))]
+    return {j: g for g in groups for j in g}
+
+
+def _group_names(groups, names):
+    """Each group once, as a tuple of names, in column order."""
+    seen = []
+    for j in range(len(names)):
+        if groups[j] not in seen:
+            seen.append(groups[j])
+    return [tuple(names[i] for i in g) for g in seen]
+
+
+def load_data(args):
+    """(x_train, y_train, x_test, y_test) float32 arrays in [0, 1], 0/1 labels."""
+    import numpy as np
+
+    if args.dataset == "shapes":
+        from keras_gen.data.shapes import load_shapes
+
+        x_train, y_train = load_shapes("train", args.image_size, num_examples=args.train_examples)
+        x_test, y_test = load_shapes("test", args.image_size, num_examples=args.test_examples)
+        return x_train, y_train, x_test, y_test
+    from keras_gen.data import from_folder
+
+    dataset = from_folder(args.data_dir, args.image_size, batch_size=256, shuffle=False,
+                          with_labels=True, attributes_file=args.attributes_file)
+    xs, ys, total = [], [], args.train_examples + args.test_examples
+    for x, y in dataset.as_numpy_iterator():
+        xs.append(x), ys.append(y)
+        if sum(len(b) for b in xs) >= total:
+            break
+    x, y = np.concatenate(xs)[:total], np.concatenate(ys)[:total].astype("float32")
+    if len(x) < 2:
+        raise SystemExit(f"error: {args.data_dir} holds {len(x)} labelled image(s); need at least 2")
+    # The last images (by file name) are the test images.
+    n_test = min(args.test_examples, len(x) // 5 or 1)
+    return x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]
+
+
+def shares(pred0, pred1, y_true, target, group):
+    """The measured shares for one attribute and mode (see the module docstring)."""
+    import numpy as np
+
+    others = [j for j in range(pred0.shape[1]) if j not in group]
+    hit = pred1[:, target] == 1
+    kept = np.all(pred1[:, others] == pred0[:, others], axis=1)
+    kept_true = np.all(pred1[:, others] == y_true[:, others], axis=1)
+    return {"target@1": float(hit.mean()), "kept": float(kept.mean()),
+            "both": float((hit & kept).mean()), "kept/true": float(kept_true.mean())}
+
+
+def main(argv=None):
+    parser, args = parse_args(argv)
+    keras = _common.start(args)
+    import numpy as np
+
+    import keras_gen
+    from keras_gen import images
+    from keras_gen import latent
+    from keras_gen.data import attribute_names
+
+    if args.dataset == "shapes":
+        names = list(attribute_names("shapes"))
+    else:  # the names the attribute file gives (CelebA's 40 for list_attr_celeba.txt)
+        from keras_gen.data.folder import read_attributes_file
+
+        try:
+            names = list(read_attributes_file(args.attributes_file)[0])
+        except (OSError, ValueError) as error:
+            parser.error(f"--attributes-file: {error}")
+    chosen = check_attribute(parser, args, names)
+    groups = attribute_groups(args.dataset, names)
+    alphas = [float(a) for a in args.alphas]
+
+    _common.status(f"Loading {args.data_dir or 'shapes'} at {args.image_size}x{args.image_size}")
+    x_train, y_train, x_test, y_test = load_data(args)
+    shape = tuple(x_train.shape[1:])
+    encoder = keras_gen.networks.encoder(shape, args.latent_dim, variational=True,
+                                         filters=args.filters)
+    decoder = keras_gen.networks.decoder(args.latent_dim, shape, variational=True,
+                                         filters=tuple(reversed(args.filters)))
+    vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
+                        seed=args.seed)
+    vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    print(f"Training a VAE on {len(x_train)} {args.dataset} images {shape} "
+          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim}, "
+          f"filters={tuple(args.filters)}, kl_weight={args.kl_weight}, epochs={args.epochs})")
+    start = time.perf_counter()
+    history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size,
+                      verbose=args.verbose, callbacks=[_common.nan_callback()])
+    seconds = time.perf_counter() - start
+    _common.stop_if_non_finite(vae, history, kept=[args.out_dir])
+    _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s")
+
+    z_train = latent.encode(vae, x_train)
+    z_test = latent.encode(vae, x_test)
+
+    classifier = None
+    if args.dataset == "shapes":
+        from keras_gen import metrics
+
+        _common.status("Training the shapes attribute classifier (keras_gen.metrics)")
+        kwargs = {} if args.classifier_epochs is None else {"epochs": args.classifier_epochs}
+        if args.smoke:
+            kwargs["num_examples"] = 512
+        classifier = metrics.shapes_feature_extractor(image_size=shape[:2], seed=args.seed,
+                                                      **kwargs)
+        predict = lambda images_: metrics.predict_attributes(images_, classifier)  # noqa: E731
+        pred_test0 = predict(latent.decode(vae, z_test))  # alpha = 0: the reconstructions
+        accuracy = ", ".join(f"{k} {v:.3f}" for k, v in classifier.test_accuracy.items())
+        print(f"Attribute classifier, test accuracy: {accuracy}")
+        agreement = []
+        for group in _group_names(groups, names):
+            cols = list(groups[names.index(group[0])])
+            same = np.all(pred_test0[:, cols] == y_test[:, cols], axis=1)
+            agreement.append(f"{group[0] if len(group) == 1 else group[0] + '..' + group[-1]} "
+                             f"{same.mean():.3f}")
+        print("Its labels of the alpha = 0 decodes (reconstructions) match the originals' "
+              f"true labels, per group: {', '.join(agreement)}")
+    else:
+        print("No attribute classifier for CelebA: grids only, no measured shares.")
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    rows, paths = [], []
+    for name in chosen:
+        target = names.index(name)
+        group = groups[target]
+        candidates = np.flatnonzero(y_test[:, target] == 0)[:args.num_altered]
+        if len(candidates) == 0:
+            print(f"{name}: every test image has it; nothing to alter")
+            continue
+        z1, y1 = z_test[candidates], y_test[candidates]
+        try:  # z_t,avg - z_s,avg per image; raises when a class has no training image
+            vectors = latent.attribute_vectors(z_train, y_train, target, group, source_labels=y1)
+        except ValueError as error:
+            print(f"{name}: skipped ({error})")
+            continue
+        z_t = z_train[y_train[:, target] == 1].mean(axis=0)
+        steps = {"target": z_t, "vector": vectors}
+        blocks = []
+        show = slice(0, min(args.grid_rows, len(candidates)))
+        for mode in args.modes:
+            codes = latent.alter_codes(z1[show], steps[mode][show] if mode == "vector" else z_t,
+                                       alphas, mode=mode)
+            decoded = latent.decode(vae, codes.reshape(-1, codes.shape[-1]))
+            decoded = decoded.reshape(codes.shape[:2] + decoded.shape[1:])
+            blocks.append(np.concatenate([x_test[candidates][show][:, None], decoded], axis=1))
+            if classifier is not None:
+                altered = latent.decode(vae, latent.alter_codes(z1, steps[mode], 1.0, mode=mode))
+                result = shares(pred_test0[candidates], predict(altered), y1, target, group)
+                rows.append((name, mode, len(candidates), result))
+        blank = np.ones((1,) + blocks[0].shape[1:], "float32")
+        grid = np.concatenate([b if i == 0 else np.concatenate([blank, b])
+                               for i, b in enumerate(blocks)])
+        path = os.path.join(args.out_dir, f"{args.dataset}_alter_{name}.png")
+        paths.append(images.save_image_grid(grid.reshape((-1,) + shape), path,
+                                            cols=grid.shape[1]))
+
+    print(f"\nTrained {args.epochs} epochs on {len(x_train)} images in {seconds:.0f} s "
+          f"({keras.backend.backend()}{', deterministic' if args.deterministic else ''}).")
+    if rows:
+        print(f"Shares of altered test images (alpha = 1; modes: {', '.join(args.modes)}):")
+        print(f"{'attribute':<17}{'mode':<8}{'n':>5}{'target@1':>10}{'kept':>7}{'both':>7}"
+              f"{'kept/true':>11}")
+        for name, mode, n, r in rows:
+            print(f"{name:<17}{mode:<8}{n:>5}{r['target@1']:>10.3f}{r['kept']:>7.3f}"
+                  f"{r['both']:>7.3f}{r['kept/true']:>11.3f}")
+        if len(chosen) > 1:
+            for mode in args.modes:
+                mine = [r for _, m, _, r in rows if m == mode]
+                print(f"{'mean':<17}{mode:<8}{'':>5}"
+                      f"{np.mean([r['target@1'] for r in mine]):>10.3f}"
+                      f"{np.mean([r['kept'] for r in mine]):>7.3f}"
+                      f"{np.mean([r['both'] for r in mine]):>7.3f}"
+                      f"{np.mean([r['kept/true'] for r in mine]):>11.3f}")
+    for path in paths:
+        print(f"{'grid':>8}: {os.path.relpath(path)}")
+    return {"seconds": seconds, "rows": rows, "paths": paths, "history": history.history}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""recipes/alter_attributes.py: smoke run on shapes, measured shares, argument errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_gen.data.shapes import SHAPES_ATTRIBUTES
+from tests import helpers
+from tests.recipes.test_vae_digits import load_recipe
+
+HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_gen", "sklearn")
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    return load_recipe("alter_attributes")
+
+
+def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default --out-dir is relative to the working directory
+    # --no-deterministic: op determinism is process-wide and this test runs in pytest's process.
+    result = recipe.main(["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
+                          "--alphas", "0", "0.5", "1", "--no-deterministic"])
+    out = capsys.readouterr().out
+    path = tmp_path / "outputs" / "alter_attributes" / "shapes_alter_Blue.png"
+    assert [os.path.abspath(p) for p in result["paths"]] == [str(path)]
+    image = np.asarray(Image.open(path))
+    # Rows: 2 images per mode, a blank row between the two modes; columns: the
+    # original and 3 alphas. 16 px tiles, 2 px padding, drawn at scale 2.
+    rows, cols = 2 + 1 + 2, 1 + 3
+    assert image.shape[:2] == (2 * (rows * 16 + (rows - 1) * 2), 2 * (cols * 16 + (cols - 1) * 2))
+    assert image.std() > 5
+    assert [(name, mode) for name, mode, _, _ in result["rows"]] == [("Blue", "vector"),
+                                                                    ("Blue", "target")]
+    for _, _, n, shares in result["rows"]:
+        assert n == 16
+        assert set(shares) == {"target@1", "kept", "both", "kept/true"}
+        assert all(0.0 <= v <= 1.0 for v in shares.values())
+        assert shares["both"] <= min(shares["target@1"], shares["kept"])
+    lines = [line.split() for line in out.splitlines() if line.startswith("Blue ")]
+    assert [line[1] for line in lines] == ["vector", "target"]
+    for line, (_, _, _, shares) in zip(lines, result["rows"]):
+        printed = [float(v) for v in line[3:]]
+        assert printed == pytest.approx(
+            [shares[k] for k in ("target@1", "kept", "both", "kept/true")], abs=6e-4)
+
+
+def test_celeba_style_folder_writes_a_grid_without_measuring(recipe, tmp_path, capsys):
+    # A CelebA-style folder: images plus list_attr_celeba.txt (1 / -1 per attribute).
+    folder = tmp_path / "img_align_celeba"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).save(folder / f"{i:06d}.png")
+        lines.append(f"{i:06d}.png {1 if i % 2 else -1} {1 if i % 3 == 0 else -1}")
+    attributes = tmp_path / "list_attr_celeba.txt"
+    attributes.write_text("12\nSmiling Bald\n" + "\n".join(lines) + "\n")
+    out = tmp_path / "grids"
+    with pytest.raises(SystemExit) as error:
+        recipe.main(["--data-dir", str(folder), "--attributes-file", str(attributes), "--smoke",
+                     "--attribute", "Blue", "--no-deterministic"])
+    assert error.value.code == 2
+    assert "one of the celeb_a attributes: Bald, Smiling. Received: --attribute=Blue" in (
+        capsys.readouterr().err)
+    result = recipe.main(["--data-dir", str(folder), "--attributes-file", str(attributes), "--smoke",
+                          "--image-size", "16", "--attribute", "Smiling", "--out-dir", str(out),
+                          "--verbose", "0", "--no-deterministic"])
+    assert "No attribute classifier for CelebA" in capsys.readouterr().out
+    assert result["rows"] == [] and result["paths"] == [str(out / "celeb_a_alter_Smiling.png")]
+    # The last 2 of 12 images (by name) are the test images; image 10 lacks Smiling: 1 row per mode.
+    image = np.asarray(Image.open(out / "celeb_a_alter_Smiling.png"))
+    rows, cols = 1 + 1 + 1, 1 + 5
+    assert image.shape[:2] == (2 * (rows * 16 + (rows - 1) * 2), 2 * (cols * 16 + (cols - 1) * 2))
+
+
+def test_shares_hand_computed(recipe):
+    # Columns: a one-hot group (0, 1, 2) holding the target 2, and two others (3, 4).
+    pred0 = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 0, 0], [1, 0, 0, 1, 1], [1, 0, 0, 0, 0]])
+    pred1 = np.array([[0, 0, 1, 1, 0], [0, 0, 1, 1, 0], [1, 0, 0, 1, 1], [0, 0, 1, 0, 0]])
+    truth = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 1, 0], [1, 0, 0, 1, 1], [1, 0, 0, 0, 1]])
+    shares = recipe.shares(pred0, pred1, truth, target=2, group=(0, 1, 2))
+    # Hit the target: rows 0, 1, 3. Others unchanged against the decode: rows 0, 2, 3;
+    # against the truth: rows 0, 1, 2. Both: rows 0, 3.
+    assert shares == {"target@1": 0.75, "kept": 0.75, "both": 0.5, "kept/true": 0.75}
+
+
+def test_bad_attribute_is_an_argparse_error_listing_the_names(recipe, capsys):
+    with pytest.raises(SystemExit) as error:
+        recipe.main(["--attribute", "Hexagon", "--smoke", "--no-deterministic"])
+    assert error.value.code == 2
+    err = capsys.readouterr().err
+    assert "--attribute must be 'all' or one of the shapes attributes" in err
+    assert ", ".join(SHAPES_ATTRIBUTES) in err
+    assert "Received: --attribute=Hexagon" in err
+
+
+def test_argument_errors_and_defaults(recipe, capsys):
+    args = recipe.parse_args([])[1]
+    assert args.alphas == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert args.modes == ["vector", "target"] and args.attribute in SHAPES_ATTRIBUTES
+    assert args.deterministic is True and not os.path.isabs(args.out_dir)
+    for argv, message in ((["--data-dir", "faces"], "--data-dir and --attributes-file go together"),
+                          (["--epochs", "0"], "--epochs must be >= 1. Received: --epochs=0"),
+                          (["--modes", "sideways"], "invalid choice: 'sideways'")):
+        with pytest.raises(SystemExit):
+            recipe.parse_args(argv)
+        assert message in capsys.readouterr().err
+
+
+RUN_HELP = """
+import json, runpy, sys
+sys.argv = [sys.argv[1], "--help"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": sorted(m for m in %r if m in sys.modules)}))
+""" % (HEAVY,)
+
+
+def test_help_loads_no_framework(tmp_path):
+    path = os.path.join(helpers.REPO, "recipes", "alter_attributes.py")
+    proc = subprocess.run([sys.executable, "-c", RUN_HELP, path], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert json.loads(lines[-1]) == {"code": 0, "loaded": []}
+    text = " ".join(" ".join(lines[:-1]).split())
+    assert "z = z1 + alpha (z_t,avg - z1)" in text and "--attribute" in text
+    assert os.listdir(tmp_path) == []
