@@ -98,6 +98,11 @@ def parse_args(argv=None):
     p.add_argument("--generator-loss", choices=("non_saturating", "minimax"), default="non_saturating",
                    help="generator loss")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided label smoothing")
+    p.add_argument("--d-normalization", choices=("batch", "layer", "none"), default="batch",
+                   help="normalization in the discriminator's blocks (keras_gen.networks.dcgan_discriminator); "
+                        "'batch' is the DCGAN paper's, with which the discriminator wins at once on shapes")
+    p.add_argument("--minibatch-std", action="store_true",
+                   help="add the minibatch standard deviation channel to the discriminator (against mode collapse)")
     p.add_argument("--learning-rate", type=float, default=2e-4, help="Adam learning rate (both players)")
     p.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 (both players)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, latent draws and the sample grid")
@@ -246,7 +251,9 @@ def main(argv=None):
     scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
     with scope:
         generator = keras_gen.networks.dcgan_generator(args.latent_dim, image_shape)
-        discriminator = keras_gen.networks.dcgan_discriminator(image_shape)
+        discriminator = keras_gen.networks.dcgan_discriminator(
+            image_shape, minibatch_std=args.minibatch_std,
+            normalization=None if args.d_normalization == "none" else args.d_normalization)
         gan = keras_gen.GAN(
             generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
             generator_loss=args.generator_loss, label_smoothing=args.label_smoothing, seed=args.seed)

@@ -79,10 +79,22 @@ def test_help_lists_every_knob_with_defaults(capsys):
     for flag in ("--dataset", "--data-dir", "--tfds-data-dir", "--image-size", "--epochs", "--steps-per-epoch",
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
-                 "--model-path", "--resume-from", "--smoke"):
+                 "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
     assert "shapes" in out
+
+
+def test_discriminator_flags_shape_the_discriminator(tmp_path):
+    recipe = load_recipe("dcgan_celeba")
+    gan, _ = recipe.main(["--dataset", "shapes", "--image-size", "16", "--batch-size", "8",
+                          "--steps-per-epoch", "1", "--epochs", "1", "--latent-dim", "8", "--verbose", "0",
+                          "--no-export", "--d-normalization", "layer", "--minibatch-std",
+                          "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "g.keras"),
+                          "--generator-path", str(tmp_path / "gen.keras")])
+    kinds = [type(layer).__name__ for layer in gan.discriminator.layers]
+    assert "MinibatchStdDev" in kinds and "LayerNormalization" in kinds
+    assert "BatchNormalization" not in kinds
 
 
 # ------------------------------------------- shapes, whole-GAN file, resume
