@@ -165,8 +165,9 @@ def test_train_pair_tiny(rgb):
         assert out[key].shape == (8, 16, 16, 3)
         assert 0.0 <= out[key].min() and out[key].max() <= 1.0
     t = out["timing"]
-    assert t["steps"] == 4 and t["reference_walltime_steps"] in (0, 2, 4) or (
-        t["reference_walltime_steps"] > 4)
+    assert t["steps"] == 4
+    # Snapshots are taken every chunk (2 steps): the wall-time match is one of them.
+    assert t["reference_walltime_steps"] >= 0 and t["reference_walltime_steps"] % 2 == 0
     assert t["keras_gen_s_per_step"] > 0 and t["reference_s_per_step"] > 0
 
 
