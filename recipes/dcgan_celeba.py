@@ -130,8 +130,11 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.steps_per_epoch is not None and args.steps_per_epoch < 1:
         p.error(f"--steps-per-epoch must be >= 1. Received: --steps-per-epoch={args.steps_per_epoch}")
-    if args.epochs < 1:
-        p.error(f"--epochs must be >= 1. Received: --epochs={args.epochs}")
+    for flag in ("epochs", "image_size", "batch_size", "latent_dim", "d_steps"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            option = "--" + flag.replace("_", "-")
+            p.error(f"{option} must be >= 1. Received: {option}={value}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
@@ -165,6 +168,21 @@ def fail(message):
     raise SystemExit(2)
 
 
+def discriminator_options(discriminator):
+    """``(normalization, minibatch_std)`` of a ``dcgan_discriminator``, from its layers."""
+    import keras
+    from keras_gen.layers import MinibatchStdDev
+
+    layers = discriminator.layers
+    if any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers):
+        normalization = "batch"
+    elif any(isinstance(layer, keras.layers.LayerNormalization) for layer in layers):
+        normalization = "layer"
+    else:
+        normalization = None
+    return normalization, any(isinstance(layer, MinibatchStdDev) for layer in layers)
+
+
 def read_saved_run(args, image_shape, steps_per_epoch):
     """Check the --resume-from file; return ``(GAN, epochs trained, generator steps)``.
 
@@ -190,6 +208,15 @@ def read_saved_run(args, image_shape, steps_per_epoch):
              f"latent_dim={saved.latent_dim}, but this run trains on images {tuple(image_shape)} "
              f"with --latent-dim {args.latent_dim}; pass the --dataset, --image-size and "
              "--latent-dim of the run that wrote it")
+    normalization, minibatch_std = discriminator_options(saved.discriminator)
+    wanted = None if args.d_normalization == "none" else args.d_normalization
+    if (normalization, minibatch_std) != (wanted, args.minibatch_std):
+        fail(f"--resume-from {path} holds a discriminator with "
+             f"--d-normalization {normalization or 'none'}"
+             f"{' and --minibatch-std' if minibatch_std else ' without --minibatch-std'}, "
+             f"but this run asks for --d-normalization {args.d_normalization}"
+             f"{' and --minibatch-std' if args.minibatch_std else ' without --minibatch-std'}; "
+             "pass the discriminator options of the run that wrote it")
     if saved.g_optimizer is None or saved.d_optimizer is None:
         fail(f"--resume-from {path} holds a GAN saved before compile(): it has no optimizer "
              "state to continue from")

@@ -203,6 +203,13 @@ def _fails(capsys, argv):
     return " ".join(capsys.readouterr().err.split())
 
 
+@pytest.mark.parametrize("flag", ["--image-size", "--batch-size", "--latent-dim", "--d-steps", "--epochs"])
+def test_non_positive_sizes_are_named_errors(flag, capsys):
+    # --image-size 0 used to mean "the default size" and train at 64x64.
+    err = _fails(capsys, SHAPES + [flag, "0"])
+    assert f"{flag} must be >= 1. Received: {flag}=0" in err
+
+
 def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
                      "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras")]
@@ -228,5 +235,10 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args[:2] + ["--image-size", "32"] + args[4:] + ["--latent-dim", "4", "--resume-from",
                                                                         str(tmp_path / "other.keras")])
     assert "this run trains on images (32, 32, 3) with --latent-dim 4" in err
+    # The same images and latent size, but other discriminator options.
+    err = _fails(capsys, args + ["--latent-dim", "4", "--d-normalization", "layer", "--minibatch-std",
+                                 "--resume-from", str(tmp_path / "other.keras")])
+    assert (f"--resume-from {tmp_path / 'other.keras'} holds a discriminator with --d-normalization batch "
+            "without --minibatch-std, but this run asks for --d-normalization layer and --minibatch-std") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
