@@ -82,7 +82,7 @@ def build_parser():
     p.add_argument("--latent-dim", type=int, default=32, help="latent dimensions")
     p.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64],
                    help="encoder filters per stride-2 stage (the decoder mirrors them)")
-    p.add_argument("--kl-weight", type=float, default=3e-5,
+    p.add_argument("--kl-weight", type=float, default=2e-4,
                    help="lambda in L_rec + lambda * KL (BCE averaged over the 12,288 "
                         "values of a 64x64x3 image: the ELBO is lambda = 1/12288)")
     p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
