@@ -232,6 +232,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             target_label = f"the targets of {label}"
             names = ("y", "x", f"first batch of the {kind} {name}")
         if target is not None and batch_role(batch, target, *names) == LABELS:
+            _check_feedable_labels(target, kind, *names)
             target = None  # Labels: ignored by the models, not images to check.
         if not self._targets_are_images():
             target = None
@@ -535,6 +536,30 @@ def batch_role(x, y, y_name="y", x_name="x", where=""):
                 f"{[_shape(t) for t in leaves]}, with {x_name} of shape {_shape(x)}{_in(where)}"
             )
     return LABELS
+
+
+def _check_feedable_labels(y, kind, y_name, x_name, where=""):
+    """Refuse text labels that Keras cannot feed to a train step.
+
+    Text labels are labels by the batch rule, but Keras' array adapter
+    cannot convert NumPy text arrays on any backend, and JAX and PyTorch
+    cannot take text tensors from a ``tf.data`` pipeline either; Keras then
+    fails deep inside ``fit`` ("Invalid dtype: str32"). Only TensorFlow
+    with a ``tf.data.Dataset`` carries them through.
+    """
+    text = [leaf for leaf in keras.tree.flatten(y) if _dtype_name(leaf) == "string"]
+    if not text:
+        return
+    if kind != peek.ARRAY and keras.backend.backend() == "tensorflow":
+        return
+    raise ValueError(
+        f"{y_name} holds text labels, which Keras cannot feed to fit/evaluate "
+        f"{'as a NumPy array' if kind == peek.ARRAY else 'on the ' + keras.backend.backend() + ' backend'}. "
+        "keras-gen's unconditional models ignore labels anyway: drop them (fit on "
+        f"{x_name} alone, or ds.map(lambda x, y: x)), or encode them as integer class "
+        f"ids. Received: {y_name} of dtype {_dtype_name(text[0])} and shape "
+        f"{_shape(text[0])}{_in(where)}"
+    )
 
 
 def _shape(t):

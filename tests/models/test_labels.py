@@ -289,3 +289,22 @@ def test_integer_images_as_y_are_named_not_ignored(kind, images):
     with pytest.raises(ValueError, match=r"integer or bool dtype and the shape of the images"):
         gan.fit(data, target, epochs=1, verbose=0, **fit_kwargs)
     assert steps(ae) == steps(gan) == 0
+
+
+@pytest.mark.parametrize("kind", ["array", "tf.data"])
+def test_text_labels_are_named_where_keras_cannot_feed_them(kind, images):
+    # Keras' array adapter cannot convert text arrays (it failed deep inside
+    # fit with "Invalid dtype: str32"); JAX and PyTorch cannot take text
+    # tensors from tf.data either. Only TensorFlow with tf.data carries them.
+    x = images[:N]
+    names = np.array([f"class_{i % 3}" for i in range(N)])
+    ae = make("ae")
+    data, target, fit_kwargs = as_kind(kind, x, names)
+    if kind == "tf.data" and keras.backend.backend() == "tensorflow":
+        ae.fit(data, target, epochs=1, verbose=0, **fit_kwargs)
+        assert steps(ae) == N // BATCH
+        return
+    with pytest.raises(ValueError, match=r"y holds text labels, which Keras cannot feed.*drop them.*"
+                                         r"Received: y of dtype string and shape \((16|8),\)"):
+        ae.fit(data, target, epochs=1, verbose=0, **fit_kwargs)
+    assert steps(ae) == 0
