@@ -214,7 +214,8 @@ def read_attributes_file(attributes_file):
     if len(count_fields) != 1 or not count_fields[0].isdigit():
         fail(count_line, f"expected the number of images, got {' '.join(count_fields)!r}")
     if len(set(names)) != len(names):
-        fail(names_line, "an attribute name repeats")
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        fail(names_line, f"an attribute name repeats: {', '.join(map(repr, repeated))}")
     count = int(count_fields[0])
     rows = lines[2:]
     if len(rows) != count:

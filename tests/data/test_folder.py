@@ -268,7 +268,7 @@ def test_image_missing_from_the_attribute_file(celeb_folder):
         ("A B", ["x.png 1 -1", "x.png 1 1"], None, r"line 4: the file name 'x.png' repeats"),
         ("A B", ["x.png 1 -1"], 2, r"line 1 gives 2 images but 1 image lines follow"),
         ("A B", ["x.png 1 -1"], "two", r"line 1: expected the number of images, got 'two'"),
-        ("A A", ["x.png 1 -1"], None, r"line 2: an attribute name repeats"),
+        ("A B A", ["x.png 1 -1 1"], None, r"line 2: an attribute name repeats: 'A'$"),
     ],
 )
 def test_malformed_attribute_files(tmp_path, header, rows, count, match):
