@@ -14,7 +14,7 @@ import keras_gen  # noqa: F401  (registers the model classes that load_model rea
 from tests import helpers
 from tests.recipes.test_vae_digits import load_recipe
 
-RECIPES = ("vae_digits", "dcgan_celeba", "evaluate", "tune_vae")
+RECIPES = ("vae_digits", "dcgan_celeba", "evaluate", "tune_vae", "alter_attributes")
 HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_gen", "keras_tuner", "sklearn")
 
 RUN_HELP = """
@@ -53,10 +53,14 @@ def test_help_loads_no_framework(name, tmp_path):
 def test_default_outputs_are_relative_paths():
     # The recipe's own directory never appears in a default path.
     for name, attrs in (("vae_digits", ("out_dir", "model_path", "export_dir")),
-                        ("dcgan_celeba", ("out_dir", "checkpoint_dir", "generator_path", "export_dir")),
+                        ("dcgan_celeba", ("out_dir", "checkpoint_dir", "generator_path", "model_path",
+                                          "export_dir")),
+                        ("alter_attributes", ("out_dir",)),
                         ("evaluate", ("out_dir",)),
                         ("tune_vae", ("directory", "model_path"))):
         args = load_recipe(name).parse_args([])
+        if isinstance(args, tuple):  # alter_attributes returns (parser, args)
+            args = args[-1]
         for attr in attrs:
             value = getattr(args, attr)
             assert not os.path.isabs(value), (name, attr, value)
