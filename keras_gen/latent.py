@@ -147,7 +147,7 @@ class _CodeRefiner(base.GenerativeModel):
         return ops.sum(self.reconstruction_fn(target, self(target)))
 
     def train_step(self, data):
-        target, _ = base.unpack(data)
+        target, _, _ = base.split_batch(data)
         loss = self.minimize(lambda: self.reconstruction(target), [self.codes])
         return self.update_metrics({"loss": loss})
 

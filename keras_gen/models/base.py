@@ -502,16 +502,6 @@ def split_batch(data):
     return x, y, None
 
 
-def unpack(data):
-    """``(x, target)`` of a batch: ``split_batch`` without its labels.
-
-    Kept for callers outside ``keras_gen.models`` (``keras_gen.latent``);
-    new code uses :func:`split_batch`.
-    """
-    x, target, _ = split_batch(data)
-    return x, target
-
-
 def batch_role(x, y, y_name="y", x_name="x", where=""):
     """``LABELS`` or ``TARGET``: what ``y`` is in a batch ``(x, y)``.
 
