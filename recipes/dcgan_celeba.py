@@ -29,12 +29,13 @@ written atomically and never with NaN/Inf weights.
 file for N more epochs: the same weights, Adam steps and moments, step
 counter and latent stream, the data stream where the saved run left it, and
 sample grids numbered on from the saved run's last epoch. Networks and shapes
-come from the command line (pass the same --dataset, --image-size and
---latent-dim as the saved run: a file that does not fit is an error);
+come from the command line (pass the same --dataset, --image-size,
+--latent-dim, --d-normalization and --minibatch-std as the saved run: a
+file that does not fit is an error naming the options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
-generator alone cannot resume), or one of other image shape or latent_dim
-exits with status 2 and a message naming the file. A continued run matches
+generator alone cannot resume), or one of other image shape, latent_dim or
+discriminator options exits with status 2 and a message naming the file. A continued run matches
 the run that trains all its epochs at once (bit for bit in the tests, on
 TensorFlow, JAX and PyTorch; on TensorFlow, --deterministic keeps it so
 whatever the machine's load) when the steps per epoch are known
@@ -114,7 +115,8 @@ def parse_args(argv=None):
                         "trained) is saved (default saved_models/dcgan_<dataset>.keras)")
     p.add_argument("--resume-from", default=None, metavar="PATH",
                    help="a --model-path file of a finished run: continue it for --epochs more "
-                        "epochs (same --dataset/--image-size/--latent-dim). A backup in "
+                        "epochs (same --dataset/--image-size/--latent-dim/--d-normalization/"
+                        "--minibatch-std). A backup in "
                         "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
