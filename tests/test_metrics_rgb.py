@@ -249,6 +249,17 @@ def test_fid_errors_on_models_names_and_shapes(recorded, inception):
     with pytest.raises(ValueError, match=re.escape("real must be a batch of images (n, height, width, "
                                                    "channels). Received: real.shape=(16, 16, 3)")):
         metrics.fid(x[0], x)
+    # Built-in extractors take [0, 1]: raw tanh outputs in [-1, 1] are refused...
+    tanh_like = np.full((3, 16, 16, 3), -0.5, "float32")
+    with pytest.raises(ValueError, match=re.escape(
+        "fake must hold images in [0, 1], the range of the built-in extractors"
+    )) as info:
+        metrics.fid(x, tanh_like, extractor="shapes")
+    assert "min=-0.5, max=-0.5" in str(info.value)
+    nan = x.copy()
+    nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="real holds NaN or infinite values"):
+        metrics.kid(nan, x, extractor="shapes")
     assert recorded == []
 
 

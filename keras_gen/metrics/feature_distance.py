@@ -137,6 +137,26 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
     return float(np.mean(values)), float(np.std(values))
 
 
+_RANGE_TOLERANCE = 1e-3  # float round-off of a rescaled tanh output
+
+
+def _check_unit_range(name, images):
+    """ValueError unless ``images`` are finite and in [0, 1] (the built-in extractors' range)."""
+    images = np.asarray(images)
+    if not np.isfinite(images).all():
+        raise ValueError(
+            f"{name} holds NaN or infinite values ({int((~np.isfinite(images)).sum())} of "
+            f"{images.size}); FID/KID need finite images. Received: {name} with NaN/Inf"
+        )
+    low, high = float(images.min()), float(images.max())
+    if low < -_RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
+        raise ValueError(
+            f"{name} must hold images in [0, 1], the range of the built-in extractors "
+            "(map a tanh generator's samples with (x + 1) / 2 first). "
+            f"Received: {name} with min={low:.4g}, max={high:.4g}"
+        )
+
+
 def _both_features(real, fake, extractor, batch_size):
     from keras_gen.metrics.extractors import check_images
     from keras_gen.metrics.extractors import select_extractor
@@ -148,6 +168,9 @@ def _both_features(real, fake, extractor, batch_size):
             "real and fake must hold images of the same shape. Received: "
             f"real.shape={real.shape} and fake.shape={fake.shape}"
         )
+    if extractor is None or isinstance(extractor, str):
+        for name, images in (("real", real), ("fake", fake)):
+            _check_unit_range(name, images)
     extractor = select_extractor(real.shape[1:], extractor)
     return (extract_features(extractor, real, batch_size),
             extract_features(extractor, fake, batch_size))
@@ -173,7 +196,10 @@ def fid(real, fake, extractor=None, batch_size=256):
     Raises:
         ValueError: ``real`` or ``fake`` is not a batch of images, their
             image shapes differ, or the extractor does not fit them (the
-            message names the extractors that do).
+            message names the extractors that do); with a built-in
+            extractor (``None`` or a name), images outside [0, 1] or not
+            finite. A ``keras.Model`` extractor gets the images as they
+            are, in whatever range it expects.
         InceptionWeightsUnavailableError: RGB images with the default
             extractor while Inception-v3's weights cannot be downloaded.
     """
