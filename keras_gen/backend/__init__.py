@@ -59,6 +59,16 @@ def backend_name():
     return _BACKEND
 
 
+def feeds_text_tensors():
+    """Whether Keras ``fit`` on this backend takes text tensors from ``tf.data``.
+
+    Only TensorFlow's trainer passes string tensors through to the step;
+    JAX's and PyTorch's convert every batch to numeric arrays and fail on
+    text ("Invalid dtype: str32").
+    """
+    return _BACKEND == "tensorflow"
+
+
 def registered_optimizers(model):
     """The optimizers a model's ``compile`` registered, as a list."""
     optimizer = getattr(model, "optimizer", None)

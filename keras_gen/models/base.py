@@ -540,11 +540,11 @@ def _check_feedable_labels(y, kind, y_name, x_name, where=""):
     text = [leaf for leaf in keras.tree.flatten(y) if _dtype_name(leaf) == "string"]
     if not text:
         return
-    if kind != peek.ARRAY and keras.backend.backend() == "tensorflow":
+    if kind != peek.ARRAY and backend.feeds_text_tensors():
         return
     raise ValueError(
         f"{y_name} holds text labels, which Keras cannot feed to fit/evaluate "
-        f"{'as a NumPy array' if kind == peek.ARRAY else 'on the ' + keras.backend.backend() + ' backend'}. "
+        f"{'as a NumPy array' if kind == peek.ARRAY else 'on the ' + backend.backend_name() + ' backend'}. "
         "keras-gen's unconditional models ignore labels anyway: drop them (fit on "
         f"{x_name} alone, or ds.map(lambda x, y: x)), or encode them as integer class "
         f"ids. Received: {y_name} of dtype {_dtype_name(text[0])} and shape "
