@@ -119,6 +119,10 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
             "relu hides it from the loss. Check the data, lower the learning rate, "
             "or resume from a backup made before this."
         )
+        self._stop(message)
+
+    def _stop(self, message):
+        """Raise ``NonFiniteLossError``, or print ``message`` and stop training."""
         if self.raise_error:
             raise NonFiniteLossError(message)
         print(message, flush=True)
@@ -148,10 +152,7 @@ class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
                 "keras_gen.NonFiniteWeightsError). Lower the learning rate, check "
                 "the data for NaN/Inf, or resume from a backup made before this."
             )
-            if self.raise_error:
-                raise NonFiniteLossError(message)
-            print(message, flush=True)
-            self.model.stop_training = True
+            self._stop(message)
             return
 
 
