@@ -382,22 +382,13 @@ def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
             - mean_code(model, without_attribute, batch_size)).astype("float32")
 
 
-def _attribute_classes(labels, target, group, name):
+def _attribute_classes(labels, target, group):
     """Each example's class in the target's group, and the target's class.
 
     A one-hot group (several columns): the index of its largest column. A
     binary attribute (a group of one column): 1 with it (label > 0.5), 0
     without.
     """
-    labels = np.asarray(labels, dtype="float64")
-    if labels.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, num_attributes). Received: {name}.shape={labels.shape}")
-    k = labels.shape[1]
-    for index in group:
-        if not 0 <= index < k:
-            raise ValueError(
-                f"group must hold column indices in [0, {k}) of {name}. Received: group={group!r}"
-            )
     if len(group) == 1:
         return (labels[:, group[0]] > 0.5).astype(int), 1
     return np.argmax(labels[:, list(group)], axis=1), group.index(target)
@@ -461,7 +452,12 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
     group = (target,) if group is None else tuple(int(g) for g in group)
     if target not in group:
         raise ValueError(f"group must contain target={target}. Received: group={group!r}")
-    classes, target_class = _attribute_classes(labels, target, group, "labels")
+    k = labels.shape[1]
+    if not all(0 <= index < k for index in group):
+        raise ValueError(
+            f"group must hold column indices in [0, {k}) of labels. Received: group={group!r}"
+        )
+    classes, target_class = _attribute_classes(labels, target, group)
     if source_labels is None:
         source_labels = labels
     source_labels = np.asarray(source_labels, dtype="float64")
@@ -470,7 +466,7 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
             f"source_labels must have shape (n, {labels.shape[1]}), like labels. "
             f"Received: source_labels.shape={source_labels.shape}"
         )
-    sources, _ = _attribute_classes(source_labels, target, group, "source_labels")
+    sources, _ = _attribute_classes(source_labels, target, group)
     means = {}
     for c in np.unique(np.append(sources, target_class)):
         members = classes == c
