@@ -190,8 +190,7 @@ def save_keras(model, path, note=None):
             with zipfile.ZipFile(target, "a") as archive:
                 archive.comment = comment
 
-    _write_atomically(write if comment is not None else model.save, path, ".keras",
-                      overwrite=True)
+    _write_atomically(write, path, ".keras", overwrite=True)
     return path
 
 
