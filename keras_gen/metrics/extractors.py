@@ -531,10 +531,6 @@ def _fitting_names(image_shape):
     return {1: ("digits", "inception_v3"), 3: ("shapes", "inception_v3")}.get(channels, ())
 
 
-def _fits_named(name, image_shape):
-    return name in _fitting_names(image_shape)
-
-
 def _model_input_shape(model):
     """The per-image input shape a model declares (None entries: any), or None."""
     channels = getattr(model, "input_channels", None)
@@ -615,7 +611,7 @@ def select_extractor(image_shape, extractor=None):
                 f"extractor must be None, one of {', '.join(repr(n) for n in EXTRACTOR_NAMES)} "
                 f"or a keras.Model. Received: extractor={extractor!r}"
             )
-        if not _fits_named(extractor, image_shape):
+        if extractor not in _fitting_names(image_shape):
             raise _mismatch(image_shape, f"'{extractor}'")
         if extractor == "digits":
             return digits_feature_extractor(image_size=(height, width))
