@@ -141,14 +141,16 @@ _RANGE_TOLERANCE = 1e-3  # float round-off of a rescaled tanh output
 
 
 def _check_unit_range(name, images):
-    """ValueError unless ``images`` are finite and in [0, 1] (the built-in extractors' range)."""
-    images = np.asarray(images)
-    if not np.isfinite(images).all():
+    """ValueError unless ``images`` (an array, as ``check_images`` returns it)
+    are finite and in [0, 1] (the built-in extractors' range)."""
+    # min and max propagate NaN and reach +-Inf: no mask of the whole array
+    # unless something is wrong.
+    low, high = float(images.min()), float(images.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(
             f"{name} holds NaN or infinite values ({int((~np.isfinite(images)).sum())} of "
             f"{images.size}); FID/KID need finite images. Received: {name} with NaN/Inf"
         )
-    low, high = float(images.min()), float(images.max())
     if low < -_RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
         raise ValueError(
             f"{name} must hold images in [0, 1], the range of the built-in extractors "
