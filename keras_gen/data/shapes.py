@@ -95,7 +95,6 @@ def _factors(split, seed):
 
 def _labels(factors):
     """0/1 float32 attribute vectors `(n, len(SHAPES_ATTRIBUTES))`."""
-    n = len(factors)
     shape = np.eye(len(SHAPES))[factors[:, 0].astype(int)]
     color = np.eye(len(COLORS))[factors[:, 1].astype(int)]
     rest = np.stack([
@@ -104,7 +103,7 @@ def _labels(factors):
         factors[:, 3] < 0.5,
         factors[:, 4] < 0.5,
     ], axis=1)
-    return np.concatenate([shape, color, rest], axis=1).astype("float32").reshape(n, -1)
+    return np.concatenate([shape, color, rest], axis=1).astype("float32")
 
 
 def _star_normal():
