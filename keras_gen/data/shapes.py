@@ -146,6 +146,22 @@ def _signed_distance(kind, u, v, radius, xp=np):
     return (px - radius) * _STAR_NORMAL[0] + py * _STAR_NORMAL[1]
 
 
+def _gradient(f, ys, xs, xp=np):
+    """The background's linear gradient `(n, height, width)`: random
+    direction, +/- amplitude across the image. `ys`, `xs`: pixel centres
+    shaped `(1, height, 1)` and `(1, 1, width)`."""
+    amplitude = 2.0 * f[:, 11]
+    return ((amplitude * xp.sin(f[:, 10]))[:, None, None] * (ys - 0.5)
+            + (amplitude * xp.cos(f[:, 10]))[:, None, None] * (xs - 0.5))
+
+
+def _window_size(extent, height, width):
+    """`(rows, cols)` of a window that holds every pixel within `extent` (a
+    fraction of the side) of an object's centre."""
+    return (min(height, int(np.ceil(2.0 * extent * height)) + 2),
+            min(width, int(np.ceil(2.0 * extent * width)) + 2))
+
+
 def _render(factors, height, width):
     """Float32 images `(n, height, width, 3)` in [0, 1] for factor rows.
 
@@ -162,16 +178,12 @@ def _render(factors, height, width):
     for start in range(0, n, _CHUNK):
         f = factors[start:start + _CHUNK]
         m = len(f)
-        # Background: its base colour plus a linear gradient of random
-        # direction, +/- amplitude across the image.
-        amplitude = 2.0 * f[:, 11]
-        along = ((amplitude * np.sin(f[:, 10]))[:, None, None] * (ys[None, :, None] - 0.5)
-                 + (amplitude * np.cos(f[:, 10]))[:, None, None] * (xs[None, None, :] - 0.5))
+        # Background: its base colour plus a gradient.
+        along = _gradient(f, ys[None, :, None], xs[None, None, :])
         image = _BACKGROUNDS[f[:, 2].astype(int)][:, None, None, :] + along[..., None]
         # The object, in one window of the same size for the whole chunk.
         extent = f[:, 5].max() + _MARGIN * pixel
-        win_h = min(height, int(np.ceil(2.0 * extent * height)) + 2)
-        win_w = min(width, int(np.ceil(2.0 * extent * width)) + 2)
+        win_h, win_w = _window_size(extent, height, width)
         top = np.clip(np.floor((f[:, 4] - extent) * height).astype(int), 0, height - win_h)
         left = np.clip(np.floor((f[:, 3] - extent) * width).astype(int), 0, width - win_w)
         dy = ys[top[:, None] + np.arange(win_h)][:, :, None] - f[:, 4][:, None, None]
@@ -201,7 +213,8 @@ def _to_value_range(x, value_range):
 
 
 def _tf_ops():
-    """TensorFlow versions of the NumPy functions `_signed_distance` uses."""
+    """TensorFlow versions of the NumPy functions `_signed_distance` and
+    `_gradient` use."""
     import tensorflow as tf
 
     return types.SimpleNamespace(
@@ -227,16 +240,13 @@ def _render_tf(factors, height, width):
     xs = tf.constant((np.arange(width) + 0.5) / width)[None, None, :]
     pixel = 1.0 / min(height, width)
     col = lambda j: factors[:, j][:, None, None]  # noqa: E731
-    amplitude = 2.0 * factors[:, 11]
-    along = ((amplitude * tf.sin(factors[:, 10]))[:, None, None] * (ys - 0.5)
-             + (amplitude * tf.cos(factors[:, 10]))[:, None, None] * (xs - 0.5))
+    along = _gradient(factors, ys, xs, xp=ops)
     base = tf.gather(tf.constant(_BACKGROUNDS), tf.cast(factors[:, 2], "int32"))
     image = base[:, None, None, :] + along[..., None]
     # The object's coverage, computed in a window of a fixed size (any
     # object with its margin fits) and scattered into the frame.
     extent = _RADIUS_RANGE[1] + _MARGIN * pixel
-    win_h = min(height, int(np.ceil(2.0 * extent * height)) + 2)
-    win_w = min(width, int(np.ceil(2.0 * extent * width)) + 2)
+    win_h, win_w = _window_size(extent, height, width)
     top = tf.clip_by_value(tf.cast(tf.floor((factors[:, 4] - extent) * height), "int32"),
                            0, height - win_h)
     left = tf.clip_by_value(tf.cast(tf.floor((factors[:, 3] - extent) * width), "int32"),
