@@ -379,16 +379,11 @@ def run_measure(args, log=print):
 
     test = load_shapes("test", num_examples=NUM_SAMPLES, with_labels=False)
     floor = load_shapes("train", num_examples=NUM_SAMPLES, with_labels=False)
-    extractors = {}
-    if hasattr(keras_gen.metrics, "shapes_feature_extractor"):
-        t = time.perf_counter()
-        package = keras_gen.metrics.shapes_feature_extractor()
-        log(f"Package shapes extractor: test accuracy {getattr(package, 'test_accuracy', None)} "
-            f"({time.perf_counter() - t:.0f} s)")
-        extractors["package"] = (package, package_groups)
-    else:
-        log("keras_gen.metrics.shapes_feature_extractor is not available: "
-            "measuring on the independent extractor only")
+    t = time.perf_counter()
+    package = keras_gen.metrics.shapes_feature_extractor()
+    log(f"Package shapes extractor: test accuracy {package.test_accuracy} "
+        f"({time.perf_counter() - t:.0f} s)")
+    extractors = {"package": (package, package_groups)}
     t = time.perf_counter()
     independent = independent_extractors.shapes_extractor()
     log(f"Independent shapes extractor: test accuracy {independent.test_accuracy} "
@@ -400,7 +395,7 @@ def run_measure(args, log=print):
         while args.wait and not os.path.exists(timing_path):  # a training run still going
             time.sleep(30)
         data = np.load(os.path.join(args.out, f"samples_seed{seed}.npz"))
-        with open(os.path.join(args.out, f"timing_seed{seed}.json")) as f:
+        with open(timing_path) as f:
             timing = json.load(f)
         sets = {k: data[k] for k in ("keras_gen", "reference", "reference_walltime")}
         results = measure(sets, test, floor, extractors)
@@ -413,7 +408,6 @@ def run_measure(args, log=print):
         if args.grids and seed == args.seeds[0]:
             from keras_gen.images import save_image_grid
 
-            os.makedirs(args.grids, exist_ok=True)
             for key, name in (("keras_gen", "shapes_dcgan_keras_gen.png"),
                               ("reference", "shapes_dcgan_reference.png")):
                 log(f"  grid: {save_image_grid(sets[key][:GRID], os.path.join(args.grids, name), cols=8, scale=1)}")
