@@ -2,6 +2,8 @@
 
 import os
 
+import numpy as np
+
 from keras_gen import _checks
 from keras_gen.data import _pipeline
 
@@ -138,8 +140,6 @@ def _class_images(folder, recursive):
     Classes are the first-level subfolders of `folder`, sorted by name;
     their images are listed as `_list_images(subfolder, recursive)`.
     """
-    import numpy as np
-
     at_root = _list_images(folder, recursive=False)
     if at_root:
         raise ValueError(
@@ -192,8 +192,6 @@ def read_attributes_file(attributes_file):
     >>> names, labels["a.jpg"].tolist()
     (('Bald', 'Smiling'), [0.0, 1.0])
     """
-    import numpy as np
-
     path = os.path.expanduser(os.fspath(attributes_file))
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -243,8 +241,6 @@ def read_attributes_file(attributes_file):
 
 def _attribute_labels(folder, paths, attributes_file):
     """Attribute names and float32 0/1 vectors of `paths`, by file name."""
-    import numpy as np
-
     names, table = read_attributes_file(attributes_file)
     seen = {}
     for path in paths:
