@@ -54,6 +54,14 @@ class GAN(base.GenerativeModel):
             real targets (1 -> 1 - label_smoothing). Defaults to 0.
         seed: int or None, seed of the latent draws during training and of
             ``sample(seed=None)``.
+        augment: None (default) or a ``keras.layers.Layer`` applied during
+            training to every batch the discriminator sees, real and fake
+            separately, as ``augment(images, training=True)``; it must be
+            differentiable, since the generator's gradient passes through it
+            (e.g. ``keras_gen.augment.DiffAugment``). If it has a method
+            ``observe(real_logits)``, the discriminator step calls it with the
+            logits of the augmented real batch (adaptive augmentation updates
+            its strength there). ``test_step`` and ``sample`` never augment.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -81,6 +89,7 @@ class GAN(base.GenerativeModel):
         generator_loss="non_saturating",
         label_smoothing=0.0,
         seed=None,
+        augment=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -93,6 +102,7 @@ class GAN(base.GenerativeModel):
         self.label_smoothing = checks.probability("label_smoothing", label_smoothing)
         self.seed = checks.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
+        self.augment = _check_augment(augment)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -212,34 +222,56 @@ class GAN(base.GenerativeModel):
     def _latents(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
-    def _d_losses(self, real, z, training):
-        fake = self.generator(z, training=training)
-        real_logits = self.discriminator(real, training=training)
-        fake_logits = self.discriminator(fake, training=training)
+    # The players, as the steps call them. A conditional subclass overrides
+    # _condition (labels -> what the networks take) and _generate /
+    # _discriminate (how the condition reaches G and D); the unconditional
+    # GAN ignores labels (split_batch's rule).
+    def _condition(self, labels):
+        return None
+
+    def _generate(self, z, condition, training):
+        return self.generator(z, training=training)
+
+    def _discriminate(self, images, condition, training):
+        return self.discriminator(images, training=training)
+
+    def _augmented(self, images, training):
+        if self.augment is None or not training:
+            return images
+        return self.augment(images, training=True)
+
+    def _d_losses(self, real, z, condition, training):
+        fake = self._generate(z, condition, training)
+        real_logits = self._discriminate(self._augmented(real, training), condition, training)
+        fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
+        if training and self.augment is not None and hasattr(self.augment, "observe"):
+            self.augment.observe(real_logits)
         loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing))
         d_real = ops.mean(ops.sigmoid(ops.cast(real_logits, "float32")))
         return loss, d_real
 
-    def _g_losses(self, z, training):
-        fake_logits = self.discriminator(self.generator(z, training=training), training=training)
+    def _g_losses(self, z, condition, training):
+        fake = self._augmented(self._generate(z, condition, training), training)
+        fake_logits = self._discriminate(fake, condition, training)
         loss = ops.mean(self.generator_loss_fn(fake_logits))
         d_fake = ops.mean(ops.sigmoid(ops.cast(fake_logits, "float32")))
         return loss, d_fake
 
     def train_step(self, data):
-        real, _, _ = base.split_batch(data)
+        real, _, labels = base.split_batch(data)
+        condition = self._condition(labels)
         batch_size = ops.shape(real)[0]
         for _ in range(self.d_steps):
             z = self._latents(batch_size)
             d_loss, d_real = self.minimize(
-                lambda: self._d_losses(real, z, training=True),
+                lambda: self._d_losses(real, z, condition, training=True),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
                 has_aux=True,
             )
         z = self._latents(batch_size)
         g_loss, d_fake = self.minimize(
-            lambda: self._g_losses(z, training=True),
+            lambda: self._g_losses(z, condition, training=True),
             self.generator.trainable_variables,
             self.g_optimizer,
             has_aux=True,
@@ -249,10 +281,11 @@ class GAN(base.GenerativeModel):
         )
 
     def test_step(self, data):
-        real, _, _ = base.split_batch(data)
+        real, _, labels = base.split_batch(data)
+        condition = self._condition(labels)
         batch_size = ops.shape(real)[0]
-        d_loss, d_real = self._d_losses(real, self._latents(batch_size), training=False)
-        g_loss, d_fake = self._g_losses(self._latents(batch_size), training=False)
+        d_loss, d_real = self._d_losses(real, self._latents(batch_size), condition, training=False)
+        g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False)
         return self.update_metrics(
             {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
         )
@@ -297,6 +330,10 @@ class GAN(base.GenerativeModel):
                 "generator_loss": self.generator_loss,
                 "label_smoothing": self.label_smoothing,
                 "seed": self.seed,
+                "augment": (
+                    None if self.augment is None
+                    else keras.saving.serialize_keras_object(self.augment)
+                ),
             }
         )
         return config
@@ -306,7 +343,18 @@ class GAN(base.GenerativeModel):
         config = dict(config)
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("augment") is not None:
+            config["augment"] = keras.saving.deserialize_keras_object(config["augment"])
         return cls(**config)
+
+
+def _check_augment(augment):
+    if augment is None or isinstance(augment, keras.layers.Layer):
+        return augment
+    raise TypeError(
+        "augment must be None or a keras.layers.Layer called as augment(images, training=True) "
+        f"(e.g. keras_gen.augment.DiffAugment). Received: augment={augment!r}"
+    )
 
 
 def _loss_scaled(optimizer):
