@@ -6,6 +6,10 @@ Everything a model needs in order to write its ``train_step`` once lives here:
   variables given and applies one optimizer step (``tf.GradientTape`` on
   TensorFlow, ``torch.autograd.grad`` on PyTorch, ``jax.value_and_grad`` over
   the variables' values on JAX);
+* :func:`input_gradient` (and :func:`value_and_input_gradient`) takes the
+  gradient of a network's output with respect to its input, itself
+  differentiable, so that a ``loss_fn`` given to :func:`minimize` can contain
+  it (gradient penalties: WGAN-GP, R1);
 * :func:`adapt_step` turns a one-argument, stateful ``train_step(self, data)``
   or ``test_step(self, data)`` into whatever the backend's trainer calls (on
   JAX the stateless ``(state, data) -> (logs, state)`` protocol);
@@ -46,11 +50,13 @@ __all__ = [
     "compiled_metrics",
     "data_parallel",
     "distribution_scope",
+    "input_gradient",
     "minimize",
     "record_distribution",
     "registered_optimizers",
     "set_shuffle_rng_state",
     "shuffle_rng_state",
+    "value_and_input_gradient",
 ]
 
 
@@ -115,6 +121,86 @@ def minimize(model, loss_fn, variables, optimizer, has_aux=False):
         )
     loss, aux = _impl.minimize(model, loss_fn, variables, optimizer, has_aux)
     return (loss, aux) if has_aux else loss
+
+
+def value_and_input_gradient(fn, x):
+    """``fn(x)`` and the gradient of ``sum(fn(x))`` with respect to the input ``x``.
+
+    Both results stay differentiable with respect to the variables ``fn``
+    reads, so a ``loss_fn`` given to :func:`minimize` may contain them: the
+    outer gradient then differentiates through the inner one (a nested
+    gradient: a nested ``tf.GradientTape`` on TensorFlow,
+    ``torch.autograd.grad(create_graph=True)`` on PyTorch, ``jax.grad``
+    inside the ``jax.value_and_grad`` of ``minimize`` on JAX). ``fn`` is
+    called once. Writes it makes to variables (BatchNormalization moving
+    statistics in training mode, a SeedGenerator's state, a
+    ``SpectralNormalization`` power-iteration vector) are kept, as for any
+    forward pass, on every backend; on JAX they are read out of the inner
+    gradient's trace and written to the enclosing scope, so no tracer leaks.
+
+    The gradient is taken with respect to ``x`` as data: where ``x`` itself
+    depends on variables, the outer gradient sees the dependence of the
+    input gradient on them only through ``fn``'s variables on JAX and
+    TensorFlow, and on PyTorch also through ``x`` when ``x`` requires
+    gradients. Pass ``ops.stop_gradient(x)`` to make it data everywhere (what
+    the gradient penalties of ``keras_gen.GAN`` do).
+
+    For a network that treats examples independently, the gradient of the sum
+    is each example's gradient of its own output. A network that mixes
+    examples (BatchNormalization in training mode, a minibatch standard
+    deviation layer) gives the gradient of the batch sum, which includes
+    the cross-example terms.
+
+    Args:
+        fn: function of one tensor returning a tensor (e.g. a discriminator's
+            logits ``(batch, 1)``); only its sum is differentiated.
+        x: floating-point tensor, the input.
+
+    Returns:
+        ``(fn(x), gradient)``; the gradient has the shape and dtype of ``x``
+        (zeros where ``fn(x)`` does not depend on ``x``).
+
+    Raises:
+        TypeError: if ``fn`` is not callable.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from keras_gen import backend
+    >>> x = ops.convert_to_tensor(np.array([[1.0, 2.0]], "float32"))
+    >>> y, g = backend.value_and_input_gradient(lambda t: ops.sum(t ** 2, axis=-1), x)
+    >>> [round(float(v), 4) for v in ops.convert_to_numpy(g)[0]]
+    [2.0, 4.0]
+    """
+    if not callable(fn):
+        raise TypeError(
+            "fn must be a function of one tensor (e.g. a discriminator). "
+            f"Received: fn={fn!r}"
+        )
+    return _impl.value_and_input_gradient(fn, x)
+
+
+def input_gradient(fn, x):
+    """The gradient of ``sum(fn(x))`` with respect to the input ``x``, differentiable again.
+
+    :func:`value_and_input_gradient` without the value: usable inside a
+    ``loss_fn`` given to :func:`minimize` on every backend, e.g. the
+    gradient penalty of WGAN-GP,
+
+        ``ops.mean((norm(input_gradient(critic, x_hat)) - 1) ** 2)``.
+
+    Args:
+        fn: function of one tensor returning a tensor.
+        x: floating-point tensor, the input.
+
+    Returns:
+        A tensor of the shape of ``x``.
+
+    Raises:
+        TypeError: if ``fn`` is not callable.
+    """
+    return value_and_input_gradient(fn, x)[1]
 
 
 def adapt_step(step, kind):

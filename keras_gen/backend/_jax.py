@@ -37,6 +37,12 @@ class _ChildScope(keras.StatelessScope):
             initialize_variables=False,
         )
         self.parent = parent
+        # Every variable assigned in this scope, by id, in write order.
+        self.written = {}
+
+    def add_update(self, update):
+        super().add_update(update)
+        self.written[id(update[0])] = update[0]
 
     def get_current_value(self, variable):
         value = super().get_current_value(variable)
@@ -79,6 +85,34 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
         writable[i].assign(value)
     _apply(optimizer, grads, variables)
     return loss, aux
+
+
+def value_and_input_gradient(fn, x):
+    # jax.grad over x only, inside whatever trace is active (minimize's
+    # value_and_grad over the variables' values): the variables fn reads are
+    # the enclosing scope's values (tracers of the outer gradient), closed
+    # over, so the result stays differentiable with respect to them.
+    parent = get_stateless_scope()
+    x = jax.numpy.asarray(x)
+
+    # The written variables are not JAX types: they leave jax.grad through
+    # this list; their new values leave it as auxiliary outputs (values, not
+    # the inner gradient's tracers).
+    written = []
+
+    def summed(x_value):
+        with _ChildScope(parent, []) as scope:
+            out = fn(x_value)
+        written[:] = scope.written.values()
+        values = [scope.state_mapping[id(v)] for v in written]
+        return jax.numpy.sum(out.astype("float32")), (out, values)
+
+    grad, (out, values) = jax.grad(summed, has_aux=True)(x)
+    # Keep the forward pass's writes: into the enclosing scope (minimize's,
+    # which carries them out) or onto the variables when none is active.
+    for variable, value in zip(written, values):
+        variable.assign(value)
+    return out, grad
 
 
 def _apply(optimizer, grads, variables):

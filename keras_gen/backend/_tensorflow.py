@@ -28,6 +28,18 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     return loss, aux
 
 
+def value_and_input_gradient(fn, x):
+    x = tf.convert_to_tensor(x)
+    # Called inside minimize's tape, this inner tape's gradient computation
+    # is itself recorded by the outer tape: a differentiable gradient.
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(x)
+        out = fn(x)
+        total = tf.reduce_sum(tf.cast(out, "float32"))
+    grad = tape.gradient(total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return out, grad
+
+
 def adapt_step(step, kind):
     # The TensorFlow trainer calls train_step(data) statefully, but (unlike
     # the JAX and torch trainers) defers building an unbuilt model to the

@@ -37,6 +37,27 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     return loss, aux
 
 
+def value_and_input_gradient(fn, x):
+    if not isinstance(x, torch.Tensor):
+        import keras
+
+        x = keras.ops.convert_to_tensor(x)
+    # enable_grad: the Keras torch trainer runs test steps under no_grad.
+    with torch.enable_grad():
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        out = fn(x)
+        total = out.float().sum()
+        # create_graph: the gradient is a function of fn's parameters that
+        # minimize's torch.autograd.grad differentiates again.
+        if not total.requires_grad:  # fn(x) does not depend on x
+            return out, torch.zeros_like(x)
+        (grad,) = torch.autograd.grad(total, [x], create_graph=True, allow_unused=True)
+    if grad is None:
+        grad = torch.zeros_like(x)
+    return out, grad
+
+
 def adapt_step(step, kind):
     # The torch trainer calls train_step(data) statefully.
     return step
