@@ -64,7 +64,7 @@ GAN_LATENT_DIM = 64
 GAN_EMA_MOMENTUM = 0.99
 FID_SAMPLES = 1000
 ACTIVE_UNIT_THRESHOLD = 0.01
-CLASS_SHARE = 0.01
+CLASS_SHARE = 0.04
 SHAPE = (28, 28, 1)
 
 
@@ -188,66 +188,227 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 
 
 # --------------------------------------------------------------------- GAN
-class _KeepRawWeights(keras.callbacks.Callback):
-    """Copy the generator's own weights at the last epoch's end.
+# Training options of keras-gen's DCGAN, by name. Keys: d_lr / g_lr (Adam
+# learning rates, beta_1 0.5; different values = two time-scale updates),
+# ema (momentum of Keras' use_ema on g_optimizer, None for none),
+# normalization / minibatch_std / dropout / spectral_norm (of
+# dcgan_discriminator), augment (None, or ("diff" | "ada", policy):
+# keras_gen.augment.DiffAugment / AdaptiveAugment with that policy),
+# objective and r1_gamma (keras_gen.GAN). "paper" is the DCGAN paper's
+# settings with the paper's networks; DEFAULT_GAN_OPTIONS names the one the
+# comparison reports as keras-gen's default.
+PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
+         "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
+         "objective": None, "r1_gamma": None}
+GAN_OPTIONS = {
+    "paper": dict(PAPER),
+    "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
+    "ema999": dict(PAPER, ema=0.999),
+    "ttur": dict(PAPER, d_lr=4e-4, g_lr=1e-4),
+    "ttur_g": dict(PAPER, d_lr=2e-4, g_lr=4e-4),
+    "nonorm_mbstd": dict(PAPER, normalization=None, minibatch_std=True),
+    "layer": dict(PAPER, normalization="layer"),
+    "dropout": dict(PAPER, dropout=0.3),
+    "diffaug": dict(PAPER, augment=("diff", "color,translation,cutout")),
+    "diffaug_tc": dict(PAPER, augment=("diff", "translation,cutout")),
+    "diffaug_t": dict(PAPER, augment=("diff", "translation")),
+    "ada": dict(PAPER, augment=("ada", "color,translation,cutout")),
+    "r1": dict(PAPER, r1_gamma=0.1),
+    "r1_1": dict(PAPER, r1_gamma=1.0),
+    "sn": dict(PAPER, spectral_norm=True),
+    "hinge": dict(PAPER, objective="hinge"),
+}
+DEFAULT_GAN_OPTIONS = "ema"
 
-    Keras overwrites them with their moving average after that (the
-    optimizer's `use_ema`), so both versions can be scored from one run.
+
+def gan_options(name):
+    """The option dict of `GAN_OPTIONS[name]`; `a+b` merges entries left to right."""
+    options = dict(PAPER)
+    for part in name.split("+"):
+        if part not in GAN_OPTIONS:
+            raise ValueError(f"name must be made of {sorted(GAN_OPTIONS)} joined by '+'. "
+                             f"Received: name={name!r}")
+        options.update({k: v for k, v in GAN_OPTIONS[part].items() if v != PAPER[k]})
+    return options
+
+
+def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM):
+    """keras_gen.GAN with the default DCGAN networks and `options`, compiled."""
+    keras.utils.set_random_seed(seed)
+    d_kwargs = {"normalization": options["normalization"],
+                "minibatch_std": options["minibatch_std"], "dropout": options["dropout"]}
+    if options["spectral_norm"]:
+        d_kwargs["spectral_norm"] = True
+    gan_kwargs = {}
+    if options["augment"] is not None:
+        from keras_gen import augment as augment_module
+
+        kind, policy = options["augment"]
+        layer = augment_module.AdaptiveAugment if kind == "ada" else augment_module.DiffAugment
+        gan_kwargs["augment"] = layer(policy, seed=seed)
+    if options["objective"] is not None:
+        gan_kwargs["objective"] = options["objective"]
+    if options["r1_gamma"] is not None:
+        gan_kwargs["r1_gamma"] = options["r1_gamma"]
+    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape),
+                        keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
+                        latent_dim=latent_dim, seed=seed, **gan_kwargs)
+    ema = {} if options["ema"] is None else {"use_ema": True, "ema_momentum": options["ema"]}
+    gan.compile(d_optimizer=keras.optimizers.Adam(options["d_lr"], beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(options["g_lr"], beta_1=0.5, **ema))
+    return gan
+
+
+class _Checkpoints(keras.callbacks.Callback):
+    """Score the generator at chosen step counts (its EMA weights when it has them).
+
+    `score(generator, step)` is called with the moving average swapped in
+    (Keras' optimizer EMA) and the raw weights restored after; at the last
+    epoch the raw weights are kept in `raw_weights` (Keras then overwrites
+    the generator with the average).
     """
 
-    def __init__(self, generator):
+    def __init__(self, gan, steps_per_epoch, at, score):
         super().__init__()
-        self.generator = generator
-        self.weights = None
+        self.gan, self.steps_per_epoch, self.at, self.score = gan, steps_per_epoch, set(at), score
+        self.raw_weights = None
+        self.results = {}
+        self.scoring_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
-        self.weights = self.generator.get_weights()
+        step = (epoch + 1) * self.steps_per_epoch
+        generator = self.gan.generator
+        self.raw_weights = generator.get_weights()
+        if step not in self.at:
+            return
+        start = time.perf_counter()
+        optimizer = self.gan.g_optimizer
+        if getattr(optimizer, "use_ema", False):
+            optimizer.finalize_variable_values(generator.trainable_variables)
+        self.results[step] = self.score(generator, step)
+        generator.set_weights(self.raw_weights)
+        self.scoring_seconds += time.perf_counter() - start
+        print(f"    step {step}: " + "; ".join(
+            f"{n} FID {r['fid']:.2f}, min class {min(r['class_counts'])}"
+            for n, r in self.results[step].items()), flush=True)
 
 
-def gan_scores(generator, extractor, f_test, seed, latent_dim):
+def sample_digits(generator, seed, latent_dim):
     z = np.random.default_rng(seed).standard_normal((FID_SAMPLES, latent_dim)).astype("float32")
     samples = (generator.predict(z, batch_size=250, verbose=0) + 1.0) / 2.0
-    samples = np.clip(samples, 0.0, 1.0)
-    fid = metrics.fid_from_features(f_test, metrics.extract_features(extractor, samples))
-    classes = np.argmax(extractor.classifier.predict(samples, batch_size=250, verbose=0), axis=1)
-    counts = np.bincount(classes, minlength=10)
-    return {"fid": fid, "class_counts": counts.tolist(),
-            "all_classes": bool(np.all(counts >= CLASS_SHARE * FID_SAMPLES))}, samples
+    return np.clip(samples, 0.0, 1.0)
+
+
+def digit_scores(samples, extractors, f_tests, seed):
+    """FID, KID and class counts of `samples` on each named extractor."""
+    out = {}
+    for name, extractor in extractors.items():
+        f = metrics.extract_features(extractor, samples)
+        kid = metrics.kid_from_features(f_tests[name], f, seed=seed)
+        classes = np.argmax(extractor.classifier.predict(samples, batch_size=250, verbose=0), axis=1)
+        counts = np.bincount(classes, minlength=10)
+        out[name] = {"fid": metrics.fid_from_features(f_tests[name], f),
+                     "kid": [float(kid[0]), float(kid[1])], "class_counts": counts.tolist(),
+                     "all_classes": bool(np.all(counts >= CLASS_SHARE * FID_SAMPLES))}
+    return out
+
+
+def train_options(x, options, seed, steps, extractors, f_tests, at=None, chunk=100):
+    """Train keras-gen's DCGAN with `options`; score at the steps in `at` (default: the end).
+
+    Returns `(scores_by_step, seconds, samples, raw_scores_at_the_end)`:
+    seconds of training (scoring left out), the samples of the first
+    checkpoint; the raw scores (the generator's own weights, not their
+    moving average) are None without EMA.
+    """
+    at = sorted(set(at or ()) | {steps})
+    chunk = int(np.gcd.reduce([chunk] + list(at)))
+    gan = keras_gen_dcgan(options, seed)
+    last = {}
+
+    def score(generator, step):
+        samples = sample_digits(generator, seed, GAN_LATENT_DIM)
+        last.setdefault("samples", samples)  # the first checkpoint's
+        return digit_scores(samples, extractors, f_tests, seed)
+
+    keep = _Checkpoints(gan, chunk, at, score)
+    start = time.perf_counter()
+    gan.fit(dataset(x, seed), epochs=steps // chunk, steps_per_epoch=chunk, verbose=0,
+            shuffle=False, callbacks=[keep])
+    seconds = time.perf_counter() - start - keep.scoring_seconds
+    raw = None
+    if options["ema"] is not None:
+        gan.generator.set_weights(keep.raw_weights)
+        raw = digit_scores(sample_digits(gan.generator, seed, GAN_LATENT_DIM), extractors,
+                           f_tests, seed)
+    return keep.results, seconds, last["samples"], raw
+
+
+def digit_extractors(epochs=20, seed=0):
+    """The package's digits extractor and the independent one, by name."""
+    import independent_extractors
+
+    return {"package": metrics.digits_feature_extractor((28, 28), epochs, seed),
+            "independent": independent_extractors.digits_extractor()}
+
+
+def dcgan_vs_reference(x_train, x_test, extractors, seeds=GAN_SEEDS, steps=GAN_STEPS,
+                       options=None, tutorial=True, long_steps=None):
+    """keras-gen's DCGAN (`options`) against the tutorial DCGAN, paper and tutorial Adam.
+
+    Each is trained `steps` steps of 64 from each seed and scored on 1,000
+    samples against the test digits with every extractor of `extractors`
+    (name -> extractor with `.classifier`). `options`: a name for
+    `gan_options`, None for `DEFAULT_GAN_OPTIONS`. The tutorial's own Adam(1e-4) is
+    trained too when `tutorial`. With `long_steps`, keras-gen's run of the
+    first seed goes on to `long_steps` and is scored at `steps` and at the
+    end (no late collapse: FID at the end no worse than at `steps`).
+    """
+    options = options or DEFAULT_GAN_OPTIONS
+    f_tests = {name: metrics.extract_features(e, x_test) for name, e in extractors.items()}
+    x = x_train * 2.0 - 1.0
+    opts = gan_options(options)
+    rows, grids = [], {}
+    for seed in seeds:
+        run_steps = long_steps if (long_steps and seed == seeds[0]) else steps
+        at = sorted({steps, run_steps} | set(range(steps, run_steps + 1, 1000)) - {0})
+        by_step, ours_s, samples, raw = train_options(x, opts, seed, run_steps, extractors,
+                                                      f_tests, at=at)
+        row = {"seed": seed, "steps": steps, "options": options, "ours": by_step[steps],
+               "ours_raw": raw if run_steps == steps else None, "ours_seconds": ours_s,
+               "ours_steps_trained": run_steps}
+        if run_steps != steps:
+            row["long"] = {str(k): v for k, v in by_step.items()}
+        refs = {"paper": None, "tutorial": None} if tutorial else {"paper": None}
+        for optimizer in refs:
+            start = time.perf_counter()
+            generator = reference_models.train_tf_tutorial_dcgan(x, steps, BATCH_SIZE, seed,
+                                                                 optimizer=optimizer)
+            ref_samples = sample_digits(generator, seed, reference_models.TUTORIAL_NOISE_DIM)
+            refs[optimizer] = digit_scores(ref_samples, extractors, f_tests, seed)
+            row[f"{optimizer}_seconds"] = time.perf_counter() - start
+            if seed == seeds[0] and optimizer == "paper":
+                grids["reference"] = ref_samples[:64]
+        row["reference"] = refs
+        ours = by_step[steps]
+        row["ratio"] = {name: ours[name]["fid"] / refs["paper"][name]["fid"] for name in extractors}
+        row["pass"] = all(row["ratio"][n] <= 0.5 and ours[n]["all_classes"] for n in extractors)
+        if run_steps != steps:
+            row["no_late_collapse"] = all(by_step[run_steps][n]["fid"] <= by_step[steps][n]["fid"]
+                                          for n in extractors)
+        rows.append(row)
+        print(f"  DCGAN ({options}) seed {seed}: " + "; ".join(
+            f"{n}: FID {ours[n]['fid']:.2f} vs paper {refs['paper'][n]['fid']:.2f}"
+            f" (ratio {row['ratio'][n]:.2f})" for n in extractors)
+            + f" ({ours_s:.0f} + {row['paper_seconds']:.0f} s)", flush=True)
+        if seed == seeds[0]:
+            grids["ours"] = samples[:64]
+    return rows, grids
 
 
 def dcgan_vs_tutorial(x_train, x_test, extractor, seeds=GAN_SEEDS, steps=GAN_STEPS):
-    f_test = metrics.extract_features(extractor, x_test)
-    x = x_train * 2.0 - 1.0
-    rows, grids = [], {}
-    for seed in seeds:
-        keras.utils.set_random_seed(seed)
-        gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(GAN_LATENT_DIM, SHAPE),
-                            keras_gen.networks.dcgan_discriminator(SHAPE),
-                            latent_dim=GAN_LATENT_DIM, seed=seed)
-        gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                    g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, use_ema=True,
-                                                      ema_momentum=GAN_EMA_MOMENTUM))
-        keep = _KeepRawWeights(gan.generator)
-        ours_s = fit_steps(gan, x, steps, seed, callbacks=[keep])
-        ema, ema_samples = gan_scores(gan.generator, extractor, f_test, seed, GAN_LATENT_DIM)
-        gan.generator.set_weights(keep.weights)
-        raw, raw_samples = gan_scores(gan.generator, extractor, f_test, seed, GAN_LATENT_DIM)
-
-        start = time.perf_counter()
-        tutorial = reference_models.train_tf_tutorial_dcgan(x, steps, BATCH_SIZE, seed)
-        ref_s = time.perf_counter() - start
-        ref, ref_samples = gan_scores(tutorial, extractor, f_test, seed,
-                                      reference_models.TUTORIAL_NOISE_DIM)
-        rows.append({"seed": seed, "steps": steps, "ours_ema": ema, "ours_raw": raw,
-                     "reference": ref, "ratio": ema["fid"] / ref["fid"],
-                     "ours_seconds": ours_s, "reference_seconds": ref_s,
-                     "pass": ema["fid"] <= 0.5 * ref["fid"] and ema["all_classes"]})
-        print(f"  DCGAN seed {seed}: FID {ema['fid']:.2f} (EMA) / {raw['fid']:.2f} (raw) vs "
-              f"tutorial {ref['fid']:.2f}, ratio {ema['fid'] / ref['fid']:.2f}; classes "
-              f"{ema['class_counts']} ({ours_s:.0f} + {ref_s:.0f} s)", flush=True)
-        if seed == seeds[0]:
-            grids = {"ours": ema_samples[:64], "reference": ref_samples[:64]}
-    return rows, grids
+    """The earlier comparison: one extractor; see `dcgan_vs_reference`."""
+    return dcgan_vs_reference(x_train, x_test, {"package": extractor}, seeds, steps)
 
 
 # ------------------------------------------------------------------- table
@@ -282,15 +443,34 @@ def table(results):
                          f"{f['kl']:.1f} / {f['active_units']} | {'yes' if r['pass'] else 'no'} |")
         lines.append("")
     if "gan" in results:
-        lines += [f"**DCGAN vs TF-tutorial DCGAN** (FID of {FID_SAMPLES} samples vs the test split; "
-                  f"{results['gan'][0]['steps']} steps of {BATCH_SIZE}; target ratio <= 0.50 with all 10 classes)", "",
-                  "| seed | keras-gen (G EMA) | keras-gen (raw G) | tutorial | ratio | "
-                  "smallest class share (EMA) | pass |", "|---|---|---|---|---|---|---|"]
-        for r in results["gan"]:
-            share = min(r["ours_ema"]["class_counts"]) / FID_SAMPLES
-            lines.append(f"| {r['seed']} | {r['ours_ema']['fid']:.2f} | {r['ours_raw']['fid']:.2f} | "
-                         f"{r['reference']['fid']:.2f} | {r['ratio']:.2f} | {share:.1%} | "
-                         f"{'yes' if r['pass'] else 'no'} |")
+        rows = results["gan"]
+        names = list(rows[0]["ours"])
+        lines += [f"**DCGAN vs the tutorial DCGAN** (keras-gen options `{rows[0]['options']}`; "
+                  f"FID / KID x 1000 of {FID_SAMPLES} samples vs the test split; "
+                  f"{rows[0]['steps']} steps of {BATCH_SIZE}; reference: the tutorial's networks "
+                  "with the DCGAN paper's Adam(2e-4, beta_1 0.5), the stronger; tutorial: its own "
+                  "Adam(1e-4); target: keras-gen FID <= 0.50 x the paper reference's on every "
+                  f"extractor, each class >= {CLASS_SHARE:.0%} of the samples)", "",
+                  "| seed | extractor | keras-gen FID | KID | reference (paper Adam) FID | KID | "
+                  "tutorial Adam FID | ratio to reference | smallest class share | pass |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in rows:
+            for n in names:
+                o, p = r["ours"][n], r["reference"]["paper"][n]
+                t = r["reference"].get("tutorial")
+                ok = r["ratio"][n] <= 0.5 and o["all_classes"]
+                lines.append(
+                    f"| {r['seed']} | {n} | {o['fid']:.2f} | {1000 * o['kid'][0]:.1f} | "
+                    f"{p['fid']:.2f} | {1000 * p['kid'][0]:.1f} | "
+                    f"{'n/a' if t is None else format(t[n]['fid'], '.2f')} | {r['ratio'][n]:.2f} | "
+                    f"{min(o['class_counts']) / FID_SAMPLES:.1%} | {'yes' if ok else 'no'} |")
+        for r in rows:
+            if "long" in r:
+                steps = sorted(r["long"], key=int)
+                lines += ["", f"Longer run (seed {r['seed']}, same options): FID by step, "
+                          + "; ".join(f"{n}: " + ", ".join(f"{s} -> {r['long'][s][n]['fid']:.2f}"
+                                                            for s in steps) for n in names)
+                          + f"; no late collapse: {'yes' if r['no_late_collapse'] else 'no'}"]
         lines.append("")
     return "\n".join(lines)
 
@@ -304,7 +484,60 @@ def seconds_summary(results):
         parts.append(f"VAE {sum(r['ours_seconds'] for r in results['vae']):.0f} s "
                      f"(keras.io {sum(r['reference_seconds'] for r in results['vae']):.0f} s)")
     if "gan" in results:
-        parts.append(f"DCGAN {sum(r['ours_seconds'] for r in results['gan']):.0f} s "
-                     f"(tutorial {sum(r['reference_seconds'] for r in results['gan']):.0f} s)")
+        rows = results["gan"]
+        parts.append(f"DCGAN {sum(r['ours_seconds'] for r in rows):.0f} s for "
+                     f"{sum(r['ours_steps_trained'] for r in rows)} steps (paper-Adam reference "
+                     f"{sum(r['paper_seconds'] for r in rows):.0f} s, tutorial "
+                     f"{sum(r.get('tutorial_seconds', 0) for r in rows):.0f} s)")
     return "Training wall time: " + ", ".join(parts)
 
+
+
+def screen(names, seeds, steps, at, reference, out):
+    """Train keras-gen's DCGAN with each option set of `names`; print and save the scores."""
+    import json
+
+    x_train, _, x_test, _ = digits()
+    extractors = digit_extractors()
+    f_tests = {n: metrics.extract_features(e, x_test) for n, e in extractors.items()}
+    x = x_train * 2.0 - 1.0
+    for seed in seeds:
+        if reference:
+            start = time.perf_counter()
+            generator = reference_models.train_tf_tutorial_dcgan(x, steps, BATCH_SIZE, seed,
+                                                                 optimizer=reference)
+            seconds = time.perf_counter() - start
+            r = digit_scores(sample_digits(generator, seed, reference_models.TUTORIAL_NOISE_DIM),
+                             extractors, f_tests, seed)
+            record = {"name": f"reference_{reference}", "seed": seed, "steps": steps,
+                      "seconds": seconds, "scores": {str(steps): r}}
+            print(json.dumps(record), flush=True)
+            if out:
+                with open(out, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+        for name in names:
+            by_step, seconds, _, raw = train_options(x, gan_options(name), seed, steps,
+                                                     extractors, f_tests, at=at)
+            record = {"name": name, "seed": seed, "steps": steps, "seconds": seconds,
+                      "scores": {str(k): v for k, v in by_step.items()}, "raw": raw}
+            print(json.dumps(record), flush=True)
+            if out:
+                with open(out, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Screen DCGAN training options on the digits "
+                                                 "(both extractors); KERAS_BACKEND=tensorflow.")
+    parser.add_argument("names", nargs="*", default=[DEFAULT_GAN_OPTIONS],
+                        help=f"option sets, from {sorted(GAN_OPTIONS)} (a+b combines)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, default=GAN_STEPS)
+    parser.add_argument("--at", type=int, nargs="*", default=[], help="also score at these steps")
+    parser.add_argument("--reference", choices=("paper", "tutorial"), default=None,
+                        help="also train the tutorial DCGAN with these Adam settings")
+    parser.add_argument("--out", default=None, help="append JSON lines here")
+    a = parser.parse_args()
+    screen(a.names, a.seeds, a.steps, a.at, a.reference, a.out)

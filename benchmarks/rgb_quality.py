@@ -115,19 +115,50 @@ def training_images(num_examples=TRAIN_EXAMPLES, image_size=IMAGE_SHAPE[:2]):
 
 
 # ----------------------------------------------------------------- models
-def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0):
-    """keras-gen's default DCGAN, compiled as recipes/dcgan_celeba.py does."""
+def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, options="paper"):
+    """keras-gen's DCGAN with the training options `options`, compiled.
+
+    `options` names an entry of `quality.GAN_OPTIONS` (`a+b` combines);
+    `"paper"` is the DCGAN paper's settings with the package's networks
+    (Adam(2e-4, beta_1=0.5) for both players, BatchNorm discriminator,
+    non-saturating loss), as recipes/dcgan_celeba.py trained it before.
+    """
+    import quality
+
+    return quality.keras_gen_dcgan(quality.gan_options(options), seed, image_shape, latent_dim)
+
+
+def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options="paper",
+                    num_samples=NUM_SAMPLES, log=print):
+    """Train keras-gen's DCGAN alone on the batches `train_pair` feeds it.
+
+    One `fit` call (epochs of `chunk` steps), so that an EMA of the
+    generator (Keras' `use_ema`) is swapped in only at the end. Returns
+    `{"keras_gen": samples, "timing": {...}}`; seconds per step leave out
+    the first epoch (tracing).
+    """
     import keras
 
-    import keras_gen
+    image_shape = tuple(int(v) for v in x.shape[1:])
+    gan = keras_gen_dcgan(image_shape, seed=seed, options=options)
+    times = []
 
-    keras.utils.set_random_seed(seed)
-    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, image_shape),
-                        keras_gen.networks.dcgan_discriminator(image_shape),
-                        latent_dim=latent_dim, generator_loss="non_saturating", seed=seed)
-    gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-    return gan
+    class Log(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times.append(time.perf_counter() - self.t)
+            log(f"  step {(epoch + 1) * chunk}/{steps}: {times[-1]:.1f} s (" + ", ".join(
+                f"{k} {float(v):.3f}" for k, v in sorted((logs or {}).items())) + ")")
+
+    gan.fit(batches(x, 0, steps, seed=seed), epochs=steps // chunk, steps_per_epoch=chunk,
+            verbose=0, shuffle=False, callbacks=[Log()])
+    later = times[1:] or times
+    timing = {"steps": steps, "chunk": chunk, "seed": seed, "options": options,
+              "keras_gen_s_per_step": sum(later) / (chunk * len(later)),
+              "keras_gen_seconds": sum(times)}
+    return {"keras_gen": sample(gan.generator, num_samples, seed=seed), "timing": timing}
 
 
 def sample(generator, num=NUM_SAMPLES, latent_dim=LATENT_DIM, seed=0):
@@ -138,18 +169,27 @@ def sample(generator, num=NUM_SAMPLES, latent_dim=LATENT_DIM, seed=0):
 
 
 def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
-               num_samples=NUM_SAMPLES, log=print):
+               num_samples=NUM_SAMPLES, log=print, options="paper"):
     """Train keras-gen and the reference on the same batches, interleaved.
 
     Returns a dict of `num_samples` samples each (`keras_gen`, `reference`,
     `reference_walltime`) and timings (per-chunk seconds of each model, steps at equal wall time).
     """
+    import keras
     import reference_models
 
     image_shape = tuple(int(v) for v in x.shape[1:])
-    gan = keras_gen_dcgan(image_shape, seed=seed)
+    gan = keras_gen_dcgan(image_shape, seed=seed, options=options)
     ref = reference_models.TutorialDCGAN(image_shape, reference_optimizer, seed)
     times = {"keras_gen": [], "reference": []}
+
+    class KeepRaw(keras.callbacks.Callback):
+        """G's own weights at the epoch's end, before fit swaps in an EMA (use_ema)."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights = gan.generator.get_weights()
+
+    keep_raw = KeepRaw()
     snapshots = {0: ref.generator.get_weights()}
     n_chunks = -(-steps // chunk)
     start = time.perf_counter()
@@ -160,7 +200,10 @@ def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
             data = batches(x, first, count, seed=seed)
             t = time.perf_counter()
             if name == "keras_gen":
-                gan.fit(data, epochs=1, steps_per_epoch=count, verbose=0, shuffle=False)
+                # fit ends by writing an EMA of G (use_ema) into G: train on the raw weights.
+                gan.fit(data, epochs=1, steps_per_epoch=count, verbose=0, shuffle=False,
+                        callbacks=[keep_raw])
+                gan.generator.set_weights(keep_raw.weights)
             else:
                 ref.train(data)
             times[name].append((count, time.perf_counter() - t))
@@ -172,6 +215,8 @@ def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
             f"(g_loss {float(ref.losses[0]):.3f}, d_loss {float(ref.losses[1]):.3f}); "
             f"{time.perf_counter() - start:.0f} s in all")
     timing = step_timing(times)
+    if getattr(gan.g_optimizer, "use_ema", False):
+        gan.g_optimizer.finalize_variable_values(gan.generator.trainable_variables)
     out = {"keras_gen": sample(gan.generator, num_samples, seed=seed),
            "reference": sample(ref.generator, num_samples, seed=seed)}
     # The reference at keras-gen's wall time.
@@ -191,7 +236,8 @@ def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
         out["reference_walltime"] = sample(ref.generator, num_samples, seed=seed)
     timing.update({"steps": steps, "reference_walltime_steps": walltime_steps,
                    "reference_equal_time_steps": equal, "chunk": chunk,
-                   "reference_optimizer": reference_optimizer, "seed": seed})
+                   "reference_optimizer": reference_optimizer, "seed": seed,
+                   "options": options})
     out["timing"] = timing
     return out
 
@@ -287,7 +333,8 @@ def table(results, timing):
     """The markdown results table (one seed): rows per model, columns per extractor."""
     names = list(results)
     steps = timing["steps"]
-    rows = [("keras_gen", "keras-gen default DCGAN", steps, timing["keras_gen_s_per_step"]),
+    rows = [("keras_gen", f"keras-gen DCGAN (options {timing.get('options', 'paper')})", steps,
+             timing["keras_gen_s_per_step"]),
             ("reference", "tutorial DCGAN, same steps", steps, timing["reference_s_per_step"]),
             ("reference_walltime", "tutorial DCGAN, keras-gen's wall time",
              timing["reference_walltime_steps"], timing["reference_s_per_step"]),
@@ -311,7 +358,9 @@ def table(results, timing):
             f"{name}: FID ratio keras-gen / reference {res['keras_gen']['fid'] / res['reference']['fid']:.2f} "
             f"(same steps), {res['keras_gen']['fid'] / res['reference_walltime']['fid']:.2f} (same wall time)")
     lines += ["", "; ".join(ratio_cells) + f"; s/step ratio keras-gen / reference "
-              f"{timing['ratio_median']:.2f} (median of interleaved rounds)."]
+              f"{timing['ratio_median']:.2f} ("
+              + ("median of interleaved rounds)." if not timing.get("reference_from") else
+                 f"keras-gen timed alone; the reference's from {timing['reference_from']}).")]
     return "\n".join(lines)
 
 
@@ -350,6 +399,12 @@ def parse_args(argv=None):
     p.add_argument("--train-examples", type=int, default=TRAIN_EXAMPLES)
     p.add_argument("--reference-optimizer", choices=("paper", "tutorial"), default="paper",
                    help="paper: Adam(2e-4, beta_1=0.5); tutorial: the tutorial's Adam(1e-4)")
+    p.add_argument("--options", default="paper",
+                   help="keras-gen's DCGAN training options: a name of benchmarks/quality.py's "
+                        "GAN_OPTIONS, a+b combines (paper: the DCGAN paper's settings)")
+    p.add_argument("--reference-from", default=None,
+                   help="train keras-gen only and take the reference's samples and timing from "
+                        "this earlier run's --out folder (same seed and --steps)")
     p.add_argument("--out", default="/tmp/rgb_quality", help="samples and results folder")
     p.add_argument("--wait", action="store_true",
                    help="measure: train the extractors, then wait for the samples of a "
@@ -359,16 +414,41 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def reference_run(folder, seed, steps):
+    """The reference's samples and timing from an earlier run's `folder` (same seed, steps)."""
+    data = np.load(os.path.join(folder, f"samples_seed{seed}.npz"))
+    with open(os.path.join(folder, f"timing_seed{seed}.json")) as f:
+        timing = json.load(f)
+    if timing["steps"] != steps or timing["seed"] != seed:
+        raise ValueError(f"reference_from must hold a run of {steps} steps, seed {seed}. "
+                         f"Received: {folder} with steps={timing['steps']}, seed={timing['seed']}")
+    keep = ("reference_s_per_step", "reference_seconds", "reference_walltime_steps",
+            "reference_optimizer")
+    return {"reference": data["reference"], "reference_walltime": data["reference_walltime"],
+            "reference_timing": {k: timing[k] for k in keep if k in timing}}
+
+
 def run_training(args, log=print):
     x = training_images(args.train_examples)
     log(f"Training on {x.shape[0]} shapes images {tuple(x.shape[1:])}, batch {BATCH_SIZE}, "
         f"{args.steps} steps each, seeds {args.seeds}")
     for seed in args.seeds:
-        out = train_pair(x, args.steps, args.chunk, seed, args.reference_optimizer, log=log)
+        if args.reference_from:
+            out = train_keras_gen(x, args.steps, args.chunk, seed, args.options, log=log)
+            out.update(reference_run(args.reference_from, seed, args.steps))
+        else:
+            out = train_pair(x, args.steps, args.chunk, seed, args.reference_optimizer, log=log,
+                             options=args.options)
         path = os.path.join(args.out, f"samples_seed{seed}.npz")
-        np.savez_compressed(path, **{k: v for k, v in out.items() if k != "timing"})
+        timing = out.pop("timing")
+        timing.update(out.pop("reference_timing", {}))
+        if "reference_s_per_step" in timing and "ratio_median" not in timing:
+            timing["ratio_median"] = timing["keras_gen_s_per_step"] / timing["reference_s_per_step"]
+            timing["reference_from"] = args.reference_from
+        np.savez_compressed(path, **out)
         with open(os.path.join(args.out, f"timing_seed{seed}.json"), "w") as f:
-            json.dump(out["timing"], f, indent=1)
+            json.dump(timing, f, indent=1)
+        out["timing"] = timing
         log(f"  seed {seed}: {json.dumps(out['timing'])}; samples in {path}")
 
 

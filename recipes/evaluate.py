@@ -86,6 +86,13 @@ def parse_args(argv=None):
                         "(writes quality.json, quality.md and sample grids to --out-dir)")
     p.add_argument("--parts", default="ae,vae,gan",
                    help="with --reproduce: which comparisons, comma-separated from ae, vae, gan")
+    p.add_argument("--gan-options", default=None,
+                   help="with --reproduce: keras-gen's DCGAN training options, a name of "
+                        "benchmarks/quality.py's GAN_OPTIONS (a+b combines; default: its "
+                        "DEFAULT_GAN_OPTIONS, the package's defaults)")
+    p.add_argument("--gan-long-steps", type=int, default=5000,
+                   help="with --reproduce: the first seed's DCGAN also trains on to this many "
+                        "steps, scored at the end (no late collapse); 0: skip")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
@@ -250,7 +257,7 @@ def reproduce(args):
     if args.smoke:  # seconds: one seed, a few steps, small widths
         budgets = dict(ae=dict(widths=(2,), seeds=(0,), steps=3, refine_steps=2),
                        vae=dict(latents=(2,), seeds=(0,), steps=3, grid_latent=2),
-                       gan=dict(seeds=(0,), steps=3))
+                       gan=dict(seeds=(0,), steps=3, long_steps=6))
     results, grids = {}, {}
     print(f"Reproducing {', '.join(parts)} on {len(x_train)} training / {len(x_test)} test digits")
     if "ae" in parts:
@@ -259,16 +266,24 @@ def reproduce(args):
         results["vae"], grids["vae"] = quality.vae_vs_keras_io(x_train, x_test,
                                                                **budgets.get("vae", {}))
     if "gan" in parts:
-        extractor = metrics.digits_feature_extractor(
-            (28, 28), 1 if args.smoke else args.extractor_epochs, args.seed)
-        results["gan"], grids["gan"] = quality.dcgan_vs_tutorial(x_train, x_test, extractor,
-                                                                 **budgets.get("gan", {}))
+        import independent_extractors
+
+        extractors = {
+            "package": metrics.digits_feature_extractor(
+                (28, 28), 1 if args.smoke else args.extractor_epochs, args.seed),
+            "independent": independent_extractors.digits_extractor(
+                epochs=1 if args.smoke else independent_extractors.DIGITS_EPOCHS,
+                num_examples=128 if args.smoke else None),
+        }
+        gan_budget = budgets.get("gan", {"long_steps": args.gan_long_steps or None})
+        results["gan"], grids["gan"] = quality.dcgan_vs_reference(
+            x_train, x_test, extractors, options=args.gan_options, **gan_budget)
     text = quality.table(results) + "\n" + quality.seconds_summary(results) + \
         f"; total {time.perf_counter() - start:.0f} s ({keras.backend.backend()}, {os.cpu_count()} CPUs)."
     os.makedirs(args.out_dir, exist_ok=True)
     paths = []
     names = {"vae": ("vae_samples_keras_gen.png", "vae_samples_keras_io.png"),
-             "gan": ("dcgan_samples_keras_gen.png", "dcgan_samples_tf_tutorial.png")}
+             "gan": ("dcgan_samples_keras_gen.png", "dcgan_samples_tutorial_paper_adam.png")}
     for part, (ours, ref) in names.items():
         if part in grids:
             for name, key in ((ours, "ours"), (ref, "reference")):

@@ -144,7 +144,7 @@ def test_table_and_target(rgb):
     timing = {"steps": 100, "keras_gen_s_per_step": 0.2, "reference_s_per_step": 0.4,
               "reference_walltime_steps": 50, "ratio_median": 0.5}
     text = rgb.table(_fake_results(1.0, 4.0), timing)
-    assert "| keras-gen default DCGAN | 100 | 0.200 | 1.000 |" in text
+    assert "| keras-gen DCGAN (options paper) | 100 | 0.200 | 1.000 |" in text
     assert "| tutorial DCGAN, keras-gen's wall time | 50 | 0.400 | 8.000 |" in text
     assert "FID ratio keras-gen / reference 0.25 (same steps), 0.12 (same wall time)" in text
     assert rgb.passes(_fake_results(1.0, 2.0))

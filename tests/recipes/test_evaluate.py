@@ -82,12 +82,17 @@ def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
     vae = results["vae"][0]
     assert vae["margin"] == vae["reference"]["neg_elbo"] - vae["ours"]["neg_elbo"]
     gan = results["gan"][0]
-    assert sum(gan["ours_ema"]["class_counts"]) == 1000 and gan["reference"]["fid"] >= 0
-    # The EMA generator and the raw one are different weights, so different samples.
-    assert gan["ours_ema"]["fid"] != gan["ours_raw"]["fid"]
+    for name in ("package", "independent"):
+        assert sum(gan["ours"][name]["class_counts"]) == 1000
+        assert gan["reference"]["paper"][name]["fid"] >= 0
+        assert gan["reference"]["tutorial"][name]["fid"] >= 0
+        assert gan["ratio"][name] == gan["ours"][name]["fid"] / gan["reference"]["paper"][name]["fid"]
+    # The smoke run goes on to 6 steps; its 3-step scores are the table's.
+    assert set(gan["long"]) == {"3", "6"} and gan["long"]["3"] == gan["ours"]
+    assert "**DCGAN vs the tutorial DCGAN**" in text and "Longer run (seed 0" in text
     assert json.loads((tmp_path / "quality.json").read_text())["ae"][0]["width"] == 2
     for name in ("vae_samples_keras_gen", "vae_samples_keras_io", "dcgan_samples_keras_gen",
-                 "dcgan_samples_tf_tutorial"):
+                 "dcgan_samples_tutorial_paper_adam"):
         assert np.asarray(Image.open(tmp_path / f"{name}.png")).shape[:2] == (2 * (8 * 28 + 14),) * 2
     with pytest.raises(SystemExit, match="--parts takes a comma-separated subset of ae, vae, gan. "
                                          "Received: --parts='ae,gans'"):

@@ -1,0 +1,83 @@
+"""benchmarks/quality.py's DCGAN training options and rgb_quality's keras-gen-only run.
+
+Tiny networks (16x16 images) and a few steps; the benchmarks' numbers come
+from their own runs. Building from options is backend-independent, so it is
+checked on TensorFlow only (the benchmarks' backend).
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tests.benchmarks.test_rgb_quality import _load
+
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                     reason="the benchmarks run on TensorFlow; building from "
+                                            "options does not depend on the backend")
+
+
+@pytest.fixture(scope="module")
+def quality():
+    return _load("quality")
+
+
+@pytest.fixture(scope="module")
+def rgb():
+    return _load("rgb_quality")
+
+
+def test_gan_options_merge_left_to_right(quality):
+    paper = quality.gan_options("paper")
+    assert paper == quality.PAPER
+    both = quality.gan_options("ttur+ema+nonorm_mbstd")
+    assert (both["d_lr"], both["g_lr"], both["ema"]) == (4e-4, 1e-4, quality.GAN_EMA_MOMENTUM)
+    assert both["normalization"] is None and both["minibatch_std"] is True
+    assert both["augment"] is None and both["r1_gamma"] is None
+    # The option sets differ from the paper's settings only in what they name.
+    assert quality.gan_options("ema") == dict(quality.PAPER, ema=quality.GAN_EMA_MOMENTUM)
+    with pytest.raises(ValueError, match=r"Received: name='ema\+nope'"):
+        quality.gan_options("ema+nope")
+
+
+@tensorflow_only
+def test_keras_gen_dcgan_follows_the_options(quality):
+    options = quality.gan_options("ttur+ema+nonorm_mbstd")
+    gan = quality.keras_gen_dcgan(options, seed=0, shape=(16, 16, 1), latent_dim=4)
+    names = [layer.name for layer in gan.discriminator.layers]
+    assert "minibatch_std" in names and not any("bn" in n for n in names)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(4e-4)
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert gan.g_optimizer.use_ema and not gan.d_optimizer.use_ema
+    assert gan.g_optimizer.ema_momentum == quality.GAN_EMA_MOMENTUM
+    plain = quality.keras_gen_dcgan(quality.PAPER, seed=0, shape=(16, 16, 1), latent_dim=4)
+    assert any("bn" in layer.name for layer in plain.discriminator.layers)
+    assert not plain.g_optimizer.use_ema
+
+
+@tensorflow_only
+def test_train_keras_gen_alone_and_reuse_a_reference_run(rgb, tmp_path):
+    import tensorflow as tf
+
+    from keras_gen.data.shapes import load_shapes
+
+    x = tf.constant(load_shapes("train", image_size=16, value_range=(-1, 1),
+                                num_examples=64, with_labels=False))
+    out = rgb.train_keras_gen(x, steps=4, chunk=2, seed=0, options="ema", num_samples=8,
+                              log=lambda *a: None)
+    assert out["keras_gen"].shape == (8, 16, 16, 3)
+    assert out["timing"]["options"] == "ema" and out["timing"]["keras_gen_s_per_step"] > 0
+    # An earlier run's reference samples and timing are taken as they are.
+    ref = np.full((8, 16, 16, 3), 0.25, "float32")
+    np.savez(tmp_path / "samples_seed0.npz", keras_gen=ref, reference=ref,
+             reference_walltime=ref * 2)
+    (tmp_path / "timing_seed0.json").write_text(json.dumps(
+        {"steps": 4, "seed": 0, "reference_s_per_step": 0.5, "reference_seconds": 2.0,
+         "reference_walltime_steps": 2, "keras_gen_s_per_step": 9.0}))
+    got = rgb.reference_run(str(tmp_path), seed=0, steps=4)
+    np.testing.assert_array_equal(got["reference_walltime"], ref * 2)
+    assert got["reference_timing"] == {"reference_s_per_step": 0.5, "reference_seconds": 2.0,
+                                       "reference_walltime_steps": 2}
+    with pytest.raises(ValueError, match="reference_from must hold a run of 5 steps"):
+        rgb.reference_run(str(tmp_path), seed=0, steps=5)
