@@ -1,0 +1,321 @@
+"""keras_gen.augment: DiffAugment's transforms against NumPy, ADA's probability, GAN use."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen.augment import AdaptiveAugment, DiffAugment
+
+BACKEND = keras.backend.backend()
+one_backend = pytest.mark.skipif(
+    BACKEND != "jax", reason="backend-independent argument checks: tested on JAX only"
+)
+
+
+def _np(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def _positive_images(shape, seed=0):
+    """Images with no zero pixel, so that zero fill and cutout are visible."""
+    return np.random.default_rng(seed).uniform(0.1, 1.0, shape).astype("float32")
+
+
+def _numpy_shift(image, dy, dx):
+    """image shifted by (dy, dx) pixels (content moves down / right), zero fill."""
+    h, w = image.shape[:2]
+    out = np.zeros_like(image)
+    ys, xs = slice(max(dy, 0), min(h + dy, h)), slice(max(dx, 0), min(w + dx, w))
+    ys_in, xs_in = slice(max(-dy, 0), min(h - dy, h)), slice(max(-dx, 0), min(w - dx, w))
+    out[ys, xs] = image[ys_in, xs_in]
+    return out
+
+
+def _loss_and_input_grad(fn, x, w):
+    """(fn(x), gradient of sum(w * fn(x)) w.r.t. x) on the current backend."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+            loss = tf.reduce_sum(y * w)
+        return _np(y), _np(tape.gradient(loss, x))
+    if BACKEND == "jax":
+        import jax
+
+        def loss(x):
+            y = fn(x)
+            return (y * w).sum(), y
+
+        (_, y), grad = jax.value_and_grad(loss, has_aux=True)(x)
+        return _np(y), _np(grad)
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    y = fn(x)
+    (y * torch.tensor(w, device=y.device)).sum().backward()
+    return _np(y), _np(x.grad)
+
+
+# ------------------------------------------------------------ DiffAugment
+@pytest.mark.parametrize("shape", [(24, 8, 8, 3), (24, 8, 12, 1)])
+def test_translation_is_an_integer_zero_filled_shift(shape):
+    x = _positive_images(shape)
+    y = _np(DiffAugment("translation", seed=3)(x, training=True))
+    max_dy, max_dx = int(shape[1] / 8 + 0.5), int(shape[2] / 8 + 0.5)
+    drawn = []
+    for image, out in zip(x, y):
+        matches = [
+            (dy, dx)
+            for dy in range(-max_dy, max_dy + 1)
+            for dx in range(-max_dx, max_dx + 1)
+            if np.array_equal(out, _numpy_shift(image, dy, dx))
+        ]
+        assert len(matches) == 1, matches  # exactly one shift within range explains it
+        drawn.append(matches[0])
+    dys, dxs = zip(*drawn)
+    # The draws cover the range in both directions (24 images, 3 x 3 or 3 x 5 shifts).
+    assert min(dys) == -max_dy and max(dys) == max_dy
+    assert min(dxs) < 0 < max(dxs)
+
+
+@pytest.mark.parametrize("shape,fraction", [((16, 8, 8, 3), 0.5), ((16, 10, 6, 1), 0.3)])
+def test_cutout_zeroes_one_patch_of_the_right_size(shape, fraction):
+    x = _positive_images(shape)
+    y = _np(DiffAugment("cutout", cutout=fraction, seed=1)(x, training=True))
+    size_h, size_w = int(shape[1] * fraction + 0.5), int(shape[2] * fraction + 0.5)
+    tops = set()
+    for image, out in zip(x, y):
+        cut = np.all(out == 0, axis=-1)
+        rows, cols = np.nonzero(cut)
+        top, left = rows.min(), cols.min()
+        expected = np.zeros(cut.shape, bool)
+        expected[top : top + size_h, left : left + size_w] = True
+        np.testing.assert_array_equal(cut, expected)
+        np.testing.assert_array_equal(out[~cut], image[~cut])  # the rest untouched
+        assert np.all(out[cut] == 0)
+        tops.add((top, left))
+    assert len(tops) > 3  # positions vary per image
+
+
+def _affine_fit(a, b):
+    """Least-squares (slope, intercept) of b ~ slope * a + intercept."""
+    slope, intercept = np.polyfit(a.ravel(), b.ravel(), 1)
+    return slope, intercept
+
+
+def test_color_matches_the_formulas_rgb():
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 6, 6, 3)).astype("float32")
+    y = _np(DiffAugment("color", seed=2)(x, training=True)).astype("float64")
+    x = x.astype("float64")
+    # brightness b, saturation s, contrast c compose to
+    # y = c*s*(x - x_c) + c*(x_c - m) + m + b  (x_c: mean over channels, m: image mean)
+    draws = []
+    for image, out in zip(x, y):
+        m, x_c = image.mean(), image.mean(axis=-1, keepdims=True)
+        b = out.mean() - m
+        c, _ = _affine_fit(x_c - m, out.mean(axis=-1, keepdims=True))
+        cs, _ = _affine_fit(image - x_c, out - out.mean(axis=-1, keepdims=True))
+        s = cs / c
+        expected = c * s * (image - x_c) + c * (x_c - m) + m + b
+        np.testing.assert_allclose(out, expected, atol=2e-5)
+        draws.append((b, s, c))
+    b, s, c = np.array(draws).T
+    assert -0.5 <= b.min() < -0.35 and 0.35 < b.max() <= 0.5
+    assert 0.0 <= s.min() < 0.3 and 1.7 < s.max() <= 2.0
+    assert 0.5 <= c.min() < 0.65 and 1.35 < c.max() <= 1.5
+
+
+def test_color_on_one_channel_is_brightness_and_contrast():
+    x = np.random.default_rng(1).uniform(-1, 1, (64, 6, 6, 1)).astype("float32")
+    y = _np(DiffAugment("color", seed=4)(x, training=True)).astype("float64")
+    draws = []
+    for image, out in zip(x.astype("float64"), y):
+        m = image.mean()
+        c, intercept = _affine_fit(image - m, out)  # y = c*(x - m) + m + b
+        b = intercept - m
+        np.testing.assert_allclose(out, c * (image - m) + m + b, atol=2e-5)
+        draws.append((b, c))
+    b, c = np.array(draws).T
+    assert -0.5 <= b.min() < -0.35 and 0.35 < b.max() <= 0.5
+    assert 0.5 <= c.min() < 0.65 and 1.35 < c.max() <= 1.5
+
+
+def test_gradient_is_the_transpose_of_the_drawn_affine_map():
+    # For fixed draws every policy is affine in x: y(x) = A x + c, so the
+    # gradient g of sum(w * y) satisfies <g, v> = sum(w * (y(x + v) - y(x))).
+    # AdaptiveAugment at p = 0.5: every transform, each applied or not per image.
+    layer_cls, kwargs = AdaptiveAugment, {"initial_probability": 0.5}
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (6, 8, 8, 3)).astype("float32")
+    v = rng.normal(size=x.shape).astype("float32")
+    w = rng.normal(size=x.shape).astype("float32")
+    layer = layer_cls(seed=5, **kwargs)
+    y, grad = _loss_and_input_grad(lambda t: layer(t, training=True), x, w)
+    same_draws = layer_cls(seed=5, **kwargs)  # a fresh layer, same seed: same draws
+    y_moved = _np(same_draws(x + v, training=True))
+    assert np.abs(grad).sum() > 0
+    assert np.sum(grad * v) == pytest.approx(np.sum(w * (y_moved - y)), rel=1e-3, abs=1e-3)
+    np.testing.assert_allclose(_np(layer_cls(seed=5, **kwargs)(x, training=True)), y, atol=1e-6)
+
+
+def test_not_training_is_identity():
+    x = _positive_images((4, 8, 8, 3))
+    for layer in (DiffAugment(seed=0), AdaptiveAugment(initial_probability=1.0, seed=0)):
+        np.testing.assert_array_equal(_np(layer(x)), x)
+        np.testing.assert_array_equal(_np(layer(x, training=False)), x)
+        assert not np.array_equal(_np(layer(x, training=True)), x)
+
+
+# --------------------------------------------------------------------- ADA
+def _p(layer):
+    return float(_np(layer.probability))
+
+
+def test_ada_probability_moves_by_batch_over_ramp_images():
+    ada = AdaptiveAugment(ramp_images=100, target=0.6, seed=0)
+    overfit = np.full((10, 1), 3.0, "float32")  # r_t = 1 > 0.6
+    for step in range(1, 4):
+        ada.observe(overfit)
+        assert _p(ada) == pytest.approx(0.1 * step, abs=1e-6)
+    for _ in range(20):
+        ada.observe(overfit)
+    assert _p(ada) == 1.0  # clipped
+    # r_t = 0.2 (6 positive, 4 negative): below the target, p falls.
+    mixed = np.array([[1.0]] * 6 + [[-1.0]] * 4, "float32")
+    ada.observe(mixed)
+    assert _p(ada) == pytest.approx(0.9, abs=1e-6)
+    # r_t exactly at the target (8 positive, 2 negative -> 0.6): not above, p falls.
+    ada.observe(np.array([[1.0]] * 8 + [[-1.0]] * 2, "float32"))
+    assert _p(ada) == pytest.approx(0.8, abs=1e-6)
+    for _ in range(20):
+        ada.observe(-overfit)
+    assert _p(ada) == 0.0  # clipped
+    p_metric, rt_metric = ada.metrics
+    assert p_metric.name == "augment_p" and float(_np(p_metric.result())) == 0.0
+    assert rt_metric.name == "augment_rt"
+
+
+def test_ada_applies_each_transform_with_probability_p():
+    x = _positive_images((200, 8, 8, 1))
+    off = AdaptiveAugment("cutout", seed=0)
+    np.testing.assert_array_equal(_np(off(x, training=True)), x)  # p = 0
+    on = AdaptiveAugment("cutout", initial_probability=1.0, seed=0)
+    assert np.all(np.any(_np(on(x, training=True)) == 0, axis=(1, 2, 3)))
+    half = AdaptiveAugment("cutout", initial_probability=0.5, seed=0)
+    changed = np.any(_np(half(x, training=True)) != x, axis=(1, 2, 3)).mean()
+    assert 0.35 < changed < 0.65
+
+
+# ------------------------------------------------------------ with the GAN
+def _tiny_gan(augment, d_bias=0.0):
+    g = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8 * 8 * 3, activation="tanh"),
+         keras.layers.Reshape((8, 8, 3))]
+    )
+    d = keras.Sequential(
+        [keras.Input((8, 8, 3)), keras.layers.Flatten(),
+         keras.layers.Dense(1, bias_initializer=keras.initializers.Constant(d_bias))]
+    )
+    gan = keras_gen.GAN(g, d, latent_dim=4, seed=0, augment=augment)
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4))
+    return gan
+
+
+def test_gan_with_ada_moves_p_during_fit_and_round_trips(tmp_path):
+    ada = AdaptiveAugment("translation,cutout", ramp_images=100, seed=7)
+    # A discriminator that calls every real image real (bias 50): r_t = 1,
+    # so p rises by 8/100 per step: 2 steps of 8 images -> 0.16.
+    gan = _tiny_gan(ada, d_bias=50.0)
+    real = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 3)).astype("float32")
+    logged = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: logs.update(augment_p=_p(ada))
+    )
+    history = gan.fit(real, batch_size=8, epochs=1, verbose=0, shuffle=False, callbacks=[logged])
+    assert _p(gan.augment) == pytest.approx(0.16, abs=1e-6)
+    assert history.history["augment_p"] == [pytest.approx(0.16, abs=1e-6)]
+    assert np.isfinite(history.history["d_loss"][0])
+
+    path = os.path.join(tmp_path, "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.augment, AdaptiveAugment)
+    assert loaded.augment.get_config() == gan.augment.get_config()
+    assert _p(loaded.augment) == pytest.approx(0.16, abs=1e-6)
+    state = _np(gan.augment.seed_generator.state)
+    np.testing.assert_array_equal(_np(loaded.augment.seed_generator.state), state)
+    # The state advanced during fit (3 augment calls per step), and that
+    # advance is what was restored.
+    assert not np.array_equal(state, _np(AdaptiveAugment(seed=7).seed_generator.state))
+    np.testing.assert_array_equal(
+        _np(loaded.augment(real, training=True)), _np(gan.augment(real, training=True))
+    )
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="only TensorFlow traces with an unknown batch size")
+def test_unknown_batch_size_in_a_traced_function():
+    import tensorflow as tf
+
+    layer = AdaptiveAugment(initial_probability=1.0, seed=0)
+    fn = tf.function(
+        lambda x: layer(x, training=True), input_signature=[tf.TensorSpec((None, 8, 8, 3))]
+    )
+    for batch in (3, 5):
+        x = _positive_images((batch, 8, 8, 3))
+        y = _np(fn(x))
+        assert y.shape == x.shape and not np.array_equal(y, x)
+
+
+# -------------------------------------------------------------- arguments
+@one_backend
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"policy": "color,rotate"}, "policy=" + repr("color,rotate")),
+        ({"policy": ""}, "policy=''"),
+        ({"policy": ["cutout", "cutout"]}, "policy=['cutout', 'cutout']"),
+        ({"policy": 3}, "policy=3"),
+        ({"translation": 0.0}, "translation=0.0"),
+        ({"translation": 0.75}, "translation=0.75"),
+        ({"cutout": 1.0}, "cutout=1.0"),
+        ({"cutout": "half"}, "cutout='half'"),
+        ({"seed": 1.5}, "seed=1.5"),
+    ],
+)
+def test_bad_arguments_name_argument_and_value(kwargs, fragment):
+    for cls in (DiffAugment, AdaptiveAugment):
+        with pytest.raises(ValueError, match="Received: " + fragment.replace("[", r"\[").replace("]", r"\]")):
+            cls(**kwargs)
+
+
+@one_backend
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"target": 1.0}, "target=1.0"),
+        ({"ramp_images": 0}, "ramp_images=0"),
+        ({"ramp_images": 10.5}, "ramp_images=10.5"),
+        ({"initial_probability": 1.5}, "initial_probability=1.5"),
+    ],
+)
+def test_bad_adaptive_arguments(kwargs, fragment):
+    with pytest.raises(ValueError, match="Received: " + fragment):
+        AdaptiveAugment(**kwargs)
+
+
+@one_backend
+def test_bad_input_shape_and_config_round_trip():
+    with pytest.raises(ValueError, match=r"\(batch, H, W, C\).*Received: input shape \(4, 8, 8\)"):
+        DiffAugment()(np.zeros((4, 8, 8), "float32"), training=True)
+    ada = AdaptiveAugment("cutout,color", translation=0.25, cutout=0.25, seed=3, target=0.5,
+                          ramp_images=500, initial_probability=0.25)
+    clone = AdaptiveAugment.from_config(ada.get_config())
+    assert clone.get_config() == ada.get_config()
+    assert clone.policy == ("cutout", "color") and _p(clone) == 0.25
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(ada))
+    assert type(restored) is AdaptiveAugment
