@@ -246,3 +246,94 @@ def generator_loss(name):
     if name == "non_saturating":
         return generator_loss_non_saturating
     return generator_loss_minimax
+
+
+# ------------------------------------------------- other GAN objectives
+# "standard": the source notes' cross-entropy game above. "hinge" (Lim & Ye
+# 2017; Miyato et al. 2018) and "wgan-gp" (Gulrajani et al. 2017) treat the
+# discriminator's output as an unbounded critic score, not a logit.
+OBJECTIVES = ("standard", "hinge", "wgan-gp")
+
+
+def hinge_discriminator_loss(real_scores, fake_scores):
+    """Hinge discriminator loss per example, ``relu(1 - D(x)) + relu(1 + D(G(z)))``.
+
+    Averaged over the batch it is the hinge loss of Lim & Ye (2017), used
+    with spectral normalisation by Miyato et al. (2018):
+    ``E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]``, with ``D`` the raw
+    score (no sigmoid).
+
+    Args:
+        real_scores: discriminator outputs on real data, shape ``(batch, 1)``.
+        fake_scores: outputs on generated data, shape ``(batch, 1)``.
+
+    Returns:
+        Tensor of shape ``(batch,)``.
+    """
+    real = _flatten(ops.cast(real_scores, "float32"))
+    fake = _flatten(ops.cast(fake_scores, "float32"))
+    return ops.mean(ops.relu(1.0 - real), axis=-1) + ops.mean(ops.relu(1.0 + fake), axis=-1)
+
+
+def wasserstein_critic_loss(real_scores, fake_scores):
+    """Wasserstein critic loss per example, ``D(G(z)) - D(x)``.
+
+    Averaged over the batch, the negative of the critic's estimate of the
+    Wasserstein-1 distance (Arjovsky et al. 2017), without the gradient
+    penalty that WGAN-GP adds (:func:`gradient_penalty`).
+
+    Args:
+        real_scores: critic outputs on real data, shape ``(batch, 1)``.
+        fake_scores: outputs on generated data, shape ``(batch, 1)``.
+
+    Returns:
+        Tensor of shape ``(batch,)``.
+    """
+    real = _flatten(ops.cast(real_scores, "float32"))
+    fake = _flatten(ops.cast(fake_scores, "float32"))
+    return ops.mean(fake, axis=-1) - ops.mean(real, axis=-1)
+
+
+def critic_generator_loss(fake_scores):
+    """Generator loss of the hinge and Wasserstein objectives, ``-D(G(z))`` per example."""
+    return -ops.mean(_flatten(ops.cast(fake_scores, "float32")), axis=-1)
+
+
+def _squared_norms(gradients):
+    flat = _flatten(ops.cast(gradients, "float32"))
+    return ops.sum(ops.square(flat), axis=-1)
+
+
+def gradient_penalty(gradients):
+    """WGAN-GP's penalty per example, ``(||g||_2 - 1)^2``.
+
+    Gulrajani et al. (2017), "Improved Training of Wasserstein GANs": the
+    critic's loss adds ``lambda * E[(||grad D(x_hat)||_2 - 1)^2]`` on random
+    interpolates ``x_hat`` of real and generated examples.
+
+    Args:
+        gradients: the critic's input gradients, shape ``(batch, ...)``
+            (e.g. from ``keras_gen.backend.input_gradient``).
+
+    Returns:
+        Tensor of shape ``(batch,)``.
+    """
+    # The 1e-12 keeps the square root differentiable at a zero gradient.
+    return ops.square(ops.sqrt(_squared_norms(gradients) + 1e-12) - 1.0)
+
+
+def r1_penalty(gradients):
+    """The R1 penalty per example, ``||g||_2^2``, before its ``gamma / 2`` weight.
+
+    Mescheder et al. (2018), "Which Training Methods for GANs do actually
+    Converge?": the discriminator's loss adds
+    ``gamma / 2 * E[||grad D(x)||^2]`` on real data.
+
+    Args:
+        gradients: the discriminator's input gradients on real examples,
+            shape ``(batch, ...)``.
+
+    Returns:
+        Tensor of shape ``(batch,)``.
+    """
+    return _squared_norms(gradients)

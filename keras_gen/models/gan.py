@@ -38,20 +38,57 @@ class GAN(base.GenerativeModel):
     The discriminator returns logits; D = sigmoid(logits). Logs: ``d_loss``,
     ``g_loss``, ``d_real`` (mean D(x)) and ``d_fake`` (mean D(G(z))), which
     the source notes' analysis says tend to 0.5 at the equilibrium D* = 0.5.
-    ``test_step`` reports the same four on held-out real data without
-    updating anything. Both networks run in training mode during training
-    (BatchNorm uses batch statistics), as in the DCGAN reference code.
+    ``test_step`` reports the same on held-out real data without updating
+    anything (penalties included). Both networks run in training mode during
+    training (BatchNorm uses batch statistics), as in the DCGAN reference
+    code.
+
+    Other objectives (``objective=``) replace the two losses above; the
+    discriminator's output is then an unbounded score D(x) (a critic), and
+    ``d_real`` / ``d_fake`` log the mean raw score on real / generated
+    images (``d_real - d_fake`` is WGAN-GP's estimate of the Wasserstein
+    distance):
+
+    * ``"hinge"`` (Lim & Ye 2017; Miyato et al. 2018):
+      ``L_D = mean relu(1 - D(x)) + mean relu(1 + D(G(z)))``,
+      ``L_G = -mean D(G(z))``;
+    * ``"wgan-gp"`` (Gulrajani et al. 2017):
+      ``L_D = mean D(G(z)) - mean D(x) + gp_weight * gp``, with
+      ``gp = mean (||grad D(x_hat)||_2 - 1)^2`` on random interpolates
+      ``x_hat = eps x + (1 - eps) G(z)``, ``eps ~ U(0, 1)`` per example
+      (from the model's SeedGenerator), logged as ``gp``;
+      ``L_G = -mean D(G(z))``. The paper trains it with
+      ``Adam(1e-4, beta_1=0.0, beta_2=0.9)`` for both players, 5 critic
+      steps per generator step (the default ``d_steps`` here) and no
+      BatchNormalization in the critic (its penalty is per example; use
+      ``dcgan_discriminator(..., normalization="layer")`` or ``None``).
+
+    ``r1_gamma > 0`` adds the R1 penalty (Mescheder et al. 2018)
+    ``r1_gamma / 2 * mean ||grad_x D(x)||^2`` on the real batch to the
+    discriminator's loss under any objective, logged (without the weight)
+    as ``r1``. Both penalties are taken with
+    ``keras_gen.backend.input_gradient`` inside the one written step.
+    With ``augment``, the penalties' inputs are the un-augmented images (the
+    real batch for R1, the interpolates for the gradient penalty), which the
+    discriminator sees augmented like every other batch: the gradient is
+    taken through the augmentation, as StyleGAN2-ADA does for R1.
 
     Args:
         generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
         discriminator: ``keras.Model`` mapping images of the generator's
             output shape to logits ``(batch, 1)``.
         latent_dim: int > 0, size of z.
-        d_steps: int > 0, K discriminator updates per generator update.
-            Defaults to 1 (the source notes' "usually 1").
-        generator_loss: ``"non_saturating"`` (default) or ``"minimax"``.
+        d_steps: int > 0 or None, K discriminator updates per generator
+            update. Defaults to None: 5 with ``objective="wgan-gp"`` (the
+            paper's n_critic), else 1 (the source notes' "usually 1"). An
+            explicit value is always used as given.
+        generator_loss: ``"non_saturating"``, ``"minimax"`` or None, the
+            generator loss of ``objective="standard"``. Defaults to None
+            (``"non_saturating"``); the other objectives have their own and
+            refuse a value.
         label_smoothing: float in [0, 1), one-sided label smoothing of the
-            real targets (1 -> 1 - label_smoothing). Defaults to 0.
+            real targets (1 -> 1 - label_smoothing), ``objective="standard"``
+            only. Defaults to 0.
         seed: int or None, seed of the latent draws during training and of
             ``sample(seed=None)``.
         augment: None (default) or a ``keras.layers.Layer`` applied during
@@ -62,6 +99,12 @@ class GAN(base.GenerativeModel):
             ``observe(real_logits)``, the discriminator step calls it with the
             logits of the augmented real batch (adaptive augmentation updates
             its strength there). ``test_step`` and ``sample`` never augment.
+        objective: ``"standard"`` (default: the source notes' cross-entropy
+            game), ``"hinge"`` or ``"wgan-gp"`` (see above).
+        gp_weight: float >= 0 or None, lambda of WGAN-GP's gradient penalty,
+            ``objective="wgan-gp"`` only. Defaults to None (10, the paper's).
+        r1_gamma: float >= 0, weight gamma of the R1 penalty on real data,
+            any objective. Defaults to 0 (off).
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -85,21 +128,60 @@ class GAN(base.GenerativeModel):
         generator,
         discriminator,
         latent_dim,
-        d_steps=1,
-        generator_loss="non_saturating",
+        d_steps=None,
+        generator_loss=None,
         label_smoothing=0.0,
         seed=None,
         augment=None,
+        objective="standard",
+        gp_weight=None,
+        r1_gamma=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.generator = base.check_sub_model("generator", generator)
         self.discriminator = base.check_sub_model("discriminator", discriminator)
         self._latent_dim = checks.positive_int("latent_dim", latent_dim)
+        self.objective = checks.choice("objective", objective, losses.OBJECTIVES)
+        critic = self.objective != "standard"
+        if d_steps is None:
+            d_steps = WGAN_GP_D_STEPS if self.objective == "wgan-gp" else 1
         self.d_steps = checks.positive_int("d_steps", d_steps)
+        if critic and generator_loss is not None:
+            raise ValueError(
+                "generator_loss applies to objective='standard' only; the "
+                f"{self.objective!r} objective's generator minimises -D(G(z)). "
+                f"Received: generator_loss={generator_loss!r} with objective={self.objective!r}"
+            )
+        if not critic:
+            generator_loss = "non_saturating" if generator_loss is None else generator_loss
+            self.generator_loss_fn = losses.generator_loss(generator_loss)
+        else:
+            self.generator_loss_fn = losses.critic_generator_loss
         self.generator_loss = generator_loss
-        self.generator_loss_fn = losses.generator_loss(generator_loss)
         self.label_smoothing = checks.probability("label_smoothing", label_smoothing)
+        if critic and self.label_smoothing > 0:
+            raise ValueError(
+                "label_smoothing applies to objective='standard' only (the other "
+                "objectives have no labels to smooth). Received: "
+                f"label_smoothing={label_smoothing!r} with objective={self.objective!r}"
+            )
+        if gp_weight is not None and self.objective != "wgan-gp":
+            raise ValueError(
+                "gp_weight is the weight of WGAN-GP's gradient penalty and applies to "
+                f"objective='wgan-gp' only. Received: gp_weight={gp_weight!r} with "
+                f"objective={self.objective!r}"
+            )
+        if self.objective == "wgan-gp":
+            gp_weight = WGAN_GP_WEIGHT if gp_weight is None else gp_weight
+            gp_weight = checks.non_negative_float("gp_weight", gp_weight)
+        self.gp_weight = gp_weight
+        self.r1_gamma = checks.non_negative_float("r1_gamma", r1_gamma)
+        self.d_loss_fn = {
+            "standard": lambda r, f: losses.discriminator_loss(r, f, self.label_smoothing),
+            "hinge": losses.hinge_discriminator_loss,
+            "wgan-gp": losses.wasserstein_critic_loss,
+        }[self.objective]
         self.seed = checks.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
         self.augment = _check_augment(augment)
@@ -113,6 +195,12 @@ class GAN(base.GenerativeModel):
             self.d_real_tracker,
             self.d_fake_tracker,
         ]
+        if self.objective == "wgan-gp":
+            self.gp_tracker = keras.metrics.Mean(name="gp")
+            self.metric_trackers.append(self.gp_tracker)
+        if self.r1_gamma > 0:
+            self.r1_tracker = keras.metrics.Mean(name="r1")
+            self.metric_trackers.append(self.r1_tracker)
         self.d_optimizer = None
         self.g_optimizer = None
         # call() takes latent vectors, so build now: the trainers must never
@@ -148,6 +236,9 @@ class GAN(base.GenerativeModel):
                 f"(batch, 1). Received: discriminator output shape {shape}"
             )
         self.image_shape = tuple(images.shape[1:])
+        if self.augment is not None and not self.augment.built:
+            # The trainers build an unbuilt model by calling it on images.
+            self.augment.build(tuple(images.shape))
 
     def call(self, inputs, training=False):
         """Generate images from latent vectors ``inputs``."""
@@ -240,22 +331,50 @@ class GAN(base.GenerativeModel):
             return images
         return self.augment(images, training=True)
 
+    def _scores(self, logits):
+        """What d_real / d_fake report: D = sigmoid(logits), or the raw critic score."""
+        logits = ops.cast(logits, "float32")
+        return ops.mean(ops.sigmoid(logits) if self.objective == "standard" else logits)
+
     def _d_losses(self, real, z, condition, training):
+        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``)."""
         fake = self._generate(z, condition, training)
-        real_logits = self._discriminate(self._augmented(real, training), condition, training)
-        fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
+
+        def seen(images):  # D's output on images, through the augmentation
+            return self._discriminate(self._augmented(images, training), condition, training)
+
+        terms = {}
+        if self.r1_gamma > 0:
+            # R1 on the real images before augmentation, the gradient taken
+            # through it (as StyleGAN2-ADA); the same pass gives the logits.
+            real_logits, real_grad = backend.value_and_input_gradient(seen, ops.stop_gradient(real))
+            terms["r1"] = ops.mean(losses.r1_penalty(real_grad))
+        else:
+            real_logits = seen(real)
+        fake_logits = seen(fake)
         if training and self.augment is not None and hasattr(self.augment, "observe"):
             self.augment.observe(real_logits)
-        loss = ops.mean(losses.discriminator_loss(real_logits, fake_logits, self.label_smoothing))
-        d_real = ops.mean(ops.sigmoid(ops.cast(real_logits, "float32")))
-        return loss, d_real
+        loss = ops.mean(self.d_loss_fn(real_logits, fake_logits))
+        if self.objective == "wgan-gp":
+            # Random interpolates of the un-augmented real and fake batches,
+            # one eps ~ U(0, 1) per example; the critic sees them augmented
+            # like every other batch and the gradient is taken through that.
+            eps_shape = (ops.shape(real)[0],) + (1,) * (len(real.shape) - 1)
+            eps = ops.cast(keras.random.uniform(eps_shape, seed=self.seed_generator), real.dtype)
+            x_hat = eps * real + (1.0 - eps) * ops.cast(fake, real.dtype)
+            grad = backend.input_gradient(seen, ops.stop_gradient(x_hat))
+            terms["gp"] = ops.mean(losses.gradient_penalty(grad))
+            loss = loss + self.gp_weight * terms["gp"]
+        if self.r1_gamma > 0:
+            loss = loss + 0.5 * self.r1_gamma * terms["r1"]
+        terms["d_real"] = self._scores(real_logits)
+        return loss, terms
 
     def _g_losses(self, z, condition, training):
         fake = self._augmented(self._generate(z, condition, training), training)
         fake_logits = self._discriminate(fake, condition, training)
         loss = ops.mean(self.generator_loss_fn(fake_logits))
-        d_fake = ops.mean(ops.sigmoid(ops.cast(fake_logits, "float32")))
-        return loss, d_fake
+        return loss, self._scores(fake_logits)
 
     def train_step(self, data):
         real, _, labels = base.split_batch(data)
@@ -263,7 +382,7 @@ class GAN(base.GenerativeModel):
         batch_size = ops.shape(real)[0]
         for _ in range(self.d_steps):
             z = self._latents(batch_size)
-            d_loss, d_real = self.minimize(
+            d_loss, d_terms = self.minimize(
                 lambda: self._d_losses(real, z, condition, training=True),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
@@ -276,19 +395,15 @@ class GAN(base.GenerativeModel):
             self.g_optimizer,
             has_aux=True,
         )
-        return self.update_metrics(
-            {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
-        )
+        return self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
 
     def test_step(self, data):
         real, _, labels = base.split_batch(data)
         condition = self._condition(labels)
         batch_size = ops.shape(real)[0]
-        d_loss, d_real = self._d_losses(real, self._latents(batch_size), condition, training=False)
+        d_loss, d_terms = self._d_losses(real, self._latents(batch_size), condition, training=False)
         g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False)
-        return self.update_metrics(
-            {"d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake}
-        )
+        return self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
 
     # ---------------------------------------------------------- inference
     # The model protocol (see GenerativeModel): ``sample(n, seed=None)``
@@ -334,6 +449,9 @@ class GAN(base.GenerativeModel):
                     None if self.augment is None
                     else keras.saving.serialize_keras_object(self.augment)
                 ),
+                "objective": self.objective,
+                "gp_weight": self.gp_weight,
+                "r1_gamma": self.r1_gamma,
             }
         )
         return config
@@ -346,6 +464,12 @@ class GAN(base.GenerativeModel):
         if config.get("augment") is not None:
             config["augment"] = keras.saving.deserialize_keras_object(config["augment"])
         return cls(**config)
+
+
+# WGAN-GP's defaults (Gulrajani et al. 2017, Algorithm 1): lambda = 10 and
+# n_critic = 5 critic iterations per generator iteration.
+WGAN_GP_WEIGHT = 10.0
+WGAN_GP_D_STEPS = 5
 
 
 def _check_augment(augment):
