@@ -2,7 +2,8 @@
 
 Public API:
 
-* models: :class:`AutoEncoder`, :class:`VAE`, :class:`GAN`
+* models: :class:`AutoEncoder`, :class:`VAE`, :class:`GAN`,
+  :class:`ConditionalGAN`, :class:`ConditionalVAE`
 * layers: :class:`Sampling`
 * modules: ``keras_gen.networks`` (default encoders/decoders),
   ``keras_gen.data`` (datasets), ``keras_gen.losses`` (the source notes' formulas),
@@ -18,6 +19,7 @@ Public API:
 
 __version__ = "0.1.0"
 
+from keras_gen import augment
 from keras_gen import backend
 from keras_gen import callbacks
 from keras_gen import data
@@ -35,6 +37,8 @@ from keras_gen.layers import Sampling
 from keras_gen.models import VAE
 from keras_gen.models import GAN
 from keras_gen.models import AutoEncoder
+from keras_gen.models import ConditionalGAN
+from keras_gen.models import ConditionalVAE
 from keras_gen.models import GenerativeModel
 from keras_gen.models import NonFiniteWeightsError
 
@@ -50,11 +54,14 @@ def __getattr__(name):
 
 __all__ = [
     "AutoEncoder",
+    "ConditionalGAN",
+    "ConditionalVAE",
     "GAN",
     "GenerativeModel",
     "NonFiniteWeightsError",
     "Sampling",
     "VAE",
+    "augment",
     "backend",
     "callbacks",
     "data",

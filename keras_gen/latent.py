@@ -18,6 +18,12 @@ protocol (``latent_dim``, ``encoding_network``, ``decoding_network``,
   images) refuse it; ``interpolate`` and ``alter`` take latent codes ``z``
   directly and decode them with the generator.
 
+* ``keras_gen.ConditionalVAE`` / ``ConditionalGAN`` (a ``condition_spec``):
+  ``encode``, ``decode`` and ``interpolate`` take ``labels`` (one label for
+  all items, or one per item), the condition the codes are encoded and
+  decoded with, e.g. an interpolation at a fixed class; ``transfer_style``
+  encodes images with their labels and decodes them with others.
+
 Codes and decoded images are NumPy arrays. Where an argument may be either
 images or codes (``interpolate``, ``alter``), an array of shape
 ``(latent_dim,)`` or ``(n, latent_dim)`` is taken as codes and anything
@@ -53,27 +59,55 @@ def latent_dim(model):
     return int(_check_model(model).latent_dim)
 
 
-def encode(model, x, batch_size=None):
+def _condition(model, labels, n):
+    """The condition vectors ``(n, k)`` of a conditional model, else None.
+
+    An unconditional model refuses labels (``base.check_unconditional``).
+    """
+    if getattr(model, "condition_spec", None) is None:
+        base.check_unconditional(model, labels)
+        return None
+    return model.condition_vectors(labels, n)
+
+
+def encode(model, x, batch_size=None, labels=None):
     """Latent codes of images ``x``: the AE code, or the VAE posterior mean.
 
     Args:
-        model: a trained ``keras_gen.AutoEncoder`` or ``keras_gen.VAE``
-            (``model.latent_codes``; a model without an encoder raises
-            ``TypeError``).
+        model: a trained ``keras_gen.AutoEncoder``, ``keras_gen.VAE`` or
+            ``keras_gen.ConditionalVAE`` (``model.latent_codes``; a model
+            without an encoder raises ``TypeError``).
         x: images ``(n, H, W, C)``.
         batch_size: ``predict`` batch size (Keras' default if None).
+        labels: for a conditional model (required), the labels the images
+            are encoded with: one for all, or one per image; None otherwise.
 
     Returns:
         float32 NumPy array ``(n, latent_dim)``.
     """
-    codes = _check_model(model).latent_codes(x, batch_size=batch_size)
+    model = _check_model(model)
+    condition = None
+    if model.encoding_network is not None:  # Without one, latent_codes raises.
+        condition = _condition(model, labels, len(x))
+    if condition is None:
+        codes = model.latent_codes(x, batch_size=batch_size)
+    else:
+        codes = model.latent_codes(x, batch_size=batch_size, condition=condition)
     return np.asarray(codes, dtype="float32")
 
 
-def decode(model, z, batch_size=None):
-    """Images decoded from codes ``z`` by ``model.decoding_network``."""
+def decode(model, z, batch_size=None, labels=None):
+    """Images decoded from codes ``z`` by ``model.decoding_network``.
+
+    ``labels``: for a conditional model (required), the labels to decode
+    with, one for all codes or one per code; None otherwise.
+    """
     z = np.asarray(z, dtype="float32")
-    network = _check_model(model).decoding_network
+    model = _check_model(model)
+    condition = _condition(model, labels, len(z))
+    if condition is not None:
+        return model.decode(z, batch_size=batch_size, condition=condition)
+    network = model.decoding_network
     return base.as_float32(network.predict(z, batch_size=batch_size, verbose=0))
 
 
@@ -86,8 +120,11 @@ def _is_codes(model, x, latent):
     return x.ndim in (1, 2) and x.shape[-1] == latent_dim(model)
 
 
-def _codes(model, x, latent=None, batch_size=None):
-    """``x`` as codes ``(n, latent_dim)`` (encoding images) and whether it was one item."""
+def _codes(model, x, latent=None, batch_size=None, labels=None):
+    """``x`` as codes ``(n, latent_dim)`` (encoding images) and whether it was one item.
+
+    ``labels``: the labels images are encoded with (conditional models).
+    """
     x = np.asarray(x, dtype="float32")
     if _is_codes(model, x, latent):
         if model.encoding_network is None and latent is False:
@@ -100,9 +137,11 @@ def _codes(model, x, latent=None, batch_size=None):
         single = x.ndim == 1
         return np.atleast_2d(x), single
     shape = base.known_input_shape(model.encoding_network)
+    if shape is None and getattr(model, "condition_spec", None) is not None:
+        shape = model._expected_data_shape()  # [images, condition]: the images' shape
     rank = len(shape) - 1 if shape is not None else x.ndim - 1
     single = x.ndim == rank
-    return encode(model, x[None] if single else x, batch_size), single
+    return encode(model, x[None] if single else x, batch_size, labels=labels), single
 
 
 # ------------------------------------------------------------- refinement
@@ -305,7 +344,7 @@ def interpolate_codes(a, b, steps=10, method="linear"):
 
 
 def interpolate(model, a, b, steps=10, method="linear", latent=None, return_codes=False,
-                batch_size=None):
+                batch_size=None, labels=None):
     """Decode the path between two inputs or two latent codes.
 
     Source notes, "Variational Auto-Encoders" -> "Applications" -> "Interpolation":
@@ -324,6 +363,11 @@ def interpolate(model, a, b, steps=10, method="linear", latent=None, return_code
             from the shape, see the module docstring).
         return_codes: bool, return the codes on the path instead of images.
         batch_size: ``predict`` batch size.
+        labels: for a conditional model (required), the fixed label of each
+            path: one for all pairs or one per pair. Images ``a`` and ``b``
+            are encoded with it and the path is decoded with it (to encode
+            them with their own labels, pass ``latent.encode(model, x,
+            labels=...)`` codes). None for unconditional models.
 
     Returns:
         ``(steps, ...)`` for one pair, ``(n, steps, ...)`` for ``n`` pairs,
@@ -339,18 +383,71 @@ def interpolate(model, a, b, steps=10, method="linear", latent=None, return_code
     >>> interpolate(ae, x[0], x[1], steps=5).shape
     (5, 8, 8, 1)
     """
-    za, single = _codes(model, a, latent, batch_size)
-    zb, _ = _codes(model, b, latent, batch_size)
+    za, single = _codes(model, a, latent, batch_size, labels)
+    zb, _ = _codes(model, b, latent, batch_size, labels)
     if za.shape != zb.shape:
         raise ValueError(
             f"a and b must hold the same number of items. Received: {len(za)} and {len(zb)}"
         )
     path = interpolate_codes(za, zb, steps, method)  # (n, steps, d)
+    condition = _condition(_check_model(model), labels, len(za))
     if not return_codes:
         n, s, d = path.shape
-        images = decode(model, path.reshape(n * s, d), batch_size)
+        if condition is None:
+            images = decode(model, path.reshape(n * s, d), batch_size)
+        else:
+            images = model.decode(path.reshape(n * s, d), batch_size=batch_size,
+                                  condition=np.repeat(condition, s, axis=0))
         path = images.reshape((n, s) + images.shape[1:])
     return path[0] if single else path
+
+
+def transfer_style(model, x, labels, new_labels, batch_size=None):
+    """Redraw images ``x`` for other labels, keeping their style (conditional VAEs).
+
+    Each image is encoded with its own label (posterior mean of q(z|x, c))
+    and its code decoded with the new label. In a conditional VAE the
+    condition tells the decoder what the label says, so the code keeps the
+    rest (for digits: slant, stroke width, size): the same handwriting,
+    another digit (Sohn et al., 2015; Kingma et al., 2014, "analogies").
+
+    Args:
+        model: a trained ``keras_gen.ConditionalVAE`` (a conditional model
+            with an encoder).
+        x: images ``(n, H, W, C)``.
+        labels: the labels of ``x``: one for all or one per image.
+        new_labels: the labels to redraw them with: one for all or one per
+            image.
+        batch_size: ``predict`` batch size.
+
+    Returns:
+        float32 NumPy images ``(n, H, W, C)``.
+
+    Raises:
+        ValueError: for an unconditional model, or bad labels.
+        TypeError: for a model without an encoder (a ``ConditionalGAN``).
+
+    Example:
+
+    >>> import numpy as np, keras_gen
+    >>> enc = keras_gen.networks.conditional_encoder((8, 8, 1), 2, 3, kind="dense",
+    ...     variational=True, hidden_units=(16,), features=8, condition_units=8)
+    >>> dec = keras_gen.networks.conditional_decoder(2, (8, 8, 1), 3, kind="dense",
+    ...     hidden_units=(16,))
+    >>> cvae = keras_gen.ConditionalVAE(enc, dec, num_classes=3)
+    >>> x = np.random.rand(4, 8, 8, 1).astype("float32")
+    >>> transfer_style(cvae, x, labels=[0, 1, 2, 0], new_labels=2).shape
+    (4, 8, 8, 1)
+    """
+    model = _check_model(model)
+    if getattr(model, "condition_spec", None) is None:
+        raise ValueError(
+            "transfer_style needs a conditional model (keras_gen.ConditionalVAE): it "
+            f"decodes codes with other labels. Received: model of type {type(model).__name__}"
+        )
+    x = np.asarray(x, dtype="float32")
+    codes = encode(model, x, batch_size, labels=labels)
+    return decode(model, codes, batch_size, labels=new_labels)
 
 
 # --------------------------------------------------------------- attributes

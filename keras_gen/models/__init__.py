@@ -2,6 +2,8 @@
 
 from keras_gen.models.autoencoder import AutoEncoder
 from keras_gen.models.base import GenerativeModel
+from keras_gen.models.conditional import ConditionalGAN
+from keras_gen.models.conditional import ConditionalVAE
 from keras_gen.models.base import NonFiniteWeightsError
 from keras_gen.models.base import check_finite_weights
 from keras_gen.models.gan import GAN
@@ -9,6 +11,8 @@ from keras_gen.models.vae import VAE
 
 __all__ = [
     "AutoEncoder",
+    "ConditionalGAN",
+    "ConditionalVAE",
     "GAN",
     "GenerativeModel",
     "NonFiniteWeightsError",

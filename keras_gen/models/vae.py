@@ -179,29 +179,45 @@ class VAE(EncoderDecoderModel):
         z = self.sampling([z_mean, z_log_sigma]) if training else z_mean
         return self.decoder(z, training=training)
 
-    def forward_losses(self, x, target, training):
-        z_mean, z_log_sigma = self.encoder(x, training=training)
+    # The networks, as the steps call them. A conditional subclass
+    # (keras_gen.ConditionalVAE) overrides _condition (labels -> what the
+    # networks take) and _encode / _decode (how the condition reaches them);
+    # the unconditional VAE ignores labels (split_batch's rule).
+    def _condition(self, labels):
+        return None
+
+    def _encode(self, x, condition, training):
+        return self.encoder(x, training=training)
+
+    def _decode(self, z, condition, training):
+        return self.decoder(z, training=training)
+
+    def forward_losses(self, x, target, training, condition=None):
+        z_mean, z_log_sigma = self._encode(x, condition, training)
         # The Sampling layer adds kl_weight * KL through add_loss and returns
         # the unweighted KL (one computation) for the logs.
         z, kl = self.sampling([z_mean, z_log_sigma], training=training, return_kl=True)
-        x_hat = self.decoder(z, training=training)
+        x_hat = self._decode(z, condition, training)
         reconstruction = ops.mean(self.reconstruction_fn(target, x_hat))
         # Plus model.losses: lambda * KL from Sampling, sub-model regularisers.
         total = base.plus_model_losses(self, reconstruction)
         return total, (reconstruction, kl, x_hat)
 
     def train_step(self, data):
-        x, target, _ = base.split_batch(data)
+        x, target, labels = base.split_batch(data)
+        condition = self._condition(labels)
         loss, (reconstruction, kl, x_hat) = self.minimize(
-            lambda: self.forward_losses(x, target, training=True),
+            lambda: self.forward_losses(x, target, training=True, condition=condition),
             self.trainable_variables,
             has_aux=True,
         )
         return self._logs(loss, reconstruction, kl, target, x_hat)
 
     def test_step(self, data):
-        x, target, _ = base.split_batch(data)
-        loss, (reconstruction, kl, x_hat) = self.forward_losses(x, target, training=False)
+        x, target, labels = base.split_batch(data)
+        loss, (reconstruction, kl, x_hat) = self.forward_losses(
+            x, target, training=False, condition=self._condition(labels)
+        )
         return self._logs(loss, reconstruction, kl, target, x_hat)
 
     def _logs(self, loss, reconstruction, kl, target, x_hat):

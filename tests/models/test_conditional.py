@@ -1,0 +1,302 @@
+"""ConditionalGAN and ConditionalVAE: the condition reaches every network, fit, sample, errors, saving."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from keras_gen import latent
+from tests import helpers
+
+ONE_BACKEND = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="backend-independent checks (argument and label validation): run on TensorFlow only",
+)
+K = 3  # classes in the tiny tests
+IMAGE = (8, 8, 1)
+
+
+def tiny_cgan(k=K, **kwargs):
+    """The default conditional DCGAN pair at 8x8, narrow."""
+    g = keras_gen.networks.conditional_dcgan_generator(4, IMAGE, k, filters=(8,))
+    d = keras_gen.networks.conditional_dcgan_discriminator(IMAGE, k, filters=(8,))
+    kwargs.setdefault("seed", 0)
+    kwargs.setdefault("num_classes", k)
+    return keras_gen.ConditionalGAN(g, d, latent_dim=4, **kwargs)
+
+
+def tiny_cvae(k=K, **kwargs):
+    enc = keras_gen.networks.conditional_encoder(IMAGE, 2, k, kind="dense", variational=True,
+                                                 hidden_units=(16,), features=16,
+                                                 condition_units=16)
+    dec = keras_gen.networks.conditional_decoder(2, IMAGE, k, kind="dense", hidden_units=(16,))
+    kwargs.setdefault("seed", 0)
+    kwargs.setdefault("num_classes", k)
+    return keras_gen.ConditionalVAE(enc, dec, **kwargs)
+
+
+def gan_optimizers(lr=2e-3):
+    return {"d_optimizer": keras.optimizers.Adam(lr, beta_1=0.5),
+            "g_optimizer": keras.optimizers.Adam(lr, beta_1=0.5)}
+
+
+def toy_classes(n=48, k=K):
+    """Images whose brightness is set by the class: class c is all (c + 0.5) / k."""
+    labels = (np.arange(n) % k).astype("int32")
+    rng = np.random.default_rng(0)
+    x = (labels[:, None, None, None] + 0.5) / k + rng.normal(0, 0.02, (n,) + IMAGE)
+    return np.clip(x, 0.0, 1.0).astype("float32"), labels
+
+
+# ------------------------------------------------ the condition reaches each network
+def test_condition_reaches_generator_discriminator_and_training():
+    gan = tiny_cgan()
+    z = np.random.default_rng(1).normal(size=(2, 4)).astype("float32")
+    a, b = gan.decode(z, labels=0), gan.decode(z, labels=[1, 2])
+    assert np.abs(a - b).max() > 1e-4  # same z, another label: another image
+    x = np.random.default_rng(2).uniform(-1, 1, (2,) + IMAGE).astype("float32")
+    c = np.eye(K, dtype="float32")
+    d0 = gan.discriminator.predict([x, c[[0, 0]]], verbose=0)
+    d1 = gan.discriminator.predict([x, c[[1, 1]]], verbose=0)
+    assert np.abs(d0 - d1).max() > 0
+    # One D step and one G step: a non-zero gradient reaches the label
+    # embedding of D and the condition rows of G's first layer.
+    embedding = gan.discriminator.get_layer("condition_embedding").kernel
+    project = gan.generator.get_layer("dcgan_generator").get_layer("project").kernel
+    before = [keras.ops.convert_to_numpy(v).copy() for v in (embedding, project)]
+    gan.compile(**gan_optimizers())
+    x, labels = toy_classes(16)
+    gan.fit(x * 2 - 1, labels, batch_size=16, epochs=1, verbose=0)
+    after = [keras.ops.convert_to_numpy(v) for v in (embedding, project)]
+    assert np.abs(after[0] - before[0]).min(axis=1).max() > 0  # rows of the embedding moved
+    assert np.abs(after[1][4:] - before[1][4:]).max() > 0  # rows fed by the condition moved
+
+
+# ------------------------------------------------------------- training
+def test_cvae_condition_reaches_both_networks_loss_falls_and_label_decides():
+    x, labels = toy_classes(48)
+    cvae = tiny_cvae(kl_weight=0.01)
+    z0, z1 = cvae.latent_codes(x[:4], labels=0), cvae.latent_codes(x[:4], labels=2)
+    assert np.abs(z0 - z1).max() > 1e-5  # the encoder sees the label
+    assert np.abs(cvae.decode(z0, labels=0) - cvae.decode(z0, labels=1)).max() > 1e-5
+    cvae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    losses = helpers.fit_losses(cvae, x, y=labels, epochs=12, batch_size=16)
+    helpers.assert_loss_falls(losses, factor=0.5)
+    # Decoded for class c from the prior, the mean brightness is class c's.
+    means = [cvae.sample(16, labels=c, seed=0).mean() for c in range(K)]
+    assert means[0] < means[1] < means[2] and means[2] - means[0] > 0.3, means
+
+
+@ONE_BACKEND
+def test_cgan_learns_the_label_on_a_toy_problem():
+    x, labels = toy_classes(96)
+    gan = tiny_cgan()
+    gan.compile(**gan_optimizers(5e-3))
+    history = gan.fit(x * 2 - 1, labels, batch_size=32, epochs=10, verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values())
+    means = [gan.sample(32, labels=c, seed=0).mean() for c in range(K)]
+    assert means[0] < means[1] < means[2], means
+
+
+@ONE_BACKEND
+def test_fit_on_a_dataset_and_attribute_vectors():
+    import tensorflow as tf
+
+    x, labels = toy_classes(32)
+    vectors = np.eye(K, dtype="float32")[labels]  # attribute vectors (0/1 floats)
+    gan = tiny_cgan(num_classes=None, condition_size=K, condition_names=["a", "b", "c"])
+    gan.compile(**gan_optimizers())
+    ds = tf.data.Dataset.from_tensor_slices((x * 2 - 1, vectors)).batch(16)
+    assert sorted(gan.fit(ds, epochs=1, verbose=0).history) == ["d_fake", "d_loss", "d_real", "g_loss"]
+    assert gan.condition_spec == {"kind": "attributes", "size": K, "names": ["a", "b", "c"]}
+    assert gan.sample(2, labels=[1, 0, 1], seed=0).shape == (2,) + IMAGE  # one vector for all
+    with pytest.raises(ValueError, match=r"labels must be one attribute vector \(3,\) or one per item"):
+        gan.sample(2, labels=[[1, 0]], seed=0)
+
+
+# --------------------------------------------------------------- sampling
+def test_sample_shapes_and_seed():
+    gan = tiny_cgan()
+    a = gan.sample(6, labels=2, seed=3)
+    assert a.shape == (6,) + IMAGE and a.dtype == np.float32
+    np.testing.assert_array_equal(a, gan.sample(6, labels=[2] * 6, seed=3))
+    assert not np.allclose(gan.sample(6, labels=2, seed=5), a)
+    assert not np.allclose(gan.sample(6, labels=2), gan.sample(6, labels=2))  # the SeedGenerator advances
+    assert gan.sample(3, labels=np.array([0, 1, 2]), seed=4, batch_size=2).shape == (3,) + IMAGE
+
+
+@ONE_BACKEND
+def test_cvae_sample_and_generate_alias():
+    cvae = tiny_cvae()
+    np.testing.assert_array_equal(cvae.sample(4, labels=1, seed=2), cvae.sample(4, labels=1, seed=2))
+    assert cvae.sample(2, labels=[0, 2], seed=1).shape == (2,) + IMAGE
+    with pytest.warns(DeprecationWarning):
+        assert tiny_cgan().generate(2, labels=1, seed=0).shape == (2,) + IMAGE
+
+
+# ------------------------------------------------------------------ errors
+@ONE_BACKEND
+def test_bad_labels_raise_clear_errors():
+    import tensorflow as tf
+
+    gan = tiny_cgan()
+    gan.compile(**gan_optimizers())
+    x, labels = toy_classes(8)
+    with pytest.raises(ValueError, match="trains on images with labels .*Received: images without labels"):
+        gan.fit(x, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="images without labels in the first batch of the tf.data"):
+        gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"y must hold class ids in \[0, 3\).*e.g. 3 \(min=1, max=3\)"):
+        gan.fit(x, labels + 1, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="y must be an int or a sequence of int class ids.*dtype float32"):
+        gan.fit(x, labels.astype("float32"), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="y must hold one label per image. Received: 4 labels for 8"):
+        gan.fit(x, labels[:4], epochs=1, verbose=0)
+    bad = tf.data.Dataset.from_tensor_slices((x, labels - 1)).batch(4)
+    with pytest.raises(ValueError, match=r"first batch of the tf.data.Dataset x must hold class ids in \[0, 3\)"):
+        gan.fit(bad, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="labels is required.*Received: labels=None"):
+        gan.sample(2)
+    with pytest.raises(ValueError, match=r"labels must hold class ids in \[0, 3\).*e.g. -1"):
+        gan.sample(2, labels=-1)
+    with pytest.raises(ValueError, match="labels must hold one class id per item \\(2\\)"):
+        gan.sample(2, labels=[0, 1, 2])
+    with pytest.raises(ValueError, match="labels must be an int or a sequence of int class ids"):
+        gan.sample(2, labels=[0.0, 1.0])
+    with pytest.raises(ValueError, match="labels must be None: a GAN is unconditional"):
+        keras_gen.GAN(keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)]),
+                      keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]),
+                      latent_dim=2).sample(2, labels=1)
+    with pytest.raises(ValueError, match="labels must be None"):
+        latent.decode(keras_gen.VAE(helpers.tiny_encoder(variational=True), helpers.tiny_decoder()),
+                      np.zeros((1, 2)), labels=1)
+    cvae = tiny_cvae()
+    cvae.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="A ConditionalVAE trains on images with labels"):
+        cvae.fit(x, epochs=1, verbose=0)
+
+
+@ONE_BACKEND
+def test_bad_arguments_and_networks_raise_clear_errors():
+    g = keras_gen.networks.conditional_dcgan_generator(4, IMAGE, K, filters=(8,))
+    d = keras_gen.networks.conditional_dcgan_discriminator(IMAGE, K, filters=(8,))
+    with pytest.raises(ValueError, match="exactly one of num_classes .* Received: num_classes=None, condition_size=None"):
+        keras_gen.ConditionalGAN(g, d, latent_dim=4)
+    with pytest.raises(ValueError, match="num_classes=3, condition_size=3"):
+        keras_gen.ConditionalGAN(g, d, latent_dim=4, num_classes=3, condition_size=3)
+    with pytest.raises(ValueError, match="num_classes must be a positive integer"):
+        keras_gen.ConditionalGAN(g, d, latent_dim=4, num_classes=0)
+    with pytest.raises(ValueError, match="condition_names must be None or 3 strings"):
+        keras_gen.ConditionalGAN(g, d, latent_dim=4, num_classes=3, condition_names=["a"])
+    with pytest.raises(ValueError, match=r"condition \(batch, 4\).*Received: generator input shapes \[\(None, 4\), \(None, 3\)\]"):
+        keras_gen.ConditionalGAN(g, d, latent_dim=4, num_classes=4)
+    plain_g = keras_gen.networks.dcgan_generator(4, IMAGE, filters=(8,))
+    with pytest.raises(ValueError, match=r"generator of a ConditionalGAN must be a keras.Model with two inputs \[z \(batch, 4\), condition \(batch, 3\)\].*1 input"):
+        keras_gen.ConditionalGAN(plain_g, d, latent_dim=4, num_classes=3)
+    plain_d = keras_gen.networks.dcgan_discriminator(IMAGE, filters=(8,))
+    with pytest.raises(ValueError, match="discriminator of a ConditionalGAN must be a keras.Model with two inputs"):
+        keras_gen.ConditionalGAN(g, plain_d, latent_dim=4, num_classes=3)
+    with pytest.raises(ValueError, match="encoder of a ConditionalVAE must be a keras.Model with two inputs"):
+        keras_gen.ConditionalVAE(helpers.tiny_encoder(variational=True),
+                                 keras_gen.networks.conditional_decoder(2, IMAGE, K), num_classes=K)
+    with pytest.raises(ValueError, match="decoder of a ConditionalVAE must be a keras.Model with two inputs"):
+        keras_gen.ConditionalVAE(
+            keras_gen.networks.conditional_encoder(IMAGE, 2, K, variational=True, kind="dense"),
+            helpers.tiny_decoder(), num_classes=K)
+    with pytest.raises(ValueError, match="must return \\[z_mean, z_log_sigma\\]"):
+        keras_gen.ConditionalVAE(keras_gen.networks.conditional_encoder(IMAGE, 2, K, kind="dense"),
+                                 keras_gen.networks.conditional_decoder(2, IMAGE, K), num_classes=K)
+
+
+# ------------------------------------------------------------ latent tools
+@ONE_BACKEND
+def test_interpolation_at_a_fixed_label_and_style_transfer():
+    cvae, gan = tiny_cvae(), tiny_cgan()
+    x, labels = toy_classes(4)
+    path = latent.interpolate(cvae, x[0], x[1], steps=4, labels=2)
+    assert path.shape == (4,) + IMAGE
+    # The ends are the images' codes (encoded with label 2) decoded with label 2.
+    ends = cvae.decode(latent.encode(cvae, x[:2], labels=2), labels=2)
+    np.testing.assert_allclose(path[[0, -1]], ends, atol=1e-5)
+    z = np.random.default_rng(0).normal(size=(2, 4)).astype("float32")
+    gan_path = latent.interpolate(gan, z[0], z[1], steps=3, labels=1)
+    np.testing.assert_allclose(gan_path[[0, -1]], gan.decode(z, labels=1), atol=1e-5)
+    moved = latent.transfer_style(cvae, x, labels=labels, new_labels=0)
+    expected = cvae.decode(cvae.latent_codes(x, labels=labels), labels=0)
+    np.testing.assert_allclose(moved, expected, atol=1e-5)
+    with pytest.raises(ValueError, match="labels is required"):
+        latent.interpolate(cvae, x[0], x[1], steps=3)
+    with pytest.raises(TypeError, match="has no encoder"):
+        latent.transfer_style(gan, x, labels=0, new_labels=1)
+
+
+# ------------------------------------------------------------------ saving
+LOAD_AND_PREDICT = """
+import json, numpy as np, keras, keras_gen
+out = {{}}
+for path, inputs in {cases!r}:
+    model = keras.saving.load_model(path)
+    out[path] = [type(model).__name__, model.condition_spec,
+                 model.predict([np.asarray(t, "float32") for t in inputs], verbose=0).tolist()]
+print(json.dumps(out))
+"""
+
+
+def test_save_load_round_trip_and_other_backend(tmp_path):
+    x, labels = toy_classes(16)
+    gan = tiny_cgan(d_steps=2, condition_names=["dark", "mid", "light"])
+    gan.compile(**gan_optimizers())
+    gan.fit(x * 2 - 1, labels, batch_size=16, epochs=1, verbose=0)
+    cvae = tiny_cvae(kl_weight=0.5)
+    cvae.compile(optimizer="adam")
+    cvae.fit(x, labels, batch_size=16, epochs=1, verbose=0)
+    c = np.eye(K, dtype="float32")[labels[:4]]
+    z = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
+    cases = []
+    for model, inputs in ((gan, [z, c]), (cvae, [x[:4], c])):
+        path = str(tmp_path / f"{type(model).__name__}.keras")
+        loaded = helpers.assert_round_trip(model, path, inputs,
+                                           lambda m, i: m.predict(i, verbose=0))
+        assert loaded.condition_spec == model.condition_spec
+        config = loaded.get_config()
+        assert config["num_classes"] == K and config["condition_size"] is None
+        cases.append((path, [t.tolist() for t in inputs]))
+    assert loaded.kl_weight == 0.5
+    assert keras.saving.load_model(cases[0][0]).d_steps == 2
+    # The file loads under the next backend and predicts the same.
+    here = keras.backend.backend()
+    other = helpers.BACKENDS[(helpers.BACKENDS.index(here) + 1) % 3]
+    result = helpers.run_in_backend(other, LOAD_AND_PREDICT.format(cases=cases))
+    for (path, inputs), model in zip(cases, (gan, cvae)):
+        kind, spec, predicted = result[path]
+        assert kind == type(model).__name__ and spec == model.condition_spec
+        np.testing.assert_allclose(predicted, model.predict([np.asarray(t) for t in inputs], verbose=0),
+                                   rtol=1e-4, atol=1e-5)
+    json.dumps(gan.condition_spec)
+
+
+# ---------------------------------------------------------------- networks
+@ONE_BACKEND
+def test_default_conditional_networks():
+    n = keras_gen.networks
+    g = n.conditional_dcgan_generator(64, (28, 28, 1), 10)
+    assert [tuple(t.shape) for t in g.inputs] == [(None, 64), (None, 10)]
+    assert g.get_layer("dcgan_generator").input_shape == (None, 74)
+    d = n.conditional_dcgan_discriminator((28, 28, 1), 10)
+    assert d.get_layer("condition_embedding").kernel.shape == (10, 7 * 7 * 128)
+    enc = n.conditional_encoder((28, 28, 1), 8, 10, variational=True)
+    assert enc.output_names == ["z_mean", "z_log_sigma"]
+    assert enc.get_layer("conv_encoder").get_layer("conv_bn_1") is not None  # BN as in VAE encoders
+    dec = n.conditional_decoder(8, (28, 28, 1), 10, variational=True)
+    assert [tuple(t.shape) for t in dec.inputs] == [(None, 8), (None, 10)]
+    assert dec.output_shape == (None, 28, 28, 1)
+    # The projection: logit = w.phi + b + e(c).phi, checked against NumPy.
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
+    c = np.eye(10, dtype="float32")[[3, 7]]
+    phi = d.get_layer("dcgan_features").predict(x, verbose=0)
+    w, b = (keras.ops.convert_to_numpy(v) for v in d.get_layer("logits").weights)
+    e = keras.ops.convert_to_numpy(d.get_layer("condition_embedding").kernel)
+    expected = phi @ w + b + np.sum(phi * (c @ e), axis=1, keepdims=True)
+    np.testing.assert_allclose(d.predict([x, c], verbose=0), expected, rtol=1e-4, atol=1e-5)
