@@ -13,6 +13,7 @@ layers, and weights drawn from N(0, 0.02).
 import keras
 
 from keras_gen.layers.minibatch_std import MinibatchStdDev
+from keras_gen.layers.spectral_norm import SpectralNormalization
 from keras_gen.networks import _common
 from keras_gen import _checks as check
 
@@ -188,6 +189,7 @@ def dcgan_discriminator(
     dropout=0.0,
     normalization="batch",
     minibatch_std=False,
+    spectral_norm=False,
     name=None,
 ):
     """Build a DCGAN discriminator that returns one logit per image.
@@ -203,6 +205,15 @@ def dcgan_discriminator(
     (Karras et al., 2018) feeds the last block the batch's feature spread
     as an extra channel. Then Flatten ->
     `Dense(1)` named `"logits"`, computed in float32 under mixed precision.
+    With `spectral_norm=True` every convolution and the logits layer are
+    wrapped in `keras_gen.layers.SpectralNormalization` (Miyato et al.,
+    2018; one power iteration per training call; a subclass of
+    `keras.layers.SpectralNormalization` that never writes the kernel
+    variable, so that it trains on PyTorch too): the wrappers are named
+    `"sn_conv_{i}"` around `"conv_{i}"` and `"logits"` around
+    `"logits_dense"`. The SN-GAN discriminator has no other normalization:
+    pair it with `normalization=None` (BatchNormalization after a
+    normalized convolution undoes its Lipschitz bound).
     The output is a raw logit, not a probability: pair it with the
     `from_logits=True` forms of the GAN losses (for example
     `keras.losses.BinaryCrossentropy(from_logits=True)`), which are
@@ -232,6 +243,9 @@ def dcgan_discriminator(
             `"layer"` or `None` avoid that.
         minibatch_std: bool, whether to add the minibatch standard
             deviation channel before the last block. Defaults to `False`.
+        spectral_norm: bool, whether to wrap the convolutions and the
+            logits layer in `keras_gen.layers.SpectralNormalization`.
+            Defaults to `False`.
         name: str or None, name of the model. Defaults to
             `"dcgan_discriminator"`.
 
@@ -260,6 +274,7 @@ def dcgan_discriminator(
     dropout = check.real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
     normalization = check.choice("normalization", normalization, NORMALIZATIONS)
     minibatch_std = check.boolean("minibatch_std", minibatch_std)
+    spectral_norm = check.boolean("spectral_norm", spectral_norm)
     check.optional_name("name", name)
     if name is None:
         name = "dcgan_discriminator"
@@ -270,7 +285,7 @@ def dcgan_discriminator(
         normalize = i > 1 and normalization is not None
         if minibatch_std and i == len(filters):
             x = MinibatchStdDev(name="minibatch_std")(x)
-        x = keras.layers.Conv2D(
+        conv = keras.layers.Conv2D(
             f,
             kernel_size,
             strides=2,
@@ -278,7 +293,10 @@ def dcgan_discriminator(
             use_bias=not normalize,
             kernel_initializer=_init(),
             name=f"conv_{i}",
-        )(x)
+        )
+        if spectral_norm:
+            conv = SpectralNormalization(conv, name=f"sn_conv_{i}")
+        x = conv(x)
         if normalize and normalization == "batch":
             x = _batch_norm(f"bn_{i}")(x)
         elif normalize:
@@ -291,10 +309,15 @@ def dcgan_discriminator(
         if dropout > 0.0:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(
+    logits = keras.layers.Dense(
         1,
         kernel_initializer=_init(),
         dtype=_common.output_dtype(),
-        name="logits",
-    )(x)
+        name="logits_dense" if spectral_norm else "logits",
+    )
+    if spectral_norm:
+        logits = SpectralNormalization(
+            logits, dtype=_common.output_dtype(), name="logits"
+        )
+    outputs = logits(x)
     return keras.Model(inputs, outputs, name=name)
