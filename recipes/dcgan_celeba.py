@@ -16,6 +16,14 @@ keras_gen.networks' DCGAN builders (Radford et al. 2015); both players use
 Adam(2e-4, beta_1=0.5). Each epoch writes a sample grid decoded from a fixed
 latent batch to --out-dir.
 
+Training options: --objective (standard, hinge, wgan-gp), --r1-gamma (R1
+penalty), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
+--spectral-norm, --d-normalization and --minibatch-std (the discriminator),
+--d-learning-rate / --g-learning-rate (two time-scale updates) and --ema (a
+moving average of G's weights, Keras' use_ema: the grids during training
+show G's own weights; the generator file and the export hold the average,
+the whole-GAN file G's own weights, which a continued run trains on).
+
 Saving and continuing. At the end the whole GAN (both networks, both
 optimizers' states, the latent SeedGenerator's state, and the number of
 epochs trained) is saved to --model-path (default
@@ -96,8 +104,24 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=128, help="batch size")
     p.add_argument("--latent-dim", type=int, default=100, help="size of z")
     p.add_argument("--d-steps", type=int, default=1, help="K discriminator steps per generator step")
-    p.add_argument("--generator-loss", choices=("non_saturating", "minimax"), default="non_saturating",
-                   help="generator loss")
+    p.add_argument("--generator-loss", choices=("non_saturating", "minimax"), default=None,
+                   help="generator loss of --objective standard (default non_saturating)")
+    p.add_argument("--objective", choices=("standard", "hinge", "wgan-gp"), default="standard",
+                   help="GAN objective (keras_gen.GAN(objective=...)): the cross-entropy GAN, "
+                        "the hinge loss, or WGAN with gradient penalty")
+    p.add_argument("--r1-gamma", type=float, default=0.0,
+                   help="weight of the R1 penalty on D's gradient at real images (0: none)")
+    p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default="none",
+                   help="differentiable augmentation of every image D sees while training "
+                        "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
+                        "follows D's overfitting)")
+    p.add_argument("--augment-policy", default="color,translation,cutout",
+                   help="transforms of --augment, comma-separated from color, translation, cutout")
+    p.add_argument("--spectral-norm", action="store_true",
+                   help="spectral normalization of the discriminator's layers")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="momentum of an exponential moving average of G's weights, used for "
+                        "the samples and the saved generator (Keras' use_ema; 0: none)")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided label smoothing")
     p.add_argument("--d-normalization", choices=("batch", "layer", "none"), default="batch",
                    help="normalization in the discriminator's blocks (keras_gen.networks.dcgan_discriminator); "
@@ -105,6 +129,10 @@ def parse_args(argv=None):
     p.add_argument("--minibatch-std", action="store_true",
                    help="add the minibatch standard deviation channel to the discriminator (against mode collapse)")
     p.add_argument("--learning-rate", type=float, default=2e-4, help="Adam learning rate (both players)")
+    p.add_argument("--d-learning-rate", type=float, default=None,
+                   help="D's Adam learning rate (default --learning-rate; two time-scale updates)")
+    p.add_argument("--g-learning-rate", type=float, default=None,
+                   help="G's Adam learning rate (default --learning-rate)")
     p.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 (both players)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, latent draws and the sample grid")
     p.add_argument("--out-dir", default=None, help="sample grids (default outputs/dcgan_<dataset>)")
@@ -137,6 +165,10 @@ def parse_args(argv=None):
         if value is not None and value < 1:
             option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be >= 1. Received: {option}={value}")
+    if args.r1_gamma < 0:
+        p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
+    if not 0.0 <= args.ema < 1.0:
+        p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
@@ -247,6 +279,21 @@ def backed_up_steps(backup):
         return None
 
 
+def _RawGenerator(generator):
+    """A callback keeping G's own weights at each epoch's end (before fit writes an EMA)."""
+    import keras
+
+    class RawGenerator(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights = generator.get_weights()
+
+    return RawGenerator()
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.resume_from is not None and not os.path.isfile(args.resume_from):
@@ -281,14 +328,23 @@ def main(argv=None):
     with scope:
         generator = keras_gen.networks.dcgan_generator(args.latent_dim, image_shape)
         discriminator = keras_gen.networks.dcgan_discriminator(
-            image_shape, minibatch_std=args.minibatch_std,
+            image_shape, minibatch_std=args.minibatch_std, spectral_norm=args.spectral_norm,
             normalization=None if args.d_normalization == "none" else args.d_normalization)
+        augment = None
+        if args.augment != "none":
+            layer = {"diffaugment": keras_gen.augment.DiffAugment,
+                     "ada": keras_gen.augment.AdaptiveAugment}[args.augment]
+            augment = layer(args.augment_policy, seed=args.seed)
         gan = keras_gen.GAN(
             generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
-            generator_loss=args.generator_loss, label_smoothing=args.label_smoothing, seed=args.seed)
+            generator_loss=args.generator_loss, label_smoothing=args.label_smoothing,
+            seed=args.seed, augment=augment, objective=args.objective, r1_gamma=args.r1_gamma)
+        ema = {"use_ema": True, "ema_momentum": args.ema} if args.ema else {}
         gan.compile(
-            d_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1),
-            g_optimizer=keras.optimizers.Adam(args.learning_rate, beta_1=args.beta_1))
+            d_optimizer=keras.optimizers.Adam(args.d_learning_rate or args.learning_rate,
+                                              beta_1=args.beta_1),
+            g_optimizer=keras.optimizers.Adam(args.g_learning_rate or args.learning_rate,
+                                              beta_1=args.beta_1, **ema))
         if saved is not None:
             # Weights, both optimizers' slots and step counts, and the latent
             # SeedGenerator's state, into the networks this command line built.
@@ -324,6 +380,9 @@ def main(argv=None):
     # The NaN check runs first; a diverged epoch writes no grid and no backup.
     callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
                  _common.skip_non_finite_epochs(backup, also_train_end=True)]
+    raw = _RawGenerator(gan.generator) if args.ema else None
+    if raw is not None:
+        callbacks.append(raw)
     epochs = initial_epoch + args.epochs
     if backup_steps is not None:
         resuming = f"resuming the interrupted run backed up in {args.checkpoint_dir}"
@@ -346,8 +405,17 @@ def main(argv=None):
 
     steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
     _common.status(f"Saving the GAN to {args.model_path} and the generator to {args.generator_path}")
+    averaged = None
+    if raw is not None and raw.weights is not None:
+        # fit ended by writing G's moving average into G: the whole-GAN file
+        # keeps G's own weights (what training continues from), the
+        # generator file and the export the average.
+        averaged = gan.generator.get_weights()
+        gan.generator.set_weights(raw.weights)
     _common.save_keras(gan, args.model_path, note={"epochs": epochs, "generator_steps": steps,
                                                    "recipe": "dcgan_celeba"})
+    if averaged is not None:
+        gan.generator.set_weights(averaged)
     _common.save_keras(gan.generator, args.generator_path)
     exported = {}
     if not args.no_export:

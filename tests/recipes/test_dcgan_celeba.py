@@ -79,7 +79,9 @@ def test_help_lists_every_knob_with_defaults(capsys):
     for flag in ("--dataset", "--data-dir", "--tfds-data-dir", "--image-size", "--epochs", "--steps-per-epoch",
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
-                 "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std"):
+                 "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std",
+                 "--augment", "--augment-policy", "--objective", "--r1-gamma", "--spectral-norm",
+                 "--ema", "--d-learning-rate", "--g-learning-rate"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
     assert "shapes" in out
@@ -88,13 +90,32 @@ def test_help_lists_every_knob_with_defaults(capsys):
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
     recipe = load_recipe("dcgan_celeba")
     gan, _ = recipe.main(["--dataset", "shapes", "--image-size", "16", "--batch-size", "8",
-                          "--steps-per-epoch", "1", "--epochs", "1", "--latent-dim", "8", "--verbose", "0",
+                          "--steps-per-epoch", "3", "--epochs", "1", "--latent-dim", "8", "--verbose", "0",
                           "--no-export", "--d-normalization", "layer", "--minibatch-std",
+                          "--augment", "ada", "--augment-policy", "translation,cutout",
+                          "--objective", "hinge", "--r1-gamma", "0.5", "--spectral-norm",
+                          "--ema", "0.9", "--d-learning-rate", "4e-4", "--g-learning-rate", "1e-4",
                           "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "g.keras"),
                           "--generator-path", str(tmp_path / "gen.keras")])
     kinds = [type(layer).__name__ for layer in gan.discriminator.layers]
     assert "MinibatchStdDev" in kinds and "LayerNormalization" in kinds
     assert "BatchNormalization" not in kinds
+    assert "SpectralNormalization" in kinds
+    assert isinstance(gan.augment, keras_gen.augment.AdaptiveAugment)
+    assert list(gan.augment.policy) == ["translation", "cutout"]
+    assert gan.objective == "hinge" and gan.r1_gamma == 0.5
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(4e-4)
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(1e-4)
+    assert gan.g_optimizer.use_ema and gan.g_optimizer.ema_momentum == 0.9
+    # The generator file holds G's moving average (what fit leaves in G); the
+    # whole-GAN file G's own weights, which training continues from (Keras'
+    # average equals the weights after the first step, so 3 steps).
+    saved_g = keras.saving.load_model(tmp_path / "gen.keras")
+    saved_gan = keras.saving.load_model(tmp_path / "g.keras")
+    for ema, own, live in zip(saved_g.weights, saved_gan.generator.weights, gan.generator.weights):
+        np.testing.assert_array_equal(n(ema), n(live))
+    assert any(not np.array_equal(n(a), n(b))
+               for a, b in zip(saved_g.trainable_weights, saved_gan.generator.trainable_weights))
 
 
 # ------------------------------------------- shapes, whole-GAN file, resume
