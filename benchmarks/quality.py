@@ -203,6 +203,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
+    "ema995": dict(PAPER, ema=0.995),
     "ema999": dict(PAPER, ema=0.999),
     "ttur": dict(PAPER, d_lr=4e-4, g_lr=1e-4),
     "ttur_g": dict(PAPER, d_lr=2e-4, g_lr=4e-4),
