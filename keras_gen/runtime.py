@@ -15,6 +15,8 @@ Example:
     images = generator(z)                        # z: (n, latent_dim) float32
     codes = runtime.load("saved_models/vae_digits_encoder.tflite")(x)
     # -> {"z_mean": ..., "z_log_sigma": ...}
+    cgan = runtime.load("saved_models/cgan_digits_generator.tflite")
+    sevens = cgan.generate(16, labels=7, seed=0)    # a conditional artefact needs labels
 """
 
 import json
@@ -24,8 +26,11 @@ import os
 import numpy as np
 
 SIGNATURE_KEY = "serving_default"
-# The manifest versions this runner reads.
-MANIFEST_VERSIONS = (1,)
+# The manifest versions this runner reads: 1, and 2 (conditional artefacts:
+# a second input and a `condition` block).
+MANIFEST_VERSIONS = (1, 2)
+# The name of a conditional artefact's second input.
+CONDITION_INPUT = "condition"
 
 
 class ManifestError(ValueError):
@@ -133,8 +138,7 @@ def _check_manifest(data, manifest, path):
             f"{path!r}. Received: format={data.get('format')!r}",
         )
     _check_tensors(data, "inputs", manifest)
-    if len(data["inputs"]) != 1:
-        _manifest_error(manifest, f"exported models have one input. Received: {len(data['inputs'])} inputs")
+    _check_condition(data, manifest)
     _check_tensors(data, "outputs", manifest)
     for key in ("batch_size", "latent_dim"):
         value = data.get(key)
@@ -151,6 +155,57 @@ def _check_manifest(data, manifest, path):
             )
 
 
+def _check_condition(data, manifest):
+    """The inputs: one, or (version 2) a main input and the condition block's input."""
+    inputs, condition = data["inputs"], data.get("condition")
+    if condition is None:
+        if len(inputs) != 1:
+            _manifest_error(
+                manifest,
+                f"an artefact without a 'condition' has one input. Received: {len(inputs)} inputs",
+            )
+        return
+    if data["manifest_version"] < 2:
+        _manifest_error(manifest, "a 'condition' needs manifest_version 2. Received: manifest_version=1")
+    if not isinstance(condition, dict) or condition.get("kind") not in ("classes", "attributes"):
+        _manifest_error(
+            manifest,
+            f"condition must be an object with kind 'classes' or 'attributes'. Received: condition={condition!r}",
+        )
+    size = condition.get("size")
+    if not _is_int(size, 1):
+        _manifest_error(manifest, f"condition.size must be a positive integer. Received: size={size!r}")
+    if condition["kind"] == "classes" and condition.get("num_classes") != size:
+        _manifest_error(
+            manifest,
+            f"condition.num_classes must equal condition.size ({size}). "
+            f"Received: num_classes={condition.get('num_classes')!r}",
+        )
+    names = condition.get("names")
+    if names is not None and not (
+        isinstance(names, list) and len(names) == size and all(isinstance(n, str) for n in names)
+    ):
+        _manifest_error(manifest, f"condition.names must be null or a list of {size} strings. Received: names={names!r}")
+    if len(inputs) != 2 or inputs[1]["name"] != condition.get("input") or inputs[1]["shape"][1:] != [size]:
+        _manifest_error(
+            manifest,
+            f"a conditional artefact has two inputs, the second named condition.input="
+            f"{condition.get('input')!r} of shape [batch, {size}]. Received: inputs "
+            f"{[(e['name'], e['shape']) for e in inputs]}",
+        )
+    value_range = inputs[1].get("value_range")
+    if value_range is not None and not (
+        isinstance(value_range, list)
+        and len(value_range) == 2
+        and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value_range)
+        and value_range[0] <= value_range[1]
+    ):
+        _manifest_error(
+            manifest,
+            f"inputs[1].value_range must be null or [low, high]. Received: value_range={value_range!r}",
+        )
+
+
 def artefact_size(path):
     """Bytes of a file, or of all files under a directory (a manifest's ``size_bytes``)."""
     if os.path.isdir(path):
@@ -161,13 +216,19 @@ def artefact_size(path):
 
 
 class Runner:
-    """Common interface: ``runner(x)`` and ``runner.generate(n)``.
+    """Common interface: ``runner(x)``, ``runner(z, labels)`` and ``runner.generate(n)``.
 
     Attributes:
         path: the artefact.
         manifest: dict or None (see ``docs/export.md``); checked against the
             artefact when loaded (:class:`ManifestError` if they differ).
-        input_name: name of the single input.
+        input_name: name of the main input (``latent``, ``image`` or ``input``).
+        input_names: every input in the artefact's order: ``[input_name]``,
+            or ``[input_name, "condition"]`` for a conditional artefact.
+        condition: None for an unconditional artefact, else the manifest's
+            ``condition`` dict (``kind`` ``"classes"`` with ``num_classes``,
+            or ``"attributes"``; ``size``, ``names``). A two-input artefact
+            without a manifest gets ``{"kind": "attributes", "size": k}``.
         output_names: names of the outputs, in the exporter's order.
         batch_size: None (any batch) or the fixed batch size; larger or
             smaller batches are split and padded transparently.
@@ -178,19 +239,38 @@ class Runner:
         self.manifest = read_manifest(path)
         self.batch_size = None if self.manifest is None else self.manifest.get("batch_size")
 
-    def _use_signature(self, input_name, input_shape, output_names):
-        """Take the artefact's own signature; check the manifest against it."""
-        self.input_name, self.input_shape = input_name, input_shape
+    def _use_signature(self, inputs, output_names, ordered):
+        """Take the artefact's own signature; check the manifest against it.
+
+        ``inputs``: ``(name, shape)`` pairs, in the order of the artefact's
+        input tensors when ``ordered`` (TFLite), else in any order. The
+        runner's input order is the manifest's (main input, then condition),
+        whatever the tensor order; it feeds inputs by name.
+        """
+        shapes = {name: list(shape) for name, shape in inputs}
+        names = [name for name, _ in inputs]
         self.output_names = sorted(output_names)
         manifest = self.manifest
+        where = self.path + ".json"
         if manifest is not None:
-            where = self.path + ".json"
-            (entry,) = manifest["inputs"]
-            if entry["name"] != input_name or list(entry["shape"][1:]) != list(input_shape[1:]):
+            entries = manifest["inputs"]
+            order = [entry["name"] for entry in entries]
+            if sorted(order) != sorted(names):
+                _manifest_error(where, f"its inputs are {order}, the artefact's are {sorted(names)}")
+            for entry in entries:
+                shape = shapes[entry["name"]]
+                if list(entry["shape"][1:]) != list(shape[1:]):
+                    _manifest_error(
+                        where,
+                        f"its input is {entry['name']!r} of shape {entry['shape']}, the artefact's is "
+                        f"{entry['name']!r} of shape {shape}",
+                    )
+            indices = [entry.get("index") for entry in entries]
+            if ordered and indices != [None] * len(entries) and indices != [names.index(n) for n in order]:
                 _manifest_error(
                     where,
-                    f"its input is {entry['name']!r} of shape {entry['shape']}, the artefact's is "
-                    f"{input_name!r} of shape {input_shape}",
+                    f"its inputs {order} have the tensor indices {indices}, the artefact's input "
+                    f"tensors are {names} in this order",
                 )
             names = [o["name"] for o in manifest["outputs"]]
             if sorted(names) != sorted(output_names):
@@ -198,14 +278,42 @@ class Runner:
                     where,
                     f"its outputs are {names}, the artefact's are {sorted(output_names)}",
                 )
-            if input_shape[0] is not None and self.batch_size not in (None, input_shape[0]):
-                _manifest_error(
-                    where,
-                    f"batch_size={self.batch_size} but the artefact's batch size is {input_shape[0]}",
-                )
             self.output_names = names
-        if self.batch_size is None and self.input_shape[0] is not None:
-            self.batch_size = self.input_shape[0]
+            self.condition = manifest.get("condition")
+            self._condition_range = entries[1].get("value_range") if len(entries) == 2 else None
+        else:
+            order = self._order_without_manifest(names, shapes)
+            self.condition, self._condition_range = None, None
+            if len(order) == 2:
+                self.condition = {
+                    "kind": "attributes",
+                    "size": int(shapes[CONDITION_INPUT][-1]),
+                    "names": None,
+                    "input": CONDITION_INPUT,
+                }
+        self.input_names = order
+        self.input_name = order[0]
+        self.input_shape = shapes[order[0]]
+        self._input_shapes = shapes
+        fixed = {s[0] for s in shapes.values() if s[0] is not None}
+        if manifest is not None and fixed and self.batch_size not in (None, *fixed):
+            _manifest_error(
+                where,
+                f"batch_size={self.batch_size} but the artefact's batch size is {min(fixed)}",
+            )
+        if self.batch_size is None and fixed:
+            self.batch_size = min(fixed)
+
+    @staticmethod
+    def _order_without_manifest(names, shapes):
+        if len(names) == 1:
+            return names
+        if len(names) == 2 and CONDITION_INPUT in names and len(shapes[CONDITION_INPUT]) == 2:
+            return [n for n in names if n != CONDITION_INPUT] + [CONDITION_INPUT]
+        raise ValueError(
+            "Expected a model with one input, or two of which the second is named "
+            f"{CONDITION_INPUT!r} with shape (batch, k). Received: inputs {names}"
+        )
 
     @property
     def latent_dim(self):
@@ -214,13 +322,24 @@ class Runner:
             return int(self.manifest["latent_dim"])
         return int(self.input_shape[-1])
 
-    def __call__(self, x):
+    def __call__(self, x, labels=None):
         """Run the model on ``x`` (NumPy, batch first; cast to float32).
+
+        Args:
+            x: the main input (latent vectors, or images for an encoder).
+            labels: for a conditional artefact (``self.condition`` not None),
+                one label per row of ``x``, see :meth:`condition_vectors`;
+                must be None for an unconditional one.
 
         Returns:
             A NumPy array for a single-output model (generator, decoder, AE
             encoder), else a dict ``name -> array`` (VAE encoder:
             ``z_mean``, ``z_log_sigma``).
+
+        Raises:
+            ValueError: ``x`` has the wrong shape; labels are missing for a
+                conditional artefact, given to an unconditional one, or out
+                of range / of the wrong shape.
         """
         x = np.asarray(x, dtype=np.float32)
         expected = list(self.input_shape[1:])
@@ -229,41 +348,158 @@ class Runner:
                 f"Input must have shape (batch, {', '.join(map(str, expected))}). "
                 f"Received: shape {x.shape}"
             )
-        if self.batch_size is None:
-            outputs = self._run(x)
+        feeds = {self.input_name: x}
+        if self.condition is None:
+            if labels is not None:
+                raise ValueError(
+                    f"labels must be None: the artefact {self.path!r} is unconditional (it has "
+                    f"one input, {self.input_name!r}). Received: labels={_brief(labels)}"
+                )
         else:
-            outputs = self._run_fixed(x, self.batch_size)
+            feeds[CONDITION_INPUT] = self.condition_vectors(labels, len(x))
+        if self.batch_size is None:
+            outputs = self._run(feeds)
+        else:
+            outputs = self._run_fixed(feeds, self.batch_size)
         if len(self.output_names) == 1:
             return outputs[self.output_names[0]]
         return outputs
 
     run = __call__
 
-    def generate(self, n=None, z=None, seed=None):
+    def generate(self, n=None, z=None, seed=None, labels=None):
         """Images from latent vectors: ``z`` given, or ``n`` draws of z ~ N(0, I).
 
         Args:
-            n: int, number of images when ``z`` is None.
+            n: int, number of images when ``z`` is None. For a conditional
+                artefact it defaults to the number of labels.
             z: array ``(n, latent_dim)`` or None.
             seed: int or None, seed of NumPy's generator for the draw.
+            labels: required for a conditional artefact, None otherwise; see
+                :meth:`condition_vectors` (one class id or vector is used
+                for all n images).
         """
         if z is None:
+            if n is None and labels is not None and self.condition is not None:
+                labels = self.condition_vectors(labels)
+                n = len(labels)
             if n is None or int(n) <= 0:
                 raise ValueError(f"Pass z or a positive n. Received: n={n!r}")
             z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
-        return self(np.asarray(z, dtype=np.float32))
+        return self(np.asarray(z, dtype=np.float32), labels)
 
-    def _run_fixed(self, x, batch_size):
+    def condition_vectors(self, labels, n=None):
+        """The float32 ``(n, k)`` condition input for ``labels``, checked against the manifest.
+
+        Args:
+            labels: for ``condition["kind"] == "classes"``: integer class
+                ids, shape ``(n,)`` or a single id, in ``[0, num_classes)``,
+                turned into one-hot vectors; or vectors ``(n, k)`` in
+                [0, 1] (one-hot or mixtures). For ``"attributes"``: vectors
+                ``(n, k)``, or one vector ``(k,)``; finite, and inside the
+                manifest's ``value_range`` for the condition if it has one.
+            n: int or None, the batch the labels are for; a single id or
+                vector is repeated n times.
+
+        Raises:
+            ValueError: the artefact is unconditional; labels are None, of
+                the wrong shape or count, or out of range.
+            TypeError: labels are not numbers, or float class ids.
+        """
+        cond = self.condition
+        if cond is None:
+            raise ValueError(
+                f"labels must be None: the artefact {self.path!r} is unconditional. "
+                f"Received: labels={_brief(labels)}"
+            )
+        k, kind = int(cond["size"]), cond["kind"]
+        if kind == "classes":
+            wanted = f"class ids in [0, {k}) of shape (n,), or one-hot vectors of shape (n, {k})"
+        else:
+            wanted = f"attribute vectors of shape (n, {k}) or ({k},)"
+        if labels is None:
+            raise ValueError(
+                f"labels are required: the artefact {self.path!r} is conditional "
+                f"({_describe(cond)}). Pass labels= {wanted}. Received: labels=None"
+            )
+        arr = np.asarray(labels)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"labels must be numbers: {wanted}. Received: labels={_brief(labels)}")
+        single = False
+        if kind == "classes" and arr.ndim <= 1:
+            if arr.dtype.kind not in "iu":
+                raise TypeError(
+                    f"labels must be integer class ids ({wanted}). Received: labels of dtype "
+                    f"{arr.dtype} and shape {arr.shape}"
+                )
+            single = arr.ndim == 0
+            ids = arr.reshape(-1)
+            bad = np.flatnonzero((ids < 0) | (ids >= k))
+            if bad.size:
+                raise ValueError(
+                    f"labels must be class ids in [0, {k}) for this artefact ({_describe(cond)}). "
+                    f"Received: labels with {ids[bad[0]]} at index {int(bad[0])}"
+                )
+            vectors = np.eye(k, dtype=np.float32)[ids]
+        else:
+            if kind == "attributes" and arr.ndim == 1 and arr.shape[0] == k:
+                arr, single = arr[None], True
+            if arr.ndim != 2 or arr.shape[1] != k:
+                raise ValueError(f"labels must be {wanted}. Received: labels of shape {arr.shape}")
+            vectors = arr.astype(np.float32)
+            if not np.isfinite(vectors).all():
+                raise ValueError(f"labels must be finite. Received: labels={_brief(labels)}")
+            value_range = self._condition_range
+            if kind == "classes":
+                value_range = [0.0, 1.0]
+            if value_range is not None and vectors.size:
+                lo, hi = float(vectors.min()), float(vectors.max())
+                if lo < value_range[0] or hi > value_range[1]:
+                    raise ValueError(
+                        f"labels must lie in {value_range} for this artefact ({_describe(cond)}). "
+                        f"Received: labels with min={lo:g}, max={hi:g}"
+                    )
+        if n is not None:
+            if single:
+                vectors = np.repeat(vectors, n, axis=0)
+            elif len(vectors) != n:
+                raise ValueError(
+                    f"labels must hold one label per example ({n}). Received: {len(vectors)} labels"
+                )
+        elif single:
+            raise ValueError(f"Pass n with a single label. Received: labels={_brief(labels)}, n=None")
+        return vectors
+
+    def _run_fixed(self, feeds, batch_size):
         chunks = []
-        for start in range(0, len(x), batch_size):
-            chunk = x[start : start + batch_size]
-            n = len(chunk)
+        total = len(feeds[self.input_name])
+        for start in range(0, total, batch_size):
+            chunk = {name: x[start : start + batch_size] for name, x in feeds.items()}
+            n = len(chunk[self.input_name])
             if n < batch_size:
-                pad = np.zeros((batch_size - n,) + chunk.shape[1:], np.float32)
-                chunk = np.concatenate([chunk, pad])
+                chunk = {
+                    name: np.concatenate([x, np.zeros((batch_size - n,) + x.shape[1:], np.float32)])
+                    for name, x in chunk.items()
+                }
             out = self._run(chunk)
             chunks.append({k: v[:n] for k, v in out.items()})
         return {k: np.concatenate([c[k] for c in chunks]) for k in self.output_names}
+
+
+def _describe(condition):
+    names = condition.get("names")
+    what = (
+        f"{condition['size']} classes" if condition["kind"] == "classes" else f"{condition['size']} attributes"
+    )
+    return what + (f": {', '.join(names)}" if names else "")
+
+
+def _brief(value):
+    """A short repr for error messages (large arrays are summarised)."""
+    if isinstance(value, np.ndarray) and value.size > 8:
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class TFLiteRunner(Runner):
@@ -279,18 +515,20 @@ class TFLiteRunner(Runner):
         signatures = self.interpreter.get_signature_list()
         key = SIGNATURE_KEY if SIGNATURE_KEY in signatures else next(iter(signatures))
         self._runner = self.interpreter.get_signature_runner(key)
-        inputs = self._runner.get_input_details()
-        if len(inputs) != 1:
-            raise ValueError(f"Expected a model with one input. Received: {list(inputs)}")
-        input_name, detail = next(iter(inputs.items()))
+        # The signature's inputs in the order of the model's input tensors.
+        position = {d["index"]: i for i, d in enumerate(self.interpreter.get_input_details())}
+        inputs = sorted(
+            self._runner.get_input_details().items(),
+            key=lambda item: position.get(item[1]["index"], len(position) + item[1]["index"]),
+        )
         self._use_signature(
-            input_name,
-            [None if d < 0 else int(d) for d in detail["shape_signature"]],
+            [(name, [None if d < 0 else int(d) for d in detail["shape_signature"]]) for name, detail in inputs],
             self._runner.get_output_details(),
+            ordered=True,
         )
 
-    def _run(self, x):
-        return self._runner(**{self.input_name: x})
+    def _run(self, feeds):
+        return self._runner(**feeds)
 
 
 class SavedModelRunner(Runner):
@@ -304,11 +542,12 @@ class SavedModelRunner(Runner):
         self._loaded = tf.saved_model.load(path)
         self._fn = self._loaded.signatures[SIGNATURE_KEY]
         _, kwargs = self._fn.structured_input_signature
-        if len(kwargs) != 1:
-            raise ValueError(f"Expected a model with one input. Received: {list(kwargs)}")
-        input_name, spec = next(iter(kwargs.items()))
-        self._use_signature(input_name, list(spec.shape.as_list()), self._fn.structured_outputs)
+        self._use_signature(
+            [(name, list(spec.shape.as_list())) for name, spec in kwargs.items()],
+            self._fn.structured_outputs,
+            ordered=False,
+        )
 
-    def _run(self, x):
-        out = self._fn(**{self.input_name: self._tf.constant(x)})
+    def _run(self, feeds):
+        out = self._fn(**{name: self._tf.constant(x) for name, x in feeds.items()})
         return {k: v.numpy() for k, v in out.items()}

@@ -57,6 +57,12 @@ def test_runner_errors(generator_tflite, tmp_path):
         runner.generate()
     with pytest.raises(FileNotFoundError, match=r"No exported model at path="):
         runtime.load(tmp_path / "missing.tflite")
+    # Labels are for conditional artefacts only (tests/test_export_conditional.py).
+    assert runner.condition is None and runner.input_names == ["latent"]
+    with pytest.raises(ValueError, match=r"labels must be None: the artefact .* is unconditional.*labels=\[1, 2\]"):
+        runner(np.zeros((2, 3)), labels=[1, 2])
+    with pytest.raises(ValueError, match=r"labels must be None"):
+        runner.generate(2, labels=1)
 
 
 def test_runner_works_without_a_manifest(generator_tflite, tmp_path):
@@ -92,7 +98,7 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
         (lambda m: m.pop("outputs"), r"'outputs' must be a non-empty list. Received: outputs=None"),
         (lambda m: m.update(batch_size=0), r"batch_size must be null or a positive integer. Received: batch_size=0"),
         (lambda m: m.update(latent_dim="3"), r"latent_dim must be null or a positive integer"),
-        (lambda m: m.update(manifest_version=7), r"manifest_version must be one of \[1\]"),
+        (lambda m: m.update(manifest_version=7), r"manifest_version must be one of \[1, 2\]"),
         (lambda m: m.update(format="saved_model"), r"format must be 'tflite' for the file"),
         (lambda m: m.update(size_bytes=m["size_bytes"] + 1), r"size_bytes=\d+ but the artefact has \d+ bytes"),
         (lambda m: m.update(inputs=[dict(m["inputs"][0], shape=[None, 4])]),

@@ -75,7 +75,8 @@ def export(
       role; inferred as ``"generator"`` for a z -> image model).
 
     The parts are found through the model protocol (``decoding_network``,
-    ``encoding_network``, ``latent_dim``, ``output_range``), so any
+    ``encoding_network``, ``latent_dim``, ``output_range``,
+    ``condition_spec``), so any
     ``keras_gen.GenerativeModel`` works.
 
     The artefact has one signature, ``"serving_default"``, with one float32
@@ -86,6 +87,17 @@ def export(
     the shapes, dtypes, names, value ranges, ``latent_dim``, the source
     backend, the Keras version and the quantization (see ``docs/export.md``).
 
+    A conditional model (``model.condition_spec`` not None; its networks
+    take ``[z, condition]``) is exported with a second float32 input,
+    ``"condition"`` (batch, k), after ``"latent"`` (or ``"image"``); the
+    manifest (version 2) lists the inputs in that order, adds a
+    ``condition`` block (``kind``, ``size`` / ``num_classes``, ``names``,
+    ``input``) and, for TFLite, each input's ``index`` among the file's
+    input tensors (the converter chooses that order). A plain
+    ``keras.Model`` with inputs ``[(batch, n), (batch, k)]`` and an image
+    output is exported as a generator whose condition is an attribute
+    vector of size k. ``keras_gen.runtime`` feeds it from ``labels=``.
+
     The TFLite file uses only builtin TFLite ops (no Flex / SELECT_TF_OPS), so
     it runs on the mobile LiteRT runtime; a model that needs other ops fails
     to convert with an ``ExportError`` naming them.
@@ -95,8 +107,8 @@ def export(
     an interrupt leaves the previous artefact and manifest as they were.
 
     Args:
-        model: a built ``keras_gen.GAN``, ``VAE`` or ``AutoEncoder``, or a
-            built ``keras.Model``.
+        model: a built ``keras_gen.GAN``, ``VAE`` or ``AutoEncoder`` (or a
+            conditional one), or a built ``keras.Model``.
         path: str or path-like, the artefact to write: a directory for
             ``"saved_model"``, a file (conventionally ``*.tflite``) for
             ``"tflite"``. Missing parent directories are created.

@@ -61,7 +61,9 @@ def child_sys_path():
 
 
 def run(job, work):
-    """Write ``job`` to ``work/job.json`` and run the worker on it; returns None.
+    """Write ``job`` to ``work/job.json`` and run the worker on it.
+
+    Returns what the worker wrote to ``work/result.json`` (JSON), or None.
 
     Raises ``RuntimeError`` with the child's error (its ``error.txt``, else
     the end of its stderr) when it fails or runs past ``TIMEOUT_S``.
@@ -92,7 +94,11 @@ def run(job, work):
                 proc.wait()
             proc.stdin.close()
     if returncode == 0:
-        return
+        result = os.path.join(work, "result.json")
+        if not os.path.exists(result):
+            return None
+        with open(result) as f:
+            return json.load(f)
     error_file = os.path.join(work, "error.txt")
     if os.path.exists(error_file):
         with open(error_file) as f:

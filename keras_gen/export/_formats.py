@@ -9,6 +9,10 @@ PARTS = ("generator", "decoder", "encoder")
 # Written as keras_gen.runtime reads them: the newest manifest version it
 # knows and its signature key.
 MANIFEST_VERSION = runtime.MANIFEST_VERSIONS[-1]
+# Manifests of unconditional artefacts keep version 1 (readable by runners
+# that predate conditional artefacts); version 2 adds the `condition` block
+# and a second input.
+UNCONDITIONAL_VERSION = 1
 SIGNATURE_KEY = runtime.SIGNATURE_KEY
 
 QuantizationMode = collections.namedtuple(

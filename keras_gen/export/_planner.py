@@ -17,6 +17,7 @@ from keras_gen.export import _child
 from keras_gen.export import _publish
 from keras_gen.export._formats import FORMATS
 from keras_gen.export._formats import MANIFEST_VERSION
+from keras_gen.export._formats import UNCONDITIONAL_VERSION
 from keras_gen.export._formats import PARTS
 from keras_gen.export._formats import QUANTIZATION_MODES
 from keras_gen.export._formats import QUANTIZATIONS
@@ -84,16 +85,31 @@ def _speaks_protocol(model):
 
 
 # ------------------------------------------------------------------ parts
-class PartTarget:
-    """One network to export, with its names, shapes and value ranges."""
+# The name of a conditional part's second input, after the main input.
+CONDITION_INPUT = "condition"
+CONDITION_KINDS = ("classes", "attributes")
 
-    def __init__(self, model, layer, part, input_name, output_names, latent_dim, image_range):
+
+class PartTarget:
+    """One network to export, with its names, shapes and value ranges.
+
+    ``input_names`` and ``input_shapes`` list the inputs in the order the
+    network takes them (and the manifest lists them): the main input
+    (``latent`` or ``image``), then ``condition`` for a conditional part.
+    (A TFLite file's input tensors are in an order the converter picks; the
+    manifest records it, see ``Job.manifest``.) ``condition`` is the
+    manifest's ``condition`` block (see :func:`condition_block`) or None.
+    """
+
+    def __init__(self, model, layer, part, input_name, output_names, latent_dim, image_range,
+                 condition=None):
         self.model = model
         self.part = part
-        self.input_name = input_name
         self.latent_dim = latent_dim
+        self.condition = condition
         self.image_range = None if image_range is None else [float(v) for v in image_range]
-        self.input_shape, self.output_shapes = _shapes(model, layer, part)
+        self.input_names = [input_name] + ([CONDITION_INPUT] if condition is not None else [])
+        self.input_shapes, self.output_shapes = _shapes(model, layer, part, condition)
         if output_names is None:
             n = len(self.output_shapes)
             output_names = ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
@@ -106,8 +122,11 @@ class PartTarget:
         if not isinstance(layer, keras.Model):
             # A bare layer (sub-models may be layers): give it a functional
             # wrapper, which both export routes know how to save and trace.
-            inputs = keras.Input(tuple(self.input_shape[1:]), name=input_name)
-            layer = keras.Model(inputs, layer(inputs), name=layer.name)
+            inputs = [
+                keras.Input(tuple(shape[1:]), name=name)
+                for name, shape in zip(self.input_names, self.input_shapes)
+            ]
+            layer = keras.Model(inputs, layer(_network_args(inputs)), name=layer.name)
         self.layer = layer
         self.key = f"part_{id(self)}"
 
@@ -130,23 +149,29 @@ class PartTarget:
             latent = model.latent_dim
             if part == "encoder":
                 layer, input_name = model.encoding_network, "image"
-                names = _ENCODER_OUTPUTS.get(len(_output_specs(layer, model, part)))
             else:
-                layer, input_name, names = model.decoding_network, "latent", ["image"]
+                layer, input_name = model.decoding_network, "latent"
+            condition = _model_condition(model, layer, part)
+            if part == "encoder":
+                names = _ENCODER_OUTPUTS.get(len(_output_specs(layer, model, part, condition)))
+            else:
+                names = ["image"]
             image_range = model.output_range
         else:
             # A plain keras.Model (e.g. a generator saved on its own) is exported
             # whole; `part` names its role, inferred for z -> image models.
             layer = model
-            part, input_name, names = _plain_model_role(model, part)
-            latent = int(model.input_shape[-1]) if part in ("generator", "decoder") else None
+            part, input_name, names, condition = _plain_model_role(model, part)
+            latent = None
+            if part in ("generator", "decoder"):
+                latent = int(_declared_input_shapes(model)[0][-1])
             image_range = base.activation_range(model)
         if not layer.built:
             raise ValueError(
                 f"The {part} of {model.name!r} is not built. Build the model first "
                 "(fit it or call it on a batch)."
             )
-        return cls(model, layer, part, input_name, names, latent, value_range or image_range)
+        return cls(model, layer, part, input_name, names, latent, value_range or image_range, condition)
 
     def io_manifest(self, batch_size):
         """The manifest's ``inputs`` and ``outputs`` lists."""
@@ -160,62 +185,183 @@ class PartTarget:
                 "role": role,
             }
 
+        main_shape = self.input_shapes[0]
         if self.part in ("generator", "decoder"):
             # The latent input is unbounded: z ~ N(0, I) for sampling.
-            ins = [entry(self.input_name, self.input_shape, None, "latent z ~ N(0, I)")]
+            ins = [entry(self.input_names[0], main_shape, None, "latent z ~ N(0, I)")]
             outs = [entry("image", self.output_shapes[0], self.image_range, "image, NHWC")]
         elif self.part == "encoder":
-            ins = [entry(self.input_name, self.input_shape, self.image_range, "image, NHWC")]
+            ins = [entry(self.input_names[0], main_shape, self.image_range, "image, NHWC")]
             outs = [
                 entry(n, s, None, _ROLES.get(n, "output")) for n, s in zip(self.output_names, self.output_shapes)
             ]
         else:
-            ins = [entry(self.input_name, self.input_shape, None, "input")]
+            ins = [entry(self.input_names[0], main_shape, None, "input")]
             outs = [entry(n, s, None, "output") for n, s in zip(self.output_names, self.output_shapes)]
+        if self.condition is not None:
+            ins.append(
+                entry(
+                    CONDITION_INPUT,
+                    self.input_shapes[1],
+                    [0.0, 1.0] if self.condition["kind"] == "classes" else None,
+                    _condition_role(self.condition),
+                )
+            )
         return ins, outs
 
 
+def _network_args(inputs):
+    """What a part's network is called on: the main input, or ``[main, condition]``."""
+    return inputs[0] if len(inputs) == 1 else list(inputs)
+
+
+def _condition_role(condition):
+    k = condition["size"]
+    if condition["kind"] == "classes":
+        return f"one-hot class, {k} classes (class id i -> 1 at index i)"
+    return f"attribute vector of {k} values"
+
+
+def condition_block(spec, where):
+    """The manifest's ``condition`` block from a ``condition_spec`` dict.
+
+    ``{"kind": "classes", "num_classes": k, "size": k, "names", "input"}``
+    (the input is the one-hot vector of a class id) or ``{"kind":
+    "attributes", "size": k, "names", "input"}``; ``names`` is null or a
+    list of k strings; ``input`` is the name of the condition input, the
+    second of the manifest's ``inputs``.
+    """
+    if not isinstance(spec, dict) or spec.get("kind") not in CONDITION_KINDS:
+        raise ValueError(
+            f"{where} must be a dict with 'kind' one of {list(CONDITION_KINDS)}. Received: {spec!r}"
+        )
+    key = "num_classes" if spec["kind"] == "classes" else "size"
+    size = spec.get(key)
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"{where}[{key!r}] must be a positive integer. Received: {spec!r}")
+    names = spec.get("names")
+    if names is not None:
+        names = list(names) if isinstance(names, (list, tuple)) else names
+        if not isinstance(names, list) or len(names) != size or not all(isinstance(n, str) for n in names):
+            raise ValueError(
+                f"{where}['names'] must be None or a list of {size} strings. Received: names={names!r}"
+            )
+    block = {"kind": spec["kind"]}
+    if spec["kind"] == "classes":
+        block["num_classes"] = size
+    block.update(size=size, names=names, input=CONDITION_INPUT)
+    return block
+
+
+def _condition_spec(model):
+    try:
+        return getattr(model, "condition_spec", None)
+    except (AttributeError, NotImplementedError):
+        return None
+
+
+def _model_condition(model, layer, part):
+    """The condition block of a keras-gen model's part, or None (unconditional)."""
+    spec = _condition_spec(model)
+    if spec is None:
+        return None
+    declared = _declared_input_shapes(layer)
+    if declared is not None and len(declared) == 1 and part == "encoder":
+        return None  # an encoder that does not see the condition
+    block = condition_block(spec, f"{type(model).__name__}.condition_spec")
+    if declared is not None and (len(declared) != 2 or declared[1][-1] not in (None, block["size"])):
+        raise ValueError(
+            f"The {part} of the conditional model {model.name!r} must take two inputs, "
+            f"[{'image' if part == 'encoder' else 'z'}, condition (batch, {block['size']})], "
+            f"as its condition_spec {spec!r} says. Received: a network with input shapes {declared}"
+        )
+    return block
+
+
+def _declared_input_shapes(layer):
+    """The input shapes of a functional / sequential network as a list, or None."""
+    try:
+        shape = layer.input_shape
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(shape, list):
+        if not all(isinstance(s, tuple) for s in shape):
+            return None
+        return [tuple(s) for s in shape]
+    return [tuple(shape)] if isinstance(shape, tuple) else None
+
+
 def _plain_model_role(model, part):
-    """(part, input name, output names) of a plain keras.Model."""
+    """(part, input name, output names, condition) of a plain keras.Model.
+
+    A model with two inputs ``[(batch, n), (batch, k)]`` and one image output
+    is a conditional generator / decoder (and ``[image, (batch, k)]`` with
+    ``part="encoder"`` a conditional encoder) whose condition is an attribute
+    vector of size k: a plain model does not say that it expects one-hot
+    classes (export the keras-gen model to record that).
+    """
     checks.choice("part", part, (None,) + PARTS)
-    in_shape = base.known_input_shape(model)
+    declared = _declared_input_shapes(model)
     try:
         out_shapes = model.output_shape
     except (AttributeError, ValueError):
         out_shapes = None
     if isinstance(out_shapes, tuple) and all(isinstance(d, (int, type(None))) for d in out_shapes):
         out_shapes = [out_shapes]
-    single_in = in_shape is not None and all(isinstance(d, (int, type(None))) for d in in_shape)
-    if part is None:
-        z_to_image = (
-            single_in
-            and len(in_shape) == 2
-            and isinstance(out_shapes, list)
-            and len(out_shapes) == 1
-            and len(out_shapes[0]) == 4
+    image_out = isinstance(out_shapes, list) and len(out_shapes) == 1 and len(out_shapes[0]) == 4
+    condition = None
+    if declared is not None and len(declared) == 2:
+        main, extra = declared
+        conditional_role = (
+            (len(main) == 2 and ((part is None and image_out) or part in ("generator", "decoder")))
+            or (part == "encoder" and len(main) == 4)
         )
-        return ("generator", "latent", ["image"]) if z_to_image else ("model", "input", None)
+        if conditional_role and len(extra) == 2 and isinstance(extra[-1], int):
+            condition = condition_block({"kind": "attributes", "size": extra[-1]}, "condition")
+    in_shape = declared[0] if declared is not None and (len(declared) == 1 or condition) else None
+    if part is None:
+        z_to_image = in_shape is not None and len(in_shape) == 2 and image_out
+        return ("generator", "latent", ["image"], condition) if z_to_image else ("model", "input", None, None)
     if part in ("generator", "decoder"):
-        if not (single_in and len(in_shape) == 2):
+        if not (in_shape is not None and len(in_shape) == 2):
             raise ValueError(
-                f"A {part} maps latent vectors (batch, latent_dim) to images. "
-                f"Received: a model with input shape {in_shape}"
+                f"A {part} maps latent vectors (batch, latent_dim), and for a conditional "
+                f"{part} condition vectors (batch, k), to images. Received: a model with "
+                f"input shape {_model_input_shape(model)}"
             )
-        return part, "latent", ["image"]
+        return part, "latent", ["image"], condition
     n_out = len(out_shapes) if isinstance(out_shapes, list) else 1
-    return part, "image", _ENCODER_OUTPUTS.get(n_out, None)
+    return part, "image", _ENCODER_OUTPUTS.get(n_out, None), condition
 
 
-def _input_shape(model, layer, part):
-    """The part's input shape, batch axis included as None."""
-    shape = base.known_input_shape(layer)
+def _model_input_shape(model):
+    try:
+        return model.input_shape
+    except (AttributeError, ValueError):
+        return None
+
+
+def _input_shapes(model, layer, part, condition):
+    """The part's input shapes (main input, then condition), batch axis as None."""
+    n_inputs = 1 if condition is None else 2
+    declared = _declared_input_shapes(layer)
+    if declared is not None and len(declared) != n_inputs:
+        raise ValueError(
+            f"The {part} must take {n_inputs} input(s)"
+            + ("" if condition is None else " [main input, condition]")
+            + f". Received: a network with input shapes {declared}"
+        )
+    shape = None if declared is None else declared[0]
     if shape is None and model is not layer:
         if part in ("generator", "decoder"):
             shape = (None, model.latent_dim)
         elif part == "encoder":
-            image = model.decoding_network.compute_output_spec(
-                keras.KerasTensor((None, model.latent_dim))
-            )
+            decoder_inputs = [keras.KerasTensor((None, model.latent_dim))]
+            spec = _condition_spec(model)
+            if spec is not None:
+                size = condition_block(spec, "condition_spec")["size"]
+                decoder_inputs.append(keras.KerasTensor((None, size)))
+            image = model.decoding_network.compute_output_spec(_network_args(decoder_inputs))
             shape = tuple(image.shape)
     if shape is None:
         raise ValueError(
@@ -228,19 +374,26 @@ def _input_shape(model, layer, part):
             f"The {part}'s input shape must be fully known apart from the batch axis. "
             f"Received: input shape {shape}"
         )
-    return shape
+    shapes = [shape]
+    if condition is not None:
+        shapes.append((None, condition["size"]))
+    return shapes
 
 
-def _output_specs(layer, model, part):
-    outputs = layer.compute_output_spec(keras.KerasTensor(_input_shape(model, layer, part)))
+def _output_specs(layer, model, part, condition=None):
+    shapes = _input_shapes(model, layer, part, condition)
+    outputs = layer.compute_output_spec(_network_args([keras.KerasTensor(s) for s in shapes]))
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def _shapes(model, layer, part):
-    """(input_shape, [output_shapes]) of the part, batch axis included as None."""
-    shape = _input_shape(model, layer, part)
-    outputs = _output_specs(layer, model, part)
-    return [None] + list(shape[1:]), [[None] + list(t.shape[1:]) for t in outputs]
+def _shapes(model, layer, part, condition):
+    """([input_shapes], [output_shapes]) of the part, batch axis included as None."""
+    shapes = _input_shapes(model, layer, part, condition)
+    outputs = _output_specs(layer, model, part, condition)
+    return (
+        [[None] + list(s[1:]) for s in shapes],
+        [[None] + list(t.shape[1:]) for t in outputs],
+    )
 
 
 def check_finite(target, allow_non_finite):
@@ -268,18 +421,28 @@ class Job:
             "format": self.format,
             "converter": QUANTIZATION_MODES[self.quantization].converter,
             "batch_size": self.batch_size,
-            "input_name": self.target.input_name,
-            "input_shape": self.target.input_shape,
+            "input_names": self.target.input_names,
+            "input_shapes": self.target.input_shapes,
             "output_names": self.target.output_names,
             "signature": SIGNATURE_KEY,
             "out": self.staged,
         }
 
-    def manifest(self, size):
+    def manifest(self, size, input_order=None):
+        """The manifest; ``input_order``: a TFLite file's input names in tensor order."""
         target = self.target
         ins, outs = target.io_manifest(self.batch_size)
-        return {
-            "manifest_version": MANIFEST_VERSION,
+        if target.condition is not None and input_order is not None:
+            # Where each input is among the TFLite input tensors, for apps that
+            # feed by index (the converter picks that order, not the signature).
+            if sorted(input_order) != sorted(target.input_names):
+                raise ExportError(
+                    f"The TFLite file's inputs are {input_order}; expected {target.input_names}."
+                )
+            for entry in ins:
+                entry["index"] = input_order.index(entry["name"])
+        manifest = {
+            "manifest_version": MANIFEST_VERSION if target.condition else UNCONDITIONAL_VERSION,
             "format": self.format,
             "file": os.path.basename(self.path),
             "size_bytes": size,
@@ -299,6 +462,9 @@ class Job:
             "keras_version": keras.__version__,
             "keras_gen_version": keras_gen_version,
         }
+        if target.condition is not None:
+            manifest["condition"] = dict(target.condition)
+        return manifest
 
 
 def check_destination(job, overwrite):
@@ -342,10 +508,10 @@ def _run_jobs(targets, jobs, overwrite):
     try:
         for job in jobs:
             job.staged = staging.path(job.path)
-        _convert(targets, [job.worker_spec() for job in jobs])
+        results = _convert(targets, [job.worker_spec() for job in jobs]) or [{}] * len(jobs)
         manifests, finals = [], []
-        for job in jobs:
-            manifest = job.manifest(_publish.artefact_size(job.staged))
+        for job, result in zip(jobs, results):
+            manifest = job.manifest(_publish.artefact_size(job.staged), result.get("input_order"))
             _publish.write_json(staging.path(_publish.manifest_path(job.path)), manifest)
             manifests.append(manifest)
             finals += [job.path, _publish.manifest_path(job.path)]
@@ -357,7 +523,10 @@ def _run_jobs(targets, jobs, overwrite):
 
 # ------------------------------------------------------------- conversion
 def _convert(targets, specs):
-    """Run the TensorFlow conversions, here (TF backend) or in a child process."""
+    """Run the TensorFlow conversions, here (TF backend) or in a child process.
+
+    Returns the worker's result per spec (see ``_worker.convert_all``).
+    """
     work = _publish.temp_dir()
     try:
         scratch = os.path.join(work, "scratch")
@@ -366,10 +535,9 @@ def _convert(targets, specs):
             from keras_gen.export import _worker  # imports TensorFlow
 
             try:
-                _worker.convert_all({t.key: t.layer for t in targets}, specs, scratch)
+                return _worker.convert_all({t.key: t.layer for t in targets}, specs, scratch)
             except _worker.ConversionError as e:
                 raise ExportError(str(e)) from e
-            return
         parts, modules = {}, set()
         for t in targets:
             parts[t.key] = os.path.join(work, f"{t.key}.keras")
@@ -377,7 +545,7 @@ def _convert(targets, specs):
             modules |= _custom_modules(t.layer)
         job = {"parts": parts, "specs": specs, "modules": sorted(modules), "scratch": scratch}
         try:
-            _child.run(job, work)
+            return _child.run(job, work)
         except RuntimeError as e:
             raise ExportError(f"The TensorFlow conversion failed: {e}") from None
     finally:

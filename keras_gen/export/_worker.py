@@ -11,8 +11,9 @@ A spec is a dict with ``part`` (key of the Keras model in ``parts``),
 ``format`` (``"saved_model"`` or ``"tflite"``), ``converter`` (TFLite
 converter options: ``optimizations`` and ``supported_types``, lists of
 ``tf.lite.Optimize`` / ``tf`` dtype names), ``batch_size`` (None: dynamic),
-``input_name``, ``input_shape``, ``output_names``, ``signature`` and ``out``
-(the path to write).
+``input_names`` and ``input_shapes`` (one input, or two for a conditional
+part: the main input, then the condition, in the order the network takes
+them), ``output_names``, ``signature`` and ``out`` (the path to write).
 """
 
 import importlib
@@ -31,9 +32,15 @@ class ConversionError(RuntimeError):
 
 
 def convert_all(parts, specs, scratch):
-    """Write every spec's artefact; ``scratch`` is an empty, private directory."""
+    """Write every spec's artefact; ``scratch`` is an empty, private directory.
+
+    Returns one dict per spec: for a TFLite file ``{"input_order": [...]}``,
+    the signature's input names in the order of the model's input tensors
+    (the converter orders them by its own rule, not by the signature's
+    argument order); ``{}`` for a SavedModel.
+    """
     # Conversions share one SavedModel per (part, batch size).
-    saved = {}
+    saved, results = {}, []
     for spec in specs:
         key = (spec["part"], spec["batch_size"])
         if key not in saved:
@@ -41,33 +48,52 @@ def convert_all(parts, specs, scratch):
             write_saved_model(parts[spec["part"]], spec, saved[key])
         if spec["format"] == "saved_model":
             shutil.copytree(saved[key], spec["out"])
+            results.append({})
         else:
-            write_tflite(saved[key], spec)
+            results.append({"input_order": write_tflite(saved[key], spec)})
+    return results
 
 
 def write_saved_model(layer, spec, path):
-    """A SavedModel with one signature: float32 input -> dict of float32 outputs."""
-    shape = [spec["batch_size"]] + list(spec["input_shape"][1:])
-    names = spec["output_names"]
+    """A SavedModel with one signature: float32 input(s) -> dict of float32 outputs.
 
-    def serve(x):
-        outputs = layer(x, training=False)
+    The signature's arguments are the spec's inputs in their order, so the
+    TFLite file converted from it has its input tensors in that order too.
+    A network with two inputs is called on the list ``[main, condition]``.
+    """
+    names = spec["output_names"]
+    input_signature = [
+        tf.TensorSpec([spec["batch_size"]] + list(shape[1:]), tf.float32, name=name)
+        for name, shape in zip(spec["input_names"], spec["input_shapes"])
+    ]
+
+    def outputs_of(inputs):
+        outputs = layer(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         return {n: tf.cast(y, tf.float32) for n, y in zip(names, outputs)}
 
+    if len(input_signature) == 1:
+
+        def serve(x):
+            return outputs_of([x])
+
+    else:
+
+        def serve(x, condition):
+            return outputs_of([x, condition])
+
     archive = keras.export.ExportArchive()
     archive.track(layer)
-    archive.add_endpoint(
-        spec["signature"],
-        serve,
-        input_signature=[tf.TensorSpec(shape, tf.float32, name=spec["input_name"])],
-    )
+    archive.add_endpoint(spec["signature"], serve, input_signature=input_signature)
     archive.write_out(path, verbose=False)
 
 
 def write_tflite(saved_model_dir, spec):
-    """Convert the SavedModel to a ``.tflite`` file with builtin ops only."""
+    """Convert the SavedModel to a ``.tflite`` file with builtin ops only.
+
+    Returns the signature's input names in the order of the file's input tensors.
+    """
     converter = tf.lite.TFLiteConverter.from_saved_model(
         saved_model_dir, signature_keys=[spec["signature"]]
     )
@@ -90,14 +116,30 @@ def write_tflite(saved_model_dir, spec):
         ) from e
     with open(spec["out"], "wb") as f:
         f.write(flatbuffer)
+    return input_order(flatbuffer, spec["signature"])
+
+
+def input_order(flatbuffer, signature):
+    """The signature's input names, in the order of the model's input tensors."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - TensorFlow's own (deprecated) copy
+        Interpreter = tf.lite.Interpreter
+    interpreter = Interpreter(model_content=flatbuffer)
+    by_tensor = {
+        detail["index"]: name
+        for name, detail in interpreter.get_signature_runner(signature).get_input_details().items()
+    }
+    return [by_tensor[detail["index"]] for detail in interpreter.get_input_details()]
 
 
 def main(job_file):
     """Child-process entry point: run the job in ``job_file`` (JSON).
 
     The job holds ``parts`` (key -> ``.keras`` file), ``specs``, ``modules``
-    (modules defining custom layers, imported first) and ``scratch``. On
-    failure the error and traceback go to ``error.txt`` beside the job file.
+    (modules defining custom layers, imported first) and ``scratch``. What
+    :func:`convert_all` returns goes to ``result.json`` beside the job file;
+    on failure the error and traceback go to ``error.txt`` there.
     """
     try:
         with open(job_file) as f:
@@ -108,7 +150,9 @@ def main(job_file):
             key: keras.saving.load_model(path, compile=False)
             for key, path in job["parts"].items()
         }
-        convert_all(parts, job["specs"], job["scratch"])
+        results = convert_all(parts, job["specs"], job["scratch"])
+        with open(os.path.join(os.path.dirname(job_file), "result.json"), "w") as f:
+            json.dump(results, f)
     except BaseException as e:
         with open(os.path.join(os.path.dirname(job_file), "error.txt"), "w") as f:
             f.write(f"{type(e).__name__}: {e}\n\n{traceback.format_exc()[-3000:]}")
