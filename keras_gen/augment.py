@@ -145,7 +145,9 @@ class DiffAugment(keras.layers.Layer):
         # column per use: one random op per call instead of one per use
         # keeps the compiled training step small.
         count = sum(_DRAWS[step] + self._gate_draws for step in steps)
-        draws = keras.random.uniform((ops.shape(images)[0], count), seed=self.seed_generator)
+        draws = keras.random.uniform(
+            (ops.shape(images)[0], count), dtype="float32", seed=self.seed_generator
+        )
         x = images
         column = 0
         for step in steps:
@@ -297,6 +299,12 @@ class AdaptiveAugment(DiffAugment):
     calls :meth:`observe` in every discriminator step, inside the step's
     gradient computation, on every backend.
 
+    Data-parallel training (``keras_gen.distribute``): on JAX the step sees
+    the global batch, as on one device. On TensorFlow each of R replicas
+    observes its 1/R share of the batch and the replicas' new values of
+    ``p`` are averaged, so ``p`` moves R times more slowly per step (divide
+    ``ramp_images`` by R for the same rate).
+
     The layer tracks two metrics, ``augment_p`` (the latest ``p``) and
     ``augment_rt`` (the mean ``r_t`` since the last reset), in
     ``layer.metrics``. ``layer.probability`` holds ``p`` after ``fit``.
@@ -338,6 +346,10 @@ class AdaptiveAugment(DiffAugment):
             initializer=keras.initializers.Constant(self.initial_probability),
             dtype="float32",
             trainable=False,
+            autocast=False,  # p stays float32 under mixed precision
+            # Under a tf.distribute strategy each replica observes its share
+            # of the batch; the replicas' new values are averaged.
+            aggregation="mean",
             name="probability",
         )
         self.probability_tracker = _Latest(name="augment_p")
@@ -346,7 +358,7 @@ class AdaptiveAugment(DiffAugment):
     _gate_draws = 1
 
     def _gate(self, augmented, x, u):
-        apply = ops.reshape(u, (-1, 1, 1, 1)) < ops.convert_to_tensor(self.probability)
+        apply = ops.reshape(u, (-1, 1, 1, 1)) < ops.cast(self.probability, "float32")
         return ops.where(apply, augmented, x)
 
     def observe(self, real_logits):
@@ -361,7 +373,7 @@ class AdaptiveAugment(DiffAugment):
         count = ops.cast(ops.shape(logits)[0], "float32")
         direction = ops.where(signal > self.target, 1.0, -1.0)
         step = direction * count / float(self.ramp_images)
-        p = ops.clip(ops.convert_to_tensor(self.probability) + step, 0.0, 1.0)
+        p = ops.clip(ops.cast(self.probability, "float32") + step, 0.0, 1.0)
         self.probability.assign(p)
         self.probability_tracker.update_state(p)
         self.signal_tracker.update_state(signal)
