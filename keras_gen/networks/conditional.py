@@ -125,7 +125,7 @@ def conditional_dcgan_discriminator(input_shape, condition_size, name=None, **kw
 
     >>> from keras_gen.networks import conditional_dcgan_discriminator
     >>> d = conditional_dcgan_discriminator((28, 28, 1), condition_size=10)
-    >>> d.get_layer("condition_embedding").kernel.shape  # 10 x (7 * 7 * 128)
+    >>> tuple(d.get_layer("condition_embedding").kernel.shape)  # 10 x (7 * 7 * 128)
     (10, 6272)
     >>> d.output_shape
     (None, 1)
