@@ -8,13 +8,21 @@ alters test images that do not have the attribute, in two ways (source notes,
 "Variational Auto-Encoders" -> "Applications" -> "Altering"):
 
   target  z = z1 + alpha (z_t,avg - z1), the source notes' formula: move
-          towards z_t,avg, the mean code of the training images with the
-          attribute (alpha = 1 lands on it: the rest of the image goes too);
+          towards z_t,avg, a mean code of training images with the
+          attribute (alpha = 1 lands on it);
   vector  z = z1 + alpha (z_t,avg - z_s,avg), where z_s,avg is the mean code
           of the training images that share z1's current value of the
           attribute's group (its own colour or shape for a one-hot group;
-          "without it" for a binary attribute): keeps the rest of the image
-          (keras_gen.latent.attribute_vectors).
+          "without it" for a binary attribute).
+
+With --match others (the default) both means are taken over the training
+images that look like z1's image in every other attribute (the same true
+labels outside the attribute's group: same shape, background, size, side...),
+so z_t,avg is "this kind of image, with the attribute" (matched_means); with
+--match none over all the training images (keras_gen.latent's
+attribute_vectors; target mode then moves every image to one code). The
+codes are the encoder's posterior means, optionally improved by a latent
+search through the decoder (--refine-steps, keras_gen.latent.refine_codes).
 
 It writes, per attribute,
 
@@ -25,14 +33,19 @@ It writes, per attribute,
 
 and, on shapes, measures success with the shapes attribute classifier
 (keras_gen.metrics.shapes_feature_extractor and predict_attributes) on the
-altered test images:
+altered test images (alpha = 1):
 
-  target@1     share that the classifier labels with the target value at
-               alpha = 1;
+  target@1     share that the classifier labels with the target value;
   kept         share whose other attributes (those outside the target's
-               one-hot group) are the same at alpha = 1 as in the alpha = 0
-               decode (and, "kept/true", as the original's true labels);
-  both         share with both.
+               one-hot group: 5 groups for a colour, a shape; 13 columns
+               for a binary attribute) all get the same labels as the
+               alpha = 0 decode (the reconstruction) gets;
+  both         share with both;
+  kept/true    as kept, against the original's true labels (needs the
+               reconstruction itself to be right, and the classifier);
+  kept/orig    as kept, against the classifier's labels of the original;
+  ceiling/true share whose originals the classifier labels like their
+               true labels on those attributes: the most kept/true can be.
 
 --attribute all measures every attribute (one training run). Paths are
 relative to the current working directory. --deterministic (the default)
@@ -53,6 +66,14 @@ from recipes import _common  # noqa: E402  (argparse and os only: --help stays f
 MODES = ("vector", "target")
 DEFAULT_ATTRIBUTE = "Blue"
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
+COLUMNS = ("target@1", "kept", "both", "kept/true", "kept/orig", "ceiling/true")
+WIDTHS = (10, 7, 7, 11, 11, 14)
+KEPT_NOTE = (
+    "target@1: the classifier labels the alpha = 1 decode with the attribute. kept: every other "
+    "attribute\n(outside the attribute's one-hot group) has the same label at alpha = 1 as in the "
+    "alpha = 0 decode;\nkept/true: as the original's true labels; kept/orig: as the classifier's "
+    "labels of the original;\nceiling/true: the classifier's labels of the originals match their "
+    "true labels there (the most kept/true can be).")
 
 
 def build_parser():
@@ -65,29 +86,43 @@ def build_parser():
                    help="the alphas of the grid's columns; success is measured at alpha = 1")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                    help="altering modes, measured and drawn in this order (see above)")
+    p.add_argument("--match", choices=("others", "none"), default="others",
+                   help="others: the mean codes z_t,avg and z_s,avg are taken over the training "
+                        "images whose other attributes equal the altered image's (see above); "
+                        "none: over all the training images")
     p.add_argument("--data-dir", default=None,
                    help="an img_align_celeba folder (CelebA) instead of the offline shapes")
     p.add_argument("--attributes-file", default=None,
                    help="CelebA's list_attr_celeba.txt (needed with --data-dir)")
     p.add_argument("--image-size", type=int, default=64, help="image side in pixels")
-    p.add_argument("--train-examples", type=int, default=12000,
+    p.add_argument("--train-examples", type=int, default=20000,
                    help="training images (the first of the split)")
     p.add_argument("--test-examples", type=int, default=1000,
                    help="test images from which the altered ones are taken")
     p.add_argument("--num-altered", type=int, default=400,
                    help="altered test images per attribute (those without it, at most this many)")
     p.add_argument("--grid-rows", type=int, default=6, help="test images per mode in the grid")
-    p.add_argument("--epochs", type=int, default=16, help="VAE training epochs")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size")
-    p.add_argument("--latent-dim", type=int, default=32, help="latent dimensions")
-    p.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64],
+    p.add_argument("--epochs", type=int, default=12, help="VAE training epochs")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size")
+    p.add_argument("--latent-dim", type=int, default=64, help="latent dimensions")
+    p.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 128],
                    help="encoder filters per stride-2 stage (the decoder mirrors them)")
-    p.add_argument("--kl-weight", type=float, default=2e-4,
+    p.add_argument("--kl-weight", type=float, default=5e-5,
                    help="lambda in L_rec + lambda * KL (BCE averaged over the 12,288 "
                         "values of a 64x64x3 image: the ELBO is lambda = 1/12288)")
-    p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
+    p.add_argument("--learning-rate", type=float, default=1e-3,
+                   help="Adam's initial learning rate, cosine-decayed to 5%% of it by the end")
+    p.add_argument("--refine-steps", type=int, default=0,
+                   help="latent search: Adam steps that improve each test image's code through "
+                        "the frozen decoder before altering (keras_gen.latent.refine_codes; 0: "
+                        "the encoder's codes)")
     p.add_argument("--classifier-epochs", type=int, default=None,
                    help="epochs of the shapes attribute classifier (its default if not given)")
+    p.add_argument("--save-model", default=None,
+                   help="save the trained VAE here (a .keras file) for --load-model")
+    p.add_argument("--load-model", default=None,
+                   help="alter with this saved VAE (--save-model) instead of training one; "
+                        "the data options must match the run that saved it")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, noise and pictures")
     p.add_argument("--out-dir", default=os.path.join("outputs", "alter_attributes"),
                    help="where the PNG grids go")
@@ -111,6 +146,8 @@ def parse_args(argv=None):
                     f"Received: --{name.replace('_', '-')}={getattr(args, name)}")
     if any(f < 1 for f in args.filters):
         p.error(f"--filters must be positive. Received: --filters={args.filters}")
+    if args.refine_steps < 0:
+        p.error(f"--refine-steps must be >= 0. Received: --refine-steps={args.refine_steps}")
     if args.kl_weight < 0:
         p.error(f"--kl-weight must be >= 0. Received: --kl-weight={args.kl_weight}")
     if (args.data_dir is None) != (args.attributes_file is None):
@@ -186,16 +223,104 @@ def load_data(args):
     return x[:-n_test], y[:-n_test], x[-n_test:], y[-n_test:]
 
 
-def shares(pred0, pred1, y_true, target, group):
-    """The measured shares for one attribute and mode (see the module docstring)."""
+def matched_means(codes, labels, source_labels, target, group):
+    """Per-example mean codes with and without the target, among look-alikes.
+
+    For each row of `source_labels` (an example without the target), its
+    look-alikes are the rows of `labels` whose attributes outside `group`
+    equal the example's. Returns `(z_t, z_s, fallback)`: `z_t[i]` the mean of
+    `codes` over look-alikes that have the target, `z_s[i]` over look-alikes
+    with the example's own value of the group (its own class of a one-hot
+    group; without the attribute for a binary one), and `fallback` how many
+    examples lacked such look-alikes and got the means over all the
+    examples instead (then matching nothing, as `keras_gen.latent`'s
+    `attribute_vectors`).
+    """
+    import numpy as np
+
+    codes, labels = np.asarray(codes, "float64"), np.asarray(labels)
+    source_labels = np.asarray(source_labels)
+    others = [j for j in range(labels.shape[1]) if j not in group]
+    group = list(group)
+    has_target = labels[:, target] == 1
+    z_t = np.zeros((len(source_labels), codes.shape[1]))
+    z_s = np.zeros_like(z_t)
+    fallback = 0
+    keys = {}  # the look-alike rows of each distinct value of the other attributes
+    for i, row in enumerate(source_labels):
+        key = row[others].tobytes()
+        if key not in keys:
+            keys[key] = np.all(labels[:, others] == row[others], axis=1)
+        alike = keys[key]
+        own = np.all(labels[:, group] == row[group], axis=1)
+        with_t, with_s = alike & has_target, alike & own
+        if not with_t.any() or not with_s.any():
+            fallback += 1
+            with_t, with_s = has_target, own
+        if not with_t.any() or not with_s.any():
+            raise ValueError(f"no example has attribute column {target}, or none has the "
+                             f"values {row[group].tolist()} of columns {group}")
+        z_t[i], z_s[i] = codes[with_t].mean(axis=0), codes[with_s].mean(axis=0)
+    return z_t.astype("float32"), z_s.astype("float32"), fallback
+
+
+def shares(pred0, pred1, y_true, target, group, pred_x=None):
+    """The measured shares for one attribute and mode (see the module docstring).
+
+    `pred0`, `pred1`: the classifier's 0/1 labels of the alpha = 0 and the
+    alpha = 1 decodes; `y_true`: the originals' true labels; `pred_x`: the
+    classifier's labels of the originals themselves (adds "kept/orig").
+    """
     import numpy as np
 
     others = [j for j in range(pred0.shape[1]) if j not in group]
     hit = pred1[:, target] == 1
     kept = np.all(pred1[:, others] == pred0[:, others], axis=1)
     kept_true = np.all(pred1[:, others] == y_true[:, others], axis=1)
-    return {"target@1": float(hit.mean()), "kept": float(kept.mean()),
-            "both": float((hit & kept).mean()), "kept/true": float(kept_true.mean())}
+    result = {"target@1": float(hit.mean()), "kept": float(kept.mean()),
+              "both": float((hit & kept).mean()), "kept/true": float(kept_true.mean())}
+    if pred_x is not None:
+        result["kept/orig"] = float(np.all(pred1[:, others] == pred_x[:, others], axis=1).mean())
+        # What kept/true can reach with perfect altering: the classifier's own
+        # agreement with the true labels of the other attributes on the originals.
+        same = pred_x[:, others] == y_true[:, others]
+        result["ceiling/true"] = float(np.all(same, axis=1).mean())
+    return result
+
+
+def get_vae(args, keras, x_train, shape):
+    """The trained VAE, its fit history (None if loaded) and the training seconds."""
+    import keras_gen
+
+    if args.load_model:
+        vae = keras.saving.load_model(args.load_model)
+        if tuple(vae.encoding_network.input_shape[1:]) != shape:
+            raise SystemExit(f"error: --load-model {args.load_model} takes images of shape "
+                             f"{tuple(vae.encoding_network.input_shape[1:])}, not {shape}")
+        print(f"Loaded the VAE of {args.load_model} (not trained here)")
+        return vae, None, 0.0
+    encoder = keras_gen.networks.encoder(shape, args.latent_dim, variational=True,
+                                         filters=args.filters)
+    decoder = keras_gen.networks.decoder(args.latent_dim, shape, variational=True,
+                                         filters=tuple(reversed(args.filters)))
+    vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
+                        seed=args.seed)
+    steps = args.epochs * -(-len(x_train) // args.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.05)
+    vae.compile(optimizer=keras.optimizers.Adam(schedule))
+    print(f"Training a VAE on {len(x_train)} {args.dataset} images {shape} "
+          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim}, "
+          f"filters={tuple(args.filters)}, kl_weight={args.kl_weight}, epochs={args.epochs})")
+    start = time.perf_counter()
+    history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size,
+                      verbose=args.verbose, callbacks=[_common.nan_callback()])
+    seconds = time.perf_counter() - start
+    _common.stop_if_non_finite(vae, history, kept=[args.out_dir])
+    _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s")
+    if args.save_model:
+        vae.save(args.save_model)
+        print(f"Saved the VAE to {args.save_model}")
+    return vae, history, seconds
 
 
 def main(argv=None):
@@ -224,25 +349,13 @@ def main(argv=None):
     _common.status(f"Loading {args.data_dir or 'shapes'} at {args.image_size}x{args.image_size}")
     x_train, y_train, x_test, y_test = load_data(args)
     shape = tuple(x_train.shape[1:])
-    encoder = keras_gen.networks.encoder(shape, args.latent_dim, variational=True,
-                                         filters=args.filters)
-    decoder = keras_gen.networks.decoder(args.latent_dim, shape, variational=True,
-                                         filters=tuple(reversed(args.filters)))
-    vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
-                        seed=args.seed)
-    vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    print(f"Training a VAE on {len(x_train)} {args.dataset} images {shape} "
-          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim}, "
-          f"filters={tuple(args.filters)}, kl_weight={args.kl_weight}, epochs={args.epochs})")
-    start = time.perf_counter()
-    history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size,
-                      verbose=args.verbose, callbacks=[_common.nan_callback()])
-    seconds = time.perf_counter() - start
-    _common.stop_if_non_finite(vae, history, kept=[args.out_dir])
-    _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s")
+    vae, history, seconds = get_vae(args, keras, x_train, shape)
 
     z_train = latent.encode(vae, x_train)
     z_test = latent.encode(vae, x_test)
+    if args.refine_steps:
+        _common.status(f"Latent search: {args.refine_steps} steps per test code")
+        z_test = latent.refine_codes(vae, x_test, z_test, steps=args.refine_steps)
 
     classifier = None
     if args.dataset == "shapes":
@@ -256,6 +369,7 @@ def main(argv=None):
                                                       **kwargs)
         predict = lambda images_: metrics.predict_attributes(images_, classifier)  # noqa: E731
         pred_test0 = predict(latent.decode(vae, z_test))  # alpha = 0: the reconstructions
+        pred_x = predict(x_test)  # the originals as the classifier sees them
         accuracy = ", ".join(f"{k} {v:.3f}" for k, v in classifier.test_accuracy.items())
         print(f"Attribute classifier, test accuracy: {accuracy}")
         agreement = []
@@ -280,23 +394,31 @@ def main(argv=None):
             continue
         z1, y1 = z_test[candidates], y_test[candidates]
         try:  # z_t,avg - z_s,avg per image; raises when a class has no training image
-            vectors = latent.attribute_vectors(z_train, y_train, target, group, source_labels=y1)
+            if args.match == "others":
+                z_t, z_s, fallback = matched_means(z_train, y_train, y1, target, group)
+                vectors = z_t - z_s
+                if fallback:
+                    print(f"{name}: {fallback} of {len(y1)} test images have no look-alike "
+                          "training image with or without the attribute: unmatched means")
+            else:
+                vectors = latent.attribute_vectors(z_train, y_train, target, group,
+                                                   source_labels=y1)
+                z_t = np.broadcast_to(z_train[y_train[:, target] == 1].mean(axis=0), z1.shape)
         except ValueError as error:
             print(f"{name}: skipped ({error})")
             continue
-        z_t = z_train[y_train[:, target] == 1].mean(axis=0)
         steps = {"target": z_t, "vector": vectors}
         blocks = []
         show = slice(0, min(args.grid_rows, len(candidates)))
         for mode in args.modes:
-            codes = latent.alter_codes(z1[show], steps[mode][show] if mode == "vector" else z_t,
-                                       alphas, mode=mode)
+            codes = latent.alter_codes(z1[show], steps[mode][show], alphas, mode=mode)
             decoded = latent.decode(vae, codes.reshape(-1, codes.shape[-1]))
             decoded = decoded.reshape(codes.shape[:2] + decoded.shape[1:])
             blocks.append(np.concatenate([x_test[candidates][show][:, None], decoded], axis=1))
             if classifier is not None:
                 altered = latent.decode(vae, latent.alter_codes(z1, steps[mode], 1.0, mode=mode))
-                result = shares(pred_test0[candidates], predict(altered), y1, target, group)
+                result = shares(pred_test0[candidates], predict(altered), y1, target, group,
+                                pred_x=pred_x[candidates])
                 rows.append((name, mode, len(candidates), result))
         blank = np.ones((1,) + blocks[0].shape[1:], "float32")
         grid = np.concatenate([b if i == 0 else np.concatenate([blank, b])
@@ -305,26 +427,27 @@ def main(argv=None):
         paths.append(images.save_image_grid(grid.reshape((-1,) + shape), path,
                                             cols=grid.shape[1]))
 
-    print(f"\nTrained {args.epochs} epochs on {len(x_train)} images in {seconds:.0f} s "
-          f"({keras.backend.backend()}{', deterministic' if args.deterministic else ''}).")
+    if history is not None:
+        print(f"\nTrained {args.epochs} epochs on {len(x_train)} images in {seconds:.0f} s "
+              f"({keras.backend.backend()}{', deterministic' if args.deterministic else ''}).")
     if rows:
         print(f"Shares of altered test images (alpha = 1; modes: {', '.join(args.modes)}):")
-        print(f"{'attribute':<17}{'mode':<8}{'n':>5}{'target@1':>10}{'kept':>7}{'both':>7}"
-              f"{'kept/true':>11}")
+        print(f"{'attribute':<17}{'mode':<8}{'n':>5}"
+              + "".join(f"{k:>{w}}" for k, w in zip(COLUMNS, WIDTHS)))
         for name, mode, n, r in rows:
-            print(f"{name:<17}{mode:<8}{n:>5}{r['target@1']:>10.3f}{r['kept']:>7.3f}"
-                  f"{r['both']:>7.3f}{r['kept/true']:>11.3f}")
+            print(f"{name:<17}{mode:<8}{n:>5}"
+                  + "".join(f"{r[k]:>{w}.3f}" for k, w in zip(COLUMNS, WIDTHS)))
         if len(chosen) > 1:
             for mode in args.modes:
                 mine = [r for _, m, _, r in rows if m == mode]
                 print(f"{'mean':<17}{mode:<8}{'':>5}"
-                      f"{np.mean([r['target@1'] for r in mine]):>10.3f}"
-                      f"{np.mean([r['kept'] for r in mine]):>7.3f}"
-                      f"{np.mean([r['both'] for r in mine]):>7.3f}"
-                      f"{np.mean([r['kept/true'] for r in mine]):>11.3f}")
+                      + "".join(f"{np.mean([r[k] for r in mine]):>{w}.3f}"
+                                for k, w in zip(COLUMNS, WIDTHS)))
+        print(KEPT_NOTE)
     for path in paths:
         print(f"{'grid':>8}: {os.path.relpath(path)}")
-    return {"seconds": seconds, "rows": rows, "paths": paths, "history": history.history}
+    return {"seconds": seconds, "rows": rows, "paths": paths,
+            "history": history.history if history is not None else None}
 
 
 if __name__ == "__main__":

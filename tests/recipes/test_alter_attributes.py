@@ -25,7 +25,8 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
     monkeypatch.chdir(tmp_path)  # the default --out-dir is relative to the working directory
     # --no-deterministic: op determinism is process-wide and this test runs in pytest's process.
     result = recipe.main(["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
-                          "--alphas", "0", "0.5", "1", "--no-deterministic"])
+                          "--alphas", "0", "0.5", "1", "--refine-steps", "2",
+                          "--save-model", "vae.keras", "--no-deterministic"])
     out = capsys.readouterr().out
     path = tmp_path / "outputs" / "alter_attributes" / "shapes_alter_Blue.png"
     assert [os.path.abspath(p) for p in result["paths"]] == [str(path)]
@@ -39,7 +40,7 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
                                                                     ("Blue", "target")]
     for _, _, n, shares in result["rows"]:
         assert n == 16
-        assert set(shares) == {"target@1", "kept", "both", "kept/true"}
+        assert set(shares) == set(recipe.COLUMNS)
         assert all(0.0 <= v <= 1.0 for v in shares.values())
         assert shares["both"] <= min(shares["target@1"], shares["kept"])
     lines = [line.split() for line in out.splitlines() if line.startswith("Blue ")]
@@ -47,7 +48,17 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
     for line, (_, _, _, shares) in zip(lines, result["rows"]):
         printed = [float(v) for v in line[3:]]
         assert printed == pytest.approx(
-            [shares[k] for k in ("target@1", "kept", "both", "kept/true")], abs=6e-4)
+            [shares[k] for k in recipe.COLUMNS], abs=6e-4)
+    assert "kept/true: as the original's true labels" in out
+    assert "Latent search: 2 steps per test code" in out
+    # The saved VAE, loaded instead of trained, alters the same images the same way.
+    again = recipe.main(["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
+                         "--alphas", "0", "0.5", "1", "--refine-steps", "2",
+                         "--load-model", "vae.keras", "--no-deterministic"])
+    assert "Loaded the VAE of vae.keras (not trained here)" in capsys.readouterr().out
+    assert again["history"] is None and again["seconds"] == 0.0
+    for (_, _, _, first), (_, _, _, second) in zip(result["rows"], again["rows"]):
+        assert second == pytest.approx(first)
 
 
 def test_celeba_style_folder_writes_a_grid_without_measuring(recipe, tmp_path, capsys):
@@ -88,6 +99,27 @@ def test_shares_hand_computed(recipe):
     # Hit the target: rows 0, 1, 3. Others unchanged against the decode: rows 0, 2, 3;
     # against the truth: rows 0, 1, 2. Both: rows 0, 3.
     assert shares == {"target@1": 0.75, "kept": 0.75, "both": 0.5, "kept/true": 0.75}
+    # The classifier's labels of the originals: others unchanged against them in rows 0, 2;
+    # they match the truth's others in rows 0, 2, 3.
+    pred_x = np.array([[1, 0, 0, 1, 0], [0, 1, 0, 0, 1], [1, 0, 0, 1, 1], [1, 0, 0, 0, 1]])
+    shares = recipe.shares(pred0, pred1, truth, target=2, group=(0, 1, 2), pred_x=pred_x)
+    assert shares["kept/orig"] == 0.5 and shares["ceiling/true"] == 0.75
+
+
+def test_matched_means_hand_computed(recipe):
+    # Columns 0, 1: a one-hot group (the target is 1); columns 2, 3: other attributes.
+    labels = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0]])
+    codes = np.array([[0.0, 1.0], [10.0, 1.0], [100.0, 2.0], [1000.0, 3.0], [3000.0, 5.0]])
+    source = np.array([[1, 0, 1, 0], [1, 0, 0, 0], [1, 0, 0, 1]])
+    z_t, z_s, fallback = recipe.matched_means(codes, labels, source, target=1, group=(0, 1))
+    # Row 0: look-alikes (columns 2, 3 = 1, 0) are rows 2, 3, 4; with the target 3 and 4, with
+    # its own class (column 0) row 2. Row 1: rows 1 and 0. Row 2 has no look-alike: all rows
+    # with the target (1, 3, 4) and all with column 0 (0, 2).
+    np.testing.assert_allclose(z_t, [[2000.0, 4.0], [10.0, 1.0], [4010.0 / 3, 3.0]], rtol=1e-6)
+    np.testing.assert_allclose(z_s, [[100.0, 2.0], [0.0, 1.0], [50.0, 1.5]], rtol=1e-6)
+    assert fallback == 1 and z_t.dtype == np.float32
+    with pytest.raises(ValueError, match="no example has attribute column 3"):
+        recipe.matched_means(codes, labels, source, target=3, group=(3,))
 
 
 def test_bad_attribute_is_an_argparse_error_listing_the_names(recipe, capsys):
