@@ -1,7 +1,5 @@
 """ConditionalGAN and ConditionalVAE: the condition reaches every network, fit, sample, errors, saving."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
@@ -52,14 +50,19 @@ def toy_classes(n=48, k=K):
 
 # ------------------------------------------------ the condition reaches each network
 def test_condition_reaches_generator_discriminator_and_training():
-    gan = tiny_cgan()
+    # Under TensorFlow with WGAN-GP: its gradient penalty on interpolates goes
+    # through the same _discriminate hook, with the batch's condition (the
+    # nested gradient itself is tested on every backend in the GAN's tests;
+    # its compilation is the slow part of this test under JAX).
+    on_tf = keras.backend.backend() == "tensorflow"
+    gan = tiny_cgan(objective="wgan-gp" if on_tf else "standard", d_steps=1)
     z = np.random.default_rng(1).normal(size=(2, 4)).astype("float32")
-    a, b = gan.decode(z, labels=0), gan.decode(z, labels=[1, 2])
+    c = np.eye(K, dtype="float32")
+    n = lambda t: keras.ops.convert_to_numpy(t)  # noqa: E731
+    a, b = n(gan.generator([z, c[[0, 0]]])), n(gan.generator([z, c[[1, 2]]]))
     assert np.abs(a - b).max() > 1e-4  # same z, another label: another image
     x = np.random.default_rng(2).uniform(-1, 1, (2,) + IMAGE).astype("float32")
-    c = np.eye(K, dtype="float32")
-    d0 = gan.discriminator.predict([x, c[[0, 0]]], verbose=0)
-    d1 = gan.discriminator.predict([x, c[[1, 1]]], verbose=0)
+    d0, d1 = n(gan.discriminator([x, c[[0, 0]]])), n(gan.discriminator([x, c[[1, 1]]]))
     assert np.abs(d0 - d1).max() > 0
     # One D step and one G step: a non-zero gradient reaches the label
     # embedding of D and the condition rows of G's first layer.
@@ -68,7 +71,8 @@ def test_condition_reaches_generator_discriminator_and_training():
     before = [keras.ops.convert_to_numpy(v).copy() for v in (embedding, project)]
     gan.compile(**gan_optimizers())
     x, labels = toy_classes(16)
-    gan.fit(x * 2 - 1, labels, batch_size=16, epochs=1, verbose=0)
+    history = gan.fit(x * 2 - 1, labels, batch_size=16, epochs=1, verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values()), history
     after = [keras.ops.convert_to_numpy(v) for v in (embedding, project)]
     assert np.abs(after[0] - before[0]).min(axis=1).max() > 0  # rows of the embedding moved
     assert np.abs(after[1][4:] - before[1][4:]).max() > 0  # rows fed by the condition moved
@@ -78,40 +82,37 @@ def test_condition_reaches_generator_discriminator_and_training():
 def test_cvae_condition_reaches_both_networks_loss_falls_and_label_decides():
     x, labels = toy_classes(48)
     cvae = tiny_cvae(kl_weight=0.01)
-    z0, z1 = cvae.latent_codes(x[:4], labels=0), cvae.latent_codes(x[:4], labels=2)
+    c = np.eye(K, dtype="float32")
+    n = lambda t: keras.ops.convert_to_numpy(t)  # noqa: E731
+    z0 = n(cvae.encoder([x[:4], c[[0] * 4]])[0])
+    z1 = n(cvae.encoder([x[:4], c[[2] * 4]])[0])
     assert np.abs(z0 - z1).max() > 1e-5  # the encoder sees the label
-    assert np.abs(cvae.decode(z0, labels=0) - cvae.decode(z0, labels=1)).max() > 1e-5
+    assert np.abs(n(cvae.decoder([z0, c[[0] * 4]])) - n(cvae.decoder([z0, c[[1] * 4]]))).max() > 1e-5
     cvae.compile(optimizer=keras.optimizers.Adam(1e-2))
     losses = helpers.fit_losses(cvae, x, y=labels, epochs=12, batch_size=16)
     helpers.assert_loss_falls(losses, factor=0.5)
     # Decoded for class c from the prior, the mean brightness is class c's.
-    means = [cvae.sample(16, labels=c, seed=0).mean() for c in range(K)]
+    samples = cvae.sample(48, labels=np.arange(48) % K, seed=0)
+    means = [samples[c::K].mean() for c in range(K)]
     assert means[0] < means[1] < means[2] and means[2] - means[0] > 0.3, means
 
 
 @ONE_BACKEND
-def test_cgan_learns_the_label_on_a_toy_problem():
-    x, labels = toy_classes(96)
-    gan = tiny_cgan()
-    gan.compile(**gan_optimizers(5e-3))
-    history = gan.fit(x * 2 - 1, labels, batch_size=32, epochs=10, verbose=0).history
-    assert all(np.all(np.isfinite(v)) for v in history.values())
-    means = [gan.sample(32, labels=c, seed=0).mean() for c in range(K)]
-    assert means[0] < means[1] < means[2], means
-
-
-@ONE_BACKEND
-def test_fit_on_a_dataset_and_attribute_vectors():
+def test_cgan_learns_attribute_vectors_from_a_dataset():
     import tensorflow as tf
 
-    x, labels = toy_classes(32)
+    x, labels = toy_classes(96)
     vectors = np.eye(K, dtype="float32")[labels]  # attribute vectors (0/1 floats)
-    gan = tiny_cgan(num_classes=None, condition_size=K, condition_names=["a", "b", "c"])
-    gan.compile(**gan_optimizers())
-    ds = tf.data.Dataset.from_tensor_slices((x * 2 - 1, vectors)).batch(16)
-    assert sorted(gan.fit(ds, epochs=1, verbose=0).history) == ["d_fake", "d_loss", "d_real", "g_loss"]
-    assert gan.condition_spec == {"kind": "attributes", "size": K, "names": ["a", "b", "c"]}
-    assert gan.sample(2, labels=[1, 0, 1], seed=0).shape == (2,) + IMAGE  # one vector for all
+    gan = tiny_cgan(num_classes=None, condition_size=K, condition_names=["dark", "mid", "light"])
+    assert gan.condition_spec == {"kind": "attributes", "size": K, "names": ["dark", "mid", "light"]}
+    gan.compile(**gan_optimizers(5e-3))
+    ds = tf.data.Dataset.from_tensor_slices((x * 2 - 1, vectors)).batch(32)
+    history = gan.fit(ds, epochs=10, verbose=0).history
+    assert all(np.all(np.isfinite(v)) for v in history.values())
+    samples = gan.sample(96, labels=vectors, seed=0)
+    means = [samples[c::K].mean() for c in range(K)]
+    assert means[0] < means[1] < means[2], means  # the label decides the brightness
+    assert gan.sample(2, labels=[0, 0, 1], seed=0).shape == (2,) + IMAGE  # one vector for all
     with pytest.raises(ValueError, match=r"labels must be one attribute vector \(3,\) or one per item"):
         gan.sample(2, labels=[[1, 0]], seed=0)
 
@@ -123,17 +124,7 @@ def test_sample_shapes_and_seed():
     assert a.shape == (6,) + IMAGE and a.dtype == np.float32
     np.testing.assert_array_equal(a, gan.sample(6, labels=[2] * 6, seed=3))
     assert not np.allclose(gan.sample(6, labels=2, seed=5), a)
-    assert not np.allclose(gan.sample(6, labels=2), gan.sample(6, labels=2))  # the SeedGenerator advances
-    assert gan.sample(3, labels=np.array([0, 1, 2]), seed=4, batch_size=2).shape == (3,) + IMAGE
-
-
-@ONE_BACKEND
-def test_cvae_sample_and_generate_alias():
-    cvae = tiny_cvae()
-    np.testing.assert_array_equal(cvae.sample(4, labels=1, seed=2), cvae.sample(4, labels=1, seed=2))
-    assert cvae.sample(2, labels=[0, 2], seed=1).shape == (2,) + IMAGE
-    with pytest.warns(DeprecationWarning):
-        assert tiny_cgan().generate(2, labels=1, seed=0).shape == (2,) + IMAGE
+    assert not np.allclose(gan.sample(6, labels=np.arange(6) % K), gan.sample(6, labels=2))
 
 
 # ------------------------------------------------------------------ errors
@@ -212,7 +203,7 @@ def test_bad_arguments_and_networks_raise_clear_errors():
 
 # ------------------------------------------------------------ latent tools
 @ONE_BACKEND
-def test_interpolation_at_a_fixed_label_and_style_transfer():
+def test_interpolation_at_a_fixed_label_style_transfer_and_cvae_sample():
     cvae, gan = tiny_cvae(), tiny_cgan()
     x, labels = toy_classes(4)
     path = latent.interpolate(cvae, x[0], x[1], steps=4, labels=2)
@@ -230,6 +221,11 @@ def test_interpolation_at_a_fixed_label_and_style_transfer():
         latent.interpolate(cvae, x[0], x[1], steps=3)
     with pytest.raises(TypeError, match="has no encoder"):
         latent.transfer_style(gan, x, labels=0, new_labels=1)
+    # The cVAE samples as the cGAN does; the cGAN's deprecated generate alias.
+    np.testing.assert_array_equal(cvae.sample(4, labels=1, seed=2), cvae.sample(4, labels=1, seed=2))
+    assert cvae.sample(2, labels=[0, 2], seed=1).shape == (2,) + IMAGE
+    with pytest.warns(DeprecationWarning):
+        assert gan.generate(2, labels=1, seed=0).shape == (2,) + IMAGE
 
 
 # ------------------------------------------------------------------ saving
@@ -239,64 +235,67 @@ out = {{}}
 for path, inputs in {cases!r}:
     model = keras.saving.load_model(path)
     out[path] = [type(model).__name__, model.condition_spec,
-                 model.predict([np.asarray(t, "float32") for t in inputs], verbose=0).tolist()]
+                 keras.ops.convert_to_numpy(model([np.asarray(t, "float32") for t in inputs])).tolist()]
 print(json.dumps(out))
 """
 
 
 def test_save_load_round_trip_and_other_backend(tmp_path):
-    x, labels = toy_classes(16)
-    gan = tiny_cgan(d_steps=2, condition_names=["dark", "mid", "light"])
+    x, labels = toy_classes(4)
+    gan = tiny_cgan(d_steps=2, objective="hinge", condition_names=["dark", "mid", "light"])
     gan.compile(**gan_optimizers())
-    gan.fit(x * 2 - 1, labels, batch_size=16, epochs=1, verbose=0)
     cvae = tiny_cvae(kl_weight=0.5)
     cvae.compile(optimizer="adam")
-    cvae.fit(x, labels, batch_size=16, epochs=1, verbose=0)
     c = np.eye(K, dtype="float32")[labels[:4]]
     z = np.random.default_rng(0).normal(size=(4, 4)).astype("float32")
     cases = []
     for model, inputs in ((gan, [z, c]), (cvae, [x[:4], c])):
         path = str(tmp_path / f"{type(model).__name__}.keras")
-        loaded = helpers.assert_round_trip(model, path, inputs,
-                                           lambda m, i: m.predict(i, verbose=0))
+        loaded = helpers.assert_round_trip(
+            model, path, inputs, lambda m, i: keras.ops.convert_to_numpy(m(i)))
         assert loaded.condition_spec == model.condition_spec
         config = loaded.get_config()
         assert config["num_classes"] == K and config["condition_size"] is None
         cases.append((path, [t.tolist() for t in inputs]))
     assert loaded.kl_weight == 0.5
-    assert keras.saving.load_model(cases[0][0]).d_steps == 2
-    # The file loads under the next backend and predicts the same.
-    here = keras.backend.backend()
-    other = helpers.BACKENDS[(helpers.BACKENDS.index(here) + 1) % 3]
+    reloaded = keras.saving.load_model(cases[0][0])
+    assert (reloaded.d_steps, reloaded.objective) == (2, "hinge")
+    # Saved under TensorFlow, the files load under PyTorch and predict the
+    # same. One child process, from the TensorFlow run only (the suite's time
+    # budget); the round trip above runs under every backend.
+    if keras.backend.backend() != "tensorflow":
+        return
+    other = "torch"
     result = helpers.run_in_backend(other, LOAD_AND_PREDICT.format(cases=cases))
     for (path, inputs), model in zip(cases, (gan, cvae)):
         kind, spec, predicted = result[path]
         assert kind == type(model).__name__ and spec == model.condition_spec
-        np.testing.assert_allclose(predicted, model.predict([np.asarray(t) for t in inputs], verbose=0),
-                                   rtol=1e-4, atol=1e-5)
-    json.dumps(gan.condition_spec)
+        expected = keras.ops.convert_to_numpy(model([np.asarray(t, "float32") for t in inputs]))
+        np.testing.assert_allclose(predicted, expected, rtol=1e-4, atol=1e-5, err_msg=other)
 
 
 # ---------------------------------------------------------------- networks
 @ONE_BACKEND
 def test_default_conditional_networks():
     n = keras_gen.networks
-    g = n.conditional_dcgan_generator(64, (28, 28, 1), 10)
-    assert [tuple(t.shape) for t in g.inputs] == [(None, 64), (None, 10)]
-    assert g.get_layer("dcgan_generator").input_shape == (None, 74)
-    d = n.conditional_dcgan_discriminator((28, 28, 1), 10)
-    assert d.get_layer("condition_embedding").kernel.shape == (10, 7 * 7 * 128)
-    enc = n.conditional_encoder((28, 28, 1), 8, 10, variational=True)
+    g = n.conditional_dcgan_generator(5, (8, 8, 1), 4, filters=(8,))
+    assert [tuple(t.shape) for t in g.inputs] == [(None, 5), (None, 4)]
+    assert g.get_layer("dcgan_generator").input_shape == (None, 9)  # c concatenated to z
+    enc = n.conditional_encoder((8, 8, 1), 2, 4, variational=True, filters=(4,), dense_units=8,
+                                features=8, condition_units=8)
     assert enc.output_names == ["z_mean", "z_log_sigma"]
     assert enc.get_layer("conv_encoder").get_layer("conv_bn_1") is not None  # BN as in VAE encoders
-    dec = n.conditional_decoder(8, (28, 28, 1), 10, variational=True)
-    assert [tuple(t.shape) for t in dec.inputs] == [(None, 8), (None, 10)]
-    assert dec.output_shape == (None, 28, 28, 1)
+    assert enc.get_layer("condition_dense").input.shape == (None, 8 + 4)  # features + condition
+    dec = n.conditional_decoder(2, (8, 8, 1), 4, filters=(4,), dense_units=8)
+    assert [tuple(t.shape) for t in dec.inputs] == [(None, 2), (None, 4)]
+    assert dec.get_layer("conv_decoder").input_shape == (None, 6)
     # The projection: logit = w.phi + b + e(c).phi, checked against NumPy.
-    x = np.random.default_rng(0).uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
-    c = np.eye(10, dtype="float32")[[3, 7]]
+    d = n.conditional_dcgan_discriminator((8, 8, 1), 4, filters=(8,))
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 8, 8, 1)).astype("float32")
+    c = np.eye(4, dtype="float32")[[3, 1]]
     phi = d.get_layer("dcgan_features").predict(x, verbose=0)
     w, b = (keras.ops.convert_to_numpy(v) for v in d.get_layer("logits").weights)
     e = keras.ops.convert_to_numpy(d.get_layer("condition_embedding").kernel)
+    assert e.shape == (4, 4 * 4 * 8)
     expected = phi @ w + b + np.sum(phi * (c @ e), axis=1, keepdims=True)
     np.testing.assert_allclose(d.predict([x, c], verbose=0), expected, rtol=1e-4, atol=1e-5)
