@@ -35,7 +35,7 @@ class SpectralNormalization(keras.layers.SpectralNormalization):
     >>> import numpy as np, keras
     >>> from keras_gen.layers import SpectralNormalization
     >>> sn = SpectralNormalization(keras.layers.Dense(3))
-    >>> sn(np.ones((2, 4), "float32"), training=True).shape
+    >>> tuple(sn(np.ones((2, 4), "float32"), training=True).shape)
     (2, 3)
     """
 
