@@ -56,12 +56,43 @@ def assert_round_trip(model, path, x, outputs_fn):
     return loaded
 
 
-def run_in_backend(backend, code, timeout=240):
-    """Run ``code`` in a fresh Python process under ``backend``; parse JSON from its last line."""
+def _backend_env(backend):
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _parse(backend, returncode, stdout, stderr):
+    assert returncode == 0, f"{backend} subprocess failed:\n{stderr[-4000:]}"
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def run_in_backend(backend, code, timeout=240):
+    """Run ``code`` in a fresh Python process under ``backend``; parse JSON from its last line."""
     proc = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-c", code], env=_backend_env(backend), capture_output=True, text=True,
+        timeout=timeout,
     )
-    assert proc.returncode == 0, f"{backend} subprocess failed:\n{proc.stderr[-4000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _parse(backend, proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_in_backends(codes, timeout=240):
+    """``run_in_backend`` for each ``{backend: code}``, the processes running side by side.
+
+    Returns ``{backend: parsed JSON}``; a failed process fails with its stderr.
+    """
+    procs = {
+        backend: subprocess.Popen(
+            [sys.executable, "-c", code], env=_backend_env(backend), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        for backend, code in codes.items()
+    }
+    try:
+        outputs = {backend: proc.communicate(timeout=timeout) for backend, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return {backend: _parse(backend, procs[backend].returncode, *outputs[backend]) for backend in codes}
