@@ -1,5 +1,6 @@
 """Shared fixtures: seeded randomness and the tiny models the tests use."""
 
+import gc
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -7,6 +8,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras
 import numpy as np
 import pytest
+
+# keras-tuner calls gc.collect() twice before each trial's build (one of them
+# in keras.backend.clear_session()); each call walks every object the process
+# tracks, and TensorFlow keeps graph objects of earlier tests alive (about 15k
+# objects a fit). Objects that outlive a test module are moved out of the
+# collector's reach (gc.freeze), so such a call walks only the current
+# module's objects: measured on TensorFlow over tests/models/test_labels.py and
+# tests/test_tuning.py, 30 calls took 16.7 s of CPU unfrozen, 1.5 s frozen.
+gc.freeze()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _freeze_module_survivors():
+    yield
+    gc.collect()  # the module's garbage is freed, not frozen
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
