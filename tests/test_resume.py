@@ -1,7 +1,7 @@
 """Exact resume: a run killed with SIGKILL mid-epoch and resumed equals an uninterrupted one.
 
-The training runs in child processes (tests/resume_child.py) under the
-backend of this test session, on shuffled data where the backup can hold the
+The training runs in child processes (tests/resume_child.py, two at a time)
+under the backend of this test session, on shuffled data where the backup can hold the
 order's generator (JAX, PyTorch). The kill point is deterministic: the child
 writes a marker after global step 10 (epoch 2, batch 4 of 6; the last
 backup was after step 8) and sleeps until this process kills it.
@@ -30,50 +30,60 @@ KILL_AT = 10  # global step; backups (save_freq=4) after steps 4 and 8 precede i
 TOLERANCE = {"tensorflow": 0.0, "jax": 1e-6, "torch": 1e-6}
 
 
-def _child(work, *plans, kill_marker=None):
+def _children(work, *runs):
+    """Run one child process per ``runs`` entry (a list of plans), side by side.
+
+    A child whose plans include ``KIND:kill:STEP`` is SIGKILLed once it has
+    written ``marker_KIND``. Returns each child's ``(returncode, stderr)``.
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = helpers.REPO + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(
-        [sys.executable, CHILD, work, *plans],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    children = []
     try:
-        if kill_marker is not None:
-            marker = os.path.join(work, kill_marker)
-            deadline = time.monotonic() + 300
-            while not os.path.exists(marker):
+        for plans in runs:
+            # stderr to a file: a pipe nobody reads while waiting could fill and block the child.
+            err = open(os.path.join(work, "child_" + "_".join(plans).replace(":", "-") + ".err"), "w+b")
+            proc = subprocess.Popen([sys.executable, CHILD, work, *plans], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+            kills = [p.split(":")[0] for p in plans if p.split(":")[1] == "kill"]
+            children.append((proc, err, f"marker_{kills[0]}" if kills else None))
+
+        def stderr(err):
+            err.seek(0)
+            return err.read().decode()
+
+        deadline = time.monotonic() + 300
+        for proc, err, marker in children:
+            if marker is None:
+                continue
+            while not os.path.exists(os.path.join(work, marker)):
                 if proc.poll() is not None:
-                    raise AssertionError(
-                        f"child ended before the kill point:\n{proc.stderr.read().decode()[-4000:]}"
-                    )
+                    raise AssertionError(f"child ended before the kill point:\n{stderr(err)[-4000:]}")
                 assert time.monotonic() < deadline, "child never reached the kill point"
                 time.sleep(0.02)
             os.kill(proc.pid, signal.SIGKILL)
-        _, err = proc.communicate(timeout=300)
+        return [(proc.wait(timeout=300), stderr(err)) for proc, err, _ in children]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return proc.returncode, err.decode()
+        for proc, err, _ in children:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            err.close()
 
 
 @pytest.fixture(scope="module")
 def resumed_runs(tmp_path_factory):
-    """Kill a GAN run, resume it; kill a VAE run, resume it; then the uninterrupted runs."""
+    """Kill a GAN run and a VAE run (side by side); resume both, then the uninterrupted runs."""
     work = str(tmp_path_factory.mktemp("resume"))
-    rc, err = _child(work, f"gan:kill:{KILL_AT}", kill_marker="marker_gan")
-    assert rc == -signal.SIGKILL, err[-4000:]
-    with open(os.path.join(work, "backup_gan", "training_metadata.json")) as f:
-        gan_backup = json.load(f)
-    rc, err = _child(work, "gan:resume", f"vae:kill:{KILL_AT}", kill_marker="marker_vae")
-    assert rc == -signal.SIGKILL, err[-4000:]
-    with open(os.path.join(work, "backup_vae", "training_metadata.json")) as f:
-        vae_backup = json.load(f)
-    rc, err = _child(work, "vae:resume", "gan:full", "vae:full")
+    backups = {}
+    for rc, err in _children(work, [f"gan:kill:{KILL_AT}"], [f"vae:kill:{KILL_AT}"]):
+        assert rc == -signal.SIGKILL, err[-4000:]
+    for kind in ("gan", "vae"):
+        with open(os.path.join(work, f"backup_{kind}", "training_metadata.json")) as f:
+            backups[kind] = json.load(f)
+    [(rc, err)] = _children(work, ["gan:resume", "vae:resume", "gan:full", "vae:full"])
     assert rc == 0, err[-4000:]
-    return work, {"gan": gan_backup, "vae": vae_backup}
+    return work, backups
 
 
 @pytest.mark.parametrize("kind", ["gan", "vae"])
