@@ -133,21 +133,31 @@ def test_deterministic_quickstart_repeats_itself_on_a_busy_smaller_machine(tmp_p
 
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
     one_cpu = {min(os.sched_getaffinity(0))}
+
+    def pin():
+        os.sched_setaffinity(0, one_cpu)
+
+    # The two runs go side by side (the thread pool is sized by the CPUs a
+    # process may use, not by the load; the load is what the test varies).
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=pin)
+    procs = []
+    try:
+        for run, busy in enumerate((False, True)):
+            command = [sys.executable, recipe_path("vae_digits"), "--smoke", "--no-export",
+                       "--verbose", "0", "--deterministic", "--model-path", f"run{run}.keras"]
+            procs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True, cwd=tmp_path, env=env,
+                                          preexec_fn=pin if busy else None))
+        outputs = [proc.communicate(timeout=300) for proc in procs]
+    finally:
+        for proc in procs + [burner]:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     printed, weights = [], []
-    for run, busy in enumerate((False, True)):
-        command = [sys.executable, recipe_path("vae_digits"), "--smoke", "--no-export",
-                   "--verbose", "0", "--deterministic", "--model-path", f"run{run}.keras"]
-        pin = (lambda: os.sched_setaffinity(0, one_cpu)) if busy else None
-        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=pin) if busy else None
-        try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                                  cwd=tmp_path, env=env, preexec_fn=pin)
-        finally:
-            if burner is not None:
-                burner.kill()
-                burner.wait()
-        assert proc.returncode == 0, proc.stderr
-        printed.append([line for line in proc.stdout.splitlines()
+    for run, (proc, (stdout, stderr)) in enumerate(zip(procs, outputs)):
+        assert proc.returncode == 0, stderr
+        printed.append([line for line in stdout.splitlines()
                         if line.startswith(("Validation:", "Test-set MSE"))])
         model = keras.saving.load_model(tmp_path / f"run{run}.keras")
         weights.append([keras.ops.convert_to_numpy(v) for v in model.weights])
