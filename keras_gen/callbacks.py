@@ -36,6 +36,13 @@ class SampleGrid(keras.callbacks.Callback):
         filename: str, file name pattern with ``{epoch}`` (1-based).
             Defaults to ``"epoch_{epoch:03d}.png"``.
         scale: int >= 1, pixel enlargement of the PNG. Defaults to 2.
+        labels: what a conditional model (``keras_gen.ConditionalGAN``,
+            ``ConditionalVAE``) generates: one label for all images, or one
+            per image (class ids or attribute vectors). None (default) means
+            classes ``0, 1, ..., num_classes - 1`` in turn for a class-
+            conditional model (with ``cols=num_classes`` a row shows every
+            class); an attribute-conditional model needs labels. Must be
+            None for an unconditional model.
 
     Example:
 
@@ -55,6 +62,7 @@ class SampleGrid(keras.callbacks.Callback):
         log_dir=None,
         filename="epoch_{epoch:03d}.png",
         scale=2,
+        labels=None,
     ):
         super().__init__()
         num_images = checks.positive_int("num_images", num_images)
@@ -77,6 +85,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.log_dir = log_dir
         self.filename = filename
         self.scale = scale
+        self.labels = labels
         self.paths = []
         self._z = None
         self._writer = None
@@ -103,13 +112,28 @@ class SampleGrid(keras.callbacks.Callback):
             return
         model = self._check_model()
         value_range = self.value_range or model.output_range
-        samples = model.decoding_network.predict(self.latent_batch(), verbose=0)
+        samples = self._samples(model)
         grid = images.image_grid(samples, cols=self.cols, value_range=value_range)
         path = os.path.join(self.out_dir, self.filename.format(epoch=epoch + 1))
         images.save_png(grid, path, scale=self.scale)
         self.paths.append(path)
         if self.log_dir:
             self._log_image(grid, epoch)
+
+    def _samples(self, model):
+        z = self.latent_batch()
+        spec = getattr(model, "condition_spec", None)
+        if spec is None:
+            if self.labels is not None:
+                raise ValueError(
+                    f"labels must be None: a {type(model).__name__} is unconditional. "
+                    f"Received: labels={self.labels!r}"
+                )
+            return model.decoding_network.predict(z, verbose=0)
+        labels = self.labels
+        if labels is None and spec.get("kind") == "classes":
+            labels = np.arange(len(z)) % spec["num_classes"]
+        return model.decode(z, labels)
 
     def _log_image(self, grid, epoch):
         import tensorflow as tf

@@ -43,24 +43,41 @@ def _neg_log_likelihood(model, x, x_hat):
     return per_dim + 0.5 * dims * math.log(math.pi * dims)
 
 
-def _posterior(model, x, batch_size):
-    z_mean, z_log_sigma = model.posterior(x, batch_size=batch_size)
-    return np.asarray(z_mean, "float64"), np.asarray(z_log_sigma, "float64")
+def _conditions(model, labels, n):
+    """The float32 ``(n, k)`` condition of a conditional VAE for ``labels``; None otherwise."""
+    if getattr(model, "condition_spec", None) is None:
+        if labels is not None:
+            raise ValueError(
+                f"labels must be None: a {type(model).__name__} is unconditional. "
+                f"Received: labels={labels!r}"
+            )
+        return None
+    return model.condition_vectors(labels, n)
 
 
-def _terms(model, x, samples, seed, batch_size):
-    """(-log p(x|z_i), log p(z_i) - log q(z_i|x), KL) for ``samples`` draws per example."""
+def _terms(model, x, samples, seed, batch_size, condition=None):
+    """(-log p(x|z_i), log p(z_i) - log q(z_i|x), KL) for ``samples`` draws per example.
+
+    ``condition``: a conditional VAE's ``(n, k)`` condition of ``x``, or None.
+    """
     x = np.asarray(x, dtype="float32")
     n = len(x)
-    z_mean, z_log_sigma = _posterior(model, x, batch_size)
+    if condition is None:
+        z_mean, z_log_sigma = model.posterior(x, batch_size=batch_size)
+    else:
+        z_mean, z_log_sigma = model.posterior(x, batch_size=batch_size, condition=condition)
+    z_mean, z_log_sigma = np.asarray(z_mean, "float64"), np.asarray(z_log_sigma, "float64")
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((n, samples, z_mean.shape[-1]))
     z = z_mean[:, None, :] + np.exp(z_log_sigma)[:, None, :] * eps
     # log p(z) - log q(z|x); the 2 pi terms cancel.
     log_prior_minus_q = np.sum(-0.5 * z**2 + 0.5 * eps**2 + z_log_sigma[:, None, :], axis=-1)
-    x_hat = model.decoding_network.predict(
-        z.reshape(n * samples, -1).astype("float32"), batch_size=batch_size or 256, verbose=0
-    )
+    z = z.reshape(n * samples, -1).astype("float32")
+    if condition is None:
+        x_hat = model.decoding_network.predict(z, batch_size=batch_size or 256, verbose=0)
+    else:
+        x_hat = model.decode(z, condition=np.repeat(condition, samples, axis=0),
+                             batch_size=batch_size or 256)
     x_rep = np.repeat(x, samples, axis=0)
     nll = _neg_log_likelihood(model, x_rep, x_hat).reshape(n, samples)
     kl = ops.convert_to_numpy(losses.kl_divergence(z_mean, z_log_sigma)).astype("float64")
@@ -72,20 +89,27 @@ def _chunks(n, size):
         yield slice(start, min(start + size, n))
 
 
-def log_importance_weights(model, x, k=100, seed=0, batch_size=None, chunk=64):
-    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x); shape ``(n, k)``."""
+def log_importance_weights(model, x, k=100, seed=0, batch_size=None, chunk=64, labels=None):
+    """log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q(z|x); shape ``(n, k)``.
+
+    ``labels``: for a ``keras_gen.ConditionalVAE``, the labels of ``x`` (one
+    per image, or one for all); the bound is then of log p(x|labels).
+    """
     _check_vae(model)
     k = checks.integer("k", k, minimum=1)
     seed = checks.integer("seed", seed)
     x = np.asarray(x, dtype="float32")
+    condition = _conditions(model, labels, len(x))
     out = []
     for i, part in enumerate(_chunks(len(x), chunk)):
-        nll, log_ratio, _ = _terms(model, x[part], k, [seed, i], batch_size)
+        cond = None if condition is None else condition[part]
+        nll, log_ratio, _ = _terms(model, x[part], k, [seed, i], batch_size, cond)
         out.append(-nll + log_ratio)
     return np.concatenate(out)
 
 
-def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_example=False):
+def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_example=False,
+                            labels=None):
     """Importance-weighted estimate of -log p(x) (Burda et al. 2016), nats per example.
 
         log p(x) >= L_k = E[ log (1/k) sum_{i=1..k} p(x|z_i) p(z_i) / q(z_i|x) ],
@@ -107,6 +131,9 @@ def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_exampl
         seed: int, seed of the posterior draws (NumPy; the same on every backend).
         batch_size: decoder ``predict`` batch size.
         per_example: bool, return the ``(n,)`` values instead of their mean.
+        labels: for a ``keras_gen.ConditionalVAE``, the labels of ``x`` (class
+            ids ``(n,)`` or vectors ``(n, k)``, or one for all): the bound
+            is then on -log p(x | labels). Must be None for a plain VAE.
 
     Returns:
         float (or array ``(n,)``), nats.
@@ -121,14 +148,15 @@ def importance_weighted_nll(model, x, k=100, seed=0, batch_size=None, per_exampl
     >>> bool(importance_weighted_nll(vae, x, k=50) <= monte_carlo_negative_elbo(vae, x, samples=50))
     True
     """
-    log_w = log_importance_weights(model, x, k, seed, batch_size)
+    log_w = log_importance_weights(model, x, k, seed, batch_size, labels=labels)
     top = log_w.max(axis=1, keepdims=True)
     log_mean_w = top[:, 0] + np.log(np.mean(np.exp(log_w - top), axis=1))
     values = -log_mean_w
     return values if per_example else float(np.mean(values))
 
 
-def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False):
+def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False,
+                              labels=None):
     """A VAE's negative evidence lower bound -ELBO over data ``x``, nats per example.
 
         -ELBO = E_{z ~ q(z|x)}[-log p(x|z)] + KL(q(z|x) || N(0, I))
@@ -147,6 +175,8 @@ def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_
         seed: int, seed of the draws.
         batch_size: decoder ``predict`` batch size.
         per_example: bool, return the ``(n,)`` values instead of their mean.
+        labels: for a ``keras_gen.ConditionalVAE``, the labels of ``x``; the
+            bound is then the conditional one. Must be None for a plain VAE.
 
     Returns:
         float (or array ``(n,)``), nats.
@@ -155,9 +185,11 @@ def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_
     samples = checks.integer("samples", samples, minimum=1)
     seed = checks.integer("seed", seed)
     x = np.asarray(x, dtype="float32")
+    condition = _conditions(model, labels, len(x))
     out = []
     for i, part in enumerate(_chunks(len(x), 64)):
-        nll, _, kl = _terms(model, x[part], samples, [seed, i], batch_size)
+        cond = None if condition is None else condition[part]
+        nll, _, kl = _terms(model, x[part], samples, [seed, i], batch_size, cond)
         out.append(nll.mean(axis=1) + kl)
     values = np.concatenate(out)
     return values if per_example else float(np.mean(values))
