@@ -61,16 +61,27 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             )
         kwargs.pop("loss", None)
         backend.record_distribution(self)
+        # Keras records jit_compile as this backend resolved "auto" (True on
+        # JAX); a file would then ask torch.compile of a PyTorch user who
+        # never did. Saved files keep what was asked for.
+        self._requested_jit_compile = kwargs.get("jit_compile", "auto")
         super().compile(optimizer=optimizer, **kwargs)
 
     def get_compile_config(self):
         """``keras.Model``'s compile config, with backend-neutral optimizer classes.
 
         A ``.keras`` file saved under any backend then trains further under
-        every other (see ``keras_gen.backend.portable``).
+        every other (see ``keras_gen.backend.portable``). ``jit_compile`` is
+        recorded as given to ``compile`` (``"auto"`` by default), not as this
+        backend resolved it, so each backend that loads the file resolves it
+        its own way.
         """
         config = super().get_compile_config()
-        return None if config is None else portable.portable_config(config)
+        if config is None:
+            return None
+        if "jit_compile" in config and hasattr(self, "_requested_jit_compile"):
+            config = dict(config, jit_compile=self._requested_jit_compile)
+        return portable.portable_config(config)
 
     def compile_from_config(self, config):
         """Re-run ``compile`` from ``get_compile_config()`` (``.keras`` loading).

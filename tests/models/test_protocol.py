@@ -127,3 +127,24 @@ def test_sample_grid_refuses_a_model_without_the_protocol(tmp_path, images):
     cb = keras_gen.callbacks.SampleGrid(tmp_path, num_images=4)
     with pytest.raises(ValueError, match="SampleGrid needs a keras-gen model"):
         model.fit(images, np.zeros((64, 1)), epochs=1, verbose=0, callbacks=[cb])
+
+
+def test_saved_compile_config_keeps_the_requested_jit_compile(tmp_path):
+    # Keras resolves jit_compile="auto" per backend (True on JAX); a file must
+    # record what was asked for, so a PyTorch user loading a JAX file does not
+    # get torch.compile.
+    import json
+    import zipfile
+
+    enc = keras_gen.networks.dense_encoder((4, 4, 1), 2, hidden_units=(8,), variational=True)
+    dec = keras_gen.networks.dense_decoder(2, (4, 4, 1), hidden_units=(8,))
+    for asked, recorded in (({}, "auto"), ({"jit_compile": False}, False)):
+        vae = keras_gen.VAE(enc, dec, seed=0)
+        vae.compile(optimizer="adam", **asked)
+        path = str(tmp_path / f"vae_{recorded}.keras")
+        vae.save(path)
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        assert config["compile_config"]["jit_compile"] == recorded
+        loaded = keras.saving.load_model(path)
+        assert loaded.jit_compile == vae.jit_compile
