@@ -103,7 +103,9 @@ def parse_args(argv=None):
                         "more than one pass holds repeats the data")
     p.add_argument("--batch-size", type=int, default=128, help="batch size")
     p.add_argument("--latent-dim", type=int, default=100, help="size of z")
-    p.add_argument("--d-steps", type=int, default=1, help="K discriminator steps per generator step")
+    p.add_argument("--d-steps", type=int, default=None,
+                   help="K discriminator steps per generator step (default: 5 with --objective "
+                        "wgan-gp, the paper's n_critic; 1 otherwise)")
     p.add_argument("--generator-loss", choices=("non_saturating", "minimax"), default=None,
                    help="generator loss of --objective standard (default non_saturating)")
     p.add_argument("--objective", choices=("standard", "hinge", "wgan-gp"), default="standard",

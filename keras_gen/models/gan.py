@@ -207,6 +207,14 @@ class GAN(base.GenerativeModel):
         # try to build the model by calling it on images.
         self.build((None, self.latent_dim))
 
+    @property
+    def metrics(self):
+        # An augment layer's own metrics (AdaptiveAugment: augment_p,
+        # augment_rt) are logged with the GAN's, reset each epoch, and carried
+        # as step state on JAX like the GAN's trackers.
+        extra = [] if self.augment is None else list(self.augment.metrics)
+        return super().metrics + extra
+
     def build(self, input_shape):
         declared = base.known_input_shape(self.generator)
         if declared is not None and tuple(declared[1:]) != tuple(input_shape[1:]):
