@@ -36,9 +36,8 @@ from keras import ops
 from keras_gen import _checks as checks
 from keras_gen.data import peek
 from keras_gen.models import base
-from keras_gen.models.encoder_decoder import check_codes
 from keras_gen.models.gan import GAN
-from keras_gen.models.vae import VAE
+from keras_gen.models.vae import VAE, posterior_outputs
 
 CLASSES = "classes"
 ATTRIBUTES = "attributes"
@@ -596,20 +595,9 @@ class ConditionalVAE(ConditionalModel, VAE):
         contract = _check_two_inputs(owner, "encoder", self.encoder, "images", input_shape[1:], k)
         x, condition = keras.KerasTensor(input_shape), keras.KerasTensor((None, k))
         outputs = _call(self.encoder, [x, condition], contract, "encoder")
-        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-            shapes = [t.shape for t in outputs] if isinstance(outputs, (list, tuple)) else outputs.shape
-            raise ValueError(
-                "A ConditionalVAE encoder must return [z_mean, z_log_sigma], two tensors "
-                f"of shape (batch, latent_dim). Received: encoder outputs {shapes} (build "
-                "one with keras_gen.networks.conditional_encoder(..., variational=True))"
-            )
-        z_mean, z_log_sigma = outputs
-        check_codes("encoder", z_mean)
-        if tuple(z_mean.shape[1:]) != tuple(z_log_sigma.shape[1:]):
-            raise ValueError(
-                "z_mean and z_log_sigma must have the same shape. Received: "
-                f"z_mean shape {z_mean.shape}, z_log_sigma shape {z_log_sigma.shape}"
-            )
+        z_mean, z_log_sigma = posterior_outputs(
+            outputs, "ConditionalVAE", "keras_gen.networks.conditional_encoder"
+        )
         z = self.sampling([z_mean, z_log_sigma])
         latent_dim = int(z_mean.shape[-1])
         contract = _check_two_inputs(owner, "decoder", self.decoder, "z", (latent_dim,), k)

@@ -147,24 +147,7 @@ class VAE(EncoderDecoderModel):
     def build(self, input_shape):
         x = keras.KerasTensor(tuple(input_shape))
         outputs = self.encoder(x)
-        if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-            shapes = (
-                [t.shape for t in outputs]
-                if isinstance(outputs, (list, tuple))
-                else outputs.shape
-            )
-            raise ValueError(
-                "A VAE encoder must return [z_mean, z_log_sigma], two tensors "
-                f"of shape (batch, latent_dim). Received: encoder outputs {shapes} "
-                "(build one with keras_gen.networks.encoder(..., variational=True))"
-            )
-        z_mean, z_log_sigma = outputs
-        check_codes("encoder", z_mean)
-        if tuple(z_mean.shape[1:]) != tuple(z_log_sigma.shape[1:]):
-            raise ValueError(
-                "z_mean and z_log_sigma must have the same shape. Received: "
-                f"z_mean shape {z_mean.shape}, z_log_sigma shape {z_log_sigma.shape}"
-            )
+        z_mean, z_log_sigma = posterior_outputs(outputs, "VAE", "keras_gen.networks.encoder")
         z = self.sampling([z_mean, z_log_sigma])
         check_round_trip(x, z, self.decoder)
         self._latent_dim = int(z_mean.shape[-1])
@@ -276,3 +259,26 @@ class VAE(EncoderDecoderModel):
             }
         )
         return config
+
+
+def posterior_outputs(outputs, model_name, builder):
+    """``(z_mean, z_log_sigma)`` from a VAE encoder's symbolic ``outputs``, checked.
+
+    ValueError unless they are two tensors of one shape ``(batch, latent_dim)``;
+    ``model_name`` and ``builder`` (the network builder to suggest) go in the message.
+    """
+    if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
+        shapes = [t.shape for t in outputs] if isinstance(outputs, (list, tuple)) else outputs.shape
+        raise ValueError(
+            f"A {model_name} encoder must return [z_mean, z_log_sigma], two tensors "
+            f"of shape (batch, latent_dim). Received: encoder outputs {shapes} "
+            f"(build one with {builder}(..., variational=True))"
+        )
+    z_mean, z_log_sigma = outputs
+    check_codes("encoder", z_mean)
+    if tuple(z_mean.shape[1:]) != tuple(z_log_sigma.shape[1:]):
+        raise ValueError(
+            "z_mean and z_log_sigma must have the same shape. Received: "
+            f"z_mean shape {z_mean.shape}, z_log_sigma shape {z_log_sigma.shape}"
+        )
+    return z_mean, z_log_sigma
