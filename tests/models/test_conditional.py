@@ -260,12 +260,11 @@ def test_save_load_round_trip_and_other_backend(tmp_path):
     assert loaded.kl_weight == 0.5
     reloaded = keras.saving.load_model(cases[0][0])
     assert (reloaded.d_steps, reloaded.objective) == (2, "hinge")
-    # Saved under TensorFlow, the files load under PyTorch and predict the
-    # same. One child process, from the TensorFlow run only (the suite's time
-    # budget); the round trip above runs under every backend.
-    if keras.backend.backend() != "tensorflow":
-        return
-    other = "torch"
+    # The files load under another backend and predict the same: one child
+    # process per run, rotating (TensorFlow -> PyTorch -> JAX -> TensorFlow),
+    # so every backend saves once and loads once another backend's file; the
+    # round trip above covers each backend loading its own.
+    other = {"tensorflow": "torch", "torch": "jax", "jax": "tensorflow"}[keras.backend.backend()]
     result = helpers.run_in_backend(other, LOAD_AND_PREDICT.format(cases=cases))
     for (path, inputs), model in zip(cases, (gan, cvae)):
         kind, spec, predicted = result[path]
