@@ -164,7 +164,7 @@ class PartTarget:
             part, input_name, names, condition = _plain_model_role(model, part)
             latent = None
             if part in ("generator", "decoder"):
-                latent = int(_declared_input_shapes(model)[0][-1])
+                latent = int(base.declared_input_shapes(model)[0][-1])
             image_range = base.activation_range(model)
         if not layer.built:
             raise ValueError(
@@ -265,7 +265,7 @@ def _model_condition(model, layer, part):
     spec = _condition_spec(model)
     if spec is None:
         return None
-    declared = _declared_input_shapes(layer)
+    declared = base.declared_input_shapes(layer)
     if declared is not None and len(declared) == 1 and part == "encoder":
         return None  # an encoder that does not see the condition
     block = condition_block(spec, f"{type(model).__name__}.condition_spec")
@@ -278,19 +278,6 @@ def _model_condition(model, layer, part):
     return block
 
 
-def _declared_input_shapes(layer):
-    """The input shapes of a functional / sequential network as a list, or None."""
-    try:
-        shape = layer.input_shape
-    except (AttributeError, ValueError):
-        return None
-    if isinstance(shape, list):
-        if not all(isinstance(s, tuple) for s in shape):
-            return None
-        return [tuple(s) for s in shape]
-    return [tuple(shape)] if isinstance(shape, tuple) else None
-
-
 def _plain_model_role(model, part):
     """(part, input name, output names, condition) of a plain keras.Model.
 
@@ -301,7 +288,7 @@ def _plain_model_role(model, part):
     classes (export the keras-gen model to record that).
     """
     checks.choice("part", part, (None,) + PARTS)
-    declared = _declared_input_shapes(model)
+    declared = base.declared_input_shapes(model)
     try:
         out_shapes = model.output_shape
     except (AttributeError, ValueError):
@@ -344,7 +331,7 @@ def _model_input_shape(model):
 def _input_shapes(model, layer, part, condition):
     """The part's input shapes (main input, then condition), batch axis as None."""
     n_inputs = 1 if condition is None else 2
-    declared = _declared_input_shapes(layer)
+    declared = base.declared_input_shapes(layer)
     if declared is not None and len(declared) != n_inputs:
         raise ValueError(
             f"The {part} must take {n_inputs} input(s)"

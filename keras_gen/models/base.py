@@ -682,15 +682,27 @@ def _check_steps_per_epoch(x, kwargs):
         )
 
 
-def known_input_shape(model):
-    """The input shape of a functional/sequential model, or None."""
+def declared_input_shapes(network):
+    """The input shapes of a functional / sequential network as a list, or None.
+
+    One tuple per input (a two-input conditional network gives two); None
+    when the network does not declare its inputs (subclassed, unbuilt).
+    """
     try:
-        shape = model.input_shape
+        shape = network.input_shape
     except (AttributeError, ValueError):
         return None
     if isinstance(shape, list):
-        return None
-    return tuple(shape)
+        if not all(isinstance(s, tuple) for s in shape):
+            return None
+        return [tuple(s) for s in shape]
+    return [tuple(shape)] if isinstance(shape, tuple) else None
+
+
+def known_input_shape(model):
+    """The input shape of a functional/sequential one-input model, or None."""
+    shapes = declared_input_shapes(model)
+    return shapes[0] if shapes is not None and len(shapes) == 1 else None
 
 
 def as_float32(x):

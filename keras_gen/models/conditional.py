@@ -310,20 +310,9 @@ def _pair(name, inputs, first):
     return ops.convert_to_tensor(inputs[0]), ops.convert_to_tensor(inputs[1], dtype="float32")
 
 
-def _input_shapes(network):
-    """The declared input shapes of a functional network (list), or None."""
-    try:
-        inputs = network.inputs
-    except (AttributeError, ValueError):
-        return None
-    if not isinstance(inputs, (list, tuple)):
-        return None
-    return [tuple(t.shape) for t in inputs]
-
-
 def _check_two_inputs(owner, name, network, first, first_shape, k):
     """ValueError unless a functional ``network`` declares ``[first, condition (k,)]``."""
-    shapes = _input_shapes(network)
+    shapes = base.declared_input_shapes(network)
     contract = (
         f"The {name} of a {owner} must be a keras.Model with two inputs "
         f"[{first} {('(batch, ' + ', '.join(map(str, first_shape)) + ')')}, condition (batch, {k})] "
@@ -580,7 +569,7 @@ class ConditionalVAE(ConditionalModel, VAE):
 
     def build_if_known(self):
         """Build now when the encoder declares its inputs (functional)."""
-        shapes = _input_shapes(self.encoder)
+        shapes = base.declared_input_shapes(self.encoder)
         if shapes is not None and len(shapes) == 2:
             self.build(shapes[0])
         elif shapes is not None:
@@ -627,7 +616,7 @@ class ConditionalVAE(ConditionalModel, VAE):
         return self.decoder([z, condition], training=training)
 
     def _expected_data_shape(self):
-        shapes = _input_shapes(self.encoder)
+        shapes = base.declared_input_shapes(self.encoder)
         if shapes is not None and len(shapes) == 2:
             return shapes[0]
         return getattr(self, "_image_shape", None)
