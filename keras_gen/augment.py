@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen.layers._seed_state import load_seed_state, save_seed_state
 
 __all__ = ["AdaptiveAugment", "DiffAugment", "POLICIES"]
 
@@ -214,14 +215,10 @@ class DiffAugment(keras.layers.Layer):
     # it at model level; this covers the layer inside a plain Keras model).
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
+        save_seed_state(store, self.seed_generator)
 
     def load_own_variables(self, store):
-        keys = list(store.keys())
-        if "seed_state" in keys:
-            state = self.seed_generator.state
-            state.assign(ops.cast(store["seed_state"], state.dtype))
-        super().load_own_variables({k: store[k] for k in keys if k != "seed_state"})
+        super().load_own_variables(load_seed_state(store, self.seed_generator))
 
     def get_config(self):
         config = super().get_config()

@@ -6,6 +6,7 @@ from keras import ops
 
 from keras_gen import _checks as checks
 from keras_gen import losses
+from keras_gen.layers._seed_state import load_seed_state, save_seed_state
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")
@@ -132,18 +133,16 @@ class Sampling(keras.layers.Layer):
     # (BackupAndRestore, a reloaded .keras file) continues the same noise.
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        store["seed_state"] = ops.convert_to_numpy(self.seed_generator.state.value)
+        save_seed_state(store, self.seed_generator)
 
     def load_own_variables(self, store):
-        keys = list(store.keys())
-        if "seed_state" in keys:
-            self.seed_generator.state.assign(store["seed_state"])
-        if "1" not in keys:
+        weights = load_seed_state(store, self.seed_generator)
+        if "1" not in weights:
             # Saved before lambda was a variable: only kl_anneal was stored;
             # lambda comes from the config, as it did then.
-            self.kl_anneal.assign(store["0"])
+            self.kl_anneal.assign(weights["0"])
             return
-        super().load_own_variables({k: store[k] for k in keys if k != "seed_state"})
+        super().load_own_variables(weights)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
