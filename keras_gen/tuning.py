@@ -24,7 +24,7 @@ Example:
 >>> tuner = keras_tuner.RandomSearch(
 ...     hypermodel,
 ...     objective=keras_gen.tuning.objective("val_neg_elbo", hypermodel),
-...     max_trials=2, seed=0, directory=tempfile.mkdtemp())
+...     max_trials=1, seed=0, directory=tempfile.mkdtemp())
 >>> x = np.random.rand(64, 8, 8, 1).astype("float32")
 >>> tuner.search(x, validation_data=(x,), epochs=1, batch_size=32, verbose=0)
 >>> best = tuner.get_best_hyperparameters()[0].values
