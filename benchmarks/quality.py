@@ -218,6 +218,15 @@ GAN_OPTIONS = {
     "r1_1": dict(PAPER, r1_gamma=1.0),
     "sn": dict(PAPER, spectral_norm=True),
     "hinge": dict(PAPER, objective="hinge"),
+    # session 8 screen (helper "quality"): smaller R1 weights, spectral norm
+    # without BatchNorm, minibatch std alone, faster learning rates, EMA 0.98.
+    "r1_005": dict(PAPER, r1_gamma=0.05),
+    "r1_02": dict(PAPER, r1_gamma=0.2),
+    "sn_nonorm": dict(PAPER, spectral_norm=True, normalization=None),
+    "mbstd": dict(PAPER, minibatch_std=True),
+    "g8": dict(PAPER, g_lr=8e-4),
+    "d4g8": dict(PAPER, d_lr=4e-4, g_lr=8e-4),
+    "ema98": dict(PAPER, ema=0.98),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
