@@ -2,10 +2,11 @@
 
 This module imports only the standard library and NumPy at import time; a
 ``.tflite`` file is run with LiteRT (``ai_edge_litert``, falling back to
-``tensorflow.lite`` when it is not installed) and a SavedModel with
-TensorFlow, each imported on first use. It never imports Keras or the
-keras-gen models, so it can be copied on its own into an inference service
-(``pip install ai-edge-litert numpy`` is all a ``.tflite`` needs).
+``tensorflow.lite`` when it is not installed), an ``.onnx`` file with
+onnxruntime and a SavedModel with TensorFlow, each imported on first use. It
+never imports Keras or the keras-gen models, so it can be copied on its own
+into an inference service (``pip install ai-edge-litert numpy`` is all a
+``.tflite`` needs, ``pip install onnxruntime numpy`` all an ``.onnx``).
 
 Example:
 
@@ -17,6 +18,7 @@ Example:
     # -> {"z_mean": ..., "z_log_sigma": ...}
     cgan = runtime.load("saved_models/cgan_digits_generator.tflite")
     sevens = cgan.generate(16, labels=7, seed=0)    # a conditional artefact needs labels
+    onnx_generator = runtime.load("saved_models/dcgan_digits_generator.onnx")  # onnxruntime
 """
 
 import json
@@ -33,31 +35,67 @@ MANIFEST_VERSIONS = (1, 2)
 CONDITION_INPUT = "condition"
 
 
+_FORMAT_NAMES = {"saved_model": "SavedModel", "tflite": "TFLite", "onnx": "ONNX"}
+
+
 class ManifestError(ValueError):
     """A manifest that is not valid JSON, lacks a field, or does not match its artefact."""
 
 
 def load(path, num_threads=None):
-    """Load a ``.tflite`` file or a SavedModel directory written by ``keras_gen.export``.
+    """Load a ``.tflite`` or ``.onnx`` file or a SavedModel directory written by ``keras_gen.export``.
+
+    The kind is told from the artefact itself: a directory is a SavedModel,
+    a file with the TFLite flatbuffer mark (``TFL3``) a TFLite file, any other
+    file an ONNX file (see :func:`artefact_format`).
 
     Args:
         path: str, the artefact (its ``<path>.json`` manifest is read if present).
-        num_threads: int or None, LiteRT CPU threads (TFLite only).
+        num_threads: int or None, CPU threads of LiteRT / onnxruntime (not
+            used for a SavedModel).
 
     Returns:
-        A :class:`Runner`.
+        A :class:`Runner`: :class:`TFLiteRunner`, :class:`OnnxRunner` or
+        :class:`SavedModelRunner`.
 
     Raises:
         FileNotFoundError: nothing at ``path``.
         ManifestError: the manifest is invalid or does not match the
             artefact (see ``docs/export.md``).
+        ImportError: the runtime the artefact needs (LiteRT, onnxruntime,
+            TensorFlow) is not installed; the message names the package.
     """
     path = os.fspath(path).rstrip("/\\")
     if not os.path.exists(path):
         raise FileNotFoundError(f"No exported model at path={path!r}")
-    if os.path.isdir(path):
+    if num_threads is not None and (not _is_int(num_threads, 1)):
+        raise ValueError(f"num_threads must be None or a positive integer. Received: num_threads={num_threads!r}")
+    kind = artefact_format(path)
+    if kind == "saved_model":
         return SavedModelRunner(path)
+    if kind == "onnx":
+        return OnnxRunner(path, num_threads=num_threads)
     return TFLiteRunner(path, num_threads=num_threads)
+
+
+def artefact_format(path):
+    """``"saved_model"`` (a directory), ``"tflite"`` or ``"onnx"`` (a file), from its content.
+
+    A TFLite flatbuffer carries the identifier ``TFL3`` at bytes 4-8; a file
+    without it is taken as ONNX when its name ends in ``.onnx`` or it starts
+    like an ONNX protobuf (field 1, ``ir_version``: byte 0x08), else as
+    TFLite (whose interpreter then reports what is wrong with it).
+    """
+    path = os.fspath(path).rstrip("/\\")
+    if os.path.isdir(path):
+        return "saved_model"
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] == b"TFL3":
+        return "tflite"
+    if path.lower().endswith(".onnx") or head[:1] == b"\x08":
+        return "onnx"
+    return "tflite"
 
 
 def read_manifest(path):
@@ -130,12 +168,13 @@ def _check_manifest(data, manifest, path):
             f"manifest_version must be one of {list(MANIFEST_VERSIONS)} (a newer keras-gen may "
             f"have written it). Received: manifest_version={version!r}",
         )
-    expected_format = "saved_model" if os.path.isdir(path) else "tflite"
+    expected_format = artefact_format(path)
     if data.get("format") != expected_format:
         _manifest_error(
             manifest,
             f"format must be {expected_format!r} for the {'directory' if os.path.isdir(path) else 'file'} "
-            f"{path!r}. Received: format={data.get('format')!r}",
+            f"{path!r} (a {_FORMAT_NAMES[expected_format]} artefact). "
+            f"Received: format={data.get('format')!r}",
         )
     _check_tensors(data, "inputs", manifest)
     _check_condition(data, manifest)
@@ -551,3 +590,42 @@ class SavedModelRunner(Runner):
     def _run(self, feeds):
         out = self._fn(**{name: self._tf.constant(x) for name, x in feeds.items()})
         return {k: v.numpy() for k, v in out.items()}
+
+
+class OnnxRunner(Runner):
+    """An ``.onnx`` model run by onnxruntime (CPU), inputs fed by name."""
+
+    def __init__(self, path, num_threads=None):
+        super().__init__(path)
+        try:
+            import onnxruntime
+        except ImportError as e:
+            raise ImportError(
+                f"Running the ONNX file {path!r} needs onnxruntime: pip install onnxruntime "
+                f"(or pip install 'keras-gen[onnx]'). ({e})"
+            ) from e
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        if num_threads is not None:
+            options.intra_op_num_threads = int(num_threads)
+        self.session = onnxruntime.InferenceSession(
+            path, sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        for node in self.session.get_inputs() + self.session.get_outputs():
+            if node.type != "tensor(float)":
+                raise ValueError(
+                    f"Expected an ONNX file with float32 inputs and outputs. Received: "
+                    f"{node.name!r} of type {node.type} in {path!r}"
+                )
+        self._use_signature(
+            [
+                (node.name, [d if isinstance(d, int) and d > 0 else None for d in node.shape])
+                for node in self.session.get_inputs()
+            ],
+            [node.name for node in self.session.get_outputs()],
+            ordered=True,
+        )
+
+    def _run(self, feeds):
+        outputs = self.session.run(self.output_names, feeds)
+        return dict(zip(self.output_names, outputs))

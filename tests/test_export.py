@@ -216,7 +216,7 @@ class _Unbuilt(keras.layers.Layer):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"format": "onnx"}, ValueError, r"format must be one of .*Received: format='onnx'"),
+        ({"format": "pb"}, ValueError, r"format must be one of .*Received: format='pb'"),
         ({"quantization": "int4"}, ValueError, r"quantization must be one of .*'int4'"),
         (
             {"format": "saved_model", "quantization": "float16"},

@@ -1,25 +1,29 @@
-"""Ship models: SavedModel and TFLite (LiteRT) artefacts with JSON manifests.
+"""Ship models: SavedModel, TFLite (LiteRT) and ONNX artefacts with JSON manifests.
 
 ``export(model, path, format="tflite")`` writes one inference part of a
 keras-gen model (a GAN's generator, a VAE's or AE's decoder or encoder) as a
-TensorFlow SavedModel directory or a ``.tflite`` flatbuffer for the LiteRT
-runtime, plus ``<path>.json``, a manifest that tells an app how to feed it.
+TensorFlow SavedModel directory, a ``.tflite`` flatbuffer for the LiteRT
+runtime or an ``.onnx`` file for onnxruntime, plus ``<path>.json``, a
+manifest that tells an app how to feed it.
 ``export_for_mobile(model, out_dir, name)`` writes the standard set (SavedModel
 and float32 / float16 / dynamic-int8 TFLite) in one go, published all or
 none. Load the artefacts with ``keras_gen.runtime`` (NumPy in, NumPy out, no
 Keras needed). ``docs/export.md`` describes the formats, the quantization
 modes, the manifests and what is guaranteed when an export is interrupted.
 
-Both formats are TensorFlow graphs, so the conversion always runs on Keras'
-TensorFlow backend: in this process under ``KERAS_BACKEND=tensorflow``, in a
-TensorFlow-backend child process under ``jax`` or ``torch`` (the part travels
-as a ``.keras`` file). The package's files:
+SavedModel and TFLite are TensorFlow graphs, so their conversion always runs
+on Keras' TensorFlow backend: in this process under
+``KERAS_BACKEND=tensorflow``, in a TensorFlow-backend child process under
+``jax`` or ``torch`` (the part travels as a ``.keras`` file). ONNX is written
+by Keras' own exporter in this process, under the current backend (tf2onnx,
+jax2onnx or ``torch.onnx``). The package's files:
 
 * ``_formats.py``: formats, parts and the table of quantization modes;
 * ``_planner.py``: argument checks, the parts of a model, the jobs;
 * ``_publish.py``: manifests, temporary folders, all-or-none publication;
 * ``_child.py``: the child process (dies with its parent);
-* ``_worker.py``: the TensorFlow conversion (never imports ``keras_gen``).
+* ``_worker.py``: the TensorFlow conversion (never imports ``keras_gen``);
+* ``_onnx.py``: the ONNX conversion under the current backend.
 """
 
 import os
@@ -53,7 +57,7 @@ __all__ = [
 def export(
     model,
     path,
-    format="tflite",
+    format=None,
     quantization=None,
     part=None,
     batch_size=None,
@@ -61,7 +65,7 @@ def export(
     overwrite=True,
     allow_non_finite=False,
 ):
-    """Export one inference part of a model as a SavedModel or a TFLite file.
+    """Export one inference part of a model as a SavedModel, a TFLite or an ONNX file.
 
     What is exported (``part``):
 
@@ -102,6 +106,14 @@ def export(
     it runs on the mobile LiteRT runtime; a model that needs other ops fails
     to convert with an ``ExportError`` naming them.
 
+    An ONNX file is written by Keras' exporter (``layer.export(...,
+    format="onnx")``) under the current backend: tf2onnx on TensorFlow,
+    jax2onnx on JAX, ``torch.onnx`` on PyTorch, with a dynamic batch axis
+    named ``"batch"`` on all three unless ``batch_size`` is given. Before it
+    is published it is run with onnxruntime (when installed) and compared to
+    the Keras part; a file that does not reproduce it raises ``ExportError``.
+    Its manifest adds ``opset`` and ``exporter``.
+
     The artefact and its manifest are written to a temporary folder beside
     ``path`` and moved into place only once both are complete: a failure or
     an interrupt leaves the previous artefact and manifest as they were.
@@ -110,9 +122,13 @@ def export(
         model: a built ``keras_gen.GAN``, ``VAE`` or ``AutoEncoder`` (or a
             conditional one), or a built ``keras.Model``.
         path: str or path-like, the artefact to write: a directory for
-            ``"saved_model"``, a file (conventionally ``*.tflite``) for
-            ``"tflite"``. Missing parent directories are created.
-        format: ``"tflite"`` (default) or ``"saved_model"``.
+            ``"saved_model"``, a file (conventionally ``*.tflite`` /
+            ``*.onnx``) for ``"tflite"`` / ``"onnx"``. Missing parent
+            directories are created.
+        format: ``"tflite"``, ``"onnx"`` or ``"saved_model"``; None (default)
+            infers it from the path: ``"onnx"`` for a ``.onnx`` suffix, else
+            ``"tflite"``. A format that contradicts the suffix (``"tflite"``
+            for ``x.onnx``, ``"onnx"`` for ``x.tflite``) raises ``ValueError``.
         quantization: TFLite only, a key of ``QUANTIZATION_MODES``: None
             (float32, default), ``"float16"`` (float16 weights, float32
             compute; about half the size) or ``"dynamic_int8"`` (int8
@@ -155,11 +171,12 @@ def export(
     >>> runtime.load(path).generate(3, seed=0).shape
     (3, 8, 8, 1)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like. Received: path={path!r}")
+    format = _planner.infer_format(format, path)
     spec = _planner.check_request(
         format, quantization, batch_size, value_range, overwrite, allow_non_finite
     )
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or path-like. Received: path={path!r}")
     target = _planner.PartTarget.from_model(model, part, spec["value_range"])
     _planner.check_finite(target, spec["allow_non_finite"])
     job = _planner.Job(target, path, spec["format"], spec["quantization"], spec["batch_size"])
@@ -183,8 +200,12 @@ def export_for_mobile(
     For each part in ``parts`` (default: every part the model has: a GAN's
     generator; a VAE's / AE's decoder and encoder) writes
     ``<name>_<part>/`` (SavedModel) and ``<name>_<part>[_fp16|_int8].tflite``,
-    each with its ``.json`` manifest. All conversions share one TensorFlow
+    and with ``"onnx"`` in ``formats`` ``<name>_<part>.onnx``, each with its
+    ``.json`` manifest. All TensorFlow conversions share one TensorFlow
     process, so this is much faster than calling :func:`export` for each.
+    ONNX is not in the default set (LiteRT is the mobile runtime; ONNX
+    targets onnxruntime on servers, desktops and browsers): add it with
+    ``formats=("saved_model", "tflite", "onnx")``.
 
     The set is published as a whole: everything is written to a temporary
     folder inside ``out_dir`` first, and only when every artefact and
@@ -199,7 +220,8 @@ def export_for_mobile(
             ``"saved_models"``.
         name: str prefix of the file names; defaults to ``model.name``.
         parts: list of part names or None (all).
-        formats: formats to write. Defaults to both.
+        formats: formats to write, from ``FORMATS``. Defaults to
+            ``("saved_model", "tflite")``.
         quantizations: TFLite variants (keys of ``QUANTIZATION_MODES``).
             Defaults to all three.
         batch_size, value_range, allow_non_finite: as in :func:`export`.
@@ -236,5 +258,7 @@ def export_for_mobile(
             for q in quantizations:
                 path = f"{stem}{QUANTIZATION_MODES[q].suffix}.tflite"
                 jobs.append(_planner.Job(target, path, "tflite", q, spec["batch_size"]))
+        if "onnx" in formats:
+            jobs.append(_planner.Job(target, f"{stem}.onnx", "onnx", None, spec["batch_size"]))
     manifests = _planner.run_jobs(targets, jobs, overwrite=True)
     return {job.path: m for job, m in zip(jobs, manifests)}

@@ -4,7 +4,12 @@ import collections
 
 from keras_gen import runtime
 
-FORMATS = ("saved_model", "tflite")
+FORMATS = ("saved_model", "tflite", "onnx")
+# The formats written by a TensorFlow process (SavedModel, TFLite); ONNX is
+# written by Keras' exporter under the current backend.
+TENSORFLOW_FORMATS = ("saved_model", "tflite")
+# The file suffix each file format is inferred from when ``format`` is None.
+SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
 PARTS = ("generator", "decoder", "encoder")
 # Written as keras_gen.runtime reads them: the newest manifest version it
 # knows and its signature key.

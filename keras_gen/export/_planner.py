@@ -22,6 +22,8 @@ from keras_gen.export._formats import PARTS
 from keras_gen.export._formats import QUANTIZATION_MODES
 from keras_gen.export._formats import QUANTIZATIONS
 from keras_gen.export._formats import SIGNATURE_KEY
+from keras_gen.export._formats import SUFFIXES
+from keras_gen.export._formats import TENSORFLOW_FORMATS
 from keras_gen.models import base
 
 # Convert in this process when the backend is TensorFlow (tests switch it off
@@ -36,18 +38,44 @@ _ROLES = {
 }
 
 
+_FORMAT_NAMES = {"saved_model": "a SavedModel", "tflite": "a TFLite file", "onnx": "an ONNX file"}
+
+
 class ExportError(RuntimeError):
     """The conversion itself failed (the converter's message is attached)."""
 
 
 # --------------------------------------------------------------- requests
+def infer_format(format, path):
+    """``format``, or (None) the one the path's suffix names: ``.onnx`` -> onnx, else tflite.
+
+    An explicit format that contradicts an ONNX suffix, or ``"onnx"`` with a
+    ``.tflite`` path, is refused (SavedModel / TFLite paths are not checked,
+    as before ONNX existed).
+    """
+    suffix = None
+    if isinstance(path, (str, os.PathLike)):
+        suffix = os.path.splitext(os.fspath(path).rstrip("/\\"))[1].lower()
+    implied = SUFFIXES.get(suffix)
+    if format is None:
+        return implied or "tflite"
+    format = checks.choice("format", format, FORMATS)
+    if implied is not None and implied != format and "onnx" in (implied, format):
+        raise ValueError(
+            f"path ends in {suffix!r}, which names format={implied!r}, but format={format!r} "
+            f"was passed. Pass format={implied!r} (or None to infer it), or change the path. "
+            f"Received: path={os.fspath(path)!r}, format={format!r}"
+        )
+    return format
+
+
 def check_request(format, quantization, batch_size, value_range, overwrite, allow_non_finite):
     """The normalised arguments shared by ``export`` and ``export_for_mobile``."""
     format = checks.choice("format", format, FORMATS)
     quantization = checks.choice("quantization", quantization, QUANTIZATIONS)
-    if format == "saved_model" and quantization is not None:
+    if format != "tflite" and quantization is not None:
         raise ValueError(
-            "quantization applies to format='tflite' only; a SavedModel is "
+            f"quantization applies to format='tflite' only; {_FORMAT_NAMES[format]} is "
             f"float32. Received: format={format!r}, quantization={quantization!r}"
         )
     return {
@@ -411,14 +439,19 @@ class Job:
             "input_names": self.target.input_names,
             "input_shapes": self.target.input_shapes,
             "output_names": self.target.output_names,
+            "output_shapes": self.target.output_shapes,
             "signature": SIGNATURE_KEY,
             "out": self.staged,
         }
 
-    def manifest(self, size, input_order=None):
-        """The manifest; ``input_order``: a TFLite file's input names in tensor order."""
+    def manifest(self, size, result=None):
+        """The manifest; ``result``: what the converter reported (see ``_convert``)."""
+        result = result or {}
+        input_order = result.get("input_order")
         target = self.target
-        ins, outs = target.io_manifest(self.batch_size)
+        # An ONNX exporter may fix a batch that was asked dynamic: record the file's.
+        batch_size = result.get("batch_size", self.batch_size)
+        ins, outs = target.io_manifest(batch_size)
         if target.condition is not None and input_order is not None:
             # Where each input is among the TFLite input tensors, for apps that
             # feed by index (the converter picks that order, not the signature).
@@ -440,8 +473,8 @@ class Job:
             "inputs": ins,
             "outputs": outs,
             "latent_dim": target.latent_dim,
-            "batch_size": self.batch_size,
-            "dynamic_batch": self.batch_size is None,
+            "batch_size": batch_size,
+            "dynamic_batch": batch_size is None,
             "quantization": self.quantization,
             "tolerance": QUANTIZATION_MODES[self.quantization].tolerance,
             "builtin_ops_only": self.format == "tflite",
@@ -449,6 +482,9 @@ class Job:
             "keras_version": keras.__version__,
             "keras_gen_version": keras_gen_version,
         }
+        if self.format == "onnx":
+            manifest["opset"] = result.get("opset")
+            manifest["exporter"] = result.get("exporter")
         if target.condition is not None:
             manifest["condition"] = dict(target.condition)
         return manifest
@@ -460,9 +496,10 @@ def check_destination(job, overwrite):
     if os.path.lexists(path) or os.path.lexists(manifest):
         if not overwrite:
             raise FileExistsError(f"{path!r} already exists. Pass overwrite=True to replace it.")
-        if job.format == "tflite" and os.path.isdir(path):
+        if job.format != "saved_model" and os.path.isdir(path):
             raise IsADirectoryError(
-                f"path is a directory; a TFLite artefact is a file. Received: path={path!r}"
+                f"path is a directory; {_FORMAT_NAMES[job.format]} is a file. "
+                f"Received: path={path!r}"
             )
         if os.path.isdir(manifest):
             raise IsADirectoryError(
@@ -498,7 +535,7 @@ def _run_jobs(targets, jobs, overwrite):
         results = _convert(targets, [job.worker_spec() for job in jobs]) or [{}] * len(jobs)
         manifests, finals = [], []
         for job, result in zip(jobs, results):
-            manifest = job.manifest(_publish.artefact_size(job.staged), result.get("input_order"))
+            manifest = job.manifest(_publish.artefact_size(job.staged), result)
             _publish.write_json(staging.path(_publish.manifest_path(job.path)), manifest)
             manifests.append(manifest)
             finals += [job.path, _publish.manifest_path(job.path)]
@@ -510,6 +547,34 @@ def _run_jobs(targets, jobs, overwrite):
 
 # ------------------------------------------------------------- conversion
 def _convert(targets, specs):
+    """Write every spec's artefact: ONNX here, under this backend; the rest with TensorFlow.
+
+    Returns one dict per spec: the TensorFlow worker's result (see
+    ``_worker.convert_all``) or the ONNX converter's (see ``_onnx.convert``).
+    """
+    results = [{} for _ in specs]
+    onnx_specs = [i for i, spec in enumerate(specs) if spec["format"] == "onnx"]
+    if onnx_specs:
+        from keras_gen.export import _onnx
+
+        layers = {t.key: t.layer for t in targets}
+        for i in onnx_specs:
+            try:
+                results[i] = _onnx.convert(layers[specs[i]["part"]], specs[i])
+            except _onnx.OnnxConversionError as e:
+                raise ExportError(str(e)) from e
+    tf_specs = [i for i, spec in enumerate(specs) if spec["format"] in TENSORFLOW_FORMATS]
+    if tf_specs:
+        keys = {specs[i]["part"] for i in tf_specs}
+        tf_results = _convert_tensorflow(
+            [t for t in targets if t.key in keys], [specs[i] for i in tf_specs]
+        )
+        for i, result in zip(tf_specs, tf_results or [{}] * len(tf_specs)):
+            results[i] = result
+    return results
+
+
+def _convert_tensorflow(targets, specs):
     """Run the TensorFlow conversions, here (TF backend) or in a child process.
 
     Returns the worker's result per spec (see ``_worker.convert_all``).
