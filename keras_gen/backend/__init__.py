@@ -43,6 +43,7 @@ else:  # pragma: no cover - keras refuses other names before we get here
     )
 
 __all__ = [
+    "KeptForward",
     "OptimizerGroup",
     "adapt_step",
     "assign_during_fit",
@@ -51,7 +52,9 @@ __all__ = [
     "data_parallel",
     "distribution_scope",
     "input_gradient",
+    "keep_forward",
     "minimize",
+    "minimize_kept",
     "record_distribution",
     "registered_optimizers",
     "set_shuffle_rng_state",
@@ -85,6 +88,17 @@ def registered_optimizers(model):
     return [optimizer]
 
 
+def _check_registered(model, optimizer):
+    registered = registered_optimizers(model)
+    if not any(optimizer is o for o in registered):
+        raise ValueError(
+            "minimize() only accepts an optimizer registered with the model "
+            "by `compile()` (on JAX an unregistered optimizer's state would "
+            "silently reset at every step). Registered optimizers: "
+            f"{[o.name for o in registered]}. Received: optimizer={optimizer!r}"
+        )
+
+
 def minimize(model, loss_fn, variables, optimizer, has_aux=False):
     """One gradient step of ``optimizer`` on ``loss_fn`` w.r.t. ``variables``.
 
@@ -105,14 +119,7 @@ def minimize(model, loss_fn, variables, optimizer, has_aux=False):
     Returns:
         The (unscaled) loss, or ``(loss, aux)`` when ``has_aux``.
     """
-    registered = registered_optimizers(model)
-    if not any(optimizer is o for o in registered):
-        raise ValueError(
-            "minimize() only accepts an optimizer registered with the model "
-            "by `compile()` (on JAX an unregistered optimizer's state would "
-            "silently reset at every step). Registered optimizers: "
-            f"{[o.name for o in registered]}. Received: optimizer={optimizer!r}"
-        )
+    _check_registered(model, optimizer)
     variables = list(variables)
     if not variables:
         raise ValueError(
@@ -120,6 +127,124 @@ def minimize(model, loss_fn, variables, optimizer, has_aux=False):
             "Received: variables=[]"
         )
     loss, aux = _impl.minimize(model, loss_fn, variables, optimizer, has_aux)
+    return (loss, aux) if has_aux else loss
+
+
+
+class KeptForward:
+    """A forward pass whose backward pass is kept, from :func:`keep_forward`.
+
+    Attributes:
+        output: the pass's output as data: a tensor that carries no
+            gradient to the pass's variables wherever it is used (so another
+            player's loss may read it freely).
+        variables: the variables the kept backward pass differentiates.
+    """
+
+    def __init__(self, output, variables, state):
+        self.output = output
+        self.variables = variables
+        # Backend-specific: what the backward pass needs (a tape, the
+        # autograd graph's output, a jax.vjp function).
+        self._state = state
+        self._used = False
+
+
+def keep_forward(model, fn, variables):
+    """Run ``fn()`` once and keep its backward pass w.r.t. ``variables`` for later.
+
+    The forward pass of a vector-Jacobian product: :func:`minimize_kept`
+    later takes a gradient step on a loss of the output by pulling the
+    loss's gradient with respect to the output back through this pass,
+    without running ``fn`` again (a GAN's generator step on the fakes its
+    discriminator step already made). TensorFlow keeps the
+    ``tf.GradientTape`` that recorded ``fn``; PyTorch keeps the autograd
+    graph of the output (the model's other trainable parameters are frozen
+    while ``fn`` runs, as in :func:`minimize`); JAX runs ``fn`` under
+    ``jax.vjp`` over the variables' values inside the train step's
+    stateless scope and keeps the returned function.
+
+    Writes ``fn`` makes to the model's other variables (BatchNormalization
+    moving statistics in training mode, SeedGenerator states) are kept, as
+    in :func:`minimize`.
+
+    Args:
+        model: the model whose ``train_step`` is running.
+        fn: function of no arguments returning one tensor (e.g. a
+            generator's images).
+        variables: list of trainable ``keras.Variable`` that the kept
+            backward pass differentiates (e.g. the generator's).
+
+    Returns:
+        A :class:`KeptForward`; its ``output`` is ``fn()``'s value as data.
+
+    Raises:
+        TypeError: if ``fn`` is not callable.
+        ValueError: if ``variables`` is empty.
+    """
+    if not callable(fn):
+        raise TypeError(
+            "fn must be a function of no arguments returning one tensor. "
+            f"Received: fn={fn!r}"
+        )
+    variables = list(variables)
+    if not variables:
+        raise ValueError(
+            "keep_forward() needs at least one variable to differentiate. "
+            "Received: variables=[]"
+        )
+    output, state = _impl.keep_forward(model, fn, variables)
+    return KeptForward(output, variables, state)
+
+
+def minimize_kept(model, loss_fn, kept, optimizer, has_aux=False):
+    """One step of ``optimizer`` on ``loss_fn(kept.output)`` w.r.t. ``kept.variables``.
+
+    The loss's forward and backward pass run now (its gradient with respect
+    to the kept output, and to nothing else: the model's other variables
+    get no gradient); that gradient is then pulled back through the forward
+    pass :func:`keep_forward` kept (a vector-Jacobian product) to the kept
+    variables, which ``optimizer`` updates. The result equals
+    :func:`minimize` on ``lambda: loss_fn(fn())`` with the variables'
+    values at the time of :func:`keep_forward`, except that ``fn`` runs
+    once instead of twice (its writes, such as BatchNormalization moving
+    statistics, happen once). A loss scaling optimizer
+    (``keras.optimizers.LossScaleOptimizer``) scales the loss before the
+    pull-back, and under a ``tf.distribute`` strategy the loss is divided
+    by the replica count, as in :func:`minimize`.
+
+    Each :class:`KeptForward` is used at most once.
+
+    Args:
+        model: the model whose ``train_step`` is running.
+        loss_fn: function of one tensor (the kept output) returning a scalar
+            loss, or ``(loss, aux)`` when ``has_aux``.
+        kept: a :class:`KeptForward` from :func:`keep_forward` in the same
+            step.
+        optimizer: an optimizer registered on the model by ``compile``.
+        has_aux: whether ``loss_fn`` returns ``(loss, aux)``.
+
+    Returns:
+        The (unscaled) loss, or ``(loss, aux)`` when ``has_aux``.
+
+    Raises:
+        TypeError: if ``kept`` is not a :class:`KeptForward`.
+        ValueError: if ``kept`` was used already, or ``optimizer`` is not
+            registered with the model.
+    """
+    if not isinstance(kept, KeptForward):
+        raise TypeError(
+            "kept must be the KeptForward returned by keep_forward(). "
+            f"Received: kept={kept!r}"
+        )
+    if kept._used:
+        raise ValueError(
+            "A KeptForward's backward pass can be used once; call keep_forward() "
+            f"again. Received: kept={kept!r} (used already)"
+        )
+    _check_registered(model, optimizer)
+    kept._used = True
+    loss, aux = _impl.minimize_kept(model, loss_fn, kept, optimizer, has_aux)
     return (loss, aux) if has_aux else loss
 
 

@@ -51,16 +51,35 @@ class _ChildScope(keras.StatelessScope):
         return value
 
 
-def minimize(model, loss_fn, variables, optimizer, has_aux):
-    parent = get_stateless_scope()
+def _writable(model, variables):
+    # Variables a forward pass may write: BatchNorm moving statistics,
+    # SeedGenerator state, metrics updated inside a loss_fn.
     grad_ids = {id(v) for v in variables}
-    # Variables the forward pass may write: BatchNorm moving statistics,
-    # SeedGenerator state, metrics updated inside loss_fn.
-    writable = [
+    return [
         v
         for v in model.non_trainable_variables + model.metrics_variables
         if id(v) not in grad_ids
     ]
+
+
+def _writes(scope, writable):
+    return {
+        i: scope.state_mapping[id(v)]
+        for i, v in enumerate(writable)
+        if id(v) in scope.state_mapping
+    }
+
+
+def _carry_out(writes, writable):
+    # Carry a traced function's writes out into the enclosing scope (or
+    # onto the variables themselves when no scope is active).
+    for i, value in writes.items():
+        writable[i].assign(value)
+
+
+def minimize(model, loss_fn, variables, optimizer, has_aux):
+    parent = get_stateless_scope()
+    writable = _writable(model, variables)
     values = [v.value for v in variables]
 
     def scaled_loss(vals):
@@ -69,21 +88,57 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
             loss, aux = out if has_aux else (out, None)
             loss = keras.ops.convert_to_tensor(loss)
             scaled = optimizer.scale_loss(loss)
-        writes = {
-            i: scope.state_mapping[id(v)]
-            for i, v in enumerate(writable)
-            if id(v) in scope.state_mapping
-        }
-        return scaled, (loss, aux, writes)
+        return scaled, (loss, aux, _writes(scope, writable))
 
     (_, (loss, aux, writes)), grads = jax.value_and_grad(
         scaled_loss, has_aux=True
     )(values)
-    # Carry the forward pass's writes out into the enclosing scope (or onto
-    # the variables themselves when no scope is active).
-    for i, value in writes.items():
-        writable[i].assign(value)
+    _carry_out(writes, writable)
     _apply(optimizer, grads, variables)
+    return loss, aux
+
+
+def keep_forward(model, fn, variables):
+    # jax.vjp over the variables' values, in a child scope of the train
+    # step's as in minimize; the returned function is the kept backward
+    # pass, called by minimize_kept inside the same trace.
+    parent = get_stateless_scope()
+    writable = _writable(model, variables)
+
+    def forward(vals):
+        with _ChildScope(parent, zip(variables, vals)) as scope:
+            output = keras.ops.convert_to_tensor(fn())
+        return output, _writes(scope, writable)
+
+    output, pullback, writes = jax.vjp(
+        forward, [v.value for v in variables], has_aux=True
+    )
+    _carry_out(writes, writable)
+    return output, pullback
+
+
+def minimize_kept(model, loss_fn, kept, optimizer, has_aux):
+    parent = get_stateless_scope()
+    # The loss's gradient w.r.t. the output only (the variables it reads
+    # keep the enclosing scope's values, closed over as constants).
+    writable = _writable(model, [])
+
+    def scaled_loss(output):
+        with _ChildScope(parent, []) as scope:
+            out = loss_fn(output)
+            loss, aux = out if has_aux else (out, None)
+            loss = keras.ops.convert_to_tensor(loss)
+            scaled = optimizer.scale_loss(loss)
+        return scaled, (loss, aux, _writes(scope, writable))
+
+    (_, (loss, aux, writes)), cotangent = jax.value_and_grad(
+        scaled_loss, has_aux=True
+    )(kept.output)
+    _carry_out(writes, writable)
+    # The vector-Jacobian product through the kept forward pass.
+    (grads,) = kept._state(cotangent)
+    kept._state = None
+    _apply(optimizer, list(grads), kept.variables)
     return loss, aux
 
 

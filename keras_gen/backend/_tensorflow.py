@@ -20,11 +20,47 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
         # returned to the step, and so to its trackers, stays unscaled: each
         # replica's Mean tracker averages its shard's loss and the trainer
         # averages the replicas' logs.
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            scaled = scaled * tf.cast(1.0 / replicas, scaled.dtype)
+        scaled = _per_replica(scaled)
     grads = tape.gradient(scaled, variables)
     optimizer.apply(grads, variables)
+    return loss, aux
+
+
+def _per_replica(scaled):
+    # As in minimize: the gradient of the global-batch mean under a strategy.
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        scaled = scaled * tf.cast(1.0 / replicas, scaled.dtype)
+    return scaled
+
+
+def keep_forward(model, fn, variables):
+    del model, variables  # The tape records the variables fn reads.
+    # A tape of its own, closed when fn returns: only fn's ops are recorded,
+    # and its output, used later by another player's loss under that loss's
+    # own tape, carries no gradient to these variables there.
+    tape = tf.GradientTape()
+    with tape:
+        output = fn()
+    return tf.stop_gradient(output), (tape, output)
+
+
+def minimize_kept(model, loss_fn, kept, optimizer, has_aux):
+    del model
+    tape, output = kept._state
+    # The loss's gradient w.r.t. the output only: no other variable is
+    # watched, so no weight gradient of the loss's network is computed.
+    with tf.GradientTape(watch_accessed_variables=False) as outer:
+        outer.watch(output)
+        out = loss_fn(output)
+        loss, aux = out if has_aux else (out, None)
+        scaled = _per_replica(optimizer.scale_loss(loss))
+    cotangent = outer.gradient(
+        scaled, output, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    # The vector-Jacobian product through the kept forward pass.
+    grads = tape.gradient(output, kept.variables, output_gradients=cotangent)
+    optimizer.apply(grads, kept.variables)
     return loss, aux
 
 

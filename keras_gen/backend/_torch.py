@@ -5,9 +5,9 @@ import contextlib
 import torch
 
 
-def minimize(model, loss_fn, variables, optimizer, has_aux):
+def _run_with_others_frozen(model, fn, variables):
     # The model's other trainable parameters (a GAN's other player) stop
-    # requiring gradients while loss_fn runs, so autograd records no graph
+    # requiring gradients while fn runs, so autograd records no graph
     # for them: no backward graph through G in the D step, no weight-gradient
     # nodes for D in the G step, and none of G's saved activations (the
     # time saved: docs/evaluation.md, "Measurements behind the defaults").
@@ -21,14 +21,46 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     for param in frozen:
         param.requires_grad_(False)
     try:
-        out = loss_fn()
+        return fn()
     finally:
         for param in frozen:
             param.requires_grad_(True)
+
+
+def minimize(model, loss_fn, variables, optimizer, has_aux):
+    out = _run_with_others_frozen(model, loss_fn, variables)
     loss, aux = out if has_aux else (out, None)
     scaled = optimizer.scale_loss(loss)
     # torch.autograd.grad (not loss.backward()) so that gradients flow to
     # exactly these variables and never accumulate in another player's .grad.
+    grads = torch.autograd.grad(
+        scaled, [v.value for v in variables], allow_unused=True
+    )
+    with torch.no_grad():
+        optimizer.apply(list(grads), variables)
+    return loss, aux
+
+
+def keep_forward(model, fn, variables):
+    # The output's autograd graph reaches `variables` only (the rest of the
+    # model is frozen while fn runs) and is kept alive by the output until
+    # minimize_kept runs backward through it; the detached output is what
+    # everyone else sees, so another player's loss never reaches it.
+    output = _run_with_others_frozen(model, fn, variables)
+    return output.detach(), output
+
+
+def minimize_kept(model, loss_fn, kept, optimizer, has_aux):
+    output = kept._state
+    kept._state = None  # the graph is freed by the backward pass below
+    variables = kept.variables
+    # loss_fn reads the graph-connected output with the rest of the model
+    # frozen: one backward pass goes through the loss's network to its
+    # input and on through the kept graph to `variables`, without running
+    # the kept forward pass again.
+    out = _run_with_others_frozen(model, lambda: loss_fn(output), variables)
+    loss, aux = out if has_aux else (out, None)
+    scaled = optimizer.scale_loss(loss)
     grads = torch.autograd.grad(
         scaled, [v.value for v in variables], allow_unused=True
     )

@@ -68,6 +68,20 @@ class GAN(base.GenerativeModel):
     discriminator's loss under any objective, logged (without the weight)
     as ``r1``. Both penalties are taken with
     ``keras_gen.backend.input_gradient`` inside the one written step.
+
+    ``reuse_fakes=True`` changes step 2: instead of drawing fresh z, the
+    generator step trains G on the fakes G(z) of the last discriminator
+    iteration, whose forward pass through G is kept
+    (``keras_gen.backend.keep_forward``): the step runs D's forward and
+    backward on those fakes (augmented afresh when ``augment`` is set) and
+    pulls the gradient back through the kept pass
+    (``keras_gen.backend.minimize_kept``, a vector-Jacobian product), so G
+    runs forward ``d_steps`` times per step instead of ``d_steps + 1``
+    (pytorch/examples' dcgan trains G on its D step's fakes the same way).
+    G's weights do not change between the two uses, so the gradient is the
+    one a fresh forward pass on the same z would give; what changes is that
+    the generator step sees the z the discriminator was just trained on,
+    and G's BatchNormalization moving statistics are updated once per step.
     With ``augment``, the penalties' inputs are the un-augmented images (the
     real batch for R1, the interpolates for the gradient penalty), which the
     discriminator sees augmented like every other batch: the gradient is
@@ -105,6 +119,10 @@ class GAN(base.GenerativeModel):
             ``objective="wgan-gp"`` only. Defaults to None (10, the paper's).
         r1_gamma: float >= 0, weight gamma of the R1 penalty on real data,
             any objective. Defaults to 0 (off).
+        reuse_fakes: bool, whether the generator step reuses the last
+            discriminator iteration's fakes and G's forward pass (see
+            above) instead of drawing fresh z. Defaults to False (the source
+            notes' algorithm).
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -136,6 +154,7 @@ class GAN(base.GenerativeModel):
         objective="standard",
         gp_weight=None,
         r1_gamma=0.0,
+        reuse_fakes=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -177,6 +196,7 @@ class GAN(base.GenerativeModel):
             gp_weight = checks.non_negative_float("gp_weight", gp_weight)
         self.gp_weight = gp_weight
         self.r1_gamma = checks.non_negative_float("r1_gamma", r1_gamma)
+        self.reuse_fakes = checks.boolean("reuse_fakes", reuse_fakes)
         self.d_loss_fn = {
             "standard": lambda r, f: losses.discriminator_loss(r, f, self.label_smoothing),
             "hinge": losses.hinge_discriminator_loss,
@@ -344,9 +364,13 @@ class GAN(base.GenerativeModel):
         logits = ops.cast(logits, "float32")
         return ops.mean(ops.sigmoid(logits) if self.objective == "standard" else logits)
 
-    def _d_losses(self, real, z, condition, training):
-        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``)."""
-        fake = self._generate(z, condition, training)
+    def _d_losses(self, real, z, condition, training, fake=None):
+        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``).
+
+        ``fake`` is the generated batch, or None to generate it from ``z``.
+        """
+        if fake is None:
+            fake = self._generate(z, condition, training)
 
         def seen(images):  # D's output on images, through the augmentation
             return self._discriminate(self._augmented(images, training), condition, training)
@@ -379,8 +403,11 @@ class GAN(base.GenerativeModel):
         return loss, terms
 
     def _g_losses(self, z, condition, training):
-        fake = self._augmented(self._generate(z, condition, training), training)
-        fake_logits = self._discriminate(fake, condition, training)
+        return self._g_losses_on(self._generate(z, condition, training), condition, training)
+
+    def _g_losses_on(self, fake, condition, training):
+        """The generator's loss on generated images ``fake``, and the logged ``d_fake``."""
+        fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
         loss = ops.mean(self.generator_loss_fn(fake_logits))
         return loss, self._scores(fake_logits)
 
@@ -388,21 +415,40 @@ class GAN(base.GenerativeModel):
         real, _, labels = base.split_batch(data)
         condition = self._condition(labels)
         batch_size = ops.shape(real)[0]
-        for _ in range(self.d_steps):
+        kept = None
+        for step in range(self.d_steps):
             z = self._latents(batch_size)
+            given = {}
+            if self.reuse_fakes and step == self.d_steps - 1:
+                # G's forward pass on this z, kept for the generator step.
+                kept = backend.keep_forward(
+                    self,
+                    lambda: self._generate(z, condition, training=True),
+                    self.generator.trainable_variables,
+                )
+                given = {"fake": kept.output}
             d_loss, d_terms = self.minimize(
-                lambda: self._d_losses(real, z, condition, training=True),
+                lambda: self._d_losses(real, z, condition, training=True, **given),
                 self.discriminator.trainable_variables,
                 self.d_optimizer,
                 has_aux=True,
             )
-        z = self._latents(batch_size)
-        g_loss, d_fake = self.minimize(
-            lambda: self._g_losses(z, condition, training=True),
-            self.generator.trainable_variables,
-            self.g_optimizer,
-            has_aux=True,
-        )
+        if kept is None:
+            z = self._latents(batch_size)
+            g_loss, d_fake = self.minimize(
+                lambda: self._g_losses(z, condition, training=True),
+                self.generator.trainable_variables,
+                self.g_optimizer,
+                has_aux=True,
+            )
+        else:
+            g_loss, d_fake = backend.minimize_kept(
+                self,
+                lambda fake: self._g_losses_on(fake, condition, training=True),
+                kept,
+                self.g_optimizer,
+                has_aux=True,
+            )
         return self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
 
     def test_step(self, data):
@@ -460,6 +506,7 @@ class GAN(base.GenerativeModel):
                 "objective": self.objective,
                 "gp_weight": self.gp_weight,
                 "r1_gamma": self.r1_gamma,
+                "reuse_fakes": self.reuse_fakes,
             }
         )
         return config
