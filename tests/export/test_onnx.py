@@ -225,6 +225,11 @@ def test_manifests_describe_the_files(shipped):
     assert not [n for n in os.listdir(shipped["dir"]) if n.startswith(".keras_gen_tmp")]
 
 
+@pytest.mark.skipif(
+    BACKEND == "jax",
+    reason="jax2onnx takes a fixed shape as it takes a dynamic one (tested above); the "
+    "check's XLA compiles for a new batch cost about 3 s here",
+)
 def test_fixed_batch_size(tmp_path, shipped):
     path = tmp_path / "g.onnx"
     manifest = ex.export(shipped["gan"], path, batch_size=2)
@@ -334,3 +339,22 @@ def test_runner_errors(tmp_path, shipped, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r"needs onnxruntime: pip install onnxruntime"):
         runtime.load(path)
+
+
+@on_tensorflow_only
+def test_mixed_precision_part_exports_float32_outputs(tmp_path):
+    policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        g = _numpy_weights(keras.Sequential(
+            [keras.Input((LATENT,)), keras.layers.Dense(64, activation="tanh", **Z),
+             keras.layers.Reshape(SHAPE)]), 4)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    ex.export(g, tmp_path / "g.onnx")
+    (output,) = onnx.load(str(tmp_path / "g.onnx")).graph.output
+    assert output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    z = _latents(3)
+    got = runtime.load(tmp_path / "g.onnx")(z)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, _keras(g, z).astype("float32"), rtol=0, atol=_onnx.CHECK_TOLERANCE_16_BIT)
