@@ -194,12 +194,14 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # normalization / minibatch_std / dropout / spectral_norm (of
 # dcgan_discriminator), augment (None, or ("diff" | "ada", policy):
 # keras_gen.augment.DiffAugment / AdaptiveAugment with that policy),
-# objective and r1_gamma (keras_gen.GAN). "paper" is the DCGAN paper's
+# objective and r1_gamma (keras_gen.GAN), g_filters / d_filters (the
+# networks' `filters`, None for their automatic widths). "paper" is the DCGAN paper's
 # settings with the paper's networks; DEFAULT_GAN_OPTIONS names the one the
 # comparison reports as keras-gen's default.
 PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
-         "objective": None, "r1_gamma": None}
+         "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
+         "reuse_fakes": False}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -227,6 +229,11 @@ GAN_OPTIONS = {
     "g8": dict(PAPER, g_lr=8e-4),
     "d4g8": dict(PAPER, d_lr=4e-4, g_lr=8e-4),
     "ema98": dict(PAPER, ema=0.98),
+    "g_wide": dict(PAPER, g_filters=(256, 128)),
+    "d_wide": dict(PAPER, d_filters=(128, 256)),
+    # keras_gen.GAN(reuse_fakes=True): the G step trains on the D step's fakes
+    # (combine: "ema+reuse", "ttur_g+ema+reuse").
+    "reuse": dict(PAPER, reuse_fakes=True),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
@@ -247,6 +254,9 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM):
     keras.utils.set_random_seed(seed)
     d_kwargs = {"normalization": options["normalization"],
                 "minibatch_std": options["minibatch_std"], "dropout": options["dropout"]}
+    if options.get("d_filters") is not None:
+        d_kwargs["filters"] = options["d_filters"]
+    g_kwargs = {} if options.get("g_filters") is None else {"filters": options["g_filters"]}
     if options["spectral_norm"]:
         d_kwargs["spectral_norm"] = True
     gan_kwargs = {}
@@ -260,7 +270,9 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM):
         gan_kwargs["objective"] = options["objective"]
     if options["r1_gamma"] is not None:
         gan_kwargs["r1_gamma"] = options["r1_gamma"]
-    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape),
+    if options.get("reuse_fakes"):
+        gan_kwargs["reuse_fakes"] = True
+    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
                         keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
                         latent_dim=latent_dim, seed=seed, **gan_kwargs)
     ema = {} if options["ema"] is None else {"use_ema": True, "ema_momentum": options["ema"]}

@@ -54,6 +54,10 @@ def test_keras_gen_dcgan_follows_the_options(quality):
     plain = quality.keras_gen_dcgan(quality.PAPER, seed=0, shape=(16, 16, 1), latent_dim=4)
     assert any("bn" in layer.name for layer in plain.discriminator.layers)
     assert not plain.g_optimizer.use_ema
+    wide = quality.keras_gen_dcgan(quality.gan_options("g_wide+d_wide"), seed=0,
+                                   shape=(16, 16, 1), latent_dim=4)
+    assert wide.generator.get_layer("reshape").output.shape[-1] == 256
+    assert [wide.discriminator.get_layer(f"conv_{i}").filters for i in (1, 2)] == [128, 256]
 
 
 @tensorflow_only
