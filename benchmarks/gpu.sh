@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# One command for the GPU figures of benchmarks/handwritten_loops.py: keras-gen
+# One command for the GPU figures of benchmarks/handwritten_loops.py (keras-gen
+# vs hand-written loops) and benchmarks/peers.py (keras-gen vs the keras.io and
+# pytorch/examples DCGANs on their own networks). handwritten_loops.py: keras-gen
 # vs hand-written loops (images/s, ratio, device peak memory, DCGAN FLOP/s
 # against a float32 matmul peak) on TensorFlow (XLA off and on), JAX and
 # PyTorch, at batch 256 and 64x64x3 with the DCGAN paper's widths.
@@ -112,5 +114,22 @@ mkdir -p "$(dirname "$out")"
 "$PY" benchmarks/handwritten_loops.py --backends "$backends" \
   --models "${BENCH_MODELS:-vae,dcgan}" --tf-xla "${BENCH_TF_XLA:-both}" \
   "${size_args[@]}" --json "${out%.txt}.json" "$@" | tee -a "$out"
+
+# keras-gen against the examples people copy (benchmarks/peers.py): the keras.io
+# DCGAN and pytorch/examples' dcgan on their own networks and batch sizes,
+# keras-gen with and without reuse_fakes, images/s and the ratio to the peer.
+# BENCH_PEERS [kerasio,pytorch]  BENCH_PEERS_STEPS [50]  BENCH_PEERS_REPEATS [5]
+# BENCH_PEERS_TF_XLA [both]; BENCH_PEERS=none skips it.
+if [ "${BENCH_PEERS:-kerasio,pytorch}" != none ]; then
+  if [ "$QUICK" = 1 ]; then
+    peer_args=(--quick)
+  else
+    peer_args=(--steps "${BENCH_PEERS_STEPS:-50}" --repeats "${BENCH_PEERS_REPEATS:-5}" --warmup 3)
+  fi
+  echo | tee -a "$out"
+  echo "## keras-gen against the peers' own networks (benchmarks/peers.py)" | tee -a "$out"
+  "$PY" benchmarks/peers.py --backends "$backends" --peers "${BENCH_PEERS:-kerasio,pytorch}" \
+    --tf-xla "${BENCH_PEERS_TF_XLA:-both}" "${peer_args[@]}" --json "${out%.txt}-peers.json" | tee -a "$out"
+fi
 echo
-echo "gpu.sh: tables saved to $out (raw results: ${out%.txt}.json)"
+echo "gpu.sh: tables saved to $out (raw results: ${out%.txt}.json, ${out%.txt}-peers.json)"
