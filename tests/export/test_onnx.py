@@ -294,9 +294,11 @@ def test_non_finite_weights_refused_unless_allowed(tmp_path):
 # ------------------------------------------------------------ publication
 @on_tensorflow_only
 def test_failed_check_keeps_the_good_file(tmp_path, monkeypatch, shipped):
-    good = tmp_path / "g.onnx"
-    ex.export(shipped["gan"], good)
-    before = good.read_bytes(), (tmp_path / "g.onnx.json").read_bytes()
+    good = tmp_path / "gan_generator.onnx"  # a good file and its manifest, as published
+    for name in ("gan_generator.onnx", "gan_generator.onnx.json"):
+        (tmp_path / name).write_bytes(open(_path(shipped, name), "rb").read())
+    before = good.read_bytes(), (tmp_path / "gan_generator.onnx.json").read_bytes()
+    assert runtime.load(good).manifest is not None
 
     def wrong(layer, spec, batch_size):  # the file is staged, complete, but "wrong"
         assert os.path.getsize(spec["out"]) > 0
@@ -305,8 +307,8 @@ def test_failed_check_keeps_the_good_file(tmp_path, monkeypatch, shipped):
     monkeypatch.setattr(_onnx, "_check_against_keras", wrong)
     with pytest.raises(ex.ExportError, match="does not reproduce"):
         ex.export(_gan(), good)
-    assert (good.read_bytes(), (tmp_path / "g.onnx.json").read_bytes()) == before
-    assert sorted(os.listdir(tmp_path)) == ["g.onnx", "g.onnx.json"]
+    assert (good.read_bytes(), (tmp_path / "gan_generator.onnx.json").read_bytes()) == before
+    assert sorted(os.listdir(tmp_path)) == ["gan_generator.onnx", "gan_generator.onnx.json"]
 
 
 @on_tensorflow_only
@@ -358,3 +360,16 @@ def test_mixed_precision_part_exports_float32_outputs(tmp_path):
     got = runtime.load(tmp_path / "g.onnx")(z)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, _keras(g, z).astype("float32"), rtol=0, atol=_onnx.CHECK_TOLERANCE_16_BIT)
+
+
+@on_tensorflow_only
+def test_export_for_mobile_with_onnx_beside_tflite(tmp_path, shipped):
+    files = ex.export_for_mobile(shipped["gan"], tmp_path, "g", formats=["tflite", "onnx"],
+                                 quantizations=[None])
+    assert sorted(os.path.basename(p) for p in files) == ["g_generator.onnx", "g_generator.tflite"]
+    assert sorted(os.listdir(tmp_path)) == [
+        "g_generator.onnx", "g_generator.onnx.json", "g_generator.tflite", "g_generator.tflite.json"]
+    z = _latents(3)
+    onnx_out = runtime.load(tmp_path / "g_generator.onnx")(z)
+    tflite_out = runtime.load(tmp_path / "g_generator.tflite")(z)
+    np.testing.assert_allclose(onnx_out, tflite_out, rtol=0, atol=2 * TOLERANCE)
