@@ -409,6 +409,8 @@ def main(argv=None):
         if args.traceback:
             raise
         status, failure = 2, error
+    except BrokenPipeError:  # the reader of stdout went away (keras-gen info ... | head)
+        return 1
     except (OSError, ImportError, RuntimeError) as error:  # the work failed
         if args.traceback:
             raise
@@ -826,7 +828,8 @@ def _write_images(args, images, cols, source, summary, array=None):
     h, w, c = flat.shape[1:]
     rows = math.ceil(len(flat) / cols)
     print(
-        f"wrote {args.out}: {summary} ({rows} rows x {cols} columns of {h}x{w}x{c} images, "
+        f"wrote {args.out}: {summary} ({rows} row{'s' if rows > 1 else ''} x {cols} "
+        f"column{'s' if cols > 1 else ''} of {h}x{w}x{c} images, "
         f"{grid.shape[1] * args.scale}x{grid.shape[0] * args.scale} px)"
         + (f"; {args.npy}: array {tuple(array.shape)}" if args.npy else "")
     )
@@ -1125,7 +1128,7 @@ def _info(args):
         lines.append(f"path: {args.path} ({size} bytes, {source.what})")
         if manifest:
             lines.append(
-                f"exported from: a keras_gen {manifest.get('model_class')} named "
+                f"exported from: a {manifest.get('model_class')} named "
                 f"{manifest.get('model_name')!r} on {manifest.get('source_backend')} (Keras "
                 f"{manifest.get('keras_version')}), quantization {manifest.get('quantization') or 'none (float32)'}"
             )
