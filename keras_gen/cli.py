@@ -280,7 +280,9 @@ def build_parser(prog=None):
     p = command(
         "interpolate", "images along latent paths",
         "Draw two codes per row (NumPy, seeded by --seed) and decode --steps codes on the "
-        "path between them, both ends included.",
+        "path between them, both ends included. With --data, row i goes from the code of test "
+        "image i to that of test image rows + i (an encoder is needed), drawn between the two "
+        "originals; a conditional model's label moves along with the code.",
         [_image_options("interpolation.png")],
     )
     p.add_argument("path", metavar="PATH", help=path_help)
@@ -291,6 +293,12 @@ def build_parser(prog=None):
         "--method", choices=INTERPOLATION_METHODS, default="linear",
         help="linear: z(t) = (1 - t) a + t b; slerp: along the great circle (keras_gen.latent.slerp)",
     )
+    p.add_argument(
+        "--data", default=None,
+        help="digits, shapes or a .npy file of images: paths between the codes of its test "
+        "images instead of random codes (default: none, random codes)",
+    )
+    p.add_argument("--encoder", default=None, metavar="PATH", help="the encoder artefact for --data (default: found beside PATH)")
     _label_options(p, "every row")
     p.set_defaults(run=_interpolate)
 
@@ -871,25 +879,53 @@ def _generate(args):
 
 
 def _interpolate(args):
-    source = _open(args)
-    _check_prior(source, args)
+    import numpy as np
+
     from keras_gen import latent
 
-    condition = _condition_vectors(source, args, args.rows)
-    ends = _draw(args.seed, (2, args.rows, source.latent_dim))
-    path = latent.interpolate_codes(ends[0], ends[1], args.steps, args.method)  # (rows, steps, d)
-    flat = path.reshape(-1, source.latent_dim)
-    if condition is not None:
-        condition = condition.repeat(args.steps, axis=0)
-    images = source.decode(flat, condition)
-    images = images.reshape((args.rows, args.steps) + images.shape[1:])
-    what = f"{args.rows} {args.method} paths of {args.steps} steps, {source.what} (seed {args.seed})"
-    _write_images(args, images, args.steps, source, what)
+    data = args.data is not None
+    source = _open(args, need_encoder=data)
+    rows, steps = args.rows, args.steps
+    originals = None
+    if data:  # from test image i to test image rows + i, each encoded with its own label
+        x, labels = _load_data(args, source, 2 * rows, per_item=2, option="--rows")
+        if source.condition is not None and labels is None:
+            start = end = _condition_vectors(source, args, rows)
+        else:
+            both = _data_condition(source, args, labels, 2 * rows)
+            start, end = (None, None) if both is None else (both[:rows], both[rows:])
+        a, b = source.encode(x[:rows], start), source.encode(x[rows:], end)
+        originals = (x[:rows, None], x[rows:, None])
+    else:
+        _check_prior(source, args)
+        start = end = _condition_vectors(source, args, rows)
+        a, b = _draw(args.seed, (2, rows, source.latent_dim))
+    path = latent.interpolate_codes(a, b, steps, args.method)  # (rows, steps, d)
+    condition = None
+    if start is not None:
+        if start is end:
+            condition = start.repeat(steps, axis=0)
+        else:  # the condition moves linearly from one end's to the other's
+            t = np.linspace(0.0, 1.0, steps, dtype="float32")[None, :, None]
+            mixed = (1.0 - t) * start[:, None] + t * end[:, None]
+            low, high = np.minimum(start, end)[:, None], np.maximum(start, end)[:, None]
+            condition = np.clip(mixed, low, high).reshape(rows * steps, -1)
+    images = source.decode(path.reshape(-1, path.shape[-1]), condition)
+    images = images.reshape((rows, steps) + images.shape[1:])
+    grid = images
+    if originals is not None:
+        grid = np.concatenate([originals[0], images, originals[1]], axis=1)
+    ends = f"between test images of {args.data}, shown at both ends" if data else f"seed {args.seed}"
+    what = f"{rows} {args.method} paths of {steps} steps, {source.what} ({ends})"
+    _write_images(args, grid, grid.shape[1], source, what, array=images)
     return 0
 
 
-def _load_data(args, source, n, split="test"):
-    """``n`` images of ``--data`` at the model's size and range, and their labels (or None)."""
+def _load_data(args, source, n, split="test", per_item=1, option="--n"):
+    """``n`` images of ``--data`` at the model's size and range, and their labels (or None).
+
+    ``option`` names the argument that asks for ``n // per_item`` items.
+    """
     import numpy as np
 
     shape = source.image_shape
@@ -930,7 +966,10 @@ def _load_data(args, source, n, split="test"):
             f"--data must be {', '.join(DATASETS)} or a .npy file of images. Received: --data={name!r}"
         )
     if n > len(x):
-        raise CommandError(f"--n must be at most {len(x)}, the images in --data {name}. Received: --n={n}")
+        raise CommandError(
+            f"{option} must be at most {len(x) // per_item} for the {len(x)} images in --data "
+            f"{name}. Received: {option}={n // per_item}"
+        )
     return x[:n], (None if y is None else y[:n])
 
 
@@ -978,7 +1017,8 @@ def _reconstruct(args):
             rows.append(np.concatenate([chunk] + [blank] * (cols - len(chunk))))
     error = float(np.mean((reconstructions - x) ** 2))
     what = (
-        f"{args.n} test images of {args.data} above their reconstructions by {source.what}; "
+        f"{args.n} {'test ' if args.data in DATASETS else ''}images of {args.data} above their "
+        f"reconstructions by {source.what}; "
         f"mean squared error per pixel {error:.5f}"
     )
     _write_images(args, np.stack(rows), cols, source, what, array=reconstructions)

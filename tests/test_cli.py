@@ -170,6 +170,23 @@ def test_interpolate_decodes_straight_paths_between_two_draws(vae, tmp_path, cap
     assert_pixels(png, expected, 3, (0.0, 1.0))
 
 
+@LOGIC
+def test_interpolate_between_test_digits_starts_and_ends_at_their_codes(vae, tmp_path, capsys):
+    path, encoder, decoder = vae
+    png, npy = tmp_path / "paths.png", tmp_path / "paths.npy"
+    code, _, _ = run(["interpolate", path, "--data", "digits", "--rows", 2, "--steps", 3,
+                      "--out", png, "--npy", npy, *GRID], capsys)
+    assert code == 0
+    x = load_digits("test", image_size=8)[0][:4]
+    a, b = predict(encoder, x[:2])[0], predict(encoder, x[2:])[0]
+    t = np.array([0.0, 0.5, 1.0])[None, :, None]
+    codes = ((1 - t) * a[:, None] + t * b[:, None]).reshape(-1, 2).astype("float32")
+    expected = predict(decoder, codes).reshape(2, 3, 8, 8, 1)
+    np.testing.assert_allclose(np.load(npy), expected, atol=1e-5)
+    # Each row: image i, its path to image 2 + i, image 2 + i.
+    assert_pixels(png, np.concatenate([x[:2, None], expected, x[2:, None]], axis=1), 5, (0.0, 1.0))
+
+
 # ------------------------------------------------------------------ encode
 @LOGIC
 def test_reconstruct_puts_test_digits_above_their_reconstructions(vae, tmp_path, capsys):
@@ -237,6 +254,7 @@ def test_alter_with_a_conditional_vae_moves_the_label_alpha_one_is_style_transfe
         (["generate", "{folder}/vae.keras", "--n", "many"], "--n=many"),
         (["reconstruct", "{folder}/gan.keras"], "a keras_gen.GAN"),
         (["alter", "{folder}/vae.keras", "--from", "3", "--to", "3"], "--to=3"),
+        (["interpolate", "{folder}/vae.keras", "--data", "digits", "--rows", "181"], "--rows=181"),
         (["export", "{folder}/vae.keras", "{folder}/x.tflite", "--quantization", "int4"],
          "--quantization=int4"),
     ],
