@@ -171,18 +171,23 @@ def _used_names(graph):
     return names
 
 
+def _unused(graph, name):
+    """``name__<i>``, a value name ``graph`` does not use."""
+    used = _used_names(graph)
+    i = 0
+    while f"{name}__{i}" in used:
+        i += 1
+    return f"{name}__{i}"
+
+
 def _free(graph, name):
     """Move an internal value called ``name`` out of the way."""
-    used = _used_names(graph)
-    if name in used:
-        i = 0
-        while f"{name}__{i}" in used:
-            i += 1
-        _rename(graph, name, f"{name}__{i}")
+    if name in _used_names(graph):
+        _rename(graph, name, _unused(graph, name))
 
 
 def _normalise(onnx, model, spec):
-    """Name the inputs and outputs, name the batch axis; return the file's batch size."""
+    """Name the inputs and outputs as the spec does and give every axis Keras' size (in place)."""
     graph = model.graph
     inputs = _graph_inputs(model)
     names = spec["input_names"]
@@ -195,23 +200,37 @@ def _normalise(onnx, model, spec):
         if value.name != name:
             _free(graph, name)
             _rename(graph, value.name, name)
-    outputs = list(graph.output)
-    if len(outputs) != len(spec["output_names"]):
+    wanted = spec["output_names"]
+    if len(graph.output) != len(wanted):
         raise OnnxConversionError(
-            f"The exported graph has {len(outputs)} outputs; expected "
-            f"{len(spec['output_names'])} ({spec['output_names']})."
+            f"The exported graph has {len(graph.output)} outputs; expected "
+            f"{len(wanted)} ({wanted})."
         )
+    # An output whose value carries another output's wanted name moves aside
+    # first, so that freeing a wanted name below never touches an output.
+    for i, value in enumerate(graph.output):
+        if value.name in wanted and value.name != wanted[i]:
+            _rename(graph, value.name, _unused(graph, value.name))
+    outputs = []
+    for value in graph.output:
+        copy = onnx.ValueInfoProto()
+        copy.CopyFrom(value)
+        outputs.append(copy)
     del graph.output[:]
-    for value, name in zip(outputs, spec["output_names"]):
-        if value.name != name:
-            _free(graph, name)
+    for value, name in zip(outputs, wanted):
         old = value.name
-        elem = value.type.tensor_type.elem_type
-        if elem != onnx.TensorProto.FLOAT:
-            node = onnx.helper.make_node("Cast", [old], [name], to=onnx.TensorProto.FLOAT)
-        else:
-            node = onnx.helper.make_node("Identity", [old], [name])
-        if old != name:
+        is_float = value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+        if old != name or not is_float:
+            if old == name:  # a non-float32 output already named: cast it under its name
+                source = _unused(graph, old)
+                _rename(graph, old, source)
+            else:
+                _free(graph, name)
+                source = old
+            if is_float:
+                node = onnx.helper.make_node("Identity", [source], [name])
+            else:
+                node = onnx.helper.make_node("Cast", [source], [name], to=onnx.TensorProto.FLOAT)
             graph.node.append(node)
         out = graph.output.add()
         out.CopyFrom(value)

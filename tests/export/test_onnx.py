@@ -373,3 +373,38 @@ def test_export_for_mobile_with_onnx_beside_tflite(tmp_path, shipped):
     onnx_out = runtime.load(tmp_path / "g_generator.onnx")(z)
     tflite_out = runtime.load(tmp_path / "g_generator.tflite")(z)
     np.testing.assert_allclose(onnx_out, tflite_out, rtol=0, atol=2 * TOLERANCE)
+
+
+@on_tensorflow_only
+def test_normalise_renames_swapped_outputs_and_casts_to_float32(tmp_path):
+    """Exporters name values freely: an output may carry another output's wanted name."""
+    helper, T = onnx.helper, onnx.TensorProto
+    one = helper.make_tensor("one", T.FLOAT, [], [1.0])
+    nodes = [
+        helper.make_node("Add", ["x", "one"], ["z_log_sigma"]),  # output 0, wanted "z_mean"
+        helper.make_node("Mul", ["x", "x"], ["z_mean"]),  # output 1, wanted "z_log_sigma"
+        helper.make_node("Cast", ["x"], ["image"], to=T.FLOAT16),  # wanted "image", float32
+    ]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", T.FLOAT, ["n", 2])],
+        [helper.make_tensor_value_info("z_log_sigma", T.FLOAT, ["n", 2]),
+         helper.make_tensor_value_info("z_mean", T.FLOAT, ["n", 2]),
+         helper.make_tensor_value_info("image", T.FLOAT16, ["n", 2])],
+        initializer=[one],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    spec = {"input_names": ["latent"], "input_shapes": [[None, 2]], "batch_size": None,
+            "output_names": ["z_mean", "z_log_sigma", "image"],
+            "output_shapes": [[None, 2], [None, 2], [None, 2]]}
+    _onnx._normalise(onnx, model, spec)
+    onnx.checker.check_model(model)
+    path = str(tmp_path / "m.onnx")
+    onnx.save(model, path)
+    x = np.array([[0.5, -2.0], [3.0, 0.25]], "float32")
+    session = _session(path)
+    z_mean, z_log_sigma, image = session.run(["z_mean", "z_log_sigma", "image"], {"latent": x})
+    np.testing.assert_array_equal(z_mean, x + 1)
+    np.testing.assert_array_equal(z_log_sigma, x * x)
+    assert image.dtype == np.float32
+    np.testing.assert_array_equal(image, x)
+    assert [o.shape for o in session.get_outputs()] == [["batch", 2]] * 3
