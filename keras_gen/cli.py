@@ -4,7 +4,7 @@
 
 * ``generate``: a grid of samples, z ~ N(0, I) decoded by the generator or decoder;
 * ``interpolate``: rows of images along straight (or slerp) latent paths
-  between two random codes;
+  between two random codes, or between the codes of two test images;
 * ``reconstruct``: test images above their reconstructions (a model with an
   encoder: VAE, AutoEncoder, ConditionalVAE, or an encoder and a decoder artefact);
 * ``alter``: test digits of one class altered towards another, one column per
@@ -1125,7 +1125,7 @@ def _export(args):
     )
     print(
         f"wrote {args.out} and {args.out.rstrip('/')}.json: the {manifest.get('part')} of "
-        f"{_KerasSource(args.path, model).what}, {_FORMAT_NAMES.get(fmt, fmt)}"
+        f"a {type(model).__name__}, {_FORMAT_NAMES.get(fmt, fmt)}"
         f"{', ' + quantization if quantization else ''}, {manifest.get('size_bytes')} bytes"
     )
     return 0
@@ -1137,6 +1137,8 @@ def _shape_text(shape):
 
 def _info(args):
     kind = _path_kind(args.path)
+    if kind == "keras" and args.json:
+        raise CommandError("--json applies to artefacts (it prints their manifest). Received: --json with a .keras PATH")
     lines = []
     if kind == "keras":
         source = _KerasSource(args.path, _load_keras_model(args.path, args))
@@ -1151,10 +1153,8 @@ def _info(args):
                 lines.append(f"{name}: {_io_text(network)}")
         commands = ["generate", "interpolate"] if source.has_prior else []
         if source.encodes:
-            commands += ["reconstruct", "alter"]
+            commands += ["reconstruct", "alter"] + ([] if source.has_prior else ["interpolate --data"])
         lines.append(f"commands: {', '.join(commands + ['export', 'info'])}")
-        if args.json:
-            raise CommandError("--json applies to artefacts (their manifest). Received: --json with a .keras PATH")
     else:
         runner = _load_runner(args.path, args)
         manifest = runner.manifest
