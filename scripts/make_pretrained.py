@@ -606,7 +606,7 @@ import keras_gen
 
 generator = keras.saving.load_model("{path}")  # a plain keras.Model, z (n, 64) -> (n, 28, 28, 1)
 z = np.random.default_rng(0).standard_normal((64, 64)).astype("float32")
-images = generator.predict(z)                 # in [-1, 1]
+images = generator.predict(z, verbose=0)      # in [-1, 1]
 keras_gen.images.save_image_grid(images, "grid.png", cols=8, value_range=(-1, 1))
 
 from keras_gen import runtime                 # NumPy + LiteRT, no Keras needed
