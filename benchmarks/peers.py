@@ -442,7 +442,8 @@ def _configs(backend, args):
                     g, d = kerasio_networks(scale, logits=False)
                     return make_kerasio_peer(g, d)
 
-                runners.append(KerasFitRunner(dict(base, who="peer", options="as the example",
+                threads = f", {args.threads} thread{'s' if args.threads > 1 else ''}" if args.threads else ""
+                runners.append(KerasFitRunner(dict(base, who="peer", options="as the example" + threads,
                                                    flops=step_flops("fresh", f_g, f_d)), build, peer))
             else:
                 def build(scale=scale):
@@ -452,7 +453,8 @@ def _configs(backend, args):
                         torch.set_num_threads(args.torch_threads)
                     return PyTorchPeer(scale)
 
-                threads = f", {args.torch_threads} threads" if args.torch_threads else ""
+                n = args.torch_threads or args.threads
+                threads = f", {n} thread{'s' if n > 1 else ''}" if n else ""
                 runners.append(TorchPeerRunner(dict(base, who="peer", options="as the example" + threads,
                                                     flops=step_flops("pytorch", f_g, f_d)), build))
         if backend not in args.backends:
@@ -478,8 +480,9 @@ def _configs(backend, args):
                     options.append("eager")
                 if args.steps_per_execution > 1:
                     options.append(f"spe {args.steps_per_execution}")
-                if backend == "torch" and args.torch_threads:
-                    options.append(f"{args.torch_threads} threads")
+                if args.threads or (backend == "torch" and args.torch_threads):
+                    n = args.torch_threads if backend == "torch" and args.torch_threads else args.threads
+                    options.append(f"{n} thread{'s' if n > 1 else ''}")
                 info = dict(base, who="keras-gen", options=", ".join(options), reuse=reuse,
                             flops=step_flops("reuse" if reuse else "fresh", f_g, f_d))
                 runners.append(KerasFitRunner(info, _keras_gen_builder(peer, scale, reuse, jit, args),
@@ -528,6 +531,13 @@ def worker(args):
     import keras
 
     backend = keras.backend.backend()
+    if backend == "tensorflow" and args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    if args.threads and not args.torch_threads:
+        args.torch_threads = args.threads  # the PyTorch peer and keras-gen on torch
     if backend == "torch" and args.torch_threads:
         import torch
 
@@ -548,7 +558,7 @@ def worker(args):
 # ================================================================= parent
 class Worker:
     def __init__(self, backend, args):
-        env = dict(os.environ, KERAS_BACKEND=backend)
+        env = dict(os.environ, KERAS_BACKEND=backend, **_thread_env(args.threads))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
         cmd = [sys.executable, os.path.abspath(__file__), "--_worker", *_flags(args)]
@@ -576,8 +586,19 @@ class Worker:
         self.proc.wait(timeout=120)
 
 
+def _thread_env(threads):
+    """Environment that limits the CPU thread pools (OpenMP, MKL, XLA:CPU) to ``threads``."""
+    if not threads:
+        return {}
+    xla = os.environ.get("XLA_FLAGS", "")
+    if threads == 1:
+        xla += " --xla_cpu_multi_thread_eigen=false"
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+            "XLA_FLAGS": f"{xla} intra_op_parallelism_threads={threads}".strip()}
+
+
 def _flags(args):
-    return ["--backends", ",".join(args.backends), "--peers", ",".join(args.peers),
+    return ["--threads", str(args.threads), "--backends", ",".join(args.backends), "--peers", ",".join(args.peers),
             "--tf-xla", args.tf_xla, "--steps-per-execution", str(args.steps_per_execution),
             "--torch-threads", str(args.torch_threads), "--reuse", args.reuse, "--scale", str(args.scale)]
 
@@ -690,6 +711,9 @@ def parse(argv=None):
     parser.add_argument("--torch-threads", type=int, default=0,
                         help="torch.set_num_threads for keras-gen on torch and the PyTorch peer "
                              "(default 0: torch's own)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="limit every process (TensorFlow, XLA:CPU, torch, OpenMP) to N CPU threads, "
+                             "peers included (default 0: each framework's own)")
     parser.add_argument("--reuse", choices=("off", "on", "both"), default="both",
                         help="keras-gen without / with reuse_fakes=True (default both; 'on' is skipped "
                              "when keras_gen.GAN has no reuse_fakes)")
@@ -702,8 +726,9 @@ def parse(argv=None):
     for name in ("repeats", "warmup", "steps_per_execution"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1; received: {getattr(args, name)}")
-    if args.steps < 0 or args.torch_threads < 0:
-        parser.error(f"--steps and --torch-threads must be >= 0; received: {args.steps}, {args.torch_threads}")
+    if args.steps < 0 or args.torch_threads < 0 or args.threads < 0:
+        parser.error("--steps, --threads and --torch-threads must be >= 0; received: "
+                     f"{args.steps}, {args.threads}, {args.torch_threads}")
     if args.quick and not args._worker:
         args.scale, args.repeats, args.steps = 8, 1, args.steps or 2
     if args.steps and args.steps < args.steps_per_execution:
