@@ -19,7 +19,8 @@ Three steps, each one command (TensorFlow backend, from the repository root):
   BCE, lambda 1/784, Adam 2e-3, ``KLWarmup(300)``, 1,000 steps of 64), seed 0,
   with TensorFlow's deterministic ops (this script's ``cvae`` step).
 
-``ship`` copies the ``.keras`` files (the DCGAN's generator alone, with the
+``ship`` copies the ``.keras`` files without optimizer state (the VAEs saved
+again uncompiled; of the DCGAN, the generator file alone, which holds the
 moving average of its weights), exports the float32 TFLite (and ONNX, when
 ``keras_gen.export`` has that format) artefacts, saves the package's digits
 classifier used for the checks (``digits_classifier.keras``), measures every
