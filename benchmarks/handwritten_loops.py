@@ -63,6 +63,21 @@ drop --no-memory for the peak-memory columns, another ~8 minutes):
     .venv/bin/python benchmarks/handwritten_loops.py --quick   # smoke test, seconds per backend
 
 ``benchmarks/gpu.sh`` runs it on a GPU machine at batch 256 and 64x64x3.
+
+A busy machine: ``--busy 0,1`` runs every timed round once without and once
+with one competing CPU-bound process (a Python busy loop at the benchmark's
+niceness), interleaved; ``--feeds numpy,keras_gen.data,tf.data`` times
+keras-gen's ``fit`` fed by NumPy arrays (Keras' own ``tf.data`` adapter on
+TensorFlow), by ``keras_gen.data.from_numpy``'s pipeline (with
+``keras_gen.data.pipeline_options()``) and by the same pipeline without those
+options. On a machine that other processes load, round-to-round noise
+swamps a 10% effect; ``--paired`` instead times every ``fit`` step against
+one hand-written step run right after it (from a callback, on the same
+batch), in blocks of ``--steps`` steps that switch the competing processes
+on and off, and reports the median of the per-pair ratios:
+
+    .venv/bin/python benchmarks/handwritten_loops.py --paired --backends tensorflow --threads 1 \
+        --steps 16 --repeats 4 --busy 0,1 --feeds numpy,tf.data,keras_gen.data
 """
 
 import argparse
@@ -77,6 +92,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = ("tensorflow", "jax", "torch")
 MODELS = ("vae", "dcgan")
+FEEDS = ("numpy", "keras_gen.data", "tf.data")
 SEED = 1234
 VAE_LATENT = 16
 GAN_LATENT = 100
@@ -189,11 +205,38 @@ class KerasGen:
                                        latent_dim=GAN_LATENT, seed=SEED)
             self.model.compile(d_optimizer=_adam(kind), g_optimizer=_adam(kind), jit_compile=jit_compile)
 
-    def train(self, x):
-        self.model.fit(x, batch_size=self.batch, epochs=1, verbose=0, shuffle=False)
+    def train(self, x, callbacks=None):
+        self.model.fit(x, batch_size=self.batch, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
 
     def weights(self):
         return _network_weights(self.networks)
+
+
+class KerasGenData(KerasGen):
+    """keras-gen's model trained by ``model.fit`` on a ``tf.data`` pipeline.
+
+    ``feed="keras_gen.data"``: the pipeline ``keras_gen.data.from_numpy``
+    builds (batched, prefetched, with ``keras_gen.data.pipeline_options()``);
+    ``feed="tf.data"``: the same pipeline written plainly, without those
+    options (``from_tensor_slices``, ``batch``, ``prefetch(AUTOTUNE)``). Same
+    batches in the same order as the NumPy arrays ``fit`` gets otherwise.
+    """
+
+    def __init__(self, kind, networks, args, jit_compile, feed):
+        super().__init__(kind, networks, args, jit_compile)
+        self.feed = feed
+        self.value_range = (0.0, 1.0) if kind == "vae" else (-1.0, 1.0)
+
+    def train(self, x, callbacks=None):
+        import tensorflow as tf
+
+        import keras_gen
+
+        if self.feed == "keras_gen.data":
+            ds = keras_gen.data.from_numpy(x, value_range=self.value_range, batch_size=self.batch)
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(x).batch(self.batch).prefetch(tf.data.AUTOTUNE)
+        self.model.fit(ds, epochs=1, verbose=0, callbacks=callbacks)
 
 
 class KerasGenStep(KerasGen):
@@ -659,6 +702,26 @@ def weight_diff(a, b, initial):
     return float(np.max(np.abs(a - b))), float(np.linalg.norm(a - b)) / moved if moved else float("nan")
 
 
+def _start_busy(n):
+    """Start ``n`` CPU-bound processes (a Python busy loop each, at this
+    process's niceness) that compete with the benchmark for the cores.
+    Each ends by itself when its parent is gone."""
+    # A busy loop that ends by itself if the benchmark dies without stopping it.
+    loop = ("import os\nparent = os.getppid()\ni = 0\nwhile True:\n    i += 1\n"
+            "    if i % 1000000 == 0 and os.getppid() != parent:\n        break\n")
+    procs = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(n)]
+    if procs:
+        time.sleep(0.3)  # let them start spinning
+    return procs
+
+
+def _stop_busy(procs):
+    for proc in procs:
+        proc.kill()
+    for proc in procs:
+        proc.wait()
+
+
 def worker_time(args):
     """Interleaved timing of every keras-gen / hand-written pair of one model."""
     import keras
@@ -670,7 +733,10 @@ def worker_time(args):
     initial = _network_weights(reference)
     trainers = {}
     for label, jit in _pairs(backend, args):
-        trainers[(label, "keras-gen")] = KerasGen(kind, _clone(reference), args, jit)
+        for feed in args.feeds:
+            fit_impl = "keras-gen" if feed == "numpy" else f"keras-gen {feed}"
+            cls = KerasGen if feed == "numpy" else (lambda *a, feed=feed: KerasGenData(*a, feed))
+            trainers[(label, fit_impl)] = cls(kind, _clone(reference), args, jit)
         trainers[(label, "keras-gen step")] = KerasGenStep(kind, _clone(reference), args, jit)
         trainers[(label, "hand-written")] = HAND[backend](kind, _clone(reference), args, jit)
     warm = _data(kind, args.warmup_steps * args.batch_size, args, offset=1)
@@ -684,47 +750,63 @@ def worker_time(args):
     # Each round: one call over `steps` batches, then one call over a single
     # batch. Their difference removes what a call costs once, whatever its
     # length (for fit: the data adapter, iterator and callbacks), leaving the
-    # per-step time after warm-up: (t_steps - t_1) / (steps - 1).
-    whole = {key: [] for key in trainers}
-    single = {key: [] for key in trainers}
+    # per-step time after warm-up: (t_steps - t_1) / (steps - 1). With
+    # --busy, every round runs once per number of competing processes
+    # (started before and stopped after that part of the round), so busy and
+    # quiet timings are interleaved too.
+    whole = {(key, n): [] for key in trainers for n in args.busy}
+    single = {(key, n): [] for key in trainers for n in args.busy}
     for _ in range(args.repeats):
-        for key, trainer in trainers.items():
-            start = time.perf_counter()
-            trainer.train(x)
-            middle = time.perf_counter()
-            trainer.train(one)
-            whole[key].append(middle - start)
-            single[key].append(time.perf_counter() - middle)
+        for n in args.busy:
+            procs = _start_busy(n)
+            try:
+                for key, trainer in trainers.items():
+                    start = time.perf_counter()
+                    trainer.train(x)
+                    middle = time.perf_counter()
+                    trainer.train(one)
+                    whole[(key, n)].append(middle - start)
+                    single[(key, n)].append(time.perf_counter() - middle)
+            finally:
+                _stop_busy(procs)
 
-    def per_step(key):
-        return [(w - s) / (args.steps - 1) for w, s in zip(whole[key], single[key])]
+    def per_step(key, n):
+        return [(w - s) / (args.steps - 1) for w, s in zip(whole[(key, n)], single[(key, n)])]
 
     def ratios(ours, theirs):
         return [h / k for k, h in zip(ours, theirs)]
 
     pairs = []
     for label, _ in _pairs(backend, args):
-        kg, st, hw = (per_step((label, impl)) for impl in ("keras-gen", "keras-gen step", "hand-written"))
-        pairs.append({
-            "label": label,
-            "keras_gen_images_per_s": args.batch_size / statistics.median(kg),
-            "hand_images_per_s": args.batch_size / statistics.median(hw),
-            "ratio": statistics.median(ratios(kg, hw)),
-            "ratios": ratios(kg, hw),
-            # Noise on a shared machine only ever slows a round down: the
-            # fastest round of each is the least disturbed estimate.
-            "best_ratio": min(hw) / min(kg),
-            "whole_call_ratio": statistics.median(ratios(whole[(label, "keras-gen")], whole[(label, "hand-written")])),
-            "fit_setup_s": statistics.median(s - k for s, k in zip(single[(label, "keras-gen")], kg)),
-            "step_images_per_s": args.batch_size / statistics.median(st),
-            "step_ratio": statistics.median(ratios(st, hw)),
-            "warmup_s": [compile_s[(label, "keras-gen")], compile_s[(label, "hand-written")]],
-            # Same init, data, seeds and steps: the weights should agree.
-            "weight_diff": weight_diff(trainers[(label, "keras-gen")].weights(),
-                                       trainers[(label, "hand-written")].weights(), initial),
-            "step_weight_diff": weight_diff(trainers[(label, "keras-gen step")].weights(),
-                                            trainers[(label, "hand-written")].weights(), initial),
-        })
+        for n in args.busy:
+            hw = per_step((label, "hand-written"), n)
+            st = per_step((label, "keras-gen step"), n)
+            for feed in args.feeds:
+                fit_impl = "keras-gen" if feed == "numpy" else f"keras-gen {feed}"
+                kg = per_step((label, fit_impl), n)
+                pairs.append({
+                    "label": label,
+                    "busy": n,
+                    "feed": feed,
+                    "keras_gen_images_per_s": args.batch_size / statistics.median(kg),
+                    "hand_images_per_s": args.batch_size / statistics.median(hw),
+                    "ratio": statistics.median(ratios(kg, hw)),
+                    "ratios": ratios(kg, hw),
+                    # Noise on a shared machine only ever slows a round down: the
+                    # fastest round of each is the least disturbed estimate.
+                    "best_ratio": min(hw) / min(kg),
+                    "whole_call_ratio": statistics.median(ratios(whole[((label, fit_impl), n)],
+                                                                 whole[((label, "hand-written"), n)])),
+                    "fit_setup_s": statistics.median(s - k for s, k in zip(single[((label, fit_impl), n)], kg)),
+                    "step_images_per_s": args.batch_size / statistics.median(st),
+                    "step_ratio": statistics.median(ratios(st, hw)),
+                    "warmup_s": [compile_s[(label, fit_impl)], compile_s[(label, "hand-written")]],
+                    # Same init, data, seeds and steps: the weights should agree.
+                    "weight_diff": weight_diff(trainers[(label, fit_impl)].weights(),
+                                               trainers[(label, "hand-written")].weights(), initial),
+                    "step_weight_diff": weight_diff(trainers[(label, "keras-gen step")].weights(),
+                                                    trainers[(label, "hand-written")].weights(), initial),
+                })
     result = {"backend": backend, "model": kind, "device": device, "gpu": gpu,
               "flops_per_image": step_flops(kind, reference), "pairs": pairs}
     if kind == "dcgan":
@@ -732,6 +814,79 @@ def worker_time(args):
     if args.matmul_peak:
         result["matmul_peak_flops"] = matmul_peak_flops(backend, gpu)
     return result
+
+
+def _fit_trainer(kind, networks, args, jit, feed):
+    if feed == "numpy":
+        return KerasGen(kind, networks, args, jit)
+    return KerasGenData(kind, networks, args, jit, feed)
+
+
+def worker_paired(args):
+    """Step-by-step pairing: after every ``fit`` step, one hand-written step.
+
+    One ``fit`` call over ``repeats x len(busy)`` blocks of ``steps`` batches;
+    a callback, at the end of every batch, times the ``fit`` step that just
+    ended (from the previous batch end) and then one step of the
+    hand-written loop on the same batch, so both are timed in adjacent
+    windows of one step each, which outside load hits alike. Between blocks
+    the callback switches the competing processes to the next number of
+    ``--busy`` (the pair across a switch is dropped).
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    kind = args.model
+    reference = _build_networks(kind, args)
+    initial = _network_weights(reference)
+    blocks = [n for _ in range(args.repeats) for n in args.busy]
+    n_batches = len(blocks) * args.steps
+    x = _data(kind, n_batches * args.batch_size, args, offset=2)
+    warm = _data(kind, args.warmup_steps * args.batch_size, args, offset=1)
+    out = []
+    for label, jit in _pairs(backend, args):
+        for feed in args.feeds:
+            fitted = _fit_trainer(kind, _clone(reference), args, jit, feed)
+            hand = HAND[backend](kind, _clone(reference), args, jit)
+            fitted.train(warm)
+            hand.train(warm)
+            rows = []
+            state = {"step": 0, "prev": None, "procs": []}
+
+            class Paired(keras.callbacks.Callback):
+                def on_train_batch_end(self, batch, logs=None):
+                    now = time.perf_counter()
+                    i = state["step"]
+                    # The hand-written loop trains on every batch, as fit does (same weights at the
+                    # end); pairs whose fit step was not timed alone are not recorded.
+                    start = time.perf_counter()
+                    hand.train(x[i * args.batch_size:(i + 1) * args.batch_size])
+                    if state["prev"] is not None:
+                        rows.append((blocks[i // args.steps], now - state["prev"], time.perf_counter() - start))
+                    state["step"] = i = i + 1
+                    if i % args.steps == 0 and i < n_batches:
+                        _stop_busy(state["procs"])
+                        state["procs"] = _start_busy(blocks[i // args.steps])
+                        now = None
+                    state["prev"] = None if now is None else time.perf_counter()
+
+            state["procs"] = _start_busy(blocks[0])
+            try:
+                fitted.train(x, callbacks=[Paired()])
+            finally:
+                _stop_busy(state["procs"])
+            for n in args.busy:
+                fit_t = [f for b, f, _ in rows if b == n]
+                hand_t = [h for b, _, h in rows if b == n]
+                ratios = sorted(h / f for f, h in zip(fit_t, hand_t))
+                out.append({
+                    "label": label, "feed": feed, "busy": n, "pairs": len(ratios),
+                    "fit_s": statistics.median(fit_t), "hand_s": statistics.median(hand_t),
+                    "ratio": statistics.median(ratios),
+                    "quartiles": [ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]],
+                    "weight_diff": weight_diff(fitted.weights(), hand.weights(), initial),
+                })
+    return {"backend": backend, "model": kind, "paired": out}
 
 
 def worker_memory(args):
@@ -796,7 +951,8 @@ def _shared_flags(args):
     flags = ["--batch-size", str(args.batch_size), "--image-size", str(args.image_size),
              "--channels", str(args.channels), "--steps", str(args.steps), "--repeats", str(args.repeats),
              "--warmup-steps", str(args.warmup_steps), "--memory-steps", str(args.memory_steps),
-             "--tf-xla", args.tf_xla, "--threads", str(args.threads)]
+             "--tf-xla", args.tf_xla, "--threads", str(args.threads),
+             "--busy", ",".join(map(str, args.busy)), "--feeds", ",".join(args.feeds)]
     return flags + (["--paper-widths"] if args.paper_widths else [])
 
 
@@ -808,6 +964,31 @@ def _flops(f):
     return f"{f / 1e9:.1f}" if f < 1e12 else f"{f / 1e12:.2f}T"
 
 
+def collect_paired(args):
+    rows = []
+    for backend in args.backends:
+        for model in args.models:
+            print(f"# {backend} {model}: paired steps ...", file=sys.stderr, flush=True)
+            rows.append(_run_worker(backend, args, ["paired", "--model", model]))
+    return rows
+
+
+def print_paired(rows, args):
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores; Python {platform.python_version()}")
+    print(f"Batch {args.batch_size}, images {args.image_size}x{args.image_size}x{args.channels}; every `fit` step "
+          f"paired with one hand-written step run right after it; {args.repeats} blocks of {args.steps} steps per "
+          f"number of busy processes, interleaved; CPU threads per process: {args.threads or 'backend default'}")
+    print()
+    print("| backend | model | compile | busy procs | `fit` input | pairs | keras-gen `fit` ms/step | "
+          "hand-written ms/step | ratio (median of pairs) | quartiles | weights: max abs diff |")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        for p in r["paired"]:
+            print(f"| {r['backend']} | {r['model'].upper()} | {p['label']} | {p['busy']} | {p['feed']} | {p['pairs']} | "
+                  f"{1000 * p['fit_s']:.1f} | {1000 * p['hand_s']:.1f} | {p['ratio']:.3f} | "
+                  f"{p['quartiles'][0]:.2f}-{p['quartiles'][1]:.2f} | {p['weight_diff'][0]:.1e} |")
+
+
 def collect(args):
     rows = []
     for backend in args.backends:
@@ -815,15 +996,20 @@ def collect(args):
             extra = ["time", "--model", model] + (["--matmul-peak"] if model == "dcgan" else [])
             print(f"# {backend} {model}: timing ...", file=sys.stderr, flush=True)
             result = _run_worker(backend, args, extra)
+            memory = {}  # per pair label (the same for every --busy / --feeds row)
             for pair in result["pairs"]:
-                pair["memory"] = {}
-                if args.memory:
+                label = pair["label"]
+                if args.memory and label not in memory:
+                    memory[label] = ({}, None)
                     for impl in ("keras-gen", "hand-written"):
-                        print(f"# {backend} {model} {pair['label']} {impl}: memory ...", file=sys.stderr, flush=True)
-                        mem = _run_worker(backend, args, ["memory", "--model", model, "--pair", pair["label"],
+                        print(f"# {backend} {model} {label} {impl}: memory ...", file=sys.stderr, flush=True)
+                        mem = _run_worker(backend, args, ["memory", "--model", model, "--pair", label,
                                                           "--impl", impl])
-                        pair["memory"][impl] = mem["peak_bytes"]
-                        pair["memory_kind"] = mem["kind"]
+                        memory[label][0][impl] = mem["peak_bytes"]
+                        memory[label] = (memory[label][0], mem["kind"])
+                pair["memory"], kind = memory.get(label, ({}, None))
+                if kind:
+                    pair["memory_kind"] = kind
             rows.append(result)
     return rows
 
@@ -837,16 +1023,18 @@ def print_tables(rows, args):
           f"{args.repeats} interleaved rounds, medians; "
           f"CPU threads per process: {args.threads or 'backend default'}")
     print()
-    print("| backend | model | compile | keras-gen `fit` img/s | hand-written img/s | ratio, `fit` (median) | "
+    print("| backend | model | compile | busy procs | `fit` input | keras-gen `fit` img/s | hand-written img/s | "
+          "ratio, `fit` (median) | "
           "ratio, `fit` (best rounds) | ratio, keras-gen `train_step` w/o `fit` | ratio, whole calls | "
           "`fit` set-up ms/call | peak mem MiB keras-gen | peak mem MiB hand-written | weights: max abs diff | "
           "weights: rel. diff |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         for p in r["pairs"]:
             mem = p["memory"]
             kind = f" ({p['memory_kind']})" if mem else ""
-            print(f"| {r['backend']} | {r['model'].upper()} | {p['label']} | {p['keras_gen_images_per_s']:.0f} | "
+            print(f"| {r['backend']} | {r['model'].upper()} | {p['label']} | {p['busy']} | {p['feed']} | "
+                  f"{p['keras_gen_images_per_s']:.0f} | "
                   f"{p['hand_images_per_s']:.0f} | {p['ratio']:.3f} | {p['best_ratio']:.3f} | {p['step_ratio']:.3f} | "
                   f"{p['whole_call_ratio']:.3f} | {1000 * p['fit_setup_s']:.0f} | {_mib(mem.get('keras-gen'))}{kind} | "
                   f"{_mib(mem.get('hand-written'))}{kind} | {p['weight_diff'][0]:.1e} | {p['weight_diff'][1]:.1e} |")
@@ -858,12 +1046,15 @@ def print_tables(rows, args):
     print(f"DCGAN FLOPs per image: F_G = {nf['generator'] / 1e6:.1f} MFLOP, F_D = {nf['discriminator'] / 1e6:.1f} "
           f"MFLOP forward; train step = 4 F_G + 8 F_D = {gan[0]['flops_per_image'] / 1e6:.1f} MFLOP")
     print()
+    print(f"(`fit` input {args.feeds[0]}, {args.busy[0]} busy processes)")
     print("| backend | compile | matmul peak GFLOP/s | keras-gen GFLOP/s | % of peak | "
           "hand-written GFLOP/s | % of peak |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for r in gan:
         peak = r["matmul_peak_flops"]
         for p in r["pairs"]:
+            if p["feed"] != args.feeds[0] or p["busy"] != args.busy[0]:
+                continue
             kg = p["keras_gen_images_per_s"] * r["flops_per_image"]
             hw = p["hand_images_per_s"] * r["flops_per_image"]
             print(f"| {r['backend']} | {p['label']} | {_flops(peak)} | {_flops(kg)} | {100 * kg / peak:.1f} | "
@@ -889,12 +1080,25 @@ def parse(argv):
     parser.add_argument("--threads", type=int, default=0,
                         help="limit each backend's CPU thread pools to N threads (default 0: the backend's own "
                              "default); 1 gives steadier timings on a shared machine")
+    parser.add_argument("--busy", default="0",
+                        help="comma-separated numbers of competing CPU-bound processes (a Python busy loop each, "
+                             "at the benchmark's niceness) to run while timing, e.g. 0,1: every round is timed "
+                             "once per number, interleaved; ratios are per number (default 0)")
+    parser.add_argument("--feeds", default="numpy",
+                        help="comma-separated inputs of keras-gen's fit: numpy (arrays, Keras' own tf.data "
+                             "adapter on TensorFlow), keras_gen.data (keras_gen.data.from_numpy's pipeline, with "
+                             "keras_gen.data.pipeline_options()), tf.data (the same pipeline without those "
+                             "options) (default numpy)")
+    parser.add_argument("--paired", action="store_true",
+                        help="instead of the round tables: time every fit step against one hand-written step "
+                             "run right after it (in a callback), in blocks of --steps steps, --repeats blocks per "
+                             "--busy number; robust to outside load (see worker_paired)")
     parser.add_argument("--no-memory", dest="memory", action="store_false",
                         help="skip the per-configuration memory processes (--quick skips them)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds per backend")
     parser.add_argument("--json", help="also write the raw results to this file")
     # Internal: run as a worker in a child process.
-    parser.add_argument("--_worker", choices=("time", "memory"), help=argparse.SUPPRESS)
+    parser.add_argument("--_worker", choices=("time", "memory", "paired"), help=argparse.SUPPRESS)
     parser.add_argument("--model", choices=MODELS, help=argparse.SUPPRESS)
     parser.add_argument("--pair", help=argparse.SUPPRESS)
     parser.add_argument("--impl", choices=("keras-gen", "hand-written"), help=argparse.SUPPRESS)
@@ -910,8 +1114,19 @@ def parse(argv):
     if args.steps < 2:
         parser.error(f"--steps must be at least 2 (per-step time is (t_steps - t_1) / (steps - 1)); "
                      f"received: {args.steps}")
-    if args.quick:
+    if args.quick or args.paired:
         args.memory = False
+    busy_error = f"--busy must be comma-separated non-negative integers; received: {args.busy}"
+    try:
+        args.busy = [int(n) for n in args.busy.split(",") if n]
+    except ValueError:
+        parser.error(busy_error)
+    if not args.busy or min(args.busy) < 0:
+        parser.error(busy_error)
+    args.feeds = [f for f in args.feeds.split(",") if f]
+    for f in args.feeds:
+        if f not in FEEDS:
+            parser.error(f"unknown feed {f!r}; choose from {FEEDS}")
     args.backends = [b for b in args.backends.split(",") if b]
     args.models = [m for m in args.models.split(",") if m]
     for b in args.backends:
@@ -929,14 +1144,15 @@ def main(argv=None):
         import keras
 
         _limit_threads(keras.backend.backend(), args.threads)
-        result = worker_time(args) if args._worker == "time" else worker_memory(args)
+        workers = {"time": worker_time, "memory": worker_memory, "paired": worker_paired}
+        result = workers[args._worker](args)
         print(json.dumps(result))
         return
-    rows = collect(args)
+    rows = collect_paired(args) if args.paired else collect(args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
-    print_tables(rows, args)
+    (print_paired if args.paired else print_tables)(rows, args)
 
 
 if __name__ == "__main__":

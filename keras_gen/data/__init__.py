@@ -10,8 +10,14 @@ With `with_labels=True` loaders yield `(images, labels)`: labels are int32
 class ids `(batch,)` (digits, MNIST, Fashion-MNIST, CIFAR-10, folders of
 class subfolders) or float32 0/1 attribute vectors `(batch, k)` (CelebA,
 shapes, folders with an attribute file) named by `attribute_names`.
+
+Every dataset built here carries `pipeline_options()` (the pipeline's own
+threads limited to one core); `for_busy_machine(ds)` applies the same
+options to a `tf.data` pipeline of your own.
 """
 
+from keras_gen.data._pipeline import for_busy_machine
+from keras_gen.data._pipeline import pipeline_options
 from keras_gen.data.arrays import from_numpy
 from keras_gen.data.attributes import CELEB_A_ATTRIBUTES
 from keras_gen.data.attributes import attribute_names
@@ -34,12 +40,14 @@ __all__ = [
     "SHAPES_ATTRIBUTES",
     "SUPPORTED_DATASETS",
     "attribute_names",
+    "for_busy_machine",
     "check_value_range",
     "from_folder",
     "from_numpy",
     "load",
     "load_digits",
     "load_shapes",
+    "pipeline_options",
     "read_attributes_file",
     "rescale",
 ]

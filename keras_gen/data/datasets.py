@@ -217,7 +217,7 @@ def _load_shapes(
         ds = ds.shuffle(len(factors), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(render, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return _pipeline.for_busy_machine(ds.prefetch(tf.data.AUTOTUNE))
 
 
 def _load_tfds(

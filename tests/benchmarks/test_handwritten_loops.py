@@ -55,12 +55,16 @@ def quick_run(tmp_path_factory):
 
 def test_quick_mode_prints_the_tables(quick_run):
     backend, stdout, rows = quick_run
-    assert ("| backend | model | compile | keras-gen `fit` img/s | hand-written img/s | ratio, `fit` (median) | "
+    assert ("| backend | model | compile | busy procs | `fit` input | keras-gen `fit` img/s | hand-written img/s | "
+            "ratio, `fit` (median) | "
             "ratio, `fit` (best rounds) | ratio, keras-gen `train_step` w/o `fit` | ratio, whole calls | "
             "`fit` set-up ms/call |") in stdout
     assert "| backend | compile | matmul peak GFLOP/s | keras-gen GFLOP/s | % of peak |" in stdout
     for model in ("VAE", "DCGAN"):
         assert f"| {backend} | {model} |" in stdout
+        label = {"tensorflow": "XLA off", "jax": "jit", "torch": "eager"}[backend]
+        # Default: no competing processes, fit on NumPy arrays.
+        assert f"| {backend} | {model} | {label} | 0 | numpy |" in stdout
     assert {r["model"] for r in rows} == {"vae", "dcgan"}
     for r in rows:
         for pair in r["pairs"]:
@@ -90,3 +94,38 @@ def test_steps_below_two_are_refused_with_the_value(capsys):
         bench.parse(["--steps", "1"])
     err = capsys.readouterr().err
     assert "--steps must be at least 2" in err and "received: 1" in err
+
+
+def test_busy_and_feeds_are_parsed_and_checked(capsys):
+    bench = _load()
+    args = bench.parse(["--busy", "0,2", "--feeds", "numpy,keras_gen.data"])
+    assert args.busy == [0, 2] and args.feeds == ["numpy", "keras_gen.data"]
+    assert bench.parse([]).busy == [0] and bench.parse([]).feeds == ["numpy"]
+    for bad in (["--busy=-1"], ["--busy", "x"], ["--feeds", "arrays"]):
+        with pytest.raises(SystemExit):
+            bench.parse(bad)
+    err = capsys.readouterr().err
+    assert "received: -1" in err and "received: x" in err and "unknown feed 'arrays'" in err
+
+
+def test_busy_processes_use_a_core_until_stopped():
+    import time
+
+    bench = _load()
+    procs = bench._start_busy(1)
+    try:
+        (proc,) = procs
+        assert proc.poll() is None
+
+        def cpu_s():
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before, start = cpu_s(), time.perf_counter()
+        time.sleep(0.3)
+        # CPU-bound: it runs whenever it gets a core (any share > 0 on a busy machine).
+        assert cpu_s() - before > 0.0 and time.perf_counter() - start >= 0.3
+    finally:
+        bench._stop_busy(procs)
+    assert proc.poll() is not None
