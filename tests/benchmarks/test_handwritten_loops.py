@@ -96,6 +96,11 @@ def test_steps_below_two_are_refused_with_the_value(capsys):
     assert "--steps must be at least 2" in err and "received: 1" in err
 
 
+_ONCE = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                           reason="the parent side of the benchmark does not depend on the backend; tested once")
+
+
+@_ONCE
 def test_busy_and_feeds_are_parsed_and_checked(capsys):
     bench = _load()
     args = bench.parse(["--busy", "0,2", "--feeds", "numpy,keras_gen.data"])
@@ -108,6 +113,7 @@ def test_busy_and_feeds_are_parsed_and_checked(capsys):
     assert "received: -1" in err and "received: x" in err and "unknown feed 'arrays'" in err
 
 
+@_ONCE
 def test_busy_processes_use_a_core_until_stopped():
     import time
 
