@@ -7,9 +7,9 @@ training digits (28x28 in [0, 1], stratified 80/20 split, seed 0):
   ``networks.conditional_dcgan_generator`` / ``conditional_dcgan_discriminator``
   (projection discriminator), against **GAN**, the default DCGAN
   (``networks.dcgan_generator`` / ``dcgan_discriminator``); both z of 64,
-  Adam 2e-4 with beta_1 0.5, an EMA of G's weights (momentum 0.99) used for
-  sampling, 1,500 steps: the settings of the DCGAN benchmark in
-  ``benchmarks/quality.py``.
+  Adam 2e-4 with beta_1 0.5 (``--d-lr`` / ``--g-lr`` change it for both
+  GANs), an EMA of G's weights (momentum 0.99) used for sampling, 1,500
+  steps: the settings of the DCGAN benchmark in ``benchmarks/quality.py``.
 * **cVAE**: ``keras_gen.ConditionalVAE(num_classes=10)`` with
   ``networks.conditional_encoder(..., variational=True)`` /
   ``conditional_decoder(..., variational=True)``, against **VAE**, the
@@ -33,6 +33,7 @@ and the results as JSON. Usage::
 
     KERAS_BACKEND=tensorflow python benchmarks/conditional.py            # ~1 hour on 2 busy cores
     KERAS_BACKEND=tensorflow python benchmarks/conditional.py --parts cgan,cvae --gan-steps 20 --vae-steps 20
+    KERAS_BACKEND=tensorflow python benchmarks/conditional.py --parts cgan,gan --g-lr 4e-4   # faster G
 """
 
 import argparse
@@ -61,6 +62,7 @@ NUM_CLASSES = 10
 GAN_STEPS = 1500
 GAN_LATENT_DIM = 64
 GAN_EMA_MOMENTUM = 0.99
+GAN_LEARNING_RATE = 2e-4  # Adam, beta_1 0.5, both players unless --d-lr / --g-lr
 VAE_STEPS = 1000
 VAE_LATENT_DIM = 8
 VAE_LEARNING_RATE = 2e-3
@@ -92,13 +94,15 @@ def fit_steps(model, x, y, steps, seed, callbacks=()):
     return time.perf_counter() - start
 
 
-def gan_optimizers():
-    return {"d_optimizer": keras.optimizers.Adam(2e-4, beta_1=0.5),
-            "g_optimizer": keras.optimizers.Adam(2e-4, beta_1=0.5, use_ema=True,
+def gan_optimizers(d_lr=GAN_LEARNING_RATE, g_lr=GAN_LEARNING_RATE):
+    """Adam(beta_1 0.5) for each player, the generator's with an EMA of its weights."""
+    return {"d_optimizer": keras.optimizers.Adam(d_lr, beta_1=0.5),
+            "g_optimizer": keras.optimizers.Adam(g_lr, beta_1=0.5, use_ema=True,
                                                  ema_momentum=GAN_EMA_MOMENTUM)}
 
 
-def train(part, x, y, seed, gan_steps, vae_steps):
+def train(part, x, y, seed, gan_steps, vae_steps, d_lr=GAN_LEARNING_RATE,
+          g_lr=GAN_LEARNING_RATE):
     keras.utils.set_random_seed(seed)
     if part in ("cgan", "gan"):
         x = x * 2.0 - 1.0
@@ -111,7 +115,7 @@ def train(part, x, y, seed, gan_steps, vae_steps):
             model = keras_gen.GAN(keras_gen.networks.dcgan_generator(GAN_LATENT_DIM, SHAPE),
                                   keras_gen.networks.dcgan_discriminator(SHAPE),
                                   latent_dim=GAN_LATENT_DIM, seed=seed)
-        model.compile(**gan_optimizers())
+        model.compile(**gan_optimizers(d_lr, g_lr))
         seconds = fit_steps(model, x, y if part == "cgan" else None, gan_steps, seed)
         return model, seconds, gan_steps
     if part == "cvae":
@@ -181,6 +185,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gan-steps", type=int, default=GAN_STEPS)
     parser.add_argument("--vae-steps", type=int, default=VAE_STEPS)
+    parser.add_argument("--d-lr", type=float, default=GAN_LEARNING_RATE,
+                        help="Adam learning rate of both GANs' discriminators")
+    parser.add_argument("--g-lr", type=float, default=GAN_LEARNING_RATE,
+                        help="Adam learning rate of both GANs' generators (4e-4 with the "
+                             "default --d-lr: benchmarks/quality.py's ttur_g)")
     parser.add_argument("--images-dir", default=os.path.join(HERE, "..", "docs", "images"))
     parser.add_argument("--output", default="conditional_results.json",
                         help="JSON file the results are written to after each part")
@@ -199,12 +208,13 @@ def main(argv=None):
     f_test = {"package": metrics.extract_features(package, x_test),
               "independent": metrics.extract_features(independent, x_test)}
     results = {"backend": keras.backend.backend(), "seed": args.seed,
+               "gan_learning_rates": {"d": args.d_lr, "g": args.g_lr},
                "extractor_test_accuracy": {"package": package.test_accuracy,
                                            "independent": independent.test_accuracy},
                "parts": {}}
     for part in parts:
         model, seconds, steps = train(part, x_train, y_train, args.seed, args.gan_steps,
-                                      args.vae_steps)
+                                      args.vae_steps, args.d_lr, args.g_lr)
         samples, labels = samples_of(part, model, args.seed)
         result = scores(samples, labels, package, independent, f_test)
         result.update({"steps": steps, "seconds": seconds})
