@@ -62,14 +62,19 @@ gradient plus one for the weight gradient:
   gradients (autograd computes them; the next D step zeroes them):
   3 F_G + 9 F_D.
 
-Run (README's table; the keras.io network is heavy, ~20 GFLOP per image):
+Run (README's table; the keras.io network is heavy, ~20 GFLOP per image, and
+JAX on CPU is very slow at its transposed convolutions' gradients):
 
-    nice -n 5 .venv/bin/python benchmarks/peers.py --repeats 3
+    nice -n 5 .venv/bin/python benchmarks/peers.py --peers kerasio --backends tensorflow --threads 1 --steps 1 --repeats 4
+    nice -n 5 .venv/bin/python benchmarks/peers.py --peers pytorch --backends tensorflow,torch --threads 1 --steps 4 --repeats 4
+    nice -n 5 .venv/bin/python benchmarks/peers.py --threads 1   # everything, all backends
     .venv/bin/python benchmarks/peers.py --quick    # smoke run, narrow networks, seconds
 
 Options to tune keras-gen: ``--tf-xla`` (keras-gen on TensorFlow with XLA,
 ``jit_compile=True``; JAX always jits), ``--steps-per-execution``,
-``--torch-threads``; ``--reuse`` picks the keras-gen variants.
+``--torch-threads``, ``--threads`` (every process, peers included: on a
+busy 2-core machine two torch threads spin against each other);
+``--reuse`` picks the keras-gen variants.
 ``benchmarks/gpu.sh`` runs it on a GPU machine.
 """
 
