@@ -145,35 +145,38 @@ def kerasio_networks(scale=1, logits=True):
     return generator, discriminator
 
 
-def pytorch_networks_keras(scale=1):
-    """pytorch/examples' DCGAN (G, D) rebuilt in Keras layers: same shapes, no biases, logits out."""
+def pytorch_networks_keras(scale=1, data_format="channels_last"):
+    """pytorch/examples' DCGAN (G, D) rebuilt in Keras layers: same shapes, no biases, logits out.
+
+    ``data_format="channels_first"`` builds it on (3, 64, 64) images, PyTorch's layout.
+    """
     import keras
     from keras import layers
 
     nz, ngf, ndf = LATENT["pytorch"], max(1, 64 // scale), max(1, 64 // scale)
     init = keras.initializers.RandomNormal(0.0, 0.02)
     gamma = keras.initializers.RandomNormal(1.0, 0.02)
+    first = data_format == "channels_first"
+    conv_args = {"use_bias": False, "kernel_initializer": init, "data_format": data_format}
 
     def bn():  # PyTorch BatchNorm2d: momentum 0.1 (Keras 0.9), eps 1e-5
-        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=gamma)
+        return layers.BatchNormalization(axis=1 if first else -1, momentum=0.9, epsilon=1e-5,
+                                         gamma_initializer=gamma)
 
-    g = [keras.Input((nz,)), layers.Reshape((1, 1, nz)),
-         layers.Conv2DTranspose(ngf * 8, 4, strides=1, padding="valid", use_bias=False,
-                                kernel_initializer=init),  # 1x1 -> 4x4
+    g = [keras.Input((nz,)), layers.Reshape((nz, 1, 1) if first else (1, 1, nz)),
+         layers.Conv2DTranspose(ngf * 8, 4, strides=1, padding="valid", **conv_args),  # 1x1 -> 4x4
          bn(), layers.ReLU()]
     for mult in (4, 2, 1):  # 4 -> 8 -> 16 -> 32
-        g += [layers.Conv2DTranspose(ngf * mult, 4, strides=2, padding="same", use_bias=False,
-                                     kernel_initializer=init), bn(), layers.ReLU()]
-    g += [layers.Conv2DTranspose(IMAGE[-1], 4, strides=2, padding="same", use_bias=False,
-                                 kernel_initializer=init),  # 32 -> 64
+        g += [layers.Conv2DTranspose(ngf * mult, 4, strides=2, padding="same", **conv_args), bn(), layers.ReLU()]
+    g += [layers.Conv2DTranspose(IMAGE[-1], 4, strides=2, padding="same", **conv_args),  # 32 -> 64
           layers.Activation("tanh")]
-    d = [keras.Input(IMAGE),
-         layers.Conv2D(ndf, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init),
+    d = [keras.Input((IMAGE[-1],) + IMAGE[:2] if first else IMAGE),
+         layers.Conv2D(ndf, 4, strides=2, padding="same", **conv_args),
          layers.LeakyReLU(negative_slope=0.2)]
     for mult in (2, 4, 8):  # 32 -> 16 -> 8 -> 4
-        d += [layers.Conv2D(ndf * mult, 4, strides=2, padding="same", use_bias=False,
-                            kernel_initializer=init), bn(), layers.LeakyReLU(negative_slope=0.2)]
-    d += [layers.Conv2D(1, 4, strides=1, padding="valid", use_bias=False, kernel_initializer=init),
+        d += [layers.Conv2D(ndf * mult, 4, strides=2, padding="same", **conv_args), bn(),
+              layers.LeakyReLU(negative_slope=0.2)]
+    d += [layers.Conv2D(1, 4, strides=1, padding="valid", **conv_args),
           layers.Flatten()]  # 4x4 -> one logit
     return keras.Sequential(g, name="generator"), keras.Sequential(d, name="discriminator")
 
@@ -408,14 +411,14 @@ class Runner:
 
 
 class KerasFitRunner(Runner):
-    def __init__(self, info, build, peer, spe=1):
+    def __init__(self, info, build, peer, channels_first=False):
         super().__init__(info, build)
         self.peer = peer
-        self.spe = spe
+        self.channels_first = channels_first
 
     def _train(self, steps, offset):
         batch = BATCH[self.peer]
-        x = _images(self.peer, steps * batch, offset)
+        x = _images(self.peer, steps * batch, offset, self.channels_first)
         history = self.model.fit(x, batch_size=batch, epochs=1, verbose=0, shuffle=False)
         return {k: float(v[-1]) for k, v in history.history.items() if k in ("d_loss", "g_loss")}
 
@@ -483,6 +486,9 @@ def _configs(backend, args):
                     options.append("jit")
                 else:
                     options.append("eager")
+                first = args.channels_first and peer == "pytorch" and backend != "tensorflow"
+                if first:
+                    options.append("channels_first")
                 if args.steps_per_execution > 1:
                     options.append(f"spe {args.steps_per_execution}")
                 if args.threads or (backend == "torch" and args.torch_threads):
@@ -490,12 +496,12 @@ def _configs(backend, args):
                     options.append(f"{n} thread{'s' if n > 1 else ''}")
                 info = dict(base, who="keras-gen", options=", ".join(options), reuse=reuse,
                             flops=step_flops("reuse" if reuse else "fresh", f_g, f_d))
-                runners.append(KerasFitRunner(info, _keras_gen_builder(peer, scale, reuse, jit, args),
-                                              peer, args.steps_per_execution))
+                runners.append(KerasFitRunner(info, _keras_gen_builder(peer, scale, reuse, jit, args, first),
+                                              peer, first))
     return runners
 
 
-def _keras_gen_builder(peer, scale, reuse, jit, args):
+def _keras_gen_builder(peer, scale, reuse, jit, args, channels_first=False):
     def build():
         import keras
         import keras_gen
@@ -511,7 +517,7 @@ def _keras_gen_builder(peer, scale, reuse, jit, args):
             def adam():
                 return keras.optimizers.Adam(1e-4)
         else:
-            g, d = pytorch_networks_keras(scale)
+            g, d = pytorch_networks_keras(scale, "channels_first" if channels_first else "channels_last")
 
             def adam():
                 return keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
@@ -605,6 +611,7 @@ def _thread_env(threads):
 def _flags(args):
     return ["--threads", str(args.threads), "--backends", ",".join(args.backends), "--peers", ",".join(args.peers),
             "--tf-xla", args.tf_xla, "--steps-per-execution", str(args.steps_per_execution),
+            *(["--channels-first"] if args.channels_first else []),
             "--torch-threads", str(args.torch_threads), "--reuse", args.reuse, "--scale", str(args.scale)]
 
 
@@ -719,6 +726,9 @@ def parse(argv=None):
     parser.add_argument("--threads", type=int, default=0,
                         help="limit every process (TensorFlow, XLA:CPU, torch, OpenMP) to N CPU threads, "
                              "peers included (default 0: each framework's own)")
+    parser.add_argument("--channels-first", action="store_true",
+                        help="keras-gen on torch and JAX trains the pytorch/examples network built channels-first "
+                             "(PyTorch's layout; TensorFlow's CPU convolutions need channels-last)")
     parser.add_argument("--reuse", choices=("off", "on", "both"), default="both",
                         help="keras-gen without / with reuse_fakes=True (default both; 'on' is skipped "
                              "when keras_gen.GAN has no reuse_fakes)")
