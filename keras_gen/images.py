@@ -1,7 +1,7 @@
 """Turn batches of images into PNG grids and strips."""
 
 import os
-import tempfile
+import uuid
 
 import numpy as np
 
@@ -75,9 +75,11 @@ def save_png(array, path, scale=1):
         )
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
+    # A fresh sibling opened with "xb" (not tempfile.mkstemp, whose files are
+    # 0600): the PNG gets the permissions any new file gets under the umask.
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             image.save(f, format="PNG")
         os.replace(tmp, path)
     except BaseException:

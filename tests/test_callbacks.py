@@ -1,4 +1,5 @@
 import os
+import stat
 
 import keras
 import numpy as np
@@ -125,3 +126,14 @@ def test_kl_warmup_needs_a_sampling_layer(images):
     ae.compile(optimizer="adam")
     with pytest.raises(ValueError, match="KLWarmup needs a model with a keras_gen.layers.Sampling"):
         ae.fit(images, epochs=1, verbose=0, callbacks=[keras_gen.callbacks.KLWarmup(5)])
+
+
+def test_png_files_get_the_umask_permissions_not_0600(tmp_path):
+    # What any new file gets: 0o666 minus the process's umask.
+    mask = os.umask(0o022)
+    try:
+        path = keras_gen.images.save_png(np.zeros((4, 4, 1), "uint8"), str(tmp_path / "a.png"))
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]  # no temporary left behind
