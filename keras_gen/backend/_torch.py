@@ -58,15 +58,7 @@ def minimize_kept(model, loss_fn, kept, optimizer, has_aux):
     # frozen: one backward pass goes through the loss's network to its
     # input and on through the kept graph to `variables`, without running
     # the kept forward pass again.
-    out = _run_with_others_frozen(model, lambda: loss_fn(output), variables)
-    loss, aux = out if has_aux else (out, None)
-    scaled = optimizer.scale_loss(loss)
-    grads = torch.autograd.grad(
-        scaled, [v.value for v in variables], allow_unused=True
-    )
-    with torch.no_grad():
-        optimizer.apply(list(grads), variables)
-    return loss, aux
+    return minimize(model, lambda: loss_fn(output), variables, optimizer, has_aux)
 
 
 def value_and_input_gradient(fn, x):
