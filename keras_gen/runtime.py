@@ -64,6 +64,8 @@ def load(path, num_threads=None):
             artefact (see ``docs/export.md``).
         ImportError: the runtime the artefact needs (LiteRT, onnxruntime,
             TensorFlow) is not installed; the message names the package.
+        ValueError: the file is not a model its runtime can load (an empty,
+            truncated or foreign file).
     """
     path = os.fspath(path).rstrip("/\\")
     if not os.path.exists(path):
@@ -608,9 +610,16 @@ class OnnxRunner(Runner):
         options.log_severity_level = 3
         if num_threads is not None:
             options.intra_op_num_threads = int(num_threads)
-        self.session = onnxruntime.InferenceSession(
-            path, sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self.session = onnxruntime.InferenceSession(
+                path, sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as e:  # onnxruntime's own classes (InvalidProtobuf, ...), not ValueError
+            detail = " ".join(str(e).split())
+            raise ValueError(
+                f"Expected an ONNX model onnxruntime can load. Received: path={path!r} "
+                f"({type(e).__name__}: {detail})"
+            ) from e
         for node in self.session.get_inputs() + self.session.get_outputs():
             if node.type != "tensor(float)":
                 raise ValueError(
@@ -627,5 +636,9 @@ class OnnxRunner(Runner):
         )
 
     def _run(self, feeds):
-        outputs = self.session.run(self.output_names, feeds)
+        try:
+            outputs = self.session.run(self.output_names, feeds)
+        except Exception as e:  # onnxruntime's own classes (Fail, ...): e.g. a buffer it cannot allocate
+            detail = " ".join(str(e).split())
+            raise RuntimeError(f"onnxruntime failed to run {self.path!r} ({type(e).__name__}: {detail})") from e
         return dict(zip(self.output_names, outputs))

@@ -344,6 +344,21 @@ def test_runner_errors(tmp_path, shipped, monkeypatch):
 
 
 @on_tensorflow_only
+def test_unloadable_or_failing_onnx_files_raise_python_errors(tmp_path, shipped):
+    # onnxruntime's own exception classes (InvalidArgument, InvalidProtobuf, Fail) are
+    # not ValueError / RuntimeError; the runner converts them.
+    path = _path(shipped, "gan_generator.onnx")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    (tmp_path / "cut.onnx").write_bytes(open(path, "rb").read()[:2000])
+    for name in ("empty.onnx", "cut.onnx"):
+        with pytest.raises(ValueError, match=rf"onnxruntime can load. Received: path=.*{name}"):
+            runtime.load(tmp_path / name)
+    runner = runtime.load(path)
+    with pytest.raises(RuntimeError, match=r"onnxruntime failed to run"):
+        runner._run({runner.input_names[0]: np.zeros((2, 3, 3), "float32")})
+
+
+@on_tensorflow_only
 def test_mixed_precision_part_exports_float32_outputs(tmp_path):
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
