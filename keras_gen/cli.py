@@ -419,6 +419,18 @@ def main(argv=None):
         status, failure = 2, error
     except BrokenPipeError:  # the reader of stdout went away (keras-gen info ... | head)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: outputs are published whole or not at all
+        if args.traceback:
+            raise
+        print(f"{prog}: interrupted (no output was replaced by a partial file)", file=sys.stderr)
+        return 130
+    except MemoryError as error:  # NumPy's _ArrayMemoryError too: --n, --rows or --steps too large
+        if args.traceback:
+            raise
+        sizes = ", ".join(
+            f"--{name}={getattr(args, name)}" for name in ("n", "rows", "steps") if getattr(args, name, None) is not None
+        )
+        status, failure = 1, f"out of memory ({error}); ask for fewer images. Received: {sizes}"
     except (OSError, ImportError, RuntimeError) as error:  # the work failed
         if args.traceback:
             raise
@@ -825,14 +837,26 @@ def _write_images(args, images, cols, source, summary, array=None):
             )
     flat = images.reshape((-1,) + images.shape[-3:])
     grid = grids.image_grid(flat, cols=cols, value_range=value_range, padding=args.padding)
+    option, target = "--out", args.out
     try:
         grids.save_png(grid, args.out, scale=args.scale)
         if args.npy:
+            option, target = "--npy", args.npy
             folder = os.path.dirname(os.path.abspath(args.npy))
             os.makedirs(folder, exist_ok=True)
-            np.save(args.npy, np.asarray(array, dtype="float32"))
+            # A sibling moved into place: an interrupted write leaves any previous file whole.
+            tmp = os.path.join(folder, f".{os.path.basename(args.npy)}.tmp-{os.getpid()}")
+            try:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.asarray(array, dtype="float32"))
+                os.replace(tmp, args.npy)
+            finally:
+                if os.path.lexists(tmp):
+                    os.remove(tmp)
     except OSError as error:
-        raise CommandError(f"could not write the output: {error}", status=1) from None
+        raise CommandError(
+            f"could not write the output: {error}. Received: {option}={target!r}", status=1
+        ) from None
     h, w, c = flat.shape[1:]
     rows = math.ceil(len(flat) / cols)
     print(
@@ -881,10 +905,9 @@ def _generate(args):
 def _interpolate(args):
     import numpy as np
 
-    from keras_gen import latent
-
     data = args.data is not None
-    source = _open(args, need_encoder=data)
+    source = _open(args, need_encoder=data)  # imports Keras under --backend for a .keras file
+    from keras_gen import latent
     rows, steps = args.rows, args.steps
     originals = None
     if data:  # from test image i to test image rows + i, each encoded with its own label

@@ -257,16 +257,54 @@ def test_alter_with_a_conditional_vae_moves_the_label_alpha_one_is_style_transfe
         (["interpolate", "{folder}/vae.keras", "--data", "digits", "--rows", "181"], "--rows=181"),
         (["export", "{folder}/vae.keras", "{folder}/x.tflite", "--quantization", "int4"],
          "--quantization=int4"),
+        (["generate", "{folder}/empty.onnx"], "PATH='{folder}/empty.onnx'"),
+        (["info", "{folder}/empty.onnx"], "onnxruntime can load"),
     ],
 )
 def test_errors_are_one_line_naming_the_argument_with_exit_status_2(
         argv, named, folder, gan, vae, cvae, capsys):
     (folder / "notes.txt").write_text("not a model")
+    (folder / "empty.onnx").write_bytes(b"")
     argv = [a.format(folder=folder) for a in argv]
     code, out, err = run(argv, capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert named.format(folder=folder) in err
+
+
+@LOGIC
+def test_failed_work_exits_1_with_one_line_and_replaces_nothing(gan, vae, tmp_path, capsys, monkeypatch):
+    # Out of memory (a huge --n): one line naming the sizes asked for, status 1.
+    def no_memory(seed, shape):
+        raise MemoryError(f"Unable to allocate 47.7 GiB for an array with shape {shape}")
+
+    monkeypatch.setattr(cli, "_draw", no_memory)
+    code, _, err = run(["generate", gan[0], "--n", 100_000_000, "--out", tmp_path / "g.png"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "out of memory" in err and "--n=100000000" in err
+    monkeypatch.undo()
+    # Ctrl-C: status 130, one line, no traceback.
+    monkeypatch.setattr(cli, "_open", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+    code, _, err = run(["generate", gan[0], "--out", tmp_path / "g.png"], capsys)
+    assert code == 130 and len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    monkeypatch.undo()
+    # --npy that cannot be written is named; nothing half-written is left beside it.
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, _, err = run(["generate", gan[0], "--n", 2, "--out", tmp_path / "g.png",
+                        "--npy", blocker / "a.npy"], capsys)
+    assert code == 1 and "--npy=" in err, err
+    # export never deletes a directory of other files, nor turns a file into a SavedModel.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    (tmp_path / "picture.png").write_bytes(b"png")
+    for out, error in ((mine, "not a SavedModel"), (tmp_path / "picture.png", "path is a file")):
+        code, _, err = run(["export", vae[0], out], capsys)
+        assert code == 1 and error in err and len(err.strip().splitlines()) == 1, err
+    assert (mine / "notes.txt").read_text() == "keep" and os.listdir(mine) == ["notes.txt"]
+    assert (tmp_path / "picture.png").read_bytes() == b"png"
+    assert sorted(os.listdir(tmp_path)) == ["file", "g.png", "mine", "picture.png"]
 
 
 @LOGIC
@@ -333,6 +371,21 @@ def test_help_imports_no_keras_and_is_instant():
     assert not imported & {"keras", "tensorflow", "jax", "torch", "numpy"}, imported
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert cpu < 2.0, cpu  # CPU time: the wall time follows the machine's load
+
+
+@ONE_START_UP
+def test_interpolate_imports_keras_only_after_choosing_the_backend(tmp_path):
+    # Keras fixes its backend at import: nothing may import it before _open sets
+    # KERAS_BACKEND from --backend (a missing file is reported before any import).
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "keras_gen", "interpolate",
+         str(tmp_path / "missing.keras"), "--backend", "torch"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )
+    assert result.returncode == 2 and "missing.keras" in result.stderr, result.stderr
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert not imported & {"keras", "tensorflow", "jax", "torch"}, imported
 
 
 @ONE_START_UP

@@ -265,7 +265,7 @@ def test_existing_artefact_kept_without_overwrite(tmp_path):
 
 def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
     (tmp_path / "g").mkdir()
-    (tmp_path / "g" / "old.pb").write_bytes(b"previous artefact")
+    (tmp_path / "g" / "saved_model.pb").write_bytes(b"previous artefact")
 
     def half_written(targets, specs):
         for spec in specs:
@@ -278,7 +278,8 @@ def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ex.ExportError, match="converter crashed"):
         ex.export(_small_gan(), tmp_path / "g", format="saved_model")
     assert os.listdir(tmp_path) == ["g"]  # the previous artefact, untouched
-    assert os.listdir(tmp_path / "g") == ["old.pb"]
+    assert os.listdir(tmp_path / "g") == ["saved_model.pb"]
+    assert (tmp_path / "g" / "saved_model.pb").read_bytes() == b"previous artefact"
 
 
 def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
