@@ -538,7 +538,7 @@ def _quality_rows(entry):
              f"{m['val_reconstruction_loss']:.4f} / {m['val_kl_loss']:.2f} nats"),
             ("test -ELBO, 10 posterior draws (`metrics.monte_carlo_negative_elbo`, seed 0)",
              f"{m['mc_neg_elbo_10']:.1f} nats per image"),
-            ("test MSE of the mean reconstruction (360 test digits)",
+            (f"test MSE of the mean reconstruction (first {c['test_mse']['n']} test digits)",
              f"{c['test_mse']['value']:.5f}"),
             ("active latent units (posterior-mean variance > 0.01)",
              f"{m['active_units']} of {entry['latent_dim']}"),

@@ -198,6 +198,37 @@ def test_index_matches_the_files():
         "models.json"}
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the cards are text written from models.json: checked once")
+def test_cards_state_the_checks_sample_sizes(tmp_path, monkeypatch):
+    # The shipped cards are what scripts/make_pretrained.py writes from models.json ...
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location(
+        "make_pretrained", os.path.join(os.path.dirname(os.path.dirname(SHIP)), "scripts",
+                                        "make_pretrained.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shutil.copy(os.path.join(SHIP, "models.json"), tmp_path)
+    monkeypatch.setattr(script, "SHIP", str(tmp_path))
+    script.write_cards()
+    for name in NAMES:
+        with open(os.path.join(SHIP, f"{name}.md"), encoding="utf-8") as f:
+            shipped = f.read()
+        assert shipped == (tmp_path / f"{name}.md").read_text(encoding="utf-8"), name
+    # ... and a row showing a check's value names the digits it was measured on.
+    check = MODELS["vae_digits"]["checks"]["test_mse"]
+    row = [line for line in shipped_card("vae_digits").splitlines() if "test MSE" in line]
+    assert row == [f"| test MSE of the mean reconstruction (first {check['n']} test digits) | "
+                   f"{check['value']:.5f} |"], row
+
+
+def shipped_card(name):
+    with open(os.path.join(SHIP, f"{name}.md"), encoding="utf-8") as f:
+        return f.read()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_loads_as_recorded(name):
     entry, model = MODELS[name], load(name)
