@@ -62,11 +62,13 @@ def test_public_api():
             "SUPPORTED_DATASETS",
             "attribute_names",
             "check_value_range",
+            "for_busy_machine",
             "from_folder",
             "from_numpy",
             "load",
             "load_digits",
             "load_shapes",
+            "pipeline_options",
             "read_attributes_file",
             "rescale",
         ]
