@@ -162,6 +162,15 @@ def _value_range(text):
     return (low, high)
 
 
+def _png_path(text):
+    """An argparse type: a file name ending in .png (the grid is always written as PNG)."""
+    if not text.lower().endswith(".png") or not os.path.basename(text)[:-4]:
+        raise argparse.ArgumentTypeError(
+            f"must be a file name ending in .png (the grid is written as PNG). Received: --out={text}"
+        )
+    return text
+
+
 def _common_options():
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
@@ -180,7 +189,7 @@ def _common_options():
 
 def _image_options(out):
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--out", default=out, help="the PNG file to write")
+    parent.add_argument("--out", type=_png_path, default=out, help="the PNG file to write")
     parent.add_argument(
         "--npy",
         default=None,

@@ -259,6 +259,7 @@ def test_alter_with_a_conditional_vae_moves_the_label_alpha_one_is_style_transfe
          "--quantization=int4"),
         (["generate", "{folder}/empty.onnx"], "PATH='{folder}/empty.onnx'"),
         (["info", "{folder}/empty.onnx"], "onnxruntime can load"),
+        (["generate", "{folder}/vae.keras", "--out", "{folder}/grid.jpg"], "--out={folder}/grid.jpg"),
     ],
 )
 def test_errors_are_one_line_naming_the_argument_with_exit_status_2(
