@@ -22,6 +22,7 @@ Example:
 """
 
 import json
+import math
 import numbers
 import os
 
@@ -153,6 +154,19 @@ def _check_tensors(data, key, manifest):
             _manifest_error(
                 manifest,
                 f"{where}.shape must be a list of positive integers or null. Received: {shape!r}",
+            )
+        value_range = entry.get("value_range")
+        if value_range is not None and not (
+            isinstance(value_range, list)
+            and len(value_range) == 2
+            and all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value_range)
+            and all(math.isfinite(v) for v in value_range)
+            and (value_range[0] < value_range[1] if key == "outputs" or i == 0 else value_range[0] <= value_range[1])
+        ):
+            _manifest_error(
+                manifest,
+                f"{where}.value_range must be null or [low, high], finite, low < high. "
+                f"Received: {value_range!r}",
             )
     names = [entry["name"] for entry in entries]
     if len(set(names)) != len(names):

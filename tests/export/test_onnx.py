@@ -353,6 +353,14 @@ def test_unloadable_or_failing_onnx_files_raise_python_errors(tmp_path, shipped)
     for name in ("empty.onnx", "cut.onnx"):
         with pytest.raises(ValueError, match=rf"onnxruntime can load. Received: path=.*{name}"):
             runtime.load(tmp_path / name)
+    # A manifest's output value_range is checked on load (it used to fail when images were mapped).
+    (tmp_path / "g.onnx").write_bytes(open(path, "rb").read())
+    for bad in ("abc", [1.0, 0.0], [0.0, float("inf")]):
+        manifest = json.loads(json.dumps(shipped["manifests"]["gan_generator.onnx"]))
+        manifest["outputs"][0]["value_range"] = bad
+        (tmp_path / "g.onnx.json").write_text(json.dumps(manifest))
+        with pytest.raises(runtime.ManifestError, match=r"outputs\[0\]\.value_range must be null"):
+            runtime.load(tmp_path / "g.onnx")
     runner = runtime.load(path)
     with pytest.raises(RuntimeError, match=r"onnxruntime failed to run"):
         runner._run({runner.input_names[0]: np.zeros((2, 3, 3), "float32")})
