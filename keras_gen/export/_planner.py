@@ -345,6 +345,12 @@ def _plain_model_role(model, part):
                 f"input shape {_model_input_shape(model)}"
             )
         return part, "latent", ["image"], condition
+    if not (in_shape is not None and len(in_shape) == 4):
+        raise ValueError(
+            f"An encoder maps images (batch, height, width, channels), and for a conditional "
+            f"encoder condition vectors (batch, k), to codes. Received: a model with input "
+            f"shape {_model_input_shape(model)}"
+        )
     n_out = len(out_shapes) if isinstance(out_shapes, list) else 1
     return part, "image", _ENCODER_OUTPUTS.get(n_out, None), condition
 

@@ -361,6 +361,10 @@ def test_unloadable_or_failing_onnx_files_raise_python_errors(tmp_path, shipped)
         (tmp_path / "g.onnx.json").write_text(json.dumps(manifest))
         with pytest.raises(runtime.ManifestError, match=r"outputs\[0\]\.value_range must be null"):
             runtime.load(tmp_path / "g.onnx")
+    # A plain z -> image model is no encoder (its manifest called (batch, 4) an image).
+    with pytest.raises(ValueError, match=r"An encoder maps images .* input shape \(None, 4\)"):
+        ex.export(shipped["gan"].generator, tmp_path / "e.onnx", part="encoder")
+    assert not os.path.exists(tmp_path / "e.onnx")
     runner = runtime.load(path)
     with pytest.raises(RuntimeError, match=r"onnxruntime failed to run"):
         runner._run({runner.input_names[0]: np.zeros((2, 3, 3), "float32")})
