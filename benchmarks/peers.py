@@ -87,7 +87,11 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+REPO = os.path.dirname(HERE)
 BACKENDS = ("tensorflow", "jax", "torch")
 PEERS = ("kerasio", "pytorch")
 PEER_BACKEND = {"kerasio": "tensorflow", "pytorch": "torch"}
@@ -181,24 +185,9 @@ def pytorch_networks_keras(scale=1, data_format="channels_last"):
     return keras.Sequential(g, name="generator"), keras.Sequential(d, name="discriminator")
 
 
-def network_flops(model):
-    """Forward FLOPs per example: 2 x multiply-adds of Dense, Conv2D and Conv2DTranspose layers."""
-    import keras
-
-    macs = 0
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2DTranspose):
-            # Every input pixel scatters a kh x kw x filters patch per input channel.
-            _, h, w, cin = layer.input.shape
-            kh, kw = layer.kernel_size
-            macs += h * w * kh * kw * cin * layer.filters
-        elif isinstance(layer, keras.layers.Conv2D):
-            _, h, w, _ = layer.output.shape
-            kh, kw = layer.kernel_size
-            macs += h * w * kh * kw * layer.input.shape[-1] * layer.filters
-        elif isinstance(layer, keras.layers.Dense):
-            macs += layer.input.shape[-1] * layer.units
-    return 2 * macs
+# Forward FLOPs per example (2 x multiply-adds of Dense, Conv2D and
+# Conv2DTranspose layers): the count handwritten_loops.py prints.
+from handwritten_loops import network_flops  # noqa: E402
 
 
 # Step FLOPs per image as (multiple of F_G, multiple of F_D); see the module docstring.
