@@ -851,17 +851,8 @@ def _write_images(args, images, cols, source, summary, array=None):
         grids.save_png(grid, args.out, scale=args.scale)
         if args.npy:
             option, target = "--npy", args.npy
-            folder = os.path.dirname(os.path.abspath(args.npy))
-            os.makedirs(folder, exist_ok=True)
             # A sibling moved into place: an interrupted write leaves any previous file whole.
-            tmp = os.path.join(folder, f".{os.path.basename(args.npy)}.tmp-{os.getpid()}")
-            try:
-                with open(tmp, "wb") as f:
-                    np.save(f, np.asarray(array, dtype="float32"))
-                os.replace(tmp, args.npy)
-            finally:
-                if os.path.lexists(tmp):
-                    os.remove(tmp)
+            grids.write_atomically(args.npy, lambda f: np.save(f, np.asarray(array, dtype="float32")))
     except OSError as error:
         raise CommandError(
             f"could not write the output: {error}. Received: {option}={target!r}", status=1

@@ -73,17 +73,27 @@ def save_png(array, path, scale=1):
         image = image.resize(
             (image.width * scale, image.height * scale), Image.Resampling.NEAREST
         )
+    return write_atomically(path, lambda f: image.save(f, format="PNG"))
+
+
+def write_atomically(path, write):
+    """Call ``write(f)`` on a new sibling file of ``path``, then move it over ``path``.
+
+    The folder is created if needed. An interrupted or failed write leaves
+    any previous file at ``path`` whole and no temporary behind. The sibling
+    is opened with ``"xb"`` (not ``tempfile.mkstemp``, whose files are 0600),
+    so the result gets the permissions any new file gets under the umask.
+    Returns ``path``.
+    """
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    # A fresh sibling opened with "xb" (not tempfile.mkstemp, whose files are
-    # 0600): the PNG gets the permissions any new file gets under the umask.
     tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         with open(tmp, "xb") as f:
-            image.save(f, format="PNG")
+            write(f)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
+        if os.path.lexists(tmp):
             os.remove(tmp)
         raise
     return path
