@@ -77,18 +77,23 @@ def _carry_out(writes, writable):
         writable[i].assign(value)
 
 
+def _scaled_loss(parent, state_mapping, loss_fn, optimizer, has_aux, writable):
+    """loss_fn() in a child scope of `parent`: (scaled loss, (loss, aux, writes to carry out))."""
+    with _ChildScope(parent, state_mapping) as scope:
+        out = loss_fn()
+        loss, aux = out if has_aux else (out, None)
+        loss = keras.ops.convert_to_tensor(loss)
+        scaled = optimizer.scale_loss(loss)
+    return scaled, (loss, aux, _writes(scope, writable))
+
+
 def minimize(model, loss_fn, variables, optimizer, has_aux):
     parent = get_stateless_scope()
     writable = _writable(model, variables)
     values = [v.value for v in variables]
 
     def scaled_loss(vals):
-        with _ChildScope(parent, zip(variables, vals)) as scope:
-            out = loss_fn()
-            loss, aux = out if has_aux else (out, None)
-            loss = keras.ops.convert_to_tensor(loss)
-            scaled = optimizer.scale_loss(loss)
-        return scaled, (loss, aux, _writes(scope, writable))
+        return _scaled_loss(parent, zip(variables, vals), loss_fn, optimizer, has_aux, writable)
 
     (_, (loss, aux, writes)), grads = jax.value_and_grad(
         scaled_loss, has_aux=True
@@ -124,12 +129,7 @@ def minimize_kept(model, loss_fn, kept, optimizer, has_aux):
     writable = _writable(model, [])
 
     def scaled_loss(output):
-        with _ChildScope(parent, []) as scope:
-            out = loss_fn(output)
-            loss, aux = out if has_aux else (out, None)
-            loss = keras.ops.convert_to_tensor(loss)
-            scaled = optimizer.scale_loss(loss)
-        return scaled, (loss, aux, _writes(scope, writable))
+        return _scaled_loss(parent, [], lambda: loss_fn(output), optimizer, has_aux, writable)
 
     (_, (loss, aux, writes)), cotangent = jax.value_and_grad(
         scaled_loss, has_aux=True
