@@ -5,8 +5,46 @@ JAX and TensorFlow. The backend-specific parts live in ``keras_gen.backend``.
 """
 
 from keras_gen import backend
+from keras_gen.backend import _devices
 
-__all__ = ["data_parallel"]
+__all__ = ["data_parallel", "initialize", "is_chief", "process_count", "process_index"]
+
+
+def initialize():
+    """Join the processes started together by a launcher, on this backend's engine.
+
+    Call it first thing in a script started once per process (``torchrun
+    --nproc-per-node 2 script.py``, or any launcher that sets torchrun's
+    variables ``WORLD_SIZE``, ``RANK``, ``MASTER_ADDR``, ``MASTER_PORT``).
+    With ``WORLD_SIZE`` unset it does nothing, so the same script runs
+    alone. Then :func:`data_parallel` spans every process.
+
+    Returns:
+        The number of processes (1 when started alone).
+
+    Raises:
+        ValueError: the launcher's variables are incomplete or malformed.
+    """
+    launch = _devices.launcher_env()
+    if launch is None:
+        return 1
+    backend.initialize_processes(launch)
+    return backend.process_count()
+
+
+def process_index():
+    """This process's rank among the processes training together (0 when alone)."""
+    return backend.process_index()
+
+
+def process_count():
+    """The number of processes training together (1 when alone)."""
+    return backend.process_count()
+
+
+def is_chief():
+    """True in the one process that writes files (rank 0, or the only process)."""
+    return backend.process_index() == 0
 
 
 def data_parallel(devices=None):

@@ -51,10 +51,13 @@ __all__ = [
     "compiled_metrics",
     "data_parallel",
     "distribution_scope",
+    "initialize_processes",
     "input_gradient",
     "keep_forward",
     "minimize",
     "minimize_kept",
+    "process_count",
+    "process_index",
     "record_distribution",
     "registered_optimizers",
     "set_shuffle_rng_state",
@@ -377,6 +380,28 @@ def data_parallel(devices=None):
     ``NotImplementedError``.
     """
     return _impl.data_parallel(devices)
+
+
+def initialize_processes(launch):
+    """Join the backend's multi-process runtime described by ``launch``.
+
+    ``launch`` is what ``_devices.launcher_env()`` returns (never None here).
+    The backend's own engine: ``torch.distributed.init_process_group``,
+    ``jax.distributed.initialize``, or ``TF_CONFIG`` for TensorFlow's
+    ``MultiWorkerMirroredStrategy``. Called once per process by
+    ``keras_gen.distribute.initialize``.
+    """
+    _impl.initialize_processes(launch)
+
+
+def process_index():
+    """This process's rank among the processes training together (0 alone)."""
+    return _impl.process_index()
+
+
+def process_count():
+    """The number of processes training together (1 alone)."""
+    return _impl.process_count()
 
 
 def record_distribution(model):

@@ -1,6 +1,8 @@
-"""Backend-agnostic checking of a ``devices`` argument (no backend imports)."""
+"""Backend-agnostic checking of a ``devices`` argument and of a launcher's
+environment (no backend imports)."""
 
 import numbers
+import os
 import re
 
 _DEVICE = re.compile(r"^/?(?:device:)?([a-z]+):(\d+)$")
@@ -88,3 +90,60 @@ class EngineScope:
     def __exit__(self, *exc):
         scope, self._scope = self._scope, None
         return scope.__exit__(*exc)
+
+
+# The variables a launcher sets for each of several processes: torchrun's
+# names, which any launcher (SLURM wrappers, a shell loop) can also set.
+LAUNCHER_VARIABLES = ("WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def launcher_env(environ=None):
+    """The multi-process launch this process belongs to, read from ``environ``.
+
+    Reads torchrun's variables: ``WORLD_SIZE`` (number of processes),
+    ``RANK`` (this process, 0-based), ``MASTER_ADDR`` / ``MASTER_PORT`` (the
+    coordinator, rank 0's host and a free port) and, if set, ``LOCAL_RANK``
+    (this process on its host; defaults to ``RANK``).
+
+    Returns:
+        None when ``WORLD_SIZE`` is unset (a single process), else a dict
+        with ``world_size``, ``rank``, ``local_rank`` (ints), ``addr`` (str)
+        and ``port`` (int).
+
+    Raises:
+        ValueError: a variable is missing or malformed; the message names it
+            and its value.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("WORLD_SIZE") in (None, ""):
+        return None
+    missing = [name for name in LAUNCHER_VARIABLES if environ.get(name) in (None, "")]
+    if missing:
+        raise ValueError(
+            f"WORLD_SIZE is set, so this process is one of several, but "
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set "
+            "(launch with torchrun, or set WORLD_SIZE, RANK, MASTER_ADDR and "
+            "MASTER_PORT for every process). Received: "
+            + ", ".join(f"{n}={environ.get(n)!r}" for n in LAUNCHER_VARIABLES)
+        )
+
+    def integer(name, low, high=None, default=None):
+        raw = environ.get(name, default)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise ValueError(f"{name} must be an integer {bound}. Received: {name}={raw!r}")
+        return value
+
+    world_size = integer("WORLD_SIZE", 1)
+    rank = integer("RANK", 0, world_size - 1)
+    return {
+        "world_size": world_size,
+        "rank": rank,
+        "local_rank": integer("LOCAL_RANK", 0, None, default=str(rank)),
+        "addr": environ["MASTER_ADDR"],
+        "port": integer("MASTER_PORT", 1, 65535),
+    }

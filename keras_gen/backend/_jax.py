@@ -282,3 +282,15 @@ def distribution_scope(model):
     if distribution is None or keras.distribution.distribution() is not None:
         return contextlib.nullcontext()
     return distribution.scope()
+
+
+def process_index():
+    import jax
+
+    return jax.process_index()
+
+
+def process_count():
+    import jax
+
+    return jax.process_count()

@@ -124,3 +124,18 @@ def record_distribution(model):
 def distribution_scope(model):
     del model  # fit() re-enters model.distribute_strategy itself.
     return contextlib.nullcontext()
+
+
+def _tf_config_cluster():
+    # (workers, task index) from TF_CONFIG, which MultiWorkerMirroredStrategy reads.
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    workers = resolver.cluster_spec().as_dict().get("worker", [])
+    return len(workers), (resolver.task_id or 0)
+
+
+def process_index():
+    return _tf_config_cluster()[1]
+
+
+def process_count():
+    return max(1, _tf_config_cluster()[0])

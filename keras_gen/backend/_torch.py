@@ -105,3 +105,15 @@ def record_distribution(model):
 def distribution_scope(model):
     del model
     return contextlib.nullcontext()
+
+
+def process_index():
+    import torch.distributed as dist
+
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def process_count():
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
