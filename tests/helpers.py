@@ -96,3 +96,72 @@ def run_in_backends(codes, timeout=240):
                 proc.kill()
                 proc.wait()
     return {backend: _parse(backend, procs[backend].returncode, *outputs[backend]) for backend in codes}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_processes(backend, code, world_size=2, port=None, env=None, cwd=None):
+    """Start ``world_size`` processes of ``code`` as a launcher would (torchrun's variables).
+
+    Each process gets ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``,
+    ``MASTER_ADDR=127.0.0.1`` and ``MASTER_PORT`` (a free port unless
+    given), plus ``env``. Returns the list of ``subprocess.Popen`` (text
+    stdout/stderr pipes), rank order. Use :func:`wait_processes` to collect
+    them; it kills the rest when one fails or the time runs out.
+    """
+    port = free_port() if port is None else port
+    procs = []
+    for rank in range(world_size):
+        proc_env = _backend_env(backend)
+        proc_env.update(
+            WORLD_SIZE=str(world_size), RANK=str(rank), LOCAL_RANK=str(rank),
+            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+        )
+        proc_env.update(env or {})
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", code], env=proc_env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=cwd,
+        ))
+    return procs
+
+
+def wait_processes(procs, timeout=120):
+    """Wait for every process of :func:`start_processes`; parse JSON from each one's last line.
+
+    Bounded: after ``timeout`` seconds in all, or as soon as one process
+    exits non-zero, the others are killed and the test fails with every
+    process's stderr tail. Returns the parsed outputs, rank order.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    outputs = [None] * len(procs)
+    try:
+        while any(out is None for out in outputs):
+            for i, proc in enumerate(procs):
+                if outputs[i] is None and proc.poll() is not None:
+                    outputs[i] = proc.communicate()
+                    if proc.returncode != 0:
+                        raise AssertionError(f"rank {i} exited {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"processes still running after {timeout} s")
+            time.sleep(0.05)
+    except AssertionError as err:
+        for i, proc in enumerate(procs):
+            if proc.poll() is None:
+                proc.kill()
+            if outputs[i] is None:
+                outputs[i] = proc.communicate()
+        tails = "\n".join(
+            f"--- rank {i} (exit {p.returncode}) stderr:\n{outputs[i][1][-3000:]}"
+            for i, p in enumerate(procs)
+        )
+        raise AssertionError(f"{err}\n{tails}") from None
+    return [json.loads(out[0].strip().splitlines()[-1]) for out in outputs]
