@@ -249,12 +249,12 @@ def test_tensorflow_mirrored_matches_one_device():
 
 # ---------------------------------------------------------------- errors
 @only("torch")
-def test_torch_is_refused_with_a_clear_error():
-    with pytest.raises(NotImplementedError, match="Received: backend=torch"):
-        distribute.data_parallel()
+def test_torch_alone_is_one_replica():
+    # Across processes: tests/test_distribute_torch.py.
+    with distribute.data_parallel() as engine:
+        assert engine.num_replicas == 1
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="data_parallel is not supported on torch")
 @pytest.mark.parametrize(
     "devices, match",
     [
@@ -274,7 +274,6 @@ def test_bad_devices_are_refused(devices, match):
     assert "Received: devices=" in str(info.value)
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="data_parallel is not supported on torch")
 def test_docstring_example_runs():
     result = doctest.testmod(distribute, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

@@ -1,6 +1,7 @@
 """PyTorch implementation of the backend primitives."""
 
 import contextlib
+import functools
 
 import torch
 
@@ -36,6 +37,10 @@ def minimize(model, loss_fn, variables, optimizer, has_aux):
     grads = torch.autograd.grad(
         scaled, [v.value for v in variables], allow_unused=True
     )
+    if _STEP is not None:
+        # A data-parallel step: every process applies the gradient of the
+        # global-batch mean loss (each process's weighted by its share).
+        grads = _STEP.all_reduce_gradients(grads)
     with torch.no_grad():
         optimizer.apply(list(grads), variables)
     return loss, aux
@@ -83,37 +88,421 @@ def value_and_input_gradient(fn, x):
 
 
 def adapt_step(step, kind):
-    # The torch trainer calls train_step(data) statefully.
-    return step
+    # The torch trainer calls train_step(data) statefully. Under a
+    # multi-process engine a train step runs on this process's share of the
+    # global batch and ends with the processes' state averaged (see
+    # ProcessDataParallel); test steps run unchanged on the whole batch.
+    if kind != "train":
+        return step
+
+    @functools.wraps(step)
+    def train_step(self, data):
+        engine = _engine_for(self)
+        if engine is None or engine.num_replicas == 1 or _STEP is not None:
+            # Alone, or a subclass's step calling super().train_step.
+            return step(self, data)
+        return engine.run_train_step(step, self, data)
+
+    return train_step
 
 
 # ------------------------------------------------------------ distribution
-def data_parallel(devices):
-    del devices
-    raise NotImplementedError(
-        "Data-parallel training is not supported on the PyTorch backend yet; "
-        "use KERAS_BACKEND=jax (keras.distribution.DataParallel) or "
-        "KERAS_BACKEND=tensorflow (tf.distribute.MirroredStrategy). "
-        "Received: backend=torch"
-    )
+# A model remembers the engine it was created (or compiled) under, as on JAX.
+_ATTR = "_keras_gen_distribution"
+# Set once per model when its state was broadcast from rank 0.
+_SYNCED = "_keras_gen_ddp_synced"
+_ACTIVE = []  # engines entered, innermost last
+_STEP = None  # the _Step of the data-parallel train step running now
 
 
-def record_distribution(model):
-    del model
+def _dist():
+    import torch.distributed as dist
+
+    return dist if dist.is_available() else None
 
 
-def distribution_scope(model):
-    del model
-    return contextlib.nullcontext()
+def _initialized():
+    dist = _dist()
+    return dist is not None and dist.is_initialized()
 
 
 def process_index():
-    import torch.distributed as dist
-
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    return _dist().get_rank() if _initialized() else 0
 
 
 def process_count():
-    import torch.distributed as dist
+    return _dist().get_world_size() if _initialized() else 1
 
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+def initialize_processes(launch):
+    """``torch.distributed.init_process_group`` for ``launch`` (idempotent)."""
+    dist = _dist()
+    world, rank, local = launch["world_size"], launch["rank"], launch["local_rank"]
+    if dist is None:
+        raise RuntimeError(
+            "This PyTorch build has no torch.distributed, so it cannot train "
+            f"across processes. Received: WORLD_SIZE={world}"
+        )
+    if dist.is_initialized():
+        if (dist.get_world_size(), dist.get_rank()) != (world, rank):
+            raise ValueError(
+                "torch.distributed is already initialized as rank "
+                f"{dist.get_rank()} of {dist.get_world_size()}, not as the launch "
+                f"asks. Received: RANK={rank}, WORLD_SIZE={world}"
+            )
+        return
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        if local >= count:
+            raise ValueError(
+                f"LOCAL_RANK must be below the number of GPUs on this host ({count}): "
+                "each process trains on the GPU of its local rank (start at most "
+                f"one process per GPU). Received: LOCAL_RANK={local}"
+            )
+        torch.cuda.set_device(local)
+        kind = "nccl"
+    else:
+        kind = "gloo"
+    addr, port = launch["addr"], launch["port"]
+    host = f"[{addr}]" if ":" in addr and not addr.startswith("[") else addr
+    try:
+        dist.init_process_group(
+            kind, init_method=f"tcp://{host}:{port}", world_size=world, rank=rank
+        )
+    except (RuntimeError, ValueError) as err:
+        raise RuntimeError(
+            f"Could not join the {world} processes as rank {rank} through "
+            f"{addr}:{port} ({kind}): {err}. Received: MASTER_ADDR={addr!r}, "
+            f"MASTER_PORT={port}, RANK={rank}, WORLD_SIZE={world}"
+        ) from err
+    # Keras shuffles arrays with torch's global generator: start every
+    # process from rank 0's state so that they cut the same global batches.
+    state = torch.get_rng_state()
+    _broadcast([state], _device())
+    torch.set_rng_state(state)
+
+
+def _device():
+    """The device this process computes (and communicates) on."""
+    if torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _device_name():
+    return f"gpu:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu:0"
+
+
+def data_parallel(devices):
+    from keras_gen.backend import _devices
+
+    world = process_count()
+    here = _device_name()
+    if world == 1:
+        launch = _devices.launcher_env()
+        if launch is not None and launch["world_size"] > 1:
+            raise RuntimeError(
+                "This process is one of several (WORLD_SIZE is set) but has not "
+                "joined the others: call keras_gen.distribute.initialize() first, "
+                f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
+            )
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        wants_more = devices is None or (
+            not isinstance(devices, bool) and isinstance(devices, int) and devices > 1
+        ) or (isinstance(devices, (list, tuple)) and len(devices) > 1)
+        if gpus > 1 and wants_more:
+            raise NotImplementedError(
+                "On PyTorch, data-parallel training runs one process per device: "
+                f"start {gpus} processes with `torchrun --nproc-per-node {gpus} "
+                "script.py` and call keras_gen.distribute.initialize() first. This "
+                f"process is alone and sees {gpus} GPUs. Received: devices={devices!r}"
+            )
+        _devices.select(devices, [_devices.parse_device(here)])
+    elif not (devices is None or (
+        isinstance(devices, int) and not isinstance(devices, bool) and devices == world
+    )):
+        raise ValueError(
+            f"On PyTorch each of the {world} processes trains on its own device "
+            f"(here {here}), so devices must be None or {world} (the number of "
+            f"processes). Received: devices={devices!r}"
+        )
+    engine = ProcessDataParallel(world, process_index(), _device())
+    if world > 1:
+        _install_global_draws()
+    return _devices.EngineScope(engine, engine.num_replicas)
+
+
+class ProcessDataParallel:
+    """Data parallelism over the processes of a ``torch.distributed`` launch.
+
+    One process per device (the GPU of its local rank, else the CPU); the
+    processes run the same script on the same data. Under it a keras-gen
+    model's train step runs on this process's share of each global batch
+    (contiguous, the first ``batch % world_size`` processes one example
+    more), its gradients are all-reduced inside ``backend.minimize``, and
+    its non-trainable and metric state is averaged after the step, each
+    process weighted by its share. Noise drawn per example through
+    ``keras.random`` with a ``SeedGenerator`` (a GAN's z, a VAE's eps,
+    DiffAugment's parameters) is drawn for the whole global batch on every
+    process and sliced, as on one process.
+
+    Attributes:
+        num_replicas: the number of processes (``world_size``).
+        rank: this process's rank.
+        device: the ``torch.device`` this process trains on.
+    """
+
+    def __init__(self, world_size, rank, device):
+        self.num_replicas = int(world_size)
+        self.world_size = int(world_size)
+        self.rank = int(rank)
+        self.device = device
+        self.steps = 0
+
+    def __repr__(self):
+        return (
+            f"<ProcessDataParallel rank {self.rank} of {self.world_size} "
+            f"on {self.device}>"
+        )
+
+    @contextlib.contextmanager
+    def scope(self):
+        _ACTIVE.append(self)
+        try:
+            yield self
+        finally:
+            _ACTIVE.pop()
+
+    # One train step of `model` on this process's share of `data`.
+    def run_train_step(self, step, model, data):
+        global _STEP
+        import keras
+
+        leaves = [t for t in keras.tree.flatten(data) if t is not None]
+        total = int(leaves[0].shape[0])
+        base, extra = divmod(total, self.world_size)
+        count = base + (self.rank < extra)
+        start = self.rank * base + min(self.rank, extra) if count else 0
+        # A process with no example of a small last batch runs the step on
+        # one example with weight 0 (every process must join the collectives).
+        rows = max(count, 1)
+        local = keras.tree.map_structure(
+            lambda t: None if t is None else t[start : start + rows], data
+        )
+        ctx = _Step(self, total, start, rows, count / total, _fingerprint(leaves))
+        if not getattr(model, _SYNCED, False):
+            _broadcast_model(model, self.device)
+            object.__setattr__(model, _SYNCED, True)
+        # Draws from torch's global generator inside the step (Keras's
+        # unseeded Dropout) get a stream of their own per process and step;
+        # the global state is put back afterwards, so the next epoch's
+        # shuffle is cut the same way everywhere (and as on one process).
+        state = torch.get_rng_state()
+        seeder = torch.Generator()
+        seeder.set_state(state)
+        seed = int(torch.randint(0, 2**62, (1,), generator=seeder))
+        torch.manual_seed((seed + self.steps * self.world_size + self.rank) % 2**63)
+        self.steps += 1
+        _STEP = ctx
+        try:
+            logs = step(model, local)
+            logs = ctx.average_state(model, logs)
+        finally:
+            _STEP = None
+            torch.set_rng_state(state)
+        return logs
+
+
+def _fingerprint(leaves):
+    # Two numbers that differ between two different global batches (their
+    # sum, and a position-weighted sum that changes with the order).
+    parts = []
+    for t in leaves:
+        flat = torch.nan_to_num(torch.as_tensor(t).detach().reshape(-1).to(torch.float64))
+        where = torch.arange(flat.numel(), dtype=torch.float64, device=flat.device)
+        parts.append(torch.stack([flat.sum(), (flat * (where % 9973 + 1)).sum()]))
+    return torch.stack(parts).sum(dim=0)
+
+
+class _Step:
+    """What a data-parallel train step needs while it runs."""
+
+    def __init__(self, engine, total, start, rows, weight, fingerprint):
+        self.engine = engine
+        self.total = total  # examples in the global batch
+        self.start = start  # this process's first example
+        self.rows = rows  # examples it runs the step on
+        self.weight = weight  # its share of the global batch (0 for a stand-in)
+        self._fingerprint = fingerprint  # checked in the step's first all-reduce
+
+    def _all_reduce(self, parts, dtype):
+        """Sum over processes of ``weight * parts`` (and check the batches once)."""
+        device = self.engine.device
+        flat = (
+            torch.cat([p.detach().reshape(-1).to(device=device, dtype=dtype) for p in parts])
+            if parts else torch.zeros(0, dtype=dtype, device=device)
+        )
+        flat = flat * self.weight if self.weight else torch.zeros_like(flat)
+        check = None
+        if self._fingerprint is not None:
+            # Slot r holds rank r's fingerprint: after the sum every process
+            # sees every fingerprint and all raise (or none), so none waits.
+            check = torch.zeros((self.engine.world_size, 2), dtype=dtype, device=device)
+            check[self.engine.rank] = self._fingerprint.to(device=device, dtype=dtype)
+            self._fingerprint = None
+            flat = torch.cat([flat, check.reshape(-1)])
+        _dist().all_reduce(flat)
+        if check is not None:
+            n = check.numel()
+            check, flat = flat[-n:].reshape(check.shape), flat[:-n]
+            if not bool(torch.all(check == check[0])):
+                raise ValueError(
+                    "Every process must train on the same global batches, but at "
+                    f"step {self.engine.steps} the processes' batches differ: pass the "
+                    "same data in the same order to fit() on every process (Keras "
+                    "shuffles arrays with torch's global generator: call "
+                    "keras.utils.set_random_seed(seed) with the same seed everywhere, "
+                    "or fit(..., shuffle=False)). Received: batch fingerprints "
+                    f"{check.tolist()} (one row per rank)"
+                )
+        return flat
+
+    def all_reduce_gradients(self, grads):
+        present = [g for g in grads if g is not None]
+        flat = self._all_reduce(present, torch.float32)
+        out, i = [], 0
+        for g in grads:
+            if g is None:
+                out.append(None)
+                continue
+            n = g.numel()
+            out.append(flat[i : i + n].view(g.shape).to(g.dtype))
+            i += n
+        return out
+
+    def average_state(self, model, logs):
+        """Average the float non-trainable and metric variables; the logs from them."""
+        seen, variables = set(), []
+        for v in list(model.non_trainable_variables) + list(model.metrics_variables):
+            if id(v) not in seen and v.value.is_floating_point():
+                seen.add(id(v))
+                variables.append(v)
+        from_metrics = set()
+        for metric in model.metrics:
+            result = metric.result()
+            from_metrics.update(result if isinstance(result, dict) else [metric.name])
+        logs = dict(logs) if isinstance(logs, dict) else logs
+        scalars = []
+        if isinstance(logs, dict):
+            scalars = [
+                k for k, v in logs.items()
+                if k not in from_metrics and _is_scalar(v)
+            ]
+        parts = [v.value for v in variables] + [
+            torch.as_tensor(logs[k], dtype=torch.float64) for k in scalars
+        ]
+        flat = self._all_reduce(parts, torch.float64)
+        i = 0
+        with torch.no_grad():
+            for v in variables:
+                n = v.value.numel()
+                v.assign(flat[i : i + n].view(v.value.shape).to(v.value.dtype))
+                i += n
+        for k in scalars:
+            logs[k] = flat[i].to(torch.float32)
+            i += 1
+        if isinstance(logs, dict):
+            for metric in model.metrics:
+                result = metric.result()
+                if not isinstance(result, dict):
+                    result = {metric.name: result}
+                logs.update({k: r for k, r in result.items() if k in logs})
+        return logs
+
+
+def _is_scalar(value):
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1 and value.dtype != torch.bool
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _broadcast(tensors, device):
+    """Overwrite ``tensors`` in place with rank 0's values (one message per dtype)."""
+    by_dtype = {}
+    for t in tensors:
+        by_dtype.setdefault(t.dtype, []).append(t)
+    for dtype, group in by_dtype.items():
+        carried = torch.uint8 if dtype == torch.bool else dtype
+        flat = torch.cat([t.detach().reshape(-1).to(device=device, dtype=carried) for t in group])
+        _dist().broadcast(flat, src=0)
+        i = 0
+        with torch.no_grad():
+            for t in group:
+                n = t.numel()
+                t.copy_(flat[i : i + n].view(t.shape).to(device=t.device, dtype=dtype))
+                i += n
+
+
+def _broadcast_model(model, device):
+    """Give every process rank 0's weights, optimizer, seed and metric state."""
+    from keras_gen import backend
+
+    seen, tensors = set(), []
+    variables = list(model.variables) + list(model.metrics_variables)
+    for optimizer in backend.registered_optimizers(model):
+        variables += list(optimizer.variables)
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            tensors.append(v.value)
+    _broadcast(tensors, device)
+
+
+def _engine_for(model):
+    engine = getattr(model, _ATTR, None)
+    if engine is None and _ACTIVE:
+        engine = _ACTIVE[-1]
+    return engine
+
+
+def record_distribution(model):
+    if _ACTIVE:
+        object.__setattr__(model, _ATTR, _ACTIVE[-1])
+
+
+def distribution_scope(model):
+    engine = getattr(model, _ATTR, None)
+    if engine is None or _ACTIVE:
+        return contextlib.nullcontext()
+    return engine.scope()
+
+
+# Per-example noise drawn for the global batch: while a data-parallel train
+# step runs, a keras.random normal / uniform / randint draw whose leading
+# dimension is this process's number of examples is drawn for the whole
+# global batch (the same numbers on every process: the SeedGenerator states
+# are equal) and this process's rows are kept. truncated_normal draws
+# through normal. Installed once, when the first multi-process engine is made.
+def _install_global_draws():
+    from keras.src.backend.torch import random as torch_random
+
+    if getattr(torch_random, "_keras_gen_global_draws", False):
+        return
+    for name in ("normal", "uniform", "randint"):
+        setattr(torch_random, name, _global_draw(getattr(torch_random, name)))
+    torch_random._keras_gen_global_draws = True
+
+
+def _global_draw(draw):
+    @functools.wraps(draw)
+    def wrapped(shape, *args, **kwargs):
+        ctx = _STEP
+        if ctx is None or ctx.rows == ctx.total:
+            return draw(shape, *args, **kwargs)
+        dims = tuple(shape)
+        if not dims or not isinstance(dims[0], int) or dims[0] != ctx.rows:
+            return draw(shape, *args, **kwargs)
+        whole = draw((ctx.total,) + dims[1:], *args, **kwargs)
+        return whole[ctx.start : ctx.start + ctx.rows]
+
+    return wrapped
