@@ -1,7 +1,9 @@
 """Data-parallel training on the backends' own distribution engines.
 
 One entry point, :func:`data_parallel`, so that user code reads the same on
-JAX and TensorFlow. The backend-specific parts live in ``keras_gen.backend``.
+JAX, TensorFlow and PyTorch, on one host or across processes started by a
+launcher (:func:`initialize`). The backend-specific parts live in
+``keras_gen.backend``.
 """
 
 from keras_gen import backend
@@ -23,7 +25,11 @@ def initialize():
         The number of processes (1 when started alone).
 
     Raises:
-        ValueError: the launcher's variables are incomplete or malformed.
+        ValueError: the launcher's variables are incomplete or malformed
+            (the message names the variable), or (PyTorch) ``LOCAL_RANK``
+            has no GPU on this host.
+        RuntimeError: (PyTorch) the processes could not meet at
+            ``MASTER_ADDR:MASTER_PORT``; the message names the launch.
     """
     launch = _devices.launcher_env()
     if launch is None:
@@ -66,25 +72,54 @@ def data_parallel(devices=None):
       before differentiation so that the summed gradients are those of the
       global-batch mean, as Keras does for its built-in losses). The model
       keeps the strategy (``model.distribute_strategy``).
-    * PyTorch: not supported yet; raises ``NotImplementedError``.
+    * PyTorch: ``torch.distributed`` across processes, one process per
+      device (the GPU of its ``LOCAL_RANK``, else the CPU; NCCL with GPUs,
+      gloo on the CPU), started by a launcher (``torchrun --nproc-per-node
+      N script.py``) with :func:`initialize` first in the script. Every
+      process runs the same script on the same data; in ``fit`` each takes
+      its contiguous share of every global batch (the first ``batch %
+      N`` processes one example more; a process left without one runs on a
+      stand-in with weight 0), and :func:`keras_gen.backend.minimize` sums
+      the processes' gradients, each weighted by its share of the batch:
+      every process applies the gradient of the global-batch mean loss,
+      also on an uneven last batch, for both players of a GAN. After each
+      train step the floating-point non-trainable variables (BatchNorm
+      moving statistics) and the metric variables are averaged over the
+      processes, weighted the same way, so the logs are the global batch's
+      and the same on every process. Rank 0's weights, optimizer, metric
+      and SeedGenerator state are broadcast at a model's first training
+      step; from there they stay equal. BatchNorm normalises each share by
+      its own statistics in training (as PyTorch's DDP without
+      SyncBatchNorm). ``evaluate`` and ``predict`` run the whole batch on
+      every process and never communicate, so the chief may call them
+      alone. Processes given different batches (data, order, or a
+      shuffle drawn from differently seeded generators) stop with a
+      ``ValueError`` at the first step. Alone (no launcher) the engine has
+      one replica and changes nothing. Train steps run eagerly
+      (``jit_compile=False``, PyTorch's default).
 
     ``batch_size`` in ``fit`` is the global batch size; it should be a
     multiple of the number of devices. On one host with no accelerator, set
     ``XLA_FLAGS=--xla_force_host_platform_device_count=2`` (JAX) or split the
-    CPU into logical devices (TensorFlow) to try it; see the README section
-    "Multiple devices", which also covers several hosts.
+    CPU into logical devices (TensorFlow) to try it, or start two processes
+    (PyTorch); see the README sections "Multiple devices" and "Several
+    hosts".
 
     Args:
         devices: None (default: every local GPU/TPU, else every CPU device),
             an int n (the first n of those), or a list of device names such
             as ``["gpu:0", "gpu:1"]`` (``"/device:GPU:0"`` also accepted).
+            On PyTorch each process has one device: None, or the number
+            of processes (a lone process: None, 1 or its device's name).
 
     Returns:
         A context manager; entering it returns the engine
         (``keras.distribution.DataParallel`` on JAX,
-        ``tf.distribute.MirroredStrategy`` on TensorFlow). Its
-        ``num_replicas`` attribute is the number of devices. The devices are
-        checked when ``data_parallel`` is called.
+        ``tf.distribute.MirroredStrategy`` on TensorFlow,
+        ``keras_gen.backend._torch.ProcessDataParallel`` on PyTorch). Its
+        ``num_replicas`` attribute is the number of devices (on PyTorch,
+        of processes). The devices are checked when ``data_parallel`` is
+        called.
 
     Randomness: on JAX the model's SeedGenerators draw the noise of the
     whole global batch (SPMD), so training matches one device bit for bit
@@ -92,12 +127,27 @@ def data_parallel(devices=None):
     replica draws from the same (mirrored) SeedGenerator state, as Keras
     layers such as ``Dropout`` do: replicas share their latent draws (a
     GAN's z, a VAE's eps) while their images differ. The gradient is still
-    that of the global-batch mean loss for those draws.
+    that of the global-batch mean loss for those draws. On PyTorch a
+    per-example draw of ``keras.random.normal``, ``uniform``, ``randint``
+    or ``truncated_normal`` in a train step (a GAN's z, a VAE's eps,
+    WGAN-GP's interpolation weights, DiffAugment's parameters: leading
+    dimension the process's share) is drawn for the whole global batch
+    from the SeedGenerator, whose state is the same on every process, and
+    the process keeps its own rows: the same noise as one process on the
+    same global batch, so training matches one process up to
+    floating-point reduction order (except for BatchNorm, above). Draws
+    from torch's global generator (Keras ``Dropout`` without a seed) are
+    each process's own, different per process and step; that generator,
+    from which Keras shuffles arrays, is left as it was after every step
+    so that the processes keep cutting the same batches.
 
     Raises:
         ValueError: ``devices`` is not None, a positive int up to the number
             of devices, or a list of distinct available device names.
-        NotImplementedError: on the PyTorch backend.
+        NotImplementedError: on PyTorch, in a lone process that sees
+            several GPUs (start one process per GPU with ``torchrun``).
+        RuntimeError: on PyTorch, in a process started by a launcher
+            (``WORLD_SIZE`` set) before :func:`initialize` joined it.
 
     Example:
 

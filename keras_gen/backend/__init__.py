@@ -18,8 +18,10 @@ Everything a model needs in order to write its ``train_step`` once lives here:
   jitted step;
 * :func:`data_parallel` opens the backend's data-parallel engine
   (``keras.distribution.DataParallel`` on JAX, ``tf.distribute.MirroredStrategy``
-  on TensorFlow); :func:`record_distribution` and :func:`distribution_scope`
-  let a model created under it train under it after the ``with`` block.
+  on TensorFlow, a ``torch.distributed`` process group on PyTorch, whose
+  train steps all-reduce their gradients inside :func:`minimize`);
+  :func:`record_distribution` and :func:`distribution_scope` let a model
+  created under it train under it after the ``with`` block.
 
 See docs/ARCHITECTURE.md for how the pieces fit together.
 """
@@ -120,7 +122,11 @@ def minimize(model, loss_fn, variables, optimizer, has_aux=False):
         has_aux: whether ``loss_fn`` returns ``(loss, aux)``.
 
     Returns:
-        The (unscaled) loss, or ``(loss, aux)`` when ``has_aux``.
+        The (unscaled) loss, or ``(loss, aux)`` when ``has_aux``. In a
+        train step under PyTorch's multi-process engine the loss is this
+        process's (on its share of the batch) while the gradient applied
+        is the sum over processes of each one's, weighted by its share:
+        that of the global-batch mean loss.
     """
     _check_registered(model, optimizer)
     variables = list(variables)
@@ -376,8 +382,8 @@ def data_parallel(devices=None):
     See ``keras_gen.distribute.data_parallel`` (the public entry point) for
     the arguments. Devices are checked when this is called, not on entry.
     Entering returns the engine: a ``keras.distribution.DataParallel`` on
-    JAX, a ``tf.distribute.MirroredStrategy`` on TensorFlow. PyTorch raises
-    ``NotImplementedError``.
+    JAX, a ``tf.distribute.MirroredStrategy`` on TensorFlow, a
+    ``_torch.ProcessDataParallel`` (one replica per process) on PyTorch.
     """
     return _impl.data_parallel(devices)
 
