@@ -151,7 +151,7 @@ def initialize_processes(launch):
                 f"asks. Received: RANK={rank}, WORLD_SIZE={world}"
             )
         return
-    if torch.cuda.is_available():
+    if _on_cuda():
         count = torch.cuda.device_count()
         if local >= count:
             raise ValueError(
@@ -182,15 +182,22 @@ def initialize_processes(launch):
     torch.set_rng_state(state)
 
 
+def _on_cuda():
+    """Whether Keras computes on CUDA here (``KERAS_TORCH_DEVICE`` may say cpu)."""
+    from keras.src.backend.torch.core import get_device
+
+    return str(get_device()).startswith("cuda")
+
+
 def _device():
     """The device this process computes (and communicates) on."""
-    if torch.cuda.is_available():
+    if _on_cuda():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 
 def _device_name():
-    return f"gpu:{torch.cuda.current_device()}" if torch.cuda.is_available() else "cpu:0"
+    return f"gpu:{torch.cuda.current_device()}" if _on_cuda() else "cpu:0"
 
 
 def data_parallel(devices):
@@ -206,7 +213,7 @@ def data_parallel(devices):
                 "joined the others: call keras_gen.distribute.initialize() first, "
                 f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
             )
-        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        gpus = torch.cuda.device_count() if _on_cuda() else 0
         wants_more = devices is None or (
             not isinstance(devices, bool) and isinstance(devices, int) and devices > 1
         ) or (isinstance(devices, (list, tuple)) and len(devices) > 1)
