@@ -30,12 +30,7 @@ MIN_EXAMPLES = 100
 
 # Docstrings whose examples show something a backend does not support (the
 # docstring says so); they run on every other backend.
-NOT_ON = {
-    "torch": {
-        # "PyTorch: not supported yet; raises NotImplementedError."
-        "keras_gen.distribute.data_parallel",
-    },
-}
+NOT_ON = {}
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

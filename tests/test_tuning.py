@@ -463,7 +463,6 @@ def test_the_module_has_docstring_examples():
     assert sum(len(t.examples) for t in doctest.DocTestFinder().find(tuning)) > 0
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch", reason="data-parallel training is not supported on torch")
 @pytest.mark.parametrize("cls", [tuning.VAEHyperModel, tuning.AutoEncoderHyperModel])
 def test_data_parallel_devices_are_checked_when_the_hypermodel_is_made(cls):
     # This process sees one CPU device: two cannot be had.
@@ -473,7 +472,8 @@ def test_data_parallel_devices_are_checked_when_the_hypermodel_is_made(cls):
         cls((8, 8, 1), latent_dim=2, data_parallel="all")
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch", reason="data-parallel training is not supported on torch")
+@pytest.mark.skipif(keras.backend.backend() == "torch",
+                    reason="one torch process is a one-replica engine (tests/test_distribute_torch.py)")
 def test_data_parallel_on_one_device_searches(digits, tmp_path):
     x = digits[0][:64]
     hypermodel = tuning.VAEHyperModel(x.shape[1:], latent_dim=2, kl_weight=1e-2, kind="dense", data_parallel=1)
@@ -483,7 +483,8 @@ def test_data_parallel_on_one_device_searches(digits, tmp_path):
     assert tuner.oracle.get_best_trials(1)[0].score > 0
 
 
-@pytest.mark.skipif(keras.backend.backend() != "torch", reason="checks the torch refusal")
-def test_data_parallel_is_refused_on_torch():
-    with pytest.raises(NotImplementedError, match="Received: backend=torch"):
-        tuning.VAEHyperModel((8, 8, 1), latent_dim=2, data_parallel=True)
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="checks torch's one-process engine")
+def test_data_parallel_is_one_replica_in_one_torch_process():
+    hypermodel = tuning.VAEHyperModel((8, 8, 1), latent_dim=2, data_parallel=True)
+    with hypermodel._scope() as engine:
+        assert engine.num_replicas == 1
