@@ -229,6 +229,7 @@ def adapt_step(step, kind):
             for refs, vals in zip(groups, state)
             for var, val in zip(refs, vals)
         ]
+        data = _shard_batch(data)
         with keras.StatelessScope(
             state_mapping=mapping, collect_losses=True
         ) as scope:
@@ -253,15 +254,82 @@ def _fresh(new, old):
 
 # ------------------------------------------------------------ distribution
 def data_parallel(devices):
-    """A ``keras.distribution.DataParallel`` over ``devices``, as a scope."""
+    """A ``keras.distribution.DataParallel`` over ``devices``, as a scope.
+
+    Under several processes (after ``initialize_processes``) it spans every
+    process's devices and reads the data by the keras-gen rule (every
+    process passes the same data; see ``_ProcessDataParallel``).
+    """
     from keras_gen.backend import _devices
 
+    if process_count() > 1:
+        if devices is not None:
+            raise ValueError(
+                "Under several processes, data_parallel() spans every process's "
+                "devices: devices must be None (choose a process's devices with "
+                "the launcher, e.g. CUDA_VISIBLE_DEVICES). "
+                f"Received: devices={devices!r} in process "
+                f"{jax.process_index()} of {jax.process_count()}"
+            )
+        distribution = _ProcessDataParallel(devices=keras.distribution.list_devices())
+        return _devices.EngineScope(distribution, distribution.device_mesh.devices.size)
     available = [_devices.parse_device(d) for d in keras.distribution.list_devices()]
     chosen = _devices.select(devices, available)
     distribution = keras.distribution.DataParallel(
         devices=[f"{t}:{i}" for t, i in chosen]
     )
     return _devices.EngineScope(distribution, distribution.device_mesh.devices.size)
+
+
+class _ProcessDataParallel(keras.distribution.DataParallel):
+    """``DataParallel`` over several processes, every process given the same data.
+
+    keras-gen's rule is that every process passes the same data (arrays or a
+    ``tf.data.Dataset``) and ``fit(batch_size=...)`` is the global batch.
+    Keras' own multi-process ``DataParallel`` instead expects each process
+    to load its share (it shards a ``tf.data.Dataset`` per process and
+    refuses arrays). Here each process places every global batch it reads
+    replicated on its devices (``get_data_layout``), and keras-gen's train
+    and test steps constrain the batch to the ``batch`` mesh axis
+    (``_shard_batch``), so that each device computes on its slice of the
+    global batch; slicing a replicated array needs no communication. The
+    gradients, BatchNorm statistics and logs are then global-batch
+    quantities, as on one device.
+
+    The price: the input pipeline runs in full on every process, and each
+    device receives the whole global batch. Non-keras-gen models trained
+    under it compute every batch whole on each device (correct, not faster).
+    """
+
+    def __init__(self, devices):
+        super().__init__(devices=devices, auto_shard_dataset=False)
+
+    def get_data_layout(self, data_shape):
+        return keras.distribution.TensorLayout([None] * len(data_shape), self.device_mesh)
+
+
+def _shard_batch(data):
+    """Constrain a batch read by ``_ProcessDataParallel`` to the batch mesh axis.
+
+    Called inside the jitted train/test step. A leaf whose batch size is
+    not a multiple of the device count (a last, partial batch) stays
+    replicated: computed whole on each device, still correct.
+    """
+    distribution = keras.distribution.distribution()
+    if not isinstance(distribution, _ProcessDataParallel):
+        return data
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    mesh = distribution.device_mesh.backend_mesh
+    count = mesh.devices.size
+
+    def shard(x):
+        if not isinstance(x, jax.Array) or x.ndim == 0 or x.shape[0] % count:
+            return x
+        spec = PartitionSpec(distribution.batch_dim_name, *([None] * (x.ndim - 1)))
+        return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
+
+    return tree.map_structure(shard, data)
 
 
 # A model remembers the distribution it was created (or compiled) under, so
@@ -284,13 +352,70 @@ def distribution_scope(model):
     return distribution.scope()
 
 
-def process_index():
-    import jax
+# ------------------------------------------------------------ processes
+# The launch this process joined, once initialize_processes succeeded.
+_LAUNCH = None
 
-    return jax.process_index()
+
+def initialize_processes(launch):
+    """``jax.distributed.initialize`` for ``launch``, with CPU collectives.
+
+    Runs ``keras.distribution.initialize`` (``jax.distributed.initialize``
+    with rank 0's address as the coordinator, then one random seed shared
+    by every process unless ``keras.utils.set_random_seed`` was called), so
+    that variables and SeedGenerators start equal on every process. On CPU
+    the processes exchange data through gloo (JAX's default CPU
+    collectives; set here where a JAX version has none by default).
+    """
+    global _LAUNCH
+    launch = dict(launch)
+    if _LAUNCH is not None:
+        if _LAUNCH == launch:
+            return
+        raise ValueError(
+            "This process already joined another launch; initialize() cannot "
+            f"join a second one. Joined: {_LAUNCH}. Received: launch={launch}"
+        )
+    if jax.distributed.is_initialized():
+        # The user called jax.distributed.initialize themselves: accept it
+        # when it describes this launch.
+        if (jax.process_count(), jax.process_index()) != (launch["world_size"], launch["rank"]):
+            raise ValueError(
+                "jax.distributed.initialize() already ran with "
+                f"{jax.process_count()} processes (this one {jax.process_index()}), "
+                "which is not the launch in WORLD_SIZE/RANK. "
+                f"Received: launch={launch}"
+            )
+        _LAUNCH = launch
+        return
+    if getattr(jax.config, "jax_cpu_collectives_implementation", None) is None:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    addr = launch["addr"]
+    if ":" in addr and not addr.startswith("["):
+        addr = f"[{addr}]"  # an IPv6 address
+    try:
+        keras.distribution.initialize(
+            job_addresses=f"{addr}:{launch['port']}",
+            num_processes=launch["world_size"],
+            process_id=launch["rank"],
+        )
+    except RuntimeError as err:
+        if "must be called before" not in str(err):
+            raise
+        raise RuntimeError(
+            "keras_gen.distribute.initialize() must run before JAX computes "
+            "anything (JAX fixes its devices on first use): call it first "
+            "thing in the script, before building models or touching arrays. "
+            f"Received: launch={launch} after JAX had started"
+        ) from err
+    _LAUNCH = launch
+
+
+# Asked before initialize (is_chief() in a script's setup), jax.process_*
+# would start JAX's backends, after which jax.distributed.initialize fails.
+def process_index():
+    return jax.process_index() if jax.distributed.is_initialized() else 0
 
 
 def process_count():
-    import jax
-
-    return jax.process_count()
+    return jax.process_count() if jax.distributed.is_initialized() else 1

@@ -2,6 +2,8 @@
 
 import contextlib
 import functools
+import json
+import os
 
 import tensorflow as tf
 
@@ -94,8 +96,26 @@ def adapt_step(step, kind):
 
 # ------------------------------------------------------------ distribution
 def data_parallel(devices):
-    """A ``tf.distribute.MirroredStrategy`` over ``devices``, as a scope."""
+    """A ``tf.distribute.MirroredStrategy`` over ``devices``, as a scope.
+
+    Under several processes (``TF_CONFIG`` lists several tasks) it is this
+    process's ``MultiWorkerMirroredStrategy``, created once (see
+    :func:`initialize_processes`).
+    """
     from keras_gen.backend import _devices
+
+    if process_count() > 1:
+        if devices is not None:
+            raise ValueError(
+                "Under several processes, data_parallel() spans every process's "
+                "devices (MultiWorkerMirroredStrategy over TF_CONFIG's workers): "
+                "devices must be None (choose a process's devices with the "
+                "launcher, e.g. CUDA_VISIBLE_DEVICES). "
+                f"Received: devices={devices!r} in process {process_index()} "
+                f"of {process_count()}"
+            )
+        strategy = _multi_worker_strategy()
+        return _devices.EngineScope(strategy, strategy.num_replicas_in_sync)
 
     def parse(kind):
         return [_devices.parse_device(d.name) for d in tf.config.list_logical_devices(kind)]
@@ -126,16 +146,188 @@ def distribution_scope(model):
     return contextlib.nullcontext()
 
 
-def _tf_config_cluster():
-    # (workers, task index) from TF_CONFIG, which MultiWorkerMirroredStrategy reads.
-    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    workers = resolver.cluster_spec().as_dict().get("worker", [])
-    return len(workers), (resolver.task_id or 0)
+# ------------------------------------------------------------ processes
+# The multi-worker strategy of this process: one per process, created by
+# initialize_processes (or by the first data_parallel() under a TF_CONFIG
+# the user set), since its collective ops must be configured before
+# TensorFlow's runtime starts.
+_MULTI_WORKER = []
+
+
+def _task_types(config):
+    cluster = config.get("cluster") or {}
+    return {kind: list(cluster.get(kind) or []) for kind in ("chief", "worker")}
+
+
+def _read_tf_config():
+    raw = os.environ.get("TF_CONFIG", "")
+    if not raw.strip():
+        return None
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        config = None
+    if not isinstance(config, dict) or not isinstance(config.get("task"), dict):
+        raise ValueError(
+            "TF_CONFIG must be JSON with a 'cluster' and a 'task', e.g. "
+            '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
+            '"task": {"type": "worker", "index": 0}}. '
+            f"Received: TF_CONFIG={raw!r}"
+        )
+    return config
+
+
+def _position(config):
+    """(process index, process count) of a TF_CONFIG: a chief first, then the workers."""
+    tasks = _task_types(config)
+    count = len(tasks["chief"]) + len(tasks["worker"])
+    task = config["task"]
+    kind, index = task.get("type"), task.get("index", 0)
+    if kind not in ("chief", "worker") or not isinstance(index, int) or not (
+        0 <= index < len(tasks[kind])
+    ):
+        raise ValueError(
+            "TF_CONFIG's task must be a 'chief' or a 'worker' listed in its "
+            f"cluster (MultiWorkerMirroredStrategy). Received: TF_CONFIG task={task!r}, "
+            f"cluster={config.get('cluster')!r}"
+        )
+    return (index if kind == "chief" else len(tasks["chief"]) + index), max(1, count)
+
+
+def worker_addresses(launch, environ=None):
+    """The ``TF_CONFIG`` workers keras-gen derives from a single-host launch.
+
+    Worker ``i`` listens on ``MASTER_ADDR:MASTER_PORT + 1 + i`` (the
+    launcher's own port, which torchrun's agent may hold, is left alone).
+    Several hosts cannot be derived (each process would need every other
+    host's address): set ``TF_CONFIG`` there.
+
+    Raises:
+        ValueError: the launch spans several hosts (``LOCAL_RANK`` differs
+            from ``RANK``, or ``LOCAL_WORLD_SIZE`` from ``WORLD_SIZE``), or
+            a port would pass 65535.
+    """
+    environ = os.environ if environ is None else environ
+    world = launch["world_size"]
+    local_world = environ.get("LOCAL_WORLD_SIZE", "")
+    if launch["local_rank"] != launch["rank"] or local_world not in ("", str(world)):
+        raise ValueError(
+            "TensorFlow's MultiWorkerMirroredStrategy needs every worker's "
+            "address in TF_CONFIG; keras-gen derives it only for processes on "
+            "one host. Set TF_CONFIG on every host (see the README, 'Several "
+            f"hosts'). Received: RANK={launch['rank']}, "
+            f"LOCAL_RANK={launch['local_rank']}, WORLD_SIZE={world}, "
+            f"LOCAL_WORLD_SIZE={local_world or None}"
+        )
+    if launch["port"] + world > 65535:
+        raise ValueError(
+            "TensorFlow's workers listen on MASTER_PORT + 1 ... MASTER_PORT + "
+            f"WORLD_SIZE, which passes 65535. Received: MASTER_PORT={launch['port']}, "
+            f"WORLD_SIZE={world}"
+        )
+    addr = launch["addr"]
+    if ":" in addr and not addr.startswith("["):
+        addr = f"[{addr}]"  # an IPv6 address
+    return [f"{addr}:{launch['port'] + 1 + i}" for i in range(world)]
+
+
+def initialize_processes(launch):
+    """Describe the launch in ``TF_CONFIG`` and create the multi-worker strategy.
+
+    A ``TF_CONFIG`` already set (by the user or a cluster manager) is kept
+    and must agree with ``launch`` (as many tasks as ``WORLD_SIZE``, this
+    one at ``RANK``); otherwise one is derived by :func:`worker_addresses`.
+    The ``MultiWorkerMirroredStrategy`` is created now: it configures
+    TensorFlow's collective ops, which is possible only before TensorFlow
+    runs its first operation. It waits for every worker to start.
+    """
+    config = _read_tf_config()
+    if config is None:
+        config = {
+            "cluster": {"worker": worker_addresses(launch)},
+            "task": {"type": "worker", "index": launch["rank"]},
+        }
+        os.environ["TF_CONFIG"] = json.dumps(config)
+    index, count = _position(config)
+    if (index, count) != (launch["rank"], launch["world_size"]):
+        raise ValueError(
+            f"TF_CONFIG describes process {index} of {count}, but the launcher "
+            f"says process {launch['rank']} of {launch['world_size']} (RANK, "
+            "WORLD_SIZE). Make them agree, or unset TF_CONFIG to let keras-gen "
+            f"derive it. Received: TF_CONFIG={os.environ['TF_CONFIG']!r}"
+        )
+    if count > 1:
+        _multi_worker_strategy()
+
+
+class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` with a ``reduce`` that Keras 3 can call.
+
+    Keras' TensorFlow trainer (3.15) calls ``strategy.reduce`` in two ways
+    that ``MultiWorkerMirroredStrategy`` with several workers refuses
+    (keras-team/keras#20585, tensorflow/tensorflow#72388), though
+    ``MirroredStrategy`` accepts both:
+
+    * on a whole distributed data batch (a tuple) before the first step
+      (``_maybe_symbolic_build``): "Attempt to convert a value
+      (PerReplica...) ... to a Tensor". Here each leaf is reduced alone.
+    * on every scalar log with ``axis=0`` (``reduce_per_replica``):
+      "Invalid reduction dimension 0 for input with 0 dimensions". A scalar
+      has no axis to reduce within a replica; it is reduced across the
+      replicas only (``axis=None``), as ``MirroredStrategy``'s path does.
+    """
+
+    def reduce(self, reduce_op, value, axis=None):
+        parent = super(_MultiWorkerMirroredStrategy, self)
+
+        def leaf(v):
+            leaf_axis = axis
+            if axis is not None:
+                local = self.experimental_local_results(v)[0]
+                if getattr(local, "shape", None) is not None and local.shape.rank == 0:
+                    leaf_axis = None
+            return parent.reduce(reduce_op, v, leaf_axis)
+
+        if isinstance(value, (tuple, list, dict)):
+            return tf.nest.map_structure(leaf, value)
+        return leaf(value)
+
+
+def _multi_worker_strategy():
+    if not _MULTI_WORKER:
+        try:
+            strategy = _MultiWorkerMirroredStrategy()
+        except RuntimeError as err:
+            if "program startup" not in str(err):
+                raise
+            raise RuntimeError(
+                "TensorFlow's MultiWorkerMirroredStrategy must be created before "
+                "TensorFlow runs any operation: call keras_gen.distribute.initialize() "
+                "first thing in the script, before building models or making "
+                f"tensors. Received: TF_CONFIG={os.environ.get('TF_CONFIG')!r} "
+                "after TensorFlow had started"
+            ) from err
+        _MULTI_WORKER.append(strategy)
+    return _MULTI_WORKER[0]
+
+
+def _lenient_position():
+    # For process_index/process_count, which is_chief() asks anywhere: a
+    # TF_CONFIG for another strategy (a 'ps' or 'evaluator' task) gives its
+    # task index among the chief and workers instead of an error.
+    try:
+        config = _read_tf_config()
+        return (0, 1) if config is None else _position(config)
+    except ValueError:
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        spec = resolver.cluster_spec().as_dict()
+        count = len(spec.get("chief", [])) + len(spec.get("worker", []))
+        return resolver.task_id or 0, max(1, count)
 
 
 def process_index():
-    return _tf_config_cluster()[1]
+    return _lenient_position()[0]
 
 
 def process_count():
-    return max(1, _tf_config_cluster()[0])
+    return _lenient_position()[1]
