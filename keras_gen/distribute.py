@@ -84,9 +84,10 @@ def data_parallel(devices=None):
       every process applies the gradient of the global-batch mean loss,
       also on an uneven last batch, for both players of a GAN. After each
       train step the floating-point non-trainable variables (BatchNorm
-      moving statistics) and the metric variables are averaged over the
-      processes, weighted the same way, so the logs are the global batch's
-      and the same on every process. Rank 0's weights, optimizer, metric
+      moving statistics) and the models' loss trackers are averaged over
+      the processes, weighted the same way, and the sums and counts of
+      ``compile(metrics=...)`` metrics added up, so the logs are the
+      global batch's and the same on every process. Rank 0's weights, optimizer, metric
       and SeedGenerator state are broadcast at a model's first training
       step; from there they stay equal. BatchNorm normalises each share by
       its own statistics in training (as PyTorch's DDP without

@@ -247,8 +247,10 @@ class ProcessDataParallel:
     model's train step runs on this process's share of each global batch
     (contiguous, the first ``batch % world_size`` processes one example
     more), its gradients are all-reduced inside ``backend.minimize``, and
-    its non-trainable and metric state is averaged after the step, each
-    process weighted by its share. Noise drawn per example through
+    its non-trainable state and loss trackers are averaged after the step,
+    each process weighted by its share (compiled metrics' sums and counts
+    are added up). Only keras-gen models (``GenerativeModel``) train this
+    way; a plain ``keras.Model`` under it trains alone in each process. Noise drawn per example through
     ``keras.random`` with a ``SeedGenerator`` (a GAN's z, a VAE's eps,
     DiffAugment's parameters) is drawn for the whole global batch on every
     process and sliced, as on one process.
@@ -310,10 +312,11 @@ class ProcessDataParallel:
         seed = int(torch.randint(0, 2**62, (1,), generator=seeder))
         torch.manual_seed((seed + self.steps * self.world_size + self.rank) % 2**63)
         self.steps += 1
+        before = {id(v): v.value.clone() for v in _compiled_metric_variables(model)}
         _STEP = ctx
         try:
             logs = step(model, local)
-            logs = ctx.average_state(model, logs)
+            logs = ctx.average_state(model, logs, before)
         finally:
             _STEP = None
             torch.set_rng_state(state)
@@ -342,14 +345,20 @@ class _Step:
         self.weight = weight  # its share of the global batch (0 for a stand-in)
         self._fingerprint = fingerprint  # checked in the step's first all-reduce
 
-    def _all_reduce(self, parts, dtype):
-        """Sum over processes of ``weight * parts`` (and check the batches once)."""
+    def _all_reduce(self, parts, dtype, summed=0):
+        """Sum over processes of ``weight * parts`` (and check the batches once).
+
+        The last ``summed`` parts are summed as they are (counts and sums
+        over examples), the others weighted by this process's share; a
+        stand-in process contributes zeros.
+        """
         device = self.engine.device
-        flat = (
-            torch.cat([p.detach().reshape(-1).to(device=device, dtype=dtype) for p in parts])
-            if parts else torch.zeros(0, dtype=dtype, device=device)
-        )
-        flat = flat * self.weight if self.weight else torch.zeros_like(flat)
+        flat = [p.detach().reshape(-1).to(device=device, dtype=dtype) for p in parts]
+        weighted = len(flat) - summed
+        flat = [p * self.weight for p in flat[:weighted]] + flat[weighted:]
+        flat = torch.cat(flat) if flat else torch.zeros(0, dtype=dtype, device=device)
+        if not self.weight:
+            flat = torch.zeros_like(flat)
         check = None
         if self._fingerprint is not None:
             # Slot r holds rank r's fingerprint: after the sum every process
@@ -387,13 +396,22 @@ class _Step:
             i += n
         return out
 
-    def average_state(self, model, logs):
-        """Average the float non-trainable and metric variables; the logs from them."""
-        seen, variables = set(), []
+    def average_state(self, model, logs, before):
+        """Combine the processes' float state after the step; the logs from it.
+
+        The variables of ``compile(metrics=...)`` metrics (sums and counts
+        over examples) get every process's change since ``before`` (their
+        values by id before the step); the other float non-trainable and
+        metric variables (BatchNorm statistics, the models' loss trackers,
+        fed one batch mean per step) become the processes' average,
+        weighted by share.
+        """
+        compiled = {id(v) for v in _compiled_metric_variables(model)}
+        seen, variables, deltas = set(), [], []
         for v in list(model.non_trainable_variables) + list(model.metrics_variables):
             if id(v) not in seen and v.value.is_floating_point():
                 seen.add(id(v))
-                variables.append(v)
+                (deltas if id(v) in compiled else variables).append(v)
         from_metrics = set()
         for metric in model.metrics:
             result = metric.result()
@@ -405,19 +423,26 @@ class _Step:
                 k for k, v in logs.items()
                 if k not in from_metrics and _is_scalar(v)
             ]
+        olds = [before.get(id(v)) for v in deltas]
+        olds = [torch.zeros_like(v.value) if o is None else o for v, o in zip(deltas, olds)]
         parts = [v.value for v in variables] + [
             torch.as_tensor(logs[k], dtype=torch.float64) for k in scalars
-        ]
-        flat = self._all_reduce(parts, torch.float64)
+        ] + [v.value.to(torch.float64) - o.to(torch.float64) for v, o in zip(deltas, olds)]
+        flat = self._all_reduce(parts, torch.float64, summed=len(deltas))
         i = 0
         with torch.no_grad():
             for v in variables:
                 n = v.value.numel()
                 v.assign(flat[i : i + n].view(v.value.shape).to(v.value.dtype))
                 i += n
-        for k in scalars:
-            logs[k] = flat[i].to(torch.float32)
-            i += 1
+            for k in scalars:
+                logs[k] = flat[i].to(torch.float32)
+                i += 1
+            for v, old in zip(deltas, olds):
+                n = v.value.numel()
+                new = old.to(torch.float64) + flat[i : i + n].view(v.value.shape).to(old.device)
+                v.assign(new.to(v.value.dtype))
+                i += n
         if isinstance(logs, dict):
             for metric in model.metrics:
                 result = metric.result()
@@ -425,6 +450,15 @@ class _Step:
                     result = {metric.name: result}
                 logs.update({k: r for k, r in result.items() if k in logs})
         return logs
+
+
+def _compiled_metric_variables(model):
+    from keras_gen import backend
+
+    return [
+        v for metric in backend.compiled_metrics(model) for v in metric.variables
+        if v.value.is_floating_point()
+    ]
 
 
 def _is_scalar(value):
