@@ -7,6 +7,8 @@ import json
 import math
 import numbers
 import os
+import shutil
+import tempfile
 import warnings
 
 import keras
@@ -215,6 +217,15 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     by the progress bar; the resumed epoch's logged means cover the batches
     after the backup. Exact skipping assumes ``steps_per_execution=1``.
 
+    Several processes (``keras_gen.distribute.initialize``): only the chief
+    (process 0) writes and deletes the backup (the others save into a
+    scratch folder, deleted at once, so that any collective work of saving
+    runs everywhere); every process restores from it at the start of
+    ``fit``, so all of them resume from the same state.
+    ``backup_dir`` must therefore be one folder that every process reads (one
+    host, or a filesystem shared by the hosts). Keras' own
+    ``BackupAndRestore`` has every process write the same files.
+
     Args: as ``keras.callbacks.BackupAndRestore`` (``backup_dir``,
         ``save_freq``, ``double_checkpoint``, ``delete_checkpoint``).
     """
@@ -313,7 +324,32 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._batches_seen_since_last_saving = 0
 
     # ---------------------------------------------------------------- save
+    def on_train_end(self, logs=None):
+        # Only the chief deletes the backup it wrote.
+        if backend.process_index() == 0:
+            super().on_train_end(logs)
+
     def _save_model(self):
+        if backend.process_index() == 0:
+            return self._write_backup()
+        # Several processes: the chief's backup is the one. The others go
+        # through the same save (it can hold collective work: on JAX, reading
+        # the model syncs the step's state into replicated variables) into a
+        # scratch folder, deleted at once.
+        paths = ("backup_dir", "_weights_path", "_training_metadata_path",
+                 "_prev_weights_path", "_prev_training_metadata_path")
+        kept = {name: getattr(self, name) for name in paths}
+        scratch = tempfile.mkdtemp(prefix=f"keras_gen-backup-process{backend.process_index()}-")
+        try:
+            for name in paths:
+                setattr(self, name, os.path.join(scratch, os.path.basename(kept[name])))
+            self._write_backup()
+        finally:
+            for name, value in kept.items():
+                setattr(self, name, value)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _write_backup(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         if self.double_checkpoint and os.path.exists(self._weights_path):
             _copy(self._weights_path, self._prev_weights_path)

@@ -1,6 +1,9 @@
-"""Keras callbacks that show what a generative model has learned."""
+"""Keras callbacks that show what a generative model has learned, and guard training."""
 
 import os
+import sys
+import threading
+import time
 
 import keras
 import numpy as np
@@ -43,6 +46,11 @@ class SampleGrid(keras.callbacks.Callback):
             conditional model (with ``cols=num_classes`` a row shows every
             class); an attribute-conditional model needs labels. Must be
             None for an unconditional model.
+
+    Several processes (``keras_gen.distribute.initialize``): every process
+    decodes the grid (so that any collective work stays in step), only the
+    chief (process 0) writes the PNG and the TensorBoard image; ``paths``
+    stays empty in the others.
 
     Example:
 
@@ -113,6 +121,8 @@ class SampleGrid(keras.callbacks.Callback):
         model = self._check_model()
         value_range = self.value_range or model.output_range
         samples = self._samples(model)
+        if backend.process_index() != 0:
+            return  # several processes: the chief writes
         grid = images.image_grid(samples, cols=self.cols, value_range=value_range)
         path = os.path.join(self.out_dir, self.filename.format(epoch=epoch + 1))
         images.save_png(grid, path, scale=self.scale)
@@ -148,6 +158,159 @@ class SampleGrid(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+# EX_TEMPFAIL of sysexits.h: a temporary failure, try again.
+WATCHDOG_EXIT_CODE = 75
+
+
+class Watchdog(keras.callbacks.Callback):
+    """End the process when ``fit`` makes no progress for ``timeout`` seconds.
+
+    Under several processes (``keras_gen.distribute``) a process whose peer
+    died (killed, out of memory, a lost host) can wait for it inside a
+    collective operation for as long as the backend's own timeout allows,
+    which may be many minutes. The watchdog is a thread that expects
+    progress (a training or validation batch or an epoch beginning or
+    ending) at least every ``timeout`` seconds while ``fit`` runs. When none
+    comes it prints one line to stderr naming the process, epoch and batch,
+    and ends the process at once with ``os._exit(exit_code)``: a thread
+    blocked in a collective cannot be interrupted otherwise, and nothing is
+    written on the way out. Start every process again; with
+    ``keras_gen.callbacks.BackupAndRestore`` training resumes from the last
+    backup. Once ``fit`` has returned or raised, the watchdog does nothing.
+
+    It works in a single process too (a hung data pipeline, a stalled
+    file system).
+
+    Args:
+        timeout: seconds > 0 allowed between two progress events.
+        startup_timeout: seconds > 0 allowed from the start of ``fit`` to
+            the end of its first training batch (which includes tracing and
+            compiling the step). Defaults to ``timeout``.
+        exit_code: int in [1, 255], the process's exit status when the
+            watchdog fires. Defaults to 75 (``EX_TEMPFAIL``: try again).
+
+    Attributes:
+        fired: None, or the message printed when the watchdog fired.
+
+    Example:
+
+    >>> import keras_gen
+    >>> watchdog = keras_gen.callbacks.Watchdog(timeout=120, startup_timeout=600)
+    >>> # model.fit(x, epochs=5, callbacks=[watchdog, backup])
+    """
+
+    def __init__(self, timeout, startup_timeout=None, exit_code=WATCHDOG_EXIT_CODE):
+        super().__init__()
+        self.timeout = checks.real("timeout", timeout, minimum=0.0, min_inclusive=False)
+        if startup_timeout is None:
+            startup_timeout = self.timeout
+        self.startup_timeout = checks.real(
+            "startup_timeout", startup_timeout, minimum=0.0, min_inclusive=False
+        )
+        exit_code = checks.positive_int("exit_code", exit_code)
+        if exit_code > 255:
+            raise ValueError(
+                f"exit_code must be an int between 1 and 255. Received: exit_code={exit_code!r}"
+            )
+        self.exit_code = exit_code
+        self.fired = None
+        self._exit = os._exit  # replaced in tests
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._fit_frame = None
+        self._fit_thread = None
+        self._deadline = None
+        self._where = (0, None)
+        self._started = False
+
+    # ------------------------------------------------------------ progress
+    def _progress(self, epoch=None, batch=None):
+        with self._lock:
+            if epoch is not None:
+                self._where = (epoch, None)
+            if batch is not None:
+                self._where = (self._where[0], batch)
+            allowance = self.timeout if self._started else self.startup_timeout
+            self._deadline = time.monotonic() + allowance
+
+    def on_train_begin(self, logs=None):
+        self.fired = None
+        self._started = False
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name != "fit":
+            frame = frame.f_back
+        self._fit_frame = frame
+        self._fit_thread = threading.get_ident()
+        self._progress(epoch=0)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, name="keras_gen-watchdog", daemon=True)
+        self._thread.start()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._progress(epoch=epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._progress(epoch=epoch)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._progress(batch=batch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._started = True
+        self._progress(batch=batch)
+
+    def on_test_begin(self, logs=None):
+        self._progress()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._progress()
+
+    def on_test_end(self, logs=None):
+        self._progress()
+
+    def on_train_end(self, logs=None):
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._fit_frame = None
+
+    # -------------------------------------------------------------- thread
+    def _fit_running(self):
+        """Whether the ``fit`` that began the watch is still on its thread's stack."""
+        if self._fit_frame is None:
+            return not self._stop.is_set()
+        frame = sys._current_frames().get(self._fit_thread)
+        while frame is not None:
+            if frame is self._fit_frame:
+                return True
+            frame = frame.f_back
+        return False
+
+    def _watch(self):
+        while not self._stop.wait(min(1.0, self.timeout / 4)):
+            with self._lock:
+                late = time.monotonic() > self._deadline
+                epoch, batch = self._where
+                allowance = self.timeout if self._started else self.startup_timeout
+            if not self._fit_running():
+                self._fit_frame = None
+                return
+            if late and not self._stop.is_set():
+                where = f"epoch {epoch + 1}" + ("" if batch is None else f", batch {batch}")
+                self.fired = (
+                    f"keras_gen Watchdog: process {backend.process_index()} of "
+                    f"{backend.process_count()} made no training progress for {allowance:g} s "
+                    f"(last: {where}); a peer process may have died and left this one "
+                    f"waiting in a collective. Ending this process (exit {self.exit_code}); "
+                    "start every process again to resume from the last backup."
+                )
+                print(self.fired, file=sys.stderr, flush=True)
+                self._exit(self.exit_code)
+                return
 
 
 def _sampling_layers(layer, found=None):

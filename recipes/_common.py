@@ -41,16 +41,51 @@ def add_deterministic_flag(parser, default):
              f"{DETERMINISTIC_THREADS} per op. JAX and PyTorch: seeds only, as without it")
 
 
+def add_distribute_flag(parser):
+    parser.add_argument(
+        "--distribute", action="store_true",
+        help="train data-parallel (keras_gen.distribute.data_parallel): on every local device "
+             "(jax and tensorflow), or, started once per process by a launcher such as "
+             "'torchrun --nproc-per-node 2' (any backend), across the processes; --batch-size "
+             "is the global batch. Only process 0 writes files")
+    parser.add_argument(
+        "--watchdog", type=float, default=None, metavar="SECONDS",
+        help="end the process (exit 75) when training makes no progress for SECONDS "
+             "(keras_gen.callbacks.Watchdog; the first step may take 10x as long): under "
+             "several processes, a process whose peer died stops instead of waiting")
+
+
+def launched_processes():
+    """The number of processes a launcher started (torchrun's WORLD_SIZE), 1 if none."""
+    world_size = os.environ.get("WORLD_SIZE")
+    try:
+        return max(1, int(world_size)) if world_size else 1
+    except ValueError:
+        return 1  # keras_gen.distribute.initialize names the malformed variable
+
+
 def start(args):
-    """Import Keras after argument parsing; seed everything; apply --deterministic.
+    """Import Keras after argument parsing; join the processes; seed; apply --deterministic.
 
     Returns the ``keras`` module. Must run before any TensorFlow op executes:
     thread settings cannot change once TensorFlow's runtime has started.
+    With ``--distribute`` under a launcher (``WORLD_SIZE`` set) it calls
+    ``keras_gen.distribute.initialize()`` before anything runs on the
+    backend; without ``--distribute`` such a launch is an error (each
+    process would train alone and write the same files). In a process other
+    than the chief, ``args.verbose`` becomes 0 and :func:`status` is quiet.
     """
+    global _CHIEF
     if REPO not in sys.path:
         sys.path.insert(0, REPO)  # run from a checkout without installing
     # Keep TensorFlow's C++ info logs (XLA, SavedModel loading) out of the output.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    processes = launched_processes()
+    if processes > 1 and not getattr(args, "distribute", False):
+        print(f"error: this process is one of {processes} started together (WORLD_SIZE={processes}, "
+              "as torchrun sets it); pass --distribute to train them together, or start one "
+              "process without a launcher", file=sys.stderr)
+        raise SystemExit(2)
     import keras
 
     if getattr(args, "deterministic", False) and keras.backend.backend() == "tensorflow":
@@ -65,13 +100,51 @@ def start(args):
                     "error: --deterministic must set TensorFlow's intra-op threads before "
                     f"TensorFlow runs any op ({error}); run the recipe in a fresh process "
                     "or pass --no-deterministic") from None
+    if getattr(args, "distribute", False) and processes > 1:
+        import keras_gen
+
+        keras_gen.distribute.initialize()
+        _CHIEF = keras_gen.distribute.is_chief()
+        if not _CHIEF:
+            args.verbose = 0
     keras.utils.set_random_seed(args.seed)
     return keras
 
 
+_CHIEF = True
+
+
+def is_chief():
+    """Whether this process writes the recipe's files (process 0, or the only one)."""
+    return _CHIEF
+
+
 def status(message):
-    """One progress line, shown at once."""
-    print(message, flush=True)
+    """One progress line, shown at once (by the chief only)."""
+    if _CHIEF:
+        print(message, flush=True)
+
+
+def data_parallel_line(keras_gen, scope, batch_size):
+    """The line that says how a ``--distribute`` run trains."""
+    processes = keras_gen.distribute.process_count()
+    replicas = getattr(scope, "num_replicas", None)
+    if processes > 1:
+        return (f"Data-parallel over {processes} processes"
+                f"{f' ({replicas} replicas)' if replicas else ''}; global batch {batch_size}")
+    return f"Data-parallel on {replicas} devices; global batch {batch_size}"
+
+
+def watchdog_callbacks(args):
+    """``[keras_gen.callbacks.Watchdog]`` when ``--watchdog`` is given, else ``[]``.
+
+    The first step (tracing, compiling) may take ten times ``--watchdog``.
+    """
+    if getattr(args, "watchdog", None) is None:
+        return []
+    import keras_gen
+
+    return [keras_gen.callbacks.Watchdog(args.watchdog, startup_timeout=10 * args.watchdog)]
 
 
 def nan_callback():

@@ -68,6 +68,18 @@ NaN/Inf, training stops and the recipe exits with an error without saving
 or exporting (the last good backup, grid, model files and export stay as
 they were).
 
+Several processes (one host or several; any backend): start the recipe once
+per process with --distribute, --batch-size being the global batch:
+
+    torchrun --nproc-per-node 2 recipes/dcgan_celeba.py --dataset digits --distribute
+
+Every process reads the same data (the engine gives each its share) and
+restores from --checkpoint-dir, which must be a folder every process reads
+(one host, or a shared filesystem); only process 0 writes the sample grids,
+the backups, the model files and the export. If a process dies, end the
+others (torchrun does; with --watchdog SECONDS they end themselves) and start
+all of them again with the same arguments: they resume from the last backup.
+
 If CelebA cannot be downloaded (no network, or Google Drive quota), the
 error says how to supply it by hand; --data-dir then reads the unpacked
 img_align_celeba folder, and --dataset shapes trains offline.
@@ -154,9 +166,7 @@ def parse_args(argv=None):
                    help="where the generator is exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
-    p.add_argument("--distribute", action="store_true",
-                   help="train data-parallel on every local device (keras_gen.distribute.data_parallel; "
-                        "jax and tensorflow); --batch-size is the global batch")
+    _common.add_distribute_flag(p)
     p.add_argument("--smoke", action="store_true", help="2 epochs of 2 small steps, to check the pipeline")
     _common.add_deterministic_flag(p, default=False)
     args = p.parse_args(argv)
@@ -169,6 +179,8 @@ def parse_args(argv=None):
             p.error(f"{option} must be >= 1. Received: {option}={value}")
     if args.r1_gamma < 0:
         p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
+    if args.watchdog is not None and not args.watchdog > 0:
+        p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     if not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
     if args.verbose != "auto":
@@ -366,7 +378,7 @@ def main(argv=None):
                      f"Adam for both players (steps loaded {loaded}, in the file {expected})")
             del saved
     if args.distribute:
-        print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
+        _common.status(_common.data_parallel_line(keras_gen, scope, args.batch_size))
 
     backup = keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir)
     # Every generator step reads one batch: skip the batches the state to
@@ -382,6 +394,7 @@ def main(argv=None):
     # The NaN check runs first; a diverged epoch writes no grid and no backup.
     callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
                  _common.skip_non_finite_epochs(backup, also_train_end=True)]
+    callbacks += _common.watchdog_callbacks(args)
     raw = _RawGenerator(gan.generator) if args.ema else None
     if raw is not None:
         callbacks.append(raw)
@@ -393,7 +406,7 @@ def main(argv=None):
                     f"{saved_steps} generator steps) for {args.epochs} more epochs")
     else:
         resuming = f"resumes from {args.checkpoint_dir} if interrupted"
-    print(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
+    _common.status(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
           f"(backend: {keras.backend.backend()}); {resuming}")
     start = time.perf_counter()
     history = gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
@@ -406,6 +419,8 @@ def main(argv=None):
         [] if args.no_export else [os.path.join(args.export_dir, f"dcgan_{name}_*")]))
 
     steps = int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+    if not _common.is_chief():
+        return gan, history  # several processes: the chief writes the files
     _common.status(f"Saving the GAN to {args.model_path} and the generator to {args.generator_path}")
     averaged = None
     if raw is not None and raw.weights is not None:

@@ -22,6 +22,11 @@ losses or weights become NaN/Inf; a model file is replaced only by a
 complete, finite one.
 
 Runs on any backend: KERAS_BACKEND=jax python recipes/vae_digits.py
+
+Several processes (one host or several; any backend), --batch-size being the
+global batch and only process 0 writing files:
+
+    torchrun --nproc-per-node 2 recipes/vae_digits.py --distribute
 """
 
 import argparse
@@ -54,13 +59,13 @@ def parse_args(argv=None):
                    help="where the decoder and encoder are exported (SavedModel, TFLite fp32/fp16/int8, JSON manifests)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel/TFLite export")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
-    p.add_argument("--distribute", action="store_true",
-                   help="train data-parallel on every local device (keras_gen.distribute.data_parallel; "
-                        "jax and tensorflow); --batch-size is the global batch")
+    _common.add_distribute_flag(p)
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (2 epochs, 256 images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
+    if args.watchdog is not None and not args.watchdog > 0:
+        p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     return args
@@ -90,51 +95,59 @@ def main(argv=None):
         )
         vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     if args.distribute:
-        print(f"Data-parallel on {scope.num_replicas} devices; global batch {args.batch_size}")
+        _common.status(_common.data_parallel_line(keras_gen, scope, args.batch_size))
 
-    print(f"Training a VAE on {len(x_train)} digits (backend: {keras.backend.backend()}, "
+    _common.status(f"Training a VAE on {len(x_train)} digits (backend: {keras.backend.backend()}, "
           f"latent_dim={args.latent_dim}, kl_weight={args.kl_weight}, "
           f"reconstruction={args.reconstruction})")
+    callbacks = [_common.nan_callback()] + _common.watchdog_callbacks(args)
     start = time.perf_counter()
     history = vae.fit(
         x_train, validation_data=(x_test,), epochs=args.epochs,
-        batch_size=args.batch_size, verbose=args.verbose, callbacks=[_common.nan_callback()],
+        batch_size=args.batch_size, verbose=args.verbose, callbacks=callbacks,
     )
     seconds = time.perf_counter() - start
     _common.stop_if_non_finite(vae, history, kept=[args.out_dir, args.model_path] + (
         [] if args.no_export else [os.path.join(args.export_dir, "vae_digits_*")]))
     _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s; writing pictures to {args.out_dir}")
 
-    # Pictures. A fixed latent batch, so runs are comparable.
+    # Pictures. A fixed latent batch, so runs are comparable. Every process
+    # computes them (prediction may be collective work under several
+    # processes); the chief writes them.
+    chief = _common.is_chief()
     rng = np.random.default_rng(args.seed)
     z_fixed = rng.standard_normal((64, args.latent_dim)).astype("float32")
-    os.makedirs(args.out_dir, exist_ok=True)
-    paths = {}
-    paths["samples"] = images.save_image_grid(
-        vae.decode(z_fixed), os.path.join(args.out_dir, "samples.png"), cols=8)
-
+    samples = vae.decode(z_fixed)
     inputs = x_test[:16]
     recon = vae.reconstruct(inputs)
     pairs = np.concatenate([inputs[:8], recon[:8], inputs[8:], recon[8:]])
-    paths["reconstructions"] = images.save_image_grid(
-        pairs, os.path.join(args.out_dir, "reconstructions.png"), cols=8)
-
     z_mean, _ = vae.encode(x_test)
     starts = [np.flatnonzero(y_test == d)[0] for d in (0, 1, 2, 3)]
     ends = [np.flatnonzero(y_test == d)[0] for d in (6, 7, 8, 9)]
     t = np.linspace(0.0, 1.0, 10, dtype="float32")[:, None]
     lines = [(1 - t) * z_mean[a] + t * z_mean[b] for a, b in zip(starts, ends)]
-    paths["interpolation"] = images.save_image_grid(
-        vae.decode(np.concatenate(lines)), os.path.join(args.out_dir, "interpolation.png"), cols=10)
+    interpolation = vae.decode(np.concatenate(lines))
+    test_mse = np.mean((vae.reconstruct(x_test) - x_test) ** 2)
+    paths = {}
+    if chief:
+        os.makedirs(args.out_dir, exist_ok=True)
+        paths["samples"] = images.save_image_grid(
+            samples, os.path.join(args.out_dir, "samples.png"), cols=8)
+        paths["reconstructions"] = images.save_image_grid(
+            pairs, os.path.join(args.out_dir, "reconstructions.png"), cols=8)
+        paths["interpolation"] = images.save_image_grid(
+            interpolation, os.path.join(args.out_dir, "interpolation.png"), cols=10)
 
-    _common.status(f"Saving the model to {args.model_path}")
-    _common.save_keras(vae, args.model_path)
+        _common.status(f"Saving the model to {args.model_path}")
+        _common.save_keras(vae, args.model_path)
     exported = {}
-    if not args.no_export:
+    if not args.no_export and chief:
         _common.status(f"Exporting the decoder and encoder to {args.export_dir} "
                        "(SavedModel, TFLite fp32/fp16/int8)")
         _common.check_finite(vae, "export")
         exported = keras_gen.export_for_mobile(vae, args.export_dir, name="vae_digits")
+    if not chief:
+        return vae, history
 
     final = {k: v[-1] for k, v in history.history.items()}
     print(f"\nTrained {args.epochs} epochs in {seconds:.0f} s"
@@ -142,7 +155,7 @@ def main(argv=None):
     print(f"Validation: reconstruction_loss={final['val_reconstruction_loss']:.4f} "
           f"kl_loss={final['val_kl_loss']:.2f} nats, loss={final['val_loss']:.4f}, "
           f"neg_elbo={final['val_neg_elbo']:.1f} nats per image")
-    print(f"Test-set MSE of the mean reconstruction: {np.mean((vae.reconstruct(x_test) - x_test) ** 2):.4f}")
+    print(f"Test-set MSE of the mean reconstruction: {test_mse:.4f}")
     for name, path in paths.items():
         print(f"{name:>16}: {os.path.relpath(path)}")
     print(f"{'model':>16}: {os.path.relpath(args.model_path)}")

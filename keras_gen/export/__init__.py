@@ -27,6 +27,7 @@ jax2onnx or ``torch.onnx``). The package's files:
 """
 
 import os
+import sys
 
 from keras_gen.export import _planner
 from keras_gen.export._formats import FORMATS
@@ -151,7 +152,13 @@ def export(
             Defaults to False.
 
     Returns:
-        dict, the manifest that was written to ``<path>.json``.
+        dict, the manifest that was written to ``<path>.json``; None in a
+        process other than the chief (see below).
+
+    Several processes (``keras_gen.distribute.initialize``): only the chief
+    (process 0) exports. In the others the arguments are checked as usual,
+    then one line on stderr says the export was skipped and the call
+    returns None, so the same script runs in every process.
 
     Example:
 
@@ -179,9 +186,26 @@ def export(
     )
     target = _planner.PartTarget.from_model(model, part, spec["value_range"])
     _planner.check_finite(target, spec["allow_non_finite"])
+    if _skipped_here("export", path):
+        return None
     job = _planner.Job(target, path, spec["format"], spec["quantization"], spec["batch_size"])
     (manifest,) = _planner.run_jobs([target], [job], overwrite=spec["overwrite"])
     return manifest
+
+
+def _skipped_here(function, path):
+    """True (after one line on stderr) in a process other than the chief of several."""
+    from keras_gen import backend
+
+    index = backend.process_index()
+    if index == 0:
+        return False
+    print(
+        f"keras_gen.export.{function}: skipped in process {index} of "
+        f"{backend.process_count()}; only the chief (process 0) writes {os.fspath(path)}",
+        file=sys.stderr, flush=True,
+    )
+    return True
 
 
 def export_for_mobile(
@@ -227,7 +251,9 @@ def export_for_mobile(
         batch_size, value_range, allow_non_finite: as in :func:`export`.
 
     Returns:
-        dict mapping each written artefact's path to its manifest.
+        dict mapping each written artefact's path to its manifest (empty in a
+        process other than the chief: under several processes only process
+        0 exports, as in :func:`export`).
     """
     spec = _planner.check_request(
         "tflite", None, batch_size, value_range, True, allow_non_finite
@@ -260,5 +286,7 @@ def export_for_mobile(
                 jobs.append(_planner.Job(target, path, "tflite", q, spec["batch_size"]))
         if "onnx" in formats:
             jobs.append(_planner.Job(target, f"{stem}.onnx", "onnx", None, spec["batch_size"]))
+    if _skipped_here("export_for_mobile", out_dir):
+        return {}
     manifests = _planner.run_jobs(targets, jobs, overwrite=True)
     return {job.path: m for job, m in zip(jobs, manifests)}
