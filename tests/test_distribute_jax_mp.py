@@ -35,12 +35,12 @@ def train(kind, cls=None):
     with scope() as engine:
         m, x = make(kind, cls=cls)
     w0 = [w.tolist() for w in m.get_weights()]
-    if kind == "ae":  # arrays, global batch 16
-        h = m.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+    if kind == "ae":  # arrays, global batch 16, shuffled (the same order everywhere)
+        h = m.fit(x, batch_size=16, epochs=1, shuffle=True, verbose=0).history
         ev = m.evaluate(x, batch_size=16, verbose=0)
     else:  # a tf.data.Dataset of global batches
         data = tf.data.Dataset.from_tensor_slices(x).batch(16)
-        h = m.fit(data, epochs=1, verbose=0).history
+        h = m.fit(data, epochs=1, shuffle=False, verbose=0).history
         ev = None
     seed = m.sampling.seed_generator.state if kind == "vae" else getattr(m, "seed_generator", None)
     return {
@@ -179,3 +179,14 @@ def test_a_second_launch_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="already joined another launch") as info:
         _jax.initialize_processes(dict(launch, port=29501))
     assert "Received: launch=" in str(info.value)
+
+
+def test_coordinator_listens_above_the_launcher_port():
+    from keras_gen.backend import _jax
+
+    launch = {"world_size": 2, "rank": 1, "local_rank": 1, "addr": "10.0.0.5", "port": 29500}
+    # torchrun's agent holds MASTER_PORT itself.
+    assert _jax.coordinator_address(launch) == "10.0.0.5:29501"
+    assert _jax.coordinator_address(dict(launch, addr="::1")) == "[::1]:29501"
+    with pytest.raises(ValueError, match="MASTER_PORT=65535"):
+        _jax.coordinator_address(dict(launch, port=65535))

@@ -59,11 +59,12 @@ def train(kind, gan_cls=None):
         else:
             m, x = make("gan", cls=gan_cls, batch_norm=False)
     w0 = [w.tolist() for w in m.get_weights()]
-    if kind == "ae":  # arrays, global batch 16
-        h = m.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+    if kind == "ae":  # arrays, global batch 16, shuffled (the same order everywhere)
+        h = m.fit(x, batch_size=16, epochs=1, shuffle=True, verbose=0).history
         ev = m.evaluate(x, batch_size=16, verbose=0)
     else:  # a tf.data.Dataset of global batches
-        h = m.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, verbose=0).history
+        h = m.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, shuffle=False,
+                  verbose=0).history
         ev = None
     return {
         "w0": w0,

@@ -357,13 +357,36 @@ def distribution_scope(model):
 _LAUNCH = None
 
 
+def coordinator_address(launch):
+    """Where JAX's coordinator listens: rank 0's host (``MASTER_ADDR``), ``MASTER_PORT + 1``.
+
+    ``MASTER_PORT`` itself is the launcher's: torchrun's agent holds it
+    (its rendezvous store) while the processes run, so JAX's coordinator
+    takes the next port.
+
+    Raises:
+        ValueError: ``MASTER_PORT + 1`` passes 65535.
+    """
+    port = launch["port"] + 1
+    if port > 65535:
+        raise ValueError(
+            "JAX's coordinator listens on MASTER_PORT + 1, which passes 65535. "
+            f"Received: MASTER_PORT={launch['port']}"
+        )
+    addr = launch["addr"]
+    if ":" in addr and not addr.startswith("["):
+        addr = f"[{addr}]"  # an IPv6 address
+    return f"{addr}:{port}"
+
+
 def initialize_processes(launch):
     """``jax.distributed.initialize`` for ``launch``, with CPU collectives.
 
     Runs ``keras.distribution.initialize`` (``jax.distributed.initialize``
-    with rank 0's address as the coordinator, then one random seed shared
-    by every process unless ``keras.utils.set_random_seed`` was called), so
-    that variables and SeedGenerators start equal on every process. On CPU
+    with the coordinator at :func:`coordinator_address`, then one random
+    seed shared by every process unless ``keras.utils.set_random_seed`` was
+    called), so that variables, SeedGenerators and shuffles start equal on
+    every process. On CPU
     the processes exchange data through gloo (JAX's default CPU
     collectives; set here where a JAX version has none by default).
     """
@@ -390,12 +413,9 @@ def initialize_processes(launch):
         return
     if getattr(jax.config, "jax_cpu_collectives_implementation", None) is None:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    addr = launch["addr"]
-    if ":" in addr and not addr.startswith("["):
-        addr = f"[{addr}]"  # an IPv6 address
     try:
         keras.distribution.initialize(
-            job_addresses=f"{addr}:{launch['port']}",
+            job_addresses=coordinator_address(launch),
             num_processes=launch["world_size"],
             process_id=launch["rank"],
         )
