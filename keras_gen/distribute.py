@@ -87,17 +87,19 @@ def data_parallel(devices=None):
       moving statistics) and the models' loss trackers are averaged over
       the processes, weighted the same way, and the sums and counts of
       ``compile(metrics=...)`` metrics added up, so the logs are the
-      global batch's and the same on every process. Rank 0's weights, optimizer, metric
-      and SeedGenerator state are broadcast at a model's first training
-      step; from there they stay equal. BatchNorm normalises each share by
-      its own statistics in training (as PyTorch's DDP without
-      SyncBatchNorm). ``evaluate`` and ``predict`` run the whole batch on
-      every process and never communicate, so the chief may call them
-      alone. Processes given different batches (data, order, or a
-      shuffle drawn from differently seeded generators) stop with a
-      ``ValueError`` at the first step. Alone (no launcher) the engine has
-      one replica and changes nothing. Train steps run eagerly
-      (``jit_compile=False``, PyTorch's default).
+      global batch's and the same on every process. Rank 0's weights,
+      optimizer, metric and SeedGenerator state are broadcast at a model's
+      first training step; from there they stay equal. BatchNorm
+      normalises each share by its own statistics in training (as
+      PyTorch's DDP without SyncBatchNorm). ``evaluate`` and ``predict``
+      run the whole batch on every process and never communicate, so the
+      chief may call them alone. Processes given different batches (data,
+      order, or a shuffle drawn from differently seeded generators) stop
+      with a ``ValueError`` at the first step where they differ. Alone (no
+      launcher) the engine has one replica and changes nothing. Train
+      steps run eagerly (``jit_compile=False``, PyTorch's default); only
+      keras-gen models train data-parallel (a plain ``keras.Model`` trains
+      alone in each process).
 
     ``batch_size`` in ``fit`` is the global batch size; it should be a
     multiple of the number of devices. On one host with no accelerator, set

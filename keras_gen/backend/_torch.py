@@ -250,10 +250,11 @@ class ProcessDataParallel:
     its non-trainable state and loss trackers are averaged after the step,
     each process weighted by its share (compiled metrics' sums and counts
     are added up). Only keras-gen models (``GenerativeModel``) train this
-    way; a plain ``keras.Model`` under it trains alone in each process. Noise drawn per example through
-    ``keras.random`` with a ``SeedGenerator`` (a GAN's z, a VAE's eps,
-    DiffAugment's parameters) is drawn for the whole global batch on every
-    process and sliced, as on one process.
+    way; a plain ``keras.Model`` under it trains alone in each process.
+    Noise drawn per example through ``keras.random`` with a
+    ``SeedGenerator`` (a GAN's z, a VAE's eps, DiffAugment's parameters)
+    is drawn for the whole global batch on every process and sliced, as
+    on one process.
 
     Attributes:
         num_replicas: the number of processes (``world_size``).
@@ -440,7 +441,8 @@ class _Step:
                 i += 1
             for v, old in zip(deltas, olds):
                 n = v.value.numel()
-                new = old.to(torch.float64) + flat[i : i + n].view(v.value.shape).to(old.device)
+                change = flat[i : i + n].view(v.value.shape).to(old.device)
+                new = old.to(torch.float64) + change
                 v.assign(new.to(v.value.dtype))
                 i += n
         if isinstance(logs, dict):
@@ -474,7 +476,9 @@ def _broadcast(tensors, device):
         by_dtype.setdefault(t.dtype, []).append(t)
     for dtype, group in by_dtype.items():
         carried = torch.uint8 if dtype == torch.bool else dtype
-        flat = torch.cat([t.detach().reshape(-1).to(device=device, dtype=carried) for t in group])
+        flat = torch.cat(
+            [t.detach().reshape(-1).to(device=device, dtype=carried) for t in group]
+        )
         _dist().broadcast(flat, src=0)
         i = 0
         with torch.no_grad():
