@@ -356,6 +356,14 @@ def distribution_scope(model):
 # The launch this process joined, once initialize_processes succeeded.
 _LAUNCH = None
 
+# jax.distributed's coordination service declares a process dead after this
+# many seconds without its heartbeat (JAX's default, 100 s, kept a survivor
+# of a killed peer hanging that long at exit before it aborted).
+HEARTBEAT_TIMEOUT_S = 10
+# How long a process that finished waits at exit for the others to finish
+# (JAX's default is 300 s: too short for a chief's long final export).
+SHUTDOWN_TIMEOUT_S = 3600
+
 
 def coordinator_address(launch):
     """Where JAX's coordinator listens: rank 0's host (``MASTER_ADDR``), ``MASTER_PORT + 1``.
@@ -382,11 +390,14 @@ def coordinator_address(launch):
 def initialize_processes(launch):
     """``jax.distributed.initialize`` for ``launch``, with CPU collectives.
 
-    Runs ``keras.distribution.initialize`` (``jax.distributed.initialize``
-    with the coordinator at :func:`coordinator_address`, then one random
-    seed shared by every process unless ``keras.utils.set_random_seed`` was
-    called), so that variables, SeedGenerators and shuffles start equal on
-    every process. On CPU
+    The coordinator listens at :func:`coordinator_address`. A process whose
+    peer dies (killed, out of memory) learns it within
+    ``HEARTBEAT_TIMEOUT_S`` (10 s) and stops instead of hanging; a process
+    that finishes first waits up to ``SHUTDOWN_TIMEOUT_S`` (an hour) at
+    exit for the others (the chief's final export). Then, as
+    ``keras.distribution.initialize`` does, every process takes one random
+    seed unless ``keras.utils.set_random_seed`` was called, so that
+    variables, SeedGenerators and shuffles start equal everywhere. On CPU
     the processes exchange data through gloo (JAX's default CPU
     collectives; set here where a JAX version has none by default).
     """
@@ -414,10 +425,12 @@ def initialize_processes(launch):
     if getattr(jax.config, "jax_cpu_collectives_implementation", None) is None:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     try:
-        keras.distribution.initialize(
-            job_addresses=coordinator_address(launch),
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address(launch),
             num_processes=launch["world_size"],
             process_id=launch["rank"],
+            heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
+            shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S,
         )
     except RuntimeError as err:
         if "must be called before" not in str(err):
@@ -428,6 +441,14 @@ def initialize_processes(launch):
             "thing in the script, before building models or touching arrays. "
             f"Received: launch={launch} after JAX had started"
         ) from err
+    # What keras.distribution.initialize does after jax.distributed.initialize
+    # (which it would call with JAX's default timeouts): unless
+    # keras.utils.set_random_seed was called, every process seeds Keras,
+    # NumPy and Python alike from the processes' summed random seeds. Private
+    # Keras API (3.15); there is no public entry to this step alone.
+    from keras.src.backend.jax.distribution_lib import initialize_rng
+
+    initialize_rng()
     _LAUNCH = launch
 
 
