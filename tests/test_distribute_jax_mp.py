@@ -18,6 +18,7 @@ import pytest
 
 from tests import helpers
 from tests.test_distribute import MODELS
+from tests.test_distribute_tf_mp import free_port_span
 
 BACKEND = keras.backend.backend()
 
@@ -111,7 +112,8 @@ def _arrays(weights):
 
 
 def test_two_processes_train_as_one_on_the_global_batch(tmp_path):
-    procs = helpers.start_processes("jax", PROCESS, env={"KG_OUT": str(tmp_path)})
+    procs = helpers.start_processes("jax", PROCESS, port=free_port_span(2),
+                                    env={"KG_OUT": str(tmp_path)})
     ref = _reference()
     ranks = []
     for done in helpers.wait_processes(procs, timeout=180):
@@ -190,3 +192,17 @@ def test_coordinator_listens_above_the_launcher_port():
     assert _jax.coordinator_address(dict(launch, addr="::1")) == "[::1]:29501"
     with pytest.raises(ValueError, match="MASTER_PORT=65535"):
         _jax.coordinator_address(dict(launch, port=65535))
+
+
+def test_several_processes_per_host_take_one_accelerator_each():
+    from keras_gen.backend import _jax
+
+    launch = {"world_size": 4, "rank": 3, "local_rank": 1, "addr": "10.0.0.5", "port": 29500}
+    # torchrun --nproc-per-node 2: process LOCAL_RANK takes GPU LOCAL_RANK.
+    assert _jax.local_device_ids(launch, environ={"LOCAL_WORLD_SIZE": "2"}) == [1]
+    # One process per host (or no LOCAL_WORLD_SIZE): every local GPU.
+    assert _jax.local_device_ids(launch, environ={"LOCAL_WORLD_SIZE": "1"}) is None
+    assert _jax.local_device_ids(launch, environ={}) is None
+    # The user's own choice is JAX's to read.
+    environ = {"LOCAL_WORLD_SIZE": "2", "JAX_LOCAL_DEVICE_IDS": "0,1"}
+    assert _jax.local_device_ids(launch, environ=environ) is None

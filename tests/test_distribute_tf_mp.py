@@ -110,6 +110,33 @@ print(json.dumps({"path": path}))
 )
 
 
+def free_port_span(count=3):
+    """A port P with P .. P + count - 1 free on 127.0.0.1 now (MASTER_PORT and the ports above it).
+
+    keras-gen's engines listen above MASTER_PORT (JAX's coordinator on
+    P + 1, TensorFlow's worker i on P + 1 + i).
+    """
+    import socket
+
+    for _ in range(50):
+        base = helpers.free_port()
+        if base + count > 65536:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no span of free ports found")
+
+
 def _reference():
     import contextlib
 
@@ -124,7 +151,7 @@ def _arrays(weights):
 
 
 def test_two_workers_train_as_one_on_the_global_batch(tmp_path):
-    port = helpers.free_port()
+    port = free_port_span(3)
     procs = helpers.start_processes("tensorflow", PROCESS, port=port,
                                     env={"KG_OUT": str(tmp_path)})
     ref = _reference()

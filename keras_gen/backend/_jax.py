@@ -11,6 +11,7 @@ out of the scope (the approach discussed in keras-team/keras#18881).
 
 import contextlib
 import functools
+import os
 
 import jax
 import keras
@@ -387,10 +388,31 @@ def coordinator_address(launch):
     return f"{addr}:{port}"
 
 
+def local_device_ids(launch, environ=None):
+    """The accelerators this process takes on its host: ``[LOCAL_RANK]`` or None (all).
+
+    With several processes per host (torchrun's ``LOCAL_WORLD_SIZE`` > 1,
+    e.g. ``--nproc-per-node 4`` on a 4-GPU host) process ``LOCAL_RANK``
+    takes GPU ``LOCAL_RANK``, as on PyTorch; with one process per host (or
+    ``LOCAL_WORLD_SIZE`` unset) it takes every local GPU (None: JAX's
+    default). ``JAX_LOCAL_DEVICE_IDS``, if set, is left to JAX. CPU devices
+    are not affected.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("JAX_LOCAL_DEVICE_IDS"):
+        return None
+    try:
+        per_host = int(environ.get("LOCAL_WORLD_SIZE", "1"))
+    except ValueError:
+        per_host = 1
+    return [launch["local_rank"]] if per_host > 1 else None
+
+
 def initialize_processes(launch):
     """``jax.distributed.initialize`` for ``launch``, with CPU collectives.
 
-    The coordinator listens at :func:`coordinator_address`. A process whose
+    The coordinator listens at :func:`coordinator_address`; the process
+    takes the accelerators :func:`local_device_ids` names. A process whose
     peer dies (killed, out of memory) learns it within
     ``HEARTBEAT_TIMEOUT_S`` (10 s) and stops instead of hanging; a process
     that finishes first waits up to ``SHUTDOWN_TIMEOUT_S`` (an hour) at
@@ -429,6 +451,7 @@ def initialize_processes(launch):
             coordinator_address=coordinator_address(launch),
             num_processes=launch["world_size"],
             process_id=launch["rank"],
+            local_device_ids=local_device_ids(launch),
             heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_S,
             shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_S,
         )
