@@ -293,3 +293,32 @@ def test_killed_worker_stops_the_other_and_both_resume_from_the_backup(tmp_path)
         assert len(got.files) == len(want.files) > 0
         for name in want.files:
             np.testing.assert_array_equal(got[name], want[name])
+
+
+# ------------------------------------------------------ a recipe, 2 processes
+@pytest.mark.skipif(BACKEND != "torch", reason="torchrun starts the recipe the same way on "
+                    "every backend; run once, on torch")
+def test_recipe_under_torchrun_writes_once(tmp_path):
+    """README's command: torchrun --nproc-per-node 2 recipes/dcgan_celeba.py ... --distribute."""
+    import subprocess
+
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+        "--master-port", str(helpers.free_port()),
+        os.path.join(helpers.REPO, "recipes", "dcgan_celeba.py"),
+        "--dataset", "digits", "--smoke", "--distribute", "--no-export", "--latent-dim", "8",
+        "--verbose", "0",
+    ]
+    env = helpers._backend_env(BACKEND)
+    proc = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    # One process speaks (the chief); it trained 2 epochs x 2 steps over both processes.
+    assert out.count("Data-parallel over 2 processes") == 1, out
+    assert out.count("Generator steps trained in all (this run and any it resumed): 4") == 1, out
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        "outputs/dcgan_digits/epoch_001.png", "outputs/dcgan_digits/epoch_002.png",
+        "saved_models/dcgan_digits.keras", "saved_models/dcgan_digits_generator.keras",
+    ], written  # and no backup left: the chief deletes it after a finished run
