@@ -287,3 +287,14 @@ def test_process_index_counts_a_chief_first(monkeypatch):
     assert distribute.is_chief()
     monkeypatch.delenv("TF_CONFIG")
     assert (distribute.process_index(), distribute.process_count()) == (0, 1)
+
+
+def test_several_processes_per_host_take_one_gpu_each():
+    from keras_gen.backend import _tensorflow
+
+    launch = _launch(rank=3, world_size=4, local_rank=1)
+    assert _tensorflow.local_gpu(launch, 2, environ={"LOCAL_WORLD_SIZE": "2"}) == 1
+    # One process per host, no GPU, or one visible GPU per process: unchanged.
+    assert _tensorflow.local_gpu(launch, 2, environ={"LOCAL_WORLD_SIZE": "1"}) is None
+    assert _tensorflow.local_gpu(launch, 0, environ={"LOCAL_WORLD_SIZE": "2"}) is None
+    assert _tensorflow.local_gpu(launch, 1, environ={"LOCAL_WORLD_SIZE": "2"}) is None

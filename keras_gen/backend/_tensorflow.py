@@ -237,9 +237,11 @@ def initialize_processes(launch):
     A ``TF_CONFIG`` already set (by the user or a cluster manager) is kept
     and must agree with ``launch`` (as many tasks as ``WORLD_SIZE``, this
     one at ``RANK``); otherwise one is derived by :func:`worker_addresses`.
-    The ``MultiWorkerMirroredStrategy`` is created now: it configures
-    TensorFlow's collective ops, which is possible only before TensorFlow
-    runs its first operation. It waits for every worker to start.
+    With several processes and GPUs per host, each process sees one GPU
+    (:func:`local_gpu`). The ``MultiWorkerMirroredStrategy`` is created now:
+    it configures TensorFlow's collective ops, which is possible only
+    before TensorFlow runs its first operation. It waits for every worker
+    to start.
     """
     config = _read_tf_config()
     if config is None:
@@ -257,7 +259,32 @@ def initialize_processes(launch):
             f"derive it. Received: TF_CONFIG={os.environ['TF_CONFIG']!r}"
         )
     if count > 1:
+        gpus = tf.config.list_physical_devices("GPU")  # does not start TensorFlow
+        chosen = local_gpu(launch, len(gpus))
+        if chosen is not None:
+            try:
+                tf.config.set_visible_devices([gpus[chosen]], "GPU")
+            except RuntimeError:
+                pass  # TensorFlow started already: the strategy says so below
         _multi_worker_strategy()
+
+
+def local_gpu(launch, gpu_count, environ=None):
+    """The GPU this process takes on its host: ``LOCAL_RANK``, or None (every visible GPU).
+
+    With several processes per host (torchrun's ``LOCAL_WORLD_SIZE`` > 1)
+    and several visible GPUs, process ``LOCAL_RANK`` takes GPU
+    ``LOCAL_RANK``, as on PyTorch and JAX; one process per host, or one
+    visible GPU (``CUDA_VISIBLE_DEVICES`` set per process), keeps them all.
+    """
+    environ = os.environ if environ is None else environ
+    try:
+        per_host = int(environ.get("LOCAL_WORLD_SIZE", "1"))
+    except ValueError:
+        per_host = 1
+    if per_host > 1 and gpu_count > 1 and launch["local_rank"] < gpu_count:
+        return launch["local_rank"]
+    return None
 
 
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
