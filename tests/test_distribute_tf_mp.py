@@ -254,6 +254,8 @@ def test_several_hosts_without_tf_config_are_refused(launch, environ, match):
         ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}},
          "describes process 1 of 2"),
         ({"cluster": {"worker": ["a:1"]}, "task": {"type": "ps", "index": 0}}, "a 'chief' or a 'worker'"),
+        # A cluster without a task (one string for every process): worker RANK.
+        ({"cluster": {"worker": ["a:1", "b:1", "c:1"]}}, "describes process 0 of 3"),
     ],
 )
 def test_a_tf_config_that_disagrees_with_the_launch_is_refused(monkeypatch, tf_config, match):

@@ -159,7 +159,7 @@ def _task_types(config):
     return {kind: list(cluster.get(kind) or []) for kind in ("chief", "worker")}
 
 
-def _read_tf_config():
+def _read_tf_config(require_task=True):
     raw = os.environ.get("TF_CONFIG", "")
     if not raw.strip():
         return None
@@ -167,7 +167,10 @@ def _read_tf_config():
         config = json.loads(raw)
     except ValueError:
         config = None
-    if not isinstance(config, dict) or not isinstance(config.get("task"), dict):
+    if not isinstance(config, dict) or not (
+        isinstance(config.get("task"), dict)
+        or (not require_task and "task" not in config and isinstance(config.get("cluster"), dict))
+    ):
         raise ValueError(
             "TF_CONFIG must be JSON with a 'cluster' and a 'task', e.g. "
             '{"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
@@ -236,19 +239,27 @@ def initialize_processes(launch):
 
     A ``TF_CONFIG`` already set (by the user or a cluster manager) is kept
     and must agree with ``launch`` (as many tasks as ``WORLD_SIZE``, this
-    one at ``RANK``); otherwise one is derived by :func:`worker_addresses`.
+    one at ``RANK``); one with a ``cluster`` and no ``task`` (the same
+    string for every process, the workers listed in rank order) gets task
+    ``{"type": "worker", "index": RANK}``; without one, it is derived by
+    :func:`worker_addresses` (one host only).
     With several processes and GPUs per host, each process sees one GPU
     (:func:`local_gpu`). The ``MultiWorkerMirroredStrategy`` is created now:
     it configures TensorFlow's collective ops, which is possible only
     before TensorFlow runs its first operation. It waits for every worker
     to start.
     """
-    config = _read_tf_config()
+    config = _read_tf_config(require_task=False)
     if config is None:
         config = {
             "cluster": {"worker": worker_addresses(launch)},
             "task": {"type": "worker", "index": launch["rank"]},
         }
+        os.environ["TF_CONFIG"] = json.dumps(config)
+    elif "task" not in config:
+        # One TF_CONFIG for every process (the cluster only, workers in
+        # rank order): this process is worker RANK.
+        config = dict(config, task={"type": "worker", "index": launch["rank"]})
         os.environ["TF_CONFIG"] = json.dumps(config)
     index, count = _position(config)
     if (index, count) != (launch["rank"], launch["world_size"]):
