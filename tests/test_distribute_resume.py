@@ -246,24 +246,8 @@ def _wait_killed(procs, bound):
     return stopped_after, outputs
 
 
-def _jax_shutdown_bounded():
-    """Whether the JAX engine bounds the wait for a dead peer at exit.
-
-    A survivor's fit raises at once, but jax.distributed's shutdown barrier
-    at exit waits for the dead process for heartbeat_timeout_seconds (100 s
-    by default) before aborting; the engine is asked to shorten it (see
-    /work/notes/s9/mpops_request_mpjt.md). The test runs on JAX once it does.
-    """
-    import inspect
-
-    return "heartbeat_timeout_seconds" in inspect.getsource(backend._impl)
-
-
 @pytest.mark.skipif(not hasattr(backend._impl, "initialize_processes"),
                     reason=f"no multi-process engine on {BACKEND} yet")
-@pytest.mark.skipif(BACKEND == "jax" and not _jax_shutdown_bounded(),
-                    reason="a JAX survivor waits 100 s at exit for its dead peer "
-                           "(jax.distributed heartbeat timeout), past the test's bound")
 def test_killed_worker_stops_the_other_and_both_resume_from_the_backup(tmp_path):
     killed = _launch(tmp_path, kill_at=7)
     stopped_after, outputs = _wait_killed(killed, SURVIVOR_BOUND)
