@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command for the GPU figures of benchmarks/handwritten_loops.py (keras-gen
-# vs hand-written loops) and benchmarks/peers.py (keras-gen vs the keras.io and
-# pytorch/examples DCGANs on their own networks). handwritten_loops.py: keras-gen
+# vs hand-written loops), benchmarks/peers.py (keras-gen vs the keras.io and
+# pytorch/examples DCGANs on their own networks) and, with several GPUs,
+# benchmarks/distributed.py (one process per GPU vs one process). handwritten_loops.py: keras-gen
 # vs hand-written loops (images/s, ratio, device peak memory, DCGAN FLOP/s
 # against a float32 matmul peak) on TensorFlow (XLA off and on), JAX and
 # PyTorch, at batch 256 and 64x64x3 with the DCGAN paper's widths.
@@ -131,5 +132,33 @@ if [ "${BENCH_PEERS:-kerasio,pytorch}" != none ]; then
   "$PY" benchmarks/peers.py --backends "$backends" --peers "${BENCH_PEERS:-kerasio,pytorch}" \
     --tf-xla "${BENCH_PEERS_TF_XLA:-both}" "${peer_args[@]}" --json "${out%.txt}-peers.json" | tee -a "$out"
 fi
+# Several GPUs (benchmarks/distributed.py --gpus): one process per GPU, started
+# as `torchrun --nproc-per-node N` starts them (keras_gen.distribute.initialize()
+# + data_parallel()), against one process on one GPU with the same global batch
+# and one process on one GPU with 1/N of it; step times, speed-up and the
+# communication share. N = every GPU nvidia-smi lists (BENCH_GPUS to choose);
+# skipped (and said) with fewer than 2. A dry run (BENCH_QUICK=1) runs the same
+# script on 2 CPU cores with its --quick network.
+# BENCH_DISTRIBUTED [auto|none]  BENCH_GPUS [all]  BENCH_DIST_BATCH [256]
+# BENCH_DIST_IMAGE [64]  BENCH_DIST_STEPS [20]  BENCH_DIST_ROUNDS [5]
+dist_json="${out%.txt}-distributed.json"
+if [ "${BENCH_DISTRIBUTED:-auto}" != none ]; then
+  echo | tee -a "$out"
+  if [ "$QUICK" = 1 ] || [ -z "$gpu_name" ]; then
+    echo "## Data-parallel across processes on 2 CPU cores (benchmarks/distributed.py --quick)" | tee -a "$out"
+    "$PY" benchmarks/distributed.py --quick --backends "$backends" --json "$dist_json" | tee -a "$out"
+  else
+    ngpus=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)}
+    if [ "${ngpus:-0}" -ge 2 ]; then
+      echo "## Data-parallel across $ngpus GPUs, one process each (benchmarks/distributed.py --gpus)" | tee -a "$out"
+      "$PY" benchmarks/distributed.py --gpus --processes "$ngpus" --backends "$backends" \
+        --batch-size "${BENCH_DIST_BATCH:-256}" --image-size "${BENCH_DIST_IMAGE:-64}" --channels 3 \
+        --steps "${BENCH_DIST_STEPS:-20}" --rounds "${BENCH_DIST_ROUNDS:-5}" \
+        --json "$dist_json" | tee -a "$out"
+    else
+      echo "## Data-parallel across GPUs: skipped, $ngpus GPU(s) found (needs 2 or more)" | tee -a "$out"
+    fi
+  fi
+fi
 echo
-echo "gpu.sh: tables saved to $out (raw results: ${out%.txt}.json, ${out%.txt}-peers.json)"
+echo "gpu.sh: tables saved to $out (raw results: ${out%.txt}.json, ${out%.txt}-peers.json, $dist_json)"
