@@ -57,10 +57,9 @@ cores, threads, batch, steps, rounds, size, image, channels = (
     int(sys.argv[5]), sys.argv[6], int(sys.argv[7]), int(sys.argv[8]))
 if cores:
     os.sched_setaffinity(0, cores)
-import keras_gen
-processes = keras_gen.distribute.initialize()
 import keras, numpy as np
 backend = keras.backend.backend()
+# Thread settings first: TensorFlow's MultiWorkerMirroredStrategy starts its runtime.
 if backend == "tensorflow" and cores:
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -68,6 +67,8 @@ if backend == "tensorflow" and cores:
 elif backend == "torch" and cores:
     import torch
     torch.set_num_threads(threads)
+import keras_gen
+processes = keras_gen.distribute.initialize()
 if size == "quick":
     shape, latent = (8, 8, 1), 4
     def build():
@@ -120,7 +121,8 @@ def run_setup(backend, setup, processes, cores, global_batch, steps, rounds, siz
     batch = global_batch // processes if setup == "local" else global_batch
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
-    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TF_CONFIG"):
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+                 "MASTER_PORT", "TF_CONFIG"):
         env.pop(name, None)
     threads = processes if setup == "1 proc" else 1
     if not gpus:
@@ -132,16 +134,15 @@ def run_setup(backend, setup, processes, cores, global_batch, steps, rounds, siz
     procs = []
     for rank in range(count):
         proc_env = dict(env)
-        if count > 1:
+        if count > 1:  # as torchrun --nproc-per-node <count> sets them
             proc_env.update(WORLD_SIZE=str(count), RANK=str(rank), LOCAL_RANK=str(rank),
-                            MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+                            LOCAL_WORLD_SIZE=str(count), MASTER_ADDR="127.0.0.1",
+                            MASTER_PORT=str(port))
         if gpus:
             own = []
-            # One GPU per process. PyTorch's engine picks the GPU of LOCAL_RANK
-            # itself; JAX and TensorFlow processes would each take every GPU.
-            if backend != "torch":
-                proc_env["CUDA_VISIBLE_DEVICES"] = str(rank)
-            elif count == 1:
+            # One GPU per process: each backend's engine takes GPU LOCAL_RANK
+            # when LOCAL_WORLD_SIZE > 1; a lone process is shown GPU 0 only.
+            if count == 1:
                 proc_env["CUDA_VISIBLE_DEVICES"] = "0"
         elif not cores:
             own = []  # not pinned (a smoke test)
