@@ -206,3 +206,16 @@ def test_several_processes_per_host_take_one_accelerator_each():
     # The user's own choice is JAX's to read.
     environ = {"LOCAL_WORLD_SIZE": "2", "JAX_LOCAL_DEVICE_IDS": "0,1"}
     assert _jax.local_device_ids(launch, environ=environ) is None
+
+
+def test_data_parallel_before_initialize_in_a_launched_process_is_refused(monkeypatch):
+    # Started by a launcher but not joined: training alone would be silent.
+    from keras_gen import distribute
+
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", "29500")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(RuntimeError, match=r"call keras_gen.distribute.initialize\(\) first") as info:
+        distribute.data_parallel()
+    assert "Received: WORLD_SIZE=2" in str(info.value)
