@@ -107,16 +107,43 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def free_port_span(count=3):
+    """A port P with P .. P + count - 1 free on 127.0.0.1 now (MASTER_PORT and the ports above it).
+
+    keras-gen's engines listen above MASTER_PORT (JAX's coordinator on
+    P + 1, TensorFlow's worker i on P + 1 + i; torchrun's agent holds P).
+    """
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        if base + count > 65536:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no span of free ports found")
+
+
 def start_processes(backend, code, world_size=2, port=None, env=None, cwd=None):
     """Start ``world_size`` processes of ``code`` as a launcher would (torchrun's variables).
 
     Each process gets ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``,
-    ``MASTER_ADDR=127.0.0.1`` and ``MASTER_PORT`` (a free port unless
-    given), plus ``env``. Returns the list of ``subprocess.Popen`` (text
+    ``MASTER_ADDR=127.0.0.1`` and ``MASTER_PORT`` (unless given, a port
+    with the ``world_size + 1`` ports above it free too), plus ``env``. Returns the list of ``subprocess.Popen`` (text
     stdout/stderr pipes), rank order. Use :func:`wait_processes` to collect
     them; it kills the rest when one fails or the time runs out.
     """
-    port = free_port() if port is None else port
+    port = free_port_span(world_size + 2) if port is None else port
     procs = []
     for rank in range(world_size):
         proc_env = _backend_env(backend)
@@ -137,31 +164,46 @@ def wait_processes(procs, timeout=120):
 
     Bounded: after ``timeout`` seconds in all, or as soon as one process
     exits non-zero, the others are killed and the test fails with every
-    process's stderr tail. Returns the parsed outputs, rank order.
+    process's stderr tail. The pipes are read while the processes run (a
+    thread per process), so a process that prints a lot never blocks.
+    Returns the parsed outputs, rank order.
     """
+    import threading
     import time
 
-    deadline = time.monotonic() + timeout
     outputs = [None] * len(procs)
-    try:
-        while any(out is None for out in outputs):
-            for i, proc in enumerate(procs):
-                if outputs[i] is None and proc.poll() is not None:
-                    outputs[i] = proc.communicate()
-                    if proc.returncode != 0:
-                        raise AssertionError(f"rank {i} exited {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"processes still running after {timeout} s")
-            time.sleep(0.05)
-    except AssertionError as err:
+
+    def collect(i, proc):
+        outputs[i] = proc.communicate()
+
+    readers = [threading.Thread(target=collect, args=(i, p), daemon=True) for i, p in enumerate(procs)]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
+    failure = None
+    while failure is None and any(reader.is_alive() for reader in readers):
         for i, proc in enumerate(procs):
+            if not readers[i].is_alive() and proc.returncode not in (None, 0):
+                failure = f"rank {i} exited {proc.returncode}"
+                break
+        else:
+            if time.monotonic() > deadline:
+                failure = f"processes still running after {timeout} s"
+            else:
+                time.sleep(0.05)
+    if failure is None:
+        failure = next(
+            (f"rank {i} exited {p.returncode}" for i, p in enumerate(procs) if p.returncode != 0), None
+        )
+    if failure is not None:
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
-            if outputs[i] is None:
-                outputs[i] = proc.communicate()
+        for reader in readers:
+            reader.join()
         tails = "\n".join(
-            f"--- rank {i} (exit {p.returncode}) stderr:\n{outputs[i][1][-3000:]}"
+            f"--- rank {i} (exit {p.returncode}) stderr:\n{(outputs[i] or ('', ''))[1][-3000:]}"
             for i, p in enumerate(procs)
         )
-        raise AssertionError(f"{err}\n{tails}") from None
+        raise AssertionError(f"{failure}\n{tails}")
     return [json.loads(out[0].strip().splitlines()[-1]) for out in outputs]
