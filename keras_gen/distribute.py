@@ -26,10 +26,15 @@ def initialize():
 
     Raises:
         ValueError: the launcher's variables are incomplete or malformed
-            (the message names the variable), or (PyTorch) ``LOCAL_RANK``
-            has no GPU on this host.
-        RuntimeError: (PyTorch) the processes could not meet at
-            ``MASTER_ADDR:MASTER_PORT``; the message names the launch.
+            (the message names the variable); on PyTorch, ``LOCAL_RANK``
+            has no GPU on this host; on TensorFlow, processes on several
+            hosts without ``TF_CONFIG``, or a ``TF_CONFIG`` that disagrees
+            with ``RANK`` / ``WORLD_SIZE``; on JAX, a second call with
+            another launch.
+        RuntimeError: on PyTorch, the processes could not meet at
+            ``MASTER_ADDR:MASTER_PORT`` (the message names the launch); on
+            JAX or TensorFlow, the backend had already run an operation
+            (call ``initialize()`` first thing in the script).
     """
     launch = _devices.launcher_env()
     if launch is None:
@@ -66,12 +71,33 @@ def data_parallel(devices=None):
       over a one-axis device mesh; variables, optimizer slots, metric
       variables, SeedGenerator state and BatchNorm statistics are
       replicated). A keras-gen model created under it keeps using it after
-      the ``with`` block.
+      the ``with`` block. Across processes (after :func:`initialize`:
+      ``jax.distributed``, gloo on the CPU) the mesh spans every process's
+      devices. Every process passes the same data (arrays or a
+      ``tf.data.Dataset``, in the same order) and reads every global batch
+      whole; its devices compute on their slice of it (keras-gen's train and
+      test steps split the batch over the mesh), so training equals one
+      process on the same global batches, noise and BatchNorm statistics
+      included. ``fit`` and ``evaluate`` communicate and must run in every
+      process; ``predict``, ``sample`` and direct calls of the networks do
+      not, so the chief may call them alone. A plain ``keras.Model`` under
+      the multi-process engine computes each batch whole on every device
+      (correct, not faster).
     * TensorFlow: ``tf.distribute.MirroredStrategy`` (one replica per
       device; each replica's loss is divided by the number of replicas
       before differentiation so that the summed gradients are those of the
       global-batch mean, as Keras does for its built-in losses). The model
-      keeps the strategy (``model.distribute_strategy``).
+      keeps the strategy (``model.distribute_strategy``). Across processes
+      it is one ``tf.distribute.MultiWorkerMirroredStrategy`` per process,
+      created by :func:`initialize` from ``TF_CONFIG`` (derived from the
+      launcher's variables on one host; set it yourself on several hosts)
+      before TensorFlow runs anything, and returned by every
+      ``data_parallel()``. Every process passes the same data; TensorFlow
+      gives each worker its part of every global batch. Replicas share
+      their latent draws, as under ``MirroredStrategy``. ``fit``,
+      ``evaluate``, ``predict`` and ``sample`` all communicate and must run
+      in every process (only direct calls of the networks and
+      ``get_weights`` do not).
     * PyTorch: ``torch.distributed`` across processes, one process per
       device (the GPU of its ``LOCAL_RANK``, else the CPU; NCCL with GPUs,
       gloo on the CPU), started by a launcher (``torchrun --nproc-per-node
@@ -114,15 +140,19 @@ def data_parallel(devices=None):
             as ``["gpu:0", "gpu:1"]`` (``"/device:GPU:0"`` also accepted).
             On PyTorch each process has one device: None, or the number
             of processes (a lone process: None, 1 or its device's name).
+            Across processes on JAX and TensorFlow ``devices`` must be
+            None: the engine spans every process's devices.
 
     Returns:
         A context manager; entering it returns the engine
         (``keras.distribution.DataParallel`` on JAX,
         ``tf.distribute.MirroredStrategy`` on TensorFlow,
-        ``keras_gen.backend._torch.ProcessDataParallel`` on PyTorch). Its
-        ``num_replicas`` attribute is the number of devices (on PyTorch,
-        of processes). The devices are checked when ``data_parallel`` is
-        called.
+        ``tf.distribute.MultiWorkerMirroredStrategy`` across processes on
+        TensorFlow, ``keras_gen.backend._torch.ProcessDataParallel`` on
+        PyTorch). Its ``num_replicas`` attribute is the number of devices
+        (across processes on JAX and TensorFlow, of all processes' devices;
+        on PyTorch, the number of processes). The devices are checked when
+        ``data_parallel`` is called.
 
     Randomness: on JAX the model's SeedGenerators draw the noise of the
     whole global batch (SPMD), so training matches one device bit for bit
@@ -146,11 +176,14 @@ def data_parallel(devices=None):
 
     Raises:
         ValueError: ``devices`` is not None, a positive int up to the number
-            of devices, or a list of distinct available device names.
+            of devices, or a list of distinct available device names; or,
+            across processes on JAX and TensorFlow, not None (on PyTorch,
+            not None or the number of processes).
         NotImplementedError: on PyTorch, in a lone process that sees
             several GPUs (start one process per GPU with ``torchrun``).
-        RuntimeError: on PyTorch, in a process started by a launcher
-            (``WORLD_SIZE`` set) before :func:`initialize` joined it.
+        RuntimeError: in a process started by a launcher (``WORLD_SIZE``
+            > 1) before :func:`initialize` joined it ("call
+            keras_gen.distribute.initialize() first").
 
     Example:
 
