@@ -102,10 +102,26 @@ print(json.dumps({"rank": keras_gen.distribute.process_index(), "processes": pro
 """
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _free_port(span=3):
+    """A port P with P .. P + span - 1 free (the engines listen above MASTER_PORT)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            base = sock.getsockname()[1]
+        if base + span > 65536:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + span):
+                socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                socks[-1].bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError("no free span of ports on 127.0.0.1")
 
 
 def run_setup(backend, setup, processes, cores, global_batch, steps, rounds, size, timeout,
@@ -130,7 +146,7 @@ def run_setup(backend, setup, processes, cores, global_batch, steps, rounds, siz
         if backend == "jax" and threads == 1:
             env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
                                 "intra_op_parallelism_threads=1").strip()
-    port = _free_port()
+    port = _free_port(processes + 1)
     procs = []
     for rank in range(count):
         proc_env = dict(env)

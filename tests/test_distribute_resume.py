@@ -217,8 +217,12 @@ SURVIVOR_BOUND = 30
 
 
 def _launch(tmp_path, kill_at=None, reference=False):
+    from tests.test_distribute_tf_mp import free_port_span
+
     code = TRAIN.format(backup=str(tmp_path / "backup"), kill_at=kill_at, reference=reference)
-    return helpers.start_processes(BACKEND, code, world_size=2, cwd=helpers.REPO)
+    # The engines listen on MASTER_PORT + 1 (JAX) and + 1 + rank (TensorFlow).
+    return helpers.start_processes(BACKEND, code, world_size=2, cwd=helpers.REPO,
+                                   port=free_port_span(3))
 
 
 def _wait_killed(procs, bound):
@@ -286,9 +290,11 @@ def test_recipe_under_torchrun_writes_once(tmp_path):
     """README's command: torchrun --nproc-per-node 2 recipes/dcgan_celeba.py ... --distribute."""
     import subprocess
 
+    from tests.test_distribute_tf_mp import free_port_span
+
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-        "--master-port", str(helpers.free_port()),
+        "--master-port", str(free_port_span(3)),
         os.path.join(helpers.REPO, "recipes", "dcgan_celeba.py"),
         "--dataset", "digits", "--smoke", "--distribute", "--no-export", "--latent-dim", "8",
         "--verbose", "0",
