@@ -37,6 +37,11 @@ def test_gan_options_merge_left_to_right(quality):
     assert both["augment"] is None and both["r1_gamma"] is None
     # The option sets differ from the paper's settings only in what they name.
     assert quality.gan_options("ema") == dict(quality.PAPER, ema=quality.GAN_EMA_MOMENTUM)
+    # Session 9's screen: later entries win (ema995 replaces ema's momentum).
+    wider = quality.gan_options("nonorm_mbstd+g8+ema+d_wider")
+    assert (wider["d_lr"], wider["g_lr"], wider["d_filters"]) == (2e-4, 8e-4, (192, 384))
+    assert quality.gan_options("g8+ema+g12+ema995")["g_lr"] == 1.2e-3
+    assert quality.gan_options("g8+ema+g12+ema995")["ema"] == 0.995
     with pytest.raises(ValueError, match=r"Received: name='ema\+nope'"):
         quality.gan_options("ema+nope")
 
