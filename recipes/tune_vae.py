@@ -84,7 +84,7 @@ def parse_args(argv=None):
                    help="where the best model is saved")
     p.add_argument("--distribute", action="store_true",
                    help="train every trial data-parallel on every local device "
-                        "(keras_gen.distribute.data_parallel; jax and tensorflow); --batch-size is the global batch")
+                        "(keras_gen.distribute.data_parallel; jax and tensorflow; a PyTorch process has one device); --batch-size is the global batch")
     p.add_argument("--verbose", type=int, default=0, choices=[0, 1, 2],
                    help="keras-tuner and Keras fit verbosity")
     p.add_argument("--smoke", action="store_true",
