@@ -86,6 +86,18 @@ def probed(base):
 
 out["ae"] = train("ae", probed(keras_gen.AutoEncoder))
 out["gan"] = train("gan", probed(keras_gen.GAN))
+# Different data in each process (here another order; a user error): every
+# process stops at the
+# first step with the batch error, none trains on a mix of the copies.
+keras.utils.set_random_seed(2)
+with scope():
+    bad, x = make("ae")
+try:
+    bad.fit(x if out["rank"] == 0 else x[::-1].copy(), batch_size=16, epochs=1,
+            shuffle=False, verbose=0)
+    out["mismatch"] = None
+except Exception as err:
+    out["mismatch"] = str(err)
 out["batch_layouts"] = sorted({(len(s.device_set), s.is_fully_replicated, str(s.spec[0]))
                                for s in SEEN})
 # The weights go through a file: a pipe holds only 64 KiB until read.
@@ -153,6 +165,28 @@ def test_two_processes_train_as_one_on_the_global_batch(tmp_path):
     # over the two processes' devices along the batch axis.
     for out in ranks:
         assert out["batch_layouts"] == [[2, False, "batch"]]
+        # Different data in the two processes: both raised, at once.
+        assert out["mismatch"] is not None
+        assert "the processes' batches differ" in out["mismatch"]
+
+
+def test_batch_fingerprint_tells_batches_apart():
+    from keras_gen.backend import _jax
+
+    x = np.arange(24, dtype="float32").reshape(4, 6) / 7
+    labels = np.arange(4)
+    same = _jax.batch_fingerprint([x, labels])
+    assert np.array_equal(same, _jax.batch_fingerprint([x.copy(), labels.copy()]))
+    # Another order, one value changed, other labels, NaN (equal to itself).
+    for other in ([x[::-1], labels], [x + np.eye(4, 6, dtype="float32"), labels],
+                  [x, labels[::-1]]):
+        assert not np.array_equal(same, _jax.batch_fingerprint(other))
+    nan = np.where(x > 1, np.nan, x)
+    assert np.array_equal(_jax.batch_fingerprint([nan]), _jax.batch_fingerprint([nan.copy()]))
+    with pytest.raises(ValueError, match="batches differ") as info:
+        _jax._raise_if_batches_differ(np.array([[1, 2], [1, 3]]))
+    assert "Received: batch fingerprints [[1, 2], [1, 3]]" in str(info.value)
+    _jax._raise_if_batches_differ(np.array([[1, 2], [1, 2]]))  # equal: nothing
 
 
 def test_initialize_after_jax_started_is_refused(monkeypatch):

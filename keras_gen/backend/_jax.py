@@ -15,6 +15,7 @@ import os
 
 import jax
 import keras
+import numpy
 from keras import tree
 
 # Private Keras API, used here only: the stateless scope that is active while
@@ -331,6 +332,7 @@ def _shard_batch(data):
 
     mesh = distribution.device_mesh.backend_mesh
     count = mesh.devices.size
+    data = _check_same_batch(data, distribution)
 
     def shard(x):
         if not isinstance(x, jax.Array) or x.ndim == 0 or x.shape[0] % count:
@@ -339,6 +341,86 @@ def _shard_batch(data):
         return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, spec))
 
     return tree.map_structure(shard, data)
+
+
+def batch_fingerprint(leaves):
+    """Two uint32 numbers that differ between two different batches (exact).
+
+    The sum of the leaves' bit patterns and a position-weighted sum (which
+    changes with the order), in wrapping integer arithmetic, so that equal
+    batches give equal numbers on any device or host (a float sum's rounding
+    may depend on the hardware).
+    """
+    total = jax.numpy.zeros(2, "uint32")
+    for x in leaves:
+        x = jax.numpy.asarray(x)
+        if jax.numpy.issubdtype(x.dtype, jax.numpy.floating):
+            bits = jax.lax.bitcast_convert_type(x.astype("float32"), "uint32")
+        else:
+            bits = x.astype("int32").astype("uint32")
+        bits = bits.reshape(-1)
+        where = (jax.numpy.arange(bits.size, dtype="uint32") % 9973) + 1
+        total = total + jax.numpy.stack([bits.sum(dtype="uint32"), (bits * where).sum(dtype="uint32")])
+    return total
+
+
+def _raise_if_batches_differ(fingerprints):
+    fingerprints = [list(map(int, row)) for row in numpy.asarray(fingerprints)]
+    if any(row != fingerprints[0] for row in fingerprints):
+        raise ValueError(
+            "Every process must train on the same global batches, but the "
+            "processes' batches differ: pass the same data in the same order to "
+            "fit() and evaluate() on every process (seed shuffles alike: "
+            "keras.utils.set_random_seed(seed) with the same seed everywhere, or "
+            "none at all). Received: batch fingerprints "
+            f"{fingerprints} (one row per device)"
+        )
+    return numpy.zeros((), "uint32")
+
+
+def _check_same_batch(data, distribution):
+    """``data`` once every process's copy is known to be the same (else all raise).
+
+    ``_ProcessDataParallel`` declares each process's batch a replicated array
+    without comparing the copies; different data (or differently seeded
+    shuffles) would train silently on a mix of them. Inside the jitted step,
+    each device fingerprints its copy (:func:`batch_fingerprint`), the
+    fingerprints are all-gathered (2 integers per device) and a host
+    callback on every device raises ``ValueError`` when they differ. The
+    returned batch depends on that callback's result, so no device reaches
+    the step's next collective before its check ran: every process stops
+    at the same step (the error reaches ``fit`` as a ``JaxRuntimeError``
+    whose message holds the ``ValueError``).
+    """
+    from jax.sharding import PartitionSpec
+
+    flat = tree.flatten(data)
+    where = [i for i, x in enumerate(flat) if isinstance(x, jax.Array) and x.ndim > 0]
+    if not where:
+        return data
+    axis = distribution.batch_dim_name
+
+    def per_device(*local):
+        fingerprints = jax.lax.all_gather(batch_fingerprint(local), axis)
+        return jax.pure_callback(
+            _raise_if_batches_differ, jax.ShapeDtypeStruct((), "uint32"), fingerprints
+        )
+
+    checked = jax.shard_map(
+        per_device,
+        mesh=distribution.device_mesh.backend_mesh,
+        in_specs=tuple(PartitionSpec() for _ in where),
+        out_specs=PartitionSpec(),
+        check_vma=False,
+    )(*[flat[i] for i in where])
+    for i in where:
+        # + 0 (the callback's result): the batch depends on the check.
+        leaf = flat[i]
+        if leaf.dtype == bool:
+            flat[i] = jax.numpy.logical_or(leaf, checked.astype(bool))
+        else:
+            flat[i] = leaf + checked.astype(leaf.dtype)
+    return tree.pack_sequence_as(data, flat)
 
 
 # A model remembers the distribution it was created (or compiled) under, so
