@@ -253,3 +253,30 @@ def test_data_parallel_before_initialize_in_a_launched_process_is_refused(monkey
     with pytest.raises(RuntimeError, match=r"call keras_gen.distribute.initialize\(\) first") as info:
         distribute.data_parallel()
     assert "Received: WORLD_SIZE=2" in str(info.value)
+
+
+def test_an_uncaught_error_ends_a_joined_process_at_once(tmp_path):
+    # A process that fails alone must not wait in jax.distributed's shutdown
+    # barrier (an hour) while its peers wait for it in a collective: after
+    # initialize, an uncaught exception prints its traceback and exits 1
+    # without Python's normal exit (atexit, where the barrier runs).
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import atexit\n"
+        "from keras_gen.backend import _jax\n"
+        "atexit.register(lambda: print('normal exit ran', flush=True))\n"
+        "_jax._exit_at_once_on_uncaught_errors()\n"
+        "_jax._exit_at_once_on_uncaught_errors()  # once only\n"
+        "raise OSError('disk full in process 1')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=str(tmp_path),
+                          env=dict(os.environ, KERAS_BACKEND="jax",
+                                   PYTHONPATH=helpers.REPO))
+    assert done.returncode == 1
+    assert "OSError: disk full in process 1" in done.stderr
+    assert done.stderr.count("Traceback") == 1
+    assert "normal exit ran" not in done.stdout

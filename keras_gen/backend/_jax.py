@@ -563,6 +563,38 @@ def initialize_processes(launch):
 
     initialize_rng()
     _LAUNCH = launch
+    if launch["world_size"] > 1:
+        _exit_at_once_on_uncaught_errors()
+
+
+def _exit_at_once_on_uncaught_errors():
+    """An uncaught exception ends this process at once (exit status 1).
+
+    Python's normal exit runs ``jax.distributed``'s shutdown barrier, which
+    waits up to ``SHUTDOWN_TIMEOUT_S`` (an hour) for every other process; a
+    process that failed alone (a callback's error, a data check failing in
+    one process) would wait there, alive, while the others wait for it in
+    their next collective: both hang for the hour. Here the traceback is
+    printed as usual and the process leaves without the barrier; the others'
+    collective then fails (the peer closed its connection) and they stop
+    the same way.
+    """
+    import sys
+
+    previous = sys.excepthook
+    if getattr(previous, "_keras_gen_exit_at_once", False):
+        return
+
+    def excepthook(kind, value, traceback):
+        try:
+            previous(kind, value, traceback)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(1)
+
+    excepthook._keras_gen_exit_at_once = True
+    sys.excepthook = excepthook
 
 
 # Asked before initialize (is_chief() in a script's setup), jax.process_*
