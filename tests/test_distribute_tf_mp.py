@@ -82,6 +82,8 @@ PROCESS = (
 import keras_gen
 count = keras_gen.distribute.initialize()  # first: the strategy starts TensorFlow
 import os
+from keras.src.utils import rng_utils
+SEED_AT_START = rng_utils.get_random_seed()  # initialize's common seed
 """
     + MODELS
     + STEPS
@@ -90,7 +92,7 @@ scope = keras_gen.distribute.data_parallel
 again = keras_gen.distribute.initialize()  # a second call is a no-op
 out = {"count": count, "again": again, "rank": keras_gen.distribute.process_index(),
        "chief": keras_gen.distribute.is_chief(),
-       "tf_config": json.loads(os.environ["TF_CONFIG"])}
+       "tf_config": json.loads(os.environ["TF_CONFIG"]), "seed_at_start": SEED_AT_START}
 try:
     keras_gen.distribute.data_parallel(devices=1)
 except ValueError as err:
@@ -136,6 +138,10 @@ def test_two_workers_train_as_one_on_the_global_batch(tmp_path):
         with open(done["path"]) as f:
             ranks.append(json.load(f))
     workers = [f"127.0.0.1:{port + 1}", f"127.0.0.1:{port + 2}"]
+    # Unseeded, the workers agreed on one seed (else each shuffles its own
+    # way and takes its part of a different global batch, silently).
+    assert ranks[0]["seed_at_start"] is not None
+    assert ranks[0]["seed_at_start"] == ranks[1]["seed_at_start"]
     for rank, out in enumerate(ranks):
         assert out["count"] == out["again"] == 2 and out["rank"] == rank
         assert out["chief"] == (rank == 0)

@@ -285,7 +285,37 @@ def initialize_processes(launch):
                 tf.config.set_visible_devices([gpus[chosen]], "GPU")
             except RuntimeError:
                 pass  # TensorFlow started already: the strategy says so below
-        _multi_worker_strategy()
+        _seed_alike(_multi_worker_strategy())
+
+
+def _seed_alike(strategy):
+    """Seed every worker alike unless ``keras.utils.set_random_seed`` was called.
+
+    As ``keras.distribution.initialize`` does on JAX: Keras shuffles arrays
+    with TensorFlow's random ops, and unseeded workers would each shuffle
+    their own way, each then taking its part of a different global batch
+    (some examples used twice in an epoch, others never), silently. The
+    workers add up their random seeds (one collective) and all call
+    ``keras.utils.set_random_seed`` with the sum, so initial weights,
+    SeedGenerators and shuffles start equal everywhere.
+    """
+    import keras
+
+    if _seeded():
+        return
+    import random
+
+    local = random.SystemRandom().randrange(2**31)
+    per_replica = strategy.run(lambda: tf.constant(local, tf.int64))
+    total = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    keras.utils.set_random_seed(int(total.numpy()) % 2**31)
+
+
+def _seeded():
+    # Private Keras API (3.15): the seed keras.utils.set_random_seed stored.
+    from keras.src.utils import rng_utils
+
+    return rng_utils.get_random_seed() is not None
 
 
 def local_gpu(launch, gpu_count, environ=None):
