@@ -255,7 +255,9 @@ def initialize_processes(launch):
     (:func:`local_gpu`). The ``MultiWorkerMirroredStrategy`` is created now:
     it configures TensorFlow's collective ops, which is possible only
     before TensorFlow runs its first operation. It waits for every worker
-    to start.
+    to start. Then, unless ``keras.utils.set_random_seed`` was called,
+    every worker takes one common seed (:func:`_seed_alike`), so that
+    shuffles cut the same global batches everywhere.
     """
     config = _read_tf_config(require_task=False)
     if config is None:
