@@ -353,6 +353,10 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
       "Invalid reduction dimension 0 for input with 0 dimensions". A scalar
       has no axis to reduce within a replica; it is reduced across the
       replicas only (``axis=None``), as ``MirroredStrategy``'s path does.
+
+    A non-scalar value reduced with ``axis=None`` (Keras' build batch) is
+    this replica's own value: tracing needs only its shapes, and the
+    workers' shares of an uneven batch cannot be all-reduced.
     """
 
     def reduce(self, reduce_op, value, axis=None):
@@ -360,10 +364,17 @@ class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
 
         def leaf(v):
             leaf_axis = axis
-            if axis is not None:
-                local = self.experimental_local_results(v)[0]
-                if getattr(local, "shape", None) is not None and local.shape.rank == 0:
-                    leaf_axis = None
+            local = self.experimental_local_results(v)[0]
+            rank = getattr(getattr(local, "shape", None), "rank", None)
+            if axis is not None and rank == 0:
+                leaf_axis = None
+            elif axis is None and rank:
+                # The build batch (Keras' _maybe_symbolic_build reduces the
+                # first data batch with axis=None only to trace with it):
+                # the workers' shares of an uneven batch differ in size, and
+                # an all-reduce of them aborts every worker ("Shape mismatch
+                # in the collective"), so this replica's share is used.
+                return local
             return parent.reduce(reduce_op, v, leaf_axis)
 
         if isinstance(value, (tuple, list, dict)):
