@@ -274,6 +274,18 @@ def test_bad_devices_are_refused(devices, match):
     assert "Received: devices=" in str(info.value)
 
 
+def test_data_parallel_before_initialize_in_a_launched_process_is_refused(monkeypatch):
+    # Started by a launcher but not joined: training alone would be silent
+    # (one check in keras_gen.backend.data_parallel for every backend).
+    for name, value in (("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", "29500")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(RuntimeError, match=r"call keras_gen.distribute.initialize\(\) first") as info:
+        distribute.data_parallel()
+    assert "Received: WORLD_SIZE=2" in str(info.value)
+
+
 def test_docstring_example_runs():
     result = doctest.testmod(distribute, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0

@@ -242,19 +242,6 @@ def test_several_processes_per_host_take_one_accelerator_each():
     assert _jax.local_device_ids(launch, environ=environ) is None
 
 
-def test_data_parallel_before_initialize_in_a_launched_process_is_refused(monkeypatch):
-    # Started by a launcher but not joined: training alone would be silent.
-    from keras_gen import distribute
-
-    for name, value in (("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"),
-                        ("MASTER_PORT", "29500")):
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(RuntimeError, match=r"call keras_gen.distribute.initialize\(\) first") as info:
-        distribute.data_parallel()
-    assert "Received: WORLD_SIZE=2" in str(info.value)
-
-
 def test_an_uncaught_error_ends_a_joined_process_at_once(tmp_path):
     # A process that fails alone must not wait in jax.distributed's shutdown
     # barrier (an hour) while its peers wait for it in a collective: after

@@ -291,16 +291,3 @@ def test_several_processes_per_host_take_one_gpu_each():
     assert _tensorflow.local_gpu(launch, 2, environ={"LOCAL_WORLD_SIZE": "1"}) is None
     assert _tensorflow.local_gpu(launch, 0, environ={"LOCAL_WORLD_SIZE": "2"}) is None
     assert _tensorflow.local_gpu(launch, 1, environ={"LOCAL_WORLD_SIZE": "2"}) is None
-
-
-def test_data_parallel_before_initialize_in_a_launched_process_is_refused(monkeypatch):
-    # Started by a launcher but not joined: training alone would be silent.
-    from keras_gen import distribute
-
-    for name, value in (("WORLD_SIZE", "2"), ("RANK", "1"), ("MASTER_ADDR", "127.0.0.1"),
-                        ("MASTER_PORT", "29500")):
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(RuntimeError, match=r"call keras_gen.distribute.initialize\(\) first") as info:
-        distribute.data_parallel()
-    assert "Received: WORLD_SIZE=2" in str(info.value)

@@ -385,6 +385,17 @@ def data_parallel(devices=None):
     JAX, a ``tf.distribute.MirroredStrategy`` on TensorFlow, a
     ``_torch.ProcessDataParallel`` (one replica per process) on PyTorch.
     """
+    if _impl.process_count() == 1:
+        from keras_gen.backend import _devices
+
+        launch = _devices.launcher_env()
+        if launch is not None and launch["world_size"] > 1:
+            # Without initialize() this process would train alone, silently.
+            raise RuntimeError(
+                "This process is one of several (WORLD_SIZE is set) but has not "
+                "joined the others: call keras_gen.distribute.initialize() first, "
+                f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
+            )
     return _impl.data_parallel(devices)
 
 

@@ -275,14 +275,6 @@ def data_parallel(devices):
             )
         distribution = _ProcessDataParallel(devices=keras.distribution.list_devices())
         return _devices.EngineScope(distribution, distribution.device_mesh.devices.size)
-    launch = _devices.launcher_env()
-    if launch is not None and launch["world_size"] > 1:
-        # Without initialize() this process would train alone, silently.
-        raise RuntimeError(
-            "This process is one of several (WORLD_SIZE is set) but has not "
-            "joined the others: call keras_gen.distribute.initialize() first, "
-            f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
-        )
     available = [_devices.parse_device(d) for d in keras.distribution.list_devices()]
     chosen = _devices.select(devices, available)
     distribution = keras.distribution.DataParallel(

@@ -116,14 +116,6 @@ def data_parallel(devices):
             )
         strategy = _multi_worker_strategy()
         return _devices.EngineScope(strategy, strategy.num_replicas_in_sync)
-    launch = _devices.launcher_env()
-    if launch is not None and launch["world_size"] > 1:
-        # Without initialize() this process would train alone, silently.
-        raise RuntimeError(
-            "This process is one of several (WORLD_SIZE is set) but has not "
-            "joined the others: call keras_gen.distribute.initialize() first, "
-            f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
-        )
 
     def parse(kind):
         return [_devices.parse_device(d.name) for d in tf.config.list_logical_devices(kind)]

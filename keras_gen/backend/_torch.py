@@ -206,13 +206,6 @@ def data_parallel(devices):
     world = process_count()
     here = _device_name()
     if world == 1:
-        launch = _devices.launcher_env()
-        if launch is not None and launch["world_size"] > 1:
-            raise RuntimeError(
-                "This process is one of several (WORLD_SIZE is set) but has not "
-                "joined the others: call keras_gen.distribute.initialize() first, "
-                f"at the top of the script. Received: WORLD_SIZE={launch['world_size']}"
-            )
         gpus = torch.cuda.device_count() if _on_cuda() else 0
         wants_more = devices is None or (
             not isinstance(devices, bool) and isinstance(devices, int) and devices > 1
