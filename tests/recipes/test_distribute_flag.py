@@ -1,4 +1,4 @@
-"""The recipes' --distribute flag, on two virtual CPU devices (own backend only)."""
+"""The recipes' --distribute flag: two virtual CPU devices (JAX, TensorFlow), one replica alone (PyTorch)."""
 
 import keras
 import pytest
@@ -53,7 +53,7 @@ print(json.dumps(out))
 """
 
 
-@pytest.mark.skipif(BACKEND == "torch", reason="data-parallel training is not supported on torch")
+@pytest.mark.skipif(BACKEND == "torch", reason="two virtual devices in one process: a PyTorch process has one device (several: tests/test_distribute_resume.py)")
 def test_recipes_train_data_parallel(tmp_path):
     code = TWO_DEVICES[BACKEND] + RUN_BOTH.format(tmp=str(tmp_path))
     out = helpers.run_in_backend(BACKEND, code, timeout=300)
@@ -70,12 +70,23 @@ def test_recipes_train_data_parallel(tmp_path):
     assert (tmp_path / "best.keras").exists()
 
 
-@pytest.mark.skipif(BACKEND != "torch", reason="checks the torch refusal")
-def test_distribute_flag_refused_on_torch(tmp_path):
+@pytest.mark.skipif(BACKEND != "torch", reason="checks the one-process torch engine")
+def test_distribute_flag_alone_on_torch_changes_nothing(tmp_path):
+    # A PyTorch process started alone has one replica: --distribute trains
+    # exactly as without it (the same script runs with and without torchrun).
+    import numpy as np
+
     recipe = load_recipe("vae_digits")
-    with pytest.raises(NotImplementedError, match="Received: backend=torch"):
-        recipe.main(["--smoke", "--distribute", "--no-export", "--out-dir", str(tmp_path),
-                     "--model-path", str(tmp_path / "v.keras")])
+    runs = {}
+    for flag in ([], ["--distribute"]):
+        model, history = recipe.main(["--smoke", "--no-export", "--verbose", "0", *flag,
+                                      "--out-dir", str(tmp_path / f"out{len(flag)}"),
+                                      "--model-path", str(tmp_path / f"v{len(flag)}.keras")])
+        runs[len(flag)] = ([np.asarray(w) for w in model.get_weights()], history.history)
+    (w0, h0), (w1, h1) = runs[0], runs[1]
+    assert h1 == h0
+    for a, b in zip(w0, w1):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_help_lists_distribute(capsys):
