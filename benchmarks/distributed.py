@@ -40,7 +40,6 @@ cores were used and the machine's load average.
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -104,24 +103,9 @@ print(json.dumps({"rank": keras_gen.distribute.process_index(), "processes": pro
 
 def _free_port(span=3):
     """A port P with P .. P + span - 1 free (the engines listen above MASTER_PORT)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            base = sock.getsockname()[1]
-        if base + span > 65536:
-            continue
-        socks = []
-        try:
-            for port in range(base, base + span):
-                socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-                socks[-1].bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no free span of ports on 127.0.0.1")
+    from keras_gen.backend import _devices
+
+    return _devices.free_port_span(span)
 
 
 def run_setup(backend, setup, processes, cores, global_batch, steps, rounds, size, timeout,

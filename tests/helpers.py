@@ -108,30 +108,10 @@ def free_port():
 
 
 def free_port_span(count=3):
-    """A port P with P .. P + count - 1 free on 127.0.0.1 now (MASTER_PORT and the ports above it).
+    """A port P with P .. P + count - 1 free on 127.0.0.1 now (MASTER_PORT and the ports above it)."""
+    from keras_gen.backend import _devices
 
-    keras-gen's engines listen above MASTER_PORT (JAX's coordinator on
-    P + 1, TensorFlow's worker i on P + 1 + i; torchrun's agent holds P).
-    """
-    import socket
-
-    for _ in range(50):
-        base = free_port()
-        if base + count > 65536:
-            continue
-        socks = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError("no span of free ports found")
+    return _devices.free_port_span(count)
 
 
 def start_processes(backend, code, world_size=2, port=None, env=None, cwd=None):

@@ -147,3 +147,33 @@ def launcher_env(environ=None):
         "addr": environ["MASTER_ADDR"],
         "port": integer("MASTER_PORT", 1, 65535),
     }
+
+
+def free_port_span(count=3, host="127.0.0.1"):
+    """A port P with P .. P + count - 1 free on ``host`` now.
+
+    For a launch on one host: keras-gen's engines listen above
+    ``MASTER_PORT`` (JAX's coordinator on P + 1, TensorFlow's worker i on
+    P + 1 + i; torchrun's agent holds P). Used by the tests and
+    ``benchmarks/distributed.py`` to pick ``MASTER_PORT``.
+    """
+    import socket
+
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+            base = sock.getsockname()[1]
+        if base + count > 65536:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                socks.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                socks[-1].bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no span of {count} free ports found on {host}")
