@@ -195,13 +195,17 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # dcgan_discriminator), augment (None, or ("diff" | "ada", policy):
 # keras_gen.augment.DiffAugment / AdaptiveAugment with that policy),
 # objective and r1_gamma (keras_gen.GAN), g_filters / d_filters (the
-# networks' `filters`, None for their automatic widths). "paper" is the DCGAN paper's
+# networks' `filters`, None for their automatic widths), lr_decay (None, or
+# "linear" / "cosine": both Adam learning rates decay to 0 over the run's
+# total steps with keras.optimizers.schedules.PolynomialDecay (power 1) /
+# CosineDecay; "linear_half": constant for the first half, then linear to 0;
+# the run's steps are passed to keras_gen_dcgan). "paper" is the DCGAN paper's
 # settings with the paper's networks; DEFAULT_GAN_OPTIONS names the one the
 # comparison reports as keras-gen's default.
 PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
-         "reuse_fakes": False}
+         "reuse_fakes": False, "lr_decay": None}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -238,6 +242,11 @@ GAN_OPTIONS = {
     # a faster G (1.2e-3), a still wider D.
     "g12": dict(PAPER, g_lr=1.2e-3),
     "d_wider": dict(PAPER, d_filters=(192, 384)),
+    # session 10 (helper "quality"): learning-rate decay to 0 over the run, so
+    # that the 1,500-step quality of a fast G / wide D holds to 5,000 steps.
+    "decay": dict(PAPER, lr_decay="linear"),
+    "cosine": dict(PAPER, lr_decay="cosine"),
+    "decay_half": dict(PAPER, lr_decay="linear_half"),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
@@ -253,8 +262,49 @@ def gan_options(name):
     return options
 
 
-def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM):
-    """keras_gen.GAN with the default DCGAN networks and `options`, compiled."""
+@keras.saving.register_keras_serializable(package="keras_gen_benchmarks")
+class HoldThenLinear(keras.optimizers.schedules.LearningRateSchedule):
+    """`initial` for the first `hold_steps`, then linear to 0 at `total_steps`."""
+
+    def __init__(self, initial, hold_steps, total_steps):
+        self.initial, self.hold_steps, self.total_steps = initial, hold_steps, total_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        span = max(self.total_steps - self.hold_steps, 1)
+        left = keras.ops.clip((self.total_steps - step) / span, 0.0, 1.0)
+        return self.initial * left
+
+    def get_config(self):
+        return {"initial": self.initial, "hold_steps": self.hold_steps,
+                "total_steps": self.total_steps}
+
+
+def learning_rate(value, decay, total_steps):
+    """`value`, or a schedule from it that reaches 0 at `total_steps` (see GAN_OPTIONS)."""
+    if decay is None:
+        return value
+    if not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError("total_steps must be a positive int when the options decay the "
+                         f"learning rate. Received: total_steps={total_steps!r}")
+    if decay == "linear":
+        return keras.optimizers.schedules.PolynomialDecay(value, total_steps, end_learning_rate=0.0,
+                                                          power=1.0)
+    if decay == "cosine":
+        return keras.optimizers.schedules.CosineDecay(value, total_steps, alpha=0.0)
+    if decay == "linear_half":
+        return HoldThenLinear(value, total_steps // 2, total_steps)
+    raise ValueError("lr_decay must be None, 'linear', 'cosine' or 'linear_half'. "
+                     f"Received: lr_decay={decay!r}")
+
+
+def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total_steps=None):
+    """keras_gen.GAN with the default DCGAN networks and `options`, compiled.
+
+    `total_steps`: the generator steps of the run; needed when
+    `options["lr_decay"]` is set (with one D step per G step, both
+    optimizers' `iterations` count G steps).
+    """
     keras.utils.set_random_seed(seed)
     d_kwargs = {"normalization": options["normalization"],
                 "minibatch_std": options["minibatch_std"], "dropout": options["dropout"]}
@@ -280,8 +330,13 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM):
                         keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
                         latent_dim=latent_dim, seed=seed, **gan_kwargs)
     ema = {} if options["ema"] is None else {"use_ema": True, "ema_momentum": options["ema"]}
-    gan.compile(d_optimizer=keras.optimizers.Adam(options["d_lr"], beta_1=0.5),
-                g_optimizer=keras.optimizers.Adam(options["g_lr"], beta_1=0.5, **ema))
+    decay = options.get("lr_decay")
+    d_steps = gan.d_steps
+    gan.compile(d_optimizer=keras.optimizers.Adam(
+                    learning_rate(options["d_lr"], decay, total_steps and total_steps * d_steps),
+                    beta_1=0.5),
+                g_optimizer=keras.optimizers.Adam(
+                    learning_rate(options["g_lr"], decay, total_steps), beta_1=0.5, **ema))
     return gan
 
 
@@ -349,7 +404,7 @@ def train_options(x, options, seed, steps, extractors, f_tests, at=None, chunk=1
     """
     at = sorted(set(at or ()) | {steps})
     chunk = int(np.gcd.reduce([chunk] + list(at)))
-    gan = keras_gen_dcgan(options, seed)
+    gan = keras_gen_dcgan(options, seed, total_steps=steps)
     last = {}
 
     def score(generator, step):

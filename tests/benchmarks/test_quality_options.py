@@ -90,3 +90,49 @@ def test_train_keras_gen_alone_and_reuse_a_reference_run(rgb, tmp_path):
                                        "reference_walltime_steps": 2}
     with pytest.raises(ValueError, match="reference_from must hold a run of 5 steps"):
         rgb.reference_run(str(tmp_path), seed=0, steps=5)
+
+
+@tensorflow_only
+def test_learning_rate_schedules_reach_zero_at_the_run_end(quality):
+    # Closed forms: linear (1 - t/T), cosine (1 + cos(pi t/T))/2, hold-then-linear.
+    total = 10
+    for decay, expected in (
+            ("linear", lambda t: 1.0 - t / total),
+            ("cosine", lambda t: 0.5 * (1.0 + np.cos(np.pi * t / total))),
+            ("linear_half", lambda t: min(1.0, (total - t) / (total / 2)))):
+        schedule = quality.learning_rate(8e-4, decay, total)
+        got = [float(keras.ops.convert_to_numpy(schedule(t))) for t in (0, 3, 5, 7, 10, 12)]
+        want = [8e-4 * max(expected(min(t, total)), 0.0) for t in (0, 3, 5, 7, 10, 12)]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
+    assert quality.learning_rate(2e-4, None, None) == 2e-4
+    assert quality.gan_options("g8+decay")["lr_decay"] == "linear"
+    with pytest.raises(ValueError, match="Received: total_steps=None"):
+        quality.learning_rate(2e-4, "linear", None)
+    with pytest.raises(ValueError, match="Received: lr_decay='step'"):
+        quality.learning_rate(2e-4, "step", 10)
+
+
+@tensorflow_only
+def test_decay_composes_with_ema_and_the_checkpoints(quality):
+    import tensorflow as tf
+
+    options = quality.gan_options("nonorm_mbstd+g8+ema+decay")
+    with pytest.raises(ValueError, match="total_steps"):
+        quality.keras_gen_dcgan(options, seed=0, shape=(16, 16, 1), latent_dim=4)
+    gan = quality.keras_gen_dcgan(options, seed=0, shape=(16, 16, 1), latent_dim=4,
+                                  total_steps=4)
+    seen = []
+    keep = quality._Checkpoints(gan, 2, [2, 4], lambda g, step: seen.append(step) or {})
+    x = tf.data.Dataset.from_tensor_slices(
+        np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")).batch(8).repeat()
+    gan.fit(x, epochs=2, steps_per_epoch=2, verbose=0, shuffle=False, callbacks=[keep])
+    assert seen == [2, 4]
+    for optimizer, lr in ((gan.g_optimizer, 8e-4), (gan.d_optimizer, 2e-4)):
+        assert int(optimizer.iterations) == 4
+        # halfway through, the learning rate is half; at the end, 0
+        assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-12)
+        assert float(optimizer._learning_rate(2)) == pytest.approx(lr / 2)
+    assert gan.g_optimizer.use_ema
+    # fit ends with the averaged weights in the generator, not the last raw ones
+    assert not all(np.array_equal(a, b) for a, b in
+                   zip(gan.generator.get_weights(), keep.raw_weights))
