@@ -75,6 +75,22 @@ def fit(m, x, epochs=1):
 
 def max_diff(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a.get_weights(), b.get_weights()))
+
+def built_outside():
+    # The networks before the `with` block, the GAN inside it: refused with
+    # the networks' names, not the backend's error from inside the step.
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16),
+                          keras.layers.Reshape((4, 4, 1))], name="outside_g")
+    d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(1)], name="outside_d")
+    with keras_gen.distribute.data_parallel():
+        m = keras_gen.GAN(g, d, latent_dim=2)
+        m.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+    try:
+        m.fit(X_GAN, batch_size=16, epochs=1, verbose=0)
+    except ValueError as error:
+        return f"ValueError: {error}"
+    return "no error"
 """
 
 JAX_CASE = (
@@ -128,6 +144,7 @@ for kind, base in (("vae", keras_gen.VAE), ("gan", keras_gen.GAN)):
         "batch_spec0": str(batch.spec[0]),
         "infer": list(m.sample(4).shape),
     }
+out["outside"] = built_outside()
 print(json.dumps(out))
 """
 )
@@ -193,6 +210,7 @@ for v in m.variables + m.optimizer.variables:
 out["vae"] = {"loss": h["loss"], "unsynced": unsynced, "mirrored": mirrored,
               "n_vars": len(m.variables + m.optimizer.variables),
               "sample": list(m.sample(4).shape)}
+out["outside"] = built_outside()
 print(json.dumps(out))
 """
 )
@@ -225,6 +243,7 @@ def test_jax_data_parallel_matches_one_device():
         assert not r["batch_replicated"]
         assert r["batch_spec0"] == "batch"
         assert r["infer"][0] == 4
+    assert_refused_outside(out["outside"])
 
 
 @only("tensorflow")
@@ -245,6 +264,13 @@ def test_tensorflow_mirrored_matches_one_device():
     assert vae["mirrored"] > 10
     assert vae["unsynced"] == []
     assert vae["sample"][0] == 4
+    assert_refused_outside(out["outside"])
+
+
+def assert_refused_outside(message):
+    assert message.startswith("ValueError: GAN.fit(): the variables of 'outside_g', 'outside_d' "
+                              "were created outside keras_gen.distribute.data_parallel()"), message
+    assert "Received: 4 variables outside the engine" in message, message
 
 
 # ---------------------------------------------------------------- errors

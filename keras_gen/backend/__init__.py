@@ -58,6 +58,7 @@ __all__ = [
     "keep_forward",
     "minimize",
     "minimize_kept",
+    "misplaced_variables",
     "process_count",
     "process_index",
     "record_distribution",
@@ -424,6 +425,18 @@ def process_count():
 def record_distribution(model):
     """Remember on ``model`` the data-parallel distribution active now, if any."""
     _impl.record_distribution(model)
+
+
+def misplaced_variables(model):
+    """``model``'s variables that the data-parallel engine it trains under cannot use.
+
+    Variables created outside ``keras_gen.distribute.data_parallel()`` (a
+    network built before the ``with`` block) live on one device: JAX's
+    ``DataParallel`` and TensorFlow's strategies need them laid out by the
+    engine. Empty without an engine, and on PyTorch (its engine broadcasts
+    rank 0's variables wherever they were created).
+    """
+    return _impl.misplaced_variables(model)
 
 
 def distribution_scope(model):

@@ -428,6 +428,18 @@ def record_distribution(model):
         object.__setattr__(model, _ATTR, distribution)
 
 
+def misplaced_variables(model):
+    distribution = getattr(model, _ATTR, None) or keras.distribution.distribution()
+    if distribution is None:
+        return []
+    devices = int(numpy.size(distribution.device_mesh.devices))
+    # DataParallel replicates every variable on every device of its mesh;
+    # one created outside the distribution lives on one device.
+    return [v for v in model.variables
+            if getattr(v.value, "sharding", None) is not None
+            and len(v.value.sharding.device_set) != devices]
+
+
 def distribution_scope(model):
     distribution = getattr(model, _ATTR, None)
     if distribution is None or keras.distribution.distribution() is not None:

@@ -141,6 +141,15 @@ def record_distribution(model):
     del model  # Keras records the strategy on the model (model.distribute_strategy).
 
 
+def misplaced_variables(model):
+    strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None:
+        return []
+    # Keras keeps the tf.Variable (mirrored under a strategy) in `_value`.
+    return [v for v in model.variables
+            if not strategy.extended.variable_created_in_scope(getattr(v, "_value", v))]
+
+
 def distribution_scope(model):
     del model  # fit() re-enters model.distribute_strategy itself.
     return contextlib.nullcontext()

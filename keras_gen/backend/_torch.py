@@ -508,6 +508,11 @@ def record_distribution(model):
         object.__setattr__(model, _ATTR, _ACTIVE[-1])
 
 
+def misplaced_variables(model):
+    del model  # The engine broadcasts rank 0's variables wherever they were made.
+    return []
+
+
 def distribution_scope(model):
     engine = getattr(model, _ATTR, None)
     if engine is None or _ACTIVE:

@@ -182,18 +182,43 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         elif validation_data is not None:
             self._check_inputs("validation_data", validation_data)
         _check_steps_per_epoch(x, kwargs)
+        self._check_placement("fit")
         with backend.distribution_scope(self):
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""
         self._check_inputs("x", x, y)
+        self._check_placement("evaluate")
         with backend.distribution_scope(self):
             return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
+        self._check_placement("predict")
         with backend.distribution_scope(self):
             return super().predict(x, *args, **kwargs)
+
+    def _check_placement(self, method):
+        """Refuse to run when networks were built outside the model's engine.
+
+        Under ``keras_gen.distribute.data_parallel()`` on JAX and TensorFlow
+        the backend fails deep in its first step otherwise (incompatible
+        devices, ``colocate_vars_with``); this names the network instead.
+        """
+        misplaced = backend.misplaced_variables(self)
+        if not misplaced:
+            return
+        ids = {id(v) for v in misplaced}
+        owners = [layer.name for layer in self._flatten_layers(include_self=False, recursive=False)
+                  if any(id(v) in ids for v in layer.variables)]
+        raise ValueError(
+            f"{type(self).__name__}.{method}(): the variables of "
+            f"{', '.join(repr(n) for n in owners) or 'this model'} were created outside "
+            "keras_gen.distribute.data_parallel(), so the data-parallel engine cannot "
+            "use them. Build (or load) the networks inside the "
+            "`with keras_gen.distribute.data_parallel():` block, together with the model. "
+            f"Received: {len(misplaced)} variables outside the engine, e.g. {misplaced[0].path!r}"
+        )
 
     def _check_inputs(self, name, x, y=None):
         """Check ``fit``/``evaluate`` data ``x`` (and its ``y``) by kind.
