@@ -35,7 +35,13 @@ momentum 0.9 / epsilon 1e-5) through ``model.fit`` on NumPy arrays, on every
 requested backend, once as by default (fresh z for the generator step, the
 source notes' algorithm) and once with ``reuse_fakes=True`` (the generator
 step reuses the discriminator step's fakes and G's kept forward pass), when
-the installed keras-gen has that argument.
+the installed keras-gen has that argument. The rebuild of the pytorch/examples
+networks takes BatchNormalization, Conv2D and Conv2DTranspose from
+``keras_gen.layers`` (Keras' layers, same configuration and weights, computed
+on PyTorch with PyTorch's fused kernels: ``native_batch_norm``, convolutions
+given their exact padding, channels-last views instead of copies; Keras' own
+computation on TensorFlow and JAX); ``--layers keras`` builds it from plain
+``keras.layers`` and ``--layers both`` reports both.
 
 Method. One process per backend (KERAS_BACKEND is fixed per process); the
 keras.io peer lives in the TensorFlow process and the PyTorch peer in the
@@ -46,7 +52,10 @@ each of ``--repeats`` rounds every configuration, in the same order (the peer
 first), trains ``--steps`` steps in one call (one ``fit`` call for keras-gen
 and the keras.io peer, ``fit``'s set-up included; a plain loop for the
 PyTorch peer). Images/s = steps x batch / wall time of that call. The ratio
-is keras-gen / peer images/s **in the same round**, median over rounds.
+is keras-gen / peer images/s **in the same round**, median over rounds. A
+second table divides by the worker process's CPU time of the same call
+(``time.process_time``, all its threads) instead of wall time: other jobs on
+a shared machine stretch wall time but hardly a process's CPU time.
 
 FLOPs per image are counted analytically from the layer shapes (Dense,
 Conv2D, Conv2DTranspose multiply-adds x 2; BatchNorm, activations, losses
@@ -66,7 +75,7 @@ Run (README's table; the keras.io network is heavy, ~20 GFLOP per image, and
 JAX on CPU is very slow at its transposed convolutions' gradients):
 
     nice -n 5 .venv/bin/python benchmarks/peers.py --peers kerasio --backends tensorflow --threads 1 --steps 1 --repeats 4
-    nice -n 5 .venv/bin/python benchmarks/peers.py --peers pytorch --backends tensorflow,torch --threads 1 --steps 4 --repeats 4
+    nice -n 5 .venv/bin/python benchmarks/peers.py --peers pytorch --backends tensorflow,torch --threads 1 --steps 4 --repeats 4 --layers both
     nice -n 5 .venv/bin/python benchmarks/peers.py --threads 1   # everything, all backends
     .venv/bin/python benchmarks/peers.py --quick    # smoke run, narrow networks, seconds
 
@@ -74,7 +83,8 @@ Options to tune keras-gen: ``--tf-xla`` (keras-gen on TensorFlow with XLA,
 ``jit_compile=True``; JAX always jits), ``--steps-per-execution``,
 ``--torch-threads``, ``--threads`` (every process, peers included: on a
 busy 2-core machine two torch threads spin against each other);
-``--reuse`` picks the keras-gen variants.
+``--reuse`` picks the keras-gen variants, ``--layers`` the layers of the
+pytorch/examples rebuild.
 ``benchmarks/gpu.sh`` runs it on a GPU machine.
 """
 
@@ -149,13 +159,21 @@ def kerasio_networks(scale=1, logits=True):
     return generator, discriminator
 
 
-def pytorch_networks_keras(scale=1, data_format="channels_last"):
+def pytorch_networks_keras(scale=1, data_format="channels_last", layer_set="keras_gen"):
     """pytorch/examples' DCGAN (G, D) rebuilt in Keras layers: same shapes, no biases, logits out.
 
     ``data_format="channels_first"`` builds it on (3, 64, 64) images, PyTorch's layout.
+    ``layer_set="keras_gen"`` takes BatchNormalization, Conv2D and Conv2DTranspose
+    from ``keras_gen.layers`` (Keras' layers computed with PyTorch's fused
+    kernels on PyTorch, Keras' own computation elsewhere); ``"keras"`` from
+    ``keras.layers``. Both have the same weights and configuration.
     """
     import keras
     from keras import layers
+
+    if layer_set not in LAYER_SETS:
+        raise ValueError(f"layer_set must be one of {LAYER_SETS}; received: layer_set={layer_set!r}")
+    fast = _layer_module(layer_set)
 
     nz, ngf, ndf = LATENT["pytorch"], max(1, 64 // scale), max(1, 64 // scale)
     init = keras.initializers.RandomNormal(0.0, 0.02)
@@ -164,25 +182,39 @@ def pytorch_networks_keras(scale=1, data_format="channels_last"):
     conv_args = {"use_bias": False, "kernel_initializer": init, "data_format": data_format}
 
     def bn():  # PyTorch BatchNorm2d: momentum 0.1 (Keras 0.9), eps 1e-5
-        return layers.BatchNormalization(axis=1 if first else -1, momentum=0.9, epsilon=1e-5,
+        return fast.BatchNormalization(axis=1 if first else -1, momentum=0.9, epsilon=1e-5,
                                          gamma_initializer=gamma)
 
     g = [keras.Input((nz,)), layers.Reshape((nz, 1, 1) if first else (1, 1, nz)),
-         layers.Conv2DTranspose(ngf * 8, 4, strides=1, padding="valid", **conv_args),  # 1x1 -> 4x4
+         fast.Conv2DTranspose(ngf * 8, 4, strides=1, padding="valid", **conv_args),  # 1x1 -> 4x4
          bn(), layers.ReLU()]
     for mult in (4, 2, 1):  # 4 -> 8 -> 16 -> 32
-        g += [layers.Conv2DTranspose(ngf * mult, 4, strides=2, padding="same", **conv_args), bn(), layers.ReLU()]
-    g += [layers.Conv2DTranspose(IMAGE[-1], 4, strides=2, padding="same", **conv_args),  # 32 -> 64
+        g += [fast.Conv2DTranspose(ngf * mult, 4, strides=2, padding="same", **conv_args), bn(), layers.ReLU()]
+    g += [fast.Conv2DTranspose(IMAGE[-1], 4, strides=2, padding="same", **conv_args),  # 32 -> 64
           layers.Activation("tanh")]
     d = [keras.Input((IMAGE[-1],) + IMAGE[:2] if first else IMAGE),
-         layers.Conv2D(ndf, 4, strides=2, padding="same", **conv_args),
+         fast.Conv2D(ndf, 4, strides=2, padding="same", **conv_args),
          layers.LeakyReLU(negative_slope=0.2)]
     for mult in (2, 4, 8):  # 32 -> 16 -> 8 -> 4
-        d += [layers.Conv2D(ndf * mult, 4, strides=2, padding="same", **conv_args), bn(),
+        d += [fast.Conv2D(ndf * mult, 4, strides=2, padding="same", **conv_args), bn(),
               layers.LeakyReLU(negative_slope=0.2)]
-    d += [layers.Conv2D(1, 4, strides=1, padding="valid", **conv_args),
+    d += [fast.Conv2D(1, 4, strides=1, padding="valid", **conv_args),
           layers.Flatten()]  # 4x4 -> one logit
     return keras.Sequential(g, name="generator"), keras.Sequential(d, name="discriminator")
+
+
+LAYER_SETS = ("keras_gen", "keras")
+
+
+def _layer_module(layer_set):
+    """Where BatchNormalization, Conv2D and Conv2DTranspose come from: keras_gen.layers or keras.layers."""
+    if layer_set == "keras_gen":
+        import keras_gen.layers
+
+        return keras_gen.layers
+    import keras
+
+    return keras.layers
 
 
 # Forward FLOPs per example (2 x multiply-adds of Dense, Conv2D and
@@ -464,33 +496,37 @@ def _configs(backend, args):
         jits = [None]
         if backend == "tensorflow":
             jits = {"off": [None], "on": [True], "both": [None, True]}[args.tf_xla]
-        for jit in jits:
-            for reuse in variants:
-                options = []
-                if reuse:
-                    options.append("reuse_fakes")
-                if backend == "tensorflow":
-                    options.append("XLA" if jit else "no XLA")
-                elif backend == "jax":
-                    options.append("jit")
-                else:
-                    options.append("eager")
-                first = args.channels_first and peer == "pytorch" and backend != "tensorflow"
-                if first:
-                    options.append("channels_first")
-                if args.steps_per_execution > 1:
-                    options.append(f"spe {args.steps_per_execution}")
-                if args.threads or (backend == "torch" and args.torch_threads):
-                    n = args.torch_threads if backend == "torch" and args.torch_threads else args.threads
-                    options.append(f"{n} thread{'s' if n > 1 else ''}")
-                info = dict(base, who="keras-gen", options=", ".join(options), reuse=reuse,
-                            flops=step_flops("reuse" if reuse else "fresh", f_g, f_d))
-                runners.append(KerasFitRunner(info, _keras_gen_builder(peer, scale, reuse, jit, args, first),
-                                              peer, first))
+        layer_sets = [None]
+        if peer == "pytorch":
+            layer_sets = list(LAYER_SETS) if args.layers == "both" else [args.layers]
+        for layer_set, jit, reuse in ((s, j, r) for s in layer_sets for j in jits for r in variants):
+            options = []
+            if layer_set:
+                options.append(f"{layer_set}.layers")
+            if reuse:
+                options.append("reuse_fakes")
+            if backend == "tensorflow":
+                options.append("XLA" if jit else "no XLA")
+            elif backend == "jax":
+                options.append("jit")
+            else:
+                options.append("eager")
+            first = args.channels_first and peer == "pytorch" and backend != "tensorflow"
+            if first:
+                options.append("channels_first")
+            if args.steps_per_execution > 1:
+                options.append(f"spe {args.steps_per_execution}")
+            if args.threads or (backend == "torch" and args.torch_threads):
+                n = args.torch_threads if backend == "torch" and args.torch_threads else args.threads
+                options.append(f"{n} thread{'s' if n > 1 else ''}")
+            info = dict(base, who="keras-gen", options=", ".join(options), reuse=reuse,
+                        layer_set=layer_set, flops=step_flops("reuse" if reuse else "fresh", f_g, f_d))
+            build = _keras_gen_builder(peer, scale, reuse, jit, args, first, layer_set or "keras_gen")
+            runners.append(KerasFitRunner(info, build, peer, first))
     return runners
 
 
-def _keras_gen_builder(peer, scale, reuse, jit, args, channels_first=False):
+def _keras_gen_builder(peer, scale, reuse, jit, args, channels_first=False, layer_set="keras_gen"):
     def build():
         import keras
         import keras_gen
@@ -506,7 +542,7 @@ def _keras_gen_builder(peer, scale, reuse, jit, args, channels_first=False):
             def adam():
                 return keras.optimizers.Adam(1e-4)
         else:
-            g, d = pytorch_networks_keras(scale, "channels_first" if channels_first else "channels_last")
+            g, d = pytorch_networks_keras(scale, "channels_first" if channels_first else "channels_last", layer_set)
 
             def adam():
                 return keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
@@ -549,10 +585,10 @@ def worker(args):
         if cmd["cmd"] == "quit":
             break
         runner = runners[cmd["index"]]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         losses = runner.train(cmd["steps"], cmd["offset"])
-        seconds = time.perf_counter() - start
-        _send({"seconds": seconds, "losses": losses})
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+        _send({"seconds": seconds, "cpu_seconds": cpu_seconds, "losses": losses})
 
 
 # ================================================================= parent
@@ -600,7 +636,7 @@ def _thread_env(threads):
 def _flags(args):
     return ["--threads", str(args.threads), "--backends", ",".join(args.backends), "--peers", ",".join(args.peers),
             "--tf-xla", args.tf_xla, "--steps-per-execution", str(args.steps_per_execution),
-            *(["--channels-first"] if args.channels_first else []),
+            *(["--channels-first"] if args.channels_first else []), "--layers", args.layers,
             "--torch-threads", str(args.torch_threads), "--reuse", args.reuse, "--scale", str(args.scale)]
 
 
@@ -633,6 +669,7 @@ def collect(args):
                 result = workers[c["backend"]].run(c["index"], steps, offset=2 + rep)
                 c["seconds"].append(result["seconds"])
                 c["images_per_s"].append(steps * c["batch"] / result["seconds"])
+                c.setdefault("images_per_cpu_s", []).append(steps * c["batch"] / result["cpu_seconds"])
                 c["losses"] = result["losses"]
                 c["steps"] = steps
             print(f"# round {rep + 1}/{args.repeats} done", file=sys.stderr, flush=True)
@@ -648,6 +685,9 @@ def collect(args):
                 ref = peers[0]["images_per_s"]
                 c["ratios"] = [a / b for a, b in zip(c["images_per_s"], ref)]
                 c["ratio"] = statistics.median(c["ratios"])
+                if "images_per_cpu_s" in peers[0] and "images_per_cpu_s" in c:
+                    c["cpu_ratios"] = [a / b for a, b in zip(c["images_per_cpu_s"], peers[0]["images_per_cpu_s"])]
+                    c["cpu_ratio"] = statistics.median(c["cpu_ratios"])
             c["median_images_per_s"] = statistics.median(c["images_per_s"])
     return order, all(reuse_flags) if reuse_flags else False
 
@@ -666,6 +706,21 @@ def print_table(rows, reuse_ok, args):
         print(f"| {PEER_TITLE[c['peer']]} | {who} | {c['backend']} | {c['options']} | {c['batch']} | "
               f"{c['flops'] / 1e9:.2f} | {c['median_images_per_s']:.2f} | {ratio} | {len(c['images_per_s'])} |")
     print()
+    timed = [c for c in rows if "images_per_cpu_s" in c]
+    if timed:
+        print("Per process CPU second (the same calls; robust to other jobs on the machine, which stretch wall "
+              "time but not a process's CPU time):")
+        print()
+        print("| peer network | trained by | backend | options | images per CPU-second (median) | "
+              "ratio to peer (median) | ratio per round |")
+        print("|---|---|---|---|---:|---:|---|")
+        for c in timed:
+            who = "peer: " + PEER_LOOP[c["peer"]] if c["who"] == "peer" else "keras-gen `fit`"
+            ratio = f"{c['cpu_ratio']:.2f}" if "cpu_ratio" in c else ("1.00" if c["who"] == "peer" else "n/a")
+            per_round = ", ".join(f"{r:.2f}" for r in c.get("cpu_ratios", []))
+            print(f"| {PEER_TITLE[c['peer']]} | {who} | {c['backend']} | {c['options']} | "
+                  f"{statistics.median(c['images_per_cpu_s']):.2f} | {ratio} | {per_round} |")
+        print()
     for peer in args.peers:
         rows_p = [c for c in rows if c["peer"] == peer and c["who"] != "peer" and "ratio" in c]
         if not rows_p:
@@ -721,6 +776,10 @@ def parse(argv=None):
     parser.add_argument("--reuse", choices=("off", "on", "both"), default="both",
                         help="keras-gen without / with reuse_fakes=True (default both; 'on' is skipped "
                              "when keras_gen.GAN has no reuse_fakes)")
+    parser.add_argument("--layers", choices=(*LAYER_SETS, "both"), default="keras_gen",
+                        help="where keras-gen's rebuild of the pytorch/examples networks takes BatchNormalization, "
+                             "Conv2D and Conv2DTranspose from: keras_gen (keras_gen.layers, PyTorch's fused kernels "
+                             "on torch), keras (keras.layers) or both (default keras_gen)")
     parser.add_argument("--scale", type=int, default=1, help=argparse.SUPPRESS)  # width divisor (--quick)
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: networks 8x narrower, 1 round of 2 steps")

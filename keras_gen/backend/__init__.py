@@ -53,6 +53,9 @@ __all__ = [
     "compiled_metrics",
     "data_parallel",
     "distribution_scope",
+    "fused_batch_normalization",
+    "fused_conv",
+    "fused_conv_transpose",
     "initialize_processes",
     "input_gradient",
     "keep_forward",
@@ -483,3 +486,153 @@ def set_shuffle_rng_state(state):
         import torch
 
         torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+
+
+# ------------------------------------------------------------ fused layer ops
+# Used by keras_gen.layers.BatchNormalization, Conv2D and Conv2DTranspose:
+# Keras' function computed with the backend's own fused kernel where keras-gen
+# has one (PyTorch), None elsewhere (the layer then runs Keras' computation).
+
+
+def fused_batch_normalization(x, gamma, beta, moving_mean, moving_variance, axis, epsilon, training):
+    """Batch normalization of ``x`` over every axis but ``axis`` in one fused kernel, or None.
+
+    In training (``training=True``) ``x`` is normalized with its batch
+    moments; in inference with ``moving_mean`` and ``moving_variance``.
+    Either way the result is ``(x - mean) / sqrt(variance + epsilon) * gamma
+    + beta`` (``gamma`` or ``beta`` None: 1 or 0), Keras' BatchNormalization.
+
+    Args:
+        x: float32 or float64 tensor, at least 2-D.
+        gamma, beta: tensors of shape ``(x.shape[axis],)`` or None.
+        moving_mean, moving_variance: tensors of that shape (used in inference).
+        axis: int, the channel axis.
+        epsilon: float added to the variance.
+        training: bool.
+
+    Returns:
+        ``(outputs, batch_mean, batch_variance)``, the batch moments (the biased
+        variance, as Keras' moving variance tracks) carrying no gradient and None
+        in inference; or None where this backend has no fused kernel for the
+        arguments (TensorFlow, JAX, other dtypes).
+    """
+    fused = getattr(_impl, "fused_batch_normalization", None)
+    if fused is None:
+        return None
+    return fused(x, gamma, beta, moving_mean, moving_variance, int(axis), float(epsilon), bool(training))
+
+
+def _as_tuple(value, rank):
+    return tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
+
+
+def _spatial(shape, data_format):
+    return tuple(shape[1:-1]) if data_format == "channels_last" else tuple(shape[2:])
+
+
+def fused_conv(x, kernel, bias, strides, padding, dilation_rate, data_format, groups=1):
+    """Keras' ``ops.conv`` (plus ``bias``) as one backend convolution call, or None.
+
+    Computes what ``keras.layers.Conv{1,2,3}D`` computes before its activation:
+    ``ops.conv(x, kernel, strides, padding, data_format, dilation_rate)`` plus
+    ``bias`` on the channel axis, with the "same" padding given to the
+    convolution itself (no padded copy of ``x``) and channels-last tensors
+    passed as views.
+
+    Args:
+        x: tensor ``(batch, *spatial, channels)`` or ``(batch, channels, *spatial)``.
+        kernel: Keras kernel ``(*kernel_size, channels / groups, filters)``.
+        bias: tensor ``(filters,)`` or None.
+        strides, dilation_rate: int or one per spatial axis.
+        padding: "valid" or "same".
+        data_format: "channels_last" or "channels_first".
+        groups: int.
+
+    Returns:
+        The output tensor, or None where this backend has no fused kernel or
+        the padding is not one PyTorch's convolution takes (asymmetric "same",
+        "causal").
+    """
+    fused = getattr(_impl, "fused_conv", None)
+    if fused is None or padding not in ("valid", "same"):
+        return None
+    rank = len(x.shape) - 2
+    strides, dilation = _as_tuple(strides, rank), _as_tuple(dilation_rate, rank)
+    sizes, kernel_size = _spatial(x.shape, data_format), tuple(kernel.shape[:rank])
+    paddings = []
+    for n, k, s, d in zip(sizes, kernel_size, strides, dilation):
+        if padding == "valid":
+            paddings.append(0)
+            continue
+        if n is None:
+            return None
+        k_eff = (k - 1) * d + 1
+        total = max(0, (-(-n // s) - 1) * s + k_eff - n)  # Keras' "same": the extra pixel on the right
+        if total % 2:
+            return None
+        paddings.append(total // 2)
+    return fused(x, kernel, bias, strides, paddings, dilation, data_format == "channels_last", int(groups))
+
+
+def _conv_transpose_crops(size, k, s, d, padding, output_padding):
+    """Pixels cropped left and right from the full transposed convolution, Keras' shapes."""
+    k_eff = (k - 1) * d + 1
+    if padding == "valid":
+        extra = max(k_eff, s) - k_eff if output_padding is None else output_padding
+        left, right = k_eff - 1, k_eff - 1 + extra
+    else:
+        if output_padding is None:
+            total = s + k_eff - 2
+        else:
+            total = k_eff + k_eff % 2 - 2 + output_padding
+        left = min(total // 2 + total % 2, k_eff - 1)
+        right = total - left
+    return k_eff - 1 - left, k_eff - 1 - right
+
+
+def fused_conv_transpose(x, kernel, bias, strides, padding, output_padding, dilation_rate, data_format):
+    """Keras' ``ops.conv_transpose`` (plus ``bias``) as one backend call, or None.
+
+    Computes what ``keras.layers.Conv{1,2,3}DTranspose`` computes before its
+    activation, with Keras' output shape given to the transposed convolution
+    as its padding and output padding, instead of computing the full output
+    and cropping it.
+
+    Args:
+        x: tensor ``(batch, *spatial, channels)`` or ``(batch, channels, *spatial)``.
+        kernel: Keras kernel ``(*kernel_size, filters, channels)``.
+        bias: tensor ``(filters,)`` or None.
+        strides, dilation_rate: int or one per spatial axis.
+        padding: "valid" or "same".
+        output_padding: None, int or one per spatial axis.
+        data_format: "channels_last" or "channels_first".
+
+    Returns:
+        The output tensor, or None where this backend has no fused kernel or
+        the output needs zeros beyond the full transposed convolution.
+    """
+    fused = getattr(_impl, "fused_conv_transpose", None)
+    if fused is None or padding not in ("valid", "same"):
+        return None
+    rank = len(x.shape) - 2
+    strides, dilation = _as_tuple(strides, rank), _as_tuple(dilation_rate, rank)
+    out_pads = _as_tuple(output_padding, rank)
+    kernel_size = tuple(kernel.shape[:rank])
+    paddings, output_paddings, crops_right = [], [], []
+    for size, k, s, d, op in zip(_spatial(x.shape, data_format), kernel_size, strides, dilation, out_pads):
+        crop_left, crop_right = _conv_transpose_crops(size, k, s, d, padding, op)
+        if crop_left < 0 or crop_right < 0:
+            return None
+        # PyTorch crops `padding` on both sides, then adds `output_padding`
+        # (less than the stride or the dilation) back on the right.
+        paddings.append(crop_left)
+        if crop_left >= crop_right:
+            if crop_left - crop_right >= max(s, d):
+                return None
+            output_paddings.append(crop_left - crop_right)
+            crops_right.append(0)
+        else:
+            output_paddings.append(0)
+            crops_right.append(crop_right - crop_left)
+    return fused(x, kernel, bias, strides, paddings, output_paddings, crops_right, dilation,
+                 data_format == "channels_last")

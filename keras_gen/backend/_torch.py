@@ -549,3 +549,146 @@ def _global_draw(draw):
         return whole[ctx.start : ctx.start + ctx.rows]
 
     return wrapped
+
+
+# ----------------------------------------------------------- fused layer ops
+# keras_gen.layers' BatchNormalization, Conv2D and Conv2DTranspose call these
+# (through keras_gen.backend) to compute Keras' function with one PyTorch op
+# each. They return None where they do not apply, and the layer then computes
+# Keras' own way. Channels-last tensors are handed to PyTorch as permuted
+# views (an NHWC tensor permuted to NCHW is channels_last-contiguous, which
+# PyTorch's CPU kernels take as is) instead of Keras' contiguous copies.
+
+
+def _to_channels_first(x, channels_last):
+    if not channels_last:
+        return x
+    return x.permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+def _from_channels_first(x, channels_last):
+    if not channels_last:
+        return x
+    return x.permute(0, *range(2, x.ndim), 1)
+
+
+def _tensor(value):
+    # A Keras variable's current value (the stateless scope's, autocast), as is otherwise.
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    import keras
+
+    return keras.ops.convert_to_tensor(value)
+
+
+def _same_dtype(*tensors):
+    dtypes = {t.dtype for t in tensors if t is not None}
+    return len(dtypes) == 1 and dtypes.pop() in (torch.float32, torch.float64)
+
+
+def fused_batch_normalization(x, gamma, beta, mean, variance, axis, epsilon, training):
+    x, gamma, beta, mean, variance = map(_tensor, (x, gamma, beta, mean, variance))
+    if not _same_dtype(x, gamma, beta, *(() if training else (mean, variance))) or x.ndim < 2:
+        return None
+    axis = axis % x.ndim
+    # Channels on dim 1 as a view: the last axis permuted there (channels_last
+    # memory, which PyTorch's kernels take), any other moved there.
+    if axis == x.ndim - 1 and x.ndim > 2:
+        xc = _to_channels_first(x, True)
+    else:
+        xc = torch.movedim(x, axis, 1)
+    if training:
+        out, batch_mean, invstd = torch.native_batch_norm(
+            xc, gamma, beta, None, None, True, 0.0, epsilon
+        )
+        with torch.no_grad():
+            # The biased batch variance (Keras' moving-variance convention),
+            # from the 1 / sqrt(var + eps) the kernel saved.
+            batch_var = torch.clamp(invstd.double().pow(-2) - epsilon, min=0.0).to(x.dtype)
+            batch_mean = batch_mean.detach()
+    else:
+        out = torch.batch_norm(
+            xc, gamma, beta, mean, variance, False, 0.0, epsilon, False
+        )
+        batch_mean = batch_var = None
+    if axis == x.ndim - 1 and x.ndim > 2:
+        out = _from_channels_first(out, True)
+    else:
+        out = torch.movedim(out, 1, axis)
+    return out, batch_mean, batch_var
+
+
+class _ChannelsLastKernel(torch.autograd.Function):
+    """Keras' 2-D kernel ``(kh, kw, a, b)`` as PyTorch's ``(b, a, kh, kw)`` in channels_last memory.
+
+    Both directions are one 2-D transpose, ``(kh * kw * a, b) <-> (b, kh * kw * a)``
+    (PyTorch's fast copy kernel for it is several times quicker than a
+    4-D permuted copy), and the gradient comes back contiguous in Keras'
+    layout, so that the optimizer's element-wise updates run on contiguous
+    memory.
+    """
+
+    @staticmethod
+    def forward(ctx, kernel):
+        kh, kw, a, b = kernel.shape
+        flat = kernel.reshape(kh * kw * a, b).t().contiguous()  # (b, kh * kw * a)
+        return flat.view(b, kh, kw, a).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, a, kh, kw = grad.shape
+        flat = grad.permute(0, 2, 3, 1).reshape(b, kh * kw * a)
+        return flat.t().contiguous().view(kh, kw, a, b)
+
+
+def _weight(kernel, channels_last):
+    # Keras' (spatial..., a, b) kernel as PyTorch's (b, a, spatial...): copied
+    # once into the memory format the convolution runs in, so that autograd
+    # saves that copy for the backward pass (a permuted view would be copied
+    # again there).
+    rank = kernel.ndim - 2
+    if channels_last and rank == 2:
+        return _ChannelsLastKernel.apply(kernel)
+    return kernel.permute(rank + 1, rank, *range(rank)).contiguous()
+
+
+_CONV = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d, 3: torch.nn.functional.conv3d}
+_CONV_T = {
+    1: torch.nn.functional.conv_transpose1d,
+    2: torch.nn.functional.conv_transpose2d,
+    3: torch.nn.functional.conv_transpose3d,
+}
+
+
+def fused_conv(x, kernel, bias, strides, paddings, dilation_rate, channels_last, groups):
+    x, kernel, bias = map(_tensor, (x, kernel, bias))
+    rank = x.ndim - 2
+    if rank not in _CONV or not _same_dtype(x, kernel, bias):
+        return None
+    # Keras' (spatial..., in / groups, out) kernel as PyTorch's (out, in / groups, spatial...).
+    weight = _weight(kernel, channels_last)
+    out = _CONV[rank](
+        _to_channels_first(x, channels_last), weight, bias,
+        stride=tuple(strides), padding=tuple(paddings),
+        dilation=tuple(dilation_rate), groups=groups,
+    )
+    return _from_channels_first(out, channels_last)
+
+
+def fused_conv_transpose(x, kernel, bias, strides, paddings, output_paddings, crops_right,
+                         dilation_rate, channels_last):
+    x, kernel, bias = map(_tensor, (x, kernel, bias))
+    rank = x.ndim - 2
+    if rank not in _CONV_T or not _same_dtype(x, kernel, bias):
+        return None
+    # Keras' (spatial..., out, in) kernel as PyTorch's (in, out, spatial...).
+    weight = _weight(kernel, channels_last)
+    out = _CONV_T[rank](
+        _to_channels_first(x, channels_last), weight, bias,
+        stride=tuple(strides), padding=tuple(paddings),
+        output_padding=tuple(output_paddings), dilation=tuple(dilation_rate),
+    )
+    if any(crops_right):
+        index = [slice(None), slice(None)] + [slice(0, n - c) for n, c in zip(out.shape[2:], crops_right)]
+        out = out[tuple(index)]
+    return _from_channels_first(out, channels_last)
