@@ -604,7 +604,7 @@ def fused_batch_normalization(x, gamma, beta, mean, variance, axis, epsilon, tra
         with torch.no_grad():
             # The biased batch variance (Keras' moving-variance convention),
             # from the 1 / sqrt(var + eps) the kernel saved.
-            batch_var = torch.clamp(invstd.double().pow(-2) - epsilon, min=0.0).to(x.dtype)
+            batch_var = torch.clamp(invstd.pow(-2) - epsilon, min=0.0).to(x.dtype)
             batch_mean = batch_mean.detach()
     else:
         out = torch.batch_norm(
