@@ -120,7 +120,8 @@ mkdir -p "$(dirname "$out")"
 # DCGAN and pytorch/examples' dcgan on their own networks and batch sizes,
 # keras-gen with and without reuse_fakes, images/s and the ratio to the peer.
 # BENCH_PEERS [kerasio,pytorch]  BENCH_PEERS_STEPS [50]  BENCH_PEERS_REPEATS [5]
-# BENCH_PEERS_TF_XLA [both]; BENCH_PEERS=none skips it.
+# BENCH_PEERS_TF_XLA [both]  BENCH_PEERS_LAYERS [both: keras_gen.layers and keras.layers
+# for the pytorch/examples rebuild]; BENCH_PEERS=none skips it.
 if [ "${BENCH_PEERS:-kerasio,pytorch}" != none ]; then
   if [ "$QUICK" = 1 ]; then
     peer_args=(--quick)
@@ -130,7 +131,7 @@ if [ "${BENCH_PEERS:-kerasio,pytorch}" != none ]; then
   echo | tee -a "$out"
   echo "## keras-gen against the peers' own networks (benchmarks/peers.py)" | tee -a "$out"
   "$PY" benchmarks/peers.py --backends "$backends" --peers "${BENCH_PEERS:-kerasio,pytorch}" \
-    --tf-xla "${BENCH_PEERS_TF_XLA:-both}" "${peer_args[@]}" --json "${out%.txt}-peers.json" | tee -a "$out"
+    --tf-xla "${BENCH_PEERS_TF_XLA:-both}" --layers "${BENCH_PEERS_LAYERS:-both}" "${peer_args[@]}" --json "${out%.txt}-peers.json" | tee -a "$out"
 fi
 # Several GPUs (benchmarks/distributed.py --gpus): one process per GPU, started
 # as `torchrun --nproc-per-node N` starts them (keras_gen.distribute.initialize()
