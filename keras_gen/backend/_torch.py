@@ -625,20 +625,33 @@ class _ChannelsLastKernel(torch.autograd.Function):
     (PyTorch's fast copy kernel for it is several times quicker than a
     4-D permuted copy), and the gradient comes back contiguous in Keras'
     layout, so that the optimizer's element-wise updates run on contiguous
-    memory.
+    memory. Written in the ``setup_context`` form, with a forward-mode rule
+    and a generated vmap rule, so that ``torch.func`` transforms (``jacrev``,
+    ``jvp``, ``vmap``, ``hessian``) go through it as they go through Keras'
+    permuted kernel.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, kernel):
+    def forward(kernel):
         kh, kw, a, b = kernel.shape
         flat = kernel.reshape(kh * kw * a, b).t().contiguous()  # (b, kh * kw * a)
-        return flat.view(b, kh, kw, a).permute(0, 3, 1, 2)
+        return flat.reshape(b, kh, kw, a).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass  # the transform is linear and shape-only: nothing to save
 
     @staticmethod
     def backward(ctx, grad):
         b, a, kh, kw = grad.shape
         flat = grad.permute(0, 2, 3, 1).reshape(b, kh * kw * a)
-        return flat.t().contiguous().view(kh, kw, a, b)
+        return flat.t().contiguous().reshape(kh, kw, a, b)
+
+    @staticmethod
+    def jvp(ctx, tangent):
+        return _ChannelsLastKernel.forward(tangent)
 
 
 def _weight(kernel, channels_last):

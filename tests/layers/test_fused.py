@@ -242,3 +242,52 @@ def test_with_fused_layers_swaps_the_default_dcgan_layers_and_back():
     np.testing.assert_allclose(_np(back(z, training=False)), _np(g(z, training=False)), rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="model must be a Sequential or functional"):
         kg_layers.with_fused_layers(kg_layers.Conv2D(2, 3))
+
+
+@pytest.mark.skipif(not FUSED, reason="torch.func transforms are PyTorch's")
+def test_torch_func_transforms_go_through_the_fast_convolutions():
+    # jacrev / jvp / forward-over-reverse (a Hessian-vector product) of a network with the fast
+    # layers equal those of the Keras twin: the kernel's custom autograd.Function must support
+    # torch.func (setup_context form, a jvp rule), as Keras' permuted kernel does.
+    import torch
+
+    def net(lib):
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([
+            keras.Input((6, 6, 2)),
+            lib.Conv2D(3, 4, strides=2, padding="same"),
+            lib.BatchNormalization(),
+            lib.Conv2DTranspose(2, 4, strides=2, padding="same"),
+        ])
+
+    x = torch.tensor(RNG.normal(size=(2, 6, 6, 2)).astype("float32"))
+    v = torch.tensor(RNG.normal(size=(2, 6, 6, 2)).astype("float32"))
+    results = []
+    for lib in (kg_layers, keras.layers):
+        m = net(lib)
+        f = lambda t: m(t, training=False)  # noqa: E731
+        hvp = torch.func.jvp(torch.func.grad(lambda t: f(t).square().sum()), (x,), (v,))[1]
+        results.append([torch.func.jacrev(f)(x), torch.func.jvp(f, (x,), (v,))[1], hvp])
+    for fast, plain in zip(*results):
+        np.testing.assert_allclose(_np(fast.detach()), _np(plain.detach()), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not FUSED, reason="from TensorFlow the export runs in-process, where these are Keras' layers; "
+                                      "JAX's export goes through the same TensorFlow child as PyTorch's")
+def test_generator_with_fast_layers_exports_from_pytorch(tmp_path):
+    # The export's TensorFlow child loads the .keras file written under PyTorch: it must find the
+    # keras_gen classes, and the SavedModel must compute the generator (moving statistics included).
+    from keras_gen import runtime
+
+    g = keras.Sequential([
+        keras.Input((4,)), keras.layers.Reshape((1, 1, 4)),
+        kg_layers.Conv2DTranspose(4, 4, padding="valid", use_bias=False),
+        kg_layers.BatchNormalization(momentum=0.5), keras.layers.ReLU(),
+        kg_layers.Conv2DTranspose(2, 4, strides=2, padding="same"),
+        kg_layers.Conv2D(1, 3, padding="same", activation="tanh"),
+    ], name="generator")
+    z = RNG.normal(size=(3, 4)).astype("float32")
+    g(z, training=True)  # non-trivial moving statistics
+    path = tmp_path / "generator"
+    keras_gen.export(g, path, format="saved_model")
+    np.testing.assert_allclose(runtime.load(path)(z), _np(g(z, training=False)), rtol=1e-5, atol=1e-6)
