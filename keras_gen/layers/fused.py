@@ -146,16 +146,22 @@ _PLAIN = {fast: plain for plain, fast in _FUSED.items()}
 
 
 def _swap_layers(model, table):
-    if not isinstance(model, keras.Model) or not (
-        isinstance(model, keras.Sequential) or model.__class__.__name__ == "Functional"
-    ):
+    # Exactly Sequential or Functional: clone_model would turn a subclass
+    # into its base class, its own methods silently lost.
+    if type(model) is not keras.Sequential and type(model).__name__ != "Functional":
         raise TypeError(
-            f"model must be a Sequential or functional keras.Model. Received: model={model!r}"
+            "model must be a Sequential or functional keras.Model (not a subclass: its own "
+            f"code would be lost in the copy). Received: model={model!r}"
         )
 
     def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.Wrapper) and type(layer.layer) in table:
+            # A wrapped layer (e.g. in SpectralNormalization) is swapped inside its wrapper.
+            inner = table[type(layer.layer)].from_config(layer.layer.get_config())
+            config = {**config, "layer": keras.saving.serialize_keras_object(inner)}
         cls = table.get(type(layer), type(layer))
-        return cls.from_config(layer.get_config())
+        return cls.from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
@@ -165,11 +171,12 @@ def _swap_layers(model, table):
 def with_fused_layers(model):
     """A copy of ``model`` whose Keras BatchNormalization, Conv2D and Conv2DTranspose are keras-gen's.
 
-    Every layer of exactly those Keras classes (nested Sequential and
-    functional models included) is rebuilt as the :mod:`keras_gen.layers`
-    class of the same name from its configuration; other layers are
-    cloned as they are; all weights (moving statistics included) are
-    copied. The copy computes the same function, faster on PyTorch.
+    Every layer of exactly those Keras classes (in nested Sequential and
+    functional models and inside wrappers such as ``SpectralNormalization``
+    included) is rebuilt as the :mod:`keras_gen.layers` class of the same
+    name from its configuration; other layers are cloned as they are; all
+    weights (moving statistics included) are copied. The copy computes the
+    same function, faster on PyTorch.
 
     Args:
         model: a Sequential or functional ``keras.Model`` (e.g. from
@@ -179,7 +186,8 @@ def with_fused_layers(model):
         The new model (``model`` is left as it is).
 
     Raises:
-        TypeError: if ``model`` is not a Sequential or functional model.
+        TypeError: if ``model`` is not a Sequential or functional model
+            (a subclass of either included).
 
     Example:
 
@@ -203,6 +211,7 @@ def with_keras_layers(model):
         The new model, weights copied.
 
     Raises:
-        TypeError: if ``model`` is not a Sequential or functional model.
+        TypeError: if ``model`` is not a Sequential or functional model
+            (a subclass of either included).
     """
     return _swap_layers(model, _PLAIN)

@@ -291,3 +291,31 @@ def test_generator_with_fast_layers_exports_from_pytorch(tmp_path):
     path = tmp_path / "generator"
     keras_gen.export(g, path, format="saved_model")
     np.testing.assert_allclose(runtime.load(path)(z), _np(g(z, training=False)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not FUSED, reason="clone_model is backend-independent; the outputs differ only on PyTorch")
+def test_with_fused_layers_swaps_wrapped_layers_and_refuses_model_subclasses():
+    from keras_gen.networks import dcgan_discriminator
+
+    # dcgan_discriminator(spectral_norm=True) wraps its convolutions in SpectralNormalization:
+    # the wrapped Conv2D are swapped too (and back), the function kept.
+    d = dcgan_discriminator((8, 8, 1), filters=(4, 8), spectral_norm=True)
+    x = RNG.normal(size=(2, 8, 8, 1)).astype("float32")
+    d(x, training=True)  # moves the power-iteration vectors
+    fast = kg_layers.with_fused_layers(d)
+    inner = [layer.layer for layer in fast.layers if isinstance(layer, keras.layers.Wrapper)]
+    assert inner and all(type(layer).__module__ == "keras_gen.layers.fused" for layer in inner
+                         if isinstance(layer, keras.layers.Conv2D))
+    assert any(type(layer) is kg_layers.Conv2D for layer in inner)
+    np.testing.assert_allclose(_np(fast(x, training=False)), _np(d(x, training=False)), rtol=1e-5, atol=1e-6)
+    back = kg_layers.with_keras_layers(fast)
+    assert [type(layer.layer) for layer in back.layers if isinstance(layer, keras.layers.Wrapper)] == \
+        [type(layer.layer) for layer in d.layers if isinstance(layer, keras.layers.Wrapper)]
+
+    # A Sequential subclass would come back as a plain Sequential, its own code lost: refused.
+    class Custom(keras.Sequential):
+        pass
+
+    custom = Custom([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
+    with pytest.raises(TypeError, match="model must be a Sequential or functional .*Received: model="):
+        kg_layers.with_fused_layers(custom)
