@@ -70,8 +70,8 @@ class Conv2D(keras.layers.Conv2D):
     ``keras.layers.Conv2D``. On PyTorch, for float inputs and "valid" or
     symmetric "same" padding, the convolution gets the padding itself (no
     padded copy of the input), the bias, and channels-last tensors as views
-    (no contiguous copies); otherwise, and on TensorFlow and JAX, it is
-    Keras' layer.
+    (no contiguous copies); otherwise, on TensorFlow and JAX, and in a
+    subclass that overrides ``convolution_op``, it is Keras' layer.
 
     Example:
 
@@ -82,6 +82,9 @@ class Conv2D(keras.layers.Conv2D):
     """
 
     def call(self, inputs):
+        if type(self).convolution_op is not keras.layers.Conv2D.convolution_op:
+            # A subclass's own convolution (Keras' hook, e.g. weight standardization).
+            return super().call(inputs)
         outputs = _backend.fused_conv(
             inputs,
             self.kernel,

@@ -319,3 +319,19 @@ def test_with_fused_layers_swaps_wrapped_layers_and_refuses_model_subclasses():
     custom = Custom([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3)])
     with pytest.raises(TypeError, match="model must be a Sequential or functional .*Received: model="):
         kg_layers.with_fused_layers(custom)
+
+
+@pytest.mark.skipif(not FUSED, reason=KERAS_PATH)
+def test_a_subclass_overriding_convolution_op_keeps_its_convolution():
+    # Keras' documented hook (e.g. weight standardization): Conv2D.call runs self.convolution_op.
+    def standardized(base):
+        class StandardizedConv2D(base):
+            def convolution_op(self, inputs, kernel):
+                mean, var = ops.moments(kernel, axes=[0, 1, 2], keepdims=True)
+                return ops.conv(inputs, (kernel - mean) / ops.sqrt(var + 1e-10), padding="valid",
+                                strides=list(self.strides), dilation_rate=self.dilation_rate,
+                                data_format=self.data_format)
+        return StandardizedConv2D(3, 3, use_bias=False)
+
+    a, b = _twins(standardized(kg_layers.Conv2D), standardized(keras.layers.Conv2D), (6, 6, 2))
+    _assert_same_function(a, b, RNG.normal(size=(2, 6, 6, 2)).astype("float32"), training=True)
