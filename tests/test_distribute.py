@@ -77,20 +77,39 @@ def max_diff(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a.get_weights(), b.get_weights()))
 
 def built_outside():
-    # The networks before the `with` block, the GAN inside it: refused with
-    # the networks' names, not the backend's error from inside the step.
-    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16),
-                          keras.layers.Reshape((4, 4, 1))], name="outside_g")
-    d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
-                          keras.layers.Dense(1)], name="outside_d")
-    with keras_gen.distribute.data_parallel():
+    # The networks before the `with` block, the GAN inside it; or the whole
+    # GAN before it and fit inside it: refused with the networks' names, not
+    # the backend's error from inside the step.
+    def nets():
+        g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16),
+                              keras.layers.Reshape((4, 4, 1))], name="outside_g")
+        d = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(1)], name="outside_d")
+        return g, d
+
+    def gan(g, d):
         m = keras_gen.GAN(g, d, latent_dim=2)
         m.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
-    try:
-        m.fit(X_GAN, batch_size=16, epochs=1, verbose=0)
-    except ValueError as error:
-        return f"ValueError: {error}"
-    return "no error"
+        return m
+
+    def outcome(fit):
+        try:
+            fit()
+        except ValueError as error:
+            return f"ValueError: {error}"
+        return "no error"
+
+    g, d = nets()
+    with keras_gen.distribute.data_parallel():
+        m = gan(g, d)
+    networks_outside = outcome(lambda: m.fit(X_GAN, batch_size=16, epochs=1, verbose=0))
+    m = gan(*nets())
+
+    def fit_inside():
+        with keras_gen.distribute.data_parallel():
+            m.fit(X_GAN, batch_size=16, epochs=1, verbose=0)
+
+    return [networks_outside, outcome(fit_inside)]
 """
 
 JAX_CASE = (
@@ -267,10 +286,14 @@ def test_tensorflow_mirrored_matches_one_device():
     assert_refused_outside(out["outside"])
 
 
-def assert_refused_outside(message):
-    assert message.startswith("ValueError: GAN.fit(): the variables of 'outside_g', 'outside_d' "
-                              "were created outside keras_gen.distribute.data_parallel()"), message
-    assert "Received: 4 variables outside the engine" in message, message
+def assert_refused_outside(messages):
+    # 4 = the networks' kernels and biases; the GAN built outside adds its
+    # latent SeedGenerator's state.
+    assert len(messages) == 2
+    for message, count in zip(messages, (4, 5)):
+        assert message.startswith("ValueError: GAN.fit(): the variables of 'outside_g', 'outside_d' "
+                                  "were created outside keras_gen.distribute.data_parallel()"), message
+        assert f"Received: {count} variables outside the engine" in message, message
 
 
 # ---------------------------------------------------------------- errors

@@ -143,6 +143,9 @@ def record_distribution(model):
 
 def misplaced_variables(model):
     strategy = getattr(model, "_distribute_strategy", None)
+    if strategy is None and tf.distribute.has_strategy():
+        # Built outside any strategy, trained inside one's scope.
+        strategy = tf.distribute.get_strategy()
     if strategy is None:
         return []
     # Keras keeps the tf.Variable (mirrored under a strategy) in `_value`.
