@@ -910,11 +910,14 @@ def worker_memory(args):
 # ===================================================================== parent
 
 
-def _thread_env(threads):
-    """Environment that limits every backend's CPU thread pools to ``threads``."""
+def thread_env(threads):
+    """Environment that limits the CPU thread pools (OpenMP, MKL, OpenBLAS, XLA:CPU) to ``threads``.
+
+    Shared by this script, peers.py and objectives.py.
+    """
     if not threads:
         return {}
-    env = {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     xla = os.environ.get("XLA_FLAGS", "")
     if threads == 1:
         xla += " --xla_cpu_multi_thread_eigen=false"
@@ -937,7 +940,7 @@ def _limit_threads(backend, threads):
 
 
 def _run_worker(backend, args, extra):
-    env = dict(os.environ, KERAS_BACKEND=backend, **_thread_env(args.threads))
+    env = dict(os.environ, KERAS_BACKEND=backend, **thread_env(args.threads))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, os.path.abspath(__file__), "--_worker", *extra, *_shared_flags(args)]

@@ -109,12 +109,10 @@ def limit_threads(threads):
     """Pin every backend's CPU thread pools to ``threads``; call before importing keras."""
     if not threads:
         return
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    xla = os.environ.get("XLA_FLAGS", "")
-    if threads == 1:
-        xla += " --xla_cpu_multi_thread_eigen=false"
-    os.environ["XLA_FLAGS"] = f"{xla} intra_op_parallelism_threads={threads}".strip()
+    sys.path.insert(0, HERE)
+    from handwritten_loops import thread_env
+
+    os.environ.update(thread_env(threads))
     import tensorflow as tf  # the data pipeline's runtime, on every backend
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)

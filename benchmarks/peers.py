@@ -219,7 +219,7 @@ def _layer_module(layer_set):
 
 # Forward FLOPs per example (2 x multiply-adds of Dense, Conv2D and
 # Conv2DTranspose layers): the count handwritten_loops.py prints.
-from handwritten_loops import network_flops  # noqa: E402
+from handwritten_loops import network_flops, thread_env  # noqa: E402
 
 
 # Step FLOPs per image as (multiple of F_G, multiple of F_D); see the module docstring.
@@ -594,7 +594,7 @@ def worker(args):
 # ================================================================= parent
 class Worker:
     def __init__(self, backend, args):
-        env = dict(os.environ, KERAS_BACKEND=backend, **_thread_env(args.threads))
+        env = dict(os.environ, KERAS_BACKEND=backend, **thread_env(args.threads))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
         cmd = [sys.executable, os.path.abspath(__file__), "--_worker", *_flags(args)]
@@ -620,17 +620,6 @@ class Worker:
         except (BrokenPipeError, ValueError):
             pass
         self.proc.wait(timeout=120)
-
-
-def _thread_env(threads):
-    """Environment that limits the CPU thread pools (OpenMP, MKL, XLA:CPU) to ``threads``."""
-    if not threads:
-        return {}
-    xla = os.environ.get("XLA_FLAGS", "")
-    if threads == 1:
-        xla += " --xla_cpu_multi_thread_eigen=false"
-    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-            "XLA_FLAGS": f"{xla} intra_op_parallelism_threads={threads}".strip()}
 
 
 def _flags(args):

@@ -673,34 +673,31 @@ _CONV_T = {
 }
 
 
-def fused_conv(x, kernel, bias, strides, paddings, dilation_rate, channels_last, groups):
+def _convolve(ops, x, kernel, bias, channels_last, **arguments):
+    # Keras' kernel (spatial..., a, b) as PyTorch's (b, a, spatial...): conv
+    # (out, in / groups, ...) from (..., in / groups, out), conv_transpose
+    # (in, out, ...) from (..., out, in). The output channels-first, or None.
     x, kernel, bias = map(_tensor, (x, kernel, bias))
     rank = x.ndim - 2
-    if rank not in _CONV or not _same_dtype(x, kernel, bias):
+    if rank not in ops or not _same_dtype(x, kernel, bias):
         return None
-    # Keras' (spatial..., in / groups, out) kernel as PyTorch's (out, in / groups, spatial...).
-    weight = _weight(kernel, channels_last)
-    out = _CONV[rank](
-        _to_channels_first(x, channels_last), weight, bias,
-        stride=tuple(strides), padding=tuple(paddings),
-        dilation=tuple(dilation_rate), groups=groups,
-    )
-    return _from_channels_first(out, channels_last)
+    return ops[rank](_to_channels_first(x, channels_last), _weight(kernel, channels_last), bias,
+                     **arguments)
+
+
+def fused_conv(x, kernel, bias, strides, paddings, dilation_rate, channels_last, groups):
+    out = _convolve(_CONV, x, kernel, bias, channels_last, stride=tuple(strides),
+                    padding=tuple(paddings), dilation=tuple(dilation_rate), groups=groups)
+    return None if out is None else _from_channels_first(out, channels_last)
 
 
 def fused_conv_transpose(x, kernel, bias, strides, paddings, output_paddings, crops_right,
                          dilation_rate, channels_last):
-    x, kernel, bias = map(_tensor, (x, kernel, bias))
-    rank = x.ndim - 2
-    if rank not in _CONV_T or not _same_dtype(x, kernel, bias):
+    out = _convolve(_CONV_T, x, kernel, bias, channels_last, stride=tuple(strides),
+                    padding=tuple(paddings), output_padding=tuple(output_paddings),
+                    dilation=tuple(dilation_rate))
+    if out is None:
         return None
-    # Keras' (spatial..., out, in) kernel as PyTorch's (in, out, spatial...).
-    weight = _weight(kernel, channels_last)
-    out = _CONV_T[rank](
-        _to_channels_first(x, channels_last), weight, bias,
-        stride=tuple(strides), padding=tuple(paddings),
-        output_padding=tuple(output_paddings), dilation=tuple(dilation_rate),
-    )
     if any(crops_right):
         index = [slice(None), slice(None)] + [slice(0, n - c) for n, c in zip(out.shape[2:], crops_right)]
         out = out[tuple(index)]
