@@ -247,6 +247,9 @@ GAN_OPTIONS = {
     "decay": dict(PAPER, lr_decay="linear"),
     "cosine": dict(PAPER, lr_decay="cosine"),
     "decay_half": dict(PAPER, lr_decay="linear_half"),
+    # session 11 (64x64 RGB, benchmarks/rgb_quality.py): twice the default
+    # discriminator widths at 64 px ((32, 64, 128, 256) -> (64, 128, 256, 512)).
+    "d_wide64": dict(PAPER, d_filters=(64, 128, 256, 512)),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 

@@ -5,9 +5,13 @@ dataset (keras_gen.data.shapes):
 
 * **keras-gen**: `keras_gen.GAN` with the default
   `keras_gen.networks.dcgan_generator` / `dcgan_discriminator` at
-  (64, 64, 3), the settings of `recipes/dcgan_celeba.py` (Adam(2e-4,
-  beta_1=0.5) for both players, non-saturating generator loss,
-  latent_dim 100), batch 64.
+  (64, 64, 3) and the colour defaults of `recipes/dcgan_celeba.py`
+  (`RECIPE_OPTIONS`: a discriminator without normalization and with the
+  minibatch standard deviation channel, Adam(4e-4, beta_1=0.5) for G and
+  Adam(2e-4, beta_1=0.5) for D, an EMA (0.99) of G's weights for the
+  samples; non-saturating generator loss, latent_dim 100), batch 64 (the
+  recipe's default). `--options` trains other option sets (`paper`: the
+  DCGAN paper's settings, the recipe's defaults before session 11).
 * **reference**: `reference_models.TutorialDCGAN` at (64, 64, 3), the
   TensorFlow DCGAN tutorial's networks scaled to 64 px and its training
   step (one simultaneous update of both players per step), with the DCGAN
@@ -63,6 +67,9 @@ TRAIN_EXAMPLES = 20_000
 STEPS = 1000
 CHUNK = 50
 GRID = 64  # samples in the 8x8 grids
+# recipes/dcgan_celeba.py's defaults for colour images, as quality.GAN_OPTIONS
+# names them (tests/benchmarks/test_rgb_quality.py checks that they agree).
+RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema"
 
 
 # ------------------------------------------------------------------- data
@@ -115,20 +122,22 @@ def training_images(num_examples=TRAIN_EXAMPLES, image_size=IMAGE_SHAPE[:2]):
 
 
 # ----------------------------------------------------------------- models
-def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, options="paper"):
+def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, options=RECIPE_OPTIONS):
     """keras-gen's DCGAN with the training options `options`, compiled.
 
     `options` names an entry of `quality.GAN_OPTIONS` (`a+b` combines);
+    the default is the recipe's colour defaults (`RECIPE_OPTIONS`);
     `"paper"` is the DCGAN paper's settings with the package's networks
     (Adam(2e-4, beta_1=0.5) for both players, BatchNorm discriminator,
-    non-saturating loss), as recipes/dcgan_celeba.py trained it before.
+    non-saturating loss), as recipes/dcgan_celeba.py trained colour images
+    before session 11.
     """
     import quality
 
     return quality.keras_gen_dcgan(quality.gan_options(options), seed, image_shape, latent_dim)
 
 
-def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options="paper",
+def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options=RECIPE_OPTIONS,
                     num_samples=NUM_SAMPLES, log=print):
     """Train keras-gen's DCGAN alone on the batches `train_pair` feeds it.
 
@@ -169,7 +178,7 @@ def sample(generator, num=NUM_SAMPLES, latent_dim=LATENT_DIM, seed=0):
 
 
 def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
-               num_samples=NUM_SAMPLES, log=print, options="paper"):
+               num_samples=NUM_SAMPLES, log=print, options=RECIPE_OPTIONS):
     """Train keras-gen and the reference on the same batches, interleaved.
 
     Returns a dict of `num_samples` samples each (`keras_gen`, `reference`,
@@ -399,9 +408,10 @@ def parse_args(argv=None):
     p.add_argument("--train-examples", type=int, default=TRAIN_EXAMPLES)
     p.add_argument("--reference-optimizer", choices=("paper", "tutorial"), default="paper",
                    help="paper: Adam(2e-4, beta_1=0.5); tutorial: the tutorial's Adam(1e-4)")
-    p.add_argument("--options", default="paper",
+    p.add_argument("--options", default=RECIPE_OPTIONS,
                    help="keras-gen's DCGAN training options: a name of benchmarks/quality.py's "
-                        "GAN_OPTIONS, a+b combines (paper: the DCGAN paper's settings)")
+                        "GAN_OPTIONS, a+b combines (default: the recipe's colour defaults; "
+                        "paper: the DCGAN paper's settings)")
     p.add_argument("--reference-from", default=None,
                    help="train keras-gen only and take the reference's samples and timing from "
                         "this earlier run's --out folder (same seed and --steps)")

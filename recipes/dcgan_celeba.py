@@ -12,9 +12,16 @@ CelebA images are center-cropped to 140x140 and resized to --image-size;
 "shapes" is keras_gen's procedural 64x64 RGB dataset of coloured shapes
 with CelebA-style attributes (keras_gen.data.load("shapes"), no download).
 Images are scaled to [-1, 1]; the generator and discriminator are
-keras_gen.networks' DCGAN builders (Radford et al. 2015); both players use
-Adam(2e-4, beta_1=0.5). Each epoch writes a sample grid decoded from a fixed
-latent batch to --out-dir.
+keras_gen.networks' DCGAN builders (Radford et al. 2015), trained with
+Adam(beta_1=0.5). Grey images (digits, mnist, fashion_mnist) get the DCGAN
+paper's settings: a BatchNorm discriminator, Adam 2e-4 for both players.
+Colour images (shapes, celeb_a, folders, cifar10), on which the paper's
+discriminator wins within the first steps, get a discriminator without
+normalization and with the minibatch standard deviation channel, Adam 4e-4
+for G and 2e-4 for D, and an EMA (0.99) of G's weights; every one of these
+can be set by its flag (--d-normalization batch --no-minibatch-std
+--g-learning-rate 2e-4 --ema 0 gives the paper's settings). Each epoch
+writes a sample grid decoded from a fixed latent batch to --out-dir.
 
 Training options: --objective (standard, hinge, wgan-gp), --r1-gamma (R1
 penalty), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
@@ -95,6 +102,18 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
 DATASETS = ("celeb_a", "shapes", "digits", "mnist", "fashion_mnist", "cifar10")
+GREY_DATASETS = ("digits", "mnist", "fashion_mnist")
+# Defaults that differ between colour and grey images (README, "The DCGAN at
+# 64x64x3"): on colour images the paper's BatchNorm discriminator wins within
+# the first steps and the generator draws one noise texture, so colour runs
+# default to a discriminator without normalization and with the minibatch
+# standard deviation channel, a generator learning twice as fast as the
+# discriminator, and an EMA of the generator's weights. Grey images keep the
+# DCGAN paper's settings.
+COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 2.0,
+                   "ema": 0.99}
+GREY_DEFAULTS = {"d_normalization": "batch", "minibatch_std": False, "g_learning_rate_factor": 1.0,
+                 "ema": 0.0}
 
 
 def parse_args(argv=None):
@@ -113,7 +132,8 @@ def parse_args(argv=None):
                    help="training epochs (with --resume-from: epochs to train on top of the file's)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="generator steps per epoch (default: one pass over the data); "
                         "more than one pass holds repeats the data")
-    p.add_argument("--batch-size", type=int, default=128, help="batch size")
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="batch size (the global batch with --distribute)")
     p.add_argument("--latent-dim", type=int, default=100, help="size of z")
     p.add_argument("--d-steps", type=int, default=None,
                    help="K discriminator steps per generator step (default: 5 with --objective "
@@ -133,20 +153,25 @@ def parse_args(argv=None):
                    help="transforms of --augment, comma-separated from color, translation, cutout")
     p.add_argument("--spectral-norm", action="store_true",
                    help="spectral normalization of the discriminator's layers")
-    p.add_argument("--ema", type=float, default=0.0,
+    p.add_argument("--ema", type=float, default=None,
                    help="momentum of an exponential moving average of G's weights, used for "
-                        "the samples and the saved generator (Keras' use_ema; 0: none)")
+                        "the samples and the saved generator (Keras' use_ema; 0: none). "
+                        "Default: 0.99 on colour images, 0 on grey ones")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided label smoothing")
-    p.add_argument("--d-normalization", choices=("batch", "layer", "none"), default="batch",
-                   help="normalization in the discriminator's blocks (keras_gen.networks.dcgan_discriminator); "
-                        "'batch' is the DCGAN paper's, with which the discriminator wins at once on shapes")
-    p.add_argument("--minibatch-std", action="store_true",
-                   help="add the minibatch standard deviation channel to the discriminator (against mode collapse)")
+    p.add_argument("--d-normalization", choices=("batch", "layer", "none"), default=None,
+                   help="normalization in the discriminator's blocks (keras_gen.networks.dcgan_discriminator). "
+                        "Default: none on colour images (shapes, celeb_a, folders, cifar10), "
+                        "batch (the DCGAN paper's) on grey ones; with 'batch' the discriminator "
+                        "wins at once on shapes")
+    p.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
+                   help="the minibatch standard deviation channel in the discriminator (against "
+                        "mode collapse). Default: on for colour images, off for grey ones")
     p.add_argument("--learning-rate", type=float, default=2e-4, help="Adam learning rate (both players)")
     p.add_argument("--d-learning-rate", type=float, default=None,
                    help="D's Adam learning rate (default --learning-rate; two time-scale updates)")
     p.add_argument("--g-learning-rate", type=float, default=None,
-                   help="G's Adam learning rate (default --learning-rate)")
+                   help="G's Adam learning rate (default: 2 x --learning-rate on colour images, "
+                        "--learning-rate on grey ones)")
     p.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 (both players)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, latent draws and the sample grid")
     p.add_argument("--out-dir", default=None, help="sample grids (default outputs/dcgan_<dataset>)")
@@ -181,11 +206,18 @@ def parse_args(argv=None):
         p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
-    if not 0.0 <= args.ema < 1.0:
+    if args.ema is not None and not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
+    args.colour = (args.channels or 3) == 3 if args.data_dir else name not in GREY_DATASETS
+    defaults = COLOUR_DEFAULTS if args.colour else GREY_DEFAULTS
+    for flag in ("d_normalization", "minibatch_std", "ema"):
+        if getattr(args, flag) is None:
+            setattr(args, flag, defaults[flag])
+    if args.g_learning_rate is None:
+        args.g_learning_rate = args.learning_rate * defaults["g_learning_rate_factor"]
     args.image_size = args.image_size or {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}.get(name, 64)
     args.out_dir = args.out_dir or os.path.join("outputs", f"dcgan_{name}")
     args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.out_dir, "backup")
@@ -268,6 +300,14 @@ def read_saved_run(args, image_shape, steps_per_epoch):
     if saved.g_optimizer is None or saved.d_optimizer is None:
         fail(f"--resume-from {path} holds a GAN saved before compile(): it has no optimizer "
              "state to continue from")
+    saved_ema = bool(getattr(saved.g_optimizer, "use_ema", False))
+    if saved_ema != bool(args.ema):
+        # G's optimizer holds the moving average as state: it cannot be added or dropped.
+        fail(f"--resume-from {path} was trained "
+             f"{'with' if saved_ema else 'without'} an EMA of G's weights, but this run asks "
+             f"for --ema {args.ema}; pass --ema "
+             f"{saved.g_optimizer.ema_momentum if saved_ema else 0} as the run that wrote it "
+             f"did (colour images default to --ema {COLOUR_DEFAULTS['ema']})")
     steps = int(keras.ops.convert_to_numpy(saved.g_optimizer.iterations))
     note = _common.read_note(path) or {}
     epochs = note.get("epochs")
@@ -357,7 +397,7 @@ def main(argv=None):
         gan.compile(
             d_optimizer=keras.optimizers.Adam(args.d_learning_rate or args.learning_rate,
                                               beta_1=args.beta_1),
-            g_optimizer=keras.optimizers.Adam(args.g_learning_rate or args.learning_rate,
+            g_optimizer=keras.optimizers.Adam(args.g_learning_rate,
                                               beta_1=args.beta_1, **ema))
         if saved is not None:
             # Weights, both optimizers' slots and step counts, and the latent

@@ -152,6 +152,24 @@ def test_table_and_target(rgb):
     assert not rgb.passes(_fake_results(1.0, 4.0, present=False))
 
 
+def test_default_options_are_the_recipes_colour_defaults(rgb):
+    """What the benchmark trains by default is what `dcgan_celeba.py --dataset shapes` trains."""
+    from tests.recipes.test_vae_digits import load_recipe
+
+    quality = _load("quality")
+    options = quality.gan_options(rgb.RECIPE_OPTIONS)
+    args = load_recipe("dcgan_celeba").parse_args(["--dataset", "shapes"])
+    assert options["normalization"] is None and args.d_normalization == "none"
+    assert options["minibatch_std"] is True and args.minibatch_std is True
+    assert args.d_learning_rate is None and options["d_lr"] == pytest.approx(args.learning_rate)
+    assert options["g_lr"] == pytest.approx(args.g_learning_rate)
+    assert options["ema"] == pytest.approx(args.ema)
+    assert (args.batch_size, args.latent_dim, args.beta_1) == (rgb.BATCH_SIZE, rgb.LATENT_DIM, 0.5)
+    assert (args.objective, args.r1_gamma, args.augment, args.spectral_norm) == ("standard", 0.0, "none", False)
+    changed = {k for k in options if options[k] != quality.PAPER[k]}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema"}
+
+
 @tensorflow_only
 def test_train_pair_tiny(rgb):
     import tensorflow as tf

@@ -87,6 +87,30 @@ def test_help_lists_every_knob_with_defaults(capsys):
     assert "shapes" in out
 
 
+@pytest.mark.parametrize("argv, expected", [
+    # colour images: D without normalization, minibatch std, G at 2x D's rate, EMA 0.99
+    (["--dataset", "shapes"], ("none", True, 2e-4, 4e-4, 0.99)),
+    (["--dataset", "cifar10", "--learning-rate", "1e-4"], ("none", True, 1e-4, 2e-4, 0.99)),
+    (["--data-dir", "faces"], ("none", True, 2e-4, 4e-4, 0.99)),
+    ([], ("none", True, 2e-4, 4e-4, 0.99)),  # celeb_a
+    # grey images: the DCGAN paper's settings
+    (["--dataset", "digits"], ("batch", False, 2e-4, 2e-4, 0.0)),
+    (["--dataset", "fashion_mnist"], ("batch", False, 2e-4, 2e-4, 0.0)),
+    (["--data-dir", "scans", "--channels", "1"], ("batch", False, 2e-4, 2e-4, 0.0)),
+    # every default gives way to its flag
+    (["--dataset", "shapes", "--d-normalization", "batch", "--no-minibatch-std",
+      "--g-learning-rate", "2e-4", "--ema", "0"], ("batch", False, 2e-4, 2e-4, 0.0)),
+    (["--dataset", "digits", "--d-normalization", "layer", "--minibatch-std", "--ema", "0.9",
+      "--d-learning-rate", "1e-4"], ("layer", True, 1e-4, 2e-4, 0.9)),
+])
+def test_colour_and_grey_defaults(argv, expected):
+    args = load_recipe("dcgan_celeba").parse_args(argv)
+    d_lr = args.d_learning_rate if args.d_learning_rate is not None else args.learning_rate
+    got = (args.d_normalization, args.minibatch_std, d_lr, args.g_learning_rate, args.ema)
+    assert got[:2] == expected[:2] and got[4] == expected[4]
+    assert got[2:4] == pytest.approx(expected[2:4])
+
+
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
     recipe = load_recipe("dcgan_celeba")
     gan, _ = recipe.main(["--dataset", "shapes", "--image-size", "16", "--batch-size", "8",
@@ -170,13 +194,31 @@ def test_shapes_trains_in_colour_and_saves_the_whole_gan(shapes_runs):
     assert len(history.history["d_loss"]) == 2
     grid = np.asarray(Image.open(work / "grids" / "epoch_002.png"))
     assert grid.shape == (2 * (8 * 16 + 7 * 2), 2 * (8 * 16 + 7 * 2), 3)
+    # Colour images get the colour defaults: D without normalization, with
+    # minibatch std; G at twice D's learning rate; an EMA of G.
+    kinds = [type(layer).__name__ for layer in gan.discriminator.layers]
+    assert "MinibatchStdDev" in kinds
+    assert not {"BatchNormalization", "LayerNormalization"} & set(kinds)
+    assert float(gan.d_optimizer.learning_rate) == pytest.approx(2e-4)
+    assert float(gan.g_optimizer.learning_rate) == pytest.approx(4e-4)
+    assert gan.g_optimizer.use_ema and gan.g_optimizer.ema_momentum == pytest.approx(0.99)
     # The whole GAN: both networks, both optimizers (2 epochs x 2 steps; 2 D-steps each).
     saved = keras.saving.load_model(work / "first.keras")
     assert isinstance(saved, keras_gen.GAN)
     assert int(n(saved.g_optimizer.iterations)) == 4
     assert int(n(saved.d_optimizer.iterations)) == 8
-    for a, b in zip(_state(saved), _state(gan)):
-        np.testing.assert_array_equal(a, b)
+    same = [saved.discriminator.weights, saved.generator.non_trainable_weights,
+            saved.d_optimizer.variables, saved.g_optimizer.variables, [saved.seed_generator.state]]
+    live = [gan.discriminator.weights, gan.generator.non_trainable_weights,
+            gan.d_optimizer.variables, gan.g_optimizer.variables, [gan.seed_generator.state]]
+    for saved_part, live_part in zip(same, live):
+        assert len(saved_part) == len(live_part)
+        for a, b in zip(saved_part, live_part):
+            np.testing.assert_array_equal(n(a), n(b))
+    # fit ended by writing G's average into G; the whole-GAN file keeps G's
+    # own weights, which a continued run trains on.
+    assert any(not np.array_equal(n(a), n(b))
+               for a, b in zip(saved.generator.trainable_weights, gan.generator.trainable_weights))
     with zipfile.ZipFile(work / "first.keras") as archive:  # the recipe's note: epochs trained
         assert b'"epochs": 2' in archive.comment
     # The generator alone, as before.
@@ -261,5 +303,24 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
                                  "--resume-from", str(tmp_path / "other.keras")])
     assert (f"--resume-from {tmp_path / 'other.keras'} holds a discriminator with --d-normalization batch "
             "without --minibatch-std, but this run asks for --d-normalization layer and --minibatch-std") in err
+    # The same networks, but an EMA of G in one and not the other: G's optimizer
+    # holds the average as state, so the run must ask for what the file has.
+    plain = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+                          keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
+                                                                 minibatch_std=True), latent_dim=8)
+    plain.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
+    plain.save(tmp_path / "plain.keras")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "plain.keras")])  # colour default: EMA
+    assert (f"--resume-from {tmp_path / 'plain.keras'} was trained without an EMA of G's weights, but this "
+            "run asks for --ema 0.99; pass --ema 0 as the run that wrote it did") in err
+    averaged = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+                             keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
+                                                                    minibatch_std=True), latent_dim=8)
+    averaged.compile(d_optimizer=keras.optimizers.Adam(2e-4),
+                     g_optimizer=keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.95))
+    averaged.save(tmp_path / "averaged.keras")
+    err = _fails(capsys, args + ["--ema", "0", "--resume-from", str(tmp_path / "averaged.keras")])
+    assert (f"--resume-from {tmp_path / 'averaged.keras'} was trained with an EMA of G's weights, but this "
+            "run asks for --ema 0.0; pass --ema 0.95 as the run that wrote it did") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
