@@ -21,7 +21,13 @@ OUTPUTS_NOTE = (
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
                     argparse.RawDescriptionHelpFormatter):
-    """Defaults after each option; the description as written."""
+    """Defaults after each option (none when the default is None: the help says
+    what an unset option means); the description as written."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 # TensorFlow splits an op's work (sums included) into one block per intra-op

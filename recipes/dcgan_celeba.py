@@ -45,12 +45,14 @@ file for N more epochs: the same weights, Adam steps and moments, step
 counter and latent stream, the data stream where the saved run left it, and
 sample grids numbered on from the saved run's last epoch. Networks and shapes
 come from the command line (pass the same --dataset, --image-size,
---latent-dim, --d-normalization and --minibatch-std as the saved run: a
-file that does not fit is an error naming the options that differ);
+--latent-dim, --d-normalization and --minibatch-std as the saved run, and
+--ema on or off as it was: a file that does not fit is an error naming the
+options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
 generator alone cannot resume), or one of other image shape, latent_dim or
-discriminator options exits with status 2 and a message naming the file. A continued run matches
+discriminator options, or another EMA setting exits with status 2 and a message naming
+the file. A continued run matches
 the run that trains all its epochs at once (bit for bit in the tests, on
 TensorFlow, JAX and PyTorch; on TensorFlow, --deterministic keeps it so
 whatever the machine's load) when the steps per epoch are known
