@@ -22,6 +22,15 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or Inf during training (raised by ``TerminateOnNaN(raise_error=True)``)."""
 
 
+class BackupMismatchError(ValueError):
+    """A ``BackupAndRestore`` backup does not fit the model being trained.
+
+    Raised at the start of ``fit`` when the backup's weights or optimizer
+    state do not match the model's (another architecture, or an optimizer
+    with other state, such as an EMA of the weights added or removed).
+    """
+
+
 def _loss_keys(logs, monitor):
     if monitor is not None:
         return [key for key in monitor if key in logs]
@@ -247,14 +256,27 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     # ------------------------------------------------------------- restore
     def _load_model(self):
-        try:
-            super()._load_model()
-        except ValueError as error:
-            raise ValueError(
+        def mismatch(detail):
+            return BackupMismatchError(
                 f"The backup in {self.backup_dir} does not fit this model (made by "
-                "another model or architecture? Use a backup_dir per model, or "
-                f"delete it to start afresh). Keras said: {error}"
-            ) from error
+                "another model, architecture or optimizer? Use a backup_dir per model, or "
+                f"delete it to start afresh). Keras said: {detail}"
+            )
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                super()._load_model()
+            except ValueError as error:
+                raise mismatch(error) from error
+        for warning in caught:
+            # Keras loads the weights but skips an optimizer whose variables
+            # differ in number (for instance an EMA added or removed), with a
+            # warning only: training would go on from a fresh optimizer.
+            if "Skipping variable loading for optimizer" in str(warning.message):
+                raise mismatch(str(warning.message).strip())
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
         self._skip, self._skip_epoch, self._resume_rng = 0, None, None
         if not os.path.exists(self._training_metadata_path):
             return

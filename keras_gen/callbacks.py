@@ -12,6 +12,7 @@ from keras_gen import _checks as checks
 from keras_gen import backend
 from keras_gen import images
 from keras_gen._guards import BackupAndRestore  # noqa: F401 (public)
+from keras_gen._guards import BackupMismatchError  # noqa: F401 (public)
 from keras_gen._guards import NonFiniteLossError  # noqa: F401 (public)
 from keras_gen._guards import TerminateOnNaN  # noqa: F401 (public)
 from keras_gen.models.base import GenerativeModel

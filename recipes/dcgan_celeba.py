@@ -13,13 +13,13 @@ CelebA images are center-cropped to 140x140 and resized to --image-size;
 with CelebA-style attributes (keras_gen.data.load("shapes"), no download).
 Images are scaled to [-1, 1]; the generator and discriminator are
 keras_gen.networks' DCGAN builders (Radford et al. 2015), trained with
-Adam(beta_1=0.5). Grey images (digits, mnist, fashion_mnist) get the DCGAN
-paper's settings: a BatchNorm discriminator, Adam 2e-4 for both players.
-Colour images (shapes, celeb_a, folders, cifar10), on which the paper's
-discriminator wins within the first steps, get a discriminator without
-normalization and with the minibatch standard deviation channel, Adam 4e-4
-for G and 2e-4 for D, and an EMA (0.99) of G's weights; every one of these
-can be set by its flag (--d-normalization batch --no-minibatch-std
+Adam(beta_1=0.5). Grey images (digits, mnist, fashion_mnist, folders with
+--channels 1) get the DCGAN paper's settings: a BatchNorm discriminator,
+Adam 2e-4 for both players. Colour images (shapes, celeb_a, cifar10, other
+folders), on which the paper's discriminator wins within the first steps,
+get a discriminator without normalization and with the minibatch standard
+deviation channel, Adam 4e-4 for G and 2e-4 for D, and an EMA (0.99) of G's
+weights; every one of these can be set by its flag (--d-normalization batch --no-minibatch-std
 --g-learning-rate 2e-4 --ema 0 gives the paper's settings). Each epoch
 writes a sample grid decoded from a fixed latent batch to --out-dir.
 
@@ -96,6 +96,7 @@ img_align_celeba folder, and --dataset shapes trains offline.
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import time
@@ -162,13 +163,16 @@ def parse_args(argv=None):
     p.add_argument("--label-smoothing", type=float, default=0.0, help="one-sided label smoothing")
     p.add_argument("--d-normalization", choices=("batch", "layer", "none"), default=None,
                    help="normalization in the discriminator's blocks (keras_gen.networks.dcgan_discriminator). "
-                        "Default: none on colour images (shapes, celeb_a, folders, cifar10), "
+                        "Default: none on colour images (shapes, celeb_a, cifar10, folders "
+                        "unless --channels 1), "
                         "batch (the DCGAN paper's) on grey ones; with 'batch' the discriminator "
                         "wins at once on shapes")
     p.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
                    help="the minibatch standard deviation channel in the discriminator (against "
                         "mode collapse). Default: on for colour images, off for grey ones")
-    p.add_argument("--learning-rate", type=float, default=2e-4, help="Adam learning rate (both players)")
+    p.add_argument("--learning-rate", type=float, default=2e-4,
+                   help="Adam learning rate of D, and of G on grey images (G gets twice it on "
+                        "colour images); see --d-learning-rate / --g-learning-rate")
     p.add_argument("--d-learning-rate", type=float, default=None,
                    help="D's Adam learning rate (default --learning-rate; two time-scale updates)")
     p.add_argument("--g-learning-rate", type=float, default=None,
@@ -185,7 +189,7 @@ def parse_args(argv=None):
     p.add_argument("--resume-from", default=None, metavar="PATH",
                    help="a --model-path file of a finished run: continue it for --epochs more "
                         "epochs (same --dataset/--image-size/--latent-dim/--d-normalization/"
-                        "--minibatch-std). A backup in "
+                        "--minibatch-std, and --ema on or off as it was). A backup in "
                         "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
@@ -208,6 +212,11 @@ def parse_args(argv=None):
         p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
+    for flag in ("learning_rate", "d_learning_rate", "g_learning_rate"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:  # also NaN
+            option = "--" + flag.replace("_", "-")
+            p.error(f"{option} must be > 0. Received: {option}={value}")
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
     if args.verbose != "auto":
@@ -215,11 +224,16 @@ def parse_args(argv=None):
     name = "folder" if args.data_dir else args.dataset
     args.colour = (args.channels or 3) == 3 if args.data_dir else name not in GREY_DATASETS
     defaults = COLOUR_DEFAULTS if args.colour else GREY_DEFAULTS
+    args.defaulted = set()
     for flag in ("d_normalization", "minibatch_std", "ema"):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[flag])
+            args.defaulted.add(flag)
     if args.g_learning_rate is None:
         args.g_learning_rate = args.learning_rate * defaults["g_learning_rate_factor"]
+        args.defaulted.add("g_learning_rate")
+    if args.d_learning_rate is None:
+        args.d_learning_rate = args.learning_rate
     args.image_size = args.image_size or {"digits": 28, "mnist": 28, "fashion_mnist": 28, "cifar10": 32}.get(name, 64)
     args.out_dir = args.out_dir or os.path.join("outputs", f"dcgan_{name}")
     args.checkpoint_dir = args.checkpoint_dir or os.path.join(args.out_dir, "backup")
@@ -286,30 +300,24 @@ def read_saved_run(args, image_shape, steps_per_epoch):
              "resume from the --model-path file (the --generator-path file holds the "
              "generator alone, without the discriminator and optimizer states)")
     if tuple(saved.image_shape) != tuple(image_shape) or saved.latent_dim != args.latent_dim:
+        flags = "--data-dir, --channels" if args.data_dir else "--dataset"
         fail(f"--resume-from {path} holds a GAN for images {tuple(saved.image_shape)} with "
              f"latent_dim={saved.latent_dim}, but this run trains on images {tuple(image_shape)} "
-             f"with --latent-dim {args.latent_dim}; pass the --dataset, --image-size and "
+             f"with --latent-dim {args.latent_dim}; pass the {flags}, --image-size and "
              "--latent-dim of the run that wrote it")
-    normalization, minibatch_std = discriminator_options(saved.discriminator)
-    wanted = None if args.d_normalization == "none" else args.d_normalization
-    if (normalization, minibatch_std) != (wanted, args.minibatch_std):
-        fail(f"--resume-from {path} holds a discriminator with "
-             f"--d-normalization {normalization or 'none'}"
-             f"{' and --minibatch-std' if minibatch_std else ' without --minibatch-std'}, "
-             f"but this run asks for --d-normalization {args.d_normalization}"
-             f"{' and --minibatch-std' if args.minibatch_std else ' without --minibatch-std'}; "
-             "pass the discriminator options of the run that wrote it")
+    differences = resume_differences(args, saved)
+    if differences:
+        fail(f"--resume-from {path} was trained with other settings than this run's "
+             f"({'; '.join(differences)}). Pass the settings of the run that wrote it")
     if saved.g_optimizer is None or saved.d_optimizer is None:
         fail(f"--resume-from {path} holds a GAN saved before compile(): it has no optimizer "
              "state to continue from")
-    saved_ema = bool(getattr(saved.g_optimizer, "use_ema", False))
-    if saved_ema != bool(args.ema):
-        # G's optimizer holds the moving average as state: it cannot be added or dropped.
-        fail(f"--resume-from {path} was trained "
-             f"{'with' if saved_ema else 'without'} an EMA of G's weights, but this run asks "
-             f"for --ema {args.ema}; pass --ema "
-             f"{saved.g_optimizer.ema_momentum if saved_ema else 0} as the run that wrote it "
-             f"did (colour images default to --ema {COLOUR_DEFAULTS['ema']})")
+    for player, flag, asked in (("g", "--g-learning-rate", args.g_learning_rate),
+                                ("d", "--d-learning-rate", args.d_learning_rate)):
+        trained = _learning_rate(getattr(saved, f"{player}_optimizer"))
+        if trained is not None and not math.isclose(trained, asked, rel_tol=1e-6):
+            print(f"note: --resume-from {path} trained {player.upper()} at learning rate "
+                  f"{trained:g}; this run uses {asked:g} (pass {flag} {trained:g} to keep it)")
     steps = int(keras.ops.convert_to_numpy(saved.g_optimizer.iterations))
     note = _common.read_note(path) or {}
     epochs = note.get("epochs")
@@ -320,6 +328,49 @@ def read_saved_run(args, image_shape, steps_per_epoch):
         print(f"{path} does not record its epochs; counting {steps} generator steps "
               f"as {epochs} epochs")
     return saved, epochs, steps
+
+
+def _learning_rate(optimizer):
+    """An optimizer's constant learning rate as a float (None for a schedule)."""
+    import keras
+
+    rate = optimizer.learning_rate
+    if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        return None
+    return float(keras.ops.convert_to_numpy(rate))
+
+
+def resume_differences(args, saved):
+    """What differs between a saved GAN and this run's discriminator and EMA flags.
+
+    A list of ``"file: ..., this run: ..."`` strings, empty when they match;
+    a flag left unset is marked as the default for colour or grey images.
+    """
+    def this_run(text, dest):
+        if dest in args.defaulted:
+            return f"{text} (the default for {'colour' if args.colour else 'grey'} images)"
+        return text
+
+    def std_flag(on):
+        return "--minibatch-std" if on else "--no-minibatch-std"
+
+    normalization, minibatch_std = discriminator_options(saved.discriminator)
+    wanted = None if args.d_normalization == "none" else args.d_normalization
+    differences = []
+    if normalization != wanted:
+        differences.append(f"file: --d-normalization {normalization or 'none'}, this run: "
+                           + this_run(f"--d-normalization {args.d_normalization}",
+                                      "d_normalization"))
+    if minibatch_std != args.minibatch_std:
+        differences.append(f"file: {std_flag(minibatch_std)}, this run: "
+                           + this_run(std_flag(args.minibatch_std), "minibatch_std"))
+    # G's optimizer holds the moving average as state: it cannot be added or dropped.
+    saved_ema = bool(getattr(saved.g_optimizer, "use_ema", False))
+    if saved.g_optimizer is not None and saved_ema != bool(args.ema):
+        momentum = saved.g_optimizer.ema_momentum if saved_ema else 0
+        differences.append(f"file: --ema {momentum:g}, this run: "
+                           + this_run(f"--ema {args.ema:g}", "ema"))
+    return differences
 
 
 def backed_up_steps(backup):
@@ -397,7 +448,7 @@ def main(argv=None):
             seed=args.seed, augment=augment, objective=args.objective, r1_gamma=args.r1_gamma)
         ema = {"use_ema": True, "ema_momentum": args.ema} if args.ema else {}
         gan.compile(
-            d_optimizer=keras.optimizers.Adam(args.d_learning_rate or args.learning_rate,
+            d_optimizer=keras.optimizers.Adam(args.d_learning_rate,
                                               beta_1=args.beta_1),
             g_optimizer=keras.optimizers.Adam(args.g_learning_rate,
                                               beta_1=args.beta_1, **ema))
@@ -451,9 +502,18 @@ def main(argv=None):
     _common.status(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
           f"(backend: {keras.backend.backend()}); {resuming}")
     start = time.perf_counter()
-    history = gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
-                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=args.verbose,
-                      shuffle=False)  # the tf.data pipeline shuffles
+    try:
+        history = gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,
+                          steps_per_epoch=steps_per_epoch, callbacks=callbacks,
+                          verbose=args.verbose, shuffle=False)  # the tf.data pipeline shuffles
+    except keras_gen.callbacks.BackupMismatchError as error:
+        # Raised as fit starts, before any step: nothing was written.
+        fail(f"--checkpoint-dir {args.checkpoint_dir} holds the backup of an interrupted run "
+             "made with other networks or optimizer settings than this command line's "
+             "(--d-normalization, --minibatch-std, --ema on or off, --latent-dim, "
+             "--image-size; colour images default to --d-normalization none --minibatch-std "
+             f"--ema {COLOUR_DEFAULTS['ema']:g}). Run the interrupted command again as it was, "
+             f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset
     _common.stop_if_non_finite(gan, history, kept=[args.model_path, args.generator_path,

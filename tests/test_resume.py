@@ -240,12 +240,44 @@ def test_backup_interrupted_between_its_two_files_resumes_exactly(tmp_path):
         )
 
 
+@pytest.mark.parametrize("saved_ema", [False, True], ids=["ema_added", "ema_removed"])
+def test_a_backup_of_another_optimizer_is_an_error_not_a_fresh_optimizer(tmp_path, saved_ema):
+    """Keras loads the weights and skips an optimizer with other variables (an EMA
+    added or removed) with a warning only; the resumed run would silently restart
+    the optimizer. keras-gen's BackupAndRestore refuses instead."""
+    backup = str(tmp_path / "backup")
+
+    def gan_with(ema):
+        gan, real = _gan()
+        extra = {"use_ema": True, "ema_momentum": 0.9} if ema else {}
+        gan.compile(d_optimizer=keras.optimizers.Adam(1e-3),
+                    g_optimizer=keras.optimizers.Adam(1e-3, **extra))
+        return gan, real
+
+    gan, real = gan_with(saved_ema)
+    gan.fit(real, batch_size=8, epochs=1, verbose=0,
+            callbacks=[keras_gen.callbacks.BackupAndRestore(backup, delete_checkpoint=False)])
+    other, real = gan_with(not saved_ema)
+    with pytest.raises(keras_gen.callbacks.BackupMismatchError,
+                       match=r"The backup in .*backup does not fit this model .*Skipping variable "
+                             r"loading for optimizer"):
+        other.fit(real, batch_size=8, epochs=2, verbose=0,
+                  callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])
+    assert int(keras.ops.convert_to_numpy(other.g_optimizer.iterations)) == 0  # nothing trained
+    same, real = gan_with(saved_ema)  # the same optimizer resumes
+    history = same.fit(real, batch_size=8, epochs=2, verbose=0,
+                       callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])
+    assert len(history.history["d_loss"]) == 1
+    assert int(keras.ops.convert_to_numpy(same.g_optimizer.iterations)) == 4
+
+
 def test_a_backup_of_another_model_names_the_backup_dir(tmp_path):
     backup = str(tmp_path / "backup")
     gan, real = _gan()
     gan.fit(real, batch_size=8, epochs=1, verbose=0,
             callbacks=[keras_gen.callbacks.BackupAndRestore(backup, delete_checkpoint=False)])
     vae, images = _vae()
-    with pytest.raises(ValueError, match=r"The backup in .*backup does not fit this model"):
+    with pytest.raises(keras_gen.callbacks.BackupMismatchError,
+                       match=r"The backup in .*backup does not fit this model"):
         vae.fit(images, batch_size=8, epochs=1, verbose=0,
                 callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])

@@ -161,7 +161,7 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
     args = load_recipe("dcgan_celeba").parse_args(["--dataset", "shapes"])
     assert options["normalization"] is None and args.d_normalization == "none"
     assert options["minibatch_std"] is True and args.minibatch_std is True
-    assert args.d_learning_rate is None and options["d_lr"] == pytest.approx(args.learning_rate)
+    assert options["d_lr"] == pytest.approx(args.d_learning_rate) == pytest.approx(args.learning_rate)
     assert options["g_lr"] == pytest.approx(args.g_learning_rate)
     assert options["ema"] == pytest.approx(args.ema)
     assert (args.batch_size, args.latent_dim, args.beta_1) == (rgb.BATCH_SIZE, rgb.LATENT_DIM, 0.5)

@@ -273,6 +273,61 @@ def test_non_positive_sizes_are_named_errors(flag, capsys):
     assert f"{flag} must be >= 1. Received: {flag}=0" in err
 
 
+@pytest.mark.parametrize("flag, value", [("--learning-rate", "0"), ("--d-learning-rate", "-1"),
+                                         ("--g-learning-rate", "nan")])
+def test_learning_rates_must_be_positive(flag, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        load_recipe("dcgan_celeba").parse_args(["--dataset", "shapes", flag, value])
+    assert info.value.code == 2
+    assert f"{flag} must be > 0. Received: {flag}={float(value)}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("saved_flags", [["--ema", "0"], ["--d-normalization", "batch", "--no-minibatch-std"]],
+                         ids=["ema", "discriminator"])
+def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, capsys, saved_flags):
+    """An interrupted run saved with other settings (e.g. the paper's, before colour
+    images defaulted to these) and started again without them: exit 2 naming the
+    backup folder; before, a traceback, or (EMA) a silently fresh G optimizer."""
+    args = SHAPES + ["--epochs", "2", "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "m.keras"),
+                     "--generator-path", str(tmp_path / "g.keras"), "--checkpoint-dir", str(tmp_path / "backup")]
+    original = keras_gen.callbacks.SampleGrid.on_epoch_end
+
+    def crash_in_second_epoch(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch, logs)
+
+    monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", crash_in_second_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        load_recipe("dcgan_celeba").main(args + saved_flags)
+    monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", original)
+    assert (tmp_path / "backup").exists()
+    err = _fails(capsys, args)  # the colour defaults
+    assert (f"--checkpoint-dir {tmp_path / 'backup'} holds the backup of an interrupted run made with other "
+            "networks or optimizer settings than this command line's") in err
+    assert f"or delete {tmp_path / 'backup'} to start afresh" in err
+    assert not (tmp_path / "m.keras").exists()
+    gan, history = load_recipe("dcgan_celeba").main(args + saved_flags)  # as it was: resumes
+    assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
+
+
+def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsys):
+    saved = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+                          keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
+                                                                 minibatch_std=True), latent_dim=8)
+    saved.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99))
+    saved.save(tmp_path / "saved.keras")
+    load_recipe("dcgan_celeba").main(
+        SHAPES + ["--epochs", "1", "--d-steps", "1", "--out-dir", str(tmp_path / "out"),
+                  "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
+                  "--resume-from", str(tmp_path / "saved.keras")])
+    out = capsys.readouterr().out
+    assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained G at learning rate 0.0001; this run "
+            "uses 0.0004 (pass --g-learning-rate 0.0001 to keep it)") in out
+    assert "trained D at learning rate" not in out
+
+
 def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
                      "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras")]
@@ -301,8 +356,9 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     # The same images and latent size, but other discriminator options.
     err = _fails(capsys, args + ["--latent-dim", "4", "--d-normalization", "layer", "--minibatch-std",
                                  "--resume-from", str(tmp_path / "other.keras")])
-    assert (f"--resume-from {tmp_path / 'other.keras'} holds a discriminator with --d-normalization batch "
-            "without --minibatch-std, but this run asks for --d-normalization layer and --minibatch-std") in err
+    assert (f"--resume-from {tmp_path / 'other.keras'} was trained with other settings than this run's "
+            "(file: --d-normalization batch, this run: --d-normalization layer; file: --no-minibatch-std, "
+            "this run: --minibatch-std). Pass the settings of the run that wrote it") in err
     # The same networks, but an EMA of G in one and not the other: G's optimizer
     # holds the average as state, so the run must ask for what the file has.
     plain = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
@@ -311,8 +367,8 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     plain.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
     plain.save(tmp_path / "plain.keras")
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "plain.keras")])  # colour default: EMA
-    assert (f"--resume-from {tmp_path / 'plain.keras'} was trained without an EMA of G's weights, but this "
-            "run asks for --ema 0.99; pass --ema 0 as the run that wrote it did") in err
+    assert (f"--resume-from {tmp_path / 'plain.keras'} was trained with other settings than this run's "
+            "(file: --ema 0, this run: --ema 0.99 (the default for colour images))") in err
     averaged = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
                              keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
                                                                     minibatch_std=True), latent_dim=8)
@@ -320,7 +376,7 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
                      g_optimizer=keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.95))
     averaged.save(tmp_path / "averaged.keras")
     err = _fails(capsys, args + ["--ema", "0", "--resume-from", str(tmp_path / "averaged.keras")])
-    assert (f"--resume-from {tmp_path / 'averaged.keras'} was trained with an EMA of G's weights, but this "
-            "run asks for --ema 0.0; pass --ema 0.95 as the run that wrote it did") in err
+    assert (f"--resume-from {tmp_path / 'averaged.keras'} was trained with other settings than this run's "
+            "(file: --ema 0.95, this run: --ema 0)") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
