@@ -19,9 +19,10 @@ Adam 2e-4 for both players. Colour images (shapes, celeb_a, cifar10, other
 folders), on which the paper's discriminator wins within the first steps,
 get a discriminator without normalization and with the minibatch standard
 deviation channel, Adam 4e-4 for G and 2e-4 for D, and an EMA (0.99) of G's
-weights; every one of these can be set by its flag (--d-normalization batch --no-minibatch-std
---g-learning-rate 2e-4 --ema 0 gives the paper's settings). Each epoch
-writes a sample grid decoded from a fixed latent batch to --out-dir.
+weights; every one of these can be set by its flag (--d-normalization batch
+--no-minibatch-std --g-learning-rate 2e-4 --ema 0 gives the paper's
+settings). Each epoch writes a sample grid decoded from a fixed latent batch
+to --out-dir.
 
 Training options: --objective (standard, hinge, wgan-gp), --r1-gamma (R1
 penalty), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
@@ -50,10 +51,10 @@ come from the command line (pass the same --dataset, --image-size,
 options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
-generator alone cannot resume), or one of other image shape, latent_dim or
-discriminator options, or another EMA setting exits with status 2 and a message naming
-the file. A continued run matches
-the run that trains all its epochs at once (bit for bit in the tests, on
+generator alone cannot resume), or one of other image shape, latent_dim,
+discriminator options or EMA setting exits with status 2 and a message
+naming the file and what differs. A continued run matches the run that
+trains all its epochs at once (bit for bit in the tests, on
 TensorFlow, JAX and PyTorch; on TensorFlow, --deterministic keeps it so
 whatever the machine's load) when the steps per epoch are known
 (--steps-per-epoch, or a dataset whose size is known, such as shapes,
@@ -334,10 +335,9 @@ def _learning_rate(optimizer):
     """An optimizer's constant learning rate as a float (None for a schedule)."""
     import keras
 
-    rate = optimizer.learning_rate
     if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
         return None
-    return float(keras.ops.convert_to_numpy(rate))
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 def resume_differences(args, saved):
