@@ -33,11 +33,8 @@ def test_smoke_over_mocked_celeba(tmp_path):
     np.testing.assert_allclose(generator.predict(z, verbose=0), gan.generator.predict(z, verbose=0), rtol=1e-5, atol=1e-6)
 
 
-def test_interrupted_run_resumes_both_optimizers(tmp_path, monkeypatch):
-    recipe = load_recipe("dcgan_celeba")
-    args = ["--dataset", "digits", "--epochs", "3", "--steps-per-epoch", "2", "--batch-size", "16",
-            "--latent-dim", "8", "--d-steps", "2", "--out-dir", str(tmp_path),
-            "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0", "--no-export"]
+def _interrupt_in_second_epoch(monkeypatch, main, argv):
+    """Run the recipe with a KeyboardInterrupt after its first epoch's backup."""
     original = keras_gen.callbacks.SampleGrid.on_epoch_end
 
     def crash_in_second_epoch(self, epoch, logs=None):
@@ -47,9 +44,17 @@ def test_interrupted_run_resumes_both_optimizers(tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        recipe.main(args)
-    assert not (tmp_path / "g.keras").exists()
+        main(argv)
     monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", original)
+
+
+def test_interrupted_run_resumes_both_optimizers(tmp_path, monkeypatch):
+    recipe = load_recipe("dcgan_celeba")
+    args = ["--dataset", "digits", "--epochs", "3", "--steps-per-epoch", "2", "--batch-size", "16",
+            "--latent-dim", "8", "--d-steps", "2", "--out-dir", str(tmp_path),
+            "--generator-path", str(tmp_path / "g.keras"), "--verbose", "0", "--no-export"]
+    _interrupt_in_second_epoch(monkeypatch, recipe.main, args)
+    assert not (tmp_path / "g.keras").exists()
     gan, history = recipe.main(args)
     assert len(history.history["d_loss"]) == 2  # epochs 2 and 3 only
     assert int(n(gan.g_optimizer.iterations)) == 6
@@ -290,17 +295,7 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     backup folder; before, a traceback, or (EMA) a silently fresh G optimizer."""
     args = SHAPES + ["--epochs", "2", "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "m.keras"),
                      "--generator-path", str(tmp_path / "g.keras"), "--checkpoint-dir", str(tmp_path / "backup")]
-    original = keras_gen.callbacks.SampleGrid.on_epoch_end
-
-    def crash_in_second_epoch(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return original(self, epoch, logs)
-
-    monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", crash_in_second_epoch)
-    with pytest.raises(KeyboardInterrupt):
-        load_recipe("dcgan_celeba").main(args + saved_flags)
-    monkeypatch.setattr(keras_gen.callbacks.SampleGrid, "on_epoch_end", original)
+    _interrupt_in_second_epoch(monkeypatch, load_recipe("dcgan_celeba").main, args + saved_flags)
     assert (tmp_path / "backup").exists()
     err = _fails(capsys, args)  # the colour defaults
     assert (f"--checkpoint-dir {tmp_path / 'backup'} holds the backup of an interrupted run made with other "
