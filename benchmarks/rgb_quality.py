@@ -11,7 +11,8 @@ dataset (keras_gen.data.shapes):
   Adam(2e-4, beta_1=0.5) for D, an EMA (0.99) of G's weights for the
   samples; non-saturating generator loss, latent_dim 100), batch 64 (the
   recipe's default). `--options` trains other option sets (`paper`: the
-  DCGAN paper's settings, the recipe's defaults before session 11).
+  DCGAN paper's settings, what earlier versions of the recipe used on
+  colour images).
 * **reference**: `reference_models.TutorialDCGAN` at (64, 64, 3), the
   TensorFlow DCGAN tutorial's networks scaled to 64 px and its training
   step (one simultaneous update of both players per step), with the DCGAN
@@ -129,8 +130,8 @@ def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, opti
     the default is the recipe's colour defaults (`RECIPE_OPTIONS`);
     `"paper"` is the DCGAN paper's settings with the package's networks
     (Adam(2e-4, beta_1=0.5) for both players, BatchNorm discriminator,
-    non-saturating loss), as recipes/dcgan_celeba.py trained colour images
-    before session 11.
+    non-saturating loss), as earlier versions of recipes/dcgan_celeba.py
+    trained colour images.
     """
     import quality
 
