@@ -331,6 +331,18 @@ def read_saved_run(args, image_shape, steps_per_epoch):
     return saved, epochs, steps
 
 
+def settings_line(args):
+    """The discriminator, learning-rate and EMA settings of this run, in flags."""
+    kind = "colour" if args.colour else "grey"
+    flags = (f"--d-normalization {args.d_normalization} "
+             f"{'--minibatch-std' if args.minibatch_std else '--no-minibatch-std'} "
+             f"--d-learning-rate {args.d_learning_rate:g} --g-learning-rate {args.g_learning_rate:g} "
+             f"--ema {args.ema:g}")
+    unset = sorted(f"--{d.replace('_', '-')}" for d in args.defaulted)
+    source = f" ({', '.join(unset)}: the defaults for {kind} images)" if unset else ""
+    return f"Settings: {flags}{source}"
+
+
 def _learning_rate(optimizer):
     """An optimizer's constant learning rate as a float (None for a schedule)."""
     import keras
@@ -501,6 +513,7 @@ def main(argv=None):
         resuming = f"resumes from {args.checkpoint_dir} if interrupted"
     _common.status(f"Training a DCGAN on {args.data_dir or args.dataset} {image_shape} "
           f"(backend: {keras.backend.backend()}); {resuming}")
+    _common.status(settings_line(args))
     start = time.perf_counter()
     try:
         history = gan.fit(dataset, epochs=epochs, initial_epoch=initial_epoch,

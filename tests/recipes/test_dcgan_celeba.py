@@ -109,11 +109,34 @@ def test_help_lists_every_knob_with_defaults(capsys):
       "--d-learning-rate", "1e-4"], ("layer", True, 1e-4, 2e-4, 0.9)),
 ])
 def test_colour_and_grey_defaults(argv, expected):
-    args = load_recipe("dcgan_celeba").parse_args(argv)
+    recipe = load_recipe("dcgan_celeba")
+    args = recipe.parse_args(argv)
+    line = recipe.settings_line(args)  # what the recipe prints before training
+    assert line.startswith(f"Settings: --d-normalization {expected[0]} "
+                           f"{'--minibatch-std' if expected[1] else '--no-minibatch-std'} "
+                           f"--d-learning-rate {expected[2]:g} --g-learning-rate {expected[3]:g} "
+                           f"--ema {expected[4]:g}")
     d_lr = args.d_learning_rate if args.d_learning_rate is not None else args.learning_rate
     got = (args.d_normalization, args.minibatch_std, d_lr, args.g_learning_rate, args.ema)
     assert got[:2] == expected[:2] and got[4] == expected[4]
     assert got[2:4] == pytest.approx(expected[2:4])
+
+
+def test_settings_line_says_which_settings_are_defaults():
+    recipe = load_recipe("dcgan_celeba")
+    assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
+        "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
+        "--g-learning-rate 0.0004 --ema 0.99 (--d-normalization, --ema, --g-learning-rate, "
+        "--minibatch-std: the defaults for colour images)")
+    assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
+        "Settings: --d-normalization batch --no-minibatch-std --d-learning-rate 0.0002 "
+        "--g-learning-rate 0.0002 --ema 0.9 (--d-normalization, --g-learning-rate, "
+        "--minibatch-std: the defaults for grey images)")
+    assert recipe.settings_line(recipe.parse_args(
+        ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
+         "--g-learning-rate", "1e-4", "--ema", "0"])) == (
+        "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
+        "--g-learning-rate 0.0001 --ema 0")
 
 
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
