@@ -331,15 +331,21 @@ def read_saved_run(args, image_shape, steps_per_epoch):
     return saved, epochs, steps
 
 
+def _std_flag(on):
+    return "--minibatch-std" if on else "--no-minibatch-std"
+
+
+def _image_kind(args):
+    return "colour" if args.colour else "grey"
+
+
 def settings_line(args):
     """The discriminator, learning-rate and EMA settings of this run, in flags."""
-    kind = "colour" if args.colour else "grey"
-    flags = (f"--d-normalization {args.d_normalization} "
-             f"{'--minibatch-std' if args.minibatch_std else '--no-minibatch-std'} "
+    flags = (f"--d-normalization {args.d_normalization} {_std_flag(args.minibatch_std)} "
              f"--d-learning-rate {args.d_learning_rate:g} --g-learning-rate {args.g_learning_rate:g} "
              f"--ema {args.ema:g}")
     unset = sorted(f"--{d.replace('_', '-')}" for d in args.defaulted)
-    source = f" ({', '.join(unset)}: the defaults for {kind} images)" if unset else ""
+    source = f" ({', '.join(unset)}: the defaults for {_image_kind(args)} images)" if unset else ""
     return f"Settings: {flags}{source}"
 
 
@@ -360,11 +366,8 @@ def resume_differences(args, saved):
     """
     def this_run(text, dest):
         if dest in args.defaulted:
-            return f"{text} (the default for {'colour' if args.colour else 'grey'} images)"
+            return f"{text} (the default for {_image_kind(args)} images)"
         return text
-
-    def std_flag(on):
-        return "--minibatch-std" if on else "--no-minibatch-std"
 
     normalization, minibatch_std = discriminator_options(saved.discriminator)
     wanted = None if args.d_normalization == "none" else args.d_normalization
@@ -374,8 +377,8 @@ def resume_differences(args, saved):
                            + this_run(f"--d-normalization {args.d_normalization}",
                                       "d_normalization"))
     if minibatch_std != args.minibatch_std:
-        differences.append(f"file: {std_flag(minibatch_std)}, this run: "
-                           + this_run(std_flag(args.minibatch_std), "minibatch_std"))
+        differences.append(f"file: {_std_flag(minibatch_std)}, this run: "
+                           + this_run(_std_flag(args.minibatch_std), "minibatch_std"))
     # G's optimizer holds the moving average as state: it cannot be added or dropped.
     saved_ema = bool(getattr(saved.g_optimizer, "use_ema", False))
     if saved.g_optimizer is not None and saved_ema != bool(args.ema):

@@ -329,13 +329,18 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
 
 
+def _save_colour_gan(path, d_optimizer, g_optimizer):
+    """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
+    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+                        keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
+                                                               minibatch_std=True), latent_dim=8)
+    gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+    gan.save(path)
+
+
 def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsys):
-    saved = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
-                          keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
-                                                                 minibatch_std=True), latent_dim=8)
-    saved.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                  g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99))
-    saved.save(tmp_path / "saved.keras")
+    _save_colour_gan(tmp_path / "saved.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
+                     keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99))
     load_recipe("dcgan_celeba").main(
         SHAPES + ["--epochs", "1", "--d-steps", "1", "--out-dir", str(tmp_path / "out"),
                   "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
@@ -379,20 +384,12 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
             "this run: --minibatch-std). Pass the settings of the run that wrote it") in err
     # The same networks, but an EMA of G in one and not the other: G's optimizer
     # holds the average as state, so the run must ask for what the file has.
-    plain = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
-                          keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
-                                                                 minibatch_std=True), latent_dim=8)
-    plain.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
-    plain.save(tmp_path / "plain.keras")
+    _save_colour_gan(tmp_path / "plain.keras", keras.optimizers.Adam(2e-4), keras.optimizers.Adam(4e-4))
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "plain.keras")])  # colour default: EMA
     assert (f"--resume-from {tmp_path / 'plain.keras'} was trained with other settings than this run's "
             "(file: --ema 0, this run: --ema 0.99 (the default for colour images))") in err
-    averaged = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
-                             keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
-                                                                    minibatch_std=True), latent_dim=8)
-    averaged.compile(d_optimizer=keras.optimizers.Adam(2e-4),
-                     g_optimizer=keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.95))
-    averaged.save(tmp_path / "averaged.keras")
+    _save_colour_gan(tmp_path / "averaged.keras", keras.optimizers.Adam(2e-4),
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.95))
     err = _fails(capsys, args + ["--ema", "0", "--resume-from", str(tmp_path / "averaged.keras")])
     assert (f"--resume-from {tmp_path / 'averaged.keras'} was trained with other settings than this run's "
             "(file: --ema 0.95, this run: --ema 0)") in err
