@@ -189,7 +189,7 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 
 # --------------------------------------------------------------------- GAN
 # Training options of keras-gen's DCGAN, by name. Keys: d_lr / g_lr (Adam
-# learning rates, beta_1 0.5; different values = two time-scale updates),
+# learning rates; different values = two time-scale updates),
 # ema (momentum of Keras' use_ema on g_optimizer, None for none),
 # normalization / minibatch_std / dropout / spectral_norm (of
 # dcgan_discriminator), augment (None, or ("diff" | "ada", policy):
@@ -199,13 +199,16 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # "linear" / "cosine": both Adam learning rates decay to 0 over the run's
 # total steps with keras.optimizers.schedules.PolynomialDecay (power 1) /
 # CosineDecay; "linear_half": constant for the first half, then linear to 0;
-# the run's steps are passed to keras_gen_dcgan). "paper" is the DCGAN paper's
-# settings with the paper's networks; DEFAULT_GAN_OPTIONS names the one the
-# comparison reports as keras-gen's default.
+# the run's steps are passed to keras_gen_dcgan), beta_1 / beta_2 (both
+# players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing).
+# "paper" is the DCGAN paper's settings with the paper's networks;
+# DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
+# default.
 PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
-         "reuse_fakes": False, "lr_decay": None}
+         "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
+         "label_smoothing": 0.0}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -250,6 +253,11 @@ GAN_OPTIONS = {
     # session 11 (64x64 RGB, benchmarks/rgb_quality.py): twice the default
     # discriminator widths at 64 px ((32, 64, 128, 256) -> (64, 128, 256, 512)).
     "d_wide64": dict(PAPER, d_filters=(64, 128, 256, 512)),
+    # session 12 (digits, seed 1): both players' Adam betas (0, 0.99); one-sided
+    # label smoothing of D's real targets (1 -> 0.9, 0.95).
+    "beta0": dict(PAPER, beta_1=0.0, beta_2=0.99),
+    "ls": dict(PAPER, label_smoothing=0.1),
+    "ls05": dict(PAPER, label_smoothing=0.05),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
@@ -329,6 +337,8 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["r1_gamma"] = options["r1_gamma"]
     if options.get("reuse_fakes"):
         gan_kwargs["reuse_fakes"] = True
+    if options.get("label_smoothing"):
+        gan_kwargs["label_smoothing"] = options["label_smoothing"]
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
                         keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
                         latent_dim=latent_dim, seed=seed, **gan_kwargs)
@@ -337,9 +347,10 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
     d_steps = gan.d_steps
     gan.compile(d_optimizer=keras.optimizers.Adam(
                     learning_rate(options["d_lr"], decay, total_steps and total_steps * d_steps),
-                    beta_1=0.5),
+                    beta_1=options.get("beta_1", 0.5), beta_2=options.get("beta_2", 0.999)),
                 g_optimizer=keras.optimizers.Adam(
-                    learning_rate(options["g_lr"], decay, total_steps), beta_1=0.5, **ema))
+                    learning_rate(options["g_lr"], decay, total_steps),
+                    beta_1=options.get("beta_1", 0.5), beta_2=options.get("beta_2", 0.999), **ema))
     return gan
 
 

@@ -63,6 +63,14 @@ def test_keras_gen_dcgan_follows_the_options(quality):
                                    shape=(16, 16, 1), latent_dim=4)
     assert wide.generator.get_layer("reshape").output.shape[-1] == 256
     assert [wide.discriminator.get_layer(f"conv_{i}").filters for i in (1, 2)] == [128, 256]
+    # Session 12's screen: Adam's betas and one-sided label smoothing.
+    assert (plain.g_optimizer.beta_1, plain.g_optimizer.beta_2) == (0.5, 0.999)
+    assert plain.label_smoothing == 0.0
+    tuned = quality.keras_gen_dcgan(quality.gan_options("beta0+ls"), seed=0, shape=(16, 16, 1),
+                                    latent_dim=4)
+    for optimizer in (tuned.d_optimizer, tuned.g_optimizer):
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.99)
+    assert tuned.label_smoothing == pytest.approx(0.1)
 
 
 @tensorflow_only
