@@ -337,7 +337,7 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["r1_gamma"] = options["r1_gamma"]
     if options.get("reuse_fakes"):
         gan_kwargs["reuse_fakes"] = True
-    if options.get("label_smoothing"):
+    if options["label_smoothing"]:
         gan_kwargs["label_smoothing"] = options["label_smoothing"]
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
                         keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
@@ -345,12 +345,12 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
     ema = {} if options["ema"] is None else {"use_ema": True, "ema_momentum": options["ema"]}
     decay = options.get("lr_decay")
     d_steps = gan.d_steps
+    betas = {"beta_1": options["beta_1"], "beta_2": options["beta_2"]}
     gan.compile(d_optimizer=keras.optimizers.Adam(
                     learning_rate(options["d_lr"], decay, total_steps and total_steps * d_steps),
-                    beta_1=options.get("beta_1", 0.5), beta_2=options.get("beta_2", 0.999)),
+                    **betas),
                 g_optimizer=keras.optimizers.Adam(
-                    learning_rate(options["g_lr"], decay, total_steps),
-                    beta_1=options.get("beta_1", 0.5), beta_2=options.get("beta_2", 0.999), **ema))
+                    learning_rate(options["g_lr"], decay, total_steps), **betas, **ema))
     return gan
 
 
