@@ -71,8 +71,25 @@ def _batch_norm(name):
     )
 
 
+UPSAMPLINGS = ("transpose", "resize")
+
+
+def _upsample(x, filters, kernel_size, upsampling, name, **conv_kwargs):
+    """One stride-2 upsampling: a transposed convolution, or resize-convolution."""
+    if upsampling == "transpose":
+        return keras.layers.Conv2DTranspose(
+            filters, kernel_size, strides=2, padding="same",
+            kernel_initializer=_init(), name=name, **conv_kwargs
+        )(x)
+    x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return keras.layers.Conv2D(
+        filters, kernel_size, padding="same", kernel_initializer=_init(), name=name,
+        **conv_kwargs
+    )(x)
+
+
 def dcgan_generator(
-    latent_dim, output_shape, filters=None, kernel_size=4, name=None
+    latent_dim, output_shape, filters=None, kernel_size=4, upsampling="transpose", name=None
 ):
     """Build a DCGAN generator that outputs exactly `output_shape` in [-1, 1].
 
@@ -82,6 +99,13 @@ def dcgan_generator(
     strides=2, padding="same", use_bias=False)` -> BatchNormalization ->
     ReLU -> a last `Conv2DTranspose(channels, kernel_size, strides=2,
     padding="same")` -> tanh, computed in float32 under mixed precision.
+    With `upsampling="resize"` every `Conv2DTranspose` above is replaced by
+    a nearest-neighbour `UpSampling2D(2)` (named `"<layer>_resize"`)
+    followed by a stride-1 `Conv2D` of the same name, filters and
+    `kernel_size` (resize-convolution, Odena et al., 2016: every output
+    pixel gets the same number of kernel taps, so the uneven overlap of
+    transposed convolutions cannot print a checkerboard; pair it with an odd
+    `kernel_size` such as 3).
     So there are `len(filters)` upsampling steps and the projection makes a
     `ceil(height / 2**n) x ceil(width / 2**n)` map, `n = len(filters)`:
     7 x 7 for 28 px with two entries, 4 x 4 for 32 px with three and for
@@ -111,6 +135,9 @@ def dcgan_generator(
         kernel_size: int, kernel size of the transposed convolutions. The
             default is divisible by the stride, which avoids checkerboard
             artefacts (Odena et al., 2016). Defaults to 4.
+        upsampling: `"transpose"` (stride-2 `Conv2DTranspose`, the paper's)
+            or `"resize"` (nearest-neighbour upsampling, then `Conv2D`).
+            Defaults to `"transpose"`.
         name: str or None, name of the model. Defaults to
             `"dcgan_generator"`.
 
@@ -138,6 +165,7 @@ def dcgan_generator(
         filters = _auto_generator_filters(height, width)
     filters = check.positive_int_sequence("filters", filters)
     kernel_size = check.positive_int("kernel_size", kernel_size)
+    upsampling = check.choice("upsampling", upsampling, UPSAMPLINGS)
     check.optional_name("name", name)
     if name is None:
         name = "dcgan_generator"
@@ -155,25 +183,10 @@ def dcgan_generator(
     x = _batch_norm("project_bn")(x)
     x = keras.layers.ReLU(name="project_relu")(x)
     for i, f in enumerate(filters[1:], start=1):
-        x = keras.layers.Conv2DTranspose(
-            f,
-            kernel_size,
-            strides=2,
-            padding="same",
-            use_bias=False,
-            kernel_initializer=_init(),
-            name=f"deconv_{i}",
-        )(x)
+        x = _upsample(x, f, kernel_size, upsampling, f"deconv_{i}", use_bias=False)
         x = _batch_norm(f"bn_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
-    x = keras.layers.Conv2DTranspose(
-        channels,
-        kernel_size,
-        strides=2,
-        padding="same",
-        kernel_initializer=_init(),
-        name="output_deconv",
-    )(x)
+    x = _upsample(x, channels, kernel_size, upsampling, "output_deconv")
     x = _common.crop_to(x, height, width)
     outputs = _common.output_activation_layer(x, "tanh")
     return keras.Model(inputs, outputs, name=name)

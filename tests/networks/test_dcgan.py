@@ -194,6 +194,58 @@ def _outputs(model, x):
     return _numpy(model(x))
 
 
+def test_resize_upsampling_architecture_and_crop():
+    # upsampling="resize": each stride-2 transposed convolution becomes a
+    # nearest-neighbour UpSampling2D(2) + stride-1 Conv2D of the same name;
+    # sizes (and the crop of a 30 px image) are as with "transpose".
+    gen = networks.dcgan_generator(LATENT_DIM, (30, 30, 1), kernel_size=3, upsampling="resize")
+    convs = [gen.get_layer(name) for name in ("deconv_1", "output_deconv")]
+    resizes = [gen.get_layer(f"{name}_resize") for name in ("deconv_1", "output_deconv")]
+
+    assert [type(layer).__name__ for layer in convs] == ["Conv2D", "Conv2D"]
+    assert [layer.strides for layer in convs] == [(1, 1), (1, 1)]
+    assert [layer.kernel_size for layer in convs] == [(3, 3), (3, 3)]
+    assert [layer.filters for layer in convs] == [64, 1]
+    assert not convs[0].use_bias and convs[1].use_bias
+    assert [layer.size for layer in resizes] == [(2, 2), (2, 2)]
+    assert all(layer.interpolation == "nearest" for layer in resizes)
+    assert "Conv2DTranspose" not in _class_names(gen)
+    assert gen.get_layer("crop").cropping == ((1, 1), (1, 1))
+    assert _numpy(gen(_latents(2))).shape == (2, 30, 30, 1)
+
+
+def _constant_weights(model):
+    # Every kernel and bias a constant, BatchNormalization the identity up to
+    # epsilon: a code of ones then makes a constant projected map.
+    for layer in model.layers:
+        for weight in layer.weights:
+            if "moving_variance" in weight.path or "gamma" in weight.path:
+                weight.assign(np.ones(weight.shape, "float32"))
+            elif "moving_mean" in weight.path or "beta" in weight.path or "bias" in weight.path:
+                weight.assign(np.zeros(weight.shape, "float32"))
+            else:
+                weight.assign(np.full(weight.shape, 0.01, "float32"))
+
+
+@pytest.mark.parametrize("upsampling", ["transpose", "resize"])
+def test_resize_upsampling_has_no_checkerboard(upsampling):
+    # Odena et al. (2016): with a 3x3 kernel and stride 2, a transposed
+    # convolution gives the pixels of a constant map 4, 2 or 1 kernel taps
+    # by their parity, a period-2 checkerboard; resize-convolution gives every
+    # interior pixel the same 9 taps.
+    gen = networks.dcgan_generator(LATENT_DIM, SMALL, kernel_size=3, upsampling=upsampling)
+    _constant_weights(gen)
+    out = _numpy(gen.predict(np.ones((1, LATENT_DIM), "float32"), verbose=0))[0, 4:-4, 4:-4, 0]
+
+    assert np.all(out > 0)
+    spread = (out.max() - out.min()) / out.mean()
+    if upsampling == "resize":
+        assert spread < 1e-4
+    else:
+        assert spread > 0.5
+        assert np.allclose(out[0::2, 0::2], out[0, 0]) and out[1, 1] != out[0, 0]
+
+
 def test_keras_file_round_trip(tmp_path):
     gen = networks.dcgan_generator(LATENT_DIM, SMALL)
     disc = networks.dcgan_discriminator(SMALL, dropout=0.25)
@@ -290,6 +342,7 @@ def test_minibatch_std_matches_numpy():
         ({"filters": (64, 0)}, "filters", FILTERS_ERROR),
         ({"filters": 64}, "filters", FILTERS_ERROR),
         ({"kernel_size": 0}, "kernel_size", "a positive integer"),
+        ({"upsampling": "bilinear"}, "upsampling", "one of ['transpose', 'resize']"),
         ({"name": ""}, "name", "a non-empty string or None"),
     ],
 )
