@@ -51,6 +51,27 @@ def latent_head(x, latent_dim, variational):
     return [z_mean, z_log_sigma]
 
 
+def latent_map_head(x, latent_channels, variational):
+    """Add a spatial latent head on the feature map `x`: `latent_head` by map.
+
+    A `Conv2D(latent_channels, 1)` per output on the `(h, w, channels)` map,
+    flattened to `h * w * latent_channels` values, with the same output
+    names (`"z"`, or `"z_mean"` and `"z_log_sigma"`); the 1x1 convolutions
+    are named after them with a `"_map"` suffix. The `z_log_sigma` kernel and
+    bias start at zero, as in `latent_head`.
+    """
+    dtype = output_dtype()
+
+    def head(name, **init):
+        y = keras.layers.Conv2D(latent_channels, 1, dtype=dtype, name=f"{name}_map", **init)(x)
+        return keras.layers.Flatten(dtype=dtype, name=name)(y)
+
+    if not variational:
+        return head(Z_NAME)
+    zeros = {"kernel_initializer": "zeros", "bias_initializer": "zeros"}
+    return [head(Z_MEAN_NAME), head(Z_LOG_SIGMA_NAME, **zeros)]
+
+
 def output_activation_layer(x, output_activation):
     """Apply the decoder's output activation as a named layer."""
     return keras.layers.Activation(

@@ -31,6 +31,22 @@ def _batch_norm_default(batch_norm, variational):
     return check.boolean("batch_norm", batch_norm)
 
 
+def _check_latent_channels(latent_channels, latent_dim, image_shape, filters):
+    """`latent_channels` checked: None, or a positive int whose map holds `latent_dim`."""
+    latent_channels = check.positive_int("latent_channels", latent_channels, allow_none=True)
+    if latent_channels is None:
+        return None
+    h, w = _common.start_size(image_shape[0], image_shape[1], len(filters))
+    if latent_dim != h * w * latent_channels:
+        raise ValueError(
+            f"latent_dim must be {h} * {w} * latent_channels = {h * w * latent_channels} with "
+            f"latent_channels={latent_channels}: the code is the {h} x {w} map of the "
+            f"{len(filters)} stride-2 stages for {image_shape[0]} x {image_shape[1]} images, "
+            f"flattened. Received: latent_dim={latent_dim}"
+        )
+    return latent_channels
+
+
 def _conv_block(x, layer, batch_norm, activation, index, prefix):
     """Apply `layer`, then optional BatchNormalization, then the activation."""
     x = layer(x)
@@ -48,6 +64,7 @@ def conv_encoder(
     activation="relu",
     variational=False,
     batch_norm=None,
+    latent_channels=None,
     name=None,
 ):
     """Build a convolutional image encoder.
@@ -68,6 +85,16 @@ def conv_encoder(
     `(32, 64)` for 28 px (MNIST) and 32 px (CIFAR), `(32, 64, 128)` for
     64 px (CelebA), `(32, 64, 128, 256)` for 128 px and above, `(32,)` for
     images under 28 px.
+
+    With `latent_channels=c` the code is spatial instead: the latent head is
+    a 1x1 `Conv2D(c)` on the last stage's `(h, w)` feature map (one per
+    output, `"z_mean_map"` and `"z_log_sigma_map"` for a VAE), flattened,
+    so `latent_dim` must equal `h * w * c` (`h`, `w` = the image sides
+    halved, rounding up, once per stage) and `dense_units` is not used.
+    Each group of `c` values then describes one region of the image, which
+    keeps where and what shape things are far better than a code made by
+    `Dense` layers (pair it with `conv_decoder(..., latent_channels=c)`
+    and the same number of stages).
 
     Batch normalisation is on by default in VAE networks only
     (`variational=True` here, `conv_decoder(..., variational=True)`); plain
@@ -93,6 +120,9 @@ def conv_encoder(
             between each convolution (then bias-free) and its activation.
             Defaults to `None`: on for a variational encoder, off otherwise
             (see the paragraph on batch normalisation above).
+        latent_channels: int or None, channels of a spatial code (see
+            above); None makes the code with `Dense` layers. Defaults to
+            `None`.
         name: str or None, name of the model. Defaults to `"conv_encoder"`
             or `"conv_variational_encoder"`.
 
@@ -126,6 +156,7 @@ def conv_encoder(
     check.activation("activation", activation)
     variational = check.boolean("variational", variational)
     batch_norm = _batch_norm_default(batch_norm, variational)
+    latent_channels = _check_latent_channels(latent_channels, latent_dim, input_shape, filters)
     check.optional_name("name", name)
     if name is None:
         name = "conv_variational_encoder" if variational else "conv_encoder"
@@ -142,6 +173,9 @@ def conv_encoder(
             name=f"conv_{i}",
         )
         x = _conv_block(x, conv, batch_norm, activation, i, "conv")
+    if latent_channels is not None:
+        outputs = _common.latent_map_head(x, latent_channels, variational)
+        return keras.Model(inputs, outputs, name=name)
     x = keras.layers.Flatten(name="flatten")(x)
     if dense_units is not None:
         x = keras.layers.Dense(
@@ -161,6 +195,7 @@ def conv_decoder(
     output_activation="sigmoid",
     batch_norm=None,
     variational=False,
+    latent_channels=None,
     name=None,
 ):
     """Build a convolutional image decoder that outputs exactly `output_shape`.
@@ -178,6 +213,13 @@ def conv_decoder(
     artefacts of transposed convolutions (Odena et al., 2016,
     "Deconvolution and Checkerboard Artifacts"). The default sigmoid matches
     images in [0, 1]; use `"tanh"` for [-1, 1].
+
+    With `latent_channels=c` the code is read as the spatial code of
+    `conv_encoder(..., latent_channels=c)`: `Reshape` to the start map
+    `(h, w, c)` (so `latent_dim` must equal `h * w * c`), then a
+    `Conv2D(filters[0], 3, padding="same")` block named `"map_conv"` (with
+    the stages' BatchNormalization and activation) in place of the `Dense`
+    layers; `dense_units` is not used.
 
     With `filters=None` the stages mirror `conv_encoder` for the same image
     size, reversed: `(64, 32)` for 28 and 32 px, `(128, 64, 32)` for 64 px.
@@ -204,6 +246,9 @@ def conv_decoder(
             otherwise (why: the `conv_encoder` docstring).
         variational: bool, whether the decoder is a VAE's. It only sets the
             default of `batch_norm`. Defaults to `False`.
+        latent_channels: int or None, channels of a spatial code (see
+            above); None reads the code with `Dense` layers. Defaults to
+            `None`.
         name: str or None, name of the model. Defaults to `"conv_decoder"`.
 
     Returns:
@@ -235,6 +280,7 @@ def conv_decoder(
     check.activation("output_activation", output_activation)
     variational = check.boolean("variational", variational)
     batch_norm = _batch_norm_default(batch_norm, variational)
+    latent_channels = _check_latent_channels(latent_channels, latent_dim, output_shape, filters)
     check.optional_name("name", name)
     if name is None:
         name = "conv_decoder"
@@ -243,14 +289,21 @@ def conv_decoder(
 
     inputs = keras.Input(shape=(latent_dim,), name="latent")
     x = inputs
-    if dense_units is not None:
+    if latent_channels is not None:
+        x = keras.layers.Reshape((start_h, start_w, latent_channels), name="reshape")(x)
+        conv = keras.layers.Conv2D(
+            filters[0], 3, padding="same", use_bias=not batch_norm, name="map_conv"
+        )
+        x = _conv_block(x, conv, batch_norm, activation, 0, "map")
+    else:
+        if dense_units is not None:
+            x = keras.layers.Dense(
+                dense_units, activation=activation, name="dense"
+            )(x)
         x = keras.layers.Dense(
-            dense_units, activation=activation, name="dense"
+            start_h * start_w * filters[0], activation=activation, name="dense_map"
         )(x)
-    x = keras.layers.Dense(
-        start_h * start_w * filters[0], activation=activation, name="dense_map"
-    )(x)
-    x = keras.layers.Reshape((start_h, start_w, filters[0]), name="reshape")(x)
+        x = keras.layers.Reshape((start_h, start_w, filters[0]), name="reshape")(x)
     for i, f in enumerate(filters, start=1):
         deconv = keras.layers.Conv2DTranspose(
             f,
