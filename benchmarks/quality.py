@@ -208,7 +208,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
-         "label_smoothing": 0.0}
+         "label_smoothing": 0.0, "g_upsampling": None}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -258,6 +258,7 @@ GAN_OPTIONS = {
     "beta0": dict(PAPER, beta_1=0.0, beta_2=0.99),
     "ls": dict(PAPER, label_smoothing=0.1),
     "ls05": dict(PAPER, label_smoothing=0.05),
+    "resize3": dict(PAPER, g_upsampling=("resize", 3)),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
@@ -322,6 +323,8 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
     if options.get("d_filters") is not None:
         d_kwargs["filters"] = options["d_filters"]
     g_kwargs = {} if options.get("g_filters") is None else {"filters": options["g_filters"]}
+    if options.get("g_upsampling") is not None:
+        g_kwargs["upsampling"], g_kwargs["kernel_size"] = options["g_upsampling"]
     if options["spectral_norm"]:
         d_kwargs["spectral_norm"] = True
     gan_kwargs = {}

@@ -21,14 +21,16 @@ get a discriminator without normalization and with the minibatch standard
 deviation channel, Adam 4e-4 for G and 2e-4 for D, and an EMA (0.99) of G's
 weights; every one of these can be set by its flag (--d-normalization batch
 --no-minibatch-std --g-learning-rate 2e-4 --ema 0 gives the paper's
-settings). Each epoch writes a sample grid decoded from a fixed latent batch
-to --out-dir.
+settings). --upsampling resize makes the generator upsample by
+resize-convolution (nearest-neighbour upsampling, then a 3x3 convolution)
+instead of the paper's 4x4 transposed convolutions. Each epoch writes a
+sample grid decoded from a fixed latent batch to --out-dir.
 
 Training options: --objective (standard, hinge, wgan-gp), --r1-gamma (R1
 penalty), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
 --spectral-norm, --d-normalization and --minibatch-std (the discriminator),
---d-learning-rate / --g-learning-rate (two time-scale updates) and --ema (a
-moving average of G's weights, Keras' use_ema: the grids during training
+--upsampling (the generator's), --d-learning-rate / --g-learning-rate (two
+time-scale updates) and --ema (a moving average of G's weights, Keras' use_ema: the grids during training
 show G's own weights; the generator file and the export hold the average,
 the whole-GAN file G's own weights, which a continued run trains on).
 
@@ -46,8 +48,8 @@ file for N more epochs: the same weights, Adam steps and moments, step
 counter and latent stream, the data stream where the saved run left it, and
 sample grids numbered on from the saved run's last epoch. Networks and shapes
 come from the command line (pass the same --dataset, --image-size,
---latent-dim, --d-normalization and --minibatch-std as the saved run, and
---ema on or off as it was: a file that does not fit is an error naming the
+--latent-dim, --d-normalization, --minibatch-std and --upsampling as the
+saved run, and --ema on or off as it was: a file that does not fit is an error naming the
 options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
@@ -118,6 +120,9 @@ COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning
                    "ema": 0.99}
 GREY_DEFAULTS = {"d_normalization": "batch", "minibatch_std": False, "g_learning_rate_factor": 1.0,
                  "ema": 0.0}
+# The generator's kernel size per --upsampling: the paper's 4x4 transposed
+# convolutions (divisible by the stride), 3x3 convolutions after a resize.
+UPSAMPLING_KERNEL = {"transpose": 4, "resize": 3}
 
 
 def parse_args(argv=None):
@@ -171,6 +176,10 @@ def parse_args(argv=None):
     p.add_argument("--minibatch-std", action=argparse.BooleanOptionalAction, default=None,
                    help="the minibatch standard deviation channel in the discriminator (against "
                         "mode collapse). Default: on for colour images, off for grey ones")
+    p.add_argument("--upsampling", choices=("transpose", "resize"), default="transpose",
+                   help="the generator's upsampling (keras_gen.networks.dcgan_generator): 4x4 "
+                        "transposed convolutions (the DCGAN paper's), or nearest-neighbour "
+                        "resize then a 3x3 convolution")
     p.add_argument("--learning-rate", type=float, default=2e-4,
                    help="Adam learning rate of D, and of G on grey images (G gets twice it on "
                         "colour images); see --d-learning-rate / --g-learning-rate")
@@ -190,7 +199,7 @@ def parse_args(argv=None):
     p.add_argument("--resume-from", default=None, metavar="PATH",
                    help="a --model-path file of a finished run: continue it for --epochs more "
                         "epochs (same --dataset/--image-size/--latent-dim/--d-normalization/"
-                        "--minibatch-std, and --ema on or off as it was). A backup in "
+                        "--minibatch-std/--upsampling, and --ema on or off as it was). A backup in "
                         "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
@@ -331,6 +340,14 @@ def read_saved_run(args, image_shape, steps_per_epoch):
     return saved, epochs, steps
 
 
+def generator_upsampling(generator):
+    """``"resize"`` or ``"transpose"``: how a ``dcgan_generator`` upsamples, from its layers."""
+    import keras
+
+    resize = any(isinstance(layer, keras.layers.UpSampling2D) for layer in generator.layers)
+    return "resize" if resize else "transpose"
+
+
 def _std_flag(on):
     return "--minibatch-std" if on else "--no-minibatch-std"
 
@@ -340,10 +357,10 @@ def _image_kind(args):
 
 
 def settings_line(args):
-    """The discriminator, learning-rate and EMA settings of this run, in flags."""
+    """The discriminator, learning-rate, EMA and upsampling settings of this run, in flags."""
     flags = (f"--d-normalization {args.d_normalization} {_std_flag(args.minibatch_std)} "
              f"--d-learning-rate {args.d_learning_rate:g} --g-learning-rate {args.g_learning_rate:g} "
-             f"--ema {args.ema:g}")
+             f"--ema {args.ema:g} --upsampling {args.upsampling}")
     unset = sorted(f"--{d.replace('_', '-')}" for d in args.defaulted)
     source = f" ({', '.join(unset)}: the defaults for {_image_kind(args)} images)" if unset else ""
     return f"Settings: {flags}{source}"
@@ -359,7 +376,7 @@ def _learning_rate(optimizer):
 
 
 def resume_differences(args, saved):
-    """What differs between a saved GAN and this run's discriminator and EMA flags.
+    """What differs between a saved GAN and this run's discriminator, upsampling and EMA flags.
 
     A list of ``"file: ..., this run: ..."`` strings, empty when they match;
     a flag left unset is marked as the default for colour or grey images.
@@ -379,6 +396,10 @@ def resume_differences(args, saved):
     if minibatch_std != args.minibatch_std:
         differences.append(f"file: {_std_flag(minibatch_std)}, this run: "
                            + this_run(_std_flag(args.minibatch_std), "minibatch_std"))
+    upsampling = generator_upsampling(saved.generator)
+    if upsampling != args.upsampling:
+        differences.append(f"file: --upsampling {upsampling}, this run: "
+                           + this_run(f"--upsampling {args.upsampling}", "upsampling"))
     # G's optimizer holds the moving average as state: it cannot be added or dropped.
     saved_ema = bool(getattr(saved.g_optimizer, "use_ema", False))
     if saved.g_optimizer is not None and saved_ema != bool(args.ema):
@@ -448,7 +469,9 @@ def main(argv=None):
 
     scope = keras_gen.distribute.data_parallel() if args.distribute else contextlib.nullcontext()
     with scope:
-        generator = keras_gen.networks.dcgan_generator(args.latent_dim, image_shape)
+        generator = keras_gen.networks.dcgan_generator(
+            args.latent_dim, image_shape, kernel_size=UPSAMPLING_KERNEL[args.upsampling],
+            upsampling=args.upsampling)
         discriminator = keras_gen.networks.dcgan_discriminator(
             image_shape, minibatch_std=args.minibatch_std, spectral_norm=args.spectral_norm,
             normalization=None if args.d_normalization == "none" else args.d_normalization)
@@ -526,7 +549,7 @@ def main(argv=None):
         # Raised as fit starts, before any step: nothing was written.
         fail(f"--checkpoint-dir {args.checkpoint_dir} holds the backup of an interrupted run "
              "made with other networks or optimizer settings than this command line's "
-             "(--d-normalization, --minibatch-std, --ema on or off, --latent-dim, "
+             "(--d-normalization, --minibatch-std, --upsampling, --ema on or off, --latent-dim, "
              "--image-size; colour images default to --d-normalization none --minibatch-std "
              f"--ema {COLOUR_DEFAULTS['ema']:g}). Run the interrupted command again as it was, "
              f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")

@@ -71,6 +71,13 @@ def test_keras_gen_dcgan_follows_the_options(quality):
     for optimizer in (tuned.d_optimizer, tuned.g_optimizer):
         assert (optimizer.beta_1, optimizer.beta_2) == (0.0, 0.99)
     assert tuned.label_smoothing == pytest.approx(0.1)
+    # Session 13: resize-convolution in G.
+    assert plain.generator.get_layer("output_deconv").__class__.__name__ == "Conv2DTranspose"
+    resized = quality.keras_gen_dcgan(quality.gan_options("resize3"), seed=0, shape=(16, 16, 1),
+                                      latent_dim=4)
+    layer = resized.generator.get_layer("output_deconv")
+    assert layer.__class__.__name__ == "Conv2D" and layer.kernel_size == (3, 3)
+    assert resized.generator.get_layer("output_deconv_resize").size == (2, 2)
 
 
 @tensorflow_only

@@ -158,12 +158,15 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
 
     quality = _load("quality")
     options = quality.gan_options(rgb.RECIPE_OPTIONS)
-    args = load_recipe("dcgan_celeba").parse_args(["--dataset", "shapes"])
+    recipe = load_recipe("dcgan_celeba")
+    args = recipe.parse_args(["--dataset", "shapes"])
     assert options["normalization"] is None and args.d_normalization == "none"
     assert options["minibatch_std"] is True and args.minibatch_std is True
     assert options["d_lr"] == pytest.approx(args.d_learning_rate) == pytest.approx(args.learning_rate)
     assert options["g_lr"] == pytest.approx(args.g_learning_rate)
     assert options["ema"] == pytest.approx(args.ema)
+    upsampling = options["g_upsampling"] or ("transpose", 4)  # None: dcgan_generator's defaults
+    assert upsampling == (args.upsampling, recipe.UPSAMPLING_KERNEL[args.upsampling])
     assert (args.batch_size, args.latent_dim, args.beta_1) == (rgb.BATCH_SIZE, rgb.LATENT_DIM, 0.5)
     assert (args.objective, args.r1_gamma, args.augment, args.spectral_norm) == ("standard", 0.0, "none", False)
     changed = {k for k in options if options[k] != quality.PAPER[k]}

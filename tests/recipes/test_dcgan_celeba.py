@@ -86,7 +86,7 @@ def test_help_lists_every_knob_with_defaults(capsys):
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
                  "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std",
                  "--augment", "--augment-policy", "--objective", "--r1-gamma", "--spectral-norm",
-                 "--ema", "--d-learning-rate", "--g-learning-rate"):
+                 "--ema", "--d-learning-rate", "--g-learning-rate", "--upsampling"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
     assert "shapes" in out
@@ -94,19 +94,20 @@ def test_help_lists_every_knob_with_defaults(capsys):
 
 @pytest.mark.parametrize("argv, expected", [
     # colour images: D without normalization, minibatch std, G at 2x D's rate, EMA 0.99
-    (["--dataset", "shapes"], ("none", True, 2e-4, 4e-4, 0.99)),
-    (["--dataset", "cifar10", "--learning-rate", "1e-4"], ("none", True, 1e-4, 2e-4, 0.99)),
-    (["--data-dir", "faces"], ("none", True, 2e-4, 4e-4, 0.99)),
-    ([], ("none", True, 2e-4, 4e-4, 0.99)),  # celeb_a
+    (["--dataset", "shapes"], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),
+    (["--dataset", "cifar10", "--learning-rate", "1e-4"], ("none", True, 1e-4, 2e-4, 0.99, "transpose")),
+    (["--data-dir", "faces"], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),
+    ([], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),  # celeb_a
     # grey images: the DCGAN paper's settings
-    (["--dataset", "digits"], ("batch", False, 2e-4, 2e-4, 0.0)),
-    (["--dataset", "fashion_mnist"], ("batch", False, 2e-4, 2e-4, 0.0)),
-    (["--data-dir", "scans", "--channels", "1"], ("batch", False, 2e-4, 2e-4, 0.0)),
+    (["--dataset", "digits"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
+    (["--dataset", "fashion_mnist"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
+    (["--data-dir", "scans", "--channels", "1"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
     # every default gives way to its flag
     (["--dataset", "shapes", "--d-normalization", "batch", "--no-minibatch-std",
-      "--g-learning-rate", "2e-4", "--ema", "0"], ("batch", False, 2e-4, 2e-4, 0.0)),
+      "--g-learning-rate", "2e-4", "--ema", "0", "--upsampling", "resize"],
+     ("batch", False, 2e-4, 2e-4, 0.0, "resize")),
     (["--dataset", "digits", "--d-normalization", "layer", "--minibatch-std", "--ema", "0.9",
-      "--d-learning-rate", "1e-4"], ("layer", True, 1e-4, 2e-4, 0.9)),
+      "--d-learning-rate", "1e-4", "--upsampling", "resize"], ("layer", True, 1e-4, 2e-4, 0.9, "resize")),
 ])
 def test_colour_and_grey_defaults(argv, expected):
     recipe = load_recipe("dcgan_celeba")
@@ -115,10 +116,11 @@ def test_colour_and_grey_defaults(argv, expected):
     assert line.startswith(f"Settings: --d-normalization {expected[0]} "
                            f"{'--minibatch-std' if expected[1] else '--no-minibatch-std'} "
                            f"--d-learning-rate {expected[2]:g} --g-learning-rate {expected[3]:g} "
-                           f"--ema {expected[4]:g}")
+                           f"--ema {expected[4]:g} --upsampling {expected[5]}")
     d_lr = args.d_learning_rate if args.d_learning_rate is not None else args.learning_rate
-    got = (args.d_normalization, args.minibatch_std, d_lr, args.g_learning_rate, args.ema)
-    assert got[:2] == expected[:2] and got[4] == expected[4]
+    got = (args.d_normalization, args.minibatch_std, d_lr, args.g_learning_rate, args.ema,
+           args.upsampling)
+    assert got[:2] == expected[:2] and got[4:] == expected[4:]
     assert got[2:4] == pytest.approx(expected[2:4])
 
 
@@ -126,17 +128,17 @@ def test_settings_line_says_which_settings_are_defaults():
     recipe = load_recipe("dcgan_celeba")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0004 --ema 0.99 (--d-normalization, --ema, --g-learning-rate, "
-        "--minibatch-std: the defaults for colour images)")
+        "--g-learning-rate 0.0004 --ema 0.99 --upsampling transpose (--d-normalization, --ema, "
+        "--g-learning-rate, --minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization batch --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0002 --ema 0.9 (--d-normalization, --g-learning-rate, "
-        "--minibatch-std: the defaults for grey images)")
+        "--g-learning-rate 0.0002 --ema 0.9 --upsampling transpose (--d-normalization, "
+        "--g-learning-rate, --minibatch-std: the defaults for grey images)")
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
-         "--g-learning-rate", "1e-4", "--ema", "0"])) == (
+         "--g-learning-rate", "1e-4", "--ema", "0", "--upsampling", "resize"])) == (
         "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0001 --ema 0")
+        "--g-learning-rate 0.0001 --ema 0 --upsampling resize")
 
 
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
@@ -223,10 +225,14 @@ def test_shapes_trains_in_colour_and_saves_the_whole_gan(shapes_runs):
     grid = np.asarray(Image.open(work / "grids" / "epoch_002.png"))
     assert grid.shape == (2 * (8 * 16 + 7 * 2), 2 * (8 * 16 + 7 * 2), 3)
     # Colour images get the colour defaults: D without normalization, with
-    # minibatch std; G at twice D's learning rate; an EMA of G.
+    # minibatch std; G (the paper's 4x4 transposed convolutions) at twice
+    # D's learning rate; an EMA of G.
     kinds = [type(layer).__name__ for layer in gan.discriminator.layers]
     assert "MinibatchStdDev" in kinds
     assert not {"BatchNormalization", "LayerNormalization"} & set(kinds)
+    g_kinds = [type(layer).__name__ for layer in gan.generator.layers]
+    assert "UpSampling2D" not in g_kinds and "Conv2DTranspose" in g_kinds
+    assert gan.generator.get_layer("output_deconv").kernel_size == (4, 4)
     assert float(gan.d_optimizer.learning_rate) == pytest.approx(2e-4)
     assert float(gan.g_optimizer.learning_rate) == pytest.approx(4e-4)
     assert gan.g_optimizer.use_ema and gan.g_optimizer.ema_momentum == pytest.approx(0.99)
@@ -329,9 +335,11 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
 
 
-def _save_colour_gan(path, d_optimizer, g_optimizer):
+def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose"):
     """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
-    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+    kernel_size = 3 if upsampling == "resize" else 4
+    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
+                                                           upsampling=upsampling),
                         keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
                                                                minibatch_std=True), latent_dim=8)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
@@ -339,16 +347,20 @@ def _save_colour_gan(path, d_optimizer, g_optimizer):
 
 
 def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsys):
+    # (with a resize-convolution generator: --upsampling resize resumes it)
     _save_colour_gan(tmp_path / "saved.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
-                     keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99))
-    load_recipe("dcgan_celeba").main(
-        SHAPES + ["--epochs", "1", "--d-steps", "1", "--out-dir", str(tmp_path / "out"),
+                     keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99),
+                     upsampling="resize")
+    gan, _ = load_recipe("dcgan_celeba").main(
+        SHAPES + ["--epochs", "1", "--d-steps", "1", "--upsampling", "resize", "--out-dir", str(tmp_path / "out"),
                   "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
                   "--resume-from", str(tmp_path / "saved.keras")])
     out = capsys.readouterr().out
     assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained G at learning rate 0.0001; this run "
             "uses 0.0004 (pass --g-learning-rate 0.0001 to keep it)") in out
     assert "trained D at learning rate" not in out
+    assert "UpSampling2D" in [type(layer).__name__ for layer in gan.generator.layers]
+    assert int(n(gan.g_optimizer.iterations)) > 0
 
 
 def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
@@ -393,5 +405,13 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args + ["--ema", "0", "--resume-from", str(tmp_path / "averaged.keras")])
     assert (f"--resume-from {tmp_path / 'averaged.keras'} was trained with other settings than this run's "
             "(file: --ema 0.95, this run: --ema 0)") in err
+    # A generator that upsamples otherwise than this run asks (resize-convolution
+    # in the file; the default, the paper's transposed convolutions, here).
+    _save_colour_gan(tmp_path / "resized.keras", keras.optimizers.Adam(2e-4),
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99),
+                     upsampling="resize")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "resized.keras")])
+    assert (f"--resume-from {tmp_path / 'resized.keras'} was trained with other settings than this "
+            "run's (file: --upsampling resize, this run: --upsampling transpose)") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
