@@ -1,7 +1,9 @@
 """Attribute altering in colour: z = z1 + alpha (z_t,avg - z1), measured.
 
 Trains keras_gen.VAE (the convolutional encoder/decoder of keras_gen.networks,
-sigmoid output, images in [0, 1]) on the offline `shapes` dataset at 64x64
+sigmoid output, images in [0, 1]; by default with a spatial code, 8 values per
+cell of the encoder's 8x8 map at 64 px, --latent-channels 0 for a code made by
+Dense layers) on the offline `shapes` dataset at 64x64
 RGB, or on CelebA with --data-dir (an img_align_celeba folder) and
 --attributes-file (its list_attr_celeba.txt). Then, for --attribute NAME, it
 alters test images that do not have the attribute, in two ways (source notes,
@@ -64,6 +66,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
 MODES = ("vector", "target")
+# The VAE's code: spatial (8 x 8 x 8 at 64 px: three stride-2 stages), or
+# made by Dense layers (--latent-channels 0; what earlier versions used).
+SPATIAL_CHANNELS = 8
+SPATIAL_FILTERS = (32, 64, 128)
+DENSE_LATENT_DIM = 64
+DENSE_FILTERS = (16, 32, 64, 128)
 DEFAULT_ATTRIBUTE = "Blue"
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 COLUMNS = ("target@1", "kept", "both", "kept/true", "kept/orig", "ceiling/true")
@@ -104,9 +112,19 @@ def build_parser():
     p.add_argument("--grid-rows", type=int, default=6, help="test images per mode in the grid")
     p.add_argument("--epochs", type=int, default=12, help="VAE training epochs")
     p.add_argument("--batch-size", type=int, default=32, help="batch size")
-    p.add_argument("--latent-dim", type=int, default=64, help="latent dimensions")
-    p.add_argument("--filters", type=int, nargs="+", default=[16, 32, 64, 128],
-                   help="encoder filters per stride-2 stage (the decoder mirrors them)")
+    p.add_argument("--latent-channels", type=int, default=SPATIAL_CHANNELS,
+                   help="a spatial code: this many values per cell of the encoder's last "
+                        "feature map (keras_gen.networks.conv_encoder(latent_channels=...)), "
+                        "latent_dim = cells x channels (8 x 8 x 8 = 512 at 64 px with the default "
+                        "filters); 0: a code of --latent-dim made by Dense layers")
+    p.add_argument("--latent-dim", type=int, default=None,
+                   help=f"latent dimensions of a Dense code (--latent-channels 0; default "
+                        f"{DENSE_LATENT_DIM}); with a spatial code it follows from "
+                        "--latent-channels, --filters and --image-size")
+    p.add_argument("--filters", type=int, nargs="+", default=None,
+                   help="encoder filters per stride-2 stage (the decoder mirrors them); default "
+                        f"{' '.join(map(str, SPATIAL_FILTERS))} with a spatial code, "
+                        f"{' '.join(map(str, DENSE_FILTERS))} with a Dense one")
     p.add_argument("--kl-weight", type=float, default=5e-5,
                    help="lambda in L_rec + lambda * KL (BCE averaged over the 12,288 "
                         "values of a 64x64x3 image: the ELBO is lambda = 1/12288)")
@@ -129,7 +147,8 @@ def build_parser():
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch, 256 training images, few test images, "
-                        "the first two --filters, latent_dim <= 8) to check the pipeline")
+                        "the first two --filters, latent_dim <= 8 or a one-channel spatial code) "
+                        "to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
     return p
 
@@ -141,9 +160,14 @@ def parse_args(argv=None):
         args.verbose = int(args.verbose)
     for name in ("image_size", "train_examples", "test_examples", "num_altered", "epochs",
                  "batch_size", "latent_dim", "grid_rows"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1. "
                     f"Received: --{name.replace('_', '-')}={getattr(args, name)}")
+    if args.latent_channels < 0:
+        p.error(f"--latent-channels must be >= 0. Received: --latent-channels={args.latent_channels}")
+    spatial = args.latent_channels > 0
+    if args.filters is None:
+        args.filters = list(SPATIAL_FILTERS if spatial else DENSE_FILTERS)
     if any(f < 1 for f in args.filters):
         p.error(f"--filters must be positive. Received: --filters={args.filters}")
     if args.refine_steps < 0:
@@ -161,7 +185,20 @@ def parse_args(argv=None):
         args.test_examples, args.num_altered = min(args.test_examples, 48), min(args.num_altered, 16)
         args.grid_rows = min(args.grid_rows, 2)
         args.classifier_epochs = args.classifier_epochs or 1
-        args.filters, args.latent_dim = args.filters[:2], min(args.latent_dim, 8)
+        args.filters = args.filters[:2]
+        if not spatial:
+            args.latent_dim = min(args.latent_dim or DENSE_LATENT_DIM, 8)
+        args.latent_channels = min(args.latent_channels, 1)
+    side = -(-args.image_size // 2 ** len(args.filters))  # the encoder's last map: side x side
+    if spatial:
+        cells = side * side * args.latent_channels
+        if args.latent_dim is not None and args.latent_dim != cells:
+            p.error(f"--latent-dim must be {side} x {side} x --latent-channels = {cells} with a "
+                    f"spatial code (or pass --latent-channels 0 for a Dense code). Received: "
+                    f"--latent-dim={args.latent_dim}, --latent-channels={args.latent_channels}")
+        args.latent_dim = cells
+    elif args.latent_dim is None:
+        args.latent_dim = DENSE_LATENT_DIM
     args.dataset = "celeb_a" if args.data_dir else "shapes"  # a folder: CelebA-style
     return p, args
 
@@ -299,17 +336,19 @@ def get_vae(args, keras, x_train, shape):
                              f"{tuple(vae.encoding_network.input_shape[1:])}, not {shape}")
         print(f"Loaded the VAE of {args.load_model} (not trained here)")
         return vae, None, 0.0
+    spatial = {"latent_channels": args.latent_channels} if args.latent_channels else {}
     encoder = keras_gen.networks.encoder(shape, args.latent_dim, variational=True,
-                                         filters=args.filters)
+                                         filters=args.filters, **spatial)
     decoder = keras_gen.networks.decoder(args.latent_dim, shape, variational=True,
-                                         filters=tuple(reversed(args.filters)))
+                                         filters=tuple(reversed(args.filters)), **spatial)
     vae = keras_gen.VAE(encoder, decoder, kl_weight=args.kl_weight, reconstruction="bce",
                         seed=args.seed)
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.05)
     vae.compile(optimizer=keras.optimizers.Adam(schedule))
     print(f"Training a VAE on {len(x_train)} {args.dataset} images {shape} "
-          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim}, "
+          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim}"
+          f"{f' = a spatial code of {args.latent_channels} channel(s)' if spatial else ''}, "
           f"filters={tuple(args.filters)}, kl_weight={args.kl_weight}, epochs={args.epochs})")
     start = time.perf_counter()
     history = vae.fit(x_train, epochs=args.epochs, batch_size=args.batch_size,

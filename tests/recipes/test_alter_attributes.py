@@ -28,6 +28,7 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
                           "--alphas", "0", "0.5", "1", "--refine-steps", "2",
                           "--save-model", "vae.keras", "--no-deterministic"])
     out = capsys.readouterr().out
+    assert "latent_dim=16 = a spatial code of 1 channel(s), filters=(32, 64)" in out  # 4 x 4 x 1
     path = tmp_path / "outputs" / "alter_attributes" / "shapes_alter_Blue.png"
     assert [os.path.abspath(p) for p in result["paths"]] == [str(path)]
     image = np.asarray(Image.open(path))
@@ -81,8 +82,10 @@ def test_celeba_style_folder_writes_a_grid_without_measuring(recipe, tmp_path, c
         capsys.readouterr().err)
     result = recipe.main(["--data-dir", str(folder), "--attributes-file", str(attributes), "--smoke",
                           "--image-size", "16", "--attribute", "Smiling", "--out-dir", str(out),
-                          "--verbose", "0", "--no-deterministic"])
-    assert "No attribute classifier for CelebA" in capsys.readouterr().out
+                          "--verbose", "0", "--no-deterministic", "--latent-channels", "0"])
+    out_text = capsys.readouterr().out
+    assert "No attribute classifier for CelebA" in out_text
+    assert "latent_dim=8, filters=(16, 32)" in out_text  # --latent-channels 0: a Dense code
     assert result["rows"] == [] and result["paths"] == [str(out / "celeb_a_alter_Smiling.png")]
     # The last 2 of 12 images (by name) are the test images; image 10 lacks Smiling: 1 row per mode.
     image = np.asarray(Image.open(out / "celeb_a_alter_Smiling.png"))
@@ -137,8 +140,19 @@ def test_argument_errors_and_defaults(recipe, capsys):
     assert args.alphas == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert args.modes == ["vector", "target"] and args.attribute in SHAPES_ATTRIBUTES
     assert args.deterministic is True and not os.path.isabs(args.out_dir)
+    # The default code is spatial: 8 x 8 cells of 8 values at 64 px (three stages).
+    assert (args.latent_channels, args.filters, args.latent_dim) == (8, [32, 64, 128], 512)
+    assert recipe.parse_args(["--image-size", "32", "--latent-channels", "4"])[1].latent_dim == 4 * 4 * 4
+    dense = recipe.parse_args(["--latent-channels", "0"])[1]
+    assert (dense.filters, dense.latent_dim) == ([16, 32, 64, 128], 64)
+    assert recipe.parse_args(["--latent-channels", "0", "--latent-dim", "32"])[1].latent_dim == 32
     for argv, message in ((["--data-dir", "faces"], "--data-dir and --attributes-file go together"),
                           (["--epochs", "0"], "--epochs must be >= 1. Received: --epochs=0"),
+                          (["--latent-dim", "64"], "--latent-dim must be 8 x 8 x --latent-channels = "
+                           "512 with a spatial code (or pass --latent-channels 0 for a Dense code). "
+                           "Received: --latent-dim=64, --latent-channels=8"),
+                          (["--latent-channels", "-1"],
+                           "--latent-channels must be >= 0. Received: --latent-channels=-1"),
                           (["--modes", "sideways"], "invalid choice: 'sideways'")):
         with pytest.raises(SystemExit):
             recipe.parse_args(argv)
