@@ -107,6 +107,7 @@ def test_default_arguments():
         activation="relu",
         variational=False,
         batch_norm=None,
+        latent_channels=None,
         name=None,
     )
     assert defaults(networks.conv_decoder) == dict(
@@ -117,6 +118,7 @@ def test_default_arguments():
         output_activation="sigmoid",
         batch_norm=None,
         variational=False,
+        latent_channels=None,
         name=None,
     )
     assert defaults(networks.encoder) == dict(kind="conv", variational=False)
