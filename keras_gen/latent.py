@@ -620,8 +620,64 @@ def alter_codes(z, target, alpha, mode="target"):
     return (out[:, 0] if alphas.ndim == 0 else out).astype("float32")
 
 
+def add_residual(decoded, x, reconstruction):
+    """``decoded + (x - reconstruction)``: put back what the model did not reconstruct.
+
+    An edit made in latent space changes what the decoder draws; the detail
+    the model never captured (``x`` minus its reconstruction, the decode of
+    ``x``'s own code) is lost from every decode. Adding that residual back
+    keeps it: the decode of the unaltered code gives ``x`` itself, and an
+    edit changes ``x`` only where the decodes differ. The sum is clipped to
+    the range of values in ``x``, ``reconstruction`` and ``decoded``
+    together (per image: each result depends only on its own three), so it
+    stays within what the data and the model produce.
+
+    Args:
+        decoded: decoded images ``(n, ...)``, or ``(n, k, ...)`` with ``k``
+            decodes per item (e.g. one per alpha).
+        x: the inputs ``(n, ...)``.
+        reconstruction: the decodes of ``x``'s own codes ``(n, ...)``.
+
+    Returns:
+        float32 array shaped like ``decoded``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.array([[0.2, 0.9]]); rec = np.array([[0.25, 0.8]])
+    >>> print(add_residual(np.array([[0.65, 0.8]]), x, rec).round(2))
+    [[0.6 0.9]]
+    """
+    decoded = np.asarray(decoded, dtype="float32")
+    x = np.asarray(x, dtype="float32")
+    reconstruction = np.asarray(reconstruction, dtype="float32")
+    if x.shape != reconstruction.shape:
+        raise ValueError(f"x and reconstruction must have the same shape. Received: "
+                         f"x.shape={x.shape}, reconstruction.shape={reconstruction.shape}")
+    extra = decoded.ndim - x.ndim
+    if extra not in (0, 1) or decoded.shape[:1] + decoded.shape[1 + extra:] != x.shape:
+        raise ValueError(f"decoded must have shape {x.shape} (x.shape) or (n, k) + "
+                         f"{x.shape[1:]}. Received: decoded.shape={decoded.shape}")
+    residual = x - reconstruction
+    lead = 1 + extra  # the item axes of `decoded`: (n,) or (n, k)
+
+    def extremes(a, axes):
+        flat = a.reshape(a.shape[:axes] + (-1,))
+        return flat.min(axis=-1), flat.max(axis=-1)
+
+    (x_low, x_high), (r_low, r_high) = extremes(x, 1), extremes(reconstruction, 1)
+    d_low, d_high = extremes(decoded, lead)
+    low, high = np.minimum(x_low, r_low), np.maximum(x_high, r_high)
+    if extra:
+        residual, low, high = residual[:, None], low[:, None], high[:, None]
+    pixels = (1,) * (decoded.ndim - lead)
+    low = np.minimum(low, d_low).reshape(d_low.shape + pixels)
+    high = np.maximum(high, d_high).reshape(d_high.shape + pixels)
+    return np.clip(decoded + residual, low, high).astype("float32")
+
+
 def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=False,
-          batch_size=None):
+          batch_size=None, residual=False):
     """Alter a feature of ``x`` in latent space and decode.
 
     Source notes, "Variational Auto-Encoders" -> "Applications" -> "Altering":
@@ -650,6 +706,11 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
         mode: ``"target"`` or ``"vector"``.
         latent: bool or None, whether ``x`` holds codes (None: inferred).
         return_codes: bool, return the altered codes instead of images.
+        residual: bool. If True, ``x`` must be images, and what the model
+            did not reconstruct (``x`` minus the decode of its code) is
+            added back to every decode (:func:`add_residual`): alpha = 0
+            gives ``x`` itself, and the edit keeps the image's own detail.
+            Defaults to False (the decodes alone).
 
     Returns:
         Images (or codes) ``(n, ...)`` for a scalar alpha, ``(n, len(alpha), ...)``
@@ -667,6 +728,12 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     True
     """
     checks.choice("mode", mode, ALTER_MODES)
+    if residual and (return_codes or _is_codes(model, np.asarray(x), latent)):
+        raise ValueError(
+            "residual=True adds back what the model did not reconstruct of the input images, "
+            "so x must be images and return_codes False. Received: "
+            f"{'return_codes=True' if return_codes else f'codes of shape {np.shape(x)}'}"
+        )
     z, single = _codes(model, x, latent, batch_size)
     target = np.asarray(target, dtype="float32")
     per_example = mode == "vector" and target.shape == z.shape
@@ -684,6 +751,10 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
         flat = codes.reshape(-1, codes.shape[-1])
         images = decode(model, flat, batch_size)
         out = images.reshape(codes.shape[:-1] + images.shape[1:])
+        if residual:
+            inputs = np.asarray(x, dtype="float32")
+            inputs = inputs[None] if single else inputs
+            out = add_residual(out, inputs, decode(model, z, batch_size))
     return out[0] if single else out
 
 

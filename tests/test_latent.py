@@ -122,6 +122,52 @@ def test_alter_alpha_zero_is_identity_and_one_lands_on_target_mean(models, kind)
                                rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_alter_residual_gives_x_at_alpha_zero_and_adds_the_residual(models, kind):
+    model = models[kind]
+    x, labels = _two_groups(12)
+    dark, bright = x[labels == 0], x[labels == 1]
+    z_t = latent.mean_code(model, bright)
+    out = latent.alter(model, dark, z_t, alpha=[0.0, 1.0], residual=True)
+    assert out.shape == (len(dark), 2) + dark.shape[1:]
+    # alpha = 0 decodes the image's own code: the residual makes it the image.
+    np.testing.assert_allclose(out[:, 0], dark, atol=1e-5)
+    # alpha = 1: the decoded target plus the image's own residual, computed here.
+    reconstruction = model.decode(latent.encode(model, dark))
+    target_image = model.decode(z_t[None])[0]
+    for i in range(len(dark)):  # clipped to the range of this image's three arrays
+        low = min(dark[i].min(), reconstruction[i].min(), target_image.min())
+        high = max(dark[i].max(), reconstruction[i].max(), target_image.max())
+        expected = np.clip(target_image + (dark[i] - reconstruction[i]), low, high)
+        np.testing.assert_allclose(out[i, 1], expected, atol=1e-5)
+    # One image in, one out.
+    one = latent.alter(model, dark[0], z_t, alpha=1.0, residual=True)
+    np.testing.assert_allclose(one, out[0, 1], atol=1e-5)
+    with pytest.raises(ValueError, match="residual=True .* x must be images"):
+        latent.alter(model, latent.encode(model, dark), z_t, residual=True)
+    with pytest.raises(ValueError, match="Received: return_codes=True"):
+        latent.alter(model, dark, z_t, residual=True, return_codes=True)
+
+
+def test_add_residual_clips_to_the_range_and_checks_shapes():
+    x = np.array([[0.0, 0.5, 1.0], [0.4, 0.5, 0.6]], "float32")
+    reconstruction = np.array([[0.2, 0.5, 0.8], [0.4, 0.5, 0.6]], "float32")
+    decoded = np.array([[[0.1, 0.9, 0.9], [0.2, 0.5, 0.8]],
+                        [[0.3, 0.3, 0.3], [0.5, 0.5, 0.5]]], "float32")  # two per item
+    out = latent.add_residual(decoded, x, reconstruction)
+    # Item 0: residual (-0.2, 0, 0.2), range [0, 1]: 0.1 - 0.2 -> 0.0, 0.9 + 0.2 -> 1.0.
+    # Item 1: no residual; its own range is [0.3, 0.6], the decodes are inside it.
+    np.testing.assert_allclose(out, [[[0.0, 0.9, 1.0], [0.0, 0.5, 1.0]],
+                                     [[0.3, 0.3, 0.3], [0.5, 0.5, 0.5]]], atol=1e-6)
+    # Each result depends only on its own item: the same alone as in the batch.
+    np.testing.assert_allclose(latent.add_residual(decoded[:1, 0], x[:1], reconstruction[:1]),
+                               out[:1, 0], atol=1e-6)
+    with pytest.raises(ValueError, match=r"x and reconstruction must have the same shape"):
+        latent.add_residual(decoded, x, reconstruction[:, :2])
+    with pytest.raises(ValueError, match=r"decoded must have shape \(2, 3\)"):
+        latent.add_residual(decoded[..., :2], x, reconstruction)
+
+
 def test_attribute_vector_and_vector_mode(models):
     ae = models["ae"]
     x, labels = _two_groups(12)
