@@ -26,12 +26,18 @@ attribute_vectors; target mode then moves every image to one code). The
 codes are the encoder's posterior means, optionally improved by a latent
 search through the decoder (--refine-steps, keras_gen.latent.refine_codes).
 
+A decode keeps only what the VAE reconstructs. With --residual added (and
+both, the default, which shows each mode both ways, "+res" in the table)
+the image's residual, the original minus its reconstruction, is added back
+to every decode (keras_gen.latent.add_residual): alpha = 0 is then the
+original itself, and the edit changes it only where the decodes differ.
+
 It writes, per attribute,
 
     <out-dir>/<dataset>_alter_<attribute>.png   rows: test images (first
-        column the original), then one column per alpha; the first block of
-        rows uses the first of --modes, the next block (after a blank row)
-        the second
+        column the original), then one column per alpha; one block of rows
+        per mode (--modes order; with --residual both, each mode without
+        and then with the residual), blocks apart by a blank row
 
 and, on shapes, measures success with the shapes attribute classifier
 (keras_gen.metrics.shapes_feature_extractor and predict_attributes) on the
@@ -41,7 +47,8 @@ altered test images (alpha = 1):
   kept         share whose other attributes (those outside the target's
                one-hot group: 5 groups for a colour, a shape; 13 columns
                for a binary attribute) all get the same labels as the
-               alpha = 0 decode (the reconstruction) gets;
+               alpha = 0 image (the reconstruction; with the residual
+               added, the original) gets;
   both         share with both;
   kept/true    as kept, against the original's true labels (needs the
                reconstruction itself to be right, and the classifier);
@@ -66,6 +73,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
 
 MODES = ("vector", "target")
+# --residual: whether each mode's decodes get the image's residual added back.
+RESIDUAL = {"none": (False,), "added": (True,), "both": (False, True)}
 # The VAE's code: spatial (8 x 8 x 8 at 64 px: three stride-2 stages), or
 # made by Dense layers (--latent-channels 0; what earlier versions used).
 SPATIAL_CHANNELS = 8
@@ -79,9 +88,9 @@ WIDTHS = (10, 7, 7, 11, 11, 14)
 KEPT_NOTE = (
     "target@1: the classifier labels the alpha = 1 decode with the attribute. kept: every other "
     "attribute\n(outside the attribute's one-hot group) has the same label at alpha = 1 as in the "
-    "alpha = 0 decode;\nkept/true: as the original's true labels; kept/orig: as the classifier's "
-    "labels of the original;\nceiling/true: the classifier's labels of the originals match their "
-    "true labels there (the most kept/true can be).")
+    "alpha = 0 decode\n(for +res the original itself); kept/true: as the original's true labels; "
+    "kept/orig: as the\nclassifier's labels of the original; ceiling/true: the classifier's "
+    "labels of the originals\nmatch their true labels there (the most kept/true can be).")
 
 
 def build_parser():
@@ -94,6 +103,10 @@ def build_parser():
                    help="the alphas of the grid's columns; success is measured at alpha = 1")
     p.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                    help="altering modes, measured and drawn in this order (see above)")
+    p.add_argument("--residual", choices=("both", "added", "none"), default="both",
+                   help="add back what the VAE did not reconstruct of each image "
+                        "(keras_gen.latent.add_residual): 'added', 'none' (the decodes alone), "
+                        "or 'both' (measure and draw each mode both ways)")
     p.add_argument("--match", choices=("others", "none"), default="others",
                    help="others: the mean codes z_t,avg and z_s,avg are taken over the training "
                         "images whose other attributes equal the altered image's (see above); "
@@ -395,6 +408,8 @@ def main(argv=None):
     if args.refine_steps:
         _common.status(f"Latent search: {args.refine_steps} steps per test code")
         z_test = latent.refine_codes(vae, x_test, z_test, steps=args.refine_steps)
+    recon_test = latent.decode(vae, z_test)  # alpha = 0: the reconstructions
+    variants = [(mode, added) for mode in args.modes for added in RESIDUAL[args.residual]]
 
     classifier = None
     if args.dataset == "shapes":
@@ -407,7 +422,7 @@ def main(argv=None):
         classifier = metrics.shapes_feature_extractor(image_size=shape[:2], seed=args.seed,
                                                       **kwargs)
         predict = lambda images_: metrics.predict_attributes(images_, classifier)  # noqa: E731
-        pred_test0 = predict(latent.decode(vae, z_test))  # alpha = 0: the reconstructions
+        pred_test0 = predict(recon_test)
         pred_x = predict(x_test)  # the originals as the classifier sees them
         accuracy = ", ".join(f"{k} {v:.3f}" for k, v in classifier.test_accuracy.items())
         print(f"Attribute classifier, test accuracy: {accuracy}")
@@ -449,16 +464,22 @@ def main(argv=None):
         steps = {"target": z_t, "vector": vectors}
         blocks = []
         show = slice(0, min(args.grid_rows, len(candidates)))
-        for mode in args.modes:
+        x1, reconstruction = x_test[candidates], recon_test[candidates]
+        for mode, added in variants:
             codes = latent.alter_codes(z1[show], steps[mode][show], alphas, mode=mode)
             decoded = latent.decode(vae, codes.reshape(-1, codes.shape[-1]))
             decoded = decoded.reshape(codes.shape[:2] + decoded.shape[1:])
-            blocks.append(np.concatenate([x_test[candidates][show][:, None], decoded], axis=1))
+            if added:
+                decoded = latent.add_residual(decoded, x1[show], reconstruction[show])
+            blocks.append(np.concatenate([x1[show][:, None], decoded], axis=1))
             if classifier is not None:
                 altered = latent.decode(vae, latent.alter_codes(z1, steps[mode], 1.0, mode=mode))
-                result = shares(pred_test0[candidates], predict(altered), y1, target, group,
+                if added:  # alpha = 0 is then the original itself
+                    altered = latent.add_residual(altered, x1, reconstruction)
+                before = pred_x[candidates] if added else pred_test0[candidates]
+                result = shares(before, predict(altered), y1, target, group,
                                 pred_x=pred_x[candidates])
-                rows.append((name, mode, len(candidates), result))
+                rows.append((name, mode + ("+res" if added else ""), len(candidates), result))
         blank = np.ones((1,) + blocks[0].shape[1:], "float32")
         grid = np.concatenate([b if i == 0 else np.concatenate([blank, b])
                                for i, b in enumerate(blocks)])
@@ -470,16 +491,17 @@ def main(argv=None):
         print(f"\nTrained {args.epochs} epochs on {len(x_train)} images in {seconds:.0f} s "
               f"({keras.backend.backend()}{', deterministic' if args.deterministic else ''}).")
     if rows:
-        print(f"Shares of altered test images (alpha = 1; modes: {', '.join(args.modes)}):")
-        print(f"{'attribute':<17}{'mode':<8}{'n':>5}"
+        print(f"Shares of altered test images (alpha = 1; modes: {', '.join(args.modes)}; "
+              "+res: the image's residual added back):")
+        print(f"{'attribute':<17}{'mode':<12}{'n':>5}"
               + "".join(f"{k:>{w}}" for k, w in zip(COLUMNS, WIDTHS)))
         for name, mode, n, r in rows:
-            print(f"{name:<17}{mode:<8}{n:>5}"
+            print(f"{name:<17}{mode:<12}{n:>5}"
                   + "".join(f"{r[k]:>{w}.3f}" for k, w in zip(COLUMNS, WIDTHS)))
         if len(chosen) > 1:
-            for mode in args.modes:
+            for mode in dict.fromkeys(m for _, m, _, _ in rows):
                 mine = [r for _, m, _, r in rows if m == mode]
-                print(f"{'mean':<17}{mode:<8}{'':>5}"
+                print(f"{'mean':<17}{mode:<12}{'':>5}"
                       + "".join(f"{np.mean([r[k] for r in mine]):>{w}.3f}"
                                 for k, w in zip(COLUMNS, WIDTHS)))
         print(KEPT_NOTE)

@@ -32,20 +32,34 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
     path = tmp_path / "outputs" / "alter_attributes" / "shapes_alter_Blue.png"
     assert [os.path.abspath(p) for p in result["paths"]] == [str(path)]
     image = np.asarray(Image.open(path))
-    # Rows: 2 images per mode, a blank row between the two modes; columns: the
-    # original and 3 alphas. 16 px tiles, 2 px padding, drawn at scale 2.
-    rows, cols = 2 + 1 + 2, 1 + 3
+    # Rows: 2 images per block (each mode without, then with the residual: 4
+    # blocks), a blank row between blocks; columns: the original and 3 alphas.
+    # 16 px tiles, 2 px padding, drawn at scale 2.
+    rows, cols = 4 * 2 + 3, 1 + 3
     assert image.shape[:2] == (2 * (rows * 16 + (rows - 1) * 2), 2 * (cols * 16 + (cols - 1) * 2))
     assert image.std() > 5
-    assert [(name, mode) for name, mode, _, _ in result["rows"]] == [("Blue", "vector"),
-                                                                    ("Blue", "target")]
+
+    def tile(row, col):
+        top, left = 2 * row * 18, 2 * col * 18
+        return image[top:top + 32, left:left + 32].astype(int)
+
+    # With the residual added, alpha = 0 is the original itself (block 2, after a
+    # blank row); without it, the reconstruction, which differs.
+    for row in (3, 4):
+        assert np.abs(tile(row, 1) - tile(row, 0)).max() <= 1
+    assert np.abs(tile(0, 1) - tile(0, 0)).mean() > 2
+    assert [(name, mode) for name, mode, _, _ in result["rows"]] == [
+        ("Blue", "vector"), ("Blue", "vector+res"), ("Blue", "target"), ("Blue", "target+res")]
     for _, _, n, shares in result["rows"]:
         assert n == 16
         assert set(shares) == set(recipe.COLUMNS)
         assert all(0.0 <= v <= 1.0 for v in shares.values())
         assert shares["both"] <= min(shares["target@1"], shares["kept"])
+    for _, mode, _, shares in result["rows"]:  # +res: alpha = 0 is the original
+        if mode.endswith("+res"):
+            assert shares["kept"] == shares["kept/orig"]
     lines = [line.split() for line in out.splitlines() if line.startswith("Blue ")]
-    assert [line[1] for line in lines] == ["vector", "target"]
+    assert [line[1] for line in lines] == ["vector", "vector+res", "target", "target+res"]
     for line, (_, _, _, shares) in zip(lines, result["rows"]):
         printed = [float(v) for v in line[3:]]
         assert printed == pytest.approx(
@@ -82,7 +96,8 @@ def test_celeba_style_folder_writes_a_grid_without_measuring(recipe, tmp_path, c
         capsys.readouterr().err)
     result = recipe.main(["--data-dir", str(folder), "--attributes-file", str(attributes), "--smoke",
                           "--image-size", "16", "--attribute", "Smiling", "--out-dir", str(out),
-                          "--verbose", "0", "--no-deterministic", "--latent-channels", "0"])
+                          "--verbose", "0", "--no-deterministic", "--latent-channels", "0",
+                          "--residual", "none"])
     out_text = capsys.readouterr().out
     assert "No attribute classifier for CelebA" in out_text
     assert "latent_dim=8, filters=(16, 32)" in out_text  # --latent-channels 0: a Dense code
@@ -139,6 +154,7 @@ def test_argument_errors_and_defaults(recipe, capsys):
     args = recipe.parse_args([])[1]
     assert args.alphas == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert args.modes == ["vector", "target"] and args.attribute in SHAPES_ATTRIBUTES
+    assert args.residual == "both"
     assert args.deterministic is True and not os.path.isabs(args.out_dir)
     # The default code is spatial: 8 x 8 cells of 8 values at 64 px (three stages).
     assert (args.latent_channels, args.filters, args.latent_dim) == (8, [32, 64, 128], 512)
@@ -153,7 +169,8 @@ def test_argument_errors_and_defaults(recipe, capsys):
                            "Received: --latent-dim=64, --latent-channels=8"),
                           (["--latent-channels", "-1"],
                            "--latent-channels must be >= 0. Received: --latent-channels=-1"),
-                          (["--modes", "sideways"], "invalid choice: 'sideways'")):
+                          (["--modes", "sideways"], "invalid choice: 'sideways'"),
+                          (["--residual", "yes"], "invalid choice: 'yes'")):
         with pytest.raises(SystemExit):
             recipe.parse_args(argv)
         assert message in capsys.readouterr().err
