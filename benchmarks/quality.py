@@ -208,7 +208,8 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
-         "label_smoothing": 0.0, "g_upsampling": None}
+         "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
+         "d_steps": 1}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -259,6 +260,12 @@ GAN_OPTIONS = {
     "ls": dict(PAPER, label_smoothing=0.1),
     "ls05": dict(PAPER, label_smoothing=0.05),
     "resize3": dict(PAPER, g_upsampling=("resize", 3)),
+    # session 14 (digits): top-k training (Sinha et al. 2020), G learns from the
+    # fakes D rates highest, the share falling from all to half over 1,500 steps
+    # (about their 0.99 per epoch to 0.5 at 1,437 images), then held.
+    "topk": dict(PAPER, top_k=0.5, top_k_steps=1500),
+    "d1": dict(PAPER, d_lr=1e-4),
+    "d2": dict(PAPER, d_steps=2),
 }
 DEFAULT_GAN_OPTIONS = "ema"
 
@@ -342,6 +349,10 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["reuse_fakes"] = True
     if options["label_smoothing"]:
         gan_kwargs["label_smoothing"] = options["label_smoothing"]
+    if options.get("d_steps", 1) != 1:
+        gan_kwargs["d_steps"] = options["d_steps"]
+    if options.get("top_k") is not None:
+        gan_kwargs["top_k"], gan_kwargs["top_k_steps"] = options["top_k"], options["top_k_steps"]
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
                         keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
                         latent_dim=latent_dim, seed=seed, **gan_kwargs)

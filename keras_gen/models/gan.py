@@ -123,6 +123,15 @@ class GAN(base.GenerativeModel):
             discriminator iteration's fakes and G's forward pass (see
             above) instead of drawing fresh z. Defaults to False (the source
             notes' algorithm).
+        top_k: None (default) or a fraction in (0, 1]: top-k training
+            (Sinha et al. 2020). The generator's loss is averaged over only
+            the ceil(top_k * batch) fakes with the lowest generator loss
+            (those the discriminator finds most real), so G is not pulled
+            towards the samples D rejects; ties at the cut all count. The
+            discriminator's step and ``test_step`` are unchanged.
+        top_k_steps: int >= 0, generator steps (``g_optimizer.iterations``)
+            over which the share falls linearly from 1 to ``top_k``, then
+            stays there. Defaults to 0: ``top_k`` from the first step.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -155,6 +164,8 @@ class GAN(base.GenerativeModel):
         gp_weight=None,
         r1_gamma=0.0,
         reuse_fakes=False,
+        top_k=None,
+        top_k_steps=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -197,6 +208,12 @@ class GAN(base.GenerativeModel):
         self.gp_weight = gp_weight
         self.r1_gamma = checks.non_negative_float("r1_gamma", r1_gamma)
         self.reuse_fakes = checks.boolean("reuse_fakes", reuse_fakes)
+        if top_k is not None:
+            top_k = float(checks.positive_float("top_k", top_k))
+            if top_k > 1:
+                raise ValueError(f"top_k must be a fraction in (0, 1]. Received: top_k={top_k!r}")
+        self.top_k = top_k
+        self.top_k_steps = checks.non_negative_int("top_k_steps", top_k_steps)
         self.d_loss_fn = {
             "standard": lambda r, f: losses.discriminator_loss(r, f, self.label_smoothing),
             "hinge": losses.hinge_discriminator_loss,
@@ -408,7 +425,21 @@ class GAN(base.GenerativeModel):
     def _g_losses_on(self, fake, condition, training):
         """The generator's loss on generated images ``fake``, and the logged ``d_fake``."""
         fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
-        loss = ops.mean(self.generator_loss_fn(fake_logits))
+        per_example = self.generator_loss_fn(fake_logits)
+        if self.top_k is None or not training:
+            return ops.mean(per_example), self._scores(fake_logits)
+        # Top-k: G learns only from the fakes D finds most real (lowest G loss).
+        scores = -ops.stop_gradient(ops.cast(per_example, "float32"))
+        n = ops.cast(ops.shape(scores)[0], "float32")
+        fraction = ops.convert_to_tensor(self.top_k, "float32")
+        if self.top_k_steps:
+            done = ops.minimum(ops.cast(self.g_optimizer.iterations, "float32")
+                               / float(self.top_k_steps), 1.0)
+            fraction = 1.0 - (1.0 - fraction) * done
+        k = ops.cast(ops.maximum(ops.ceil(fraction * n), 1.0), "int32")
+        threshold = ops.take(ops.flip(ops.sort(scores), axis=0), k - 1)
+        chosen = ops.cast(scores >= threshold, per_example.dtype)
+        loss = ops.sum(per_example * chosen) / ops.sum(chosen)
         return loss, self._scores(fake_logits)
 
     def train_step(self, data):
@@ -507,6 +538,8 @@ class GAN(base.GenerativeModel):
                 "gp_weight": self.gp_weight,
                 "r1_gamma": self.r1_gamma,
                 "reuse_fakes": self.reuse_fakes,
+                "top_k": self.top_k,
+                "top_k_steps": self.top_k_steps,
             }
         )
         return config

@@ -78,6 +78,12 @@ def test_keras_gen_dcgan_follows_the_options(quality):
     layer = resized.generator.get_layer("output_deconv")
     assert layer.__class__.__name__ == "Conv2D" and layer.kernel_size == (3, 3)
     assert resized.generator.get_layer("output_deconv_resize").size == (2, 2)
+    # Session 14: top-k training, D's learning rate 1e-4, two D steps per G step.
+    assert (plain.top_k, plain.top_k_steps, plain.d_steps) == (None, 0, 1)
+    screened = quality.keras_gen_dcgan(quality.gan_options("topk+d1+d2"), seed=0,
+                                       shape=(16, 16, 1), latent_dim=4)
+    assert (screened.top_k, screened.top_k_steps, screened.d_steps) == (0.5, 1500, 2)
+    assert float(screened.d_optimizer.learning_rate) == pytest.approx(1e-4)
 
 
 @tensorflow_only

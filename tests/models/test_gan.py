@@ -37,14 +37,19 @@ def real():
     return np.tanh(rng.normal(0.5, 0.3, size=(64, 4, 4, 1))).astype("float32")
 
 
-def numpy_reference(x_real, steps, d_steps, lr, seed, smoothing=0.0):
-    """The source notes' algorithm for a linear G and D, by hand, with the same z draws."""
+def numpy_reference(x_real, steps, d_steps, lr, seed, smoothing=0.0, top_k=None):
+    """The source notes' algorithm for a linear G and D, by hand, with the same z draws.
+
+    `top_k=(v, T)`: G's step uses only the k fakes with the highest logits,
+    k = ceil(b * (1 - (1 - v) * min(t / T, 1))) at generator step t (v from the
+    start when T is 0).
+    """
     sg = keras.random.SeedGenerator(seed)
     wg = np.array([[0.6, -0.2], [0.1, 0.4]])
     wd = np.array([[0.3], [-0.5]])
     sig = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
     b = len(x_real)
-    for _ in range(steps):
+    for t in range(steps):
         for _ in range(d_steps):
             z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
             xf = z @ wg
@@ -53,7 +58,12 @@ def numpy_reference(x_real, steps, d_steps, lr, seed, smoothing=0.0):
             wd = wd - lr * grad
         z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
         lf = (z @ wg) @ wd
-        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b
+        if top_k is not None:
+            v, horizon = top_k
+            k = int(np.ceil(b * (1 - (1 - v) * (min(t / horizon, 1) if horizon else 1))))
+            best = np.argsort(-lf[:, 0])[:k]
+            z, lf = z[best], lf[best]
+        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / len(z)
     return wg, wd
 
 
@@ -66,6 +76,41 @@ def test_matches_a_hand_written_loop(d_steps, smoothing):
     wg, wd = numpy_reference(x.astype("float64"), 3, d_steps, 0.1, seed=7, smoothing=smoothing)
     np.testing.assert_allclose(n(gan.discriminator.weights[0]), wd, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(n(gan.generator.weights[0]), wg, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("top_k,top_k_steps,epochs", [(0.5, 2, 4), (0.3, 0, 2)])
+def test_top_k_matches_a_hand_written_loop(top_k, top_k_steps, epochs):
+    # G's step learns from the ceil(k * 16) fakes D rates highest: 16, 12, 8, 8
+    # of 16 as the share falls from 1 to 0.5 over 2 steps; 5 of 16 throughout.
+    x = np.random.default_rng(1).normal(1.0, 0.5, size=(16, 2)).astype("float32")
+    gan = linear_gan(top_k=top_k, top_k_steps=top_k_steps)
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+    gan.fit(x, batch_size=16, epochs=epochs, verbose=0, shuffle=False)
+    wg, wd = numpy_reference(x.astype("float64"), epochs, 1, 0.1, seed=7,
+                             top_k=(top_k, top_k_steps))
+    np.testing.assert_allclose(n(gan.discriminator.weights[0]), wd, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(n(gan.generator.weights[0]), wg, rtol=1e-4, atol=1e-6)
+    # Without top-k, the same run ends elsewhere: the test can tell them apart.
+    full, _ = numpy_reference(x.astype("float64"), epochs, 1, 0.1, seed=7)
+    assert np.abs(full - wg).max() > 1e-3
+
+
+def test_top_k_leaves_evaluation_alone_and_round_trips(real, tmp_path):
+    gan = tiny_gan(top_k=0.25, top_k_steps=10)
+    gan.compile(d_optimizer=adam(), g_optimizer=adam())
+    z = keras.ops.convert_to_tensor(np.random.default_rng(2).normal(size=(8, 3)).astype("float32"))
+    fake = gan.generator(z, training=False)
+    logits = n(gan.discriminator(fake, training=False))[:, 0].astype("float64")
+    per_example = np.logaddexp(0.0, -logits)  # -log sigmoid: the non-saturating loss
+    loss, _ = gan._g_losses_on(fake, None, training=False)
+    np.testing.assert_allclose(float(n(loss)), per_example.mean(), rtol=1e-5)
+    # At G step 0 of 10 the share is 1: every fake counts.
+    loss, _ = gan._g_losses_on(fake, None, training=True)
+    np.testing.assert_allclose(float(n(loss)), per_example.mean(), rtol=1e-5)
+    gan.fit(real, batch_size=16, epochs=1, verbose=0)
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    assert (loaded.top_k, loaded.top_k_steps) == (0.25, 10)
 
 
 @pytest.mark.parametrize("d_steps", [1, 3])
@@ -188,6 +233,9 @@ def test_latent_dim_must_match_the_generator():
         ({"d_steps": 0}, "d_steps must be a positive integer. Received: d_steps=0"),
         ({"generator_loss": "hinge"}, "Received: generator_loss='hinge'"),
         ({"label_smoothing": 1.0}, "label_smoothing must be a finite number >= 0 and < 1. Received: label_smoothing=1.0"),
+        ({"top_k": 0.0}, "top_k must be .*Received: top_k=0.0"),
+        ({"top_k": 1.5}, r"top_k must be a fraction in \(0, 1\]. Received: top_k=1.5"),
+        ({"top_k": 0.5, "top_k_steps": -1}, "top_k_steps must be .*Received: top_k_steps=-1"),
     ],
 )
 def test_bad_arguments(kwargs, match):
