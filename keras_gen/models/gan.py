@@ -429,16 +429,16 @@ class GAN(base.GenerativeModel):
         if self.top_k is None or not training:
             return ops.mean(per_example), self._scores(fake_logits)
         # Top-k: G learns only from the fakes D finds most real (lowest G loss).
-        scores = -ops.stop_gradient(ops.cast(per_example, "float32"))
-        n = ops.cast(ops.shape(scores)[0], "float32")
+        ranked = ops.stop_gradient(per_example)
         fraction = ops.convert_to_tensor(self.top_k, "float32")
         if self.top_k_steps:
             done = ops.minimum(ops.cast(self.g_optimizer.iterations, "float32")
                                / float(self.top_k_steps), 1.0)
             fraction = 1.0 - (1.0 - fraction) * done
+        n = ops.cast(ops.shape(ranked)[0], "float32")
         k = ops.cast(ops.maximum(ops.ceil(fraction * n), 1.0), "int32")
-        threshold = ops.take(ops.flip(ops.sort(scores), axis=0), k - 1)
-        chosen = ops.cast(scores >= threshold, per_example.dtype)
+        cut = ops.take(ops.sort(ranked), k - 1)  # the k-th lowest loss
+        chosen = ops.cast(ranked <= cut, per_example.dtype)
         loss = ops.sum(per_example * chosen) / ops.sum(chosen)
         return loss, self._scores(fake_logits)
 
