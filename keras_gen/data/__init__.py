@@ -32,6 +32,8 @@ from keras_gen.data.ranges import check_value_range
 from keras_gen.data.ranges import rescale
 from keras_gen.data.shapes import SHAPES_ATTRIBUTES
 from keras_gen.data.shapes import load_shapes
+from keras_gen.data.shapes import render_shapes
+from keras_gen.data.shapes import shape_factors
 
 __all__ = [
     "CELEB_A_ATTRIBUTES",
@@ -49,5 +51,7 @@ __all__ = [
     "load_shapes",
     "pipeline_options",
     "read_attributes_file",
+    "render_shapes",
     "rescale",
+    "shape_factors",
 ]

@@ -353,6 +353,88 @@ def load_shapes(
     return (x, _labels(factors)) if with_labels else x
 
 
+def render_shapes(factors, image_size=64, value_range=(0.0, 1.0)):
+    """Render scenes from their factors: the images and labels of edited scenes.
+
+    `factors` has the form `shape_factors` returns, so a scene of the
+    dataset can be rendered again with some of its factors changed (another
+    colour, shape or background, a moved or resized object) and everything
+    else exactly as it was: what a perfect attribute edit of that image
+    would produce. The unchanged factors of `shape_factors(split, n)` render
+    exactly the images of `load_shapes(split, image_size, num_examples=n)`.
+
+    Args:
+        factors: dict with every key of `FACTOR_NAMES`, each a 1-D array of
+            one common length n >= 1: `shape`, `color`, `background` integer
+            indices into `SHAPES`, `COLORS` and (dark, light); `center_x`,
+            `center_y`, `radius` fractions of the image side, `radius` > 0;
+            `rotation`, `jitter_r/g/b`, `gradient_angle`,
+            `gradient_amplitude` as `shape_factors` describes them.
+        image_size: int or pair `(height, width)`. Defaults to `64`.
+        value_range: pair `(low, high)`. Defaults to `(0.0, 1.0)`.
+
+    Returns:
+        `(x, y)` as `load_shapes` returns them: float32 images
+        `(n, height, width, 3)` in `value_range` and their float32 `(n, 14)`
+        attribute vectors (`Large`, `Left`, `Top` follow the radius and
+        centre given).
+
+    Raises:
+        ValueError: a missing or unknown key, arrays that are not 1-D of
+            one length, non-finite values, an index out of range or not a
+            whole number, or a radius <= 0; the message names the key and
+            the values received.
+
+    Example:
+
+    >>> f = shape_factors("test", num_examples=2)
+    >>> f["color"] = np.full(2, COLORS.index("Blue"))
+    >>> x, y = render_shapes(f, image_size=32)
+    >>> x.shape, [SHAPES_ATTRIBUTES[j] for j in np.flatnonzero(y[0][4:10]) + 4]
+    ((2, 32, 32, 3), ['Blue'])
+    """
+    if not isinstance(factors, dict):
+        raise ValueError("factors must be a dict of arrays keyed by FACTOR_NAMES "
+                         f"(what shape_factors returns). Received: {type(factors).__name__}")
+    missing = [k for k in FACTOR_NAMES if k not in factors]
+    unknown = [k for k in factors if k not in FACTOR_NAMES]
+    if missing or unknown:
+        raise ValueError(f"factors must have exactly the keys {FACTOR_NAMES}. Received: "
+                         f"missing {missing}, unknown {unknown}")
+    columns = []
+    for key in FACTOR_NAMES:
+        try:
+            column = np.asarray(factors[key], dtype="float64")
+        except (TypeError, ValueError):
+            raise ValueError(f"factors[{key!r}] must be numbers. Received: "
+                             f"{factors[key]!r}") from None
+        if column.ndim != 1 or len(column) == 0:
+            raise ValueError(f"factors[{key!r}] must be a non-empty 1-D array. Received: "
+                             f"shape {column.shape}")
+        if not np.all(np.isfinite(column)):
+            raise ValueError(f"factors[{key!r}] must be finite. Received: "
+                             f"{column[~np.isfinite(column)][:5].tolist()}")
+        columns.append(column)
+    lengths = {k: len(c) for k, c in zip(FACTOR_NAMES, columns)}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"factors' arrays must have one length. Received: lengths {lengths}")
+    for key, count in (("shape", len(SHAPES)), ("color", len(COLORS)),
+                       ("background", len(_BACKGROUNDS))):
+        column = columns[FACTOR_NAMES.index(key)]
+        bad = (column != np.round(column)) | (column < 0) | (column >= count)
+        if bad.any():
+            raise ValueError(f"factors[{key!r}] must hold whole numbers in [0, {count - 1}]. "
+                             f"Received: {column[bad][:5].tolist()}")
+    radius = columns[FACTOR_NAMES.index("radius")]
+    if np.any(radius <= 0):
+        raise ValueError(f"factors['radius'] must be > 0. Received: "
+                         f"{radius[radius <= 0][:5].tolist()}")
+    height, width = _checks.image_size("image_size", image_size, allow_none=False)
+    value_range = _checks.value_range("value_range", value_range)
+    table = np.stack(columns, axis=1)
+    return _to_value_range(_render(table, height, width), value_range), _labels(table)
+
+
 def render_indices(split, indices, height, width, seed=0):
     """Images and labels of the given rows of a split, in NumPy.
 

@@ -10,6 +10,7 @@ from keras_gen.data import load
 from keras_gen.data import load_shapes
 from keras_gen.data.shapes import shape_factors
 from keras_gen.data.shapes import render_indices
+from keras_gen.data import render_shapes
 
 SHAPE_NAMES = ["Circle", "Square", "Triangle", "Star"]
 COLOR_NAMES = ["Red", "Green", "Blue", "Yellow", "Magenta", "Cyan"]
@@ -187,6 +188,77 @@ def test_factors_and_render_indices_bad_arguments():
         render_indices("val", [0], 4, 4)
     with pytest.raises(ValueError, match="seed must be an integer >= 0. Received: seed=-1"):
         render_indices("test", [0], 4, 4, seed=-1)
+
+
+# --- render_shapes: scenes from (edited) factors ----------------------------
+
+
+def test_render_shapes_of_unchanged_factors_is_the_dataset():
+    x, y = load_shapes("test", image_size=24, num_examples=12)
+    got_x, got_y = render_shapes(shape_factors("test", num_examples=12), image_size=24)
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_array_equal(got_y, y)
+    scaled, _ = render_shapes(shape_factors("test", num_examples=12), 24, value_range=(-1, 1))
+    np.testing.assert_allclose(scaled, x * 2.0 - 1.0, atol=1e-6)
+
+
+def test_render_shapes_recolours_only_the_object():
+    f = shape_factors("test", num_examples=40)
+    x, y = render_shapes(f, image_size=32)
+    blue = COLOR_NAMES.index("Blue")
+    f["color"] = np.full(40, blue)
+    x2, y2 = render_shapes(f, image_size=32)
+    # Labels: the colour group is Blue, every other column as before.
+    colours = [_column(c) for c in COLOR_NAMES]
+    others = [j for j in range(len(SHAPES_ATTRIBUTES)) if j not in colours]
+    assert np.all(y2[:, _column("Blue")] == 1) and np.all(y2[:, colours].sum(axis=1) == 1)
+    np.testing.assert_array_equal(y2[:, others], y[:, others])
+    # Pixels: the images that were already blue are unchanged; the others
+    # differ only where the object covers them (the background is the same
+    # far from the centre, beyond the largest radius plus two pixels).
+    was_blue = y[:, _column("Blue")] == 1
+    np.testing.assert_array_equal(x2[was_blue], x[was_blue])
+    ys, xs = (np.mgrid[0:32, 0:32] + 0.5) / 32
+    far = (np.hypot(xs[None] - f["center_x"][:, None, None], ys[None] - f["center_y"][:, None, None])
+           > f["radius"][:, None, None] + 2 / 32)
+    np.testing.assert_array_equal(x2[far], x[far])
+    changed = np.abs(x2 - x).max(axis=(1, 2, 3))
+    assert np.all(changed[~was_blue] > 0.1)
+
+
+def test_render_shapes_moves_and_resizes():
+    f = shape_factors("test", num_examples=20)
+    f["center_x"] = 1.0 - f["center_x"]
+    f["radius"] = np.full(20, 0.27)
+    _, y = render_shapes(f, image_size=16)
+    _, y0 = load_shapes("test", image_size=16, num_examples=20)
+    np.testing.assert_array_equal(y[:, _column("Left")], 1 - y0[:, _column("Left")])
+    assert np.all(y[:, _column("Large")] == 1)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda f: f.pop("rotation"), r"missing \['rotation'\]"),
+    (lambda f: f.update(hue=f["shape"]), r"unknown \['hue'\]"),
+    (lambda f: f.update(color=np.array([0, 6, 1])), r"factors\['color'\] must hold whole numbers in \[0, 5\]. Received: \[6.0\]"),
+    (lambda f: f.update(shape=np.array([0.5, 1, 2])), r"factors\['shape'\] .* Received: \[0.5\]"),
+    (lambda f: f.update(radius=np.array([0.2, 0.0, 0.1])), r"factors\['radius'\] must be > 0. Received: \[0.0\]"),
+    (lambda f: f.update(center_x=np.array([0.5, np.nan, 0.5])), r"factors\['center_x'\] must be finite"),
+    (lambda f: f.update(center_y=np.zeros((3, 1))), r"factors\['center_y'\] must be a non-empty 1-D array. Received: shape \(3, 1\)"),
+    (lambda f: f.update(jitter_r=np.zeros(2)), r"one length. Received: lengths"),
+    (lambda f: f.update(background=["dark", "light", "dark"]), r"factors\['background'\] must be numbers"),
+])
+def test_render_shapes_bad_factors(edit, match):
+    f = shape_factors("test", num_examples=3)
+    edit(f)
+    with pytest.raises(ValueError, match=match):
+        render_shapes(f, image_size=8)
+
+
+def test_render_shapes_bad_container_and_size():
+    with pytest.raises(ValueError, match="factors must be a dict .* Received: list"):
+        render_shapes([1, 2], image_size=8)
+    with pytest.raises(ValueError, match="image_size"):
+        render_shapes(shape_factors("test", num_examples=2), image_size=0)
 
 
 # --- load("shapes"): the stream ---------------------------------------------
