@@ -49,17 +49,19 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
         assert np.abs(tile(row, 1) - tile(row, 0)).max() <= 1
     assert np.abs(tile(0, 1) - tile(0, 0)).mean() > 2
     assert [(name, mode) for name, mode, _, _ in result["rows"]] == [
-        ("Blue", "vector"), ("Blue", "vector+res"), ("Blue", "target"), ("Blue", "target+res")]
+        ("Blue", "vector"), ("Blue", "vector+res"), ("Blue", "target"), ("Blue", "target+res"),
+        ("Blue", "perfect")]
     for _, _, n, shares in result["rows"]:
         assert n == 16
         assert set(shares) == set(recipe.COLUMNS)
         assert all(0.0 <= v <= 1.0 for v in shares.values())
         assert shares["both"] <= min(shares["target@1"], shares["kept"])
     for _, mode, _, shares in result["rows"]:  # +res: alpha = 0 is the original
-        if mode.endswith("+res"):
+        if mode.endswith("+res") or mode == "perfect":
             assert shares["kept"] == shares["kept/orig"]
     lines = [line.split() for line in out.splitlines() if line.startswith("Blue ")]
-    assert [line[1] for line in lines] == ["vector", "vector+res", "target", "target+res"]
+    assert [line[1] for line in lines] == ["vector", "vector+res", "target", "target+res",
+                                           "perfect"]
     for line, (_, _, _, shares) in zip(lines, result["rows"]):
         printed = [float(v) for v in line[3:]]
         assert printed == pytest.approx(
@@ -124,6 +126,31 @@ def test_shares_hand_computed(recipe):
     assert shares["kept/orig"] == 0.5 and shares["ceiling/true"] == 0.75
 
 
+@pytest.mark.parametrize("name", SHAPES_ATTRIBUTES)
+def test_perfect_edit_sets_the_attribute_and_nothing_else(recipe, name):
+    from keras_gen.data import load_shapes
+    from keras_gen.data import render_shapes
+    from keras_gen.data import shape_factors
+
+    _, y = load_shapes("test", image_size=8, num_examples=300)
+    factors = shape_factors("test", num_examples=300)
+    without = np.flatnonzero(y[:, SHAPES_ATTRIBUTES.index(name)] == 0)
+    source = {k: v[without] for k, v in factors.items()}
+    edited = recipe.perfect_edit(source, name)
+    x2, y2 = render_shapes(edited, image_size=8)
+    target = SHAPES_ATTRIBUTES.index(name)
+    group = recipe.attribute_groups("shapes", list(SHAPES_ATTRIBUTES))[target]
+    others = [j for j in range(len(SHAPES_ATTRIBUTES)) if j not in group]
+    assert np.all(y2[:, target] == 1)
+    np.testing.assert_array_equal(y2[:, others], y[without][:, others])
+    # Only the attribute's factor moved; the input dict is left as it was.
+    changed = [k for k in factors if not np.array_equal(edited[k], source[k])]
+    assert len(changed) == 1
+    np.testing.assert_array_equal(source["radius"], factors["radius"][without])
+    with pytest.raises(ValueError, match="name must be a shapes attribute. Received: name='Hat'"):
+        recipe.perfect_edit(source, "Hat")
+
+
 def test_matched_means_hand_computed(recipe):
     # Columns 0, 1: a one-hot group (the target is 1); columns 2, 3: other attributes.
     labels = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0]])
@@ -155,6 +182,7 @@ def test_argument_errors_and_defaults(recipe, capsys):
     assert args.alphas == [0.0, 0.25, 0.5, 0.75, 1.0]
     assert args.modes == ["vector", "target"] and args.attribute in SHAPES_ATTRIBUTES
     assert args.residual == "both"
+    assert (args.classifier_epochs, args.classifier_examples) == (12, 40_000)
     assert args.deterministic is True and not os.path.isabs(args.out_dir)
     # The default code is spatial: 8 x 8 cells of 8 values at 64 px (three stages).
     assert (args.latent_channels, args.filters, args.latent_dim) == (8, [32, 64, 128], 512)
@@ -170,7 +198,12 @@ def test_argument_errors_and_defaults(recipe, capsys):
                           (["--latent-channels", "-1"],
                            "--latent-channels must be >= 0. Received: --latent-channels=-1"),
                           (["--modes", "sideways"], "invalid choice: 'sideways'"),
-                          (["--residual", "yes"], "invalid choice: 'yes'")):
+                          (["--residual", "yes"], "invalid choice: 'yes'"),
+                          (["--classifier-examples", "40001"], "--classifier-examples must be "
+                           "<= 40,000 (the shapes train split). Received: "
+                           "--classifier-examples=40001"),
+                          (["--classifier-epochs", "0"],
+                           "--classifier-epochs must be >= 1. Received: --classifier-epochs=0")):
         with pytest.raises(SystemExit):
             recipe.parse_args(argv)
         assert message in capsys.readouterr().err
