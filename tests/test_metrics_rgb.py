@@ -55,6 +55,26 @@ def test_shapes_extractor_is_cached_scaled_and_learns(shapes_extractor, shapes_t
     assert acc["left"] == pytest.approx(singles[2], abs=0.05)
 
 
+def test_shapes_extractor_cosine_decay(shapes_extractor, shapes_test):
+    decayed = metrics.shapes_feature_extractor(**SMALL, learning_rate_decay="cosine")
+    assert decayed is not shapes_extractor  # cached apart from the constant-rate one
+    # The rate fell along the cosine to 0 over the 4 epochs of 32 batches; the
+    # constant-rate extractor's stayed at 1e-3.
+    optimizer = decayed.classifier.optimizer
+    assert int(optimizer.iterations) == 4 * 32  # 31 full batches of 32 and 1 partial per epoch
+    assert float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert float(shapes_extractor.classifier.optimizer.learning_rate) == pytest.approx(1e-3)
+    x, y = shapes_test
+    a = metrics.predict_attributes(x, decayed)
+    lo, hi = N_SHAPES, N_SHAPES + N_COLORS
+    # It learns (chance: 1/6), though a rate falling from the start learns
+    # less in 4 epochs than a constant one.
+    assert np.mean(a[:, lo:hi].argmax(1) == y[:, lo:hi].argmax(1)) > 0.5
+    with pytest.raises(ValueError, match=r"learning_rate_decay must be one of \[None, 'cosine'\]. "
+                                         "Received: learning_rate_decay='linear'"):
+        metrics.shapes_feature_extractor(**SMALL, learning_rate_decay="linear")
+
+
 def test_predict_attributes_one_hot_groups_and_labels(shapes_extractor, shapes_test):
     x, y = shapes_test
     a = metrics.predict_attributes(x, shapes_extractor)
