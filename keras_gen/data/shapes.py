@@ -295,6 +295,16 @@ def shape_factors(split="train", num_examples=None, seed=0):
     `center_y`, `radius` (fractions of the image side), `rotation`
     (radians), `jitter_r/g/b` (added to the object's colour),
     `gradient_angle` and `gradient_amplitude` (of the background).
+    Each call returns fresh copies: edit them and `render_shapes` draws the
+    edited scenes.
+
+    Example:
+
+    >>> f = shape_factors("test", num_examples=3)
+    >>> sorted(f) == sorted(FACTOR_NAMES), f["radius"].shape
+    (True, (3,))
+    >>> bool(np.all((f["radius"] >= 0.12) & (f["radius"] <= 0.28)))
+    True
     """
     _checks.choice("split", split, SHAPES_SPLITS)
     n = _check_count("num_examples", num_examples, split)

@@ -70,7 +70,9 @@ def test_public_api():
             "load_shapes",
             "pipeline_options",
             "read_attributes_file",
+            "render_shapes",
             "rescale",
+            "shape_factors",
         ]
     )
     for name in keras_gen.data.__all__:
