@@ -620,7 +620,7 @@ def alter_codes(z, target, alpha, mode="target"):
     return (out[:, 0] if alphas.ndim == 0 else out).astype("float32")
 
 
-def add_residual(decoded, x, reconstruction):
+def add_residual(decoded, x, reconstruction, transport=False, ridge=1e-4):
     """``decoded + (x - reconstruction)``: put back what the model did not reconstruct.
 
     An edit made in latent space changes what the decoder draws; the detail
@@ -632,11 +632,30 @@ def add_residual(decoded, x, reconstruction):
     together (per image: each result depends only on its own three), so it
     stays within what the data and the model produce.
 
+    A plain residual keeps the original's colours: after a recolouring, the
+    sharp edges it restores are edges of the old colour (a fringe around
+    the new one). With ``transport=True`` the residual is first carried
+    through the colour change the edit made: per decoded image, the affine
+    map of channels ``c -> A c + t`` that best takes ``reconstruction`` to
+    ``decoded`` (least squares over its pixels, with ``A`` pulled towards
+    the identity by ``ridge`` times the pixel count) is fitted, and
+    ``decoded + (x - reconstruction) A^T`` is returned (then clipped as
+    above). An edge between colours b and c, restored by the residual as a
+    step of ``c - b``, becomes a step of ``A (c - b)``: ``c' - b`` when the
+    edit recoloured c to c' and kept b. An edit that changes no colour
+    fits ``A = I`` and gives the plain sum; ``decoded == reconstruction``
+    gives ``x``.
+
     Args:
         decoded: decoded images ``(n, ...)``, or ``(n, k, ...)`` with ``k``
             decodes per item (e.g. one per alpha).
-        x: the inputs ``(n, ...)``.
+        x: the inputs ``(n, ...)``; with ``transport``, images with the
+            channels last, ``(n, ..., channels)`` (rank 3 or more).
         reconstruction: the decodes of ``x``'s own codes ``(n, ...)``.
+        transport: bool, whether to carry the residual through the
+            decode's colour change (see above). Defaults to False.
+        ridge: float > 0, the pull of ``A`` towards the identity per pixel
+            (``transport`` only). Defaults to 1e-4.
 
     Returns:
         float32 array shaped like ``decoded``.
@@ -647,10 +666,19 @@ def add_residual(decoded, x, reconstruction):
     >>> x = np.array([[0.2, 0.9]]); rec = np.array([[0.25, 0.8]])
     >>> print(add_residual(np.array([[0.65, 0.8]]), x, rec).round(2))
     [[0.6 0.9]]
+    >>> # One-channel images (1, 1, 3, 1): a dark 0.1 / bright 0.9 edge, blurred in
+    >>> # the reconstruction; the edit turns the bright part to 0.5.
+    >>> x = np.array([0.1, 0.9, 0.9]).reshape(1, 1, 3, 1)
+    >>> rec = np.array([0.1, 0.5, 0.9]).reshape(1, 1, 3, 1)
+    >>> dec = np.array([0.1, 0.3, 0.5]).reshape(1, 1, 3, 1)
+    >>> print(add_residual(dec, x, rec, transport=True).ravel().round(2))
+    [0.1 0.5 0.5]
     """
     decoded = np.asarray(decoded, dtype="float32")
     x = np.asarray(x, dtype="float32")
     reconstruction = np.asarray(reconstruction, dtype="float32")
+    transport = checks.boolean("transport", transport)
+    ridge = checks.positive_float("ridge", ridge)
     if x.shape != reconstruction.shape:
         raise ValueError(f"x and reconstruction must have the same shape. Received: "
                          f"x.shape={x.shape}, reconstruction.shape={reconstruction.shape}")
@@ -658,6 +686,9 @@ def add_residual(decoded, x, reconstruction):
     if extra not in (0, 1) or decoded.shape[:1] + decoded.shape[1 + extra:] != x.shape:
         raise ValueError(f"decoded must have shape {x.shape} (x.shape) or (n, k) + "
                          f"{x.shape[1:]}. Received: decoded.shape={decoded.shape}")
+    if transport and x.ndim < 3:
+        raise ValueError("transport=True needs images with the channels last, (n, ..., "
+                         f"channels). Received: x.shape={x.shape}")
     residual = x - reconstruction
     lead = 1 + extra  # the item axes of `decoded`: (n,) or (n, k)
 
@@ -670,14 +701,41 @@ def add_residual(decoded, x, reconstruction):
     low, high = np.minimum(x_low, r_low), np.maximum(x_high, r_high)
     if extra:
         residual, low, high = residual[:, None], low[:, None], high[:, None]
+    if transport:
+        residual = _transported(residual, reconstruction[:, None] if extra else reconstruction,
+                                decoded, lead, ridge)
     pixels = (1,) * (decoded.ndim - lead)
     low = np.minimum(low, d_low).reshape(d_low.shape + pixels)
     high = np.maximum(high, d_high).reshape(d_high.shape + pixels)
     return np.clip(decoded + residual, low, high).astype("float32")
 
 
+def _transported(residual, reconstruction, decoded, lead, ridge):
+    """``residual`` times ``A^T``, A fitted per decoded image (see ``add_residual``).
+
+    All three have ``decoded``'s rank; the first ``lead`` axes index the
+    images (``residual`` and ``reconstruction`` have size 1 where one item
+    has k decodes) and the last the channels.
+    """
+    channels = decoded.shape[-1]
+
+    def flat(a):  # (items..., pixels, channels), float64
+        return a.reshape(a.shape[:lead] + (-1, channels)).astype("float64")
+
+    r, d = flat(reconstruction), flat(decoded)
+    r_c = r - r.mean(axis=-2, keepdims=True)
+    d_c = d - d.mean(axis=-2, keepdims=True)
+    weight = ridge * d.shape[-2]
+    eye = np.eye(channels)
+    gram = np.swapaxes(r_c, -1, -2) @ r_c + weight * eye
+    cross = np.swapaxes(r_c, -1, -2) @ d_c + weight * eye
+    a_t = np.linalg.solve(np.broadcast_to(gram, cross.shape), cross)  # A^T per image
+    moved = flat(residual) @ a_t
+    return moved.reshape(decoded.shape).astype("float32")
+
+
 def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=False,
-          batch_size=None, residual=False):
+          batch_size=None, residual=False, transport=False):
     """Alter a feature of ``x`` in latent space and decode.
 
     Source notes, "Variational Auto-Encoders" -> "Applications" -> "Altering":
@@ -711,6 +769,10 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
             added back to every decode (:func:`add_residual`): alpha = 0
             gives ``x`` itself, and the edit keeps the image's own detail.
             Defaults to False (the decodes alone).
+        transport: bool, with ``residual=True``: carry the residual
+            through the colour change each decode makes
+            (``add_residual(..., transport=True)``), so that a recoloured
+            object's restored edges take the new colour. Defaults to False.
 
     Returns:
         Images (or codes) ``(n, ...)`` for a scalar alpha, ``(n, len(alpha), ...)``
@@ -728,6 +790,10 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     True
     """
     checks.choice("mode", mode, ALTER_MODES)
+    if checks.boolean("transport", transport) and not residual:
+        raise ValueError("transport=True carries the residual through the edit's colour "
+                         "change, so it needs residual=True. Received: transport=True, "
+                         f"residual={residual!r}")
     if residual and (return_codes or _is_codes(model, np.asarray(x), latent)):
         raise ValueError(
             "residual=True adds back what the model did not reconstruct of the input images, "
@@ -754,7 +820,7 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
         if residual:
             inputs = np.asarray(x, dtype="float32")
             inputs = inputs[None] if single else inputs
-            out = add_residual(out, inputs, decode(model, z, batch_size))
+            out = add_residual(out, inputs, decode(model, z, batch_size), transport=transport)
     return out[0] if single else out
 
 

@@ -30,7 +30,11 @@ A decode keeps only what the VAE reconstructs. With --residual added (and
 both, the default, which shows each mode both ways, "+res" in the table)
 the image's residual, the original minus its reconstruction, is added back
 to every decode (keras_gen.latent.add_residual): alpha = 0 is then the
-original itself, and the edit changes it only where the decodes differ.
+original itself, and the edit changes it only where the decodes differ. By
+default (--transport) the residual is first carried through the colour change
+the edit makes to the decode (add_residual(..., transport=True)), so the sharp
+edges it restores take the new colour instead of fringing the object with the
+old one; --no-transport adds it as it is.
 
 It writes, per attribute,
 
@@ -127,6 +131,9 @@ def build_parser():
                    help="add back what the VAE did not reconstruct of each image "
                         "(keras_gen.latent.add_residual): 'added', 'none' (the decodes alone), "
                         "or 'both' (measure and draw each mode both ways)")
+    p.add_argument("--transport", action=argparse.BooleanOptionalAction, default=True,
+                   help="carry the residual through the colour change of each decode "
+                        "(keras_gen.latent.add_residual(..., transport=True)) before adding it")
     p.add_argument("--match", choices=("others", "none"), default="others",
                    help="others: the mean codes z_t,avg and z_s,avg are taken over the training "
                         "images whose other attributes equal the altered image's (see above); "
@@ -526,12 +533,14 @@ def main(argv=None):
             decoded = latent.decode(vae, codes.reshape(-1, codes.shape[-1]))
             decoded = decoded.reshape(codes.shape[:2] + decoded.shape[1:])
             if added:
-                decoded = latent.add_residual(decoded, x1[show], reconstruction[show])
+                decoded = latent.add_residual(decoded, x1[show], reconstruction[show],
+                                              transport=args.transport)
             blocks.append(np.concatenate([x1[show][:, None], decoded], axis=1))
             if classifier is not None:
                 altered = latent.decode(vae, latent.alter_codes(z1, steps[mode], 1.0, mode=mode))
                 if added:  # alpha = 0 is then the original itself
-                    altered = latent.add_residual(altered, x1, reconstruction)
+                    altered = latent.add_residual(altered, x1, reconstruction,
+                                                  transport=args.transport)
                 before = pred_x[candidates] if added else pred_test0[candidates]
                 result = shares(before, predict(altered), y1, target, group,
                                 pred_x=pred_x[candidates])

@@ -183,6 +183,7 @@ def test_argument_errors_and_defaults(recipe, capsys):
     assert args.modes == ["vector", "target"] and args.attribute in SHAPES_ATTRIBUTES
     assert args.residual == "both"
     assert (args.classifier_epochs, args.classifier_examples) == (12, 40_000)
+    assert args.transport is True and recipe.parse_args(["--no-transport"])[1].transport is False
     assert args.deterministic is True and not os.path.isabs(args.out_dir)
     # The default code is spatial: 8 x 8 cells of 8 values at 64 px (three stages).
     assert (args.latent_channels, args.filters, args.latent_dim) == (8, [32, 64, 128], 512)
