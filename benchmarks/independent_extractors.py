@@ -135,6 +135,7 @@ def _shapes(image_size, num_examples, epochs, seed, data_seed):
     residual = np.mean(np.square(pred - (shape_targets(f_test) - mean) / std))
     extractor = _unit_scaled(model, "features", x, "independent_shapes_extractor")
     extractor.classifier = model
+    extractor.target_mean, extractor.target_std = mean, std
     extractor.test_accuracy = {
         "shape": float(np.mean(np.argmax(shape_logits, 1) == f_test["shape"])),
         "color": float(np.mean(np.argmax(color_logits, 1) == f_test["color"])),
@@ -174,6 +175,34 @@ def shapes_groups(images, extractor):
     shape_logits, color_logits, _ = extractor.classifier.predict(
         np.asarray(images, dtype="float32"), batch_size=256, verbose=0)
     return np.argmax(shape_logits, axis=1), np.argmax(color_logits, axis=1)
+
+
+def attributes_from_outputs(shape_logits, color_logits, factors, mean, std):
+    """The 14 `shapes` attributes (SHAPES_ATTRIBUTES' columns, 0/1) from the network's outputs.
+
+    Shape and colour: the arg-max of their logits. Light_Background, Large,
+    Left, Top: the dataset's own rules (background > 0.5, radius > 0.20,
+    centre x < 0.5, centre y < 0.5) applied to the regressed factors,
+    un-standardised with `mean` and `std` (columns of `shape_targets`).
+    """
+    raw = np.asarray(factors, dtype="float64") * std + mean
+    n = len(raw)
+    out = np.zeros((n, 14), dtype="float32")
+    out[np.arange(n), np.argmax(shape_logits, axis=1)] = 1
+    out[np.arange(n), 4 + np.argmax(color_logits, axis=1)] = 1
+    out[:, 10] = raw[:, 3] > 0.5
+    out[:, 11] = raw[:, 2] > 0.20
+    out[:, 12] = raw[:, 0] < 0.5
+    out[:, 13] = raw[:, 1] < 0.5
+    return out
+
+
+def shapes_attributes(images, extractor):
+    """The 14 `shapes` attributes of `images` as the independent network reads them."""
+    shape_logits, color_logits, factors = extractor.classifier.predict(
+        np.asarray(images, dtype="float32"), batch_size=256, verbose=0)
+    return attributes_from_outputs(shape_logits, color_logits, factors, extractor.target_mean,
+                                   extractor.target_std)
 
 
 def digits_network(image_size=(28, 28), seed=EXTRACTOR_SEED):

@@ -218,9 +218,27 @@ def test_independent_shapes_extractor_tiny(ind):
     assert f.shape == (64, ind.SHAPES_FEATURES)
     assert np.mean(np.square(f)) == pytest.approx(1.0, rel=1e-3)  # unit-scaled on its data
     assert set(ex.test_accuracy) == {"shape", "color", "factors_mse_standardised"}
+    labels = ind.shapes_attributes(x[:10], ex)
+    assert labels.shape == (10, 14) and set(np.unique(labels)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(labels[:, :4].sum(1), 1)
+    np.testing.assert_array_equal(labels[:, 4:10].sum(1), 1)
     shapes, colors = ind.shapes_groups(x[:10], ex)
     assert shapes.shape == (10,) and 0 <= shapes.min() and shapes.max() < 4
     assert colors.shape == (10,) and 0 <= colors.min() and colors.max() < 6
+
+
+def test_attributes_from_outputs_follow_the_dataset_rules(ind):
+    from keras_gen.data.shapes import load_shapes
+    from keras_gen.data.shapes import shape_factors
+
+    _, y = load_shapes("test", image_size=8, num_examples=300)
+    f = shape_factors("test", num_examples=300)
+    targets = ind.shape_targets(f)
+    mean, std = targets.mean(axis=0) + 0.1, targets.std(axis=0) + 0.2  # any affine scaling
+    shape_logits = np.eye(4)[f["shape"].astype(int)] * 3.0 - 1.0
+    color_logits = np.eye(6)[f["color"].astype(int)] * 2.0
+    got = ind.attributes_from_outputs(shape_logits, color_logits, (targets - mean) / std, mean, std)
+    np.testing.assert_array_equal(got, y)
 
 
 def test_shifted_copies(ind):
@@ -247,3 +265,34 @@ def test_independent_digits_extractor_tiny(ind):
     assert np.mean(np.square(f)) == pytest.approx(1.0, rel=1e-3)
     assert 0.0 <= ex.test_accuracy <= 1.0
     assert tuple(ex.classifier.output.shape[1:]) == (10,)
+
+
+def test_alter_independent_tiny(tmp_path, monkeypatch):
+    # A VAE from the recipe's smoke run, then the independent judge's table.
+    from tests.recipes.test_vae_digits import load_recipe
+
+    monkeypatch.chdir(tmp_path)
+    load_recipe("alter_attributes").main(
+        ["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
+         "--save-model", "vae.keras", "--no-deterministic"])
+    bench = _load("alter_independent")
+    result = bench.main(["--load-model", "vae.keras", "--attributes", "Blue", "Large",
+                         "--num-altered", "12", "--train-examples", "300", "--test-examples",
+                         "120", "--extractor-examples", "64", "--extractor-epochs", "1"])
+    modes = ["vector", "vector+res", "vector+res transported", "perfect"]
+    assert [(n, m) for n, m, _ in result["rows"]] == [(a, m) for a in ("Blue", "Large")
+                                                      for m in modes]
+    for _, _, shares in result["rows"]:
+        assert all(0.0 <= shares[c] <= 1.0 for c in bench.COLUMNS)
+    assert set(result["accuracy"]) == {(0, 1, 2, 3), (4, 5, 6, 7, 8, 9), (10,), (11,), (12,),
+                                       (13,)}
+    with pytest.raises(SystemExit):
+        bench.main(["--load-model", "vae.keras", "--attributes", "Hat"])
+
+
+def test_judge_accuracy_by_hand():
+    bench = _load("alter_independent")
+    labels = np.array([[1, 0, 1], [0, 1, 1], [1, 0, 0]], "float32")
+    predicted = np.array([[1, 0, 1], [1, 0, 1], [1, 0, 1]], "float32")
+    groups = {0: (0, 1), 1: (0, 1), 2: (2,)}
+    assert bench.judge_accuracy(predicted, labels, groups) == {(0, 1): 2 / 3, (2,): 2 / 3}
