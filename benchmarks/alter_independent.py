@@ -32,17 +32,6 @@ COLOURS = ("Red", "Green", "Blue", "Yellow", "Magenta", "Cyan")
 COLUMNS = ("target@1", "kept", "kept/true")
 
 
-def judge_accuracy(predicted, labels, groups):
-    """Share of images whose labels the judge gets right, per attribute group."""
-    import numpy as np
-
-    out = {}
-    for group in dict.fromkeys(groups.values()):
-        cols = list(group)
-        out[group] = float(np.mean(np.all(predicted[:, cols] == labels[:, cols], axis=1)))
-    return out
-
-
 def edits(vae, x1, z1, step, reconstruction):
     """The alpha = 1 `vector` edits: decodes alone, plain residual, transported residual."""
     from keras_gen import latent
@@ -101,11 +90,9 @@ def main(argv=None):
     predict = lambda images: independent_extractors.shapes_attributes(images, judge)  # noqa: E731
     groups = recipe.attribute_groups("shapes", names)
     pred_x = predict(x_test)
-    accuracy = judge_accuracy(pred_x, y_test, groups)
+    accuracy = recipe.group_agreement(pred_x, y_test, groups)
     print(f"Independent judge trained in {time.perf_counter() - start:.0f} s; right on the "
-          "test originals, per group: " + ", ".join(
-              f"{names[g[0]]}{'..' + names[g[-1]] if len(g) > 1 else ''} {v:.3f}"
-              for g, v in accuracy.items()))
+          f"test originals, per group: {recipe.agreement_text(accuracy, names)}")
     factors = shape_factors("test", num_examples=len(x_test))
     rows = []
     for name in args.attributes:

@@ -272,13 +272,23 @@ def attribute_groups(dataset, names):
     return {j: g for g in groups for j in g}
 
 
-def _group_names(groups, names):
-    """Each group once, as a tuple of names, in column order."""
-    seen = []
-    for j in range(len(names)):
-        if groups[j] not in seen:
-            seen.append(groups[j])
-    return [tuple(names[i] for i in g) for g in seen]
+def group_agreement(predicted, labels, groups):
+    """Share of rows whose `predicted` labels equal `labels` on each group, in column order.
+
+    `groups` maps each column to its group (`attribute_groups`); returns
+    `{group (column indices): share}`.
+    """
+    import numpy as np
+
+    return {group: float(np.mean(np.all(predicted[:, list(group)] == labels[:, list(group)],
+                                        axis=1)))
+            for group in dict.fromkeys(groups.values())}
+
+
+def agreement_text(agreement, names):
+    """`group_agreement`'s shares as 'Circle..Star 0.912, Red..Cyan 1.000, ...'."""
+    return ", ".join(f"{names[g[0]]}{'..' + names[g[-1]] if len(g) > 1 else ''} {v:.3f}"
+                     for g, v in agreement.items())
 
 
 def load_data(args):
@@ -489,14 +499,9 @@ def main(argv=None):
         pred_x = predict(x_test)  # the originals as the classifier sees them
         accuracy = ", ".join(f"{k} {v:.3f}" for k, v in classifier.test_accuracy.items())
         print(f"Attribute classifier, test accuracy: {accuracy}")
-        agreement = []
-        for group in _group_names(groups, names):
-            cols = list(groups[names.index(group[0])])
-            same = np.all(pred_test0[:, cols] == y_test[:, cols], axis=1)
-            agreement.append(f"{group[0] if len(group) == 1 else group[0] + '..' + group[-1]} "
-                             f"{same.mean():.3f}")
+        agreement = agreement_text(group_agreement(pred_test0, y_test, groups), names)
         print("Its labels of the alpha = 0 decodes (reconstructions) match the originals' "
-              f"true labels, per group: {', '.join(agreement)}")
+              f"true labels, per group: {agreement}")
     else:
         print("No attribute classifier for CelebA: grids only, no measured shares.")
 

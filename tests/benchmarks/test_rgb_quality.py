@@ -290,9 +290,13 @@ def test_alter_independent_tiny(tmp_path, monkeypatch):
         bench.main(["--load-model", "vae.keras", "--attributes", "Hat"])
 
 
-def test_judge_accuracy_by_hand():
-    bench = _load("alter_independent")
+def test_group_agreement_by_hand():
+    from tests.recipes.test_vae_digits import load_recipe
+
+    recipe = load_recipe("alter_attributes")
     labels = np.array([[1, 0, 1], [0, 1, 1], [1, 0, 0]], "float32")
     predicted = np.array([[1, 0, 1], [1, 0, 1], [1, 0, 1]], "float32")
     groups = {0: (0, 1), 1: (0, 1), 2: (2,)}
-    assert bench.judge_accuracy(predicted, labels, groups) == {(0, 1): 2 / 3, (2,): 2 / 3}
+    agreement = recipe.group_agreement(predicted, labels, groups)
+    assert agreement == {(0, 1): 2 / 3, (2,): 2 / 3}
+    assert recipe.agreement_text(agreement, ["a", "b", "c"]) == "a..b 0.667, c 0.667"
