@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Set up .venv (created on first use) and run the whole test suite once per
 # Keras backend: tensorflow, jax, torch. Exits non-zero if any backend fails.
-# Extra arguments go to pytest, e.g. `bash scripts/test.sh -x tests/models`.
+# Each backend's tests run in KERAS_GEN_TEST_WORKERS pytest-xdist processes
+# (default 2; whole files per process, `--dist loadfile`; 0 runs them in this
+# process). Extra arguments go to pytest after these, so they win, e.g.
+# `bash scripts/test.sh -x tests/models` or `bash scripts/test.sh -n 0`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -16,7 +19,8 @@ status=0
 for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend"
   KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -q \
-    -p no:cacheprovider --junitxml="$results/$backend.xml" "$@" || status=1
+    -p no:cacheprovider -n "${KERAS_GEN_TEST_WORKERS:-2}" --dist loadfile \
+    --junitxml="$results/$backend.xml" "$@" || status=1
 done
 .venv/bin/python scripts/summarize_junit.py "$results"/*.xml || status=1
 exit $status
