@@ -203,7 +203,8 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
-# default.
+# default: recipes/dcgan_celeba.py's defaults for grey images (its latent
+# size is 100; the comparison keeps GAN_LATENT_DIM for every model).
 PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "minibatch_std": False, "dropout": 0.0, "spectral_norm": False, "augment": None,
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
@@ -267,7 +268,7 @@ GAN_OPTIONS = {
     "d1": dict(PAPER, d_lr=1e-4),
     "d2": dict(PAPER, d_steps=2),
 }
-DEFAULT_GAN_OPTIONS = "ema"
+DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide"
 
 
 def gan_options(name):

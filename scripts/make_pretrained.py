@@ -11,10 +11,12 @@ Three steps, each one command (TensorFlow backend, from the repository root):
 * the quickstart recipe with its defaults (``recipes/vae_digits.py``, seed 0,
   ``--deterministic``): the VAE;
 * the DCGAN recipe on the digits with the configuration that README's
-  "Quality against reference models" section reports as keras-gen's default
-  DCGAN (``benchmarks/quality.py``'s ``DEFAULT_GAN_OPTIONS``, "ema": Adam 2e-4
-  with beta_1 0.5 for both players, an EMA of G's weights with momentum 0.99,
-  z of 64, batch 64, 1,500 generator steps), seed 0, ``--deterministic``;
+  "Quality against reference models" section reported as keras-gen's default
+  DCGAN until session 16 (``benchmarks/quality.py``'s option set "ema": the
+  paper's BatchNorm discriminator, Adam 2e-4 with beta_1 0.5 for both players,
+  an EMA of G's weights with momentum 0.99, z of 64, batch 64, 1,500 generator
+  steps; its flags are spelt out, the recipe's grey defaults having changed
+  since), seed 0, ``--deterministic``;
 * the conditional VAE as ``benchmarks/conditional.py`` trains it (latent 8,
   BCE, lambda 1/784, Adam 2e-3, ``KLWarmup(300)``, 1,000 steps of 64), seed 0,
   with TensorFlow's deterministic ops (this script's ``cvae`` step).
@@ -53,8 +55,9 @@ COMMANDS = {
         "--export-dir", f"{WORK}/vae_export", "--verbose", "2"],
     "dcgan_digits": [
         "recipes/dcgan_celeba.py", "--dataset", "digits", "--batch-size", "64",
-        "--latent-dim", "64", "--learning-rate", "2e-4", "--beta-1", "0.5", "--ema", "0.99",
-        "--epochs", "15", "--steps-per-epoch", "100", "--seed", "0", "--deterministic",
+        "--latent-dim", "64", "--learning-rate", "2e-4", "--g-learning-rate", "2e-4",
+        "--beta-1", "0.5", "--ema", "0.99", "--d-normalization", "batch", "--no-minibatch-std",
+        "--d-width", "1", "--epochs", "15", "--steps-per-epoch", "100", "--seed", "0", "--deterministic",
         "--out-dir", f"{WORK}/dcgan_digits", "--model-path", f"{WORK}/dcgan_digits.keras",
         "--generator-path", f"{WORK}/dcgan_digits_generator.keras", "--no-export",
         "--verbose", "2"],
@@ -394,7 +397,7 @@ def ship():
                          "dcgan_discriminator((28, 28, 1)) (BatchNorm), standard non-saturating "
                          "objective, Adam(2e-4, beta_1=0.5) for both players, Keras' use_ema on "
                          "G's optimizer with momentum 0.99 (the file holds the moving average): "
-                         "benchmarks/quality.py's DEFAULT_GAN_OPTIONS 'ema'",
+                         "benchmarks/quality.py's option set 'ema' (keras-gen's default DCGAN until session 16)",
         "metrics": {
             f"{n}_{k}": v for n, r in readme.items() for k, v in (
                 ("fid", r["fid"]), ("kid", r["kid"]), ("class_counts", r["class_counts"]),

@@ -157,3 +157,23 @@ def test_decay_composes_with_ema_and_the_checkpoints(quality):
     # fit ends with the averaged weights in the generator, not the last raw ones
     assert not all(np.array_equal(a, b) for a, b in
                    zip(gan.generator.get_weights(), keep.raw_weights))
+
+
+def test_default_options_are_the_recipes_grey_defaults(quality):
+    """What the digits comparison trains as keras-gen's default is what `dcgan_celeba.py --dataset digits` trains."""
+    from tests.recipes.test_vae_digits import load_recipe
+
+    options = quality.gan_options(quality.DEFAULT_GAN_OPTIONS)
+    recipe = load_recipe("dcgan_celeba")
+    args = recipe.parse_args(["--dataset", "digits"])
+    assert options["normalization"] is None and args.d_normalization == "none"
+    assert options["minibatch_std"] is True and args.minibatch_std is True
+    assert options["d_lr"] == pytest.approx(args.d_learning_rate) == pytest.approx(2e-4)
+    assert options["g_lr"] == pytest.approx(args.g_learning_rate) == pytest.approx(8e-4)
+    assert options["ema"] == pytest.approx(args.ema) == pytest.approx(0.99)
+    assert list(options["d_filters"]) == recipe.discriminator_filters(args, quality.SHAPE) == [128, 256]
+    assert options["g_upsampling"] is None and args.upsampling == "transpose"
+    assert (args.batch_size, args.beta_1) == (quality.BATCH_SIZE, 0.5) == (64, 0.5)
+    assert (args.objective, args.r1_gamma, args.augment, args.spectral_norm) == ("standard", 0.0, "none", False)
+    changed = {k for k in options if options[k] != quality.PAPER[k]}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters"}

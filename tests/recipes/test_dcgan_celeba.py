@@ -94,20 +94,21 @@ def test_help_lists_every_knob_with_defaults(capsys):
 
 @pytest.mark.parametrize("argv, expected", [
     # colour images: D without normalization, minibatch std, G at 2x D's rate, EMA 0.99
-    (["--dataset", "shapes"], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),
-    (["--dataset", "cifar10", "--learning-rate", "1e-4"], ("none", True, 1e-4, 2e-4, 0.99, "transpose")),
-    (["--data-dir", "faces"], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),
-    ([], ("none", True, 2e-4, 4e-4, 0.99, "transpose")),  # celeb_a
-    # grey images: the DCGAN paper's settings
-    (["--dataset", "digits"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
-    (["--dataset", "fashion_mnist"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
-    (["--data-dir", "scans", "--channels", "1"], ("batch", False, 2e-4, 2e-4, 0.0, "transpose")),
+    (["--dataset", "shapes"], ("none", True, 2e-4, 4e-4, 0.99, 1, "transpose")),
+    (["--dataset", "cifar10", "--learning-rate", "1e-4"], ("none", True, 1e-4, 2e-4, 0.99, 1, "transpose")),
+    (["--data-dir", "faces"], ("none", True, 2e-4, 4e-4, 0.99, 1, "transpose")),
+    ([], ("none", True, 2e-4, 4e-4, 0.99, 1, "transpose")),  # celeb_a
+    # grey images: the same D at twice the width, G at 4x D's rate
+    (["--dataset", "digits"], ("none", True, 2e-4, 8e-4, 0.99, 2, "transpose")),
+    (["--dataset", "fashion_mnist"], ("none", True, 2e-4, 8e-4, 0.99, 2, "transpose")),
+    (["--data-dir", "scans", "--channels", "1"], ("none", True, 2e-4, 8e-4, 0.99, 2, "transpose")),
     # every default gives way to its flag
     (["--dataset", "shapes", "--d-normalization", "batch", "--no-minibatch-std",
-      "--g-learning-rate", "2e-4", "--ema", "0", "--upsampling", "resize"],
-     ("batch", False, 2e-4, 2e-4, 0.0, "resize")),
-    (["--dataset", "digits", "--d-normalization", "layer", "--minibatch-std", "--ema", "0.9",
-      "--d-learning-rate", "1e-4", "--upsampling", "resize"], ("layer", True, 1e-4, 2e-4, 0.9, "resize")),
+      "--g-learning-rate", "2e-4", "--ema", "0", "--d-width", "3", "--upsampling", "resize"],
+     ("batch", False, 2e-4, 2e-4, 0.0, 3, "resize")),
+    (["--dataset", "digits", "--d-normalization", "layer", "--no-minibatch-std", "--ema", "0.9",
+      "--d-learning-rate", "1e-4", "--learning-rate", "5e-5", "--d-width", "1",
+      "--upsampling", "resize"], ("layer", False, 1e-4, 2e-4, 0.9, 1, "resize")),
 ])
 def test_colour_and_grey_defaults(argv, expected):
     recipe = load_recipe("dcgan_celeba")
@@ -116,10 +117,10 @@ def test_colour_and_grey_defaults(argv, expected):
     assert line.startswith(f"Settings: --d-normalization {expected[0]} "
                            f"{'--minibatch-std' if expected[1] else '--no-minibatch-std'} "
                            f"--d-learning-rate {expected[2]:g} --g-learning-rate {expected[3]:g} "
-                           f"--ema {expected[4]:g} --upsampling {expected[5]}")
+                           f"--ema {expected[4]:g} --d-width {expected[5]} --upsampling {expected[6]}")
     d_lr = args.d_learning_rate if args.d_learning_rate is not None else args.learning_rate
     got = (args.d_normalization, args.minibatch_std, d_lr, args.g_learning_rate, args.ema,
-           args.upsampling)
+           args.d_width, args.upsampling)
     assert got[:2] == expected[:2] and got[4:] == expected[4:]
     assert got[2:4] == pytest.approx(expected[2:4])
 
@@ -128,17 +129,42 @@ def test_settings_line_says_which_settings_are_defaults():
     recipe = load_recipe("dcgan_celeba")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0004 --ema 0.99 --upsampling transpose (--d-normalization, --ema, "
-        "--g-learning-rate, --minibatch-std: the defaults for colour images)")
+        "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose (--d-normalization, "
+        "--d-width, --ema, --g-learning-rate, --minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
-        "Settings: --d-normalization batch --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0002 --ema 0.9 --upsampling transpose (--d-normalization, "
-        "--g-learning-rate, --minibatch-std: the defaults for grey images)")
+        "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
+        "--g-learning-rate 0.0008 --ema 0.9 --d-width 2 --upsampling transpose (--d-normalization, "
+        "--d-width, --g-learning-rate, --minibatch-std: the defaults for grey images)")
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
-         "--g-learning-rate", "1e-4", "--ema", "0", "--upsampling", "resize"])) == (
+         "--g-learning-rate", "1e-4", "--ema", "0", "--d-width", "1", "--upsampling", "resize"])) == (
         "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0001 --ema 0 --upsampling resize")
+        "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize")
+
+
+@pytest.mark.parametrize("argv, filters", [
+    (["--dataset", "digits"], [128, 256]),  # twice the builder's (64, 128) at 28 px
+    (["--dataset", "digits", "--d-width", "1"], [64, 128]),
+    (["--dataset", "shapes", "--image-size", "32"], [64, 128, 256]),  # the builder's at 32 px
+    (["--dataset", "shapes", "--image-size", "32", "--d-width", "3"], [192, 384, 768]),
+])
+def test_d_width_multiplies_the_builders_filters(argv, filters):
+    recipe = load_recipe("dcgan_celeba")
+    args = recipe.parse_args(argv)
+    side = 28 if "digits" in argv else 32
+    assert recipe.discriminator_filters(args, (side, side, 1)) == filters
+    built = keras_gen.networks.dcgan_discriminator(
+        (side, side, 1), filters=recipe.discriminator_filters(args, (side, side, 1)))
+    assert recipe.saved_discriminator_filters(built) == filters
+
+
+@pytest.mark.parametrize("value", ["0", "-2"])
+def test_d_width_below_one_is_a_usage_error(value, capsys):
+    recipe = load_recipe("dcgan_celeba")
+    with pytest.raises(SystemExit) as info:
+        recipe.parse_args(["--dataset", "digits", "--d-width", value])
+    assert info.value.code == 2
+    assert f"--d-width must be >= 1. Received: --d-width={value}" in capsys.readouterr().err
 
 
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
@@ -413,5 +439,12 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "resized.keras")])
     assert (f"--resume-from {tmp_path / 'resized.keras'} was trained with other settings than this "
             "run's (file: --upsampling resize, this run: --upsampling transpose)") in err
+    # A discriminator of another width than this run asks (the file's is the
+    # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
+    err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
+                                 "--ema", "0"])
+    assert (f"--resume-from {tmp_path / 'plain.keras'} was trained with other settings than this "
+            "run's (file: --d-width 1 (filters [64, 128]), this run: --d-width 2 (filters "
+            "[128, 256])). Pass the settings of the run that wrote it") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
