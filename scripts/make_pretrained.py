@@ -385,7 +385,7 @@ def ship():
                                   f_tests, SEED)
     entries.append({
         "name": "dcgan_digits", "class": "keras.Model",
-        "title": "DCGAN generator on the digits (README's default DCGAN)",
+        "title": "DCGAN generator on the digits (README's default DCGAN until session 16)",
         "keras_file": "dcgan_digits_generator.keras", "latent_dim": 64,
         "image_shape": [28, 28, 1], "output_range": [-1.0, 1.0],
         "command": command_line("dcgan_digits"), "seed": SEED,
