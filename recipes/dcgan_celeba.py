@@ -278,20 +278,24 @@ def fail(message):
     raise SystemExit(2)
 
 
-def discriminator_filters(args, image_shape):
-    """The discriminator's filters: ``--d-width`` times the builder's defaults for the image size."""
+def _builder_filters(image_shape):
+    """``dcgan_discriminator``'s default filters for the image size."""
     from keras_gen.networks import dcgan
 
-    return [args.d_width * f for f in dcgan._auto_discriminator_filters(*image_shape[:2])]
+    return list(dcgan._auto_discriminator_filters(*image_shape[:2]))
+
+
+def discriminator_filters(args, image_shape):
+    """The discriminator's filters: ``--d-width`` times the builder's defaults for the image size."""
+    return [args.d_width * f for f in _builder_filters(image_shape)]
 
 
 def saved_discriminator_filters(discriminator):
-    """The filters of a ``dcgan_discriminator``'s convolutions, from its layers."""
+    """The filters of a ``dcgan_discriminator``'s convolutions (inside spectral norm too)."""
     import keras
 
-    convs = [layer for layer in discriminator._flatten_layers(include_self=False)
-             if isinstance(layer, keras.layers.Conv2D)]
-    return [layer.filters for layer in convs]
+    inner = [getattr(layer, "layer", layer) for layer in discriminator.layers]
+    return [layer.filters for layer in inner if isinstance(layer, keras.layers.Conv2D)]
 
 
 def discriminator_options(discriminator):
@@ -419,7 +423,7 @@ def resume_differences(args, saved):
     saved_filters = saved_discriminator_filters(saved.discriminator)
     wanted_filters = discriminator_filters(args, saved.image_shape)
     if saved_filters != wanted_filters:
-        width = saved_filters[0] / wanted_filters[0] * args.d_width if wanted_filters else 0
+        width = saved_filters[0] / _builder_filters(saved.image_shape)[0]
         differences.append(f"file: --d-width {width:g} (filters {saved_filters}), this run: "
                            + this_run(f"--d-width {args.d_width} (filters {wanted_filters})",
                                       "d_width"))

@@ -156,6 +156,9 @@ def test_d_width_multiplies_the_builders_filters(argv, filters):
     built = keras_gen.networks.dcgan_discriminator(
         (side, side, 1), filters=recipe.discriminator_filters(args, (side, side, 1)))
     assert recipe.saved_discriminator_filters(built) == filters
+    wrapped = keras_gen.networks.dcgan_discriminator(
+        (side, side, 1), filters=filters, normalization=None, spectral_norm=True)
+    assert recipe.saved_discriminator_filters(wrapped) == filters  # read inside the wrappers
 
 
 @pytest.mark.parametrize("value", ["0", "-2"])
