@@ -449,5 +449,16 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     assert (f"--resume-from {tmp_path / 'plain.keras'} was trained with other settings than this "
             "run's (file: --d-width 1 (filters [64, 128]), this run: --d-width 2 (filters "
             "[128, 256])). Pass the settings of the run that wrote it") in err
+    # Filters that are no multiple of the builder's: named by the filters alone.
+    odd = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
+                        keras_gen.networks.dcgan_discriminator((16, 16, 3), filters=(48, 200),
+                                                               normalization=None, minibatch_std=True),
+                        latent_dim=8)
+    odd.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
+    odd.save(tmp_path / "odd.keras")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "odd.keras"), "--ema", "0"])
+    assert (f"--resume-from {tmp_path / 'odd.keras'} was trained with other settings than this "
+            "run's (file: (filters [48, 200]), this run: --d-width 1 (filters [64, 128]) (the "
+            "default for colour images))") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
