@@ -3,7 +3,9 @@
     python tests/resume_child.py WORKDIR KIND:MODE[:KILL_AT] ...
 
 Runs the given trainings in order, in this one process (one Python and
-backend start-up for several runs). KIND is ``gan`` or ``vae``; MODE is
+backend start-up for several runs). KIND is ``gan``, ``gan_ada`` (the GAN
+with adaptive augmentation, whose probability and random stream are state)
+or ``vae``; MODE is
 ``full`` (train, no backup), ``kill`` (train with BackupAndRestore; after
 global step KILL_AT write ``WORKDIR/marker_KIND`` and sleep until killed)
 or ``resume`` (train with the same BackupAndRestore, resuming from its
@@ -31,7 +33,7 @@ SHUFFLE = keras.backend.backend() != "tensorflow"
 
 def build(kind):
     keras.utils.set_random_seed(0)
-    if kind == "gan":
+    if kind in ("gan", "gan_ada"):
         g = keras.Sequential(
             [keras.Input((2,)), keras.layers.Dense(16, activation="tanh"),
              keras.layers.Reshape((4, 4, 1))]
@@ -40,7 +42,13 @@ def build(kind):
             [keras.Input((4, 4, 1)), keras.layers.Flatten(),
              keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
         )
-        model = keras_gen.GAN(g, d, latent_dim=2, seed=1)
+        augment = None
+        if kind == "gan_ada":
+            # p starts at 0.5 and moves by 8 / 64 per step: augmented from the first step.
+            augment = keras_gen.augment.AdaptiveAugment(
+                "translation,cutout", translation=0.25, seed=2, ramp_images=64,
+                initial_probability=0.5)
+        model = keras_gen.GAN(g, d, latent_dim=2, seed=1, augment=augment)
         model.compile(
             d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2)
         )
@@ -96,7 +104,10 @@ def run(work, kind, mode, kill_at=None):
         keras.ops.convert_to_numpy(g.state.value)
         for g in keras_gen.models._saving.owned_seed_generators(model)
     ]
-    np.savez(os.path.join(work, f"final_{kind}_{mode}.npz"), *states, seeds=np.stack(seeds))
+    extra = {}
+    if getattr(model, "augment", None) is not None:
+        extra["augment_p"] = keras.ops.convert_to_numpy(model.augment.probability)
+    np.savez(os.path.join(work, f"final_{kind}_{mode}.npz"), *states, seeds=np.stack(seeds), **extra)
 
 
 if __name__ == "__main__":

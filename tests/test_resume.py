@@ -73,20 +73,23 @@ def _children(work, *runs):
 
 @pytest.fixture(scope="module")
 def resumed_runs(tmp_path_factory):
-    """Kill a GAN run and a VAE run (side by side); resume both, then the uninterrupted runs."""
+    """Kill a GAN run, a GAN run with ADA and a VAE run (side by side); resume them, then the uninterrupted runs."""
     work = str(tmp_path_factory.mktemp("resume"))
     backups = {}
-    for rc, err in _children(work, [f"gan:kill:{KILL_AT}"], [f"vae:kill:{KILL_AT}"]):
+    for rc, err in _children(work, *([f"{kind}:kill:{KILL_AT}"] for kind in KINDS)):
         assert rc == -signal.SIGKILL, err[-4000:]
-    for kind in ("gan", "vae"):
+    for kind in KINDS:
         with open(os.path.join(work, f"backup_{kind}", "training_metadata.json")) as f:
             backups[kind] = json.load(f)
-    [(rc, err)] = _children(work, ["gan:resume", "vae:resume", "gan:full", "vae:full"])
+    [(rc, err)] = _children(work, [f"{kind}:resume" for kind in KINDS] + [f"{kind}:full" for kind in KINDS])
     assert rc == 0, err[-4000:]
     return work, backups
 
 
-@pytest.mark.parametrize("kind", ["gan", "vae"])
+KINDS = ("gan", "gan_ada", "vae")
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(resumed_runs, kind):
     work, backups = resumed_runs
     # The kill came mid-epoch, after a mid-epoch backup: epoch index 1,
@@ -104,6 +107,18 @@ def test_run_killed_mid_epoch_resumes_to_the_uninterrupted_weights(resumed_runs,
                                        err_msg=name)
     # The backups were removed at the end of the resumed run (delete_checkpoint).
     assert not os.path.exists(os.path.join(work, f"backup_{kind}"))
+
+
+def test_adaptive_augmentation_state_moved_and_was_resumed(resumed_runs):
+    """ADA's probability (a weight) and random stream (a seed state) are part of what resumes."""
+    work, _ = resumed_runs
+    plain = np.load(os.path.join(work, "final_gan_full.npz"))
+    ada = np.load(os.path.join(work, "final_gan_ada_full.npz"))
+    # one more weight (the probability, also saved as augment_p) and one more seed state
+    assert len(ada.files) == len(plain.files) + 2
+    assert ada["seeds"].shape[0] == plain["seeds"].shape[0] + 1
+    # p moved from its initial 0.5 during training: the resumed run restored a live value
+    assert 0.0 <= float(ada["augment_p"]) <= 1.0 and float(ada["augment_p"]) != 0.5
 
 
 # ------------------------------------------------------ .keras round trip
