@@ -267,8 +267,12 @@ GAN_OPTIONS = {
     "topk": dict(PAPER, top_k=0.5, top_k_steps=1500),
     "d1": dict(PAPER, d_lr=1e-4),
     "d2": dict(PAPER, d_steps=2),
+    # session 17 (digits, 5,000 steps): adaptive augmentation (keras_gen.augment.
+    # AdaptiveAugment, p steered by sign(D(real)) towards 0.6) against the late drift.
+    "ada_tc": dict(PAPER, augment=("ada", "translation,cutout")),
+    "ada_t": dict(PAPER, augment=("ada", "translation")),
 }
-DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide"
+DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc"
 
 
 def gan_options(name):
@@ -383,6 +387,7 @@ class _Checkpoints(keras.callbacks.Callback):
         self.gan, self.steps_per_epoch, self.at, self.score = gan, steps_per_epoch, set(at), score
         self.raw_weights = None
         self.results = {}
+        self.logs = {}  # step -> the epoch's logged metrics (augment_p, d_real, ...)
         self.scoring_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
@@ -391,6 +396,7 @@ class _Checkpoints(keras.callbacks.Callback):
         self.raw_weights = generator.get_weights()
         if step not in self.at:
             return
+        self.logs[step] = {k: float(v) for k, v in (logs or {}).items()}
         start = time.perf_counter()
         optimizer = self.gan.g_optimizer
         if getattr(optimizer, "use_ema", False):
@@ -400,7 +406,9 @@ class _Checkpoints(keras.callbacks.Callback):
         self.scoring_seconds += time.perf_counter() - start
         print(f"    step {step}: " + "; ".join(
             f"{n} FID {r['fid']:.2f}, min class {min(r['class_counts'])}"
-            for n, r in self.results[step].items()), flush=True)
+            for n, r in self.results[step].items())
+            + "".join(f"; {k} {self.logs[step][k]:.3f}" for k in ("augment_p", "d_real")
+                      if k in self.logs[step]), flush=True)
 
 
 def sample_digits(generator, seed, latent_dim):

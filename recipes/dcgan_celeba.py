@@ -18,10 +18,12 @@ minibatch standard deviation channel, D's Adam at 2e-4 and an EMA (0.99) of
 G's weights. Colour images (shapes, celeb_a, cifar10, folders), on which the
 DCGAN paper's BatchNorm discriminator wins within the first steps, get G's
 Adam at 4e-4; grey images (digits, mnist, fashion_mnist, folders with
---channels 1) get G's Adam at 8e-4 and a discriminator twice the builder's
-width (--d-width 2). Every one of these can be set by its flag
+--channels 1) get G's Adam at 8e-4, a discriminator twice the builder's
+width (--d-width 2) and adaptive augmentation of what it sees (--augment ada
+--augment-policy translation,cutout: ADA, whose strength grows only while the
+discriminator overfits the small data). Every one of these can be set by its flag
 (--d-normalization batch --no-minibatch-std --d-width 1 --g-learning-rate 2e-4
---ema 0 gives the paper's settings). --upsampling resize makes the generator upsample by
+--ema 0 --augment none gives the paper's settings). --upsampling resize makes the generator upsample by
 resize-convolution (nearest-neighbour upsampling, then a 3x3 convolution)
 instead of the paper's 4x4 transposed convolutions. Each epoch writes a
 sample grid decoded from a fixed latent batch to --out-dir.
@@ -48,8 +50,8 @@ file for N more epochs: the same weights, Adam steps and moments, step
 counter and latent stream, the data stream where the saved run left it, and
 sample grids numbered on from the saved run's last epoch. Networks and shapes
 come from the command line (pass the same --dataset, --image-size,
---latent-dim, --d-normalization, --minibatch-std, --d-width and --upsampling as the
-saved run, and --ema on or off as it was: a file that does not fit is an error naming the
+--latent-dim, --d-normalization, --minibatch-std, --d-width, --upsampling,
+--augment and --augment-policy as the saved run, and --ema on or off as it was: a file that does not fit is an error naming the
 options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
@@ -117,11 +119,15 @@ GREY_DATASETS = ("digits", "mnist", "fashion_mnist")
 # deviation channel, a generator learning twice as fast as the discriminator,
 # and an EMA of the generator's weights. Grey images (the digits) get the
 # same discriminator at twice the builder's widths and a generator learning
-# four times as fast (measured against the paper's settings in README).
+# four times as fast, with adaptive augmentation (ADA: translation and
+# cutout) against the drift of long runs on small data (measured against the
+# paper's settings in README). The colour policy is --augment-policy's default
+# there for when --augment is given.
 COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 2.0,
-                   "ema": 0.99, "d_width": 1}
+                   "ema": 0.99, "d_width": 1, "augment": "none",
+                   "augment_policy": "color,translation,cutout"}
 GREY_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 4.0,
-                 "ema": 0.99, "d_width": 2}
+                 "ema": 0.99, "d_width": 2, "augment": "ada", "augment_policy": "translation,cutout"}
 # The generator's kernel size per --upsampling: the paper's 4x4 transposed
 # convolutions (divisible by the stride), 3x3 convolutions after a resize.
 UPSAMPLING_KERNEL = {"transpose": 4, "resize": 3}
@@ -156,12 +162,14 @@ def parse_args(argv=None):
                         "the hinge loss, or WGAN with gradient penalty")
     p.add_argument("--r1-gamma", type=float, default=0.0,
                    help="weight of the R1 penalty on D's gradient at real images (0: none)")
-    p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default="none",
+    p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
-                        "follows D's overfitting)")
-    p.add_argument("--augment-policy", default="color,translation,cutout",
-                   help="transforms of --augment, comma-separated from color, translation, cutout")
+                        "follows D's overfitting). Default: ada on grey images, none on colour ones")
+    p.add_argument("--augment-policy", default=None,
+                   help="transforms of --augment, comma-separated from color, translation, cutout. "
+                        "Default: translation,cutout on grey images, color,translation,cutout on "
+                        "colour ones")
     p.add_argument("--spectral-norm", action="store_true",
                    help="spectral normalization of the discriminator's layers")
     p.add_argument("--ema", type=float, default=None,
@@ -202,7 +210,8 @@ def parse_args(argv=None):
     p.add_argument("--resume-from", default=None, metavar="PATH",
                    help="a --model-path file of a finished run: continue it for --epochs more "
                         "epochs (same --dataset/--image-size/--latent-dim/--d-normalization/"
-                        "--minibatch-std/--d-width/--upsampling, and --ema on or off as it was). A backup in "
+                        "--minibatch-std/--d-width/--upsampling/--augment/--augment-policy, and "
+                        "--ema on or off as it was). A backup in "
                         "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
@@ -238,7 +247,7 @@ def parse_args(argv=None):
     args.colour = (args.channels or 3) == 3 if args.data_dir else name not in GREY_DATASETS
     defaults = COLOUR_DEFAULTS if args.colour else GREY_DEFAULTS
     args.defaulted = set()
-    for flag in ("d_normalization", "minibatch_std", "ema", "d_width"):
+    for flag in ("d_normalization", "minibatch_std", "ema", "d_width", "augment", "augment_policy"):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[flag])
             args.defaulted.add(flag)
@@ -380,11 +389,15 @@ def _image_kind(args):
 
 
 def settings_line(args):
-    """The discriminator, learning-rate, EMA and upsampling settings of this run, in flags."""
+    """The discriminator, learning-rate, EMA, upsampling and augmentation settings of this run, in flags."""
     flags = (f"--d-normalization {args.d_normalization} {_std_flag(args.minibatch_std)} "
              f"--d-learning-rate {args.d_learning_rate:g} --g-learning-rate {args.g_learning_rate:g} "
-             f"--ema {args.ema:g} --d-width {args.d_width} --upsampling {args.upsampling}")
-    unset = sorted(f"--{d.replace('_', '-')}" for d in args.defaulted)
+             f"--ema {args.ema:g} --d-width {args.d_width} --upsampling {args.upsampling} "
+             f"--augment {args.augment}")
+    if args.augment != "none":
+        flags += f" --augment-policy {args.augment_policy}"
+    defaulted = args.defaulted - ({"augment_policy"} if args.augment == "none" else set())
+    unset = sorted(f"--{d.replace('_', '-')}" for d in defaulted)
     source = f" ({', '.join(unset)}: the defaults for {_image_kind(args)} images)" if unset else ""
     return f"Settings: {flags}{source}"
 
@@ -399,7 +412,7 @@ def _learning_rate(optimizer):
 
 
 def resume_differences(args, saved):
-    """What differs between a saved GAN and this run's discriminator, upsampling and EMA flags.
+    """What differs between a saved GAN and this run's discriminator, upsampling, EMA and augment flags.
 
     A list of ``"file: ..., this run: ..."`` strings, empty when they match;
     a flag left unset is marked as the default for colour or grey images.
@@ -438,7 +451,32 @@ def resume_differences(args, saved):
         momentum = saved.g_optimizer.ema_momentum if saved_ema else 0
         differences.append(f"file: --ema {momentum:g}, this run: "
                            + this_run(f"--ema {args.ema:g}", "ema"))
+    # The augmentation layer's state (ADA's probability, its random stream)
+    # is part of the GAN's weights.
+    saved_augment = saved_augmentation(saved)
+    policy = ",".join(name.strip() for name in args.augment_policy.split(","))
+    wanted_augment = (args.augment,) if args.augment == "none" else (args.augment, policy)
+    if saved_augment != wanted_augment:
+        differences.append(f"file: {_augment_flags(saved_augment)}, this run: "
+                           + this_run(_augment_flags(wanted_augment), "augment"))
     return differences
+
+
+def saved_augmentation(gan):
+    """A GAN's augmentation as ``("none",)`` or ``(--augment value, --augment-policy value)``."""
+    import keras_gen
+
+    layer = gan.augment
+    if layer is None:
+        return ("none",)
+    kind = "ada" if isinstance(layer, keras_gen.augment.AdaptiveAugment) else "diffaugment"
+    return kind, ",".join(layer.policy)
+
+
+def _augment_flags(augmentation):
+    if augmentation == ("none",):
+        return "--augment none"
+    return f"--augment {augmentation[0]} --augment-policy {augmentation[1]}"
 
 
 def backed_up_steps(backup):
@@ -583,7 +621,7 @@ def main(argv=None):
         fail(f"--checkpoint-dir {args.checkpoint_dir} holds the backup of an interrupted run "
              "made with other networks or optimizer settings than this command line's "
              "(--d-normalization, --minibatch-std, --d-width, --upsampling, --ema on or off, "
-             "--latent-dim, --image-size). Run the interrupted command again as it was, "
+             "--augment, --latent-dim, --image-size). Run the interrupted command again as it was, "
              f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset

@@ -57,7 +57,7 @@ COMMANDS = {
         "recipes/dcgan_celeba.py", "--dataset", "digits", "--batch-size", "64",
         "--latent-dim", "64", "--learning-rate", "2e-4", "--g-learning-rate", "2e-4",
         "--beta-1", "0.5", "--ema", "0.99", "--d-normalization", "batch", "--no-minibatch-std",
-        "--d-width", "1", "--epochs", "15", "--steps-per-epoch", "100", "--seed", "0", "--deterministic",
+        "--d-width", "1", "--augment", "none", "--epochs", "15", "--steps-per-epoch", "100", "--seed", "0", "--deterministic",
         "--out-dir", f"{WORK}/dcgan_digits", "--model-path", f"{WORK}/dcgan_digits.keras",
         "--generator-path", f"{WORK}/dcgan_digits_generator.keras", "--no-export",
         "--verbose", "2"],

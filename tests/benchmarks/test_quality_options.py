@@ -174,6 +174,8 @@ def test_default_options_are_the_recipes_grey_defaults(quality):
     assert list(options["d_filters"]) == recipe.discriminator_filters(args, quality.SHAPE) == [128, 256]
     assert options["g_upsampling"] is None and args.upsampling == "transpose"
     assert (args.batch_size, args.beta_1) == (quality.BATCH_SIZE, 0.5) == (64, 0.5)
-    assert (args.objective, args.r1_gamma, args.augment, args.spectral_norm) == ("standard", 0.0, "none", False)
+    assert options["augment"] == ("ada", "translation,cutout")
+    assert (args.augment, args.augment_policy) == ("ada", "translation,cutout")
+    assert (args.objective, args.r1_gamma, args.spectral_norm) == ("standard", 0.0, False)
     changed = {k for k in options if options[k] != quality.PAPER[k]}
-    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters"}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment"}

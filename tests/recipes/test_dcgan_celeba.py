@@ -129,17 +129,44 @@ def test_settings_line_says_which_settings_are_defaults():
     recipe = load_recipe("dcgan_celeba")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose (--d-normalization, "
-        "--d-width, --ema, --g-learning-rate, --minibatch-std: the defaults for colour images)")
+        "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
+        "(--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --minibatch-std: the "
+        "defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0008 --ema 0.9 --d-width 2 --upsampling transpose (--d-normalization, "
+        "--g-learning-rate 0.0008 --ema 0.9 --d-width 2 --upsampling transpose --augment ada "
+        "--augment-policy translation,cutout (--augment, --augment-policy, --d-normalization, "
         "--d-width, --g-learning-rate, --minibatch-std: the defaults for grey images)")
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
-         "--g-learning-rate", "1e-4", "--ema", "0", "--d-width", "1", "--upsampling", "resize"])) == (
+         "--g-learning-rate", "1e-4", "--ema", "0", "--d-width", "1", "--upsampling", "resize",
+         "--augment", "none"])) == (
         "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize")
+        "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize --augment none")
+    # the policy given, the kind left to the default
+    assert recipe.settings_line(recipe.parse_args(
+        ["--dataset", "digits", "--augment-policy", "cutout"])).endswith(
+        "--augment ada --augment-policy cutout (--augment, --d-normalization, --d-width, "
+        "--ema, --g-learning-rate, --minibatch-std: the defaults for grey images)")
+
+
+@pytest.mark.parametrize("argv, augment, policy", [
+    # grey images: ADA with translation and cutout; colour images: none
+    (["--dataset", "digits"], "ada", "translation,cutout"),
+    (["--dataset", "mnist"], "ada", "translation,cutout"),
+    (["--data-dir", "scans", "--channels", "1"], "ada", "translation,cutout"),
+    (["--dataset", "shapes"], "none", "color,translation,cutout"),
+    ([], "none", "color,translation,cutout"),  # celeb_a
+    # the flags win; a colour run asking for ADA gets the colour policy
+    (["--dataset", "digits", "--augment", "none"], "none", "translation,cutout"),
+    (["--dataset", "shapes", "--augment", "ada"], "ada", "color,translation,cutout"),
+    (["--dataset", "digits", "--augment", "diffaugment", "--augment-policy", "translation"],
+     "diffaugment", "translation"),
+])
+def test_augmentation_defaults(argv, augment, policy):
+    recipe = load_recipe("dcgan_celeba")
+    args = recipe.parse_args(argv)
+    assert (args.augment, args.augment_policy) == (augment, policy)
 
 
 @pytest.mark.parametrize("argv, filters", [
@@ -221,10 +248,12 @@ def _state(gan):
 def shapes_runs(tmp_path_factory):
     """2 epochs saved; continued for 2 more from the file, interrupted in the
     second and started again (so it resumes from the backup); the same 4
-    epochs in one run. Four recipe runs in all (each traces its own model)."""
+    epochs in one run. Four recipe runs in all (each traces its own model),
+    with adaptive augmentation, whose probability and random stream resume too."""
     work = tmp_path_factory.mktemp("dcgan_shapes")
     recipe = load_recipe("dcgan_celeba")
-    runs = {"first": _run(recipe, work, "first", "--epochs", "2")}
+    ada = ("--augment", "ada")
+    runs = {"first": _run(recipe, work, "first", "--epochs", "2", *ada)}
     original = keras_gen.callbacks.SampleGrid.on_epoch_end
 
     def crash_in_fourth_epoch(self, epoch, logs=None):
@@ -232,7 +261,7 @@ def shapes_runs(tmp_path_factory):
             raise KeyboardInterrupt
         return original(self, epoch, logs)
 
-    continuation = ("--epochs", "2", "--resume-from", str(work / "first.keras"))
+    continuation = ("--epochs", "2", "--resume-from", str(work / "first.keras"), *ada)
     keras_gen.callbacks.SampleGrid.on_epoch_end = crash_in_fourth_epoch
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -242,7 +271,7 @@ def shapes_runs(tmp_path_factory):
     runs["backup_after_crash"] = sorted(os.listdir(work / "backup_continued"))
     runs["grids_after_crash"] = sorted(os.listdir(work / "grids"))
     runs["continued"] = _run(recipe, work, "continued", *continuation)
-    runs["one_run"] = _run(recipe, work, "one_run", "--epochs", "4", out="grids_one_run")
+    runs["one_run"] = _run(recipe, work, "one_run", "--epochs", "4", *ada, out="grids_one_run")
     return work, runs
 
 
@@ -305,6 +334,11 @@ def test_resume_from_continues_as_one_run(shapes_runs):
     for a, b in zip(_state(gan), _state(one_run)):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(n(gan.seed_generator.state), n(one_run.seed_generator.state))
+    # ADA's probability and random stream
+    assert isinstance(gan.augment, keras_gen.augment.AdaptiveAugment)
+    assert float(n(gan.augment.probability)) == float(n(one_run.augment.probability))
+    np.testing.assert_array_equal(n(gan.augment.seed_generator.state),
+                                  n(one_run.augment.seed_generator.state))
     assert (work / "grids" / "epoch_004.png").read_bytes() == (work / "grids_one_run" / "epoch_004.png").read_bytes()
     saved = keras.saving.load_model(work / "continued.keras")
     assert int(n(saved.g_optimizer.iterations)) == 8
@@ -364,13 +398,14 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
 
 
-def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose"):
+def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None):
     """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
                         keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
-                                                               minibatch_std=True), latent_dim=8)
+                                                               minibatch_std=True), latent_dim=8,
+                        augment=augment)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
     gan.save(path)
 
@@ -442,6 +477,24 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "resized.keras")])
     assert (f"--resume-from {tmp_path / 'resized.keras'} was trained with other settings than this "
             "run's (file: --upsampling resize, this run: --upsampling transpose)") in err
+    # Augmentation in this run and not in the file (ADA's probability and
+    # random stream are part of the GAN's weights).
+    err = _fails(capsys, args + ["--augment", "ada", "--resume-from", str(tmp_path / "resized.keras"),
+                                 "--upsampling", "resize"])
+    assert (f"--resume-from {tmp_path / 'resized.keras'} was trained with other settings than this "
+            "run's (file: --augment none, this run: --augment ada --augment-policy "
+            "color,translation,cutout). Pass the settings of the run that wrote it") in err
+    # ADA in the file, none (the colour default) or another policy in this run.
+    _save_colour_gan(tmp_path / "ada.keras", keras.optimizers.Adam(2e-4),
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99),
+                     augment=keras_gen.augment.AdaptiveAugment("translation,cutout"))
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "ada.keras")])
+    assert ("(file: --augment ada --augment-policy translation,cutout, this run: --augment none "
+            "(the default for colour images))") in err
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "ada.keras"), "--augment", "ada",
+                                 "--augment-policy", "cutout,translation"])
+    assert ("(file: --augment ada --augment-policy translation,cutout, this run: --augment ada "
+            "--augment-policy cutout,translation)") in err
     # A discriminator of another width than this run asks (the file's is the
     # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
     err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
