@@ -128,6 +128,9 @@ COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning
                    "augment_policy": "color,translation,cutout"}
 GREY_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 4.0,
                  "ema": 0.99, "d_width": 2, "augment": "ada", "augment_policy": "translation,cutout"}
+# keras_gen.augment.POLICIES, here so that --augment-policy is checked before
+# Keras is imported.
+AUGMENT_TRANSFORMS = ("color", "translation", "cutout")
 # The generator's kernel size per --upsampling: the paper's 4x4 transposed
 # convolutions (divisible by the stride), 3x3 convolutions after a resize.
 UPSAMPLING_KERNEL = {"transpose": 4, "resize": 3}
@@ -251,6 +254,11 @@ def parse_args(argv=None):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[flag])
             args.defaulted.add(flag)
+    names = [name.strip() for name in args.augment_policy.split(",")]
+    if args.augment != "none" and (any(n not in AUGMENT_TRANSFORMS for n in names)
+                                   or len(set(names)) != len(names)):
+        p.error(f"--augment-policy must name one or more of {', '.join(AUGMENT_TRANSFORMS)}, "
+                f"comma-separated, each at most once. Received: --augment-policy={args.augment_policy!r}")
     if args.g_learning_rate is None:
         args.g_learning_rate = args.learning_rate * defaults["g_learning_rate_factor"]
         args.defaulted.add("g_learning_rate")

@@ -169,6 +169,24 @@ def test_augmentation_defaults(argv, augment, policy):
     assert (args.augment, args.augment_policy) == (augment, policy)
 
 
+@pytest.mark.parametrize("argv", [
+    ["--dataset", "digits", "--augment-policy", "bogus"],  # the grey default, ada, applies it
+    ["--dataset", "shapes", "--augment", "ada", "--augment-policy", "cutout,cutout"],
+    ["--dataset", "digits", "--augment", "diffaugment", "--augment-policy", ""],
+])
+def test_bad_augment_policy_is_a_usage_error(argv, capsys):
+    recipe = load_recipe("dcgan_celeba")
+    assert recipe.AUGMENT_TRANSFORMS == keras_gen.augment.POLICIES
+    with pytest.raises(SystemExit) as info:
+        recipe.parse_args(argv)
+    assert info.value.code == 2
+    policy = argv[argv.index("--augment-policy") + 1]
+    assert ("--augment-policy must name one or more of color, translation, cutout, comma-separated, "
+            f"each at most once. Received: --augment-policy={policy!r}") in capsys.readouterr().err
+    # without augmentation the policy is not used, so not checked
+    recipe.parse_args(["--dataset", "digits", "--augment", "none", "--augment-policy", "bogus"])
+
+
 @pytest.mark.parametrize("argv, filters", [
     (["--dataset", "digits"], [128, 256]),  # twice the builder's (64, 128) at 28 px
     (["--dataset", "digits", "--d-width", "1"], [64, 128]),
