@@ -259,6 +259,7 @@ def parse_args(argv=None):
                                    or len(set(names)) != len(names)):
         p.error(f"--augment-policy must name one or more of {', '.join(AUGMENT_TRANSFORMS)}, "
                 f"comma-separated, each at most once. Received: --augment-policy={args.augment_policy!r}")
+    args.augment_policy = ",".join(names)  # as AdaptiveAugment's .policy reads back
     if args.g_learning_rate is None:
         args.g_learning_rate = args.learning_rate * defaults["g_learning_rate_factor"]
         args.defaulted.add("g_learning_rate")
@@ -462,8 +463,8 @@ def resume_differences(args, saved):
     # The augmentation layer's state (ADA's probability, its random stream)
     # is part of the GAN's weights.
     saved_augment = saved_augmentation(saved)
-    policy = ",".join(name.strip() for name in args.augment_policy.split(","))
-    wanted_augment = (args.augment,) if args.augment == "none" else (args.augment, policy)
+    wanted_augment = ((args.augment,) if args.augment == "none"
+                      else (args.augment, args.augment_policy))
     if saved_augment != wanted_augment:
         differences.append(f"file: {_augment_flags(saved_augment)}, this run: "
                            + this_run(_augment_flags(wanted_augment), "augment"))

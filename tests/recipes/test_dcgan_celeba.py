@@ -162,6 +162,8 @@ def test_settings_line_says_which_settings_are_defaults():
     (["--dataset", "shapes", "--augment", "ada"], "ada", "color,translation,cutout"),
     (["--dataset", "digits", "--augment", "diffaugment", "--augment-policy", "translation"],
      "diffaugment", "translation"),
+    # spaces dropped, as the layer's policy reads back (what --resume-from compares)
+    (["--dataset", "digits", "--augment-policy", " cutout, translation"], "ada", "cutout,translation"),
 ])
 def test_augmentation_defaults(argv, augment, policy):
     recipe = load_recipe("dcgan_celeba")
