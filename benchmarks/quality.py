@@ -270,7 +270,6 @@ GAN_OPTIONS = {
     # session 17 (digits, 5,000 steps): adaptive augmentation (keras_gen.augment.
     # AdaptiveAugment, p steered by sign(D(real)) towards 0.6) against the late drift.
     "ada_tc": dict(PAPER, augment=("ada", "translation,cutout")),
-    "ada_t": dict(PAPER, augment=("ada", "translation")),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc"
 
@@ -387,7 +386,6 @@ class _Checkpoints(keras.callbacks.Callback):
         self.gan, self.steps_per_epoch, self.at, self.score = gan, steps_per_epoch, set(at), score
         self.raw_weights = None
         self.results = {}
-        self.logs = {}  # step -> the epoch's logged metrics (augment_p, d_real, ...)
         self.scoring_seconds = 0.0
 
     def on_epoch_end(self, epoch, logs=None):
@@ -396,7 +394,6 @@ class _Checkpoints(keras.callbacks.Callback):
         self.raw_weights = generator.get_weights()
         if step not in self.at:
             return
-        self.logs[step] = {k: float(v) for k, v in (logs or {}).items()}
         start = time.perf_counter()
         optimizer = self.gan.g_optimizer
         if getattr(optimizer, "use_ema", False):
@@ -407,8 +404,8 @@ class _Checkpoints(keras.callbacks.Callback):
         print(f"    step {step}: " + "; ".join(
             f"{n} FID {r['fid']:.2f}, min class {min(r['class_counts'])}"
             for n, r in self.results[step].items())
-            + "".join(f"; {k} {self.logs[step][k]:.3f}" for k in ("augment_p", "d_real")
-                      if k in self.logs[step]), flush=True)
+            + "".join(f"; {k} {float(logs[k]):.3f}" for k in ("augment_p", "d_real")
+                      if k in (logs or {})), flush=True)
 
 
 def sample_digits(generator, seed, latent_dim):
