@@ -252,7 +252,9 @@ def generator_loss(name):
 # "standard": the source notes' cross-entropy game above. "hinge" (Lim & Ye
 # 2017; Miyato et al. 2018) and "wgan-gp" (Gulrajani et al. 2017) treat the
 # discriminator's output as an unbounded critic score, not a logit.
-OBJECTIVES = ("standard", "hinge", "wgan-gp")
+# "relativistic" (Jolicoeur-Martineau 2019, RaSGAN) keeps the logit but
+# compares each real score with the mean fake score and vice versa.
+OBJECTIVES = ("standard", "hinge", "wgan-gp", "relativistic")
 
 
 def hinge_discriminator_loss(real_scores, fake_scores):
@@ -337,3 +339,47 @@ def r1_penalty(gradients):
         Tensor of shape ``(batch,)``.
     """
     return _squared_norms(gradients)
+
+
+def _relativistic_terms(real_logits, fake_logits):
+    real = _flatten(ops.cast(real_logits, "float32"))
+    fake = _flatten(ops.cast(fake_logits, "float32"))
+    return real - ops.mean(fake), fake - ops.mean(real)
+
+
+def relativistic_discriminator_loss(real_logits, fake_logits):
+    """Relativistic average discriminator loss (RaSGAN) per example.
+
+    Jolicoeur-Martineau (2019), "The relativistic discriminator: a key
+    element missing from standard GAN": with ``C`` the logits and the means
+    taken over the batch,
+    ``-log sigmoid(C(x) - mean C(G(z))) - log(1 - sigmoid(C(G(z)) - mean C(x)))``:
+    D says how much more real a real image looks than the average fake, and
+    a fake than the average real image.
+
+    Args:
+        real_logits: discriminator logits on real data, shape ``(batch, 1)``.
+        fake_logits: logits on generated data, shape ``(batch, 1)``, the
+            same batch size.
+
+    Returns:
+        Tensor of shape ``(batch,)``; its mean is the batch loss. Every
+        entry depends on the whole batch through the means.
+    """
+    real_gap, fake_gap = _relativistic_terms(real_logits, fake_logits)
+    return ops.mean(ops.softplus(-real_gap), axis=-1) + ops.mean(ops.softplus(fake_gap), axis=-1)
+
+
+def relativistic_generator_loss(real_logits, fake_logits):
+    """Relativistic average generator loss (RaSGAN) per example.
+
+    The discriminator's loss with real and fake swapped:
+    ``-log sigmoid(C(G(z)) - mean C(x)) - log(1 - sigmoid(C(x) - mean C(G(z))))``,
+    so the generator also learns from the real images' scores (through
+    ``mean C(G(z))``).
+
+    Returns:
+        Tensor of shape ``(batch,)``; its mean is the batch loss.
+    """
+    real_gap, fake_gap = _relativistic_terms(real_logits, fake_logits)
+    return ops.mean(ops.softplus(-fake_gap), axis=-1) + ops.mean(ops.softplus(real_gap), axis=-1)

@@ -1,4 +1,4 @@
-"""GAN objectives (standard, hinge, WGAN-GP) and the R1 penalty, against closed forms.
+"""GAN objectives (standard, hinge, WGAN-GP, relativistic) and the R1 penalty, against closed forms.
 
 The test GAN has a constant generator (G(z) = c: zero kernel, bias c) and a
 linear discriminator D(x) = <W, x> + b, whose input gradient is W for every
@@ -63,6 +63,12 @@ def expected_step(objective, c, w0, real, r1_gamma=0.0, gp_weight=10.0, scale=1.
         loss = np.mean(np.logaddexp(0, -dr)) + np.logaddexp(0, df)
         grad = -(x * _sig(-dr)[:, None]).mean(0) + _sig(df) * f
         d_real = np.mean(_sig(dr))
+    elif objective == "relativistic":
+        # mean softplus(-(D(x) - D(c))) + softplus(D(c) - mean D(x)); the bias cancels.
+        loss = np.mean(np.logaddexp(0, -(dr - df))) + np.logaddexp(0, df - dr.mean())
+        grad = (-((x - f) * _sig(-(dr - df))[:, None]).mean(0)
+                + _sig(df - dr.mean()) * (f - x.mean(0)))
+        d_real = np.mean(_sig(dr - df))
     elif objective == "hinge":
         loss = np.mean(np.maximum(0, 1 - dr)) + max(0.0, 1 + df)
         grad = -(x * (1 - dr > 0)[:, None]).mean(0) + float(1 + df > 0) * f
@@ -88,7 +94,8 @@ def expected_step(objective, c, w0, real, r1_gamma=0.0, gp_weight=10.0, scale=1.
 
 @pytest.mark.parametrize(
     "objective,r1_gamma,augment",
-    [("standard", 2.0, 2.0), ("hinge", 0.0, None), ("wgan-gp", 0.5, None)],
+    [("standard", 2.0, 2.0), ("hinge", 0.0, None), ("wgan-gp", 0.5, None), ("relativistic", 0.0, 2.0),
+     ("relativistic", 1.0, None)],
 )
 def test_one_step_matches_the_closed_form(objective, r1_gamma, augment):
     c, w0, real = _parts()
@@ -119,6 +126,23 @@ def test_generator_losses_of_critic_objectives():
     np.testing.assert_allclose(n(gan.generator.layers[0].bias), c + LR * w1, rtol=1e-4, atol=1e-6)
 
 
+def test_relativistic_generator_step():
+    # L_G = softplus(mean D(x) - D(c)) + mean softplus(D(x_i) - D(c)) at the D-stepped
+    # W; d/dc = -W (sigmoid(mean D(x) - D(c)) + mean sigmoid(D(x_i) - D(c))).
+    c, w0, real = _parts()
+    gan = linear_gan(c, w0, objective="relativistic")
+    gan.compile(d_optimizer=keras.optimizers.SGD(LR), g_optimizer=keras.optimizers.SGD(LR))
+    history = gan.fit(real, batch_size=len(real), epochs=1, shuffle=False, verbose=0).history
+    _, w1 = expected_step("relativistic", c, w0, real)
+    dr = real.reshape(len(real), -1).astype("float64") @ w1 + 0.1
+    df = c @ w1 + 0.1
+    assert history["g_loss"][0] == pytest.approx(
+        np.logaddexp(0, dr.mean() - df) + np.mean(np.logaddexp(0, dr - df)), rel=1e-4)
+    assert history["d_fake"][0] == pytest.approx(_sig(df - dr.mean()), rel=1e-4)
+    step = _sig(dr.mean() - df) + np.mean(_sig(dr - df))
+    np.testing.assert_allclose(n(gan.generator.layers[0].bias), c + LR * step * w1, rtol=1e-4, atol=1e-6)
+
+
 def test_penalties_and_losses_per_example():
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
@@ -128,6 +152,11 @@ def test_penalties_and_losses_per_example():
                                np.maximum(0, 1 - real[:, 0]) + np.maximum(0, 1 + fake[:, 0]), rtol=1e-6)
     np.testing.assert_allclose(n(losses.wasserstein_critic_loss(real, fake)), fake[:, 0] - real[:, 0], rtol=1e-6)
     np.testing.assert_allclose(n(losses.critic_generator_loss(fake)), -fake[:, 0], rtol=1e-6)
+    r, f = real[:, 0], fake[:, 0]
+    np.testing.assert_allclose(n(losses.relativistic_discriminator_loss(real, fake)),
+                               np.logaddexp(0, -(r - f.mean())) + np.logaddexp(0, f - r.mean()), rtol=1e-5)
+    np.testing.assert_allclose(n(losses.relativistic_generator_loss(real, fake)),
+                               np.logaddexp(0, -(f - r.mean())) + np.logaddexp(0, r - f.mean()), rtol=1e-5)
     np.testing.assert_allclose(n(losses.gradient_penalty(g)), (norms - 1) ** 2, rtol=1e-5)
     np.testing.assert_allclose(n(losses.r1_penalty(g)), norms**2, rtol=1e-5)
 
@@ -189,6 +218,11 @@ def test_defaults_and_config_round_trip():
         ({"objective": "wgan"}, "objective must be one of .*Received: objective='wgan'"),
         ({"objective": "hinge", "generator_loss": "minimax"},
          "generator_loss applies to objective='standard' only.*Received: generator_loss='minimax'"),
+        ({"objective": "relativistic", "generator_loss": "non_saturating"},
+         "generator_loss applies to objective='standard' only.*minimises -log sigmoid.*"
+         "Received: generator_loss='non_saturating'"),
+        ({"objective": "relativistic", "top_k": 0.5},
+         "top_k does not apply to objective='relativistic'.*Received: top_k=0.5"),
         ({"objective": "wgan-gp", "label_smoothing": 0.1}, "label_smoothing applies.*Received: label_smoothing=0.1"),
         ({"objective": "hinge", "gp_weight": 10.0}, "gp_weight .* objective='wgan-gp' only.*Received: gp_weight=10.0"),
         ({"objective": "wgan-gp", "gp_weight": -1.0}, "gp_weight.*Received: gp_weight=-1.0"),

@@ -63,6 +63,18 @@ class GAN(base.GenerativeModel):
       BatchNormalization in the critic (its penalty is per example; use
       ``dcgan_discriminator(..., normalization="layer")`` or ``None``).
 
+    ``"relativistic"`` (Jolicoeur-Martineau 2019, RaSGAN) keeps the logits
+    but makes them relative, with batch means over the step's real and fake
+    batches: ``L_D = mean softplus(-(D(x) - mean D(G(z)))) + mean
+    softplus(D(G(z)) - mean D(x))`` and ``L_G`` the same with real and fake
+    swapped; the generator's step then runs D on the real batch too (its
+    scores as constants). ``d_real`` / ``d_fake`` log the relativistic
+    D, ``mean sigmoid(D(x) - mean D(G(z)))`` and ``mean sigmoid(D(G(z)) -
+    mean D(x))``, and adaptive augmentation observes the relative real
+    logits ``D(x) - mean D(G(z))`` (the logits alone have no fixed zero
+    under this objective). ``top_k`` does not apply to it (its generator loss is not a sum
+    over fakes alone).
+
     ``r1_gamma > 0`` adds the R1 penalty (Mescheder et al. 2018)
     ``r1_gamma / 2 * mean ||grad_x D(x)||^2`` on the real batch to the
     discriminator's loss under any objective, logged (without the weight)
@@ -86,6 +98,18 @@ class GAN(base.GenerativeModel):
     real batch for R1, the interpolates for the gradient penalty), which the
     discriminator sees augmented like every other batch: the gradient is
     taken through the augmentation, as StyleGAN2-ADA does for R1.
+
+    ``consistency > 0`` adds balanced consistency regularization (bCR;
+    Zhao et al. 2021, "Improved Consistency Regularization for GANs") to the
+    discriminator's loss in training steps:
+    ``consistency * (mean (D(x) - D(T(x)))^2 + mean (D(G(z)) - D(T(G(z))))^2)``
+    on the logits (scores), where ``D(x)`` / ``D(G(z))`` are the outputs the
+    loss above uses (through ``augment`` when set) and ``T`` is
+    ``consistency_augment`` applied to the un-augmented batch, logged
+    (without the weight) as ``cr``. D learns to give an image and its
+    transformed copy the same output; the generator's step is unchanged.
+    ``test_step`` leaves it out and logs no ``cr`` (it would draw from the
+    transform's random stream).
 
     Args:
         generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
@@ -114,7 +138,8 @@ class GAN(base.GenerativeModel):
             logits of the augmented real batch (adaptive augmentation updates
             its strength there). ``test_step`` and ``sample`` never augment.
         objective: ``"standard"`` (default: the source notes' cross-entropy
-            game), ``"hinge"`` or ``"wgan-gp"`` (see above).
+            game), ``"hinge"``, ``"wgan-gp"`` or ``"relativistic"`` (see
+            above).
         gp_weight: float >= 0 or None, lambda of WGAN-GP's gradient penalty,
             ``objective="wgan-gp"`` only. Defaults to None (10, the paper's).
         r1_gamma: float >= 0, weight gamma of the R1 penalty on real data,
@@ -132,6 +157,15 @@ class GAN(base.GenerativeModel):
         top_k_steps: int >= 0, generator steps (``g_optimizer.iterations``)
             over which the share falls linearly from 1 to ``top_k``, then
             stays there. Defaults to 0: ``top_k`` from the first step.
+        consistency: float >= 0, weight lambda of bCR (see above; the
+            paper's is 10 for both terms). Defaults to 0 (off).
+        consistency_augment: None or a ``keras.layers.Layer``, the transform
+            T, called as ``layer(images, training=True)`` (differentiable
+            or not: no gradient flows to the images). Defaults to None:
+            ``keras_gen.augment.DiffAugment("translation", seed=seed + 1)``
+            (shifts of up to 1/8 of the image, the paper's CIFAR-10
+            translation) when ``consistency > 0``. Refused with
+            ``consistency=0``.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -166,6 +200,8 @@ class GAN(base.GenerativeModel):
         reuse_fakes=False,
         top_k=None,
         top_k_steps=0,
+        consistency=0.0,
+        consistency_augment=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -178,14 +214,18 @@ class GAN(base.GenerativeModel):
             d_steps = WGAN_GP_D_STEPS if self.objective == "wgan-gp" else 1
         self.d_steps = checks.positive_int("d_steps", d_steps)
         if critic and generator_loss is not None:
+            own = ("-log sigmoid(D(G(z)) - mean D(x)) - log(1 - sigmoid(D(x) - mean D(G(z))))"
+                   if self.objective == "relativistic" else "-D(G(z))")
             raise ValueError(
                 "generator_loss applies to objective='standard' only; the "
-                f"{self.objective!r} objective's generator minimises -D(G(z)). "
+                f"{self.objective!r} objective's generator minimises {own}. "
                 f"Received: generator_loss={generator_loss!r} with objective={self.objective!r}"
             )
         if not critic:
             generator_loss = "non_saturating" if generator_loss is None else generator_loss
             self.generator_loss_fn = losses.generator_loss(generator_loss)
+        elif self.objective == "relativistic":
+            self.generator_loss_fn = losses.relativistic_generator_loss
         else:
             self.generator_loss_fn = losses.critic_generator_loss
         self.generator_loss = generator_loss
@@ -208,6 +248,11 @@ class GAN(base.GenerativeModel):
         self.gp_weight = gp_weight
         self.r1_gamma = checks.non_negative_float("r1_gamma", r1_gamma)
         self.reuse_fakes = checks.boolean("reuse_fakes", reuse_fakes)
+        if top_k is not None and self.objective == "relativistic":
+            raise ValueError(
+                "top_k does not apply to objective='relativistic' (its generator loss "
+                f"is not a sum over fakes alone). Received: top_k={top_k!r}"
+            )
         if top_k is not None:
             top_k = float(checks.positive_float("top_k", top_k))
             if top_k > 1:
@@ -218,10 +263,26 @@ class GAN(base.GenerativeModel):
             "standard": lambda r, f: losses.discriminator_loss(r, f, self.label_smoothing),
             "hinge": losses.hinge_discriminator_loss,
             "wgan-gp": losses.wasserstein_critic_loss,
+            "relativistic": losses.relativistic_discriminator_loss,
         }[self.objective]
         self.seed = checks.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
         self.augment = _check_augment(augment)
+        self.consistency = checks.non_negative_float("consistency", consistency)
+        consistency_augment = _check_augment(consistency_augment, "consistency_augment")
+        if consistency_augment is not None and self.consistency == 0:
+            raise ValueError(
+                "consistency_augment is the transform of the consistency term and needs "
+                f"consistency > 0. Received: consistency={consistency!r}, "
+                f"consistency_augment={consistency_augment!r}"
+            )
+        if consistency_augment is None and self.consistency > 0:
+            from keras_gen import augment as augment_module
+
+            # Its own stream: the latent draws use `seed` itself.
+            seed = None if self.seed is None else self.seed + 1
+            consistency_augment = augment_module.DiffAugment("translation", seed=seed)
+        self.consistency_augment = consistency_augment
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -238,6 +299,9 @@ class GAN(base.GenerativeModel):
         if self.r1_gamma > 0:
             self.r1_tracker = keras.metrics.Mean(name="r1")
             self.metric_trackers.append(self.r1_tracker)
+        if self.consistency > 0:
+            self.cr_tracker = keras.metrics.Mean(name="cr")
+            self.metric_trackers.append(self.cr_tracker)
         self.d_optimizer = None
         self.g_optimizer = None
         # call() takes latent vectors, so build now: the trainers must never
@@ -281,9 +345,10 @@ class GAN(base.GenerativeModel):
                 f"(batch, 1). Received: discriminator output shape {shape}"
             )
         self.image_shape = tuple(images.shape[1:])
-        if self.augment is not None and not self.augment.built:
-            # The trainers build an unbuilt model by calling it on images.
-            self.augment.build(tuple(images.shape))
+        for layer in (self.augment, self.consistency_augment):
+            if layer is not None and not layer.built:
+                # The trainers build an unbuilt model by calling it on images.
+                layer.build(tuple(images.shape))
 
     def call(self, inputs, training=False):
         """Generate images from latent vectors ``inputs``."""
@@ -376,10 +441,18 @@ class GAN(base.GenerativeModel):
             return images
         return self.augment(images, training=True)
 
-    def _scores(self, logits):
-        """What d_real / d_fake report: D = sigmoid(logits), or the raw critic score."""
-        logits = ops.cast(logits, "float32")
-        return ops.mean(ops.sigmoid(logits) if self.objective == "standard" else logits)
+    def _relative(self, logits, others):
+        """``logits`` as the objective reads them: relative to the mean of ``others``
+        under "relativistic" (its D(x) is sigmoid(C(x) - mean C(G(z)))), else as given."""
+        if self.objective != "relativistic":
+            return logits
+        return ops.cast(logits, "float32") - ops.mean(ops.cast(others, "float32"))
+
+    def _scores(self, logits, others=None):
+        """What d_real / d_fake report: D = sigmoid(logits) (relative ones under
+        "relativistic", ``others`` the other batch's logits), or the raw critic score."""
+        logits = ops.cast(self._relative(logits, others), "float32")
+        return ops.mean(logits if self.objective in ("hinge", "wgan-gp") else ops.sigmoid(logits))
 
     def _d_losses(self, real, z, condition, training, fake=None):
         """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``).
@@ -402,7 +475,7 @@ class GAN(base.GenerativeModel):
             real_logits = seen(real)
         fake_logits = seen(fake)
         if training and self.augment is not None and hasattr(self.augment, "observe"):
-            self.augment.observe(real_logits)
+            self.augment.observe(self._relative(real_logits, fake_logits))
         loss = ops.mean(self.d_loss_fn(real_logits, fake_logits))
         if self.objective == "wgan-gp":
             # Random interpolates of the un-augmented real and fake batches,
@@ -416,15 +489,33 @@ class GAN(base.GenerativeModel):
             loss = loss + self.gp_weight * terms["gp"]
         if self.r1_gamma > 0:
             loss = loss + 0.5 * self.r1_gamma * terms["r1"]
-        terms["d_real"] = self._scores(real_logits)
+        if self.consistency > 0 and training:
+            # bCR: D's outputs on each batch and on its transformed copy agree.
+            def gap(images, logits):
+                copy = self.consistency_augment(ops.stop_gradient(images), training=True)
+                moved = self._discriminate(copy, condition, training)
+                return ops.mean(ops.square(ops.cast(logits, "float32") - ops.cast(moved, "float32")))
+
+            terms["cr"] = gap(real, real_logits) + gap(fake, fake_logits)
+            loss = loss + self.consistency * terms["cr"]
+        terms["d_real"] = self._scores(real_logits, fake_logits)
         return loss, terms
 
-    def _g_losses(self, z, condition, training):
-        return self._g_losses_on(self._generate(z, condition, training), condition, training)
+    def _g_losses(self, z, condition, training, real=None):
+        return self._g_losses_on(self._generate(z, condition, training), condition, training, real)
 
-    def _g_losses_on(self, fake, condition, training):
-        """The generator's loss on generated images ``fake``, and the logged ``d_fake``."""
+    def _g_losses_on(self, fake, condition, training, real=None):
+        """The generator's loss on generated images ``fake``, and the logged ``d_fake``.
+
+        ``real``: the step's real batch, which the relativistic objective
+        scores too (as constants); the other objectives ignore it.
+        """
         fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
+        if self.objective == "relativistic":
+            real_logits = ops.stop_gradient(
+                self._discriminate(self._augmented(real, training), condition, training))
+            return (ops.mean(self.generator_loss_fn(real_logits, fake_logits)),
+                    self._scores(fake_logits, real_logits))
         per_example = self.generator_loss_fn(fake_logits)
         if self.top_k is None or not training:
             return ops.mean(per_example), self._scores(fake_logits)
@@ -467,7 +558,7 @@ class GAN(base.GenerativeModel):
         if kept is None:
             z = self._latents(batch_size)
             g_loss, d_fake = self.minimize(
-                lambda: self._g_losses(z, condition, training=True),
+                lambda: self._g_losses(z, condition, training=True, real=real),
                 self.generator.trainable_variables,
                 self.g_optimizer,
                 has_aux=True,
@@ -475,7 +566,7 @@ class GAN(base.GenerativeModel):
         else:
             g_loss, d_fake = backend.minimize_kept(
                 self,
-                lambda fake: self._g_losses_on(fake, condition, training=True),
+                lambda fake: self._g_losses_on(fake, condition, training=True, real=real),
                 kept,
                 self.g_optimizer,
                 has_aux=True,
@@ -487,8 +578,10 @@ class GAN(base.GenerativeModel):
         condition = self._condition(labels)
         batch_size = ops.shape(real)[0]
         d_loss, d_terms = self._d_losses(real, self._latents(batch_size), condition, training=False)
-        g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False)
-        return self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
+        g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False, real=real)
+        logs = self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
+        logs.pop("cr", None)  # a training-only term: no val_cr
+        return logs
 
     # ---------------------------------------------------------- inference
     # The model protocol (see GenerativeModel): ``sample(n, seed=None)``
@@ -540,6 +633,11 @@ class GAN(base.GenerativeModel):
                 "reuse_fakes": self.reuse_fakes,
                 "top_k": self.top_k,
                 "top_k_steps": self.top_k_steps,
+                "consistency": self.consistency,
+                "consistency_augment": (
+                    None if self.consistency_augment is None
+                    else keras.saving.serialize_keras_object(self.consistency_augment)
+                ),
             }
         )
         return config
@@ -549,8 +647,9 @@ class GAN(base.GenerativeModel):
         config = dict(config)
         for key in ("generator", "discriminator"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
-        if config.get("augment") is not None:
-            config["augment"] = keras.saving.deserialize_keras_object(config["augment"])
+        for key in ("augment", "consistency_augment"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
 
@@ -560,12 +659,12 @@ WGAN_GP_WEIGHT = 10.0
 WGAN_GP_D_STEPS = 5
 
 
-def _check_augment(augment):
+def _check_augment(augment, name="augment"):
     if augment is None or isinstance(augment, keras.layers.Layer):
         return augment
     raise TypeError(
-        "augment must be None or a keras.layers.Layer called as augment(images, training=True) "
-        f"(e.g. keras_gen.augment.DiffAugment). Received: augment={augment!r}"
+        f"{name} must be None or a keras.layers.Layer called as {name}(images, training=True) "
+        f"(e.g. keras_gen.augment.DiffAugment). Received: {name}={augment!r}"
     )
 
 

@@ -1,0 +1,118 @@
+"""Balanced consistency regularization (GAN(consistency=..., consistency_augment=...))."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+
+
+def n(v):
+    return keras.ops.convert_to_numpy(v)
+
+
+@keras.saving.register_keras_serializable(package="keras_gen_tests")
+class Scale(keras.layers.Layer):
+    """T(x) = s * x: a deterministic transform, so the penalty has a closed form."""
+
+    def __init__(self, s, **kwargs):
+        super().__init__(**kwargs)
+        self.s = s
+
+    def call(self, images, training=None):
+        return images * self.s
+
+    def get_config(self):
+        return {**super().get_config(), "s": self.s}
+
+
+def linear_gan(**kwargs):
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+        2, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.6, -0.2], [0.1, 0.4]]))])
+    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+        1, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.3], [-0.5]]))])
+    return keras_gen.GAN(g, d, latent_dim=2, seed=7, **kwargs)
+
+
+def by_hand(x, steps, lr, lam, s):
+    """SGD on L_D + lam * (mean (D(x) - D(sx))^2 + mean (D(G(z)) - D(sG(z)))^2) for linear G, D.
+
+    With D(x) = x w, D(x) - D(sx) = (1 - s) x w, so the penalty's gradient in w
+    is lam (1 - s)^2 2/b (x^T x w + f^T f w). The generator's step is the plain
+    non-saturating one. Same z draws as the model (its SeedGenerator(7)).
+    """
+    sg = keras.random.SeedGenerator(7)
+    wg = np.array([[0.6, -0.2], [0.1, 0.4]])
+    wd = np.array([[0.3], [-0.5]])
+    sig = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
+    b = len(x)
+    crs = []
+    for _ in range(steps):
+        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
+        f = z @ wg
+        lr_, lf = x @ wd, f @ wd
+        crs.append((1 - s) ** 2 * (np.mean(lr_ ** 2) + np.mean(lf ** 2)))
+        grad = (x.T @ -sig(-lr_) + f.T @ sig(lf)) / b
+        grad = grad + lam * (1 - s) ** 2 * 2 / b * (x.T @ lr_ + f.T @ lf)
+        wd = wd - lr * grad
+        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
+        lf = (z @ wg) @ wd
+        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b
+    return wg, wd, crs
+
+
+def test_matches_the_closed_form_and_changes_training():
+    x = np.random.default_rng(1).normal(1.0, 0.5, size=(16, 2)).astype("float32")
+    gan = linear_gan(consistency=2.0, consistency_augment=Scale(0.5))
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.1))
+    history = gan.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False).history
+    wg, wd, crs = by_hand(x.astype("float64"), 3, 0.1, 2.0, 0.5)
+    np.testing.assert_allclose(n(gan.discriminator.weights[0]), wd, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(n(gan.generator.weights[0]), wg, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(history["cr"], crs, rtol=1e-4)  # one step per epoch
+    # lambda = 0 ends elsewhere: the test tells the two apart.
+    _, plain, _ = by_hand(x.astype("float64"), 3, 0.1, 0.0, 0.5)
+    assert np.abs(plain - wd).max() > 1e-3
+
+
+def test_default_transform_logs_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    real = np.tanh(rng.normal(0.3, 0.5, size=(64, 8, 8, 1))).astype("float32")
+    g = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
+                          keras.layers.Reshape((8, 8, 1))])
+    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"),
+                          keras.layers.LeakyReLU(0.2), keras.layers.Flatten(), keras.layers.Dense(1)])
+    gan = keras_gen.GAN(g, d, latent_dim=3, seed=3, consistency=10.0)
+    transform = gan.consistency_augment
+    assert isinstance(transform, keras_gen.augment.DiffAugment)
+    assert transform.policy == ("translation",) and transform.translation == 0.125
+    assert transform.get_config()["seed"] == 4  # its own stream, not the latents'
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    history = gan.fit(real, batch_size=16, epochs=2, verbose=0,
+                      validation_data=real[:16]).history
+    assert all(v > 0 and np.isfinite(v) for v in history["cr"])
+    assert "val_cr" not in history and "val_d_loss" in history
+    gan.save(tmp_path / "gan.keras")
+    loaded = keras.saving.load_model(tmp_path / "gan.keras")
+    assert loaded.consistency == 10.0
+    assert loaded.consistency_augment.get_config() == transform.get_config()
+    # Training on from the file follows the original: the transform's random
+    # stream is restored with the weights.
+    assert loaded.d_optimizer.iterations is not None
+    for a, b in zip(loaded.optimizer.variables, gan.optimizer.variables):
+        np.testing.assert_array_equal(n(a), n(b))  # the optimizers' state came back too
+    gan.fit(real, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    loaded.fit(real, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(gan.discriminator.weights, loaded.discriminator.weights):
+        np.testing.assert_allclose(n(a), n(b), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"consistency": -1.0}, ValueError, "consistency"),
+    ({"consistency": 1.0, "consistency_augment": "translation"}, TypeError,
+     "consistency_augment must be None or a keras.layers.Layer.*Received: consistency_augment='translation'"),
+    ({"consistency_augment": Scale(0.5)}, ValueError, "needs consistency > 0. Received: consistency=0.0"),
+])
+def test_bad_arguments_are_named(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        linear_gan(**kwargs)
