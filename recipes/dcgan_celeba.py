@@ -28,8 +28,8 @@ resize-convolution (nearest-neighbour upsampling, then a 3x3 convolution)
 instead of the paper's 4x4 transposed convolutions. Each epoch writes a
 sample grid decoded from a fixed latent batch to --out-dir.
 
-Training options: --objective (standard, hinge, wgan-gp), --r1-gamma (R1
-penalty), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
+Training options: --objective (standard, hinge, wgan-gp, relativistic),
+--r1-gamma (R1 penalty), --consistency (bCR consistency regularization), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
 --spectral-norm, --d-normalization and --minibatch-std (the discriminator),
 --upsampling (the generator's), --d-learning-rate / --g-learning-rate (two
 time-scale updates) and --ema (a moving average of G's weights, Keras' use_ema: the grids during training
@@ -160,11 +160,17 @@ def parse_args(argv=None):
                         "wgan-gp, the paper's n_critic; 1 otherwise)")
     p.add_argument("--generator-loss", choices=("non_saturating", "minimax"), default=None,
                    help="generator loss of --objective standard (default non_saturating)")
-    p.add_argument("--objective", choices=("standard", "hinge", "wgan-gp"), default="standard",
+    p.add_argument("--objective", choices=("standard", "hinge", "wgan-gp", "relativistic"),
+                   default="standard",
                    help="GAN objective (keras_gen.GAN(objective=...)): the cross-entropy GAN, "
-                        "the hinge loss, or WGAN with gradient penalty")
+                        "the hinge loss, WGAN with gradient penalty, or the relativistic "
+                        "average GAN (RaSGAN)")
     p.add_argument("--r1-gamma", type=float, default=0.0,
                    help="weight of the R1 penalty on D's gradient at real images (0: none)")
+    p.add_argument("--consistency", type=float, default=0.0,
+                   help="weight of balanced consistency regularization: D's outputs on each "
+                        "image and on a copy shifted by up to 1/8 agree (keras_gen.GAN("
+                        "consistency=...); the paper's weight is 10; 0: none)")
     p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
@@ -235,6 +241,8 @@ def parse_args(argv=None):
             p.error(f"{option} must be >= 1. Received: {option}={value}")
     if args.r1_gamma < 0:
         p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
+    if not args.consistency >= 0:  # also refuses nan
+        p.error(f"--consistency must be >= 0. Received: --consistency={args.consistency}")
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     for flag in ("learning_rate", "d_learning_rate", "g_learning_rate"):
@@ -421,7 +429,7 @@ def _learning_rate(optimizer):
 
 
 def resume_differences(args, saved):
-    """What differs between a saved GAN and this run's discriminator, upsampling, EMA and augment flags.
+    """What differs between a saved GAN and this run's discriminator, upsampling, EMA, augment and consistency flags.
 
     A list of ``"file: ..., this run: ..."`` strings, empty when they match;
     a flag left unset is marked as the default for colour or grey images.
@@ -468,6 +476,11 @@ def resume_differences(args, saved):
     if saved_augment != wanted_augment:
         differences.append(f"file: {_augment_flags(saved_augment)}, this run: "
                            + this_run(_augment_flags(wanted_augment), "augment"))
+    # So is the consistency term's transform (its random stream), when on.
+    saved_consistency = float(getattr(saved, "consistency", 0.0))
+    if (saved_consistency > 0) != (args.consistency > 0):
+        differences.append(f"file: --consistency {saved_consistency:g}, this run: "
+                           f"--consistency {args.consistency:g}")
     return differences
 
 
@@ -563,7 +576,8 @@ def main(argv=None):
         gan = keras_gen.GAN(
             generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
             generator_loss=args.generator_loss, label_smoothing=args.label_smoothing,
-            seed=args.seed, augment=augment, objective=args.objective, r1_gamma=args.r1_gamma)
+            seed=args.seed, augment=augment, objective=args.objective, r1_gamma=args.r1_gamma,
+            consistency=args.consistency)
         ema = {"use_ema": True, "ema_momentum": args.ema} if args.ema else {}
         gan.compile(
             d_optimizer=keras.optimizers.Adam(args.d_learning_rate,

@@ -85,7 +85,7 @@ def test_help_lists_every_knob_with_defaults(capsys):
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
                  "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std",
-                 "--augment", "--augment-policy", "--objective", "--r1-gamma", "--spectral-norm",
+                 "--augment", "--augment-policy", "--objective", "--r1-gamma", "--consistency", "--spectral-norm",
                  "--ema", "--d-learning-rate", "--g-learning-rate", "--upsampling"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
@@ -215,6 +215,27 @@ def test_d_width_below_one_is_a_usage_error(value, capsys):
         recipe.parse_args(["--dataset", "digits", "--d-width", value])
     assert info.value.code == 2
     assert f"--d-width must be >= 1. Received: --d-width={value}" in capsys.readouterr().err
+
+
+def test_relativistic_objective_and_consistency_flags(tmp_path):
+    gan, history = load_recipe("dcgan_celeba").main(
+        ["--dataset", "shapes", "--image-size", "16", "--batch-size", "8", "--steps-per-epoch", "2",
+         "--epochs", "1", "--latent-dim", "8", "--verbose", "0", "--no-export",
+         "--objective", "relativistic", "--consistency", "10",
+         "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "g.keras"),
+         "--generator-path", str(tmp_path / "gen.keras")])
+    assert gan.objective == "relativistic" and gan.consistency == 10.0
+    assert history.history["cr"][0] > 0
+    saved = keras.saving.load_model(tmp_path / "g.keras")
+    assert (saved.objective, saved.consistency) == ("relativistic", 10.0)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan"])
+def test_bad_consistency_is_a_usage_error(value, capsys):
+    with pytest.raises(SystemExit) as info:
+        load_recipe("dcgan_celeba").parse_args(["--dataset", "digits", "--consistency", value])
+    assert info.value.code == 2
+    assert f"--consistency must be >= 0. Received: --consistency={float(value)}" in capsys.readouterr().err
 
 
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
@@ -418,14 +439,15 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
 
 
-def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None):
+def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
+                     consistency=0.0):
     """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
                         keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
                                                                minibatch_std=True), latent_dim=8,
-                        augment=augment)
+                        augment=augment, consistency=consistency)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
     gan.save(path)
 
@@ -515,6 +537,12 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
                                  "--augment-policy", "cutout,translation"])
     assert ("(file: --augment ada --augment-policy translation,cutout, this run: --augment ada "
             "--augment-policy cutout,translation)") in err
+    # The consistency term's transform keeps a random stream in the file too.
+    _save_colour_gan(tmp_path / "bcr.keras", keras.optimizers.Adam(2e-4),
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99), consistency=10.0)
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "bcr.keras")])
+    assert ("was trained with other settings than this run's (file: --consistency 10, this run: "
+            "--consistency 0). Pass the settings of the run that wrote it") in err
     # A discriminator of another width than this run asks (the file's is the
     # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
     err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
