@@ -210,7 +210,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
-         "d_steps": 1}
+         "d_steps": 1, "consistency": 0.0}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -270,6 +270,12 @@ GAN_OPTIONS = {
     # session 17 (digits, 5,000 steps): adaptive augmentation (keras_gen.augment.
     # AdaptiveAugment, p steered by sign(D(real)) towards 0.6) against the late drift.
     "ada_tc": dict(PAPER, augment=("ada", "translation,cutout")),
+    # Balanced consistency regularization (keras_gen.GAN's consistency=),
+    # translation by up to 1/8; the paper's lambda 10, and a lighter one.
+    "bcr": dict(PAPER, consistency=10.0),
+    "bcr1": dict(PAPER, consistency=1.0),
+    # Relativistic average GAN (keras_gen.GAN(objective="relativistic")).
+    "ragan": dict(PAPER, objective="relativistic"),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc"
 
@@ -355,6 +361,8 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["label_smoothing"] = options["label_smoothing"]
     if options.get("d_steps", 1) != 1:
         gan_kwargs["d_steps"] = options["d_steps"]
+    if options.get("consistency"):
+        gan_kwargs["consistency"] = options["consistency"]
     if options.get("top_k") is not None:
         gan_kwargs["top_k"], gan_kwargs["top_k_steps"] = options["top_k"], options["top_k_steps"]
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
