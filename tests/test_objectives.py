@@ -114,13 +114,19 @@ def test_one_step_matches_the_closed_form(objective, r1_gamma, augment):
     np.testing.assert_allclose(n(gan.discriminator.layers[-1].kernel)[:, 0], w1, rtol=1e-4, atol=1e-6)
 
 
-def test_generator_losses_of_critic_objectives():
-    # G's step on -mean D(G(z)): with D linear, d/dc = -W, so c moves by +lr W.
+def _one_step(objective):
+    """One SGD step of both players on the whole batch: (gan, its logs, c, D's W after its step, real)."""
     c, w0, real = _parts()
-    gan = linear_gan(c, w0, objective="hinge")
+    gan = linear_gan(c, w0, objective=objective)
     gan.compile(d_optimizer=keras.optimizers.SGD(LR), g_optimizer=keras.optimizers.SGD(LR))
     history = gan.fit(real, batch_size=len(real), epochs=1, shuffle=False, verbose=0).history
-    _, w1 = expected_step("hinge", c, w0, real)
+    _, w1 = expected_step(objective, c, w0, real)
+    return gan, history, c, w1, real
+
+
+def test_generator_losses_of_critic_objectives():
+    # G's step on -mean D(G(z)): with D linear, d/dc = -W, so c moves by +lr W.
+    gan, history, c, w1, _ = _one_step("hinge")
     assert history["g_loss"][0] == pytest.approx(-(c @ w1 + 0.1), rel=1e-4)
     assert history["d_fake"][0] == pytest.approx(c @ w1 + 0.1, rel=1e-4)
     np.testing.assert_allclose(n(gan.generator.layers[0].bias), c + LR * w1, rtol=1e-4, atol=1e-6)
@@ -129,11 +135,7 @@ def test_generator_losses_of_critic_objectives():
 def test_relativistic_generator_step():
     # L_G = softplus(mean D(x) - D(c)) + mean softplus(D(x_i) - D(c)) at the D-stepped
     # W; d/dc = -W (sigmoid(mean D(x) - D(c)) + mean sigmoid(D(x_i) - D(c))).
-    c, w0, real = _parts()
-    gan = linear_gan(c, w0, objective="relativistic")
-    gan.compile(d_optimizer=keras.optimizers.SGD(LR), g_optimizer=keras.optimizers.SGD(LR))
-    history = gan.fit(real, batch_size=len(real), epochs=1, shuffle=False, verbose=0).history
-    _, w1 = expected_step("relativistic", c, w0, real)
+    gan, history, c, w1, real = _one_step("relativistic")
     dr = real.reshape(len(real), -1).astype("float64") @ w1 + 0.1
     df = c @ w1 + 0.1
     assert history["g_loss"][0] == pytest.approx(
