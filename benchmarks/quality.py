@@ -200,7 +200,8 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # total steps with keras.optimizers.schedules.PolynomialDecay (power 1) /
 # CosineDecay; "linear_half": constant for the first half, then linear to 0;
 # the run's steps are passed to keras_gen_dcgan), beta_1 / beta_2 (both
-# players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing).
+# players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing),
+# consistency (keras_gen.GAN's bCR weight, 0 for none).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
 # default: recipes/dcgan_celeba.py's defaults for grey images (its latent

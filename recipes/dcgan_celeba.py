@@ -29,7 +29,8 @@ instead of the paper's 4x4 transposed convolutions. Each epoch writes a
 sample grid decoded from a fixed latent batch to --out-dir.
 
 Training options: --objective (standard, hinge, wgan-gp, relativistic),
---r1-gamma (R1 penalty), --consistency (bCR consistency regularization), --augment diffaugment|ada with --augment-policy (keras_gen.augment),
+--r1-gamma (R1 penalty), --consistency (bCR consistency regularization),
+--augment diffaugment|ada with --augment-policy (keras_gen.augment),
 --spectral-norm, --d-normalization and --minibatch-std (the discriminator),
 --upsampling (the generator's), --d-learning-rate / --g-learning-rate (two
 time-scale updates) and --ema (a moving average of G's weights, Keras' use_ema: the grids during training

@@ -440,6 +440,7 @@ class ConditionalGAN(ConditionalModel, GAN):
                 f"Received: discriminator output shape {shape}"
             )
         self.image_shape = image_shape
+        self._build_augmentations((None,) + image_shape)
 
     def call(self, inputs, training=False):
         """Generate images from ``[z, condition]`` (condition float32 ``(batch, k)``)."""

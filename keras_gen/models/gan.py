@@ -68,7 +68,8 @@ class GAN(base.GenerativeModel):
     batches: ``L_D = mean softplus(-(D(x) - mean D(G(z)))) + mean
     softplus(D(G(z)) - mean D(x))`` and ``L_G`` the same with real and fake
     swapped; the generator's step then runs D on the real batch too (its
-    scores as constants). ``d_real`` / ``d_fake`` log the relativistic
+    scores as constants). Under data parallelism the means are each
+    replica's (process's) own, over its share of the global batch. ``d_real`` / ``d_fake`` log the relativistic
     D, ``mean sigmoid(D(x) - mean D(G(z)))`` and ``mean sigmoid(D(G(z)) -
     mean D(x))``, and adaptive augmentation observes the relative real
     logits ``D(x) - mean D(G(z))`` (the logits alone have no fixed zero
@@ -161,7 +162,8 @@ class GAN(base.GenerativeModel):
             paper's is 10 for both terms). Defaults to 0 (off).
         consistency_augment: None or a ``keras.layers.Layer``, the transform
             T, called as ``layer(images, training=True)`` (differentiable
-            or not: no gradient flows to the images). Defaults to None:
+            or not: no gradient flows to the images); not adaptive (no
+            ``observe``) and not the ``augment`` layer itself. Defaults to None:
             ``keras_gen.augment.DiffAugment("translation", seed=seed + 1)``
             (shifts of up to 1/8 of the image, the paper's CIFAR-10
             translation) when ``consistency > 0``. Refused with
@@ -232,8 +234,7 @@ class GAN(base.GenerativeModel):
         self.label_smoothing = checks.probability("label_smoothing", label_smoothing)
         if critic and self.label_smoothing > 0:
             raise ValueError(
-                "label_smoothing applies to objective='standard' only (the other "
-                "objectives have no labels to smooth). Received: "
+                "label_smoothing applies to objective='standard' only. Received: "
                 f"label_smoothing={label_smoothing!r} with objective={self.objective!r}"
             )
         if gp_weight is not None and self.objective != "wgan-gp":
@@ -270,6 +271,14 @@ class GAN(base.GenerativeModel):
         self.augment = _check_augment(augment)
         self.consistency = checks.non_negative_float("consistency", consistency)
         consistency_augment = _check_augment(consistency_augment, "consistency_augment")
+        if consistency_augment is not None and (
+                consistency_augment is self.augment or hasattr(consistency_augment, "observe")):
+            raise ValueError(
+                "consistency_augment must be a fixed transform of its own: not the augment "
+                "layer itself (they would share one random stream) and not an adaptive one "
+                "(nothing steers its strength; it would stay at its start). Received: "
+                f"consistency_augment={consistency_augment!r}"
+            )
         if consistency_augment is not None and self.consistency == 0:
             raise ValueError(
                 "consistency_augment is the transform of the consistency term and needs "
@@ -345,10 +354,14 @@ class GAN(base.GenerativeModel):
                 f"(batch, 1). Received: discriminator output shape {shape}"
             )
         self.image_shape = tuple(images.shape[1:])
+        self._build_augmentations(tuple(images.shape))
+
+    def _build_augmentations(self, images_shape):
+        """Build the augment layers before any step (in a step, JAX could not create their state)."""
         for layer in (self.augment, self.consistency_augment):
             if layer is not None and not layer.built:
                 # The trainers build an unbuilt model by calling it on images.
-                layer.build(tuple(images.shape))
+                layer.build(images_shape)
 
     def call(self, inputs, training=False):
         """Generate images from latent vectors ``inputs``."""
@@ -455,7 +468,7 @@ class GAN(base.GenerativeModel):
         return ops.mean(logits if self.objective in ("hinge", "wgan-gp") else ops.sigmoid(logits))
 
     def _d_losses(self, real, z, condition, training, fake=None):
-        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``).
+        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``, ``cr``).
 
         ``fake`` is the generated batch, or None to generate it from ``z``.
         """

@@ -98,7 +98,9 @@ def test_default_transform_logs_and_round_trips(tmp_path):
     assert loaded.consistency_augment.get_config() == transform.get_config()
     # Training on from the file follows the original: the transform's random
     # stream is restored with the weights.
-    assert loaded.d_optimizer.iterations is not None
+    np.testing.assert_array_equal(n(loaded.consistency_augment.seed_generator.state),
+                                  n(transform.seed_generator.state))  # moved by training, kept
+    assert not np.array_equal(n(transform.seed_generator.state), [4, 0])
     for a, b in zip(loaded.optimizer.variables, gan.optimizer.variables):
         np.testing.assert_array_equal(n(a), n(b))  # the optimizers' state came back too
     gan.fit(real, batch_size=16, epochs=1, verbose=0, shuffle=False)
@@ -107,12 +109,41 @@ def test_default_transform_logs_and_round_trips(tmp_path):
         np.testing.assert_allclose(n(a), n(b), rtol=1e-5, atol=1e-6)
 
 
+def test_consistency_under_a_conditional_gan_learns_and_logs():
+    rng = np.random.default_rng(0)
+    real = np.tanh(rng.normal(0.3, 0.5, size=(32, 8, 8, 1))).astype("float32")
+    labels = np.arange(32) % 2
+    z, c = keras.Input((3,)), keras.Input((2,))
+    g = keras.Model([z, c], keras.layers.Reshape((8, 8, 1))(
+        keras.layers.Dense(64, activation="tanh")(keras.layers.Concatenate()([z, c]))))
+    x, c2 = keras.Input((8, 8, 1)), keras.Input((2,))
+    d = keras.Model([x, c2], keras.layers.Dense(1)(
+        keras.layers.Concatenate()([keras.layers.Flatten()(x), c2])))
+    gan = keras_gen.ConditionalGAN(g, d, latent_dim=3, num_classes=2, seed=1, consistency=5.0,
+                                   objective="relativistic")
+    assert gan.consistency_augment.built
+    gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    d0 = [n(w).copy() for w in d.weights]
+    history = gan.fit(real, labels, batch_size=16, epochs=2, verbose=0).history
+    assert all(v > 0 and np.isfinite(v) for v in history["cr"])
+    assert all(0 < v < 1 for v in history["d_real"] + history["d_fake"])
+    assert any(not np.allclose(a, n(b)) for a, b in zip(d0, d.weights))
+
+
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"consistency": -1.0}, ValueError, "consistency"),
     ({"consistency": 1.0, "consistency_augment": "translation"}, TypeError,
      "consistency_augment must be None or a keras.layers.Layer.*Received: consistency_augment='translation'"),
     ({"consistency_augment": Scale(0.5)}, ValueError, "needs consistency > 0. Received: consistency=0.0"),
+    ({"consistency": 1.0, "consistency_augment": keras_gen.augment.AdaptiveAugment("translation")},
+     ValueError, "not an adaptive one.*Received: consistency_augment=<AdaptiveAugment"),
 ])
 def test_bad_arguments_are_named(kwargs, error, match):
     with pytest.raises(error, match=match):
         linear_gan(**kwargs)
+
+
+def test_the_augment_layer_itself_is_refused():
+    layer = Scale(0.5)
+    with pytest.raises(ValueError, match="not the augment layer itself"):
+        linear_gan(augment=layer, consistency=1.0, consistency_augment=layer)

@@ -248,7 +248,11 @@ def test_reuse_equals_a_fresh_generator_pass_with_loss_scaling_augment_and_ema()
     {"num_classes": 3, "objective": "hinge", "d_steps": 2},  # the last of 2 D steps' fakes
     {"objective": "wgan-gp", "d_steps": 2},
     {"r1_gamma": 1.0, "augment": "color,translation,cutout"},
-], ids=["conditional_hinge_2_d_steps", "wgan_gp", "r1_augment"])
+    # G's step scores the real batch too (through the augmentation), conditioned.
+    {"num_classes": 3, "objective": "relativistic", "augment": "translation"},
+    {"consistency": 1.0},
+], ids=["conditional_hinge_2_d_steps", "wgan_gp", "r1_augment", "conditional_relativistic_augment",
+        "consistency"])
 def test_reuse_with_other_options(options):
     for got, want in zip(*train_pair(options)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
