@@ -1074,8 +1074,8 @@ def parse(argv):
     parser.add_argument("--paper-widths", action="store_true",
                         help="DCGAN paper widths G (1024, 512, 256, 128), D (128, 256, 512, 1024) "
                              "instead of keras-gen's automatic ones (use with --image-size 64)")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per round, at least 2 (default 15; --quick: 4)")
-    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick: 2)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per round, at least 2 (default 15; --quick: 8)")
+    parser.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 5; --quick: 3)")
     parser.add_argument("--warmup-steps", type=int, default=None, help="at least 2 (default 3; --quick: 2)")
     parser.add_argument("--memory-steps", type=int, default=5, help="steps of each memory process (default 5)")
     parser.add_argument("--tf-xla", choices=("both", "on", "off"), default="both",
@@ -1107,7 +1107,7 @@ def parse(argv):
     parser.add_argument("--impl", choices=("keras-gen", "hand-written"), help=argparse.SUPPRESS)
     parser.add_argument("--matmul-peak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = ({"batch_size": 8, "image_size": 16, "steps": 4, "repeats": 2, "warmup_steps": 2} if args.quick
+    defaults = ({"batch_size": 8, "image_size": 16, "steps": 8, "repeats": 3, "warmup_steps": 2} if args.quick
                 else {"batch_size": 64, "image_size": 28, "steps": 15, "repeats": 5, "warmup_steps": 3})
     for name, value in defaults.items():
         if getattr(args, name) is None:
