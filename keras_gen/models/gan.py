@@ -69,12 +69,12 @@ class GAN(base.GenerativeModel):
     softplus(D(G(z)) - mean D(x))`` and ``L_G`` the same with real and fake
     swapped; the generator's step then runs D on the real batch too (its
     scores as constants). Under data parallelism the means are each
-    replica's (process's) own, over its share of the global batch. ``d_real`` / ``d_fake`` log the relativistic
-    D, ``mean sigmoid(D(x) - mean D(G(z)))`` and ``mean sigmoid(D(G(z)) -
-    mean D(x))``, and adaptive augmentation observes the relative real
-    logits ``D(x) - mean D(G(z))`` (the logits alone have no fixed zero
-    under this objective). ``top_k`` does not apply to it (its generator loss is not a sum
-    over fakes alone).
+    replica's (process's) own, over its share of the global batch.
+    ``d_real`` / ``d_fake`` log the relativistic D, ``mean sigmoid(D(x) -
+    mean D(G(z)))`` and ``mean sigmoid(D(G(z)) - mean D(x))``, and adaptive
+    augmentation observes the relative real logits ``D(x) - mean D(G(z))``
+    (the logits alone have no fixed zero under this objective). ``top_k``
+    does not apply to it (its generator loss is not a sum over fakes alone).
 
     ``r1_gamma > 0`` adds the R1 penalty (Mescheder et al. 2018)
     ``r1_gamma / 2 * mean ||grad_x D(x)||^2`` on the real batch to the
