@@ -240,10 +240,11 @@ def parse_args(argv=None):
         if value is not None and value < 1:
             option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be >= 1. Received: {option}={value}")
-    if args.r1_gamma < 0:
-        p.error(f"--r1-gamma must be >= 0. Received: --r1-gamma={args.r1_gamma}")
-    if not args.consistency >= 0:  # also refuses nan
-        p.error(f"--consistency must be >= 0. Received: --consistency={args.consistency}")
+    for flag in ("r1_gamma", "consistency"):
+        value = getattr(args, flag)
+        if not (math.isfinite(value) and value >= 0):
+            option = "--" + flag.replace("_", "-")
+            p.error(f"{option} must be a finite number >= 0. Received: {option}={value}")
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     for flag in ("learning_rate", "d_learning_rate", "g_learning_rate"):

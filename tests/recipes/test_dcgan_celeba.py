@@ -230,12 +230,14 @@ def test_relativistic_objective_and_consistency_flags(tmp_path):
     assert (saved.objective, saved.consistency) == ("relativistic", 10.0)
 
 
-@pytest.mark.parametrize("value", ["-1", "nan"])
-def test_bad_consistency_is_a_usage_error(value, capsys):
+@pytest.mark.parametrize("flag", ["--consistency", "--r1-gamma"])
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_bad_penalty_weight_is_a_usage_error(flag, value, capsys):
     with pytest.raises(SystemExit) as info:
-        load_recipe("dcgan_celeba").parse_args(["--dataset", "digits", "--consistency", value])
+        load_recipe("dcgan_celeba").parse_args(["--dataset", "digits", flag, value])
     assert info.value.code == 2
-    assert f"--consistency must be >= 0. Received: --consistency={float(value)}" in capsys.readouterr().err
+    assert (f"{flag} must be a finite number >= 0. Received: {flag}={float(value)}"
+            in capsys.readouterr().err)
 
 
 def test_discriminator_flags_shape_the_discriminator(tmp_path):
