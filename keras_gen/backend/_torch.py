@@ -1,5 +1,6 @@
 """PyTorch implementation of the backend primitives."""
 
+import atexit
 import contextlib
 import functools
 
@@ -175,11 +176,22 @@ def initialize_processes(launch):
             f"{addr}:{port} ({kind}): {err}. Received: MASTER_ADDR={addr!r}, "
             f"MASTER_PORT={port}, RANK={rank}, WORLD_SIZE={world}"
         ) from err
+    # Without destroy_process_group, Gloo's worker threads may outlive the
+    # interpreter and abort the process at exit ("terminate called without
+    # an active exception", SIGABRT; pytorch/pytorch#190489): take the group
+    # down while Python is still whole. A no-op when the script already did.
+    atexit.register(_destroy_process_group)
     # Keras shuffles arrays with torch's global generator: start every
     # process from rank 0's state so that they cut the same global batches.
     state = torch.get_rng_state()
     _broadcast([state], _device())
     torch.set_rng_state(state)
+
+
+def _destroy_process_group():
+    dist = _dist()
+    if dist is not None and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _on_cuda():
