@@ -454,6 +454,10 @@ class GAN(base.GenerativeModel):
             return images
         return self.augment(images, training=True)
 
+    def _seen(self, images, condition, training):
+        """D's output on ``images`` as the losses see them: through the augmentation."""
+        return self._discriminate(self._augmented(images, training), condition, training)
+
     def _relative(self, logits, others):
         """``logits`` as the objective reads them: relative to the mean of ``others``
         under "relativistic" (its D(x) is sigmoid(C(x) - mean C(G(z)))), else as given."""
@@ -475,8 +479,8 @@ class GAN(base.GenerativeModel):
         if fake is None:
             fake = self._generate(z, condition, training)
 
-        def seen(images):  # D's output on images, through the augmentation
-            return self._discriminate(self._augmented(images, training), condition, training)
+        def seen(images):
+            return self._seen(images, condition, training)
 
         terms = {}
         if self.r1_gamma > 0:
@@ -523,10 +527,9 @@ class GAN(base.GenerativeModel):
         ``real``: the step's real batch, which the relativistic objective
         scores too (as constants); the other objectives ignore it.
         """
-        fake_logits = self._discriminate(self._augmented(fake, training), condition, training)
+        fake_logits = self._seen(fake, condition, training)
         if self.objective == "relativistic":
-            real_logits = ops.stop_gradient(
-                self._discriminate(self._augmented(real, training), condition, training))
+            real_logits = ops.stop_gradient(self._seen(real, condition, training))
             return (ops.mean(self.generator_loss_fn(real_logits, fake_logits)),
                     self._scores(fake_logits, real_logits))
         per_example = self.generator_loss_fn(fake_logits)
