@@ -211,7 +211,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
-         "d_steps": 1, "consistency": 0.0}
+         "d_steps": 1, "consistency": 0.0, "lecam": 0.0}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -277,6 +277,11 @@ GAN_OPTIONS = {
     "bcr1": dict(PAPER, consistency=1.0),
     # Relativistic average GAN (keras_gen.GAN(objective="relativistic")).
     "ragan": dict(PAPER, objective="relativistic"),
+    "lecam": dict(PAPER, lecam=0.3),
+    "lecam1": dict(PAPER, lecam=1.0),
+    "lecam01": dict(PAPER, lecam=0.1),
+    "lecam003": dict(PAPER, lecam=0.03),
+    "lecam001": dict(PAPER, lecam=0.01),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc"
 
@@ -364,6 +369,8 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["d_steps"] = options["d_steps"]
     if options.get("consistency"):
         gan_kwargs["consistency"] = options["consistency"]
+    if options.get("lecam"):
+        gan_kwargs["lecam"] = options["lecam"]
     if options.get("top_k") is not None:
         gan_kwargs["top_k"], gan_kwargs["top_k_steps"] = options["top_k"], options["top_k_steps"]
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),

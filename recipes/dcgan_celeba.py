@@ -30,6 +30,7 @@ sample grid decoded from a fixed latent batch to --out-dir.
 
 Training options: --objective (standard, hinge, wgan-gp, relativistic),
 --r1-gamma (R1 penalty), --consistency (bCR consistency regularization),
+--lecam (the LeCam regularizer),
 --augment diffaugment|ada with --augment-policy (keras_gen.augment),
 --spectral-norm, --d-normalization and --minibatch-std (the discriminator),
 --upsampling (the generator's), --d-learning-rate / --g-learning-rate (two
@@ -172,6 +173,10 @@ def parse_args(argv=None):
                    help="weight of balanced consistency regularization: D's outputs on each "
                         "image and on a copy shifted by up to 1/8 agree (keras_gen.GAN("
                         "consistency=...); the paper's weight is 10; 0: none)")
+    p.add_argument("--lecam", type=float, default=0.0,
+                   help="weight of the LeCam regularizer: D's outputs on real and on generated "
+                        "images are pulled towards the moving average of its outputs on the "
+                        "other kind (keras_gen.GAN(lecam=...), for small datasets; 0: none)")
     p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
@@ -240,7 +245,7 @@ def parse_args(argv=None):
         if value is not None and value < 1:
             option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be >= 1. Received: {option}={value}")
-    for flag in ("r1_gamma", "consistency"):
+    for flag in ("r1_gamma", "consistency", "lecam"):
         value = getattr(args, flag)
         if not (math.isfinite(value) and value >= 0):
             option = "--" + flag.replace("_", "-")
@@ -431,7 +436,7 @@ def _learning_rate(optimizer):
 
 
 def resume_differences(args, saved):
-    """What differs between a saved GAN and this run's discriminator, upsampling, EMA, augment and consistency flags.
+    """What differs between a saved GAN and this run's discriminator, upsampling, EMA, augment, consistency and LeCam flags.
 
     A list of ``"file: ..., this run: ..."`` strings, empty when they match;
     a flag left unset is marked as the default for colour or grey images.
@@ -483,6 +488,10 @@ def resume_differences(args, saved):
     if (saved_consistency > 0) != (args.consistency > 0):
         differences.append(f"file: --consistency {saved_consistency:g}, this run: "
                            f"--consistency {args.consistency:g}")
+    # And LeCam's moving averages (a weight of the GAN), when on.
+    saved_lecam = float(getattr(saved, "lecam", 0.0))
+    if (saved_lecam > 0) != (args.lecam > 0):
+        differences.append(f"file: --lecam {saved_lecam:g}, this run: --lecam {args.lecam:g}")
     return differences
 
 
@@ -579,7 +588,7 @@ def main(argv=None):
             generator, discriminator, latent_dim=args.latent_dim, d_steps=args.d_steps,
             generator_loss=args.generator_loss, label_smoothing=args.label_smoothing,
             seed=args.seed, augment=augment, objective=args.objective, r1_gamma=args.r1_gamma,
-            consistency=args.consistency)
+            consistency=args.consistency, lecam=args.lecam)
         ema = {"use_ema": True, "ema_momentum": args.ema} if args.ema else {}
         gan.compile(
             d_optimizer=keras.optimizers.Adam(args.d_learning_rate,

@@ -112,6 +112,19 @@ class GAN(base.GenerativeModel):
     ``test_step`` leaves it out and logs no ``cr`` (it would draw from the
     transform's random stream).
 
+    ``lecam > 0`` adds the LeCam regularizer (Tseng et al. 2021,
+    "Regularizing Generative Adversarial Networks under Limited Data") to
+    the discriminator's loss in training steps:
+    ``lecam * (mean (D(x) - a_fake)^2 + mean (D(G(z)) - a_real)^2)`` on the
+    logits, where ``a_real`` / ``a_fake`` are exponential moving averages
+    (momentum ``lecam_decay``, starting at 0) of D's mean logit on the real
+    and on the generated batches of the earlier discriminator steps, held in
+    the non-trainable variable ``lecam_anchors`` (``[a_real, a_fake]``,
+    saved with the weights). Each term pulls D's output on one kind of
+    image towards its recent output on the other kind, which keeps D's
+    predictions from drifting apart when it memorises a small training set.
+    Logged (without the weight) as ``lc``, in training steps only.
+
     Args:
         generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
         discriminator: ``keras.Model`` mapping images of the generator's
@@ -168,6 +181,10 @@ class GAN(base.GenerativeModel):
             (shifts of up to 1/8 of the image, the paper's CIFAR-10
             translation) when ``consistency > 0``. Refused with
             ``consistency=0``.
+        lecam: float >= 0, weight lambda of the LeCam regularizer (see
+            above). Defaults to 0 (off).
+        lecam_decay: float in [0, 1), momentum of its moving averages.
+            Defaults to 0.99.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -204,6 +221,8 @@ class GAN(base.GenerativeModel):
         top_k_steps=0,
         consistency=0.0,
         consistency_augment=None,
+        lecam=0.0,
+        lecam_decay=0.99,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -292,6 +311,13 @@ class GAN(base.GenerativeModel):
             seed = None if self.seed is None else self.seed + 1
             consistency_augment = augment_module.DiffAugment("translation", seed=seed)
         self.consistency_augment = consistency_augment
+        self.lecam = checks.non_negative_float("lecam", lecam)
+        self.lecam_decay = checks.probability("lecam_decay", lecam_decay)
+        self.lecam_anchors = None
+        if self.lecam > 0:
+            self.lecam_anchors = self.add_weight(
+                shape=(2,), initializer="zeros", dtype="float32", trainable=False,
+                aggregation="mean", name="lecam_anchors")
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -311,6 +337,9 @@ class GAN(base.GenerativeModel):
         if self.consistency > 0:
             self.cr_tracker = keras.metrics.Mean(name="cr")
             self.metric_trackers.append(self.cr_tracker)
+        if self.lecam > 0:
+            self.lc_tracker = keras.metrics.Mean(name="lc")
+            self.metric_trackers.append(self.lc_tracker)
         self.d_optimizer = None
         self.g_optimizer = None
         # call() takes latent vectors, so build now: the trainers must never
@@ -515,6 +544,15 @@ class GAN(base.GenerativeModel):
 
             terms["cr"] = gap(real, real_logits) + gap(fake, fake_logits)
             loss = loss + self.consistency * terms["cr"]
+        if self.lecam > 0 and training:
+            r = ops.cast(real_logits, "float32")
+            f = ops.cast(fake_logits, "float32")
+            anchors = ops.cast(self.lecam_anchors, "float32")
+            terms["lc"] = (ops.mean(ops.square(r - anchors[1]))
+                           + ops.mean(ops.square(f - anchors[0])))
+            loss = loss + self.lecam * terms["lc"]
+            now = ops.stop_gradient(ops.stack([ops.mean(r), ops.mean(f)]))
+            self.lecam_anchors.assign(self.lecam_decay * anchors + (1.0 - self.lecam_decay) * now)
         terms["d_real"] = self._scores(real_logits, fake_logits)
         return loss, terms
 
@@ -596,7 +634,8 @@ class GAN(base.GenerativeModel):
         d_loss, d_terms = self._d_losses(real, self._latents(batch_size), condition, training=False)
         g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False, real=real)
         logs = self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
-        logs.pop("cr", None)  # a training-only term: no val_cr
+        for name in ("cr", "lc"):  # training-only terms: no val_cr, val_lc
+            logs.pop(name, None)
         return logs
 
     # ---------------------------------------------------------- inference
@@ -654,6 +693,8 @@ class GAN(base.GenerativeModel):
                     None if self.consistency_augment is None
                     else keras.saving.serialize_keras_object(self.consistency_augment)
                 ),
+                "lecam": self.lecam,
+                "lecam_decay": self.lecam_decay,
             }
         )
         return config

@@ -251,8 +251,9 @@ def test_reuse_equals_a_fresh_generator_pass_with_loss_scaling_augment_and_ema()
     # G's step scores the real batch too (through the augmentation), conditioned.
     {"num_classes": 3, "objective": "relativistic", "augment": "translation"},
     {"consistency": 1.0},
+    {"num_classes": 3, "lecam": 0.5},  # its moving averages are written in the D step
 ], ids=["conditional_hinge_2_d_steps", "wgan_gp", "r1_augment", "conditional_relativistic_augment",
-        "consistency"])
+        "consistency", "conditional_lecam"])
 def test_reuse_with_other_options(options):
     for got, want in zip(*train_pair(options)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -85,7 +85,7 @@ def test_help_lists_every_knob_with_defaults(capsys):
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
                  "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
                  "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std",
-                 "--augment", "--augment-policy", "--objective", "--r1-gamma", "--consistency", "--spectral-norm",
+                 "--augment", "--augment-policy", "--objective", "--r1-gamma", "--consistency", "--lecam", "--spectral-norm",
                  "--ema", "--d-learning-rate", "--g-learning-rate", "--upsampling"):
         assert flag in out
     assert "(default: celeb_a)" in out and "(default: 0.0002)" in out
@@ -230,7 +230,19 @@ def test_relativistic_objective_and_consistency_flags(tmp_path):
     assert (saved.objective, saved.consistency) == ("relativistic", 10.0)
 
 
-@pytest.mark.parametrize("flag", ["--consistency", "--r1-gamma"])
+def test_lecam_flag(tmp_path):
+    gan, history = load_recipe("dcgan_celeba").main(
+        ["--dataset", "shapes", "--image-size", "16", "--batch-size", "8", "--steps-per-epoch", "2",
+         "--epochs", "1", "--latent-dim", "8", "--verbose", "0", "--no-export", "--lecam", "0.1",
+         "--out-dir", str(tmp_path / "out"), "--model-path", str(tmp_path / "g.keras"),
+         "--generator-path", str(tmp_path / "gen.keras")])
+    assert gan.lecam == 0.1 and history.history["lc"][0] > 0
+    saved = keras.saving.load_model(tmp_path / "g.keras")
+    assert saved.lecam == 0.1
+    np.testing.assert_array_equal(n(saved.lecam_anchors), n(gan.lecam_anchors))
+
+
+@pytest.mark.parametrize("flag", ["--consistency", "--r1-gamma", "--lecam"])
 @pytest.mark.parametrize("value", ["-1", "nan", "inf"])
 def test_bad_penalty_weight_is_a_usage_error(flag, value, capsys):
     with pytest.raises(SystemExit) as info:
@@ -442,14 +454,14 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
 
 
 def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
-                     consistency=0.0):
+                     consistency=0.0, lecam=0.0):
     """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
                         keras_gen.networks.dcgan_discriminator((16, 16, 3), normalization=None,
                                                                minibatch_std=True), latent_dim=8,
-                        augment=augment, consistency=consistency)
+                        augment=augment, consistency=consistency, lecam=lecam)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
     gan.save(path)
 
@@ -545,6 +557,11 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "bcr.keras")])
     assert ("was trained with other settings than this run's (file: --consistency 10, this run: "
             "--consistency 0). Pass the settings of the run that wrote it") in err
+    # So do LeCam's moving averages.
+    _save_colour_gan(tmp_path / "lecam.keras", keras.optimizers.Adam(2e-4),
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99), lecam=0.1)
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "lecam.keras")])
+    assert "(file: --lecam 0.1, this run: --lecam 0)" in err
     # A discriminator of another width than this run asks (the file's is the
     # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
     err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
