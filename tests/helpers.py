@@ -187,3 +187,65 @@ def wait_processes(procs, timeout=120):
         )
         raise AssertionError(f"{failure}\n{tails}")
     return [json.loads(out[0].strip().splitlines()[-1]) for out in outputs]
+
+
+# ------------------------------------------- a linear GAN and its NumPy twin
+LINEAR_G = [[0.6, -0.2], [0.1, 0.4]]
+LINEAR_D = [[0.3], [-0.5]]
+LINEAR_SEED = 7
+
+
+def linear_gan(**kwargs):
+    """keras_gen.GAN with linear G (2 -> 2) and D (2 -> 1), no biases, fixed weights."""
+    import keras_gen
+
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+        2, use_bias=False, kernel_initializer=keras.initializers.Constant(LINEAR_G))])
+    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
+        1, use_bias=False, kernel_initializer=keras.initializers.Constant(LINEAR_D))])
+    return keras_gen.GAN(g, d, latent_dim=2, seed=LINEAR_SEED, **kwargs)
+
+
+def linear_gan_by_hand(x, steps, lr, d_penalty=None):
+    """`linear_gan`'s SGD steps in NumPy: the source notes' step, one D then one G update.
+
+    D's loss is the cross-entropy one plus a penalty: ``d_penalty(x, f, wd)``
+    returns ``(its gradient in wd, its logged value)``, computed with the
+    weights before the update (it may keep state of its own). The generator's
+    step is the plain non-saturating one. Same z draws as the model (its
+    SeedGenerator(7)). Returns ``(wg, wd, logged values per step)``.
+    """
+    def n(v):
+        return keras.ops.convert_to_numpy(v)
+
+    sg = keras.random.SeedGenerator(LINEAR_SEED)
+    wg, wd = np.array(LINEAR_G), np.array(LINEAR_D)
+    sig = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
+    b = len(x)
+    logged = []
+    for _ in range(steps):
+        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
+        f = z @ wg
+        grad = (x.T @ -sig(-(x @ wd)) + f.T @ sig(f @ wd)) / b
+        if d_penalty is not None:
+            extra, value = d_penalty(x, f, wd)
+            grad = grad + extra
+            logged.append(value)
+        wd = wd - lr * grad
+        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
+        lf = (z @ wg) @ wd
+        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b
+    return wg, wd, logged
+
+
+def small_image_gan(**kwargs):
+    """``(real, gan)``: 64 images of 8x8x1 and a keras_gen.GAN of small conv networks (z of 3)."""
+    import keras_gen
+
+    rng = np.random.default_rng(0)
+    real = np.tanh(rng.normal(0.3, 0.5, size=(64, 8, 8, 1))).astype("float32")
+    g = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
+                          keras.layers.Reshape((8, 8, 1))])
+    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"),
+                          keras.layers.LeakyReLU(0.2), keras.layers.Flatten(), keras.layers.Dense(1)])
+    return real, keras_gen.GAN(g, d, latent_dim=3, seed=3, **kwargs)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_gen
+from tests.helpers import linear_gan, linear_gan_by_hand, small_image_gan
 
 
 def n(v):
@@ -26,39 +27,18 @@ class Scale(keras.layers.Layer):
         return {**super().get_config(), "s": self.s}
 
 
-def linear_gan(**kwargs):
-    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
-        2, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.6, -0.2], [0.1, 0.4]]))])
-    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
-        1, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.3], [-0.5]]))])
-    return keras_gen.GAN(g, d, latent_dim=2, seed=7, **kwargs)
-
-
 def by_hand(x, steps, lr, lam, s):
     """SGD on L_D + lam * (mean (D(x) - D(sx))^2 + mean (D(G(z)) - D(sG(z)))^2) for linear G, D.
 
     With D(x) = x w, D(x) - D(sx) = (1 - s) x w, so the penalty's gradient in w
-    is lam (1 - s)^2 2/b (x^T x w + f^T f w). The generator's step is the plain
-    non-saturating one. Same z draws as the model (its SeedGenerator(7)).
+    is lam (1 - s)^2 2/b (x^T x w + f^T f w).
     """
-    sg = keras.random.SeedGenerator(7)
-    wg = np.array([[0.6, -0.2], [0.1, 0.4]])
-    wd = np.array([[0.3], [-0.5]])
-    sig = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
-    b = len(x)
-    crs = []
-    for _ in range(steps):
-        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
-        f = z @ wg
+    def penalty(x, f, wd):
         lr_, lf = x @ wd, f @ wd
-        crs.append((1 - s) ** 2 * (np.mean(lr_ ** 2) + np.mean(lf ** 2)))
-        grad = (x.T @ -sig(-lr_) + f.T @ sig(lf)) / b
-        grad = grad + lam * (1 - s) ** 2 * 2 / b * (x.T @ lr_ + f.T @ lf)
-        wd = wd - lr * grad
-        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
-        lf = (z @ wg) @ wd
-        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b
-    return wg, wd, crs
+        grad = lam * (1 - s) ** 2 * 2 / len(x) * (x.T @ lr_ + f.T @ lf)
+        return grad, (1 - s) ** 2 * (np.mean(lr_ ** 2) + np.mean(lf ** 2))
+
+    return linear_gan_by_hand(x, steps, lr, penalty)
 
 
 def test_matches_the_closed_form_and_changes_training():
@@ -76,13 +56,7 @@ def test_matches_the_closed_form_and_changes_training():
 
 
 def test_default_transform_logs_and_round_trips(tmp_path):
-    rng = np.random.default_rng(0)
-    real = np.tanh(rng.normal(0.3, 0.5, size=(64, 8, 8, 1))).astype("float32")
-    g = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
-                          keras.layers.Reshape((8, 8, 1))])
-    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"),
-                          keras.layers.LeakyReLU(0.2), keras.layers.Flatten(), keras.layers.Dense(1)])
-    gan = keras_gen.GAN(g, d, latent_dim=3, seed=3, consistency=10.0)
+    real, gan = small_image_gan(consistency=10.0)
     transform = gan.consistency_augment
     assert isinstance(transform, keras_gen.augment.DiffAugment)
     assert transform.policy == ("translation",) and transform.translation == 0.125

@@ -5,18 +5,11 @@ import numpy as np
 import pytest
 
 import keras_gen
+from tests.helpers import linear_gan, linear_gan_by_hand, small_image_gan
 
 
 def n(v):
     return keras.ops.convert_to_numpy(v)
-
-
-def linear_gan(**kwargs):
-    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
-        2, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.6, -0.2], [0.1, 0.4]]))])
-    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(
-        1, use_bias=False, kernel_initializer=keras.initializers.Constant([[0.3], [-0.5]]))])
-    return keras_gen.GAN(g, d, latent_dim=2, seed=7, **kwargs)
 
 
 def by_hand(x, steps, lr, lam, decay):
@@ -24,30 +17,22 @@ def by_hand(x, steps, lr, lam, decay):
 
     D(x) = x w: the penalty's gradient in w is lam 2/b (x^T (x w - a_F) + f^T (f w - a_R)).
     The anchors (a_R, a_F) start at 0 and move after each D step towards that
-    step's mean logits (taken before the update). The generator's step is the
-    plain non-saturating one. Same z draws as the model (its SeedGenerator(7)).
+    step's mean logits (taken before the update). Returns ``(wg, wd, logged
+    penalties, (a_R, a_F))``.
     """
-    sg = keras.random.SeedGenerator(7)
-    wg = np.array([[0.6, -0.2], [0.1, 0.4]])
-    wd = np.array([[0.3], [-0.5]])
-    a_real = a_fake = 0.0
-    sig = lambda u: 1 / (1 + np.exp(-u))  # noqa: E731
-    b = len(x)
-    lcs = []
-    for _ in range(steps):
-        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
-        f = z @ wg
+    anchors = [0.0, 0.0]
+
+    def penalty(x, f, wd):
         lr_, lf = x @ wd, f @ wd
-        lcs.append(np.mean((lr_ - a_fake) ** 2) + np.mean((lf - a_real) ** 2))
-        grad = (x.T @ -sig(-lr_) + f.T @ sig(lf)) / b
-        grad = grad + lam * 2 / b * (x.T @ (lr_ - a_fake) + f.T @ (lf - a_real))
-        a_real = decay * a_real + (1 - decay) * lr_.mean()
-        a_fake = decay * a_fake + (1 - decay) * lf.mean()
-        wd = wd - lr * grad
-        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
-        lf = (z @ wg) @ wd
-        wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b
-    return wg, wd, lcs, (a_real, a_fake)
+        a_real, a_fake = anchors
+        grad = lam * 2 / len(x) * (x.T @ (lr_ - a_fake) + f.T @ (lf - a_real))
+        value = np.mean((lr_ - a_fake) ** 2) + np.mean((lf - a_real) ** 2)
+        anchors[:] = [decay * a_real + (1 - decay) * lr_.mean(),
+                      decay * a_fake + (1 - decay) * lf.mean()]
+        return grad, value
+
+    wg, wd, logged = linear_gan_by_hand(x, steps, lr, penalty)
+    return wg, wd, logged, tuple(anchors)
 
 
 def test_matches_the_closed_form_and_changes_training():
@@ -89,13 +74,7 @@ def test_keeps_the_discriminator_from_running_away():
 
 
 def test_logs_saves_and_resumes(tmp_path):
-    rng = np.random.default_rng(0)
-    real = np.tanh(rng.normal(0.3, 0.5, size=(64, 8, 8, 1))).astype("float32")
-    g = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
-                          keras.layers.Reshape((8, 8, 1))])
-    d = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3, padding="same"),
-                          keras.layers.LeakyReLU(0.2), keras.layers.Flatten(), keras.layers.Dense(1)])
-    gan = keras_gen.GAN(g, d, latent_dim=3, seed=3, lecam=0.3, lecam_decay=0.9)
+    real, gan = small_image_gan(lecam=0.3, lecam_decay=0.9)
     gan.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
     history = gan.fit(real, batch_size=16, epochs=2, verbose=0,
                       validation_data=real[:16]).history
