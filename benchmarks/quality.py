@@ -201,7 +201,8 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # CosineDecay; "linear_half": constant for the first half, then linear to 0;
 # the run's steps are passed to keras_gen_dcgan), beta_1 / beta_2 (both
 # players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing),
-# consistency (keras_gen.GAN's bCR weight, 0 for none).
+# consistency (keras_gen.GAN's bCR weight, 0 for none), lecam (keras_gen.GAN's LeCam
+# weight, 0 for none).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
 # default: recipes/dcgan_celeba.py's defaults for grey images (its latent
@@ -283,7 +284,7 @@ GAN_OPTIONS = {
     "lecam003": dict(PAPER, lecam=0.03),
     "lecam001": dict(PAPER, lecam=0.01),
 }
-DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc"
+DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01"
 
 
 def gan_options(name):

@@ -19,11 +19,12 @@ G's weights. Colour images (shapes, celeb_a, cifar10, folders), on which the
 DCGAN paper's BatchNorm discriminator wins within the first steps, get G's
 Adam at 4e-4; grey images (digits, mnist, fashion_mnist, folders with
 --channels 1) get G's Adam at 8e-4, a discriminator twice the builder's
-width (--d-width 2) and adaptive augmentation of what it sees (--augment ada
+width (--d-width 2), adaptive augmentation of what it sees (--augment ada
 --augment-policy translation,cutout: ADA, whose strength grows only while the
-discriminator overfits the small data). Every one of these can be set by its flag
-(--d-normalization batch --no-minibatch-std --d-width 1 --g-learning-rate 2e-4
---ema 0 --augment none gives the paper's settings). --upsampling resize makes the generator upsample by
+discriminator overfits the small data) and the LeCam regularizer (--lecam 0.1).
+Every one of these can be set by its flag (--d-normalization batch
+--no-minibatch-std --d-width 1 --g-learning-rate 2e-4 --ema 0 --augment none
+--lecam 0 gives the paper's settings). --upsampling resize makes the generator upsample by
 resize-convolution (nearest-neighbour upsampling, then a 3x3 convolution)
 instead of the paper's 4x4 transposed convolutions. Each epoch writes a
 sample grid decoded from a fixed latent batch to --out-dir.
@@ -122,14 +123,15 @@ GREY_DATASETS = ("digits", "mnist", "fashion_mnist")
 # and an EMA of the generator's weights. Grey images (the digits) get the
 # same discriminator at twice the builder's widths and a generator learning
 # four times as fast, with adaptive augmentation (ADA: translation and
-# cutout) against the drift of long runs on small data (measured against the
-# paper's settings in README). The colour policy is --augment-policy's default
+# cutout) against the drift of long runs on small data and the LeCam
+# regularizer at 0.1 (measured against the paper's settings in README). The colour policy is --augment-policy's default
 # there for when --augment is given.
 COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 2.0,
                    "ema": 0.99, "d_width": 1, "augment": "none",
-                   "augment_policy": "color,translation,cutout"}
+                   "augment_policy": "color,translation,cutout", "lecam": 0.0}
 GREY_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 4.0,
-                 "ema": 0.99, "d_width": 2, "augment": "ada", "augment_policy": "translation,cutout"}
+                 "ema": 0.99, "d_width": 2, "augment": "ada", "augment_policy": "translation,cutout",
+                 "lecam": 0.1}
 # keras_gen.augment.POLICIES, here so that --augment-policy is checked before
 # Keras is imported.
 AUGMENT_TRANSFORMS = ("color", "translation", "cutout")
@@ -173,10 +175,11 @@ def parse_args(argv=None):
                    help="weight of balanced consistency regularization: D's outputs on each "
                         "image and on a copy shifted by up to 1/8 agree (keras_gen.GAN("
                         "consistency=...); the paper's weight is 10; 0: none)")
-    p.add_argument("--lecam", type=float, default=0.0,
+    p.add_argument("--lecam", type=float, default=None,
                    help="weight of the LeCam regularizer: D's outputs on real and on generated "
                         "images are pulled towards the moving average of its outputs on the "
-                        "other kind (keras_gen.GAN(lecam=...), for small datasets; 0: none)")
+                        "other kind (keras_gen.GAN(lecam=...), for small datasets; 0: none). "
+                        "Default: 0.1 on grey images, 0 on colour ones")
     p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
@@ -247,7 +250,7 @@ def parse_args(argv=None):
             p.error(f"{option} must be >= 1. Received: {option}={value}")
     for flag in ("r1_gamma", "consistency", "lecam"):
         value = getattr(args, flag)
-        if not (math.isfinite(value) and value >= 0):
+        if value is not None and not (math.isfinite(value) and value >= 0):
             option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be a finite number >= 0. Received: {option}={value}")
     if args.watchdog is not None and not args.watchdog > 0:
@@ -265,7 +268,8 @@ def parse_args(argv=None):
     args.colour = (args.channels or 3) == 3 if args.data_dir else name not in GREY_DATASETS
     defaults = COLOUR_DEFAULTS if args.colour else GREY_DEFAULTS
     args.defaulted = set()
-    for flag in ("d_normalization", "minibatch_std", "ema", "d_width", "augment", "augment_policy"):
+    for flag in ("d_normalization", "minibatch_std", "ema", "d_width", "augment", "augment_policy",
+                 "lecam"):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[flag])
             args.defaulted.add(flag)
@@ -413,13 +417,14 @@ def _image_kind(args):
 
 
 def settings_line(args):
-    """The discriminator, learning-rate, EMA, upsampling and augmentation settings of this run, in flags."""
+    """The discriminator, learning-rate, EMA, upsampling, augmentation and LeCam settings of this run, in flags."""
     flags = (f"--d-normalization {args.d_normalization} {_std_flag(args.minibatch_std)} "
              f"--d-learning-rate {args.d_learning_rate:g} --g-learning-rate {args.g_learning_rate:g} "
              f"--ema {args.ema:g} --d-width {args.d_width} --upsampling {args.upsampling} "
              f"--augment {args.augment}")
     if args.augment != "none":
         flags += f" --augment-policy {args.augment_policy}"
+    flags += f" --lecam {args.lecam:g}"
     defaulted = args.defaulted - ({"augment_policy"} if args.augment == "none" else set())
     unset = sorted(f"--{d.replace('_', '-')}" for d in defaulted)
     source = f" ({', '.join(unset)}: the defaults for {_image_kind(args)} images)" if unset else ""
@@ -491,7 +496,8 @@ def resume_differences(args, saved):
     # And LeCam's moving averages (a weight of the GAN), when on.
     saved_lecam = float(getattr(saved, "lecam", 0.0))
     if (saved_lecam > 0) != (args.lecam > 0):
-        differences.append(f"file: --lecam {saved_lecam:g}, this run: --lecam {args.lecam:g}")
+        differences.append(f"file: --lecam {saved_lecam:g}, this run: "
+                           + this_run(f"--lecam {args.lecam:g}", "lecam"))
     return differences
 
 

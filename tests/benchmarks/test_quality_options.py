@@ -176,6 +176,8 @@ def test_default_options_are_the_recipes_grey_defaults(quality):
     assert (args.batch_size, args.beta_1) == (quality.BATCH_SIZE, 0.5) == (64, 0.5)
     assert options["augment"] == ("ada", "translation,cutout")
     assert (args.augment, args.augment_policy) == ("ada", "translation,cutout")
+    assert options["lecam"] == pytest.approx(args.lecam) == pytest.approx(0.1)
     assert (args.objective, args.r1_gamma, args.spectral_norm) == ("standard", 0.0, False)
     changed = {k for k in options if options[k] != quality.PAPER[k]}
-    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment"}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment",
+                       "lecam"}

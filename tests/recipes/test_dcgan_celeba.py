@@ -130,24 +130,27 @@ def test_settings_line_says_which_settings_are_defaults():
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
-        "(--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --minibatch-std: the "
-        "defaults for colour images)")
+        "--lecam 0 (--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --lecam, "
+        "--minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0008 --ema 0.9 --d-width 2 --upsampling transpose --augment ada "
-        "--augment-policy translation,cutout (--augment, --augment-policy, --d-normalization, "
-        "--d-width, --g-learning-rate, --minibatch-std: the defaults for grey images)")
+        "--augment-policy translation,cutout --lecam 0.1 (--augment, --augment-policy, "
+        "--d-normalization, --d-width, --g-learning-rate, --lecam, --minibatch-std: the defaults "
+        "for grey images)")
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
          "--g-learning-rate", "1e-4", "--ema", "0", "--d-width", "1", "--upsampling", "resize",
-         "--augment", "none"])) == (
+         "--augment", "none", "--lecam", "0.5"])) == (
         "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
-        "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize --augment none")
+        "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize --augment none "
+        "--lecam 0.5")
     # the policy given, the kind left to the default
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "digits", "--augment-policy", "cutout"])).endswith(
-        "--augment ada --augment-policy cutout (--augment, --d-normalization, --d-width, "
-        "--ema, --g-learning-rate, --minibatch-std: the defaults for grey images)")
+        "--augment ada --augment-policy cutout --lecam 0.1 (--augment, --d-normalization, "
+        "--d-width, --ema, --g-learning-rate, --lecam, --minibatch-std: the defaults for grey "
+        "images)")
 
 
 @pytest.mark.parametrize("argv, augment, policy", [
@@ -561,7 +564,7 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     _save_colour_gan(tmp_path / "lecam.keras", keras.optimizers.Adam(2e-4),
                      keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99), lecam=0.1)
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "lecam.keras")])
-    assert "(file: --lecam 0.1, this run: --lecam 0)" in err
+    assert "(file: --lecam 0.1, this run: --lecam 0 (the default for colour images))" in err
     # A discriminator of another width than this run asks (the file's is the
     # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
     err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
