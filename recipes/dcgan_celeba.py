@@ -54,7 +54,8 @@ counter and latent stream, the data stream where the saved run left it, and
 sample grids numbered on from the saved run's last epoch. Networks and shapes
 come from the command line (pass the same --dataset, --image-size,
 --latent-dim, --d-normalization, --minibatch-std, --d-width, --upsampling,
---augment and --augment-policy as the saved run, and --ema on or off as it was: a file that does not fit is an error naming the
+--augment and --augment-policy as the saved run, and --ema, --consistency and
+--lecam on or off as it was: a file that does not fit is an error naming the
 options that differ);
 hyperparameters such as --learning-rate and --d-steps also come from the
 command line. A missing file, one that is not a whole keras_gen GAN (the
@@ -229,7 +230,7 @@ def parse_args(argv=None):
                    help="a --model-path file of a finished run: continue it for --epochs more "
                         "epochs (same --dataset/--image-size/--latent-dim/--d-normalization/"
                         "--minibatch-std/--d-width/--upsampling/--augment/--augment-policy, and "
-                        "--ema on or off as it was). A backup in "
+                        "--ema, --consistency and --lecam on or off as it was). A backup in "
                         "--checkpoint-dir (an interrupted run) wins over it")
     p.add_argument("--generator-path", default=None,
                    help="where the trained generator is saved (default saved_models/dcgan_<dataset>_generator.keras)")
@@ -661,7 +662,8 @@ def main(argv=None):
         fail(f"--checkpoint-dir {args.checkpoint_dir} holds the backup of an interrupted run "
              "made with other networks or optimizer settings than this command line's "
              "(--d-normalization, --minibatch-std, --d-width, --upsampling, --ema on or off, "
-             "--augment, --latent-dim, --image-size). Run the interrupted command again as it was, "
+             "--augment, --lecam on or off, --latent-dim, --image-size). Run the interrupted command "
+             "again as it was (a grey run interrupted before --lecam existed: add --lecam 0), "
              f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset

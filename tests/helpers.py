@@ -206,12 +206,13 @@ def linear_gan(**kwargs):
     return keras_gen.GAN(g, d, latent_dim=2, seed=LINEAR_SEED, **kwargs)
 
 
-def linear_gan_by_hand(x, steps, lr, d_penalty=None):
-    """`linear_gan`'s SGD steps in NumPy: the source notes' step, one D then one G update.
+def linear_gan_by_hand(x, steps, lr, d_penalty=None, d_steps=1):
+    """`linear_gan`'s SGD steps in NumPy: the source notes' step, ``d_steps`` D updates
+    (a fresh z each) then one G update.
 
     D's loss is the cross-entropy one plus a penalty: ``d_penalty(x, f, wd)``
     returns ``(its gradient in wd, its logged value)``, computed with the
-    weights before the update (it may keep state of its own). The generator's
+    weights before that D update (it may keep state of its own). The generator's
     step is the plain non-saturating one. Same z draws as the model (its
     SeedGenerator(7)). Returns ``(wg, wd, logged values per step)``.
     """
@@ -224,14 +225,15 @@ def linear_gan_by_hand(x, steps, lr, d_penalty=None):
     b = len(x)
     logged = []
     for _ in range(steps):
-        z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
-        f = z @ wg
-        grad = (x.T @ -sig(-(x @ wd)) + f.T @ sig(f @ wd)) / b
-        if d_penalty is not None:
-            extra, value = d_penalty(x, f, wd)
-            grad = grad + extra
-            logged.append(value)
-        wd = wd - lr * grad
+        for _ in range(d_steps):
+            z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
+            f = z @ wg
+            grad = (x.T @ -sig(-(x @ wd)) + f.T @ sig(f @ wd)) / b
+            if d_penalty is not None:
+                extra, value = d_penalty(x, f, wd)
+                grad = grad + extra
+                logged.append(value)
+            wd = wd - lr * grad
         z = n(keras.random.normal((b, 2), seed=sg)).astype("float64")
         lf = (z @ wg) @ wd
         wg = wg - lr * z.T @ (-sig(-lf) @ wd.T) / b

