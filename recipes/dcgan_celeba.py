@@ -125,8 +125,8 @@ GREY_DATASETS = ("digits", "mnist", "fashion_mnist")
 # same discriminator at twice the builder's widths and a generator learning
 # four times as fast, with adaptive augmentation (ADA: translation and
 # cutout) against the drift of long runs on small data and the LeCam
-# regularizer at 0.1 (measured against the paper's settings in README). The colour policy is --augment-policy's default
-# there for when --augment is given.
+# regularizer at 0.1 (measured against the paper's settings in README). The
+# colour policy is --augment-policy's default there for when --augment is given.
 COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 2.0,
                    "ema": 0.99, "d_width": 1, "augment": "none",
                    "augment_policy": "color,translation,cutout", "lecam": 0.0}
