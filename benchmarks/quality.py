@@ -278,11 +278,10 @@ GAN_OPTIONS = {
     "bcr1": dict(PAPER, consistency=1.0),
     # Relativistic average GAN (keras_gen.GAN(objective="relativistic")).
     "ragan": dict(PAPER, objective="relativistic"),
+    # LeCam regularization (keras_gen.GAN(lecam=...)) at weights 0.3, 0.1, 0.03.
     "lecam": dict(PAPER, lecam=0.3),
-    "lecam1": dict(PAPER, lecam=1.0),
     "lecam01": dict(PAPER, lecam=0.1),
     "lecam003": dict(PAPER, lecam=0.03),
-    "lecam001": dict(PAPER, lecam=0.01),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01"
 

@@ -489,16 +489,13 @@ def resume_differences(args, saved):
     if saved_augment != wanted_augment:
         differences.append(f"file: {_augment_flags(saved_augment)}, this run: "
                            + this_run(_augment_flags(wanted_augment), "augment"))
-    # So is the consistency term's transform (its random stream), when on.
-    saved_consistency = float(getattr(saved, "consistency", 0.0))
-    if (saved_consistency > 0) != (args.consistency > 0):
-        differences.append(f"file: --consistency {saved_consistency:g}, this run: "
-                           f"--consistency {args.consistency:g}")
-    # And LeCam's moving averages (a weight of the GAN), when on.
-    saved_lecam = float(getattr(saved, "lecam", 0.0))
-    if (saved_lecam > 0) != (args.lecam > 0):
-        differences.append(f"file: --lecam {saved_lecam:g}, this run: "
-                           + this_run(f"--lecam {args.lecam:g}", "lecam"))
+    # So are the consistency term's transform (its random stream) and LeCam's
+    # moving averages (a weight of the GAN), when on.
+    for flag in ("consistency", "lecam"):
+        saved_weight, weight = float(getattr(saved, flag, 0.0)), getattr(args, flag)
+        if (saved_weight > 0) != (weight > 0):
+            differences.append(f"file: --{flag} {saved_weight:g}, this run: "
+                               + this_run(f"--{flag} {weight:g}", flag))
     return differences
 
 
