@@ -785,6 +785,58 @@ def draw_latents(n, latent_dim, seed, generator):
     return ops.convert_to_numpy(z)
 
 
+def batch_norm_statistics(network, batches):
+    """Set ``network``'s BatchNormalization statistics from ``batches`` of its inputs.
+
+    Every BatchNormalization layer of ``network`` (nested models included)
+    that is trainable gets, as its ``moving_mean`` / ``moving_variance``,
+    the mean over ``batches`` of the batch mean / variance it computes in
+    training mode (BigGAN's "standing statistics", Brock et al. 2019). A
+    layer with ``trainable=False`` runs in inference mode in Keras and is
+    left as it is. No other variable changes: the trainable weights are only
+    read, and every other non-trainable variable (a dropout layer's seed
+    state, a spectral normalization's vectors) is put back as it was; if a
+    batch raises, every statistic is put back too.
+
+    Args:
+        network: a ``keras.Model``.
+        batches: iterable of inputs for ``network`` (an array, or a list of
+            arrays for several inputs), at least one.
+
+    Returns:
+        The number of BatchNormalization layers whose statistics were set.
+    """
+    layers = [layer for layer in network._flatten_layers(include_self=False)
+              if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not layers:
+        return 0
+    state = network.non_trainable_variables
+    kept = [ops.convert_to_numpy(v) for v in state]
+    momenta = [layer.momentum for layer in layers]
+    sums = [[0.0, 0.0] for _ in layers]
+    count = 0
+    try:
+        for layer in layers:
+            layer.momentum = 0.0  # the moving statistics become the batch's
+        for batch in batches:
+            network(batch, training=True)
+            for total, layer in zip(sums, layers):
+                total[0] = total[0] + ops.convert_to_numpy(layer.moving_mean).astype("float64")
+                total[1] = total[1] + ops.convert_to_numpy(layer.moving_variance).astype("float64")
+            count += 1
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+        for variable, value in zip(state, kept):  # all as before, also after an error
+            variable.assign(value)
+    if count == 0:
+        raise ValueError("batches must hold at least one batch. Received: an empty iterable")
+    for (mean, variance), layer in zip(sums, layers):
+        layer.moving_mean.assign(mean / count)
+        layer.moving_variance.assign(variance / count)
+    return len(layers)
+
+
 def plus_model_losses(model, loss):
     """``loss`` plus every term in ``model.losses`` (add_loss, regularisers)."""
     added = model.losses

@@ -454,6 +454,12 @@ class ConditionalGAN(ConditionalModel, GAN):
     def _discriminate(self, images, condition, training):
         return self.discriminator([images, condition], training=training)
 
+    def _standing_condition(self, labels, n):
+        return self.condition_vectors(labels, n)
+
+    def _generator_inputs(self, z, condition):
+        return [z, condition]
+
     def _expected_data_shape(self):
         return (None,) + tuple(self.image_shape)
 

@@ -673,6 +673,56 @@ class GAN(base.GenerativeModel):
     def _prior_seed_generator(self):
         return self.seed_generator
 
+    def standing_statistics(self, num_samples=4096, labels=None, *, seed=0, batch_size=256):
+        """Re-estimate G's BatchNormalization statistics for its current weights.
+
+        In training G's BatchNormalization layers normalise with each
+        batch's statistics and keep moving averages of them for inference;
+        those averages were collected along the way by the weights G had
+        then. After training with an exponential moving average of G's
+        weights (``use_ema=True`` on ``g_optimizer``), G holds the averaged
+        weights but the statistics of the raw ones, and samples suffer from
+        the mismatch. This sets each trainable BatchNormalization layer's
+        moving mean and variance to the mean over ``num_samples`` draws of
+        z ~ N(0, I), in batches of ``batch_size``, of the batch statistics G
+        computes in training mode with the weights it holds now (BigGAN's
+        "standing statistics", Brock et al. 2019). G's weights, every other
+        variable of G and the GAN's random streams do not change (with the
+        default int ``seed``), so a ``fit`` after it trains exactly as it
+        would have; the next training step's BatchNormalization update
+        starts from the new statistics.
+
+        Args:
+            num_samples: int > 0, draws of z used.
+            labels: must be None for a ``GAN``; a ``ConditionalGAN`` needs
+                the labels to generate for, as in its ``sample`` (one for all
+                draws, or one per draw), best drawn like the training labels.
+            seed: int or None: the draws of z are reproducible from an int;
+                with None the model's SeedGenerator advances.
+            batch_size: int > 0, draws per batch; the statistics are the
+                mean of the per-batch ones, so use about the training batch
+                size or more (the last batch may be smaller).
+
+        Returns:
+            The number of BatchNormalization layers whose statistics were
+            set (0 when G has none, which leaves G unchanged).
+        """
+        num_samples = checks.positive_int("num_samples", num_samples)
+        batch_size = checks.positive_int("batch_size", batch_size)
+        condition = self._standing_condition(labels, num_samples)
+        z = base.draw_latents(num_samples, self.latent_dim, seed, self._prior_seed_generator())
+        batches = (self._generator_inputs(z[i:i + batch_size],
+                                          None if condition is None else condition[i:i + batch_size])
+                   for i in range(0, num_samples, batch_size))
+        return base.batch_norm_statistics(self.generator, batches)
+
+    def _standing_condition(self, labels, n):
+        base.check_unconditional(self, labels)
+        return None
+
+    def _generator_inputs(self, z, condition):
+        return z
+
     def generate(self, n, seed=None, batch_size=None):
         """Deprecated alias of :meth:`sample`: ``n`` images as NumPy ``(n, H, W, C)``."""
         warnings.warn(
