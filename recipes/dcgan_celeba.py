@@ -37,6 +37,7 @@ Training options: --objective (standard, hinge, wgan-gp, relativistic),
 --upsampling (the generator's), --d-learning-rate / --g-learning-rate (two
 time-scale updates) and --ema (a moving average of G's weights, Keras' use_ema: the grids during training
 show G's own weights; the generator file and the export hold the average,
+with its BatchNormalization statistics re-estimated for it (GAN.standing_statistics),
 the whole-GAN file G's own weights, which a continued run trains on).
 
 Saving and continuing. At the end the whole GAN (both networks, both
@@ -683,6 +684,9 @@ def main(argv=None):
                                                    "recipe": "dcgan_celeba"})
     if averaged is not None:
         gan.generator.set_weights(averaged)
+        # G's BatchNormalization statistics were collected by its own weights:
+        # re-estimate them for the average (GAN.standing_statistics).
+        gan.standing_statistics()
     _common.save_keras(gan.generator, args.generator_path)
     exported = {}
     if not args.no_export:
