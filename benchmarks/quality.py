@@ -202,7 +202,9 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # the run's steps are passed to keras_gen_dcgan), beta_1 / beta_2 (both
 # players' Adam), label_smoothing (keras_gen.GAN's one-sided smoothing),
 # consistency (keras_gen.GAN's bCR weight, 0 for none), lecam (keras_gen.GAN's LeCam
-# weight, 0 for none).
+# weight, 0 for none), standing (score the EMA generator with its
+# BatchNormalization statistics re-estimated for the averaged weights,
+# keras_gen.GAN.standing_statistics, as recipes/dcgan_celeba.py saves it).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
 # default: recipes/dcgan_celeba.py's defaults for grey images (its latent
@@ -212,7 +214,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
-         "d_steps": 1, "consistency": 0.0, "lecam": 0.0}
+         "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -282,8 +284,9 @@ GAN_OPTIONS = {
     "lecam": dict(PAPER, lecam=0.3),
     "lecam01": dict(PAPER, lecam=0.1),
     "lecam003": dict(PAPER, lecam=0.03),
+    "standing": dict(PAPER, standing=True),
 }
-DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01"
+DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing"
 
 
 def gan_options(name):
@@ -392,14 +395,16 @@ class _Checkpoints(keras.callbacks.Callback):
     """Score the generator at chosen step counts (its EMA weights when it has them).
 
     `score(generator, step)` is called with the moving average swapped in
-    (Keras' optimizer EMA) and the raw weights restored after; at the last
+    (Keras' optimizer EMA; with `standing`, also its BatchNormalization
+    statistics re-estimated for it) and the raw weights restored after; at the last
     epoch the raw weights are kept in `raw_weights` (Keras then overwrites
     the generator with the average).
     """
 
-    def __init__(self, gan, steps_per_epoch, at, score):
+    def __init__(self, gan, steps_per_epoch, at, score, standing=False):
         super().__init__()
         self.gan, self.steps_per_epoch, self.at, self.score = gan, steps_per_epoch, set(at), score
+        self.standing = standing
         self.raw_weights = None
         self.results = {}
         self.scoring_seconds = 0.0
@@ -414,6 +419,8 @@ class _Checkpoints(keras.callbacks.Callback):
         optimizer = self.gan.g_optimizer
         if getattr(optimizer, "use_ema", False):
             optimizer.finalize_variable_values(generator.trainable_variables)
+            if self.standing:
+                self.gan.standing_statistics()
         self.results[step] = self.score(generator, step)
         generator.set_weights(self.raw_weights)
         self.scoring_seconds += time.perf_counter() - start
@@ -462,7 +469,7 @@ def train_options(x, options, seed, steps, extractors, f_tests, at=None, chunk=1
         last.setdefault("samples", samples)  # the first checkpoint's
         return digit_scores(samples, extractors, f_tests, seed)
 
-    keep = _Checkpoints(gan, chunk, at, score)
+    keep = _Checkpoints(gan, chunk, at, score, standing=options["standing"])
     start = time.perf_counter()
     gan.fit(dataset(x, seed), epochs=steps // chunk, steps_per_epoch=chunk, verbose=0,
             shuffle=False, callbacks=[keep])

@@ -70,7 +70,7 @@ CHUNK = 50
 GRID = 64  # samples in the 8x8 grids
 # recipes/dcgan_celeba.py's defaults for colour images, as quality.GAN_OPTIONS
 # names them (tests/benchmarks/test_rgb_quality.py checks that they agree).
-RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema"
+RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema+standing"
 
 
 # ------------------------------------------------------------------- data
@@ -164,11 +164,25 @@ def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options=RECIPE_OPTIONS,
 
     gan.fit(batches(x, 0, steps, seed=seed), epochs=steps // chunk, steps_per_epoch=chunk,
             verbose=0, shuffle=False, callbacks=[Log()])
+    if getattr(gan.g_optimizer, "use_ema", False):  # fit ended by writing the average into G
+        standing_statistics(gan, options)
     later = times[1:] or times
     timing = {"steps": steps, "chunk": chunk, "seed": seed, "options": options,
               "keras_gen_s_per_step": sum(later) / (chunk * len(later)),
               "keras_gen_seconds": sum(times)}
     return {"keras_gen": sample(gan.generator, num_samples, seed=seed), "timing": timing}
+
+
+def standing_statistics(gan, options):
+    """With the `standing` option, G's BatchNormalization statistics for its EMA weights.
+
+    What recipes/dcgan_celeba.py does before it saves the averaged generator
+    (`keras_gen.GAN.standing_statistics`).
+    """
+    import quality
+
+    if quality.gan_options(options)["standing"]:
+        gan.standing_statistics()
 
 
 def sample(generator, num=NUM_SAMPLES, latent_dim=LATENT_DIM, seed=0):
@@ -227,6 +241,7 @@ def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
     timing = step_timing(times)
     if getattr(gan.g_optimizer, "use_ema", False):
         gan.g_optimizer.finalize_variable_values(gan.generator.trainable_variables)
+        standing_statistics(gan, options)
     out = {"keras_gen": sample(gan.generator, num_samples, seed=seed),
            "reference": sample(ref.generator, num_samples, seed=seed)}
     # The reference at keras-gen's wall time.

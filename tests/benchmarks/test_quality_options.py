@@ -178,6 +178,47 @@ def test_default_options_are_the_recipes_grey_defaults(quality):
     assert (args.augment, args.augment_policy) == ("ada", "translation,cutout")
     assert options["lecam"] == pytest.approx(args.lecam) == pytest.approx(0.1)
     assert (args.objective, args.r1_gamma, args.spectral_norm) == ("standard", 0.0, False)
+    assert options["standing"] is True  # the recipe saves the average with standing statistics
     changed = {k for k in options if options[k] != quality.PAPER[k]}
     assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment",
-                       "lecam"}
+                       "lecam", "standing"}
+
+
+@tensorflow_only
+def test_checkpoints_score_the_average_with_standing_statistics(quality):
+    """With `standing`, each checkpoint scores the EMA weights with their own BN statistics; training goes on from G's own."""
+    import tensorflow as tf
+
+    gan = quality.keras_gen_dcgan(quality.gan_options("nonorm_mbstd+g8+ema+standing"), seed=0,
+                                  shape=(16, 16, 1), latent_dim=4)
+    seen = []
+
+    def score(generator, step):
+        held = [w.copy() for w in generator.get_weights()]
+        gan.standing_statistics()  # again: the same statistics for the same weights
+        for a, b in zip(held, generator.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        seen.append(held)
+        return {}
+
+    keep = quality._Checkpoints(gan, 2, [2], score, standing=True)
+    before, after = [], []
+
+    def weights_into(out):
+        return keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: out.append(gan.generator.get_weights()))
+
+    x = tf.data.Dataset.from_tensor_slices(
+        np.random.default_rng(0).uniform(-1, 1, (16, 16, 16, 1)).astype("float32")).batch(8).repeat()
+    gan.fit(x, epochs=2, steps_per_epoch=2, verbose=0, shuffle=False,
+            callbacks=[weights_into(before), keep, weights_into(after)])
+    assert len(seen) == 1
+    assert any("moving_mean" in v.path for v in gan.generator.non_trainable_variables)
+    # after scoring, G holds its own weights and statistics again (what the next step trains)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    # what was scored: other weights (the average) and other statistics (re-estimated)
+    names = [v.path for v in gan.generator.weights]
+    differs = {name for name, a, b in zip(names, seen[0], before[0]) if not np.allclose(a, b)}
+    assert any("moving_mean" in name for name in differs)
+    assert any("kernel" in name for name in differs)
