@@ -48,6 +48,7 @@ __all__ = [
     "KeptForward",
     "OptimizerGroup",
     "adapt_step",
+    "after_fit",
     "assign_during_fit",
     "backend_name",
     "compiled_metrics",
@@ -440,6 +441,19 @@ def misplaced_variables(model):
     rank 0's variables wherever they were created).
     """
     return _impl.misplaced_variables(model)
+
+
+def after_fit(model):
+    """Leave ``model`` ready for another ``fit`` after one ended (also by an error).
+
+    JAX only: Keras' ``use_ema`` ends ``fit`` by assigning each moving
+    average to its variable, which leaves both holding one buffer, and the
+    next ``fit``'s train step, which donates its inputs' buffers, fails on
+    it ("Attempt to donate the same buffer twice", then a TypeError from
+    the purged variables). Each trainable variable gets its own copy. A
+    no-op on TensorFlow and PyTorch, whose assign copies.
+    """
+    _impl.after_fit(model)
 
 
 def distribution_scope(model):

@@ -440,6 +440,13 @@ def misplaced_variables(model):
             and len(v.value.sharding.device_set) != devices]
 
 
+def after_fit(model):
+    for variable in model.trainable_variables:
+        value = variable._value
+        if value is not None:  # None: purged by an interrupted fit, nothing to share
+            variable.assign(jax.numpy.array(value, copy=True))
+
+
 def distribution_scope(model):
     distribution = getattr(model, _ATTR, None)
     if distribution is None or keras.distribution.distribution() is not None:

@@ -153,6 +153,10 @@ def misplaced_variables(model):
             if not strategy.extended.variable_created_in_scope(getattr(v, "_value", v))]
 
 
+def after_fit(model):
+    del model  # tf.Variable.assign copies.
+
+
 def distribution_scope(model):
     del model  # fit() re-enters model.distribute_strategy itself.
     return contextlib.nullcontext()

@@ -184,7 +184,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _check_steps_per_epoch(x, kwargs)
         self._check_placement("fit")
         with backend.distribution_scope(self):
-            return super().fit(x, y, *args, **kwargs)
+            try:
+                return super().fit(x, y, *args, **kwargs)
+            finally:  # an EMA (use_ema) written into the weights must not block the next fit
+                backend.after_fit(self)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""

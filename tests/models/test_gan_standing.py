@@ -80,8 +80,7 @@ def test_inference_matches_training_mode_after_it():
 
 
 def test_nothing_else_changes_and_fit_goes_on():
-    # Without EMA: Keras 3.15's JAX trainer cannot fit a second time with use_ema=True.
-    gan = trained(bn_gan(dropout=True), ema=False)
+    gan = trained(bn_gan(dropout=True))
     g = gan.generator
     stats = {id(v) for l in batch_norms(g) for v in (l.moving_mean, l.moving_variance)}
     others = [v for v in gan.variables if id(v) not in stats]
@@ -170,3 +169,4 @@ def test_bad_arguments_name_the_argument(kwargs, name):
 def test_labels_refused_for_an_unconditional_gan():
     with pytest.raises(ValueError, match="labels must be None"):
         bn_gan().standing_statistics(8, labels=[1] * 8)
+
