@@ -450,8 +450,9 @@ def after_fit(model):
     average to its variable, which leaves both holding one buffer, and the
     next ``fit``'s train step, which donates its inputs' buffers, fails on
     it ("Attempt to donate the same buffer twice", then a TypeError from
-    the purged variables). Each trainable variable gets its own copy. A
-    no-op on TensorFlow and PyTorch, whose assign copies.
+    the purged variables). Each trainable variable that shares its buffer
+    with an optimizer variable gets its own copy. A no-op on TensorFlow and
+    PyTorch, whose assign copies.
     """
     _impl.after_fit(model)
 

@@ -441,10 +441,12 @@ def misplaced_variables(model):
 
 
 def after_fit(model):
+    optimizer = getattr(model, "optimizer", None)
+    held = {id(v._value) for v in getattr(optimizer, "variables", ()) if v._value is not None}
     for variable in model.trainable_variables:
         value = variable._value
-        if value is not None:  # None: purged by an interrupted fit, nothing to share
-            variable.assign(jax.numpy.array(value, copy=True))
+        if value is not None and id(value) in held:  # None: purged by an interrupted fit
+            variable.assign(jax.numpy.array(value, copy=True))  # same devices and sharding
 
 
 def distribution_scope(model):
