@@ -9,7 +9,9 @@ dataset (keras_gen.data.shapes):
   (`RECIPE_OPTIONS`: a discriminator without normalization and with the
   minibatch standard deviation channel, Adam(4e-4, beta_1=0.5) for G and
   Adam(2e-4, beta_1=0.5) for D, an EMA (0.99) of G's weights for the
-  samples; non-saturating generator loss, latent_dim 100), batch 64 (the
+  samples, with G's BatchNorm statistics re-estimated for it
+  (`GAN.standing_statistics`, since session 20); non-saturating generator
+  loss, latent_dim 100), batch 64 (the
   recipe's default). `--options` trains other option sets (`paper`: the
   DCGAN paper's settings, what earlier versions of the recipe used on
   colour images).
