@@ -166,8 +166,7 @@ def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options=RECIPE_OPTIONS,
 
     gan.fit(batches(x, 0, steps, seed=seed), epochs=steps // chunk, steps_per_epoch=chunk,
             verbose=0, shuffle=False, callbacks=[Log()])
-    if getattr(gan.g_optimizer, "use_ema", False):  # fit ended by writing the average into G
-        standing_statistics(gan, options)
+    standing_statistics(gan, options)  # fit ended by writing the average into G
     later = times[1:] or times
     timing = {"steps": steps, "chunk": chunk, "seed": seed, "options": options,
               "keras_gen_s_per_step": sum(later) / (chunk * len(later)),
@@ -176,14 +175,14 @@ def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options=RECIPE_OPTIONS,
 
 
 def standing_statistics(gan, options):
-    """With the `standing` option, G's BatchNormalization statistics for its EMA weights.
+    """With the `standing` option and an EMA of G, G's BatchNorm statistics for the average.
 
     What recipes/dcgan_celeba.py does before it saves the averaged generator
     (`keras_gen.GAN.standing_statistics`).
     """
     import quality
 
-    if quality.gan_options(options)["standing"]:
+    if quality.gan_options(options)["standing"] and getattr(gan.g_optimizer, "use_ema", False):
         gan.standing_statistics()
 
 
@@ -243,7 +242,7 @@ def train_pair(x, steps=STEPS, chunk=CHUNK, seed=0, reference_optimizer="paper",
     timing = step_timing(times)
     if getattr(gan.g_optimizer, "use_ema", False):
         gan.g_optimizer.finalize_variable_values(gan.generator.trainable_variables)
-        standing_statistics(gan, options)
+    standing_statistics(gan, options)
     out = {"keras_gen": sample(gan.generator, num_samples, seed=seed),
            "reference": sample(ref.generator, num_samples, seed=seed)}
     # The reference at keras-gen's wall time.
