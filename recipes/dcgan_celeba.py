@@ -15,13 +15,13 @@ Images are scaled to [-1, 1]; the generator and discriminator are
 keras_gen.networks' DCGAN builders (Radford et al. 2015), trained with
 Adam(beta_1=0.5), a discriminator without normalization and with the
 minibatch standard deviation channel, D's Adam at 2e-4 and an EMA (0.99) of
-G's weights. Colour images (shapes, celeb_a, cifar10, folders), on which the
-DCGAN paper's BatchNorm discriminator wins within the first steps, get G's
-Adam at 4e-4; grey images (digits, mnist, fashion_mnist, folders with
+G's weights, and the LeCam regularizer (--lecam 0.1). Colour images (shapes,
+celeb_a, cifar10, folders), on which the DCGAN paper's BatchNorm
+discriminator wins within the first steps, get G's Adam at 4e-4; grey images (digits, mnist, fashion_mnist, folders with
 --channels 1) get G's Adam at 8e-4, a discriminator twice the builder's
 width (--d-width 2), adaptive augmentation of what it sees (--augment ada
 --augment-policy translation,cutout: ADA, whose strength grows only while the
-discriminator overfits the small data) and the LeCam regularizer (--lecam 0.1).
+discriminator overfits the small data).
 Every one of these can be set by its flag (--d-normalization batch
 --no-minibatch-std --d-width 1 --g-learning-rate 2e-4 --ema 0 --augment none
 --lecam 0 gives the paper's settings). --upsampling resize makes the generator upsample by
@@ -122,15 +122,15 @@ GREY_DATASETS = ("digits", "mnist", "fashion_mnist")
 # generator draws one noise texture, so colour runs default to a
 # discriminator without normalization and with the minibatch standard
 # deviation channel, a generator learning twice as fast as the discriminator,
-# and an EMA of the generator's weights. Grey images (the digits) get the
-# same discriminator at twice the builder's widths and a generator learning
-# four times as fast, with adaptive augmentation (ADA: translation and
-# cutout) against the drift of long runs on small data and the LeCam
-# regularizer at 0.1 (measured against the paper's settings in README). The
+# an EMA of the generator's weights and the LeCam regularizer at 0.1. Grey
+# images (the digits) get the same discriminator at twice the builder's
+# widths and a generator learning four times as fast, with adaptive
+# augmentation (ADA: translation and cutout) against the drift of long runs
+# on small data (measured against the paper's settings in README). The
 # colour policy is --augment-policy's default there for when --augment is given.
 COLOUR_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 2.0,
                    "ema": 0.99, "d_width": 1, "augment": "none",
-                   "augment_policy": "color,translation,cutout", "lecam": 0.0}
+                   "augment_policy": "color,translation,cutout", "lecam": 0.1}
 GREY_DEFAULTS = {"d_normalization": "none", "minibatch_std": True, "g_learning_rate_factor": 4.0,
                  "ema": 0.99, "d_width": 2, "augment": "ada", "augment_policy": "translation,cutout",
                  "lecam": 0.1}
@@ -661,7 +661,7 @@ def main(argv=None):
              "made with other networks or optimizer settings than this command line's "
              "(--d-normalization, --minibatch-std, --d-width, --upsampling, --ema on or off, "
              "--augment, --lecam on or off, --latent-dim, --image-size). Run the interrupted command "
-             "again as it was (a grey run interrupted before --lecam existed: add --lecam 0), "
+             "again as it was (a run interrupted before LeCam was its default: add --lecam 0), "
              f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset

@@ -165,6 +165,7 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
     assert options["d_lr"] == pytest.approx(args.d_learning_rate) == pytest.approx(args.learning_rate)
     assert options["g_lr"] == pytest.approx(args.g_learning_rate)
     assert options["ema"] == pytest.approx(args.ema)
+    assert options["lecam"] == pytest.approx(args.lecam) == pytest.approx(0.1)
     upsampling = options["g_upsampling"] or ("transpose", 4)  # None: dcgan_generator's defaults
     assert upsampling == (args.upsampling, recipe.UPSAMPLING_KERNEL[args.upsampling])
     assert (args.batch_size, args.latent_dim, args.beta_1) == (rgb.BATCH_SIZE, rgb.LATENT_DIM, 0.5)
@@ -173,7 +174,7 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
     # The recipe saves the averaged generator with its BatchNormalization
     # statistics re-estimated (GAN.standing_statistics); so is it scored here.
     assert options["standing"] is True
-    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "standing"}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "lecam", "standing"}
 
 
 @tensorflow_only

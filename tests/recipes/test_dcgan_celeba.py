@@ -130,7 +130,7 @@ def test_settings_line_says_which_settings_are_defaults():
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
-        "--lecam 0 (--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --lecam, "
+        "--lecam 0.1 (--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --lecam, "
         "--minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
@@ -447,7 +447,7 @@ def test_learning_rates_must_be_positive(flag, value, capsys):
 
 
 @pytest.mark.parametrize("saved_flags", [["--ema", "0"], ["--d-normalization", "batch", "--no-minibatch-std"],
-                                         ["--lecam", "0.1"]],
+                                         ["--lecam", "0"]],
                          ids=["ema", "discriminator", "lecam"])
 def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, capsys, saved_flags):
     """An interrupted run saved with other settings (e.g. the paper's, before colour
@@ -468,8 +468,9 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
 
 
 def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
-                     consistency=0.0, lecam=0.0):
-    """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``."""
+                     consistency=0.0, lecam=0.1):
+    """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``
+    (LeCam on, as the colour defaults have it)."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
@@ -524,7 +525,7 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     assert "this run trains on images (32, 32, 3) with --latent-dim 4" in err
     # The same images and latent size, but other discriminator options.
     err = _fails(capsys, args + ["--latent-dim", "4", "--d-normalization", "layer", "--minibatch-std",
-                                 "--resume-from", str(tmp_path / "other.keras")])
+                                 "--lecam", "0", "--resume-from", str(tmp_path / "other.keras")])
     assert (f"--resume-from {tmp_path / 'other.keras'} was trained with other settings than this run's "
             "(file: --d-normalization batch, this run: --d-normalization layer; file: --no-minibatch-std, "
             "this run: --minibatch-std). Pass the settings of the run that wrote it") in err
@@ -571,11 +572,16 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "bcr.keras")])
     assert ("was trained with other settings than this run's (file: --consistency 10, this run: "
             "--consistency 0). Pass the settings of the run that wrote it") in err
-    # So do LeCam's moving averages.
+    # So do LeCam's moving averages (a file from before LeCam was a colour default).
     _save_colour_gan(tmp_path / "lecam.keras", keras.optimizers.Adam(2e-4),
-                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99), lecam=0.1)
+                     keras.optimizers.Adam(4e-4, use_ema=True, ema_momentum=0.99), lecam=0.0)
     err = _fails(capsys, args + ["--resume-from", str(tmp_path / "lecam.keras")])
-    assert "(file: --lecam 0.1, this run: --lecam 0 (the default for colour images))" in err
+    assert "(file: --lecam 0, this run: --lecam 0.1 (the default for colour images))" in err
+    resumed = tmp_path / "resumed"  # (the end of this test checks that the failures wrote nothing)
+    gan, _ = load_recipe("dcgan_celeba").main(args + [
+        "--lecam", "0", "--resume-from", str(tmp_path / "lecam.keras"), "--out-dir", str(resumed),
+        "--model-path", str(resumed / "m.keras"), "--generator-path", str(resumed / "g.keras")])
+    assert gan.lecam == 0.0 and int(n(gan.g_optimizer.iterations)) > 0
     # A discriminator of another width than this run asks (the file's is the
     # builder's, (64, 128) at 16 px; --d-width 2 asks for twice it).
     err = _fails(capsys, args + ["--d-width", "2", "--resume-from", str(tmp_path / "plain.keras"),
@@ -590,7 +596,8 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
                         latent_dim=8)
     odd.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
     odd.save(tmp_path / "odd.keras")
-    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "odd.keras"), "--ema", "0"])
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "odd.keras"), "--ema", "0",
+                                 "--lecam", "0"])
     assert (f"--resume-from {tmp_path / 'odd.keras'} was trained with other settings than this "
             "run's (file: (filters [48, 200]), this run: --d-width 1 (filters [64, 128]) (the "
             "default for colour images))") in err
