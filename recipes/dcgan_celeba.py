@@ -17,7 +17,8 @@ Adam(beta_1=0.5), a discriminator without normalization and with the
 minibatch standard deviation channel, D's Adam at 2e-4 and an EMA (0.99) of
 G's weights, and the LeCam regularizer (--lecam 0.1). Colour images (shapes,
 celeb_a, cifar10, folders), on which the DCGAN paper's BatchNorm
-discriminator wins within the first steps, get G's Adam at 4e-4; grey images (digits, mnist, fashion_mnist, folders with
+discriminator wins within the first steps, get G's Adam at 4e-4; grey
+images (digits, mnist, fashion_mnist, folders with
 --channels 1) get G's Adam at 8e-4, a discriminator twice the builder's
 width (--d-width 2), adaptive augmentation of what it sees (--augment ada
 --augment-policy translation,cutout: ADA, whose strength grows only while the
