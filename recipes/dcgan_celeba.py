@@ -181,8 +181,8 @@ def parse_args(argv=None):
     p.add_argument("--lecam", type=float, default=None,
                    help="weight of the LeCam regularizer: D's outputs on real and on generated "
                         "images are pulled towards the moving average of its outputs on the "
-                        "other kind (keras_gen.GAN(lecam=...), for small datasets; 0: none). "
-                        "Default: 0.1 on grey images, 0 on colour ones")
+                        "other kind (keras_gen.GAN(lecam=...); 0: none). Default: 0.1 (grey and "
+                        "colour images)")
     p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
