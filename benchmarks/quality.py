@@ -204,7 +204,8 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # consistency (keras_gen.GAN's bCR weight, 0 for none), lecam (keras_gen.GAN's LeCam
 # weight, 0 for none), standing (score the EMA generator with its
 # BatchNormalization statistics re-estimated for the averaged weights,
-# keras_gen.GAN.standing_statistics, as recipes/dcgan_celeba.py saves it).
+# keras_gen.GAN.standing_statistics, as recipes/dcgan_celeba.py saves it),
+# g_network (None for dcgan_generator, "tutorial" for tutorial_generator).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
 # default: recipes/dcgan_celeba.py's defaults for grey images (its latent
@@ -214,7 +215,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
-         "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False}
+         "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False, "g_network": None}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -285,6 +286,13 @@ GAN_OPTIONS = {
     "lecam01": dict(PAPER, lecam=0.1),
     "lecam003": dict(PAPER, lecam=0.03),
     "standing": dict(PAPER, standing=True),
+    # session 22 (digits): G's transposed convolutions 5x5 (the TF tutorial's
+    # size) instead of 4x4; both players' Adam beta_2 0.99; the TF tutorial's
+    # generator (reference_models.tf_tutorial_dcgan, fed the run's latent size)
+    # in place of dcgan_generator.
+    "g_k5": dict(PAPER, g_upsampling=("transpose", 5)),
+    "b2_99": dict(PAPER, beta_2=0.99),
+    "g_tut": dict(PAPER, g_network="tutorial"),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing"
 
@@ -336,6 +344,14 @@ def learning_rate(value, decay, total_steps):
                      f"Received: lr_decay={decay!r}")
 
 
+def tutorial_generator(latent_dim, shape, seed):
+    """The TF tutorial's generator (`reference_models.tf_tutorial_dcgan`) taking `latent_dim` codes."""
+    tutorial, _ = reference_models.tf_tutorial_dcgan(seed, shape)
+    layers = [keras.Input((latent_dim,))]
+    layers += [layer.__class__.from_config(layer.get_config()) for layer in tutorial.layers]
+    return keras.Sequential(layers, name="tutorial_generator")
+
+
 def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total_steps=None):
     """keras_gen.GAN with the default DCGAN networks and `options`, compiled.
 
@@ -376,8 +392,11 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
         gan_kwargs["lecam"] = options["lecam"]
     if options.get("top_k") is not None:
         gan_kwargs["top_k"], gan_kwargs["top_k_steps"] = options["top_k"], options["top_k_steps"]
-    gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs),
-                        keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
+    if options.get("g_network") == "tutorial":
+        generator = tutorial_generator(latent_dim, shape, seed)
+    else:
+        generator = keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs)
+    gan = keras_gen.GAN(generator, keras_gen.networks.dcgan_discriminator(shape, **d_kwargs),
                         latent_dim=latent_dim, seed=seed, **gan_kwargs)
     ema = {} if options["ema"] is None else {"use_ema": True, "ema_momentum": options["ema"]}
     decay = options.get("lr_decay")

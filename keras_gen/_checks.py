@@ -143,14 +143,25 @@ def real(
     return value
 
 
+def _float32_representable(name, value):
+    """``value`` if float32 holds it as a finite number that is 0 only when ``value`` is."""
+    stored = np.float32(value) if abs(value) <= float(np.finfo(np.float32).max) else np.inf
+    if not np.isfinite(stored) or (value != 0 and stored == 0):
+        raise ValueError(f"{name} must be representable in float32 (magnitude 0 or between "
+                         f"{float(np.finfo(np.float32).smallest_subnormal):g} and "
+                         f"{float(np.finfo(np.float32).max):g}), where the model computes with it. "
+                         f"{_received(name, value)}")
+    return value
+
+
 def non_negative_float(name, value):
-    """``value`` as a finite ``float`` >= 0."""
-    return real(name, value, minimum=0.0)
+    """``value`` as a finite ``float`` >= 0 that float32 holds (neither inf nor rounded to 0)."""
+    return _float32_representable(name, real(name, value, minimum=0.0))
 
 
 def positive_float(name, value):
-    """``value`` as a finite ``float`` > 0."""
-    return real(name, value, minimum=0.0, min_inclusive=False)
+    """``value`` as a finite ``float`` > 0 that float32 holds (neither inf nor rounded to 0)."""
+    return _float32_representable(name, real(name, value, minimum=0.0, min_inclusive=False))
 
 
 def probability(name, value, allow_one=False):

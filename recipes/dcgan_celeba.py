@@ -141,6 +141,9 @@ AUGMENT_TRANSFORMS = ("color", "translation", "cutout")
 # The generator's kernel size per --upsampling: the paper's 4x4 transposed
 # convolutions (divisible by the stride), 3x3 convolutions after a resize.
 UPSAMPLING_KERNEL = {"transpose": 4, "resize": 3}
+# The penalty weights float32 holds as finite non-zero numbers (its largest
+# value and its smallest subnormal), checked before Keras is imported.
+FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.401298464324817e-45
 
 
 def parse_args(argv=None):
@@ -253,9 +256,13 @@ def parse_args(argv=None):
             p.error(f"{option} must be >= 1. Received: {option}={value}")
     for flag in ("r1_gamma", "consistency", "lecam"):
         value = getattr(args, flag)
+        option = "--" + flag.replace("_", "-")
         if value is not None and not (math.isfinite(value) and value >= 0):
-            option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be a finite number >= 0. Received: {option}={value}")
+        # float32, where the loss uses it, makes larger weights inf and smaller ones 0
+        if value is not None and not (value == 0 or FLOAT32_TINY <= value <= FLOAT32_MAX):
+            p.error(f"{option} must be 0 or between {FLOAT32_TINY:g} and {FLOAT32_MAX:g} "
+                    f"(float32's range). Received: {option}={value}")
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     for flag in ("learning_rate", "d_learning_rate", "g_learning_rate"):

@@ -794,7 +794,8 @@ def batch_norm_statistics(network, batches):
     Every BatchNormalization layer of ``network`` (nested models included)
     that is trainable gets, as its ``moving_mean`` / ``moving_variance``,
     the mean over ``batches`` of the batch mean / variance it computes in
-    training mode (BigGAN's "standing statistics", Brock et al. 2019). A
+    training mode, each batch weighted by its size (BigGAN's "standing
+    statistics", Brock et al. 2019). A
     layer with ``trainable=False`` runs in inference mode in Keras and is
     left as it is. No other variable changes: the trainable weights are only
     read, and every other non-trainable variable (a dropout layer's seed
@@ -804,7 +805,9 @@ def batch_norm_statistics(network, batches):
     Args:
         network: a ``keras.Model``.
         batches: iterable of inputs for ``network`` (an array, or a list of
-            arrays for several inputs), at least one.
+            arrays for several inputs), at least one, each of at least 2
+            samples (the variance of one sample is 0): a smaller batch
+            raises ``ValueError`` and leaves every statistic as it was.
 
     Returns:
         The number of BatchNormalization layers whose statistics were set.
@@ -822,11 +825,17 @@ def batch_norm_statistics(network, batches):
         for layer in layers:
             layer.momentum = 0.0  # the moving statistics become the batch's
         for batch in batches:
+            size = int(keras.tree.flatten(batch)[0].shape[0])
+            if size < 2:
+                raise ValueError("Every batch of batches must hold at least 2 samples (the "
+                                 f"variance of one sample is 0). Received: a batch of {size}")
             network(batch, training=True)
             for total, layer in zip(sums, layers):
-                total[0] = total[0] + ops.convert_to_numpy(layer.moving_mean).astype("float64")
-                total[1] = total[1] + ops.convert_to_numpy(layer.moving_variance).astype("float64")
-            count += 1
+                mean = ops.convert_to_numpy(layer.moving_mean).astype("float64")
+                variance = ops.convert_to_numpy(layer.moving_variance).astype("float64")
+                total[0] = total[0] + size * mean
+                total[1] = total[1] + size * variance
+            count += size
     finally:
         for layer, momentum in zip(layers, momenta):
             layer.momentum = momentum

@@ -684,8 +684,11 @@ class GAN(base.GenerativeModel):
         weights but the statistics of the raw ones, and samples suffer from
         the mismatch. This sets each trainable BatchNormalization layer's
         moving mean and variance to the mean over ``num_samples`` draws of
-        z ~ N(0, I), in batches of ``batch_size``, of the batch statistics G
-        computes in training mode with the weights it holds now (BigGAN's
+        z ~ N(0, I), in ``max(1, num_samples // batch_size)`` batches of
+        equal size (give or take one draw; ``batch_size`` or more each, the
+        remainder spread over them rather than left as a small last batch),
+        of the batch statistics G computes in training mode with the weights
+        it holds now, each batch weighted by its size (BigGAN's
         "standing statistics", Brock et al. 2019). G's weights, every other
         variable of G and the GAN's random streams do not change (with the
         default int ``seed``), so a ``fit`` after it trains exactly as it
@@ -693,15 +696,16 @@ class GAN(base.GenerativeModel):
         starts from the new statistics.
 
         Args:
-            num_samples: int > 0, draws of z used.
+            num_samples: int >= 2, draws of z used.
             labels: must be None for a ``GAN``; a ``ConditionalGAN`` needs
                 the labels to generate for, as in its ``sample`` (one for all
                 draws, or one per draw), best drawn like the training labels.
             seed: int or None: the draws of z are reproducible from an int;
                 with None the model's SeedGenerator advances.
-            batch_size: int > 0, draws per batch; the statistics are the
+            batch_size: int >= 2, the fewest draws per batch (a batch of
+                ``num_samples`` when that is smaller); the statistics are the
                 mean of the per-batch ones, so use about the training batch
-                size or more (the last batch may be smaller).
+                size or more.
 
         Returns:
             The number of BatchNormalization layers whose statistics were
@@ -709,11 +713,16 @@ class GAN(base.GenerativeModel):
         """
         num_samples = checks.positive_int("num_samples", num_samples)
         batch_size = checks.positive_int("batch_size", batch_size)
+        for name, value in (("num_samples", num_samples), ("batch_size", batch_size)):
+            if value < 2:
+                raise ValueError(f"{name} must be at least 2: the variance of one sample is 0. "
+                                 f"Received: {name}={value}")
         condition = self._standing_condition(labels, num_samples)
         z = base.draw_latents(num_samples, self.latent_dim, seed, self._prior_seed_generator())
-        batches = (self._generator_inputs(z[i:i + batch_size],
-                                          None if condition is None else condition[i:i + batch_size])
-                   for i in range(0, num_samples, batch_size))
+        count = max(1, num_samples // batch_size)
+        edges = [num_samples * k // count for k in range(count + 1)]
+        batches = (self._generator_inputs(z[a:b], None if condition is None else condition[a:b])
+                   for a, b in zip(edges[:-1], edges[1:]))
         return base.batch_norm_statistics(self.generator, batches)
 
     def _standing_condition(self, labels, n):

@@ -84,6 +84,23 @@ def test_keras_gen_dcgan_follows_the_options(quality):
                                        shape=(16, 16, 1), latent_dim=4)
     assert (screened.top_k, screened.top_k_steps, screened.d_steps) == (0.5, 1500, 2)
     assert float(screened.d_optimizer.learning_rate) == pytest.approx(1e-4)
+    # Session 22: G's kernel 5, Adam beta_2 0.99, the tutorial's generator.
+    assert plain.generator.get_layer("output_deconv").kernel_size == (4, 4)
+    screened = quality.keras_gen_dcgan(quality.gan_options("g_k5+b2_99"), seed=0,
+                                       shape=(16, 16, 1), latent_dim=4)
+    assert screened.generator.get_layer("output_deconv").kernel_size == (5, 5)
+    for optimizer in (screened.d_optimizer, screened.g_optimizer):
+        assert (optimizer.beta_1, optimizer.beta_2) == (0.5, 0.99)
+    tutorial = quality.keras_gen_dcgan(quality.gan_options("g_tut"), seed=0, shape=(28, 28, 1),
+                                       latent_dim=4)
+    convolutions = [layer for layer in tutorial.generator.layers
+                    if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert [(c.filters, c.kernel_size, c.strides) for c in convolutions] == [
+        (128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))]
+    codes = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    images = keras.ops.convert_to_numpy(tutorial.generator(codes, training=False))
+    assert images.shape == (3, 28, 28, 1) and np.all(np.abs(images) <= 1.0)
+    assert tutorial.latent_dim == 4 and tutorial.generator.name == "tutorial_generator"
 
 
 @tensorflow_only

@@ -118,6 +118,11 @@ def test_off_by_default_adds_no_state():
     ({"lecam": 0.1, "lecam_decay": 1.0}, "lecam_decay.*Received: lecam_decay=1.0"),
     ({"lecam": 0.1, "lecam_decay": -0.5}, "lecam_decay.*Received: lecam_decay=-0.5"),
     ({"lecam_decay": 0.9}, "needs lecam > 0. Received: lecam=0.0, lecam_decay=0.9"),
+    # finite as a Python float, but inf / 0 in the float32 loss
+    ({"lecam": 1e300}, "lecam must be representable in float32.*Received: lecam=1e\\+300"),
+    ({"lecam": 1e-320}, "lecam must be representable in float32.*Received: lecam=1e-320"),
+    ({"r1_gamma": 1e39}, "r1_gamma must be representable in float32.*Received: r1_gamma=1e\\+39"),
+    ({"consistency": 1e-50}, "consistency must be representable in float32"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -40,7 +40,7 @@ def trained(gan, steps=6, ema=True):
 
 
 def expected_statistics(generator, z_batches):
-    """Mean over batches of each BN input's batch mean / biased variance, in NumPy."""
+    """Mean over batches, weighted by their sizes, of each BN input's batch mean / biased variance, in NumPy."""
     layers = batch_norms(generator)
     probe = keras.Model(generator.inputs, [l.input for l in layers])
     means = [[] for _ in layers]
@@ -50,13 +50,16 @@ def expected_statistics(generator, z_batches):
             a = n(a).astype("float64").reshape(-1, a.shape[-1])
             means[i].append(a.mean(axis=0))
             variances[i].append(a.var(axis=0))
-    return [(np.mean(m, axis=0), np.mean(v, axis=0)) for m, v in zip(means, variances)]
+    sizes = [len(z) for z in z_batches]
+    return [(np.average(m, axis=0, weights=sizes), np.average(v, axis=0, weights=sizes))
+            for m, v in zip(means, variances)]
 
 
 def test_statistics_are_the_mean_of_the_batch_moments():
     gan = trained(bn_gan())
     z = base.draw_latents(100, LATENT, 5, gan.seed_generator)  # the z that seed=5 draws
-    expected = expected_statistics(gan.generator, [z[:32], z[32:64], z[64:96], z[96:]])
+    # 100 // 32 = 3 batches, the remainder spread over them: 33, 33, 34 draws
+    expected = expected_statistics(gan.generator, [z[:33], z[33:66], z[66:]])
     before = [n(l.moving_mean) for l in batch_norms(gan.generator)]
     momenta = [l.momentum for l in batch_norms(gan.generator)]
     assert gan.standing_statistics(100, seed=5, batch_size=32) == 2
@@ -66,6 +69,46 @@ def test_statistics_are_the_mean_of_the_batch_moments():
         np.testing.assert_allclose(n(layer.moving_variance), var, rtol=1e-4, atol=1e-5)
         assert not np.allclose(n(layer.moving_mean), old, atol=1e-4)  # they did move
         assert layer.momentum == momentum
+
+
+def test_a_remainder_does_not_make_a_small_batch():
+    """One draw more than a batch gives one batch of 65, not 64 + 1 (whose variance is 0)."""
+    gan = trained(bn_gan())
+    gan.standing_statistics(64, seed=2, batch_size=64)
+    even = [n(l.moving_variance).copy() for l in batch_norms(gan.generator)]
+    z = base.draw_latents(65, LATENT, 2, gan.seed_generator)
+    expected = expected_statistics(gan.generator, [z])  # (before: it runs G in training mode)
+    gan.standing_statistics(65, seed=2, batch_size=64)
+    for layer, (mean, var), old in zip(batch_norms(gan.generator), expected, even):
+        np.testing.assert_allclose(n(layer.moving_mean), mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(n(layer.moving_variance), var, rtol=1e-4, atol=1e-5)
+        # the variances of 65 draws are about those of 64 others, not half of them
+        assert 0.75 < np.mean(n(layer.moving_variance) / old) < 1.33
+
+
+def test_batches_of_unequal_size_are_weighted_by_their_size():
+    gan = trained(bn_gan())
+    z = base.draw_latents(40, LATENT, 4, gan.seed_generator)
+    expected = expected_statistics(gan.generator, [z[:30], z[30:]])
+    base.batch_norm_statistics(gan.generator, [z[:30], z[30:]])
+    for layer, (mean, var) in zip(batch_norms(gan.generator), expected):
+        np.testing.assert_allclose(n(layer.moving_mean), mean, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(n(layer.moving_variance), var, rtol=1e-4, atol=1e-5)
+
+
+def test_a_batch_of_one_is_refused_and_changes_nothing():
+    gan = trained(bn_gan())
+    before = [n(v).copy() for v in gan.generator.non_trainable_variables]
+    z = base.draw_latents(9, LATENT, 0, gan.seed_generator)
+    with pytest.raises(ValueError, match="at least 2 samples.*Received: a batch of 1"):
+        base.batch_norm_statistics(gan.generator, [z[:8], z[8:]])
+    for v, old in zip(gan.generator.non_trainable_variables, before):
+        np.testing.assert_array_equal(n(v), old)
+    for kwargs, name in (({"num_samples": 1}, "num_samples"), ({"batch_size": 1}, "batch_size")):
+        with pytest.raises(ValueError, match=f"{name} must be at least 2.*Received: {name}=1"):
+            gan.standing_statistics(**kwargs)
+    for v, old in zip(gan.generator.non_trainable_variables, before):
+        np.testing.assert_array_equal(n(v), old)
 
 
 def test_inference_matches_training_mode_after_it():
