@@ -101,11 +101,18 @@ def positive_int_sequence(name, value):
 
 
 def seed(name, value):
-    """An RNG seed: ``int`` or ``None`` (NumPy integers accepted)."""
+    """An RNG seed: ``int`` in ``[0, 2**31)`` or ``None`` (NumPy integers accepted).
+
+    The range is what every backend takes: Keras' SeedGenerator state is
+    int32 under PyTorch, JAX's random keys are uint32, and NumPy's
+    generators refuse negative seeds.
+    """
     if value is None:
         return None
     if not is_int(value):
         raise ArgumentTypeError(f"{name} must be an int or None. {_received(name, value)}")
+    if not 0 <= value < 2**31:
+        raise ValueError(f"{name} must be an int in [0, 2**31) or None. {_received(name, value)}")
     return int(value)
 
 

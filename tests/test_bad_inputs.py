@@ -420,3 +420,20 @@ def test_corrupt_keras_file_is_named_not_reported_missing(saved_ae, tmp_path):
     loaded = keras_gen.saving.load_model(saved_ae)
     assert type(loaded) is keras_gen.AutoEncoder
     assert os.path.getsize(saved_ae) > 1000
+
+
+@pytest.mark.parametrize("bad", [-1, 2**31, 2**40])
+def test_a_seed_outside_int32_is_named_on_every_backend(bad):
+    """PyTorch's seed state is int32, JAX's keys uint32: the same seeds are refused everywhere, by name."""
+    g = keras_gen.networks.dcgan_generator(4, (8, 8, 1), filters=(4,))
+    d = keras_gen.networks.dcgan_discriminator((8, 8, 1), filters=(4,))
+    message = rf"seed must be an int in \[0, 2\*\*31\) or None. Received: seed={bad}"
+    with pytest.raises(ValueError, match=message):
+        keras_gen.GAN(g, d, latent_dim=4, seed=bad)
+    gan = keras_gen.GAN(g, d, latent_dim=4, seed=2**31 - 1)  # the largest one works
+    assert gan.sample(2, seed=0).shape == (2, 8, 8, 1)
+    with pytest.raises(ValueError, match=message):
+        gan.sample(2, seed=bad)
+    with pytest.raises(ValueError, match=message):
+        keras_gen.data.from_numpy(np.zeros((4, 8, 8, 1), "float32"), batch_size=2, shuffle=True,
+                                  seed=bad)

@@ -203,7 +203,9 @@ def test_conditional_gan_uses_the_labels():
 @pytest.mark.parametrize("kwargs, name", [({"num_samples": 0}, "num_samples"),
                                           ({"batch_size": -1}, "batch_size"),
                                           ({"num_samples": 2.5}, "num_samples"),
-                                          ({"seed": "a"}, "seed")])
+                                          ({"seed": "a"}, "seed"),
+                                          ({"seed": -1}, r"seed must be an int in \[0, 2\*\*31\)"),
+                                          ({"seed": 2**31}, r"Received: seed=2147483648")])
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises((TypeError, ValueError), match=name):
         bn_gan().standing_statistics(**kwargs)
