@@ -111,6 +111,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from recipes import _common  # noqa: E402  (argparse and os only: --help stays fast)
@@ -555,9 +556,17 @@ def _RawGenerator(generator):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.resume_from is not None and os.path.isdir(args.resume_from):
+        fail(f"--resume-from {args.resume_from} is a folder (expected the whole-GAN .keras "
+             "file that --model-path of an earlier run wrote)")
     if args.resume_from is not None and not os.path.isfile(args.resume_from):
         fail(f"--resume-from {args.resume_from} does not exist (expected the whole-GAN .keras "
              "file that --model-path of an earlier run wrote)")
+    if (args.resume_from is not None and args.resume_from.endswith(".keras")
+            and not zipfile.is_zipfile(args.resume_from)):
+        # Keras' own message for such a file is "File not found"
+        fail(f"--resume-from {args.resume_from} is not a complete .keras file (a .keras file is "
+             "a zip archive; this one is truncated, empty or another format)")
     keras = _common.start(args)
     import keras_gen
 

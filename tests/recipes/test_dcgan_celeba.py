@@ -522,7 +522,18 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     garbage = tmp_path / "garbage.keras"
     garbage.write_text("not a model")
     err = _fails(capsys, args + ["--resume-from", str(garbage)])
-    assert f"--resume-from {garbage} is not a Keras model file" in err
+    assert (f"--resume-from {garbage} is not a complete .keras file (a .keras file is a zip "
+            "archive; this one is truncated, empty or another format)") in err
+    assert "File not found" not in err
+    folder = tmp_path / "folder.keras"
+    folder.mkdir()
+    err = _fails(capsys, args + ["--resume-from", str(folder)])
+    assert f"--resume-from {folder} is a folder" in err
+    # A zip that Keras cannot read still gets Keras' reason.
+    with zipfile.ZipFile(tmp_path / "empty_zip.keras", "w") as archive:
+        archive.writestr("readme.txt", "no model here")
+    err = _fails(capsys, args + ["--resume-from", str(tmp_path / "empty_zip.keras")])
+    assert f"--resume-from {tmp_path / 'empty_zip.keras'} is not a Keras model file" in err
     # The generator alone (what --generator-path writes) cannot resume.
     generator = keras_gen.networks.dcgan_generator(8, (16, 16, 3))
     generator.save(tmp_path / "generator.keras")
