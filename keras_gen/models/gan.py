@@ -9,6 +9,7 @@ from keras_gen import _checks as checks
 from keras_gen import backend
 from keras_gen.backend import portable
 from keras_gen import losses
+from keras_gen.models import _saving
 from keras_gen.models import base
 
 
@@ -743,6 +744,26 @@ class GAN(base.GenerativeModel):
         return self.sample(n, seed=seed, batch_size=batch_size)
 
     # -------------------------------------------------------------- config
+    def load_own_variables(self, store):
+        """Keras' loading of the GAN's own variables, naming ``lecam`` when the file's LeCam state differs.
+
+        The GAN's own variable is ``lecam_anchors`` (present with
+        ``lecam > 0``); a file written with LeCam on holds one variable more
+        than a GAN without it, and one fewer the other way round.
+        """
+        saved = sum(1 for key in store.keys() if not str(key).startswith(_saving._SEED_KEY))
+        own = len(self._trainable_variables) + len(self._non_trainable_variables)
+        with_anchors = self.lecam_anchors is not None
+        if saved != own and saved == own + (-1 if with_anchors else 1):
+            file_state = "without LeCam (lecam=0)" if with_anchors else "with LeCam (lecam > 0)"
+            raise ValueError(
+                f"The weights were saved from a GAN {file_state}, whose LeCam anchors "
+                f"{'it lacks' if with_anchors else 'this GAN lacks'}; this GAN has "
+                f"lecam={self.lecam!r}. Build the GAN with "
+                f"{'lecam=0' if with_anchors else 'the lecam > 0 it was trained with'} "
+                "to load them")
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update(

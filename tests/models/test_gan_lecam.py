@@ -105,6 +105,23 @@ def test_logs_saves_and_resumes(tmp_path):
         np.testing.assert_allclose(n(a), n(b), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("saved_with, loaded_with, match", [
+    (0.1, 0.0, r"saved from a GAN with LeCam \(lecam > 0\).*this GAN has lecam=0.0"),
+    (0.0, 0.1, r"saved from a GAN without LeCam \(lecam=0\).*this GAN has lecam=0.1"),
+])
+def test_weights_across_lecam_on_and_off_are_refused_by_name(tmp_path, saved_with, loaded_with,
+                                                              match):
+    _, gan = small_image_gan(lecam=saved_with)
+    gan.save_weights(tmp_path / "gan.weights.h5")
+    _, other = small_image_gan(lecam=loaded_with)
+    with pytest.raises(ValueError, match=match):
+        other.load_weights(tmp_path / "gan.weights.h5")
+    _, same = small_image_gan(lecam=saved_with)
+    same.load_weights(tmp_path / "gan.weights.h5")  # the same setting loads
+    for a, b in zip(gan.weights, same.weights):
+        np.testing.assert_array_equal(n(a), n(b))
+
+
 def test_off_by_default_adds_no_state():
     gan = linear_gan()
     assert gan.lecam == 0.0 and gan.lecam_anchors is None and gan.lecam_decay is None
