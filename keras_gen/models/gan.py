@@ -131,7 +131,8 @@ class GAN(base.GenerativeModel):
     towards 0. Logged (without the weight) as ``lc``, in training steps
     only. The anchors are weights of the GAN: a file saved with ``lecam > 0``
     loads only into a GAN with ``lecam > 0``, and one saved without it only
-    into a GAN without it.
+    into a GAN without it (``load_weights`` across the two raises a
+    ``ValueError`` naming ``lecam``).
 
     Args:
         generator: ``keras.Model`` mapping ``(batch, latent_dim)`` to images.
