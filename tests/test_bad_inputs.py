@@ -437,3 +437,14 @@ def test_a_seed_outside_int32_is_named_on_every_backend(bad):
     with pytest.raises(ValueError, match=message):
         keras_gen.data.from_numpy(np.zeros((4, 8, 8, 1), "float32"), batch_size=2, shuffle=True,
                                   seed=bad)
+
+
+def test_the_largest_seed_works_where_a_model_derives_a_second_stream():
+    """A GAN's consistency augmentation and a VAE's prior draw from seed + 1, kept below 2**31."""
+    g = keras_gen.networks.dcgan_generator(4, (8, 8, 1), filters=(4,))
+    d = keras_gen.networks.dcgan_discriminator((8, 8, 1), filters=(4,))
+    gan = keras_gen.GAN(g, d, latent_dim=4, seed=2**31 - 1, consistency=1.0)
+    assert gan.consistency_augment.seed == 0
+    vae = keras_gen.VAE(keras_gen.networks.dense_encoder((8, 8, 1), 2, variational=True),
+                        keras_gen.networks.dense_decoder(2, (8, 8, 1)), seed=2**31 - 1)
+    assert vae.sample(3).shape == (3, 8, 8, 1)

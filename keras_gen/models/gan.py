@@ -318,7 +318,7 @@ class GAN(base.GenerativeModel):
             from keras_gen import augment as augment_module
 
             # Its own stream: the latent draws use `seed` itself.
-            seed = None if self.seed is None else self.seed + 1
+            seed = None if self.seed is None else (self.seed + 1) % 2**31  # seeds are < 2**31
             consistency_augment = augment_module.DiffAugment("translation", seed=seed)
         self.consistency_augment = consistency_augment
         self.lecam = checks.non_negative_float("lecam", lecam)
