@@ -37,6 +37,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
 DETERMINISTIC_THREADS = 2
 
 
+def seed(text):
+    """argparse type of ``--seed``: an int in ``[0, 2**31)``, what every backend's seeding takes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an int. Received: --seed={text}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must be an int in [0, 2**31). Received: --seed={text}")
+    return value
+
+
 def add_deterministic_flag(parser, default):
     parser.add_argument(
         "--deterministic", action=argparse.BooleanOptionalAction, default=default,

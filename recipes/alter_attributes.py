@@ -184,7 +184,7 @@ def build_parser():
     p.add_argument("--load-model", default=None,
                    help="alter with this saved VAE (--save-model) instead of training one; "
                         "the data options must match the run that saved it")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, noise and pictures")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of weights, noise and pictures")
     p.add_argument("--out-dir", default=os.path.join("outputs", "alter_attributes"),
                    help="where the PNG grids go")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")

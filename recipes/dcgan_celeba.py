@@ -225,7 +225,7 @@ def parse_args(argv=None):
                    help="G's Adam learning rate (default: 2 x --learning-rate on colour images, "
                         "4 x on grey ones)")
     p.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 (both players)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, latent draws and the sample grid")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of weights, latent draws and the sample grid")
     p.add_argument("--out-dir", default=None, help="sample grids (default outputs/dcgan_<dataset>)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="BackupAndRestore folder (default <out-dir>/backup); delete it to start over")

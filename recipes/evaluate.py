@@ -78,7 +78,7 @@ def parse_args(argv=None):
                         "saved_models/dcgan_digits_generator.keras from dcgan_celeba.py --dataset digits")
     p.add_argument("--refine-steps", type=int, default=100,
                    help="steps of keras_gen.latent.refine_codes for the refined-compression line (0: skip)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, draws and pictures")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of weights, draws and pictures")
     p.add_argument("--out-dir", default=os.path.join("outputs", "evaluate"), help="where the PNGs go")
     p.add_argument("--verbose", default="auto", help="Keras fit verbosity (auto, 0, 1, 2)")
     p.add_argument("--reproduce", action="store_true",

@@ -74,7 +74,7 @@ def parse_args(argv=None):
     p.add_argument("--image-size", type=int, default=28, help="digits are resized to this")
     p.add_argument("--train-size", type=int, default=None,
                    help="use only the first N training digits (None: all 1437)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the tuner, weights and noise")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of the tuner, weights and noise")
     p.add_argument("--directory", default=os.path.join("outputs", "tune_vae"),
                    help="the tuner's results directory (rerun to resume)")
     p.add_argument("--project-name", default="search", help="subdirectory of --directory")

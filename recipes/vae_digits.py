@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--reconstruction", choices=["mse", "bce"], default="bce",
                    help="reconstruction loss")
     p.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights, noise and pictures")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of weights, noise and pictures")
     p.add_argument("--out-dir", default=os.path.join("outputs", "vae_digits"),
                    help="where the PNGs go")
     p.add_argument("--model-path", default=os.path.join("saved_models", "vae_digits.keras"),

@@ -115,6 +115,23 @@ def test_steps_per_epoch_past_the_data_repeats_it(tmp_path, capsys):
     assert "Generator steps trained in all (this run and any it resumed): 12" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name", RECIPES)
+@pytest.mark.parametrize("value, message", [
+    ("-1", "must be an int in [0, 2**31). Received: --seed=-1"),
+    ("2147483648", "must be an int in [0, 2**31). Received: --seed=2147483648"),
+    ("1.5", "must be an int. Received: --seed=1.5"),
+])
+def test_a_seed_outside_what_every_backend_takes_is_a_usage_error(name, value, message, capsys):
+    recipe = load_recipe(name)
+    with pytest.raises(SystemExit) as info:
+        recipe.parse_args(["--seed", value])
+    assert info.value.code == 2
+    assert f"argument --seed: {message}" in capsys.readouterr().err
+    parsed = recipe.parse_args(["--seed", "2147483647"])
+    args = parsed[0] if isinstance(parsed, tuple) else parsed  # alter_attributes: (args, ...)
+    assert args.seed == 2**31 - 1
+
+
 def test_non_positive_steps_per_epoch_is_refused(capsys):
     with pytest.raises(SystemExit) as info:
         load_recipe("dcgan_celeba").parse_args(["--steps-per-epoch", "0"])
