@@ -128,7 +128,7 @@ def test_a_seed_outside_what_every_backend_takes_is_a_usage_error(name, value, m
     assert info.value.code == 2
     assert f"argument --seed: {message}" in capsys.readouterr().err
     parsed = recipe.parse_args(["--seed", "2147483647"])
-    args = parsed[0] if isinstance(parsed, tuple) else parsed  # alter_attributes: (args, ...)
+    args = parsed[-1] if isinstance(parsed, tuple) else parsed  # alter_attributes: (parser, args)
     assert args.seed == 2**31 - 1
 
 
