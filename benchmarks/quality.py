@@ -393,6 +393,9 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
     if options.get("top_k") is not None:
         gan_kwargs["top_k"], gan_kwargs["top_k_steps"] = options["top_k"], options["top_k_steps"]
     if options.get("g_network") == "tutorial":
+        if g_kwargs:
+            raise ValueError(f"g_filters / g_upsampling do not apply to the tutorial's generator "
+                             f"(g_network='tutorial'). Received: {g_kwargs}")
         generator = tutorial_generator(latent_dim, shape, seed)
     else:
         generator = keras_gen.networks.dcgan_generator(latent_dim, shape, **g_kwargs)

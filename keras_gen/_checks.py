@@ -151,23 +151,26 @@ def real(
 
 
 def _float32_representable(name, value):
-    """``value`` if float32 holds it as a finite number that is 0 only when ``value`` is."""
-    stored = np.float32(value) if abs(value) <= float(np.finfo(np.float32).max) else np.inf
-    if not np.isfinite(stored) or (value != 0 and stored == 0):
-        raise ValueError(f"{name} must be representable in float32 (magnitude 0 or between "
-                         f"{float(np.finfo(np.float32).smallest_subnormal):g} and "
-                         f"{float(np.finfo(np.float32).max):g}), where the model computes with it. "
+    """``value`` if it is 0 or a normal float32 number in magnitude.
+
+    Larger values are inf in float32; smaller non-zero ones are subnormal
+    there, which TensorFlow and XLA flush to 0 in arithmetic.
+    """
+    tiny, largest = float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max)
+    if value != 0 and not tiny <= abs(value) <= largest:
+        raise ValueError(f"{name} must be 0 or between {tiny:g} and {largest:g} in magnitude "
+                         f"(float32's normal numbers, where the model computes with it). "
                          f"{_received(name, value)}")
     return value
 
 
 def non_negative_float(name, value):
-    """``value`` as a finite ``float`` >= 0 that float32 holds (neither inf nor rounded to 0)."""
+    """``value`` as a finite ``float`` >= 0 that float32 holds (0 or a normal float32)."""
     return _float32_representable(name, real(name, value, minimum=0.0))
 
 
 def positive_float(name, value):
-    """``value`` as a finite ``float`` > 0 that float32 holds (neither inf nor rounded to 0)."""
+    """``value`` as a finite ``float`` > 0 that float32 holds (a normal float32)."""
     return _float32_representable(name, real(name, value, minimum=0.0, min_inclusive=False))
 
 

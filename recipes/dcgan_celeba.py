@@ -142,9 +142,10 @@ AUGMENT_TRANSFORMS = ("color", "translation", "cutout")
 # The generator's kernel size per --upsampling: the paper's 4x4 transposed
 # convolutions (divisible by the stride), 3x3 convolutions after a resize.
 UPSAMPLING_KERNEL = {"transpose": 4, "resize": 3}
-# The penalty weights float32 holds as finite non-zero numbers (its largest
-# value and its smallest subnormal), checked before Keras is imported.
-FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.401298464324817e-45
+# The penalty weights float32 holds as normal numbers (its largest value and
+# its smallest normal one; TensorFlow flushes smaller ones to 0), checked
+# before Keras is imported.
+FLOAT32_MAX, FLOAT32_TINY = 3.4028234663852886e38, 1.1754943508222875e-38
 
 
 def parse_args(argv=None):

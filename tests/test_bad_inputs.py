@@ -447,4 +447,5 @@ def test_the_largest_seed_works_where_a_model_derives_a_second_stream():
     assert gan.consistency_augment.seed == 0
     vae = keras_gen.VAE(keras_gen.networks.dense_encoder((8, 8, 1), 2, variational=True),
                         keras_gen.networks.dense_decoder(2, (8, 8, 1)), seed=2**31 - 1)
+    assert vae.prior_seed_generator.get_config()["seed"] == 0
     assert vae.sample(3).shape == (3, 8, 8, 1)

@@ -806,8 +806,9 @@ def batch_norm_statistics(network, batches):
         network: a ``keras.Model``.
         batches: iterable of inputs for ``network`` (an array, or a list of
             arrays for several inputs), at least one, each of at least 2
-            samples (the variance of one sample is 0): a smaller batch
-            raises ``ValueError`` and leaves every statistic as it was.
+            samples (one sample gives no variance between samples): a
+            smaller batch raises ``ValueError`` and leaves every statistic
+            as it was.
 
     Returns:
         The number of BatchNormalization layers whose statistics were set.
@@ -827,8 +828,9 @@ def batch_norm_statistics(network, batches):
         for batch in batches:
             size = int(keras.tree.flatten(batch)[0].shape[0])
             if size < 2:
-                raise ValueError("Every batch of batches must hold at least 2 samples (the "
-                                 f"variance of one sample is 0). Received: a batch of {size}")
+                raise ValueError("Every batch of batches must hold at least 2 samples (one "
+                                 "sample gives no variance between samples). Received: a "
+                                 f"batch of {size}")
             network(batch, training=True)
             for total, layer in zip(sums, layers):
                 mean = ops.convert_to_numpy(layer.moving_mean).astype("float64")

@@ -186,7 +186,7 @@ class GAN(base.GenerativeModel):
             T, called as ``layer(images, training=True)`` (differentiable
             or not: no gradient flows to the images); not adaptive (no
             ``observe``) and not the ``augment`` layer itself. Defaults to None:
-            ``keras_gen.augment.DiffAugment("translation", seed=seed + 1)``
+            ``keras_gen.augment.DiffAugment("translation", seed=(seed + 1) % 2**31)``
             (shifts of up to 1/8 of the image, the paper's CIFAR-10
             translation) when ``consistency > 0``. Refused with
             ``consistency=0``.
@@ -686,11 +686,11 @@ class GAN(base.GenerativeModel):
         weights but the statistics of the raw ones, and samples suffer from
         the mismatch. This sets each trainable BatchNormalization layer's
         moving mean and variance to the mean over ``num_samples`` draws of
-        z ~ N(0, I), in ``max(1, num_samples // batch_size)`` batches of
-        equal size (give or take one draw; ``batch_size`` or more each, the
-        remainder spread over them rather than left as a small last batch),
-        of the batch statistics G computes in training mode with the weights
-        it holds now, each batch weighted by its size (BigGAN's
+        z ~ N(0, I), in ``ceil(num_samples / batch_size)`` batches of equal
+        size (give or take one draw, so at most ``batch_size`` each and no
+        small last batch; with ``batch_size=2`` and an odd ``num_samples``,
+        one batch of 3), of the batch statistics G computes in training mode
+        with the weights it holds now, each batch weighted by its size (BigGAN's
         "standing statistics", Brock et al. 2019). G's weights, every other
         variable of G and the GAN's random streams do not change (with the
         default int ``seed``), so a ``fit`` after it trains exactly as it
@@ -704,10 +704,9 @@ class GAN(base.GenerativeModel):
                 draws, or one per draw), best drawn like the training labels.
             seed: int or None: the draws of z are reproducible from an int;
                 with None the model's SeedGenerator advances.
-            batch_size: int >= 2, the fewest draws per batch (a batch of
-                ``num_samples`` when that is smaller); the statistics are the
-                mean of the per-batch ones, so use about the training batch
-                size or more.
+            batch_size: int >= 2, the most draws per batch (see above);
+                the statistics are the mean of the per-batch ones, so use
+                about the training batch size or more.
 
         Returns:
             The number of BatchNormalization layers whose statistics were
@@ -717,11 +716,13 @@ class GAN(base.GenerativeModel):
         batch_size = checks.positive_int("batch_size", batch_size)
         for name, value in (("num_samples", num_samples), ("batch_size", batch_size)):
             if value < 2:
-                raise ValueError(f"{name} must be at least 2: the variance of one sample is 0. "
+                raise ValueError(f"{name} must be at least 2: one sample gives no variance "
+                                 "between samples. "
                                  f"Received: {name}={value}")
         condition = self._standing_condition(labels, num_samples)
         z = base.draw_latents(num_samples, self.latent_dim, seed, self._prior_seed_generator())
-        count = max(1, num_samples // batch_size)
+        # ceil(num_samples / batch_size) batches, but none of a single draw
+        count = max(1, min(-(-num_samples // batch_size), num_samples // 2))
         edges = [num_samples * k // count for k in range(count + 1)]
         batches = (self._generator_inputs(z[a:b], None if condition is None else condition[a:b])
                    for a, b in zip(edges[:-1], edges[1:]))

@@ -101,6 +101,9 @@ def test_keras_gen_dcgan_follows_the_options(quality):
     images = keras.ops.convert_to_numpy(tutorial.generator(codes, training=False))
     assert images.shape == (3, 28, 28, 1) and np.all(np.abs(images) <= 1.0)
     assert tutorial.latent_dim == 4 and tutorial.generator.name == "tutorial_generator"
+    with pytest.raises(ValueError, match="do not apply to the tutorial's generator"):
+        quality.keras_gen_dcgan(quality.gan_options("g_tut+g_k5"), seed=0, shape=(28, 28, 1),
+                                latent_dim=4)
 
 
 @tensorflow_only

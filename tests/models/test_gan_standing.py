@@ -58,8 +58,8 @@ def expected_statistics(generator, z_batches):
 def test_statistics_are_the_mean_of_the_batch_moments():
     gan = trained(bn_gan())
     z = base.draw_latents(100, LATENT, 5, gan.seed_generator)  # the z that seed=5 draws
-    # 100 // 32 = 3 batches, the remainder spread over them: 33, 33, 34 draws
-    expected = expected_statistics(gan.generator, [z[:33], z[33:66], z[66:]])
+    # ceil(100 / 32) = 4 batches of equal size: 25 draws each
+    expected = expected_statistics(gan.generator, [z[:25], z[25:50], z[50:75], z[75:]])
     before = [n(l.moving_mean) for l in batch_norms(gan.generator)]
     momenta = [l.momentum for l in batch_norms(gan.generator)]
     assert gan.standing_statistics(100, seed=5, batch_size=32) == 2
@@ -72,18 +72,36 @@ def test_statistics_are_the_mean_of_the_batch_moments():
 
 
 def test_a_remainder_does_not_make_a_small_batch():
-    """One draw more than a batch gives one batch of 65, not 64 + 1 (whose variance is 0)."""
+    """One draw more than a batch gives batches of 32 and 33, not 64 + 1 (whose variance is 0)."""
     gan = trained(bn_gan())
     gan.standing_statistics(64, seed=2, batch_size=64)
     even = [n(l.moving_variance).copy() for l in batch_norms(gan.generator)]
     z = base.draw_latents(65, LATENT, 2, gan.seed_generator)
-    expected = expected_statistics(gan.generator, [z])  # (before: it runs G in training mode)
+    # (before: it runs G in training mode)
+    expected = expected_statistics(gan.generator, [z[:32], z[32:]])
     gan.standing_statistics(65, seed=2, batch_size=64)
     for layer, (mean, var), old in zip(batch_norms(gan.generator), expected, even):
         np.testing.assert_allclose(n(layer.moving_mean), mean, rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(n(layer.moving_variance), var, rtol=1e-4, atol=1e-5)
         # the variances of 65 draws are about those of 64 others, not half of them
         assert 0.75 < np.mean(n(layer.moving_variance) / old) < 1.33
+
+
+@pytest.mark.parametrize("num_samples, batch_size, sizes", [
+    (100, 32, [25, 25, 25, 25]), (65, 64, [32, 33]), (10, 64, [10]), (5, 2, [2, 3]), (2, 2, [2]),
+])
+def test_batches_are_equal_and_at_most_batch_size(monkeypatch, num_samples, batch_size, sizes):
+    seen = []
+    original = base.batch_norm_statistics
+
+    def spy(network, batches):
+        batches = list(batches)
+        seen.extend(len(b) for b in batches)
+        return original(network, batches)
+
+    monkeypatch.setattr(base, "batch_norm_statistics", spy)
+    bn_gan().standing_statistics(num_samples, batch_size=batch_size)
+    assert seen == sizes
 
 
 def test_batches_of_unequal_size_are_weighted_by_their_size():
