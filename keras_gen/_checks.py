@@ -100,6 +100,15 @@ def positive_int_sequence(name, value):
     return tuple(int(v) for v in value)
 
 
+# Seeds are below this on every backend (see `seed`).
+SEED_LIMIT = 2**31
+
+
+def derived_seed(value):
+    """The seed of a model's second random stream: ``value + 1`` kept below ``SEED_LIMIT`` (None stays None)."""
+    return None if value is None else (value + 1) % SEED_LIMIT
+
+
 def seed(name, value):
     """An RNG seed: ``int`` in ``[0, 2**31)`` or ``None`` (NumPy integers accepted).
 
@@ -111,7 +120,7 @@ def seed(name, value):
         return None
     if not is_int(value):
         raise ArgumentTypeError(f"{name} must be an int or None. {_received(name, value)}")
-    if not 0 <= value < 2**31:
+    if not 0 <= value < SEED_LIMIT:
         raise ValueError(f"{name} must be an int in [0, 2**31) or None. {_received(name, value)}")
     return int(value)
 

@@ -318,8 +318,8 @@ class GAN(base.GenerativeModel):
             from keras_gen import augment as augment_module
 
             # Its own stream: the latent draws use `seed` itself.
-            seed = None if self.seed is None else (self.seed + 1) % 2**31  # seeds are < 2**31
-            consistency_augment = augment_module.DiffAugment("translation", seed=seed)
+            consistency_augment = augment_module.DiffAugment(
+                "translation", seed=checks.derived_seed(self.seed))
         self.consistency_augment = consistency_augment
         self.lecam = checks.non_negative_float("lecam", lecam)
         if lecam_decay is not None and self.lecam == 0:
@@ -756,7 +756,7 @@ class GAN(base.GenerativeModel):
         saved = sum(1 for key in store.keys() if not str(key).startswith(_saving._SEED_KEY))
         own = len(self._trainable_variables) + len(self._non_trainable_variables)
         with_anchors = self.lecam_anchors is not None
-        if saved != own and saved == own + (-1 if with_anchors else 1):
+        if saved == own + (-1 if with_anchors else 1):
             file_state = "without LeCam (lecam=0)" if with_anchors else "with LeCam (lecam > 0)"
             raise ValueError(
                 f"The weights were saved from a GAN {file_state}, whose LeCam anchors "

@@ -110,7 +110,7 @@ class VAE(EncoderDecoderModel):
             kl_weight=kl_weight, seed=self.seed, free_bits=free_bits, name="sampling"
         )
         self.prior_seed_generator = keras.random.SeedGenerator(
-            None if self.seed is None else (self.seed + 1) % 2**31, name="prior_seed"
+            checks.derived_seed(self.seed), name="prior_seed"
         )
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
