@@ -109,19 +109,21 @@ def derived_seed(value):
     return None if value is None else (value + 1) % SEED_LIMIT
 
 
-def seed(name, value):
-    """An RNG seed: ``int`` in ``[0, 2**31)`` or ``None`` (NumPy integers accepted).
+def seed(name, value, allow_none=True):
+    """An RNG seed: ``int`` in ``[0, 2**31)``, or ``None`` when ``allow_none``
+    (NumPy integers accepted).
 
     The range is what every backend takes: Keras' SeedGenerator state is
     int32 under PyTorch, JAX's random keys are uint32, and NumPy's
     generators refuse negative seeds.
     """
-    if value is None:
+    if value is None and allow_none:
         return None
+    none = " or None" if allow_none else ""
     if not is_int(value):
-        raise ArgumentTypeError(f"{name} must be an int or None. {_received(name, value)}")
+        raise ArgumentTypeError(f"{name} must be an int{none}. {_received(name, value)}")
     if not 0 <= value < SEED_LIMIT:
-        raise ValueError(f"{name} must be an int in [0, 2**31) or None. {_received(name, value)}")
+        raise ValueError(f"{name} must be an int in [0, 2**31){none}. {_received(name, value)}")
     return int(value)
 
 

@@ -449,3 +449,35 @@ def test_the_largest_seed_works_where_a_model_derives_a_second_stream():
                         keras_gen.networks.dense_decoder(2, (8, 8, 1)), seed=2**31 - 1)
     assert vae.prior_seed_generator.get_config()["seed"] == 0
     assert vae.sample(3).shape == (3, 8, 8, 1)
+
+
+@pytest.mark.parametrize("bad", [-1, 2**31])
+def test_metric_and_dataset_seeds_follow_the_same_rule(bad):
+    """KID's subset draws, the shapes factors, the likelihood bounds and the extractors
+    take the models' seed range; a seed outside it is named before any work is done."""
+    features = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    message = rf"seed must be an int in \[0, 2\*\*31\)( or None)?. Received: seed={bad}"
+    with pytest.raises(ValueError, match=message):
+        keras_gen.metrics.kid_from_features(features, features, seed=bad)
+    with pytest.raises(ValueError, match=message):
+        keras_gen.data.shapes.shape_factors("test", num_examples=2, seed=bad)
+    with pytest.raises(ValueError, match=message):
+        keras_gen.metrics.digits_feature_extractor(seed=bad)
+    vae = keras_gen.VAE(keras_gen.networks.dense_encoder((8, 8, 1), 2, variational=True),
+                        keras_gen.networks.dense_decoder(2, (8, 8, 1)), seed=0)
+    with pytest.raises(ValueError, match=message):
+        keras_gen.metrics.importance_weighted_nll(vae, np.zeros((2, 8, 8, 1), "float32"), k=2,
+                                                 seed=bad)
+    # the largest seed works, and a seed of None draws fresh subsets for KID
+    assert keras_gen.data.shapes.shape_factors("test", num_examples=2, seed=2**31 - 1)["radius"].shape == (2,)
+    assert np.isfinite(keras_gen.metrics.kid_from_features(features, features, seed=None)[0])
+
+
+@pytest.mark.parametrize("argument,value,error", [
+    ("subsets", 0, ValueError), ("subsets", "5", TypeError),
+    ("subset_size", 1, ValueError), ("subset_size", 2.5, TypeError),
+    ("subset_size", 30, ValueError)])
+def test_kid_arguments_are_named(argument, value, error):
+    features = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
+    with pytest.raises(error, match=rf"{argument}.*Received: {argument}={value!r}"):
+        keras_gen.metrics.kid_from_features(features, features, **{argument: value})

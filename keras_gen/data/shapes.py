@@ -308,7 +308,7 @@ def shape_factors(split="train", num_examples=None, seed=0):
     """
     _checks.choice("split", split, SHAPES_SPLITS)
     n = _check_count("num_examples", num_examples, split)
-    seed = _checks.integer("seed", seed, minimum=0)
+    seed = _checks.seed("seed", seed, allow_none=False)
     table = _factors(split, int(seed))[:n]
     return {name: table[:, i].copy() for i, name in enumerate(FACTOR_NAMES)}
 
@@ -337,7 +337,7 @@ def load_shapes(
         value_range: pair `(low, high)`. Defaults to `(0.0, 1.0)`.
         num_examples: `None` or int, the first `num_examples` images of the
             split. Defaults to `None` (all).
-        seed: int >= 0, the seed of the factor draws. Defaults to `0`.
+        seed: int in [0, 2**31), the seed of the factor draws. Defaults to `0`.
         with_labels: bool, whether to also return the attribute vectors.
             Defaults to `True`.
 
@@ -356,7 +356,7 @@ def load_shapes(
     height, width = _checks.image_size("image_size", image_size, allow_none=False)
     value_range = _checks.value_range("value_range", value_range)
     n = _check_count("num_examples", num_examples, split)
-    seed = _checks.integer("seed", seed, minimum=0)
+    seed = _checks.seed("seed", seed, allow_none=False)
     _checks.boolean("with_labels", with_labels)
     factors = _factors(split, int(seed))[:n]
     x = _to_value_range(_render(factors, height, width), value_range)
@@ -453,7 +453,7 @@ def render_indices(split, indices, height, width, seed=0):
         indices: int array-like of row indices into the split (NumPy
             indexing: negative indices count from the end).
         height, width: ints, the image size.
-        seed: int >= 0, the seed of the factor draws. Defaults to `0`.
+        seed: int in [0, 2**31), the seed of the factor draws. Defaults to `0`.
 
     Returns:
         `(x, y)` as `load_shapes` returns them (values in [0, 1]).
@@ -461,6 +461,6 @@ def render_indices(split, indices, height, width, seed=0):
         TensorFlow ops instead (`_render_tf`).
     """
     _checks.choice("split", split, SHAPES_SPLITS)
-    seed = _checks.integer("seed", seed, minimum=0)
+    seed = _checks.seed("seed", seed, allow_none=False)
     factors = _factors(split, seed)[np.asarray(indices)]
     return _render(factors, height, width), _labels(factors)

@@ -155,7 +155,7 @@ def digits_feature_extractor(image_size=(28, 28), epochs=20, seed=0):
     """
     image_size = checks.image_size("image_size", image_size, allow_none=False)
     epochs = checks.positive_int("epochs", epochs)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed("seed", seed, allow_none=False)
     return _trained_digits(image_size, epochs, seed)
 
 
@@ -303,7 +303,7 @@ def shapes_feature_extractor(image_size=(64, 64), epochs=8, seed=0, num_examples
 
     image_size = checks.image_size("image_size", image_size, allow_none=False)
     epochs = checks.positive_int("epochs", epochs)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed("seed", seed, allow_none=False)
     num_examples = checks.integer("num_examples", num_examples, minimum=2,
                                   maximum=SHAPES_SPLIT_SIZES["train"])
     learning_rate_decay = checks.choice("learning_rate_decay", learning_rate_decay,

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from keras_gen import _checks as checks
 from keras_gen.metrics.extractors import extract_features
 
 
@@ -103,6 +104,13 @@ def mmd2_unbiased(a, b):
     )
 
 
+def _kid_arguments(subsets, subset_size, seed):
+    """KID's ``subsets``, ``subset_size`` and ``seed``, checked (named errors)."""
+    return (checks.positive_int("subsets", subsets),
+            checks.integer("subset_size", subset_size, minimum=2, allow_none=True),
+            checks.seed("seed", seed))
+
+
 def kid_from_features(real_features, fake_features, subsets=50, subset_size=None, seed=0):
     """KID between two feature sets: mean and std of MMD^2_u over random subsets.
 
@@ -115,14 +123,16 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
         subsets: int >= 1. Defaults to 50.
         subset_size: int >= 2, defaults to ``min(n, m, 2000) // 2`` (half the
             smaller set, so that the subsets differ).
-        seed: int, seed of the subset draws.
+        seed: int in ``[0, 2**31)``, seed of the subset draws (None: fresh
+            entropy, a different draw each call).
 
     Returns:
         ``(mean, std)`` of the subset estimates.
     """
+    subsets, subset_size, seed = _kid_arguments(subsets, subset_size, seed)
     a = _features("real_features", real_features)
     b = _features("fake_features", fake_features)
-    size = subset_size or min(len(a), len(b), 2000) // 2
+    size = min(len(a), len(b), 2000) // 2 if subset_size is None else subset_size
     if not 2 <= size <= min(len(a), len(b)):
         raise ValueError(
             f"subset_size must be in [2, min(n_real, n_fake)] = [2, {min(len(a), len(b))}]. "
@@ -132,7 +142,7 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
     values = [
         mmd2_unbiased(a[rng.choice(len(a), size, replace=False)],
                       b[rng.choice(len(b), size, replace=False)])
-        for _ in range(int(subsets))
+        for _ in range(subsets)
     ]
     return float(np.mean(values)), float(np.std(values))
 
@@ -214,5 +224,6 @@ def kid(real, fake, extractor=None, subsets=50, subset_size=None, seed=0, batch_
     Arguments, extractor choice and errors as :func:`fid`; ``subsets``,
     ``subset_size`` and ``seed`` as :func:`kid_from_features`.
     """
+    _kid_arguments(subsets, subset_size, seed)  # before the (slow) features
     a, b = _both_features(real, fake, extractor, batch_size)
     return kid_from_features(a, b, subsets=subsets, subset_size=subset_size, seed=seed)

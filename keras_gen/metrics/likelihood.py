@@ -97,7 +97,7 @@ def log_importance_weights(model, x, k=100, seed=0, batch_size=None, chunk=64, l
     """
     _check_vae(model)
     k = checks.integer("k", k, minimum=1)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed("seed", seed, allow_none=False)
     x = np.asarray(x, dtype="float32")
     condition = _conditions(model, labels, len(x))
     out = []
@@ -183,7 +183,7 @@ def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_
     """
     _check_vae(model)
     samples = checks.integer("samples", samples, minimum=1)
-    seed = checks.integer("seed", seed)
+    seed = checks.seed("seed", seed, allow_none=False)
     x = np.asarray(x, dtype="float32")
     condition = _conditions(model, labels, len(x))
     out = []

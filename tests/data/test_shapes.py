@@ -168,9 +168,10 @@ def test_objects_are_anti_aliased():
         ({"num_examples": 0}, ValueError, "num_examples must be an integer >= 1 and <= 5000. Received: num_examples=0"),
         ({"num_examples": 5001}, ValueError, "Received: num_examples=5001"),
         ({"num_examples": 2.0}, TypeError, "Received: num_examples=2.0"),
-        ({"seed": None}, TypeError, "seed must be an integer >= 0. Received: seed=None"),
+        ({"seed": None}, TypeError, "seed must be an int. Received: seed=None"),
         ({"seed": 1.5}, TypeError, "Received: seed=1.5"),
-        ({"seed": -1}, ValueError, "seed must be an integer >= 0. Received: seed=-1"),
+        ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=-1"),
+            ({"seed": 2**31}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=2147483648"),
         ({"value_range": (1, 0)}, ValueError, r"Received: value_range=\(1, 0\)"),
         ({"with_labels": "yes"}, TypeError, "with_labels must be a bool. Received: with_labels='yes'"),
     ],
@@ -182,11 +183,11 @@ def test_load_shapes_bad_arguments(kwargs, error, match):
 
 
 def test_factors_and_render_indices_bad_arguments():
-    with pytest.raises(ValueError, match="seed must be an integer >= 0. Received: seed=-2"):
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*31\). Received: seed=-2"):
         shape_factors("test", num_examples=2, seed=-2)
     with pytest.raises(ValueError, match=r"split must be one of \['train', 'test'\]. Received: split='val'"):
         render_indices("val", [0], 4, 4)
-    with pytest.raises(ValueError, match="seed must be an integer >= 0. Received: seed=-1"):
+    with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*31\). Received: seed=-1"):
         render_indices("test", [0], 4, 4, seed=-1)
 
 
