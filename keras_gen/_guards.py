@@ -241,6 +241,14 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False,
                  delete_checkpoint=True):
+        if not isinstance(backup_dir, (str, os.PathLike)) or not os.fspath(backup_dir):
+            raise (ValueError if isinstance(backup_dir, str) else TypeError)(
+                f"backup_dir must be a non-empty path. Received: backup_dir={backup_dir!r}")
+        backup_dir = os.fspath(backup_dir)
+        if save_freq != "epoch":
+            save_freq = checks.positive_int("save_freq", save_freq)
+        double_checkpoint = checks.boolean("double_checkpoint", double_checkpoint)
+        delete_checkpoint = checks.boolean("delete_checkpoint", delete_checkpoint)
         super().__init__(
             backup_dir,
             save_freq=save_freq,
@@ -263,6 +271,11 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"delete it to start afresh). Keras said: {detail}"
             )
 
+        if (os.path.exists(self._training_metadata_path)
+                and not os.path.exists(self._weights_path)):
+            # The first backup writes its metadata before its weights: a kill
+            # between the two leaves metadata of weights that never landed.
+            os.remove(self._training_metadata_path)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -348,8 +361,37 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     # ---------------------------------------------------------------- save
     def on_train_end(self, logs=None):
         # Only the chief deletes the backup it wrote.
-        if backend.process_index() == 0:
-            super().on_train_end(logs)
+        if backend.process_index() == 0 and self.delete_checkpoint:
+            self.delete_backup()
+
+    def delete_backup(self):
+        """Delete this callback's backup: its own files (weights, metadata, the
+        ``double_checkpoint`` copies and temporaries of killed writes), then
+        ``backup_dir`` itself if that leaves it empty. Other files in
+        ``backup_dir`` are never touched (Keras' callback deletes the whole
+        folder)."""
+        own = [self._weights_path, self._training_metadata_path, self._prev_weights_path,
+               self._prev_training_metadata_path]
+        for path in own:
+            if os.path.isfile(path):
+                os.remove(path)
+        if not os.path.isdir(self.backup_dir):
+            return
+        names = {os.path.basename(path) for path in own}
+        weights = os.path.basename(self._weights_path)[: -len(".weights.h5")]
+        for name in os.listdir(self.backup_dir):
+            # metadata / copy temporaries ("<file>.tmp-PID") and the weights
+            # file's own atomic-save temporaries (".latest.tmp-PID.weights.h5")
+            if (any(name.startswith(f"{own_name}.tmp-") for own_name in names)
+                    or (name.startswith(f".{weights}.tmp-") and name.endswith(".weights.h5"))):
+                try:
+                    os.remove(os.path.join(self.backup_dir, name))
+                except OSError:
+                    pass
+        try:
+            os.rmdir(self.backup_dir)
+        except OSError:  # not empty (the user's files), or the working directory
+            pass
 
     def _save_model(self):
         if backend.process_index() == 0:
@@ -381,7 +423,6 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         steps = (self.params or {}).get("steps")
         if steps and steps_done >= steps:
             epoch, steps_done = epoch + 1, 0
-        self.model.save_weights(filepath=self._weights_path, overwrite=True)
         metadata = {
             "epoch": epoch,
             "batch": self._last_batch_seen,
@@ -392,6 +433,17 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             # began (now, when that epoch has not begun yet).
             "shuffle_rng": backend.shuffle_rng_state() if steps_done == 0 else self._epoch_rng,
         }
+        if not os.path.exists(self._weights_path):
+            # The first backup: metadata, then weights (a restore ignores
+            # metadata without weights), so that a kill between the two never
+            # leaves weights without the epoch they belong to. Later backups
+            # write weights first; a kill between the two files is corrected
+            # from the optimizer's step count (_load_model).
+            self._write_metadata(metadata)
+        self.model.save_weights(filepath=self._weights_path, overwrite=True)
+        self._write_metadata(metadata)
+
+    def _write_metadata(self, metadata):
         temporary = f"{self._training_metadata_path}.tmp-{os.getpid()}"
         with open(temporary, "w") as f:
             f.write(json.dumps(metadata))

@@ -111,6 +111,7 @@ import math
 import os
 import sys
 import time
+import warnings
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -302,6 +303,15 @@ def parse_args(argv=None):
     args.model_path = args.model_path or os.path.join("saved_models", f"dcgan_{name}.keras")
     args.generator_path = args.generator_path or os.path.join(
         "saved_models", f"dcgan_{name}_generator.keras")
+    for flag, path in (("--model-path", args.model_path), ("--generator-path", args.generator_path)):
+        # checked now: a bad path found when the files are written, after
+        # training, would lose the run
+        if not path.endswith(".keras"):
+            p.error(f"{flag} must be a .keras file path. Received: {flag}={path!r}")
+        if os.path.isdir(path):
+            p.error(f"{flag} {path} is a folder (expected a .keras file path)")
+    if os.path.abspath(args.model_path) == os.path.abspath(args.generator_path):
+        p.error(f"--model-path and --generator-path must differ. Received: {args.model_path!r} for both")
     if args.smoke:
         args.epochs, args.steps_per_epoch, args.batch_size = 2, 2, min(args.batch_size, 16)
     return args
@@ -527,17 +537,74 @@ def _augment_flags(augmentation):
     return f"--augment {augmentation[0]} --augment-policy {augmentation[1]}"
 
 
-def backed_up_steps(backup):
-    """Generator steps of the backup in ``backup.backup_dir`` (None when there is none)."""
+def backed_up_steps(backup, gan):
+    """Generator steps of the backup in ``backup.backup_dir`` (None when there is none).
+
+    Read from the backup's weights (loaded into ``gan``, as ``fit`` will load
+    them): a kill between the backup's two files leaves metadata of the
+    backup before. The metadata's count when the weights do not load (``fit``
+    then names the problem).
+    """
     import json
+
+    import keras
 
     if not os.path.exists(backup._weights_path):
         return None
+    try:
+        if gan.optimizer is not None and not gan.optimizer.built:
+            gan.optimizer.build(gan.trainable_variables)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gan.load_weights(backup._weights_path)
+        return int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations))
+    except Exception:  # noqa: BLE001  (a backup of other networks: fit says so)
+        pass
     try:
         with open(backup._training_metadata_path) as f:
             return json.load(f).get("iterations")
     except (OSError, ValueError):
         return None
+
+
+RUN_FILE = "recipe_run.json"
+
+
+def run_start(args, backup_steps, initial_epoch, saved_steps):
+    """``(initial_epoch, saved_steps)`` the run (or the interrupted run it resumes) started from.
+
+    A run records them in its backup folder; a rerun that resumes the backup
+    takes them from there, so that a continuation (``--resume-from``) whose
+    file was already overwritten with the result (killed while exporting)
+    still ends at the first start's epoch + ``--epochs``.
+    """
+    import json
+
+    path = os.path.join(args.checkpoint_dir, RUN_FILE)
+    if backup_steps is not None:
+        try:
+            with open(path) as f:
+                start = json.load(f)
+            return int(start["initial_epoch"]), int(start["saved_steps"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return initial_epoch, saved_steps
+    if _common.is_chief():
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+        temporary = f"{path}.tmp-{os.getpid()}"
+        with open(temporary, "w") as f:
+            json.dump({"initial_epoch": initial_epoch, "saved_steps": saved_steps}, f)
+        os.replace(temporary, path)
+    return initial_epoch, saved_steps
+
+
+def delete_backup(args, backup):
+    """Delete the backup once every file of the run is written (the chief's)."""
+    if not _common.is_chief():
+        return
+    path = os.path.join(args.checkpoint_dir, RUN_FILE)
+    if os.path.exists(path):
+        os.remove(path)
+    backup.delete_backup()
 
 
 def _RawGenerator(generator):
@@ -548,6 +615,11 @@ def _RawGenerator(generator):
         def __init__(self):
             super().__init__()
             self.weights = None
+
+        def on_train_begin(self, logs=None):
+            # after the backup's restore: a resumed run whose backup holds
+            # its last epoch trains no epoch, and fit still writes the EMA
+            self.weights = generator.get_weights()
 
         def on_epoch_end(self, epoch, logs=None):
             self.weights = generator.get_weights()
@@ -639,11 +711,14 @@ def main(argv=None):
     if args.distribute:
         _common.status(_common.data_parallel_line(keras_gen, scope, args.batch_size))
 
-    backup = keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir)
+    # Deleted by the recipe once every file is written (delete_backup): a run
+    # killed while saving or exporting resumes from it.
+    backup = keras_gen.callbacks.BackupAndRestore(args.checkpoint_dir, delete_checkpoint=False)
     # Every generator step reads one batch: skip the batches the state to
     # continue from (the backup of an interrupted run, else the saved run) has
     # trained on, so that the stream goes on as in one uninterrupted run.
-    backup_steps = backed_up_steps(backup)
+    backup_steps = backed_up_steps(backup, gan)
+    initial_epoch, saved_steps = run_start(args, backup_steps, initial_epoch, saved_steps)
     consumed = backup_steps if backup_steps is not None else saved_steps
     if consumed and steps_per_epoch is not None:
         _common.status(f"Skipping the {consumed} batches of the data stream already trained on")
@@ -712,6 +787,7 @@ def main(argv=None):
                        "(SavedModel, TFLite fp32/fp16/int8)")
         _common.check_finite(gan, "export")
         exported = keras_gen.export_for_mobile(gan, args.export_dir, name=f"dcgan_{name}")
+    delete_backup(args, backup)
     if history.history:
         final = {k: v[-1] for k, v in history.history.items()}
         per_step = ""

@@ -203,8 +203,12 @@ def test_save_removes_a_killed_process_temporary(tmp_path):
     model, _ = _vae()
     stale = tmp_path / ".model.tmp-999999999.keras"  # no such process
     stale.write_bytes(b"half-written")
+    # a temporary's own temporary: an atomic write around a model's atomic save, killed
+    (tmp_path / "..model.tmp-999999999.tmp-999999999.keras").write_bytes(b"half-written")
+    live = tmp_path / f".model.tmp-{os.getpid()}.keras.other"  # not a temporary of model.keras
+    live.write_bytes(b"kept")
     model.save(str(tmp_path / "model.keras"))
-    assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+    assert sorted(os.listdir(tmp_path)) == [live.name, "model.keras"]
 
 
 def test_save_keeps_the_good_file_when_writing_fails(tmp_path, monkeypatch):

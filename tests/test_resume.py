@@ -296,3 +296,80 @@ def test_a_backup_of_another_model_names_the_backup_dir(tmp_path):
                        match=r"The backup in .*backup does not fit this model"):
         vae.fit(images, batch_size=8, epochs=1, verbose=0,
                 callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])
+
+
+def test_first_backup_writes_its_metadata_before_its_weights(tmp_path, monkeypatch):
+    """A kill inside the first backup never leaves weights without their epoch: metadata
+    first, then weights; a restore ignores metadata whose weights never landed."""
+    sys.path.insert(0, os.path.dirname(CHILD))
+    try:
+        import resume_child
+    finally:
+        sys.path.remove(os.path.dirname(CHILD))
+    backup = str(tmp_path / "backup")
+    seen = []
+    write = keras_gen.callbacks.BackupAndRestore._write_metadata
+
+    def recording(self, metadata):
+        seen.append(os.path.exists(self._weights_path))
+        return write(self, metadata)
+
+    monkeypatch.setattr(keras_gen.callbacks.BackupAndRestore, "_write_metadata", recording)
+
+    def fit(model, data, *callbacks):
+        model.fit(data, batch_size=resume_child.BATCH, epochs=resume_child.EPOCHS,
+                  shuffle=False, verbose=0, callbacks=list(callbacks))
+
+    model, data = resume_child.build("gan")
+
+    def no_weights(*args, **kwargs):  # killed between the first metadata and weights
+        raise RuntimeError("killed")
+
+    model.save_weights = no_weights
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(model, data, keras_gen.callbacks.BackupAndRestore(backup, save_freq=4))
+    assert seen == [False]
+    assert os.listdir(backup) == ["training_metadata.json"]
+    monkeypatch.setattr(keras_gen.callbacks.BackupAndRestore, "_write_metadata", write)
+    resumed, data = resume_child.build("gan")
+    fit(resumed, data, keras_gen.callbacks.BackupAndRestore(backup, save_freq=4))
+    full, data = resume_child.build("gan")
+    fit(full, data)
+    assert int(keras.ops.convert_to_numpy(resumed.g_optimizer.iterations)) == int(
+        keras.ops.convert_to_numpy(full.g_optimizer.iterations))
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                   rtol=0, atol=TOLERANCE[keras.backend.backend()])
+
+
+def test_a_finished_run_deletes_only_its_own_backup_files(tmp_path):
+    """Keras' callback deletes the whole backup_dir; a folder of the user's files survives."""
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "training_metadata.json.tmp-999999999").write_text("{}")  # a killed write's
+    gan, real = _gan()
+    gan.fit(real, batch_size=8, epochs=2, verbose=0,
+            callbacks=[keras_gen.callbacks.BackupAndRestore(str(folder), save_freq=1,
+                                                           double_checkpoint=True)])
+    assert sorted(os.listdir(folder)) == ["notes.txt"]
+    own = tmp_path / "backup"  # a folder of its own is removed with its files
+    gan.fit(real, batch_size=8, epochs=1, verbose=0,
+            callbacks=[keras_gen.callbacks.BackupAndRestore(str(own))])
+    assert not own.exists()
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"save_freq": 0}, ValueError, "save_freq must be a positive integer. Received: save_freq=0"),
+    ({"save_freq": -3}, ValueError, "Received: save_freq=-3"),
+    ({"save_freq": True}, TypeError, "Received: save_freq=True"),
+    ({"save_freq": "batch"}, TypeError, "Received: save_freq='batch'"),
+    ({"double_checkpoint": "no"}, TypeError, "double_checkpoint must be a bool. Received: double_checkpoint='no'"),
+    ({"delete_checkpoint": 0}, TypeError, "delete_checkpoint must be a bool"),
+    ({"backup_dir": ""}, ValueError, "backup_dir must be a non-empty path. Received: backup_dir=''"),
+    ({"backup_dir": None}, TypeError, "Received: backup_dir=None"),
+])
+def test_backup_arguments_are_named(tmp_path, kwargs, error, match):
+    kwargs = {"backup_dir": str(tmp_path), **kwargs}
+    with pytest.raises(error, match=match):
+        keras_gen.callbacks.BackupAndRestore(**kwargs)

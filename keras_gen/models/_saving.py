@@ -129,12 +129,18 @@ def _atomic_target(filepath, suffix):
 
 
 def _remove_stale_temporaries(folder, base, suffix):
-    """Delete temporaries of ``base`` left by killed processes (their pid is gone)."""
+    """Delete temporaries of ``base`` left by killed processes (their pid is gone).
+
+    Also a temporary's own temporary (``..base.tmp-PID.tmp-PID.keras``: a
+    caller's atomic write around a keras-gen model's atomic ``save``), by the
+    outer pid.
+    """
     prefix = f".{base[: -len(suffix)]}.tmp-"
     for name in os.listdir(folder):
-        if not (name.startswith(prefix) and name.endswith(suffix)):
+        inner = name[1:] if name.startswith("." + prefix) else name
+        if not (inner.startswith(prefix) and inner.endswith(suffix)):
             continue
-        pid = name[len(prefix) : -len(suffix)]
+        pid = inner[len(prefix) : -len(suffix)].split(".tmp-")[0]
         if not pid.isdigit() or pid_alive(int(pid)):
             continue
         try:

@@ -629,3 +629,64 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
             "default for colour images))") in err
     # Nothing was written.
     assert not (tmp_path / "m.keras").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_continuation_killed_while_writing_its_files_ends_where_it_would_have(tmp_path, monkeypatch):
+    """The backup outlives fit until every file is written: a continuation whose
+    --model-path (its own --resume-from file) was already overwritten when it was
+    killed resumes to the same end, with G's own weights in the whole-GAN file and
+    the average (with its standing statistics) in the generator file."""
+    recipe = load_recipe("dcgan_celeba")
+    from recipes import _common
+
+    def run(tag, *extra):
+        return recipe.main(SHAPES + ["--out-dir", str(tmp_path / f"out_{tag}"),
+                                     "--checkpoint-dir", str(tmp_path / f"backup_{tag}"),
+                                     "--model-path", str(tmp_path / f"{tag}.keras"),
+                                     "--generator-path", str(tmp_path / f"{tag}_g.keras"), *extra])
+
+    run("cont", "--epochs", "1")
+    save = _common.save_keras
+
+    def killed_at_the_generator_file(model, path, note=None):
+        if path.endswith("cont_g.keras"):
+            raise KeyboardInterrupt
+        return save(model, path, note)
+
+    monkeypatch.setattr(_common, "save_keras", killed_at_the_generator_file)
+    continuation = ("--epochs", "1", "--resume-from", str(tmp_path / "cont.keras"))
+    with pytest.raises(KeyboardInterrupt):
+        run("cont", *continuation)
+    monkeypatch.setattr(_common, "save_keras", save)
+    assert b'"epochs": 2' in zipfile.ZipFile(tmp_path / "cont.keras").comment  # already overwritten
+    assert "latest.weights.h5" in os.listdir(tmp_path / "backup_cont")  # kept until the files are written
+    gan, history = run("cont", *continuation)  # the same command again
+    assert len(history.history) == 0 or len(history.history.get("d_loss", [])) == 0  # nothing left to train
+    assert not (tmp_path / "backup_cont").exists()
+    run("one", "--epochs", "2")
+    for name in ("cont.keras", "cont_g.keras"):
+        with zipfile.ZipFile(tmp_path / name) as archive:
+            assert archive.comment == zipfile.ZipFile(tmp_path / name.replace("cont", "one")).comment
+        resumed = keras.saving.load_model(tmp_path / name)
+        one = keras.saving.load_model(tmp_path / name.replace("cont", "one"))
+        variables = (lambda m: m.weights + m.d_optimizer.variables + m.g_optimizer.variables
+                     if isinstance(m, keras_gen.GAN) else m.weights)
+        assert len(variables(resumed)) == len(variables(one))
+        for a, b in zip(variables(resumed), variables(one)):
+            np.testing.assert_array_equal(n(a), n(b))
+
+
+@pytest.mark.parametrize("flag,value,message", [
+    ("--model-path", "model", "--model-path must be a .keras file path. Received: --model-path='model'"),
+    ("--generator-path", "g.h5", "--generator-path must be a .keras file path"),
+])
+def test_bad_output_paths_are_usage_errors_before_training(flag, value, message, capsys):
+    err = _fails(capsys, SHAPES + ["--epochs", "1", flag, value])
+    assert message in err
+
+
+def test_an_output_path_that_is_a_folder_is_a_usage_error(tmp_path, capsys):
+    folder = tmp_path / "adir.keras"
+    folder.mkdir()
+    err = _fails(capsys, SHAPES + ["--epochs", "1", "--model-path", str(folder)])
+    assert f"--model-path {folder} is a folder" in err
