@@ -81,7 +81,17 @@ class SampleGrid(keras.callbacks.Callback):
         scale = checks.positive_int("scale", scale)
         if value_range is not None:
             value_range = checks.value_range("value_range", value_range)
-        if "{epoch" not in filename:
+        if not isinstance(filename, str):
+            raise TypeError(f"filename must be a str. Received: filename={filename!r}")
+        try:
+            # checked now, not at the end of the first epoch
+            names = {filename.format(epoch=epoch) for epoch in (1, 2)}
+        except (KeyError, IndexError, ValueError, AttributeError, TypeError) as error:
+            raise ValueError(
+                "filename must be a str.format pattern whose only field is {epoch} (an int). "
+                f"Received: filename={filename!r} ({type(error).__name__}: {error})"
+            ) from None
+        if "{epoch" not in filename or len(names) < 2:
             raise ValueError(
                 f"filename must contain an {{epoch}} field. Received: filename={filename!r}"
             )
@@ -140,7 +150,7 @@ class SampleGrid(keras.callbacks.Callback):
                     f"labels must be None: a {type(model).__name__} is unconditional. "
                     f"Received: labels={self.labels!r}"
                 )
-            return model.decoding_network.predict(z, verbose=0)
+            return backend.predict(model.decoding_network, z, verbose=0)
         labels = self.labels
         if labels is None and spec.get("kind") == "classes":
             labels = np.arange(len(z)) % spec["num_classes"]

@@ -61,6 +61,10 @@ _DEFAULT_N = 64
 # Images per predict call of a .keras model (Keras' default, 32, costs one
 # step per 32 digits).
 _BATCH_SIZE = 256
+# The largest PNG a command writes (pixels, after --scale): about 200 MB as RGB.
+MAX_PNG_PIXELS = 2**26
+# --data .npy values may exceed PATH's value range by float round-off only.
+_RANGE_SLACK = 1e-3
 
 
 class CommandError(Exception):
@@ -622,8 +626,10 @@ class _KerasSource(_Source):
             return np.asarray(
                 self.model.decode(z, condition=condition, batch_size=_BATCH_SIZE), dtype="float32"
             )
+        from keras_gen import backend
+
         inputs = z if condition is None else [z, condition]
-        out = self.decoder.predict(inputs, batch_size=_BATCH_SIZE, verbose=0)
+        out = backend.predict(self.decoder, inputs, batch_size=_BATCH_SIZE, verbose=0)
         return np.asarray(self._base.as_float32(out), dtype="float32")
 
     def encode(self, x, condition=None):
@@ -846,6 +852,16 @@ def _write_images(args, images, cols, source, summary, array=None):
             )
     flat = images.reshape((-1,) + images.shape[-3:])
     grid = grids.image_grid(flat, cols=cols, value_range=value_range, padding=args.padding)
+    pixels = grid.shape[0] * grid.shape[1] * args.scale**2
+    if pixels > MAX_PNG_PIXELS:
+        raise CommandError(
+            f"--scale {args.scale} makes a {grid.shape[1] * args.scale}x{grid.shape[0] * args.scale} px "
+            f"image, more than {MAX_PNG_PIXELS:,} px; use a smaller --scale (or fewer images). "
+            f"Received: --scale={args.scale}"
+        )
+    if args.npy and os.path.abspath(args.npy) == os.path.abspath(args.out):
+        raise CommandError(f"--npy and --out must be different files. Received: --npy={args.npy!r} "
+                           f"and --out={args.out!r}")
     option, target = "--out", args.out
     try:
         grids.save_png(grid, args.out, scale=args.scale)
@@ -983,6 +999,19 @@ def _load_data(args, source, n, split="test", per_item=1, option="--n"):
             raise CommandError(
                 f"--data must hold images of shape (n, {height}, {width}, {channels}), PATH's. "
                 f"Received: --data={name!r} of shape {x.shape}"
+            )
+        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if not finite.all():
+            raise CommandError(
+                f"--data must hold finite values; {int((~finite).sum())} of its {len(x)} images "
+                f"hold NaN or Inf (the first is image {int(np.argmin(finite))}). Received: --data={name!r}"
+            )
+        low, high = (float(x.min()), float(x.max())) if len(x) else value_range
+        if low < value_range[0] - _RANGE_SLACK or high > value_range[1] + _RANGE_SLACK:
+            raise CommandError(
+                f"--data must hold images in PATH's value range [{value_range[0]:g}, "
+                f"{value_range[1]:g}]; its values span [{low:g}, {high:g}] (rescale them, e.g. "
+                f"0..255 images / 255). Received: --data={name!r}"
             )
     else:
         raise CommandError(

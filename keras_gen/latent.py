@@ -37,6 +37,7 @@ import numpy as np
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 from keras_gen.models import base
 
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -108,7 +109,7 @@ def decode(model, z, batch_size=None, labels=None):
     if condition is not None:
         return model.decode(z, batch_size=batch_size, condition=condition)
     network = model.decoding_network
-    return base.as_float32(network.predict(z, batch_size=batch_size, verbose=0))
+    return base.as_float32(backend.predict(network, z, batch_size=batch_size, verbose=0))
 
 
 def _is_codes(model, x, latent):

@@ -68,7 +68,8 @@ def load(path, num_threads=None):
         ValueError: the file is not a model its runtime can load (an empty,
             truncated or foreign file).
     """
-    path = os.fspath(path).rstrip("/\\")
+    path = os.fspath(path)
+    path = path.rstrip("/\\") or path
     if not os.path.exists(path):
         raise FileNotFoundError(f"No exported model at path={path!r}")
     if num_threads is not None and (not _is_int(num_threads, 1)):
@@ -89,7 +90,8 @@ def artefact_format(path):
     like an ONNX protobuf (field 1, ``ir_version``: byte 0x08), else as
     TFLite (whose interpreter then reports what is wrong with it).
     """
-    path = os.fspath(path).rstrip("/\\")
+    path = os.fspath(path)
+    path = path.rstrip("/\\") or path
     if os.path.isdir(path):
         return "saved_model"
     with open(path, "rb") as f:
@@ -109,7 +111,8 @@ def read_manifest(path):
             has a bad value, or it does not describe the artefact at
             ``path`` (format, size). The message names the manifest's path.
     """
-    path = os.fspath(path).rstrip("/\\")
+    path = os.fspath(path)
+    path = path.rstrip("/\\") or path
     manifest = path + ".json"
     if not os.path.exists(manifest):
         return None
@@ -396,12 +399,24 @@ class Runner:
                 conditional artefact, given to an unconditional one, or out
                 of range / of the wrong shape.
         """
-        x = np.asarray(x, dtype=np.float32)
+        try:
+            with np.errstate(over="ignore"):  # beyond float32: inf, refused by name below
+                x = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"Input must be an array of numbers. Received: {_brief(x)} ({error})") from None
         expected = list(self.input_shape[1:])
         if x.ndim != len(expected) + 1 or list(x.shape[1:]) != expected:
             raise ValueError(
                 f"Input must have shape (batch, {', '.join(map(str, expected))}). "
                 f"Received: shape {x.shape}"
+            )
+        if len(x) == 0:
+            raise ValueError(f"Input must hold at least one row. Received: shape {x.shape}")
+        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if not finite.all():  # float32: values beyond 3.4e38 are inf here too
+            raise ValueError(
+                f"Input must be finite (within float32); {int((~finite).sum())} of {len(x)} rows hold "
+                f"NaN or Inf (the first is row {int(np.argmin(finite))})"
             )
         feeds = {self.input_name: x}
         if self.condition is None:
@@ -438,10 +453,14 @@ class Runner:
             if n is None and labels is not None and self.condition is not None:
                 labels = self.condition_vectors(labels)
                 n = len(labels)
-            if n is None or int(n) <= 0:
-                raise ValueError(f"Pass z or a positive n. Received: n={n!r}")
+            if n is None or not _is_int(n, 1):
+                raise ValueError(f"Pass z or a positive integer n. Received: n={n!r}")
+            if seed is not None and not _is_int(seed, 0):
+                raise ValueError(f"seed must be None or an integer >= 0. Received: seed={seed!r}")
             z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
-        return self(np.asarray(z, dtype=np.float32), labels)
+        with np.errstate(over="ignore"):  # beyond float32: inf, refused by name
+            z = np.asarray(z, dtype=np.float32)
+        return self(z, labels)
 
     def condition_vectors(self, labels, n=None):
         """The float32 ``(n, k)`` condition input for ``labels``, checked against the manifest.
@@ -549,6 +568,11 @@ def _describe(condition):
     return what + (f": {', '.join(names)}" if names else "")
 
 
+def _first_line(error):
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
+
+
 def _brief(value):
     """A short repr for error messages (large arrays are summarised)."""
     if isinstance(value, np.ndarray) and value.size > 8:
@@ -566,7 +590,11 @@ class TFLiteRunner(Runner):
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:  # pragma: no cover - fallback when LiteRT is absent
             from tensorflow.lite import Interpreter
-        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        except ValueError as error:
+            raise ValueError(f"path={path!r} is not a TFLite model LiteRT can load "
+                             f"({_first_line(error)})") from None
         signatures = self.interpreter.get_signature_list()
         key = SIGNATURE_KEY if SIGNATURE_KEY in signatures else next(iter(signatures))
         self._runner = self.interpreter.get_signature_runner(key)
@@ -594,8 +622,14 @@ class SavedModelRunner(Runner):
         import tensorflow as tf
 
         self._tf = tf
-        self._loaded = tf.saved_model.load(path)
-        self._fn = self._loaded.signatures[SIGNATURE_KEY]
+        try:
+            self._loaded = tf.saved_model.load(path)
+            self._fn = self._loaded.signatures[SIGNATURE_KEY]
+        except Exception as error:  # noqa: BLE001  (TensorFlow raises many kinds for a bad folder)
+            raise ValueError(
+                f"path={path!r} is not a SavedModel TensorFlow can load (missing, truncated or "
+                f"foreign files; {type(error).__name__}: {_first_line(error)})"
+            ) from None
         _, kwargs = self._fn.structured_input_signature
         self._use_signature(
             [(name, list(spec.shape.as_list())) for name, spec in kwargs.items()],

@@ -41,6 +41,10 @@ def test_sample_grid_for_a_vae_uses_the_decoder(tmp_path, images):
     ({"num_images": 0}, "num_images must be a positive integer. Received: num_images=0"),
     ({"every": -1}, "every must be a positive integer"),
     ({"filename": "x.png"}, "filename must contain an {epoch} field"),
+    # a field other than {epoch}, or a format an int does not take, fails now, not after epoch 1
+    ({"filename": "{epochs}.png"}, r"filename must be a str.format pattern .*Received: filename='\{epochs\}.png'"),
+    ({"filename": "{epoch:q}.png"}, r"filename must be a str.format pattern .*Received: filename='\{epoch:q\}.png'"),
+    ({"filename": "{epoch}_{0}.png"}, "filename must be a str.format pattern"),
 ])
 def test_sample_grid_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):

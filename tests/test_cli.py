@@ -403,3 +403,29 @@ def test_the_package_defers_its_api_only_when_started_as_the_command(monkeypatch
         monkeypatch.setattr(sys, "argv", argv)
         monkeypatch.setattr(sys, "orig_argv", orig_argv)
         assert keras_gen._started_as_command() is expected, argv
+
+
+@LOGIC
+def test_data_npy_must_be_finite_and_in_the_models_range(vae, tmp_path, capsys):
+    path, _, _ = vae
+    x = load_digits("test", image_size=8)[0][:4]
+    cases = [(np.where(np.arange(x.size).reshape(x.shape) == 70, np.nan, x),
+              "--data must hold finite values; 1 of its 4 images hold NaN or Inf (the first is image 1)"),
+             (np.round(x * 255), "--data must hold images in PATH's value range [0, 1]; its values span [0, 255]")]
+    for array, message in cases:
+        data = tmp_path / "data.npy"
+        np.save(data, array.astype("float32"))
+        code, _, err = run(["reconstruct", path, "--data", data, "--n", 4, "--out", tmp_path / "r.png"], capsys)
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "r.png").exists()
+
+
+@LOGIC
+def test_scale_and_npy_over_out_are_refused_before_writing(vae, tmp_path, capsys):
+    path, _, _ = vae
+    png = tmp_path / "g.png"
+    code, _, err = run(["generate", path, "--n", 3, "--scale", 100000, "--out", png], capsys)
+    assert code == 2 and "--scale 100000 makes a" in err and "Received: --scale=100000" in err
+    code, _, err = run(["generate", path, "--n", 3, "--out", png, "--npy", png], capsys)
+    assert code == 2 and "--npy and --out must be different files" in err
+    assert not png.exists()

@@ -85,6 +85,41 @@ def test_kid_from_features_subsets_and_errors():
     assert mean > 0 and std > 0
     with pytest.raises(ValueError, match="subset_size must be in"):
         metrics.kid_from_features(f, f, subset_size=500)
+    # features of other widths, too few rows for the default subset size
+    with pytest.raises(ValueError, match=r"the same number of features. Received: "
+                                         r"real_features.shape=\(100, 3\) and fake_features.shape=\(100, 2\)"):
+        metrics.kid_from_features(f, f[:, :2])
+    with pytest.raises(ValueError, match=r"default subset_size .* at least 4 rows .*"
+                                         r"fake_features.shape=\(3, 3\)"):
+        metrics.kid_from_features(f, f[:3])
+    assert np.isfinite(metrics.kid_from_features(f, f[:3], subset_size=2)[0])
+
+
+@pytest.mark.parametrize("function", ["fid_from_features", "kid_from_features"])
+def test_non_finite_features_are_named_not_a_scipy_error_or_nan(function):
+    f = np.random.default_rng(1).standard_normal((50, 3))
+    bad = f.copy()
+    bad[[4, 7], 1] = np.nan
+    bad[9, 0] = np.inf
+    with pytest.raises(ValueError, match=r"fake_features must be finite; 3 of 50 rows hold NaN or "
+                                         r"Inf \(rows \[4, 7, 9\]\)"):
+        getattr(metrics, function)(f, bad)
+
+
+def test_fid_of_a_nan_extractor_and_bad_sizes_are_named():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(20, 4, 4, 1)).astype("float32")
+    inputs = keras.Input((4, 4, 1))
+    log = keras.Model(inputs, keras.layers.Flatten()(keras.ops.log(inputs - 0.5)))  # NaN below 0.5
+    with pytest.raises(ValueError, match="real_features must be finite"):
+        metrics.fid(x, x, extractor=log)
+    linear = keras.Model(inputs, keras.layers.Flatten()(inputs))
+    for size in (0, -5):
+        with pytest.raises(ValueError, match=f"batch_size must be a positive integer. Received: batch_size={size}"):
+            metrics.fid(x, x, extractor=linear, batch_size=size)
+    with pytest.raises(ValueError, match=r"fake must hold at least 2 images. Received: fake.shape=\(0, 4, 4, 1\)"):
+        metrics.kid(x, x[:0], extractor=linear)
+    assert metrics.fid(x, x, extractor=linear) == pytest.approx(0.0, abs=1e-6)  # still usable
 
 
 # ------------------------------------------------- ELBO and IW-NLL bounds

@@ -53,7 +53,7 @@ def test_runner_errors(generator_tflite, tmp_path):
     runner = runtime.load(path)
     with pytest.raises(ValueError, match=r"Input must have shape \(batch, 3\). Received: shape \(2, 4\)"):
         runner(np.zeros((2, 4)))
-    with pytest.raises(ValueError, match=r"Pass z or a positive n"):
+    with pytest.raises(ValueError, match=r"Pass z or a positive integer n"):
         runner.generate()
     with pytest.raises(FileNotFoundError, match=r"No exported model at path="):
         runtime.load(tmp_path / "missing.tflite")
@@ -63,6 +63,39 @@ def test_runner_errors(generator_tflite, tmp_path):
         runner(np.zeros((2, 3)), labels=[1, 2])
     with pytest.raises(ValueError, match=r"labels must be None"):
         runner.generate(2, labels=1)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"n": 2.7}, r"positive integer n. Received: n=2.7"),
+    ({"n": "3"}, r"positive integer n. Received: n='3'"),
+    ({"n": True}, r"positive integer n. Received: n=True"),
+    ({"n": float("nan")}, r"positive integer n. Received: n=nan"),
+    ({"n": 2, "seed": -1}, r"seed must be None or an integer >= 0. Received: seed=-1"),
+    ({"n": 2, "seed": 1.5}, r"seed must be None or an integer >= 0. Received: seed=1.5"),
+    ({"z": [[0.0, np.nan, 0.0], [0.0, 0.0, 0.0]]}, r"Input must be finite .* 1 of 2 rows hold NaN or Inf \(the first is row 0\)"),
+    ({"z": [[0.0, 0.0, 1e39]]}, r"Input must be finite \(within float32\)"),
+    ({"z": np.zeros((0, 3))}, r"Input must hold at least one row. Received: shape \(0, 3\)"),
+])
+def test_runner_arguments_are_named(generator_tflite, kwargs, match):
+    _, path, _ = generator_tflite
+    with pytest.raises(ValueError, match=match):
+        runtime.load(path).generate(**kwargs)
+
+
+def test_a_damaged_artefact_is_a_value_error_naming_its_path(generator_tflite, tmp_path):
+    _, path, _ = generator_tflite
+    bad = tmp_path / "bad.tflite"
+    data = open(path, "rb").read()
+    bad.write_bytes(data[:8] + b"\0" * 64)  # the TFLite mark, then garbage
+    with pytest.raises(ValueError, match=rf"path='{bad}' is not a TFLite model LiteRT can load"):
+        runtime.load(bad)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_bytes(b"not a protocol buffer")
+    with pytest.raises(ValueError, match=rf"path='{folder}' is not a SavedModel TensorFlow can load"):
+        runtime.load(folder)
+    with pytest.raises(ValueError, match=r"path='/' is not a SavedModel"):
+        runtime.load("/")
 
 
 def test_runner_works_without_a_manifest(generator_tflite, tmp_path):

@@ -60,9 +60,11 @@ __all__ = [
     "initialize_processes",
     "input_gradient",
     "keep_forward",
+    "keep_state_on_error",
     "minimize",
     "minimize_kept",
     "misplaced_variables",
+    "predict",
     "process_count",
     "process_index",
     "record_distribution",
@@ -455,6 +457,28 @@ def after_fit(model):
     PyTorch, whose assign copies.
     """
     _impl.after_fit(model)
+
+
+def keep_state_on_error(model):
+    """A context manager around ``fit`` / ``evaluate`` / ``predict`` of ``model``:
+    an error raised inside leaves its variables usable.
+
+    JAX only: Keras' loops detach every variable's value while they run
+    (the state travels through the jitted step) and attach it again only
+    when they end normally, so an error inside one (a bad batch, a shape
+    error in a network, a callback's exception) left ``model`` without
+    weights ("'NoneType' object is not callable" from then on). On an error
+    the state of the last step that ran is attached again, and a variable
+    still without a value gets the one it had when the call began. A no-op
+    on TensorFlow and PyTorch.
+    """
+    return _impl.keep_state_on_error(model)
+
+
+def predict(network, x, **kwargs):
+    """``network.predict(x, **kwargs)`` under :func:`keep_state_on_error`."""
+    with keep_state_on_error(network):
+        return network.predict(x, **kwargs)
 
 
 def distribution_scope(model):

@@ -449,6 +449,33 @@ def after_fit(model):
             variable.assign(jax.numpy.array(value, copy=True))  # same devices and sharding
 
 
+def _variables(model):
+    found, seen = [], set()
+    optimizer = getattr(model, "optimizer", None)
+    for variable in list(model.variables) + list(getattr(optimizer, "variables", ()) or ()):
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            found.append(variable)
+    return found
+
+
+@contextlib.contextmanager
+def keep_state_on_error(model):
+    kept = [(variable, variable._value) for variable in _variables(model)]
+    try:
+        yield
+    except BaseException:
+        try:
+            model.jax_state_sync()  # the last step that ran (fit) or the state it read
+        except Exception:  # noqa: BLE001  (the original error is the one to raise)
+            pass
+        for variable, value in kept:
+            if variable._value is None:
+                variable._value = value
+        model._jax_state = None
+        raise
+
+
 def distribution_scope(model):
     distribution = getattr(model, _ATTR, None)
     if distribution is None or keras.distribution.distribution() is not None:

@@ -157,6 +157,11 @@ def after_fit(model):
     del model  # tf.Variable.assign copies.
 
 
+def keep_state_on_error(model):
+    del model  # the variables keep their values while fit / predict run
+    return contextlib.nullcontext()
+
+
 def distribution_scope(model):
     del model  # fit() re-enters model.distribute_strategy itself.
     return contextlib.nullcontext()

@@ -529,6 +529,11 @@ def after_fit(model):
     del model  # the torch backend's assign copies into the variable's own tensor.
 
 
+def keep_state_on_error(model):
+    del model  # the variables keep their values while fit / predict run
+    return contextlib.nullcontext()
+
+
 def distribution_scope(model):
     engine = getattr(model, _ATTR, None)
     if engine is None or _ACTIVE:

@@ -21,6 +21,7 @@ import numpy as np
 import keras
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 
 EXTRACTOR_NAMES = ("digits", "shapes", "inception_v3")
 
@@ -32,7 +33,7 @@ def extract_features(extractor, x, batch_size=256):
             "extractor must be a keras.Model mapping images to features. "
             f"Received: extractor={extractor!r}"
         )
-    features = extractor.predict(np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
+    features = backend.predict(extractor, np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
     features = np.asarray(features, dtype="float64")
     return features.reshape(len(features), -1)
 
@@ -343,7 +344,7 @@ def predict_attributes(images, extractor=None, batch_size=256):
             "extractor must be None, a shapes_feature_extractor or a keras.Model mapping "
             f"images to 14 attribute logits. Received: extractor={extractor!r}"
         )
-    logits = np.asarray(classifier.predict(x, batch_size=batch_size, verbose=0))
+    logits = np.asarray(backend.predict(classifier, x, batch_size=batch_size, verbose=0))
     if logits.ndim != 2 or logits.shape[1] != 14:
         raise ValueError(
             "extractor's classifier must output 14 attribute logits per image. "

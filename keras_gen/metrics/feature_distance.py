@@ -32,7 +32,23 @@ def _features(name, f):
         raise ValueError(
             f"{name} must be a 2-D array (n >= 2, features). Received: {name}.shape={f.shape}"
         )
+    bad = ~np.isfinite(f).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise ValueError(
+            f"{name} must be finite; {len(rows)} of {len(f)} rows hold NaN or Inf (rows "
+            f"{rows[:5].tolist()}{' ...' if len(rows) > 5 else ''}): an extractor given "
+            "non-finite images, or one that overflows on them"
+        )
     return f
+
+
+def _same_width(a, b):
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            "real_features and fake_features must have the same number of features. Received: "
+            f"real_features.shape={a.shape} and fake_features.shape={b.shape}"
+        )
 
 
 def frechet_distance(mu1, cov1, mu2, cov2):
@@ -132,6 +148,12 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
     subsets, subset_size, seed = _kid_arguments(subsets, subset_size, seed)
     a = _features("real_features", real_features)
     b = _features("fake_features", fake_features)
+    _same_width(a, b)
+    if subset_size is None and min(len(a), len(b)) < 4:
+        raise ValueError(
+            "KID's default subset_size (half the smaller set) needs at least 4 rows in each set. "
+            f"Received: real_features.shape={a.shape} and fake_features.shape={b.shape}"
+        )
     size = min(len(a), len(b), 2000) // 2 if subset_size is None else subset_size
     if not 2 <= size <= min(len(a), len(b)):
         raise ValueError(
@@ -173,8 +195,12 @@ def _both_features(real, fake, extractor, batch_size):
     from keras_gen.metrics.extractors import check_images
     from keras_gen.metrics.extractors import select_extractor
 
+    batch_size = checks.positive_int("batch_size", batch_size)
     real = check_images("real", real)
     fake = check_images("fake", fake)
+    for name, images in (("real", real), ("fake", fake)):
+        if len(images) < 2:
+            raise ValueError(f"{name} must hold at least 2 images. Received: {name}.shape={images.shape}")
     if real.shape[1:] != fake.shape[1:]:
         raise ValueError(
             "real and fake must hold images of the same shape. Received: "

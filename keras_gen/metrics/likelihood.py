@@ -20,6 +20,7 @@ import numpy as np
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 from keras_gen import losses
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -74,7 +75,7 @@ def _terms(model, x, samples, seed, batch_size, condition=None):
     log_prior_minus_q = np.sum(-0.5 * z**2 + 0.5 * eps**2 + z_log_sigma[:, None, :], axis=-1)
     z = z.reshape(n * samples, -1).astype("float32")
     if condition is None:
-        x_hat = model.decoding_network.predict(z, batch_size=batch_size or 256, verbose=0)
+        x_hat = backend.predict(model.decoding_network, z, batch_size=batch_size or 256, verbose=0)
     else:
         x_hat = model.decode(z, condition=np.repeat(condition, samples, axis=0),
                              batch_size=batch_size or 256)

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from keras_gen import backend
 from keras_gen.models import base
 from keras_gen.models.encoder_decoder import EncoderDecoderModel
 from keras_gen.models.encoder_decoder import check_codes
@@ -97,7 +98,7 @@ class AutoEncoder(EncoderDecoderModel):
     # ---------------------------------------------------------- inference
     def encode(self, x, batch_size=None):
         """Bottleneck codes of ``x`` as a NumPy array ``(n, latent_dim)``."""
-        return base.as_float32(self.encoder.predict(x, batch_size=batch_size, verbose=0))
+        return base.as_float32(backend.predict(self.encoder, x, batch_size=batch_size, verbose=0))
 
     def latent_codes(self, x, batch_size=None):
         """The codes of ``x`` (``encode``), NumPy ``(n, latent_dim)``."""

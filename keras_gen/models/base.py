@@ -172,6 +172,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         shape, finite values and the value range of the images the model
         must reproduce (labels are not checked as images).
         """
+        _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
@@ -183,7 +184,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             self._check_inputs("validation_data", validation_data)
         _check_steps_per_epoch(x, kwargs)
         self._check_placement("fit")
-        with backend.distribution_scope(self):
+        with backend.distribution_scope(self), backend.keep_state_on_error(self):
             try:
                 return super().fit(x, y, *args, **kwargs)
             finally:  # an EMA (use_ema) written into the weights must not block the next fit
@@ -191,14 +192,15 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""
+        _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
-        with backend.distribution_scope(self):
+        with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().evaluate(x, y, *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         self._check_placement("predict")
-        with backend.distribution_scope(self):
+        with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().predict(x, *args, **kwargs)
 
     def _check_placement(self, method):
@@ -468,7 +470,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         check_unconditional(self, labels)
         z = draw_latents(n, self.latent_dim, seed, self._prior_seed_generator())
         network = self.decoding_network
-        return as_float32(network.predict(z, batch_size=batch_size, verbose=0))
+        return as_float32(backend.predict(network, z, batch_size=batch_size, verbose=0))
 
     def _prior_seed_generator(self):
         """The SeedGenerator that ``sample(seed=None)`` advances."""
@@ -479,6 +481,21 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 #: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
 LABELS = "labels"
 TARGET = "target"
+
+
+def _refuse_weights(kwargs):
+    """keras-gen's losses take no per-example weights: ``sample_weight=`` and
+    ``class_weight=`` are refused by name (Keras drops ``sample_weight``
+    without a ``y``, and turns ``class_weight`` into sample weights that the
+    train step would refuse mid-fit)."""
+    for name in ("sample_weight", "class_weight"):
+        if kwargs.get(name) is not None:
+            value = kwargs[name]
+            shown = f"array of shape {np.shape(value)}" if hasattr(value, "shape") else repr(value)
+            raise ValueError(
+                f"keras-gen models do not support {name} (their losses weight every example "
+                f"alike). Received: {name}={shown}"
+            )
 
 
 def split_batch(data):

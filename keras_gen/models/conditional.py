@@ -34,6 +34,7 @@ import numpy as np
 from keras import ops
 
 from keras_gen import _checks as checks
+from keras_gen import backend
 from keras_gen.data import peek
 from keras_gen.models import base
 from keras_gen.models.gan import GAN
@@ -504,7 +505,7 @@ class ConditionalGAN(ConditionalModel, GAN):
         z = np.asarray(z, dtype="float32")
         if condition is None:
             condition = self.condition_vectors(labels, len(z))
-        return base.as_float32(self.generator.predict([z, condition], batch_size=batch_size, verbose=0))
+        return base.as_float32(backend.predict(self.generator, [z, condition], batch_size=batch_size, verbose=0))
 
     def get_config(self):
         config = super().get_config()
@@ -639,7 +640,7 @@ class ConditionalVAE(ConditionalModel, VAE):
         x = np.asarray(x, dtype="float32")
         if condition is None:
             condition = self.condition_vectors(labels, len(x))
-        z_mean, z_log_sigma = self.encoder.predict([x, condition], batch_size=batch_size, verbose=0)
+        z_mean, z_log_sigma = backend.predict(self.encoder, [x, condition], batch_size=batch_size, verbose=0)
         return base.as_float32((z_mean, z_log_sigma))
 
     def encode(self, x, labels=None, batch_size=None, condition=None):
@@ -656,7 +657,7 @@ class ConditionalVAE(ConditionalModel, VAE):
         z = np.asarray(z, dtype="float32")
         if condition is None:
             condition = self.condition_vectors(labels, len(z))
-        return base.as_float32(self.decoder.predict([z, condition], batch_size=batch_size, verbose=0))
+        return base.as_float32(backend.predict(self.decoder, [z, condition], batch_size=batch_size, verbose=0))
 
     def reconstruct(self, x, labels=None, batch_size=None):
         """Reconstructions of ``x`` given its ``labels`` (from the posterior mean)."""

@@ -3,6 +3,7 @@
 import keras
 
 from keras_gen import losses
+from keras_gen import backend
 from keras_gen.models import base
 
 
@@ -40,7 +41,7 @@ class EncoderDecoderModel(base.GenerativeModel):
 
     def decode(self, z, batch_size=None):
         """Images decoded from codes ``z`` as a NumPy array."""
-        return base.as_float32(self.decoder.predict(z, batch_size=batch_size, verbose=0))
+        return base.as_float32(backend.predict(self.decoder, z, batch_size=batch_size, verbose=0))
 
     def reconstruct(self, x, batch_size=None):
         """Reconstructions of ``x`` (``predict``) as a NumPy array."""

@@ -1,0 +1,91 @@
+"""An error inside fit / evaluate / predict leaves the model usable (JAX used to lose its
+weights: Keras' loops detach them while they run), and per-example weights are refused."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_gen
+from tests import helpers
+
+
+def _ae():
+    keras.utils.set_random_seed(0)
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(), helpers.tiny_decoder())
+    ae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return ae
+
+
+def _weights(model):
+    return [np.array(w) for w in model.get_weights()]
+
+
+class _RaiseAt(keras.callbacks.Callback):
+    def __init__(self, step):
+        super().__init__()
+        self.step, self.seen = step, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.step:
+            raise RuntimeError("stop here")
+
+
+def test_an_error_inside_fit_keeps_the_steps_trained_so_far(images):
+    ae = _ae()
+    before = _weights(ae)
+    with pytest.raises(RuntimeError, match="stop here"):
+        ae.fit(images, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[_RaiseAt(3)])
+    after = _weights(ae)  # raised "'NoneType' object is not callable" on JAX
+    assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 3
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))  # three steps kept
+    assert all(np.isfinite(a).all() for a in after)
+    # the same three steps, uninterrupted
+    other = _ae()
+    other.fit(images[:24], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(after, _weights(other)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    ae.fit(images, batch_size=8, epochs=1, verbose=0)  # and it trains on
+    assert ae.reconstruct(images[:2]).shape == images[:2].shape
+
+
+def test_an_error_inside_predict_leaves_the_networks_usable(images):
+    ae = _ae()
+    ae.fit(images, batch_size=8, epochs=1, verbose=0)
+    codes = ae.encode(images[:4])
+    with pytest.raises(Exception):  # noqa: B017  (the backends word a shape error differently)
+        ae.encode(np.zeros((2, 5, 5, 1), "float32"))
+    np.testing.assert_array_equal(ae.encode(images[:4]), codes)
+    with pytest.raises(Exception):  # noqa: B017
+        keras_gen.backend.predict(ae.encoder, np.zeros((2, 5, 5, 1), "float32"), verbose=0)
+    np.testing.assert_array_equal(ae.encode(images[:4]), codes)
+    with pytest.raises(Exception):  # noqa: B017
+        ae.predict(np.zeros((2, 5, 5, 1), "float32"), verbose=0)
+    np.testing.assert_array_equal(ae.encode(images[:4]), codes)
+    ae.fit(images, batch_size=8, epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+@pytest.mark.parametrize("name,value,shown", [
+    ("sample_weight", np.zeros(32), "array of shape (32,)"),
+    ("class_weight", {0: 1.0, 1: 2.0}, "{0: 1.0, 1: 2.0}"),
+])
+def test_per_example_weights_are_refused_by_name(images, method, name, value, shown):
+    ae = _ae()
+    before = _weights(ae)
+    if method == "evaluate" and name == "class_weight":
+        pytest.skip("evaluate takes no class_weight")
+    labels = np.arange(len(images)) % 2
+    with pytest.raises(ValueError, match=rf"keras-gen models do not support {name} .*"
+                                         rf"Received: {name}={re_escape(shown)}"):
+        getattr(ae, method)(images, labels, verbose=0, **{name: value})
+    with pytest.raises(ValueError, match=rf"do not support {name}"):  # without a y too
+        getattr(ae, method)(images, verbose=0, **{name: value})
+    for a, b in zip(before, _weights(ae)):
+        np.testing.assert_array_equal(a, b)
+
+
+def re_escape(text):
+    import re
+
+    return re.escape(text)
