@@ -121,14 +121,20 @@ class ConditionalModel:
                 f"labels must be one tensor of {self._what()}. Received: labels={labels!r}"
             )
         dtype = base._dtype_name(labels)
-        shape = tuple(labels.shape)
+        try:
+            shape = tuple(labels.shape)
+        except ValueError:
+            # TensorFlow's relaxed retrace (labels of shape (n,) in one fit,
+            # (n, 1) in the next) leaves the rank unknown; fit checked the
+            # shapes on the data, so they are (batch,) / (batch, 1) / (batch, k).
+            shape = None
         if self.num_classes is not None:
             if not (dtype.startswith("int") or dtype.startswith("uint")):
                 raise ValueError(
                     f"labels must be {self._what()}. Received: labels of dtype {dtype} "
                     f"and shape {shape}"
                 )
-            if len(shape) == 2 and shape[1] == 1:
+            if shape is None or (len(shape) == 2 and shape[1] == 1):
                 labels = ops.reshape(labels, (-1,))
             elif len(shape) != 1:
                 raise ValueError(
@@ -139,8 +145,8 @@ class ConditionalModel:
         k = self.condition_size
         if dtype == "string":
             raise ValueError(f"labels must be {self._what()}. Received: labels of dtype {dtype}")
-        if len(shape) == 1 and k == 1:
-            labels = ops.reshape(labels, (-1, 1))
+        if shape is None or (len(shape) == 1 and k == 1):
+            labels = ops.reshape(labels, (-1, k))
         elif len(shape) != 2 or shape[1] not in (None, k):
             raise ValueError(
                 f"labels must have shape (batch, {k}) holding {self._what()}. Received: "

@@ -298,3 +298,22 @@ def test_default_conditional_networks():
     assert e.shape == (4, 4 * 4 * 8)
     expected = phi @ w + b + np.sum(phi * (c @ e), axis=1, keepdims=True)
     np.testing.assert_allclose(d.predict([x, c], verbose=0), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_labels_of_shape_n_1_after_labels_of_shape_n_train_the_same():
+    """keras.datasets labels come as (n, 1); after a fit on (n,) labels TensorFlow's relaxed
+    retrace gave them an unknown rank ("Cannot iterate over a shape with unknown rank")."""
+    x, labels = toy_classes()
+    x = x * 2 - 1
+
+    def fitted(*label_sets):
+        keras.utils.set_random_seed(0)
+        model = tiny_cgan()
+        model.compile(**gan_optimizers())
+        for y in label_sets:
+            model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+    column = labels[:, None]
+    for a, b in zip(fitted(labels, column), fitted(labels, labels)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
