@@ -103,8 +103,8 @@ def decode(model, z, batch_size=None, labels=None):
     ``labels``: for a conditional model (required), the labels to decode
     with, one for all codes or one per code; None otherwise.
     """
-    z = np.asarray(z, dtype="float32")
     model = _check_model(model)
+    z = base.latent_input(model, z)
     condition = _condition(model, labels, len(z))
     if condition is not None:
         return model.decode(z, batch_size=batch_size, condition=condition)

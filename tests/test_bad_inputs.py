@@ -481,3 +481,32 @@ def test_kid_arguments_are_named(argument, value, error):
     features = np.random.default_rng(0).normal(size=(20, 3)).astype("float32")
     with pytest.raises(error, match=rf"{argument}.*Received: {argument}={value!r}"):
         keras_gen.metrics.kid_from_features(features, features, **{argument: value})
+
+
+@pytest.mark.parametrize("make", [make_ae, make_vae], ids=["ae", "vae"])
+def test_inference_inputs_are_checked_like_fit(make, x):
+    """encode / reconstruct / decode and the latent tools name bad images or codes before
+    any network runs (they used to pass NaN through, or fail inside Keras)."""
+    model = make()
+    width = model.latent_dim
+    bad = x[:4].copy()
+    bad[2, 3, 3, 0] = np.nan
+    for call in (model.latent_codes, model.reconstruct,
+                 lambda images: keras_gen.latent.encode(model, images)):
+        with pytest.raises(ValueError, match=r"x is empty"):
+            call(x[:0])
+        with pytest.raises(ValueError, match=r"non-finite|NaN"):
+            call(bad)
+        with pytest.raises((TypeError, ValueError), match=r"uint8"):
+            call((x[:4] * 255).astype("uint8"))
+    for call in (model.decode, lambda z: keras_gen.latent.decode(model, z)):
+        with pytest.raises(ValueError, match=rf"z must be latent codes of shape \(n, {width}\) with n >= 1 "
+                                             rf".*Received: z.shape=\(2, {width + 1}\)"):
+            call(np.zeros((2, width + 1), "float32"))
+        with pytest.raises(ValueError, match=r"z.shape=\(0, "):
+            call(np.zeros((0, width), "float32"))
+        codes = np.zeros((3, width), "float32")
+        codes[1, 0] = np.inf
+        with pytest.raises(ValueError, match=r"z must be finite; 1 of its 3 rows hold NaN or Inf \(the first is row 1\)"):
+            call(codes)
+    assert model.decode(np.zeros((2, width), "float32")).shape == (2,) + x.shape[1:]  # still usable

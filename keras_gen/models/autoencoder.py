@@ -98,6 +98,7 @@ class AutoEncoder(EncoderDecoderModel):
     # ---------------------------------------------------------- inference
     def encode(self, x, batch_size=None):
         """Bottleneck codes of ``x`` as a NumPy array ``(n, latent_dim)``."""
+        x = base.image_input(self, x)
         return base.as_float32(backend.predict(self.encoder, x, batch_size=batch_size, verbose=0))
 
     def latent_codes(self, x, batch_size=None):

@@ -477,6 +477,41 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         raise NotImplementedError(f"{type(self).__name__} cannot sample.")
 
 
+# ------------------------------------------------------------ inference inputs
+def latent_input(model, z, name="z"):
+    """``z`` as float32 NumPy codes ``(n, latent_dim)`` of ``model``, n >= 1 and
+    finite; else an error naming ``name`` (before any network runs)."""
+    try:
+        z = np.asarray(z, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise checks.ArgumentTypeError(
+            f"{name} must be an array of latent codes. Received: {name} of type "
+            f"{type(z).__name__} ({error})") from None
+    width = int(model.latent_dim)
+    if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] != width:
+        raise ValueError(
+            f"{name} must be latent codes of shape (n, {width}) with n >= 1 (latent_dim={width}). "
+            f"Received: {name}.shape={z.shape}"
+        )
+    finite = np.isfinite(z).all(axis=1)
+    if not finite.all():
+        raise ValueError(
+            f"{name} must be finite; {int((~finite).sum())} of its {len(z)} rows hold NaN or Inf "
+            f"(the first is row {int(np.argmin(finite))})"
+        )
+    return z
+
+
+def image_input(model, x, name="x"):
+    """``x``, images to encode or reconstruct, checked as ``fit`` checks an array
+    (non-empty, dtype, the encoder's shape, finite, the model's value range)."""
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if hasattr(x, "shape"):
+        model._check_inputs(name, x)
+    return x
+
+
 # ------------------------------------------------------------ the batch rule
 #: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
 LABELS = "labels"

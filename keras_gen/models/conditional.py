@@ -508,7 +508,7 @@ class ConditionalGAN(ConditionalModel, GAN):
         ``labels`` as in :meth:`sample` (one for all, or one per row of z);
         ``condition`` (float32 ``(n, k)``) may be given instead.
         """
-        z = np.asarray(z, dtype="float32")
+        z = base.latent_input(self, z)
         if condition is None:
             condition = self.condition_vectors(labels, len(z))
         return base.as_float32(backend.predict(self.generator, [z, condition], batch_size=batch_size, verbose=0))
@@ -660,7 +660,7 @@ class ConditionalVAE(ConditionalModel, VAE):
 
     def decode(self, z, labels=None, batch_size=None, condition=None):
         """Images decoded from codes ``z`` ``(n, latent_dim)`` for ``labels``."""
-        z = np.asarray(z, dtype="float32")
+        z = base.latent_input(self, z)
         if condition is None:
             condition = self.condition_vectors(labels, len(z))
         return base.as_float32(backend.predict(self.decoder, [z, condition], batch_size=batch_size, verbose=0))

@@ -41,10 +41,12 @@ class EncoderDecoderModel(base.GenerativeModel):
 
     def decode(self, z, batch_size=None):
         """Images decoded from codes ``z`` as a NumPy array."""
+        z = base.latent_input(self, z)
         return base.as_float32(backend.predict(self.decoder, z, batch_size=batch_size, verbose=0))
 
     def reconstruct(self, x, batch_size=None):
         """Reconstructions of ``x`` (``predict``) as a NumPy array."""
+        x = base.image_input(self, x)
         return base.as_float32(self.predict(x, batch_size=batch_size, verbose=0))
 
     # ------------------------------------------------ the model protocol

@@ -225,6 +225,7 @@ class VAE(EncoderDecoderModel):
         standard deviation of q(z|x) = N(z_mean, exp(z_log_sigma)^2), each
         ``(n, latent_dim)``.
         """
+        x = base.image_input(self, x)
         z_mean, z_log_sigma = backend.predict(self.encoder, x, batch_size=batch_size, verbose=0)
         return base.as_float32((z_mean, z_log_sigma))
 
