@@ -124,9 +124,31 @@ def _export(onnx, layer, spec, batch):
     return model
 
 
+class _WithoutGradients:
+    """PyTorch: the weights of ``layer`` marked as needing no gradient while it is
+    exported (as they were). torch.onnx's tracer refuses to capture a tensor that
+    requires grad as a constant, which is how the weights of subclassed networks
+    nested in a trained keras-gen model reach it. A no-op on other backends."""
+
+    def __init__(self, layer):
+        self.values = []
+        if keras.backend.backend() == "torch":
+            self.values = [v.value for v in layer.weights
+                           if getattr(v.value, "requires_grad", False)]
+
+    def __enter__(self):
+        for value in self.values:
+            value.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        for value in self.values:
+            value.requires_grad_(True)
+        return False
+
+
 def _run_exporter(layer, path, signature):
     def run(fast):
-        with _quiet(), _fast_jax2onnx_plugins(fast):
+        with _quiet(), _fast_jax2onnx_plugins(fast), _WithoutGradients(layer):
             layer.export(path, format="onnx", input_signature=signature, verbose=False)
 
     try:

@@ -435,3 +435,50 @@ def test_normalise_renames_swapped_outputs_and_casts_to_float32(tmp_path):
     assert image.dtype == np.float32
     np.testing.assert_array_equal(image, x)
     assert [o.shape for o in session.get_outputs()] == [["batch", 2]] * 3
+
+
+class SubclassedEncoder(keras.Model):
+    def __init__(self, latent_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.flat = keras.layers.Flatten()
+        self.hidden = keras.layers.Dense(16, activation="relu")
+        self.mean = keras.layers.Dense(latent_dim)
+        self.log_sigma = keras.layers.Dense(latent_dim)
+
+    def call(self, x):
+        h = self.hidden(self.flat(x))
+        return [self.mean(h), self.log_sigma(h)]
+
+
+class SubclassedDecoder(keras.Model):
+    def __init__(self, shape, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(int(np.prod(shape)), activation="sigmoid")
+        self.reshape = keras.layers.Reshape(shape)
+
+    def call(self, z):
+        return self.reshape(self.dense(z))
+
+
+def test_trained_vae_of_subclassed_networks_exports_both_parts(tmp_path):
+    """On PyTorch torch.onnx refused the trained weights of subclassed networks
+    ("Cannot insert a Tensor that requires grad as a constant")."""
+    shape = (6, 10, 3)
+    keras.utils.set_random_seed(0)
+    vae = keras_gen.VAE(SubclassedEncoder(LATENT), SubclassedDecoder(shape), seed=0)
+    vae.compile(optimizer="adam")
+    x = np.random.default_rng(0).uniform(0, 1, (32,) + shape).astype("float32")
+    vae.fit(x, batch_size=16, epochs=1, verbose=0)
+    for part, inputs, network in (("decoder", _latents(3), vae.decoder), ("encoder", x[:3], vae.encoder)):
+        path = str(tmp_path / f"{part}.onnx")
+        keras_gen.export(vae, path, part=part)
+        got = runtime.load(path)(inputs)
+        expected = _keras(network, inputs)
+        if part == "encoder":
+            got, expected = got["z_mean"], expected[0]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+    # the weights still train afterwards (their gradients were switched back on)
+    before = [keras.ops.convert_to_numpy(w) for w in vae.trainable_weights]
+    vae.fit(x, batch_size=16, epochs=1, verbose=0)
+    assert all(not np.array_equal(a, keras.ops.convert_to_numpy(b))
+               for a, b in zip(before, vae.trainable_weights))
