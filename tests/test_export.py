@@ -304,3 +304,15 @@ def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
         manifest = ex.export(gan, tmp_path / "g.tflite", allow_non_finite=True)
     assert manifest["size_bytes"] == len(b"converted")
     assert sorted(os.listdir(tmp_path)) == ["g.tflite", "g.tflite.json"]
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"formats": []}, r"formats must name at least one. Received: formats=\[\]"),
+    ({"formats": ["tflite"], "quantizations": []}, r"quantizations must name at least one"),
+    ({"parts": ["generator", "generator"]}, r"parts must not repeat an entry \('generator'\)"),
+    ({"formats": ["tflite", "tflite"]}, r"formats must not repeat an entry \('tflite'\)"),
+])
+def test_export_for_mobile_lists_are_named_when_empty_or_repeated(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ex.export_for_mobile(_small_gan(), tmp_path / "out", "g", **kwargs)
+    assert not (tmp_path / "out").exists()

@@ -193,6 +193,17 @@ def export(
     return manifest
 
 
+def _distinct(name, values):
+    """``values`` (a list) if it is non-empty and repeats nothing, else a ValueError naming ``name``."""
+    if not values:
+        raise ValueError(f"{name} must name at least one. Received: {name}={values!r}")
+    repeated = sorted({repr(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{name} must not repeat an entry ({', '.join(repeated)}). "
+                         f"Received: {name}={values!r}")
+    return values
+
+
 def _skipped_here(function, path):
     """True (after one line on stderr) in a process other than the chief of several."""
     from keras_gen import backend
@@ -258,11 +269,14 @@ def export_for_mobile(
     spec = _planner.check_request(
         "tflite", None, batch_size, value_range, True, allow_non_finite
     )
-    formats = [_planner.checks.choice("format", f, FORMATS) for f in _planner.as_list("formats", formats)]
+    formats = _distinct("formats", [_planner.checks.choice("format", f, FORMATS)
+                                    for f in _planner.as_list("formats", formats)])
     quantizations = [
         _planner.checks.choice("quantization", q, QUANTIZATIONS)
         for q in _planner.as_list("quantizations", quantizations)
     ]
+    if "tflite" in formats:
+        _distinct("quantizations", quantizations)
     if name is None:
         name = getattr(model, "name", None) or "model"
     if not isinstance(name, str) or not name or os.sep in name or (os.altsep or os.sep) in name:
@@ -272,7 +286,7 @@ def export_for_mobile(
     if parts is None:
         parts = _planner.default_parts(model)
     targets, jobs = [], []
-    for part in _planner.as_list("parts", parts):
+    for part in _distinct("parts", _planner.as_list("parts", parts)):
         part = None if part == "model" else part  # a plain keras.Model's own name for itself
         target = _planner.PartTarget.from_model(model, part, spec["value_range"])
         _planner.check_finite(target, spec["allow_non_finite"])
