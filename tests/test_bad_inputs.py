@@ -235,6 +235,17 @@ def test_gan_latent_dim_not_matching_the_generator_is_named():
         keras_gen.GAN(generator, discriminator, latent_dim=2)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_a_discriminator_with_a_squashing_activation_is_named(activation):
+    # the keras.io examples' D ends in a sigmoid; read as logits, D(x) could not go below 0.5
+    generator = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, activation="tanh"),
+                                  keras.layers.Reshape((4, 4, 1))])
+    discriminator = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                                      keras.layers.Dense(1, activation=activation)])
+    with pytest.raises(ValueError, match=rf"The discriminator must return logits .* final activation is '{activation}'"):
+        keras_gen.GAN(generator, discriminator, latent_dim=2)
+
+
 class _SubclassedEncoder(keras.Model):
     def __init__(self):
         super().__init__()
@@ -287,6 +298,20 @@ def test_bce_with_a_tanh_decoder_is_named(make):
     with pytest.raises(ValueError, match=r"reconstruction='bce' needs a decoder whose outputs are "
                        r"probabilities in \[0, 1\].*Received: .*\(-1\.0, 1\.0\)"):
         make(encoder, decoder, reconstruction="bce")
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("make", [keras_gen.AutoEncoder, keras_gen.VAE], ids=["ae", "vae"])
+def test_bce_with_an_unbounded_decoder_is_named(make, activation):
+    # outputs outside [0, 1] are clipped by the loss and get no gradient
+    inputs = keras.Input((2,))
+    outputs = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64, activation=activation)(inputs))
+    encoder = helpers.tiny_encoder(variational=make is keras_gen.VAE)
+    with pytest.raises(ValueError, match=rf"final activation is '{activation or 'linear'}'"):
+        make(encoder, keras.Model(inputs, outputs), reconstruction="bce")
+    outputs = keras.layers.Activation("sigmoid")(keras.layers.Dense(64, activation=activation)(inputs))
+    decoder = keras.Model(inputs, keras.layers.Reshape((8, 8, 1))(outputs))
+    make(encoder, decoder, reconstruction="bce")  # a sigmoid after it is fine
 
 
 def _write_pngs(folder, count, size, mode):

@@ -822,13 +822,20 @@ def activation_range(network):
     ``tanh`` ``(-1.0, 1.0)``, anything else (linear, ReLU, a subclassed
     network without ``layers``) None.
     """
+    return _ACTIVATION_RANGES.get(final_activation(network))
+
+
+def final_activation(network):
+    """The name of ``network``'s final activation (as :func:`activation_range`
+    finds it: ``"sigmoid"``, ``"linear"``, ``"relu"``, ...), or None where it
+    cannot be told (a subclassed network, a last layer without one)."""
     for layer in reversed(getattr(network, "layers", None) or ()):
         if isinstance(layer, _SHAPE_ONLY_LAYERS):
             continue
         if getattr(layer, "layers", None):
-            return activation_range(layer)
+            return final_activation(layer)
         activation = getattr(layer, "activation", None)
-        return _ACTIVATION_RANGES.get(getattr(activation, "__name__", None))
+        return getattr(activation, "__name__", None)
     return None
 
 

@@ -7,6 +7,11 @@ from keras_gen import backend
 from keras_gen.models import base
 
 
+# Final activations whose outputs are not confined to [0, 1].
+_UNBOUNDED = ("linear", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish",
+              "softplus", "exponential", "relu6", "mish")
+
+
 class EncoderDecoderModel(base.GenerativeModel):
     """Base of ``AutoEncoder`` and ``VAE``: sub-models, inference, config.
 
@@ -30,6 +35,14 @@ class EncoderDecoderModel(base.GenerativeModel):
                     "reconstruction='bce' needs a decoder whose outputs are "
                     "probabilities in [0, 1] (a sigmoid final activation). Received: "
                     f"a decoder whose final activation gives outputs in {bounded}"
+                )
+            activation = base.final_activation(self.decoder)
+            if bounded is None and activation in _UNBOUNDED:
+                # outputs outside [0, 1] are clipped there too: no gradient
+                raise ValueError(
+                    "reconstruction='bce' needs a decoder whose outputs are "
+                    "probabilities in [0, 1] (a sigmoid final activation). Received: "
+                    f"a decoder whose final activation is {activation!r}"
                 )
         self._latent_dim = None
 
