@@ -235,6 +235,25 @@ def test_likelihood_errors(bce_vae, images):
         metrics.monte_carlo_negative_elbo(ae, images)
     with pytest.raises(ValueError, match="k must be an integer >= 1. Received: k=0"):
         metrics.importance_weighted_nll(bce_vae, images, k=0)
+    # the images are checked as fit checks them (uint8 gave a different number per backend)
+    bad = images[:4].copy()
+    bad[1, 0, 0, 0] = np.nan
+    for function in (metrics.importance_weighted_nll, metrics.monte_carlo_negative_elbo,
+                     metrics.reconstruction_mse):
+        with pytest.raises((TypeError, ValueError), match="uint8"):
+            function(bce_vae, (images[:4] * 255).astype("uint8"))
+        with pytest.raises(ValueError, match="non-finite|NaN"):
+            function(bce_vae, bad)
+        with pytest.raises(ValueError, match="x is empty"):
+            function(bce_vae, images[:0])
+        with pytest.raises(ValueError, match=r"outside|range"):
+            function(bce_vae, images[:4] * 3)
+    gan = keras_gen.GAN(keras.Sequential([keras.Input((2,)), keras.layers.Dense(64, activation="tanh"),
+                                          keras.layers.Reshape((8, 8, 1))]),
+                        keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                          keras.layers.Dense(1)]), latent_dim=2)
+    with pytest.raises(TypeError, match="reconstruction_mse needs a model that reconstructs .* GAN"):
+        metrics.reconstruction_mse(gan, images)
 
 
 # -------------------------------------------------------------------- PCA

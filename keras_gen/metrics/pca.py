@@ -67,4 +67,9 @@ def reconstruction_mse(model, x, batch_size=None):
     The source notes' L_rec = 1/D sum_d (x^(d) - g(f(x))^(d))^2 averaged over
     examples, comparable with :func:`pca_reconstruction_mse`.
     """
+    if not callable(getattr(model, "reconstruct", None)):
+        raise TypeError(
+            "reconstruction_mse needs a model that reconstructs its input (an AutoEncoder or "
+            f"a VAE). Received: model of type {type(model).__name__}"
+        )
     return float(np.mean(_per_example_mse(x, model.reconstruct(x, batch_size=batch_size))))
