@@ -879,18 +879,39 @@ def cluster(model, x, k, labels=None, seed=0, batch_size=None):
 
     k = checks.integer("k", k, minimum=2)
     seed = checks.seed("seed", seed)
+    if labels is not None:
+        labels = _class_labels("labels", labels, len(x))
     codes = encode(model, x, batch_size)
-    if labels is not None and len(labels) != len(codes):
-        raise ValueError(
-            f"labels must have one entry per example. Received: {len(labels)} labels "
-            f"for {len(codes)} examples"
-        )
+    if k > len(codes):
+        raise ValueError(f"k must be at most the number of examples, {len(codes)}. Received: k={k}")
     kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(codes)
     result = ClusterResult(kmeans.labels_, kmeans.cluster_centers_.astype("float32"))
     if labels is not None:
         result.purity = purity_score(labels, result.assignments)
         result.nmi = float(normalized_mutual_info_score(labels, result.assignments))
     return result
+
+
+def _class_labels(name, labels, n):
+    """``labels`` as a NumPy ``(n,)`` array of class labels (ints, bools or strings),
+    else an error naming ``name`` (one-hot rows, NaN, a scalar, another length)."""
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1 or len(array) != n:
+        raise ValueError(
+            f"{name} must hold one class label per example, shape ({n},) (class ids, not one-hot "
+            f"rows). Received: {name} of shape {array.shape}"
+        )
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or not np.array_equal(array, np.round(array)):
+            raise ValueError(f"{name} must be class labels (integers). Received: {name} of dtype "
+                             f"{array.dtype} holding non-integer values")
+        array = array.astype("int64")
+    elif array.dtype.kind not in "iubUS":
+        raise checks.ArgumentTypeError(f"{name} must be class labels (ints, bools or strings). "
+                                       f"Received: {name} of dtype {array.dtype}")
+    return array
 
 
 def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, return_classifier=False):
@@ -916,13 +937,22 @@ def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, retur
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    y_train = _class_labels("y_train", y_train, len(x_train))
+    y_test = _class_labels("y_test", y_test, len(x_test))
+    if len(np.unique(y_train)) < 2:
+        raise ValueError(f"y_train must hold at least 2 classes. Received: y_train with classes "
+                         f"{np.unique(y_train).tolist()}")
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    classifier.fit(encode(model, x_train, batch_size), np.asarray(y_train))
-    accuracy = float(classifier.score(encode(model, x_test, batch_size), np.asarray(y_test)))
+    classifier.fit(encode(model, x_train, batch_size), y_train)
+    accuracy = float(classifier.score(encode(model, x_test, batch_size), y_test))
     return (accuracy, classifier) if return_classifier else accuracy
 
 
 # --------------------------------------------------------------- compression
+# Floating-point dtypes a code may be stored in (an integer dtype would truncate it).
+CODE_DTYPES = ("float32", "float16", "float64")
+
+
 @dataclasses.dataclass
 class Compressed:
     """Codes of a batch of images and what they cost.
@@ -975,6 +1005,11 @@ def compress(model, x, code_dtype="float32", batch_size=None, refine_steps=0):
     """
     x = np.asarray(x)
     refine_steps = checks.non_negative_int("refine_steps", refine_steps)
+    try:
+        dtype_name = np.dtype(code_dtype).name  # np.float16 as well as "float16"
+    except TypeError:
+        dtype_name = code_dtype
+    code_dtype = checks.choice("code_dtype", dtype_name, CODE_DTYPES)
     codes = encode(model, x, batch_size)
     if refine_steps:
         codes = refine_codes(model, x, codes, steps=refine_steps)

@@ -512,3 +512,29 @@ def test_numpy_scalars_are_accepted(models):
                                 batch_size=np.int64(4))
     assert codes.shape == (8, 3) and codes.dtype == np.float32
     assert latent.compress(ae, x, refine_steps=np.int64(1)).codes.shape == (8, 3)
+
+
+def test_cluster_probe_and_compress_arguments_are_named(images):
+    """They went straight to scikit-learn / NumPy (or truncated codes to integers)."""
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(), helpers.tiny_decoder())
+    x = images[:12]
+    y = np.arange(12) % 3
+    with pytest.raises(ValueError, match=r"k must be at most the number of examples, 12. Received: k=13"):
+        latent.cluster(ae, x, 13)
+    with pytest.raises(ValueError, match=r"labels must hold one class label per example, shape \(12,\) .*"
+                                         r"Received: labels of shape \(12, 3\)"):
+        latent.cluster(ae, x, 2, labels=np.eye(3)[y])
+    with pytest.raises(ValueError, match=r"labels must hold one class label per example.*shape \(11,\)"):
+        latent.cluster(ae, x, 2, labels=y[:11])
+    with pytest.raises(ValueError, match=r"y_train must be class labels \(integers\)"):
+        latent.linear_probe(ae, x, np.where(y == 0, np.nan, y), x, y)
+    with pytest.raises(ValueError, match=r"y_train must hold at least 2 classes"):
+        latent.linear_probe(ae, x, np.zeros(12, int), x, y)
+    with pytest.raises(ValueError, match=r"y_test must hold one class label per example"):
+        latent.linear_probe(ae, x, y, x, 3)
+    with pytest.raises(ValueError, match=r"code_dtype must be one of \['float32', 'float16', 'float64'\]. "
+                                         r"Received: code_dtype='int8'"):
+        latent.compress(ae, x, code_dtype="int8")
+    assert latent.compress(ae, x, code_dtype=np.float16).codes.dtype == np.float16
+    assert latent.cluster(ae, x, 3, labels=y[:, None]).purity > 0  # (n, 1) labels are fine
+    assert 0 <= latent.linear_probe(ae, x, y.astype(float), x, y) <= 1
