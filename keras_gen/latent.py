@@ -279,6 +279,23 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
 
 
 # ------------------------------------------------------------ interpolation
+def _fractions(name, value):
+    """``value``, a real number or a 1-D sequence of them, as a float64 array
+    (0-D or 1-D, non-empty, finite); else an error naming ``name``."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # a ragged sequence
+        array = np.asarray(value, dtype=object)
+    if array.dtype.kind not in "iuf":  # strings, bools, objects
+        raise checks.ArgumentTypeError(
+            f"{name} must be a number or a 1-D sequence of numbers. Received: {name}={value!r}")
+    array = array.astype("float64")
+    if array.ndim > 1 or array.size == 0 or not np.isfinite(array).all():
+        raise ValueError(
+            f"{name} must be a finite number or a non-empty 1-D sequence of them. Received: {name}={value!r}")
+    return array
+
+
 def slerp(a, b, t):
     """Spherical interpolation between vectors ``a`` and ``b`` at fractions ``t``.
 
@@ -313,7 +330,7 @@ def slerp(a, b, t):
     """
     a = np.asarray(a, dtype="float64")[..., None, :]
     b = np.asarray(b, dtype="float64")[..., None, :]
-    t = np.asarray(t, dtype="float64")[:, None]
+    t = _fractions("t", t).reshape(-1)[:, None]  # one fraction is one step
     norm_a = np.linalg.norm(a, axis=-1, keepdims=True)
     norm_b = np.linalg.norm(b, axis=-1, keepdims=True)
     unit_a = a / np.maximum(norm_a, 1e-12)
@@ -611,9 +628,7 @@ def alter_codes(z, target, alpha, mode="target"):
             f"target must have shape (d,) = {(z.shape[1],)} or (n, d) = {z.shape}, one per "
             f"code. Received: target.shape={target.shape}"
         )
-    alphas = np.asarray(alpha, dtype="float64")
-    if alphas.ndim > 1:
-        raise ValueError(f"alpha must be a float or a 1-D sequence. Received: alpha={alpha!r}")
+    alphas = _fractions("alpha", alpha)
     a = alphas.reshape(-1)[None, :, None]
     target = np.broadcast_to(target, z.shape)[:, None, :]
     step = (target - z[:, None, :]) if mode == "target" else target

@@ -538,3 +538,17 @@ def test_cluster_probe_and_compress_arguments_are_named(images):
     assert latent.compress(ae, x, code_dtype=np.float16).codes.dtype == np.float16
     assert latent.cluster(ae, x, 3, labels=y[:, None]).purity > 0  # (n, 1) labels are fine
     assert 0 <= latent.linear_probe(ae, x, y.astype(float), x, y) <= 1
+
+
+def test_one_fraction_and_bad_fractions():
+    """slerp with a scalar t raised IndexError; alter_codes took alpha="1"."""
+    a, b = np.array([3.0, 0.0]), np.array([0.0, 3.0])
+    np.testing.assert_allclose(latent.slerp(a, b, 0.5), latent.slerp(a, b, [0.5]))
+    np.testing.assert_allclose(np.linalg.norm(latent.slerp(a, b, 0.5)), 3.0)
+    z = np.zeros((2, 2))
+    for bad, error in (("1", TypeError), (["a"], TypeError), ([], ValueError), ([[1.0]], ValueError),
+                       (np.nan, ValueError)):
+        with pytest.raises(error, match=r"alpha must be a .*number"):
+            latent.alter_codes(z, np.ones(2), bad)
+    with pytest.raises(ValueError, match=r"t must be a finite number"):
+        latent.slerp(a, b, [0.0, np.inf])
