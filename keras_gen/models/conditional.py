@@ -241,6 +241,35 @@ class ConditionalModel:
         return np.ascontiguousarray(vectors)
 
     # -------------------------------------------------- fit's data checks
+    def fit(self, x=None, y=None, *args, **kwargs):
+        """``fit``, with the labels of a Python generator's batches checked as they come.
+
+        Arrays, ``tf.data`` and ``PyDataset`` inputs are checked before
+        training (``_check_inputs``); a generator cannot be read ahead, so each
+        of its batches is checked as Keras takes it (out-of-range class ids
+        otherwise became all-zero one-hot rows on TensorFlow and JAX).
+        """
+        x = self._checked_stream("x", x)
+        validation = kwargs.get("validation_data")
+        if validation is not None:
+            kwargs["validation_data"] = self._checked_stream("validation_data", validation)
+        return super().fit(x, y, *args, **kwargs)
+
+    def _checked_stream(self, name, data):
+        if not _is_python_stream(data):
+            return data
+
+        def checked():
+            for index, batch in enumerate(data):
+                images, labels, _ = keras.utils.unpack_x_y_sample_weight(
+                    tuple(batch) if isinstance(batch, list) else batch)
+                if labels is not None:
+                    self.condition_vectors(_as_array("labels", labels), len(images),
+                                           name=f"the labels of batch {index} of the generator {name}")
+                yield batch
+
+        return checked()
+
     def _check_inputs(self, name, x, y=None):
         """The base checks, then the labels: present, of the right kind, in range.
 
@@ -293,6 +322,15 @@ class ConditionalModel:
             "condition_size": self.condition_size,
             "condition_names": None if self.condition_names is None else list(self.condition_names),
         }
+
+
+def _is_python_stream(data):
+    """A Python generator or iterator of batches (not an array, tensor, tf.data or PyDataset)."""
+    import collections.abc
+
+    return (isinstance(data, collections.abc.Iterator) and not hasattr(data, "shape")
+            and not isinstance(data, keras.utils.PyDataset)
+            and type(data).__module__.split(".")[0] != "tensorflow")
 
 
 def _as_array(name, labels):

@@ -317,3 +317,24 @@ def test_labels_of_shape_n_1_after_labels_of_shape_n_train_the_same():
     column = labels[:, None]
     for a, b in zip(fitted(labels, column), fitted(labels, labels)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_labels_from_a_python_generator_are_checked_batch_by_batch():
+    """Out-of-range ids from a generator became all-zero one-hot rows on TensorFlow and
+    JAX (a raw RuntimeError on PyTorch); now each batch is checked as Keras takes it."""
+    x, labels = toy_classes()
+    x = x * 2 - 1
+
+    def batches(bad):
+        yield x[:16], labels[:16]
+        yield x[16:32], np.full(16, bad)
+
+    model = tiny_cgan()
+    model.compile(**gan_optimizers())
+    with pytest.raises(ValueError, match=r"the labels of batch 1 of the generator x must hold class ids in "
+                                         r"\[0, 3\).*e.g. 7"):
+        model.fit(batches(7), epochs=1, shuffle=False, verbose=0)
+    steps = int(keras.ops.convert_to_numpy(model.g_optimizer.iterations))  # 0 or 1 (backends peek differently)
+    history = model.fit(batches(2), epochs=1, shuffle=False, verbose=0)  # good ids train
+    assert np.isfinite(history.history["d_loss"][-1])
+    assert int(keras.ops.convert_to_numpy(model.g_optimizer.iterations)) == steps + 2
