@@ -337,5 +337,5 @@ def test_labels_from_a_python_generator_are_checked_batch_by_batch():
     steps = int(keras.ops.convert_to_numpy(model.g_optimizer.iterations))  # 0 or 1 (backends peek differently)
     history = model.fit(batches(2), epochs=1, shuffle=False, verbose=0)  # good ids train
     assert np.isfinite(history.history["d_loss"][-1])
-    # (a generator of 2 batches trains 3 steps on TensorFlow: Keras replays its peeked batch)
+    # (TensorFlow's generator adapter runs 3 steps for these 2 batches, with or without the check)
     assert int(keras.ops.convert_to_numpy(model.g_optimizer.iterations)) >= steps + 2
