@@ -352,6 +352,14 @@ class Runner:
         self.input_names = order
         self.input_name = order[0]
         self.input_shape = shapes[order[0]]
+        declared = None if manifest is None else manifest.get("latent_dim")
+        if (declared is not None and manifest.get("part") in ("generator", "decoder")
+                and len(self.input_shape) == 2 and self.input_shape[-1] != declared):
+            _manifest_error(
+                where,
+                f"latent_dim={declared} but the artefact's {manifest['part']} takes codes of "
+                f"shape {self.input_shape}",
+            )
         self._input_shapes = shapes
         fixed = {s[0] for s in shapes.values() if s[0] is not None}
         if manifest is not None and fixed and self.batch_size not in (None, *fixed):

@@ -131,6 +131,7 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
         (lambda m: m.pop("outputs"), r"'outputs' must be a non-empty list. Received: outputs=None"),
         (lambda m: m.update(batch_size=0), r"batch_size must be null or a positive integer. Received: batch_size=0"),
         (lambda m: m.update(latent_dim="3"), r"latent_dim must be null or a positive integer"),
+        (lambda m: m.update(latent_dim=4), r"latent_dim=4 but the artefact's generator takes codes of shape \[None, 3\]"),
         (lambda m: m.update(manifest_version=7), r"manifest_version must be one of \[1, 2\]"),
         (lambda m: m.update(format="saved_model"), r"format must be 'tflite' for the file"),
         (lambda m: m.update(size_bytes=m["size_bytes"] + 1), r"size_bytes=\d+ but the artefact has \d+ bytes"),
