@@ -508,7 +508,8 @@ def image_input(model, x, name="x"):
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
     if hasattr(x, "shape"):
-        model._check_inputs(name, x)
+        # a conditional model's own check asks for labels too: the images alone here
+        GenerativeModel._check_inputs(model, name, x)
     return x
 
 
