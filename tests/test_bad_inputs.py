@@ -535,3 +535,15 @@ def test_inference_inputs_are_checked_like_fit(make, x):
         with pytest.raises(ValueError, match=r"z must be finite; 1 of its 3 rows hold NaN or Inf \(the first is row 1\)"):
             call(codes)
     assert model.decode(np.zeros((2, width), "float32")).shape == (2,) + x.shape[1:]  # still usable
+
+
+def test_latent_dim_of_an_unbuilt_subclassed_decoder_says_to_build_on_every_backend(x):
+    # PyTorch said "'AutoEncoder' object has no attribute 'latent_dim'"
+    encoder = keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(3)])
+    decoder = keras.Sequential([keras.layers.Dense(64, activation="sigmoid"), keras.layers.Reshape((8, 8, 1))])
+    ae = keras_gen.AutoEncoder(encoder, decoder)  # networks without an Input: shapes unknown
+    with pytest.raises(ValueError, match="latent_dim is unknown until the model is built"):
+        ae.latent_dim
+    ae.compile(optimizer="adam")
+    ae.fit(x, batch_size=16, epochs=1, verbose=0)
+    assert ae.latent_dim == 3

@@ -71,7 +71,9 @@ class EncoderDecoderModel(base.GenerativeModel):
         shape = base.known_input_shape(self.decoder)
         if shape is not None:
             return int(shape[-1])
-        raise AttributeError(
+        # ValueError, not AttributeError: on PyTorch nn.Module.__getattr__
+        # replaced an AttributeError's message by "object has no attribute".
+        raise ValueError(
             "latent_dim is unknown until the model is built (the decoder is not "
             "a functional model). Build or call the model first."
         )
