@@ -43,14 +43,20 @@ def _raw_digits():
     return images, labels
 
 
+# The largest digits images (height * width): 256x256, 0.47 GB for all 1,797 in float32.
+MAX_DIGITS_PIXELS = 256 * 256
+
+
 @functools.lru_cache(maxsize=8)
 def _resized_digits(height, width):
     """All digits resized to `(height, width)`, NHWC float32 in [0, 1]."""
     images, _ = _raw_digits()
     rows = _resize_matrix(height, images.shape[1])
     cols = _resize_matrix(width, images.shape[2])
-    resized = np.einsum("hi,nij,wj->nhw", rows, images, cols)
-    resized = np.clip(resized, 0.0, 1.0).astype("float32")[..., None]
+    resized = np.empty((len(images), height, width, 1), "float32")
+    for start in range(0, len(images), 64):  # float64 work in chunks: peak ~ the float32 result
+        part = np.einsum("hi,nij,wj->nhw", rows, images[start:start + 64], cols)
+        resized[start:start + 64, ..., 0] = np.clip(part, 0.0, 1.0)
     resized.setflags(write=False)
     return resized
 
@@ -137,8 +143,15 @@ def load_digits(
     """
     _checks.choice("split", split, DIGITS_SPLITS)
     height, width = _checks.image_size("image_size", image_size, allow_none=False)
+    if height * width > MAX_DIGITS_PIXELS:
+        gigabytes = 1797 * height * width * 4 / 1e9
+        raise ValueError(
+            f"image_size must be at most {MAX_DIGITS_PIXELS} pixels per image for the digits "
+            f"(8x8 scans, all held in memory: {height}x{width} would take {gigabytes:.1f} GB). "
+            f"Received: image_size={image_size!r}"
+        )
     value_range = _checks.value_range("value_range", value_range)
-    seed = _checks.integer("seed", seed)
+    seed = _checks.seed("seed", seed, allow_none=False)
     images = _resized_digits(height, width)
     _, labels = _raw_digits()
     test_fraction = _check_test_fraction(test_fraction, len(labels))

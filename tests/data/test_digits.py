@@ -97,6 +97,10 @@ def test_returned_arrays_are_fresh_copies():
         ({"test_fraction": 0.001}, ValueError, "at least 10 digits"),
         ({"test_fraction": "0.2"}, TypeError, "Received: test_fraction='0.2'"),
         ({"seed": None}, TypeError, "Received: seed=None"),
+        ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=-1"),
+        # 1,797 images of 1000x1000 would need 7.2 GB (the process was killed for memory)
+        ({"image_size": 1000}, ValueError, r"image_size must be at most 65536 pixels per image .*"
+                                           r"1000x1000 would take 7.2 GB\)\. Received: image_size=1000"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
