@@ -81,7 +81,9 @@ def check_request(format, quantization, batch_size, value_range, overwrite, allo
     return {
         "format": format,
         "quantization": quantization,
-        "batch_size": checks.positive_int("batch_size", batch_size, allow_none=True),
+        # at most int32 (the converters' dimension type; 2**40 failed inside MLIR)
+        "batch_size": checks.integer("batch_size", batch_size, minimum=1, maximum=2**31 - 1,
+                                     allow_none=True),
         "value_range": None if value_range is None else checks.value_range("value_range", value_range),
         "overwrite": checks.boolean("overwrite", overwrite),
         "allow_non_finite": checks.boolean("allow_non_finite", allow_non_finite),
