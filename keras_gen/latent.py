@@ -55,6 +55,18 @@ def _check_model(model):
     return model
 
 
+def _unconditional(function, model):
+    """``model``, unless it is conditional: ``function`` has no labels to encode with."""
+    if getattr(model, "condition_spec", None) is not None:
+        raise TypeError(
+            f"{function} takes an unconditional model: a {type(model).__name__} encodes "
+            "images with their labels, which it has no argument for. Encode them with "
+            "keras_gen.latent.encode(model, x, labels=...) and use the codes. "
+            f"Received: model of type {type(model).__name__}"
+        )
+    return model
+
+
 def latent_dim(model):
     """The width of ``model``'s latent space (bottleneck or z)."""
     return int(_check_model(model).latent_dim)
@@ -239,7 +251,7 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
     >>> refine_codes(ae, np.zeros((3, 8, 8, 1), "float32"), steps=5).shape
     (3, 2)
     """
-    if _check_model(model).encoding_network is None:
+    if _unconditional("refine_codes", _check_model(model)).encoding_network is None:
         encode(model, x)  # raises: no encoder
     steps = checks.non_negative_int("steps", steps)
     learning_rate = checks.positive_float("learning_rate", learning_rate)
@@ -892,6 +904,7 @@ def cluster(model, x, k, labels=None, seed=0, batch_size=None):
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score
 
+    _unconditional("cluster", _check_model(model))
     k = checks.integer("k", k, minimum=2)
     seed = checks.seed("seed", seed)
     if labels is not None:
@@ -952,6 +965,7 @@ def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, retur
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    _unconditional("linear_probe", _check_model(model))
     y_train = _class_labels("y_train", y_train, len(x_train))
     y_test = _class_labels("y_test", y_test, len(x_test))
     if len(np.unique(y_train)) < 2:
@@ -1018,6 +1032,7 @@ def compress(model, x, code_dtype="float32", batch_size=None, refine_steps=0):
     >>> c.codes.shape, c.ratio
     ((3, 2), 32.0)
     """
+    _unconditional("compress", _check_model(model))
     x = np.asarray(x)
     refine_steps = checks.non_negative_int("refine_steps", refine_steps)
     try:

@@ -87,3 +87,16 @@ def test_sample_grid_labels_checked(cvae, tmp_path):
     grid.set_model(plain)
     with pytest.raises(ValueError, match="labels must be None"):
         grid._samples(plain)
+
+
+@pytest.mark.parametrize("function", ["cluster", "compress", "refine_codes", "linear_probe"])
+def test_tools_without_a_labels_argument_refuse_a_conditional_model(cvae, function):
+    """They said "labels is required ... Received: labels=None" without a way to pass them."""
+    model, x, y = cvae
+    args = {"cluster": (x, 2), "compress": (x,), "refine_codes": (x,),
+            "linear_probe": (x, y, x, y)}[function]
+    with pytest.raises(TypeError, match=rf"{function} takes an unconditional model: a ConditionalVAE "
+                                        r"encodes images with their labels.*latent.encode\(model, x, labels=...\)"):
+        getattr(keras_gen.latent, function)(model, *args)
+    codes = keras_gen.latent.encode(model, x, labels=y)  # the way the message gives
+    assert codes.shape == (len(x), model.latent_dim)
