@@ -575,8 +575,13 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
             "codes and labels must have shapes (m, d) and (m, num_attributes) with the same m. "
             f"Received: codes.shape={codes.shape}, labels.shape={labels.shape}"
         )
+    for name, array in (("codes", codes), ("labels", labels)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite. Received: {name} with "
+                             f"{int(np.sum(~np.isfinite(array)))} NaN or infinite values")
     target = checks.integer("target", target, minimum=0, maximum=labels.shape[1] - 1)
-    group = (target,) if group is None else tuple(int(g) for g in group)
+    group = (target,) if group is None else tuple(
+        checks.integer("group", g, minimum=0) for g in (group if hasattr(group, "__iter__") else [group]))
     if target not in group:
         raise ValueError(f"group must contain target={target}. Received: group={group!r}")
     k = labels.shape[1]

@@ -315,6 +315,13 @@ def test_attribute_vectors_reject_bad_arguments():
         latent.attribute_vectors(codes[labels[:, 2] == 0], no_blue, target=2, group=(0, 1, 2))
     with pytest.raises(ValueError, match="target must have shape"):
         latent.alter_codes(codes[:3], codes[:2], 1.0)
+    # NaN codes gave NaN vectors; group=(0.7, 1) was read as (0, 1)
+    bad = codes.copy()
+    bad[3, 0] = np.nan
+    with pytest.raises(ValueError, match="codes must be finite. Received: codes with 1 NaN"):
+        latent.attribute_vectors(bad, labels, target=1)
+    with pytest.raises(TypeError, match=r"group must be an integer >= 0. Received: group=0.7"):
+        latent.attribute_vectors(codes, labels, target=1, group=(0.7, 1))
 
 
 def test_alter_vector_mode_takes_one_vector_per_item(models):

@@ -366,6 +366,8 @@ def from_folder(
     >>> ds.class_names, next(iter(ds))[1].numpy().tolist()
     (('cats',), [0])
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like folder. Received: path={path!r}")
     image_size = _checks.image_size("image_size", image_size, allow_none=False)
     batch_size = _checks.positive_int("batch_size", batch_size)
     value_range = _checks.value_range("value_range", value_range)

@@ -289,3 +289,8 @@ def test_attribute_file_arguments(celeb_folder, tmp_path):
     _save(images / "sub" / "000001.jpg", np.zeros((4, 4, 3)))
     with pytest.raises(ValueError, match=r"have the file name '000001\.jpg'"):
         from_folder(images, image_size=2, with_labels=True, attributes_file=attributes)
+
+
+def test_a_path_that_is_not_a_path_is_named():
+    with pytest.raises(TypeError, match=r"path must be a str or path-like folder. Received: path=5"):
+        from_folder(5, image_size=8)
