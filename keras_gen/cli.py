@@ -840,6 +840,13 @@ def _write_images(args, images, cols, source, summary, array=None):
 
     from keras_gen import images as grids
 
+    if np.ndim(images) < 4:  # (n, d) or (rows, n, d): a model of vectors
+        raise CommandError(
+            f"PATH outputs vectors of shape {tuple(np.shape(images)[-1:])} per item, not images "
+            "(height, width, channels): the commands write image grids. Use the model from "
+            f"Python (keras_gen.runtime.load(PATH)) for vectors. Received: PATH={args.path!r}"
+        )
+
     value_range = args.value_range
     if value_range == "auto":
         value_range = source.value_range

@@ -429,3 +429,14 @@ def test_scale_and_npy_over_out_are_refused_before_writing(vae, tmp_path, capsys
     code, _, err = run(["generate", path, "--n", 3, "--out", png, "--npy", png], capsys)
     assert code == 2 and "--npy and --out must be different files" in err
     assert not png.exists()
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="exports (in this process) on TensorFlow only")
+def test_a_model_of_vectors_is_named_not_an_internal_images_shape(tmp_path, capsys):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(10)])
+    path = tmp_path / "vectors.tflite"
+    keras_gen.export(model, str(path))
+    code, _, err = run(["generate", path, "--n", 4, "--out", tmp_path / "v.png"], capsys)
+    assert code == 2, err
+    assert "PATH outputs vectors of shape (10,) per item, not images" in err
+    assert "images.shape" not in err and not (tmp_path / "v.png").exists()
