@@ -186,6 +186,12 @@ def _common_options():
         "artefacts run without Keras",
     )
     parent.add_argument(
+        "--import", dest="imports", action="append", default=[], metavar="MODULE",
+        help="import MODULE (a dotted name on the Python path; the current folder is on it) "
+        "before loading a .keras file, so that the custom layers or networks it registers "
+        "with keras.saving.register_keras_serializable load (may be repeated)",
+    )
+    parent.add_argument(
         "--traceback", action="store_true", help="show the Python traceback of an error"
     )
     return parent
@@ -497,16 +503,47 @@ def _path_kind(path, option="PATH"):
     )
 
 
+def _import_modules(args):
+    """Import each ``--import`` module (custom classes a .keras file needs)."""
+    import importlib
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in getattr(args, "imports", None) or ():
+        try:
+            importlib.import_module(name)
+        except Exception as error:  # noqa: BLE001  (a user module may raise anything)
+            if args.traceback:
+                raise
+            raise CommandError(
+                f"--import {name} failed ({type(error).__name__}: {' '.join(str(error).split())[:300]}). "
+                f"Received: --import={name!r}"
+            ) from None
+
+
+# The longest part of a library's error message a command prints (Keras'
+# messages for a file it cannot read quote the whole model config).
+_DETAIL_CHARS = 400
+
+
 def _load_keras_model(path, args, option="PATH"):
     keras_gen = _keras_gen(args)
+    _import_modules(args)
     try:
         return keras_gen.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a file it cannot read
         if args.traceback:
             raise
         detail = " ".join(str(error).split())
+        if len(detail) > _DETAIL_CHARS:
+            detail = detail[:_DETAIL_CHARS] + " ... (--traceback shows all)"
+        hint = ""
+        if any(text in detail for text in ("Could not locate class", "Unknown layer",
+                                           "could not be deserialized")):
+            hint = (" It uses custom classes: pass --import MODULE for the module that defines "
+                    "and registers them (keras.saving.register_keras_serializable).")
         raise CommandError(
-            f"{option} could not be loaded as a Keras model ({type(error).__name__}: {detail}). "
+            f"{option} could not be loaded as a Keras model ({type(error).__name__}: {detail}).{hint} "
             f"Received: {option}={path!r}"
         ) from None
 

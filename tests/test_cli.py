@@ -440,3 +440,36 @@ def test_a_model_of_vectors_is_named_not_an_internal_images_shape(tmp_path, caps
     assert code == 2, err
     assert "PATH outputs vectors of shape (10,) per item, not images" in err
     assert "images.shape" not in err and not (tmp_path / "v.png").exists()
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="loading custom classes does not depend on the backend")
+def test_custom_classes_load_with_import(tmp_path, capsys, monkeypatch):
+    module = tmp_path / "my_nets_for_cli.py"
+    module.write_text(
+        "import keras\n"
+        "@keras.saving.register_keras_serializable(package='cli_test')\n"
+        "class Decoder(keras.Model):\n"
+        "    def __init__(self, **kwargs):\n"
+        "        super().__init__(**kwargs)\n"
+        "        self.dense = keras.layers.Dense(16, activation='sigmoid')\n"
+        "        self.reshape = keras.layers.Reshape((4, 4, 1))\n"
+        "    def call(self, z):\n"
+        "        return self.reshape(self.dense(z))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_nets_for_cli
+
+    encoder = keras_gen.networks.dense_encoder((4, 4, 1), 2, hidden_units=(8,), variational=True)
+    vae = keras_gen.VAE(encoder, my_nets_for_cli.Decoder(), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(np.random.default_rng(0).uniform(size=(16, 4, 4, 1)).astype("float32"), epochs=1, verbose=0)
+    path = tmp_path / "custom.keras"
+    vae.save(path)
+    monkeypatch.delitem(sys.modules, "my_nets_for_cli")
+    monkeypatch.delitem(keras.saving.get_custom_objects(), "cli_test>Decoder")  # as in a fresh process
+    code, _, err = run(["generate", path, "--n", 2, "--out", tmp_path / "a.png"], capsys)
+    assert code == 2 and "pass --import MODULE" in err and len(err) < 1200, err
+    code, out, err = run(["generate", path, "--n", 2, "--out", tmp_path / "a.png", "--import", "my_nets_for_cli"],
+                         capsys)
+    assert code == 0, err
+    code, _, err = run(["info", path, "--import", "no_such_module_here"], capsys)
+    assert code == 2 and "--import no_such_module_here failed (ModuleNotFoundError" in err
