@@ -275,7 +275,10 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 and not os.path.exists(self._weights_path)):
             # The first backup writes its metadata before its weights: a kill
             # between the two leaves metadata of weights that never landed.
-            os.remove(self._training_metadata_path)
+            try:
+                os.remove(self._training_metadata_path)
+            except FileNotFoundError:  # several processes restore: another removed it
+                pass
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:

@@ -614,6 +614,10 @@ class _KerasSource(_Source):
             self.latent_dim = int(model.latent_dim)
             self.condition = getattr(model, "condition_spec", None)
             self.value_range = tuple(float(v) for v in model.output_range)
+            # the range --data must lie in: bounded by the decoding network's
+            # activation or a BCE loss, else None (output_range's default)
+            self.bounded_range = base.activation_range(model.decoding_network) or (
+                (0.0, 1.0) if getattr(model, "reconstruction", None) == "bce" else None)
             self.decoder, self.encoder = model.decoding_network, model.encoding_network
             self.has_prior = not isinstance(model, AutoEncoder)
             self._generative = True
@@ -643,7 +647,7 @@ class _KerasSource(_Source):
             self.condition = None
             if len(shapes) == 2:
                 self.condition = {"kind": "attributes", "size": int(shapes[1][1]), "names": None}
-            self.value_range = base.activation_range(model)
+            self.value_range = self.bounded_range = base.activation_range(model)
             self.decoder, self.encoder = model, None
             self._generative = False
         else:
@@ -1050,12 +1054,16 @@ def _load_data(args, source, n, split="test", per_item=1, option="--n"):
                 f"--data must hold finite values; {int((~finite).sum())} of its {len(x)} images "
                 f"hold NaN or Inf (the first is image {int(np.argmin(finite))}). Received: --data={name!r}"
             )
-        low, high = (float(x.min()), float(x.max())) if len(x) else value_range
-        if low < value_range[0] - _RANGE_SLACK or high > value_range[1] + _RANGE_SLACK:
+        given = getattr(args, "value_range", "auto")
+        bounds = given if given != "auto" else getattr(source, "bounded_range", source.value_range)
+        low, high = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
+        if bounds is not None and len(x) and (low < bounds[0] - _RANGE_SLACK
+                                              or high > bounds[1] + _RANGE_SLACK):
+            where = "--value-range" if given != "auto" else "PATH's value range"
             raise CommandError(
-                f"--data must hold images in PATH's value range [{value_range[0]:g}, "
-                f"{value_range[1]:g}]; its values span [{low:g}, {high:g}] (rescale them, e.g. "
-                f"0..255 images / 255). Received: --data={name!r}"
+                f"--data must hold images in {where} [{bounds[0]:g}, {bounds[1]:g}]; its values "
+                f"span [{low:g}, {high:g}] (rescale them, e.g. 0..255 images / 255, or pass "
+                f"--value-range=LOW,HIGH for a model trained on another range). Received: --data={name!r}"
             )
     else:
         raise CommandError(

@@ -690,10 +690,12 @@ def main(argv=None):
                                               beta_1=args.beta_1),
             g_optimizer=keras.optimizers.Adam(args.g_learning_rate,
                                               beta_1=args.beta_1, **ema))
+        if saved is not None or os.path.exists(os.path.join(args.checkpoint_dir, "latest.weights.h5")):
+            # a file or backup to load: the optimizers' slots made here, in the scope
+            gan.optimizer.build(gan.trainable_variables)
         if saved is not None:
             # Weights, both optimizers' slots and step counts, and the latent
             # SeedGenerator's state, into the networks this command line built.
-            gan.optimizer.build(gan.trainable_variables)
             try:
                 gan.load_weights(args.resume_from)
             except ValueError as error:

@@ -242,8 +242,11 @@ def test_a_discriminator_with_a_squashing_activation_is_named(activation):
                                   keras.layers.Reshape((4, 4, 1))])
     discriminator = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
                                       keras.layers.Dense(1, activation=activation)])
+    gan = keras_gen.GAN(generator, discriminator, latent_dim=2)  # such a saved GAN still loads and samples
+    assert gan.sample(2, seed=0).shape == (2, 4, 4, 1)
+    gan.compile(d_optimizer="adam", g_optimizer="adam")
     with pytest.raises(ValueError, match=rf"The discriminator must return logits .* final activation is '{activation}'"):
-        keras_gen.GAN(generator, discriminator, latent_dim=2)
+        gan.fit(np.zeros((8, 4, 4, 1), "float32"), epochs=1, verbose=0)
 
 
 class _SubclassedEncoder(keras.Model):
@@ -307,11 +310,16 @@ def test_bce_with_an_unbounded_decoder_is_named(make, activation):
     inputs = keras.Input((2,))
     outputs = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64, activation=activation)(inputs))
     encoder = helpers.tiny_encoder(variational=make is keras_gen.VAE)
+    model = make(encoder, keras.Model(inputs, outputs), reconstruction="bce")  # such a saved model loads
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(0).uniform(size=(8, 8, 8, 1)).astype("float32")
     with pytest.raises(ValueError, match=rf"final activation is '{activation or 'linear'}'"):
-        make(encoder, keras.Model(inputs, outputs), reconstruction="bce")
+        model.fit(x, epochs=1, verbose=0)
     outputs = keras.layers.Activation("sigmoid")(keras.layers.Dense(64, activation=activation)(inputs))
     decoder = keras.Model(inputs, keras.layers.Reshape((8, 8, 1))(outputs))
-    make(encoder, decoder, reconstruction="bce")  # a sigmoid after it is fine
+    model = make(encoder, decoder, reconstruction="bce")  # a sigmoid after it is fine
+    model.compile(optimizer="adam")
+    model.fit(x, epochs=1, verbose=0)
 
 
 def _write_pngs(folder, count, size, mode):
@@ -535,6 +543,10 @@ def test_inference_inputs_are_checked_like_fit(make, x):
         with pytest.raises(ValueError, match=r"z must be finite; 1 of its 3 rows hold NaN or Inf \(the first is row 1\)"):
             call(codes)
     assert model.decode(np.zeros((2, width), "float32")).shape == (2,) + x.shape[1:]  # still usable
+    # encoding needs no range (a denoising model's noisy inputs lie outside it); backend tensors decode
+    assert model.latent_codes(x[:4] * 1.5 - 0.2).shape == (4, width)
+    assert model.reconstruct(x[:4] * 1.5 - 0.2).shape == x[:4].shape
+    assert model.decode(keras.ops.zeros((2, width))).shape == (2,) + x.shape[1:]
 
 
 def test_latent_dim_of_an_unbuilt_subclassed_decoder_says_to_build_on_every_backend(x):

@@ -473,3 +473,24 @@ def test_custom_classes_load_with_import(tmp_path, capsys, monkeypatch):
     assert code == 0, err
     code, _, err = run(["info", path, "--import", "no_such_module_here"], capsys)
     assert code == 2 and "--import no_such_module_here failed (ModuleNotFoundError" in err
+
+
+@LOGIC
+def test_data_npy_outside_0_1_is_fine_for_an_unbounded_decoder(tmp_path, capsys):
+    """The range check applies where the model's range is bounded (or --value-range is given)."""
+    inputs = keras.Input((8, 8, 1))
+    encoder = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Flatten()(inputs)))
+    codes = keras.Input((2,))
+    decoder = keras.Model(codes, keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64)(codes)))
+    ae = keras_gen.AutoEncoder(encoder, decoder)
+    ae.compile(optimizer="adam")
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype("float32")
+    ae.fit(x, epochs=1, verbose=0)
+    path, data = tmp_path / "linear.keras", tmp_path / "x.npy"
+    ae.save(path)
+    np.save(data, x)
+    code, _, err = run(["reconstruct", path, "--data", data, "--n", 4, "--out", tmp_path / "r.png"], capsys)
+    assert code == 0, err
+    code, _, err = run(["reconstruct", path, "--data", data, "--n", 4, "--value-range=0,1",
+                        "--out", tmp_path / "r.png"], capsys)
+    assert code == 2 and "--data must hold images in --value-range [0, 1]" in err

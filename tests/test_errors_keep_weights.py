@@ -89,3 +89,51 @@ def re_escape(text):
     import re
 
     return re.escape(text)
+
+
+class _RaiseInTraining(keras.layers.Layer):
+    """Raises in a training call while ``armed`` (inference passes through)."""
+
+    armed = True
+
+    def call(self, x, training=None):
+        if training and _RaiseInTraining.armed:
+            raise RuntimeError("first step fails")
+        return x
+
+
+def test_an_error_in_the_first_step_of_a_fresh_model_keeps_every_variable(images):
+    """The optimizer's variables are made inside that fit; JAX detached them too."""
+    inputs = keras.Input(images.shape[1:])
+    hidden = _RaiseInTraining()(keras.layers.Flatten()(inputs))
+    encoder = keras.Model(inputs, keras.layers.Dense(2)(hidden))
+    ae = keras_gen.AutoEncoder(encoder, helpers.tiny_decoder())
+    ae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    _RaiseInTraining.armed = True
+    try:
+        with pytest.raises(RuntimeError, match="first step fails"):
+            ae.fit(images, batch_size=8, epochs=1, verbose=0)
+    finally:
+        _RaiseInTraining.armed = False
+    missing = [v.path for v in ae.variables + ae.optimizer.variables if getattr(v, "_value", 0) is None]
+    assert missing == []
+    history = ae.fit(images, batch_size=8, epochs=2, verbose=0, validation_data=(images[:8],))
+    assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_validation_inside_fit_and_an_error_after_it(images):
+    """fit's validation runs evaluate inside fit (nested guards)."""
+    ae = _ae()
+    with pytest.raises(RuntimeError, match="stop here"):
+        ae.fit(images, batch_size=8, epochs=3, shuffle=False, verbose=0,
+               validation_data=(images[:16],), callbacks=[_RaiseAt(10)])
+    assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 10
+    assert all(np.isfinite(w).all() for w in _weights(ae))
+    ae.fit(images, batch_size=8, epochs=1, verbose=0, validation_data=(images[:16],))
+
+
+def test_sample_weights_in_validation_data_are_refused_before_training(images):
+    ae = _ae()
+    with pytest.raises(ValueError, match=r"do not support sample weights in validation_data"):
+        ae.fit(images, epochs=1, verbose=0, validation_data=(images[:8], images[:8], np.ones(8)))
+    assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 0

@@ -246,8 +246,9 @@ def test_likelihood_errors(bce_vae, images):
             function(bce_vae, bad)
         with pytest.raises(ValueError, match="x is empty"):
             function(bce_vae, images[:0])
-        with pytest.raises(ValueError, match=r"outside|range"):
-            function(bce_vae, images[:4] * 3)
+        if function is not metrics.reconstruction_mse:  # a bound needs x in the decoder's range
+            with pytest.raises(ValueError, match=r"outside|range"):
+                function(bce_vae, images[:4] * 3)
     gan = keras_gen.GAN(keras.Sequential([keras.Input((2,)), keras.layers.Dense(64, activation="tanh"),
                                           keras.layers.Reshape((8, 8, 1))]),
                         keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),

@@ -463,14 +463,18 @@ def keep_state_on_error(model):
     """A context manager around ``fit`` / ``evaluate`` / ``predict`` of ``model``:
     an error raised inside leaves its variables usable.
 
-    JAX only: Keras' loops detach every variable's value while they run
-    (the state travels through the jitted step) and attach it again only
-    when they end normally, so an error inside one (a bad batch, a shape
-    error in a network, a callback's exception) left ``model`` without
-    weights ("'NoneType' object is not callable" from then on). On an error
-    the state of the last step that ran is attached again, and a variable
-    still without a value gets the one it had when the call began. A no-op
-    on TensorFlow and PyTorch.
+    JAX: Keras' loops detach every variable's value while they run (the
+    state travels through the jitted step); ``evaluate`` / ``predict``
+    attach them again only when they end normally, ``fit`` only once a step
+    has run, so an error inside one (a bad batch, a shape error in a
+    network, an error in a fresh model's first step) left ``model`` without
+    weights ("'NoneType' object is not callable" from then on). Each value
+    is kept as Keras detaches it (variables made inside the call, such as a
+    first fit's optimizer slots, included); on an error the state of the
+    last step that ran is attached again, else the kept value. TensorFlow:
+    an error while a step function is traced for the first time leaves it
+    half-made, so the model's step functions are dropped and the next call
+    traces afresh. PyTorch: a no-op.
     """
     return _impl.keep_state_on_error(model)
 

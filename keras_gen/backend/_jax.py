@@ -461,7 +461,21 @@ def _variables(model):
 
 @contextlib.contextmanager
 def keep_state_on_error(model):
-    kept = [(variable, variable._value) for variable in _variables(model)]
+    kept = {id(variable): (variable, variable._value) for variable in _variables(model)}
+    purge = getattr(model, "_purge_model_variables", None)
+    # nested (fit's validation runs evaluate): put back the caller's wrapper
+    outer = model.__dict__.get("_purge_model_variables")
+
+    def keeping_purge(*args, **kwargs):
+        # Keras detaches the values here (also of variables made inside the
+        # call, such as the optimizer's on a first fit): keep them first.
+        for variable in _variables(model):
+            if variable._value is not None:
+                kept[id(variable)] = (variable, variable._value)
+        return purge(*args, **kwargs)
+
+    if purge is not None:
+        object.__setattr__(model, "_purge_model_variables", keeping_purge)
     try:
         yield
     except BaseException:
@@ -469,11 +483,17 @@ def keep_state_on_error(model):
             model.jax_state_sync()  # the last step that ran (fit) or the state it read
         except Exception:  # noqa: BLE001  (the original error is the one to raise)
             pass
-        for variable, value in kept:
-            if variable._value is None:
+        for variable, value in kept.values():
+            if variable._value is None and value is not None:
                 variable._value = value
         model._jax_state = None
         raise
+    finally:
+        if purge is not None:
+            if outer is not None:
+                object.__setattr__(model, "_purge_model_variables", outer)
+            else:
+                object.__delattr__(model, "_purge_model_variables")
 
 
 def distribution_scope(model):

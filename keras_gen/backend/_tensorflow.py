@@ -157,9 +157,19 @@ def after_fit(model):
     del model  # tf.Variable.assign copies.
 
 
+@contextlib.contextmanager
 def keep_state_on_error(model):
-    del model  # the variables keep their values while fit / predict run
-    return contextlib.nullcontext()
+    # The variables keep their values while fit / predict run. An error while
+    # a step function was traced for the first time leaves that tf.function
+    # half-made (the next call would create variables on a non-first call):
+    # drop the step functions so the next call traces afresh.
+    try:
+        yield
+    except BaseException:
+        for name in ("train_function", "test_function", "predict_function"):
+            if hasattr(model, name):
+                setattr(model, name, None)
+        raise
 
 
 def distribution_scope(model):

@@ -100,7 +100,7 @@ def log_importance_weights(model, x, k=100, seed=0, batch_size=None, chunk=64, l
     _check_vae(model)
     k = checks.integer("k", k, minimum=1)
     seed = checks.seed("seed", seed, allow_none=False)
-    x = np.asarray(base.image_input(model, x), dtype="float32")  # as fit checks it
+    x = base.image_input(model, x, in_range=True).astype("float32")  # as fit checks it
     condition = _conditions(model, labels, len(x))
     out = []
     for i, part in enumerate(_chunks(len(x), chunk)):
@@ -186,7 +186,7 @@ def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_
     _check_vae(model)
     samples = checks.integer("samples", samples, minimum=1)
     seed = checks.seed("seed", seed, allow_none=False)
-    x = np.asarray(base.image_input(model, x), dtype="float32")  # as fit checks it
+    x = base.image_input(model, x, in_range=True).astype("float32")  # as fit checks it
     condition = _conditions(model, labels, len(x))
     out = []
     for i, part in enumerate(_chunks(len(x), 64)):

@@ -173,6 +173,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         must reproduce (labels are not checked as images).
         """
         _refuse_weights(kwargs)
+        self._check_for_training()
         self._check_inputs("x", x, y)
         validation_data = kwargs.get("validation_data")
         if isinstance(validation_data, (tuple, list)) and validation_data:
@@ -202,6 +203,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         self._check_placement("predict")
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().predict(x, *args, **kwargs)
+
+    def _check_for_training(self):
+        """Raise if the model's networks cannot train as configured (``fit``
+        calls it first; models that can be refused only then override it)."""
 
     def _check_placement(self, method):
         """Refuse to run when networks were built outside the model's engine.
@@ -478,15 +483,26 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 
 
 # ------------------------------------------------------------ inference inputs
+def _as_numpy(name, value):
+    """``value`` (an array, a list, a backend tensor) as NumPy, else an error naming ``name``."""
+    try:
+        if hasattr(value, "shape") and not isinstance(value, np.ndarray):
+            value = ops.convert_to_numpy(value)  # detaches a torch tensor that requires grad
+        return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise checks.ArgumentTypeError(
+            f"{name} must be an array of numbers. Received: {name} of type "
+            f"{type(value).__name__} ({error})") from None
+
+
 def latent_input(model, z, name="z"):
     """``z`` as float32 NumPy codes ``(n, latent_dim)`` of ``model``, n >= 1 and
     finite; else an error naming ``name`` (before any network runs)."""
-    try:
-        z = np.asarray(z, dtype="float32")
-    except (TypeError, ValueError) as error:
+    z = _as_numpy(name, z)
+    if z.dtype.kind not in "iuf":
         raise checks.ArgumentTypeError(
-            f"{name} must be an array of latent codes. Received: {name} of type "
-            f"{type(z).__name__} ({error})") from None
+            f"{name} must be an array of latent codes (numbers). Received: {name} of dtype {z.dtype}")
+    z = z.astype("float32", copy=False)
     width = int(model.latent_dim)
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] != width:
         raise ValueError(
@@ -502,14 +518,16 @@ def latent_input(model, z, name="z"):
     return z
 
 
-def image_input(model, x, name="x"):
-    """``x``, images to encode or reconstruct, checked as ``fit`` checks an array
-    (non-empty, dtype, the encoder's shape, finite, the model's value range)."""
-    if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
-    if hasattr(x, "shape"):
-        # a conditional model's own check asks for labels too: the images alone here
-        GenerativeModel._check_inputs(model, name, x)
+def image_input(model, x, name="x", in_range=False):
+    """``x``, images to encode or reconstruct, as NumPy, checked as ``fit`` checks
+    an input array: non-empty, a floating-point dtype, the model's image shape,
+    finite. The model's value range only ``in_range`` (the likelihood bounds):
+    encoding reproduces nothing, and a denoising model's inputs lie outside it."""
+    x = _as_numpy(name, x)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} is empty: there are no images to use. Received: {name}.shape={x.shape}")
+    # GenerativeModel's check: a conditional model's own asks for labels too
+    GenerativeModel._check_array(model, name, x, is_target=in_range)
     return x
 
 
@@ -523,7 +541,14 @@ def _refuse_weights(kwargs):
     """keras-gen's losses take no per-example weights: ``sample_weight=`` and
     ``class_weight=`` are refused by name (Keras drops ``sample_weight``
     without a ``y``, and turns ``class_weight`` into sample weights that the
-    train step would refuse mid-fit)."""
+    train step would refuse mid-fit), and so is a third item of
+    ``validation_data`` (refused only when validation ran, after an epoch)."""
+    validation = kwargs.get("validation_data")
+    if isinstance(validation, (tuple, list)) and len(validation) == 3 and validation[2] is not None:
+        raise ValueError(
+            "keras-gen models do not support sample weights in validation_data (their losses "
+            "weight every example alike). Received: validation_data of 3 items (x, y, sample_weight)"
+        )
     for name in ("sample_weight", "class_weight"):
         if kwargs.get(name) is not None:
             value = kwargs[name]

@@ -681,7 +681,7 @@ class ConditionalVAE(ConditionalModel, VAE):
         or one for all; ``condition`` (float32 ``(n, k)``) may be given
         instead.
         """
-        x = np.asarray(x, dtype="float32")
+        x = base.image_input(self, x).astype("float32", copy=False)
         if condition is None:
             condition = self.condition_vectors(labels, len(x))
         z_mean, z_log_sigma = backend.predict(self.encoder, [x, condition], batch_size=batch_size, verbose=0)

@@ -36,15 +36,21 @@ class EncoderDecoderModel(base.GenerativeModel):
                     "probabilities in [0, 1] (a sigmoid final activation). Received: "
                     f"a decoder whose final activation gives outputs in {bounded}"
                 )
-            activation = base.final_activation(self.decoder)
-            if bounded is None and activation in _UNBOUNDED:
-                # outputs outside [0, 1] are clipped there too: no gradient
-                raise ValueError(
-                    "reconstruction='bce' needs a decoder whose outputs are "
-                    "probabilities in [0, 1] (a sigmoid final activation). Received: "
-                    f"a decoder whose final activation is {activation!r}"
-                )
+
         self._latent_dim = None
+
+    def _check_for_training(self):
+        """BCE with a decoder whose final activation leaves [0, 1] cannot train
+        (outputs outside are clipped by the loss: no gradient). Checked by
+        ``fit``, so that such a model saved earlier still loads."""
+        activation = base.final_activation(self.decoder)
+        if (self.reconstruction == "bce" and base.activation_range(self.decoder) is None
+                and activation in _UNBOUNDED):
+            raise ValueError(
+                "reconstruction='bce' needs a decoder whose outputs are "
+                "probabilities in [0, 1] (a sigmoid final activation). Received: "
+                f"a decoder whose final activation is {activation!r}"
+            )
 
     def build_if_known(self):
         """Build now when the encoder's input shape is known (functional)."""

@@ -400,15 +400,20 @@ class GAN(base.GenerativeModel):
                 "The discriminator must return one logit per image, shape "
                 f"(batch, 1). Received: discriminator output shape {shape}"
             )
-        if base.final_activation(self.discriminator) in ("sigmoid", "hard_sigmoid", "tanh"):
+        self.image_shape = tuple(images.shape[1:])
+        self._build_augmentations(tuple(images.shape))
+
+    def _check_for_training(self):
+        """A discriminator ending in a squashing activation cannot train here
+        (checked by ``fit``, so that such a model saved earlier still loads)."""
+        activation = base.final_activation(self.discriminator)
+        if activation in ("sigmoid", "hard_sigmoid", "tanh"):
             # read as logits, sigmoid outputs would keep D(x) in [0.5, 0.73]
             raise ValueError(
                 "The discriminator must return logits (no final activation): the GAN's "
                 "losses apply the sigmoid themselves. Received: a discriminator whose final "
-                f"activation is {base.final_activation(self.discriminator)!r}"
+                f"activation is {activation!r}"
             )
-        self.image_shape = tuple(images.shape[1:])
-        self._build_augmentations(tuple(images.shape))
 
     def _build_augmentations(self, images_shape):
         """Build the augment layers before any step (in a step, JAX could not create their state)."""
