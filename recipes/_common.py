@@ -48,6 +48,30 @@ def seed(text):
     return value
 
 
+def check_flags(parser, args, positive_ints=(), non_negative_ints=(), positive_floats=(),
+                non_negative_floats=(), finite_floats=()):
+    """Usage errors (exit 2, one line) for flags outside their range, named by flag.
+
+    Each tuple holds ``args`` attribute names; a None value (a flag's "unset")
+    passes, a list (``nargs``) is checked item by item. Floats must be finite.
+    """
+    import math
+
+    rules = [(positive_ints, lambda v: v >= 1, "must be >= 1"),
+             (non_negative_ints, lambda v: v >= 0, "must be >= 0"),
+             (positive_floats, lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"),
+             (non_negative_floats, lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0"),
+             (finite_floats, math.isfinite, "must be finite")]
+    for names, ok, rule in rules:
+        for name in names:
+            value = getattr(args, name)
+            for item in (value if isinstance(value, list) else [value]):
+                if item is not None and not ok(item):
+                    flag = "--" + name.replace("_", "-")
+                    shown = " ".join(str(v) for v in value) if isinstance(value, list) else value
+                    parser.error(f"{flag} {rule}. Received: {flag}={shown}")
+
+
 def add_deterministic_flag(parser, default):
     parser.add_argument(
         "--deterministic", action=argparse.BooleanOptionalAction, default=default,

@@ -199,6 +199,10 @@ def build_parser():
 def parse_args(argv=None):
     p = build_parser()
     args = p.parse_args(argv)
+    _common.check_flags(p, args, positive_ints=("image_size", "train_examples", "test_examples",
+                                                "num_altered", "grid_rows", "batch_size", "filters"),
+                        non_negative_ints=("refine_steps",), positive_floats=("learning_rate",),
+                        non_negative_floats=("kl_weight",), finite_floats=("alphas",))
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     for name in ("image_size", "train_examples", "test_examples", "num_altered", "epochs",

@@ -97,6 +97,9 @@ def parse_args(argv=None):
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
+    _common.check_flags(p, args, positive_ints=("latent_dim", "gan_latent_dim", "batch_size", "iw_k",
+                                                "extractor_epochs", "gan_long_steps"),
+                        non_negative_floats=("kl_weight",))
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     if args.refine_steps < 0:  # checked before any model trains

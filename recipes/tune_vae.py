@@ -91,6 +91,11 @@ def parse_args(argv=None):
                    help="a seconds-long run (2 trials, 1 epoch, 256 digits, 8x8 images)")
     _common.add_deterministic_flag(p, default=False)
     args = p.parse_args(argv)
+    _common.check_flags(p, args, positive_ints=("max_trials", "epochs", "batch_size", "latent_dim",
+                                                "image_size", "train_size"),
+                        positive_floats=("learning_rate",), non_negative_floats=("kl_weight",))
+    if args.image_size > 256:  # keras_gen.data.load_digits' limit (all digits in memory)
+        p.error(f"--image-size must be <= 256. Received: --image-size={args.image_size}")
     if args.smoke:
         args.max_trials, args.epochs, args.train_size, args.image_size = 2, 1, 256, 8
     return args
@@ -204,6 +209,11 @@ def main(argv=None):
 
     print(f"\nSearch finished in {seconds:.0f} s.\n")
     print(tuning.trial_table(tuner, metrics=("val_reconstruction_loss", "val_kl_loss")))
+    completed = [t for t in tuner.oracle.trials.values() if t.status == "COMPLETED"]
+    if not completed:
+        print(f"error: no trial of the search in {project_dir} completed (each one's error is "
+              "printed above); nothing to save", file=sys.stderr)
+        raise SystemExit(1)
     best_trial = tuner.oracle.get_best_trials(1)[0]
     best = tuner.get_best_models(1)[0]
     hp = best_trial.hyperparameters.values

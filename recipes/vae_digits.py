@@ -64,6 +64,8 @@ def parse_args(argv=None):
                    help="a seconds-long run (2 epochs, 256 images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
+    _common.check_flags(p, args, positive_ints=("epochs", "batch_size", "latent_dim"),
+                        positive_floats=("learning_rate",), non_negative_floats=("kl_weight",))
     if args.watchdog is not None and not args.watchdog > 0:
         p.error(f"--watchdog must be > 0 seconds. Received: --watchdog={args.watchdog}")
     if args.verbose != "auto":

@@ -137,3 +137,19 @@ def test_sample_weights_in_validation_data_are_refused_before_training(images):
     with pytest.raises(ValueError, match=r"do not support sample weights in validation_data"):
         ae.fit(images, epochs=1, verbose=0, validation_data=(images[:8], images[:8], np.ones(8)))
     assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 0
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"batch_size": 0}, ValueError, r"batch_size must be a positive integer. Received: batch_size=0"),
+    ({"batch_size": -5}, ValueError, r"Received: batch_size=-5"),
+    ({"batch_size": True}, TypeError, r"Received: batch_size=True"),
+    ({"epochs": -1}, ValueError, r"epochs must be an integer >= 0. Received: epochs=-1"),
+    ({"epochs": 1.5}, TypeError, r"Received: epochs=1.5"),
+])
+def test_fit_loop_arguments_are_named_on_every_backend(images, kwargs, error, match):
+    ae = _ae()
+    with pytest.raises(error, match=match):
+        ae.fit(images, verbose=0, **kwargs)
+    assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 0
+    ae.fit(images, None, 8, 1, verbose=0)  # positional batch_size / epochs still work
+    assert int(keras.ops.convert_to_numpy(ae.optimizer.iterations)) == 8

@@ -173,6 +173,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         must reproduce (labels are not checked as images).
         """
         _refuse_weights(kwargs)
+        _check_loop_arguments(args, kwargs)
         self._check_for_training()
         self._check_inputs("x", x, y)
         validation_data = kwargs.get("validation_data")
@@ -535,6 +536,21 @@ def image_input(model, x, name="x", in_range=False):
 #: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
 LABELS = "labels"
 TARGET = "target"
+
+
+def _check_loop_arguments(args, kwargs):
+    """``fit``'s ``batch_size`` (positive int or None), ``epochs`` and
+    ``initial_epoch`` (ints >= 0), by name: ``batch_size=0`` trained, ``True``
+    trained with batches of 1 on TensorFlow and JAX, ``-5`` failed inside
+    each backend in its own words."""
+    names = ("batch_size", "epochs")  # fit(x, y, batch_size, epochs, ...) positionally
+    values = dict(zip(names, args))
+    values.update({k: kwargs[k] for k in ("batch_size", "epochs", "initial_epoch") if k in kwargs})
+    if values.get("batch_size") is not None:
+        checks.positive_int("batch_size", values["batch_size"])
+    for name in ("epochs", "initial_epoch"):
+        if name in values:
+            checks.integer(name, values[name], minimum=0)
 
 
 def _refuse_weights(kwargs):
