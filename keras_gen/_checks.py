@@ -233,6 +233,14 @@ def value_range(name, value):
     low, high = float(pair[0]), float(pair[1])
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ValueError(message)
+    # images are float32: both ends, and the width a rescale divides by, must
+    # be float32 numbers, and the ends distinct in float32
+    largest = float(np.finfo(np.float32).max)
+    if high - low > largest or np.float32(low) >= np.float32(high):
+        raise ValueError(
+            f"{name} must be a pair (low, high) that float32 images can hold: high - low at "
+            f"most {largest:.6g} and low < high in float32. {_received(name, value)}"
+        )
     return low, high
 
 

@@ -16,7 +16,9 @@ def test_check_value_range_returns_float_pair(value_range, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", [(1, 0), (0, 0), (0,), (0, 1, 2), "01", None, (0, float("nan")), (0, float("inf")), (False, True), ("a", "b")]
+    "bad", [(1, 0), (0, 0), (0,), (0, 1, 2), "01", None, (0, float("nan")), (0, float("inf")), (False, True), ("a", "b"),
+            # float32 images cannot hold these: NaN / inf / constant pixels came out
+            (0, 1e39), (-3e38, 3e38), (1e8, 1e8 + 1)]
 )
 def test_check_value_range_rejects(bad):
     with pytest.raises(ValueError, match=r"value_range must be a pair \(low, high\).*Received: value_range="):
