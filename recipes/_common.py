@@ -176,6 +176,16 @@ def data_parallel_line(keras_gen, scope, batch_size):
     return f"Data-parallel on {replicas} devices; global batch {batch_size}"
 
 
+def whole_batches(x, batch_size, what):
+    """``x`` cut to whole batches for ``--distribute`` (a last, smaller batch does
+    not split evenly over the devices on TensorFlow and JAX), with a status line."""
+    keep = len(x) - len(x) % batch_size
+    if keep < len(x):
+        status(f"--distribute: training on {keep} of the {len(x)} {what} (whole batches of "
+               f"{batch_size}; the last {len(x) - keep} would not split evenly over the devices)")
+    return x[:keep]
+
+
 def watchdog_callbacks(args):
     """``[keras_gen.callbacks.Watchdog]`` when ``--watchdog`` is given, else ``[]``.
 

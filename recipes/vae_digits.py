@@ -96,8 +96,11 @@ def main(argv=None):
             reconstruction=args.reconstruction, seed=args.seed,
         )
         vae.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+    x_val = x_test
     if args.distribute:
         _common.status(_common.data_parallel_line(keras_gen, scope, args.batch_size))
+        x_train = _common.whole_batches(x_train, args.batch_size, "training digits")
+        x_val = _common.whole_batches(x_test, args.batch_size, "validation digits")
 
     _common.status(f"Training a VAE on {len(x_train)} digits (backend: {keras.backend.backend()}, "
           f"latent_dim={args.latent_dim}, kl_weight={args.kl_weight}, "
@@ -105,7 +108,7 @@ def main(argv=None):
     callbacks = [_common.nan_callback()] + _common.watchdog_callbacks(args)
     start = time.perf_counter()
     history = vae.fit(
-        x_train, validation_data=(x_test,), epochs=args.epochs,
+        x_train, validation_data=(x_val,), epochs=args.epochs,
         batch_size=args.batch_size, verbose=args.verbose, callbacks=callbacks,
     )
     seconds = time.perf_counter() - start

@@ -76,6 +76,15 @@ def fit(m, x, epochs=1):
 def max_diff(a, b):
     return max(float(np.max(np.abs(u - v))) for u, v in zip(a.get_weights(), b.get_weights()))
 
+
+def uneven(m, x):
+    # fit on 21 examples in batches of 4: a last batch of 1 cannot split over 2 devices
+    try:
+        m.fit(x[:21], batch_size=4, epochs=1, verbose=0)
+    except ValueError as error:
+        return str(error)
+    return "no error"
+
 def built_outside():
     # The networks before the `with` block, the GAN inside it; or the whole
     # GAN before it and fit inside it: refused with the networks' names, not
@@ -164,6 +173,7 @@ for kind, base in (("vae", keras_gen.VAE), ("gan", keras_gen.GAN)):
         "infer": list(m.sample(4).shape),
     }
 out["outside"] = built_outside()
+out["uneven"] = uneven(m, x)
 print(json.dumps(out))
 """
 )
@@ -230,6 +240,7 @@ out["vae"] = {"loss": h["loss"], "unsynced": unsynced, "mirrored": mirrored,
               "n_vars": len(m.variables + m.optimizer.variables),
               "sample": list(m.sample(4).shape)}
 out["outside"] = built_outside()
+out["uneven"] = uneven(m, x)
 print(json.dumps(out))
 """
 )
@@ -263,6 +274,7 @@ def test_jax_data_parallel_matches_one_device():
         assert r["batch_spec0"] == "batch"
         assert r["infer"][0] == 4
     assert_refused_outside(out["outside"])
+    assert_uneven_refused(out["uneven"])
 
 
 @only("tensorflow")
@@ -284,6 +296,13 @@ def test_tensorflow_mirrored_matches_one_device():
     assert vae["unsynced"] == []
     assert vae["sample"][0] == 4
     assert_refused_outside(out["outside"])
+    assert_uneven_refused(out["uneven"])
+
+
+def assert_uneven_refused(message):
+    # TensorFlow failed inside AddN, JAX with an IndivisibleError, at the last batch
+    assert message.startswith("x must come in batches that split evenly over the 2 devices"), message
+    assert "leave a last batch of 1" in message and "pass x[:20]" in message, message
 
 
 def assert_refused_outside(messages):

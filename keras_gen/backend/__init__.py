@@ -69,6 +69,7 @@ __all__ = [
     "process_index",
     "record_distribution",
     "registered_optimizers",
+    "replica_count",
     "set_shuffle_rng_state",
     "shuffle_rng_state",
     "value_and_input_gradient",
@@ -457,6 +458,13 @@ def after_fit(model):
     PyTorch, whose assign copies.
     """
     _impl.after_fit(model)
+
+
+def replica_count(model):
+    """How many equal shares a batch of ``model``'s is split into: the
+    replicas of its TensorFlow strategy or JAX data-parallel mesh, else 1
+    (PyTorch's engine takes an uneven last batch)."""
+    return _impl.replica_count(model)
 
 
 def keep_state_on_error(model):

@@ -496,6 +496,13 @@ def keep_state_on_error(model):
                 object.__delattr__(model, "_purge_model_variables")
 
 
+def replica_count(model):
+    distribution = getattr(model, _ATTR, None) or keras.distribution.distribution()
+    if distribution is None:
+        return 1
+    return int(numpy.size(distribution.device_mesh.devices))
+
+
 def distribution_scope(model):
     distribution = getattr(model, _ATTR, None)
     if distribution is None or keras.distribution.distribution() is not None:

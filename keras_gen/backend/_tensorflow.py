@@ -172,6 +172,11 @@ def keep_state_on_error(model):
         raise
 
 
+def replica_count(model):
+    strategy = getattr(model, "distribute_strategy", None)
+    return int(getattr(strategy, "num_replicas_in_sync", 1) or 1)
+
+
 def distribution_scope(model):
     del model  # fit() re-enters model.distribute_strategy itself.
     return contextlib.nullcontext()

@@ -186,6 +186,13 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             self._check_inputs("validation_data", validation_data)
         _check_steps_per_epoch(x, kwargs)
         self._check_placement("fit")
+        replicas = backend.replica_count(self)
+        if replicas > 1:
+            batch_size = kwargs.get("batch_size", args[0] if args else None) or 32
+            _check_even_split("x", x, batch_size, replicas)
+            if isinstance(validation_data, (tuple, list)) and validation_data:
+                _check_even_split("validation_data", validation_data[0],
+                                  kwargs.get("validation_batch_size") or batch_size, replicas)
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             try:
                 return super().fit(x, y, *args, **kwargs)
@@ -536,6 +543,26 @@ def image_input(model, x, name="x", in_range=False):
 #: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
 LABELS = "labels"
 TARGET = "target"
+
+
+def _check_even_split(name, x, batch_size, replicas):
+    """ValueError unless every batch of the array ``x`` splits into ``replicas``
+    equal shares (TensorFlow's mirrored step and JAX's sharding fail inside
+    on an uneven last batch)."""
+    if not isinstance(x, np.ndarray) or x.ndim == 0:
+        return
+    n = len(x)
+    last = n % batch_size
+    if batch_size % replicas or last % replicas:
+        keep = n - last
+        raise ValueError(
+            f"{name} must come in batches that split evenly over the {replicas} devices of the "
+            f"data-parallel engine: batch_size={batch_size} and {n} examples leave a last batch of "
+            f"{last}. Use a batch_size that is a multiple of {replicas}, and pass {name}[:{keep}] "
+            f"(whole batches), or a batch_size that divides {n}, or "
+            "keras_gen.data.from_numpy(..., drop_remainder=True). "
+            f"Received: {name} of {n} examples, batch_size={batch_size}"
+        )
 
 
 def _check_loop_arguments(args, kwargs):
