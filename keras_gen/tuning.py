@@ -558,6 +558,15 @@ def trial_table(tuner, metrics=()):
     score, at its best epoch), each name in ``metrics`` at that epoch (e.g.
     ``("val_reconstruction_loss", "val_kl_loss")``), and the trial's status.
     """
+    if isinstance(metrics, str):  # one name, not its characters
+        metrics = (metrics,)
+    metrics = tuple(metrics)
+    if not all(isinstance(name, str) for name in metrics):
+        raise _checks.ArgumentTypeError(
+            f"metrics must be a metric name or a sequence of names. Received: metrics={metrics!r}")
+    if not hasattr(tuner, "oracle"):
+        raise _checks.ArgumentTypeError(
+            f"tuner must be a keras_tuner tuner. Received: tuner={tuner!r}")
     trials = list(tuner.oracle.trials.values())
     sign = -1 if tuner.oracle.objective.direction == "max" else 1
     trials.sort(key=lambda t: (t.score is None, sign * (t.score or 0.0), t.trial_id))

@@ -205,6 +205,12 @@ def test_trial_table(vae_search):
     assert len(lines) == 4 and all(line.endswith("| COMPLETED |") for line in lines[2:])
     scores = [float(line.split("|")[5]) for line in lines[2:]]
     assert scores == sorted(scores)  # best first
+    # one name as a string is that name (it made one column per character)
+    assert tuning.trial_table(vae_search[0], metrics="val_kl_loss") == table
+    with pytest.raises(TypeError, match=r"metrics must be a metric name or a sequence of names"):
+        tuning.trial_table(vae_search[0], metrics=[3])
+    with pytest.raises(TypeError, match=r"tuner must be a keras_tuner tuner. Received: tuner=None"):
+        tuning.trial_table(None)
 
 
 # ------------------------------------------------------------ search spaces

@@ -71,6 +71,7 @@ def from_numpy(
         input_range = _checks.value_range("input_range", input_range)
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     seed = _checks.seed("seed", seed)
+    shuffle = _checks.boolean("shuffle", shuffle)
 
     array = np.asarray(x)
     if array.dtype == bool or not (

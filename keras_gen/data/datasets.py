@@ -154,6 +154,7 @@ def load(
     value_range = _checks.value_range("value_range", value_range)
     seed = _checks.seed("seed", seed)
     _checks.boolean("shuffle", shuffle)
+    _checks.boolean("download", download)  # "no" was taken as True and downloaded
     _checks.boolean("with_labels", with_labels)
     _checks.boolean("drop_remainder", drop_remainder)
     if name == "shapes":

@@ -90,3 +90,10 @@ def test_batched_dataset():
     np.testing.assert_allclose(np.concatenate(batches).ravel(), x.ravel())
     shuffled = np.concatenate(list(from_numpy(x, batch_size=5, shuffle=True, seed=1).as_numpy_iterator()))
     np.testing.assert_allclose(np.sort(shuffled.ravel()), x.ravel())
+
+
+def test_shuffle_must_be_a_bool():
+    from keras_gen.data import from_numpy
+
+    with pytest.raises(TypeError, match=r"shuffle must be a bool. Received: shuffle='yes'"):
+        from_numpy(np.zeros((4, 2, 2, 1), "float32"), batch_size=2, shuffle="yes")

@@ -292,3 +292,9 @@ def test_reads_a_prepared_dataset_without_network(prepared_mnist, monkeypatch):
 def test_bad_split_of_a_prepared_dataset(prepared_mnist):
     with pytest.raises(ValueError, match=r"Invalid split for dataset 'mnist' .*Received: split='validation'"):
         load("mnist", split="validation", data_dir=prepared_mnist, download=False)
+
+
+def test_download_must_be_a_bool(tmp_path):
+    # "no" was taken as True (and a download tried)
+    with pytest.raises(TypeError, match=r"download must be a bool. Received: download='no'"):
+        load("mnist", data_dir=str(tmp_path), download="no")
