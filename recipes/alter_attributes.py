@@ -199,6 +199,8 @@ def build_parser():
 def parse_args(argv=None):
     p = build_parser()
     args = p.parse_args(argv)
+    if args.load_model is not None and not os.path.isfile(args.load_model):
+        p.error(f"--load-model must be an existing .keras file. Received: --load-model={args.load_model}")
     _common.check_flags(p, args, positive_ints=("image_size", "train_examples", "test_examples",
                                                 "num_altered", "grid_rows", "batch_size", "filters"),
                         non_negative_ints=("refine_steps",), positive_floats=("learning_rate",),
@@ -419,9 +421,13 @@ def shares(pred0, pred1, y_true, target, group, pred_x=None):
 def get_vae(args, keras, x_train, shape):
     """The trained VAE, its fit history (None if loaded) and the training seconds."""
     import keras_gen
+    import keras_gen.saving
 
     if args.load_model:
-        vae = keras.saving.load_model(args.load_model)
+        try:  # keras_gen's loader names a damaged file (Keras says "File not found")
+            vae = keras_gen.saving.load_model(args.load_model)
+        except (OSError, ValueError, TypeError) as error:
+            raise SystemExit(f"error: --load-model {args.load_model} could not be loaded ({error})") from None
         if tuple(vae.encoding_network.input_shape[1:]) != shape:
             raise SystemExit(f"error: --load-model {args.load_model} takes images of shape "
                              f"{tuple(vae.encoding_network.input_shape[1:])}, not {shape}")

@@ -97,6 +97,10 @@ def parse_args(argv=None):
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
     args = p.parse_args(argv)
+    for flag in ("ae", "vae", "gan"):  # checked now, not after minutes of training
+        path = getattr(args, flag, None)
+        if path is not None and not os.path.isfile(path):
+            p.error(f"--{flag} must be an existing .keras file. Received: --{flag}={path}")
     _common.check_flags(p, args, positive_ints=("latent_dim", "gan_latent_dim", "batch_size", "iw_k",
                                                 "extractor_epochs", "gan_long_steps"),
                         non_negative_floats=("kl_weight",))

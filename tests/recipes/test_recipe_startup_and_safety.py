@@ -183,3 +183,22 @@ def test_deterministic_quickstart_repeats_itself_on_a_busy_smaller_machine(tmp_p
     assert len(weights[0]) == len(weights[1])
     for a, b in zip(*weights):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("name,argv,message", [
+    ("vae_digits", ["--learning-rate", "-1"],
+     "--learning-rate must be a finite number > 0. Received: --learning-rate=-1.0"),
+    ("vae_digits", ["--batch-size", "0"], "--batch-size must be >= 1. Received: --batch-size=0"),
+    ("alter_attributes", ["--kl-weight", "nan"], "--kl-weight must be a finite number >= 0. Received: --kl-weight=nan"),
+    ("alter_attributes", ["--alphas", "nan", "1"], "--alphas must be finite. Received: --alphas=nan 1.0"),
+    ("alter_attributes", ["--load-model", "nothere.keras"],
+     "--load-model must be an existing .keras file. Received: --load-model=nothere.keras"),
+    ("evaluate", ["--iw-k", "0"], "--iw-k must be >= 1. Received: --iw-k=0"),
+    ("evaluate", ["--ae", "nothere.keras"], "--ae must be an existing .keras file. Received: --ae=nothere.keras"),
+])
+def test_bad_flags_are_usage_errors_before_any_work(name, argv, message, capsys):
+    """They used to train (a negative learning rate ascended), or fail after minutes of training."""
+    with pytest.raises(SystemExit) as info:
+        load_recipe(name).parse_args(argv)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err

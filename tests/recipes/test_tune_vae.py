@@ -50,7 +50,6 @@ def test_tune_vae_smoke_then_resume(tmp_path, capsys):
     [
         (["--latent-dim", "32", "2"], r"error: .*'latent_dim'.*min_value 32 is greater than the max_value 2"),
         (["--kl-weight", "0", "1"], r"error: .*'kl_weight'.*sampling='log' does not support .* min_value: 0.0"),
-        (["--kl-weight", "-1"], r"error: kl_weight must be a finite number >= 0. Received: kl_weight=-1.0"),
         (["--latent-dim", "2", "4", "8"], r"--latent-dim takes one value or LOW HIGH"),
         (["--objective", "val_accuracy"], r"error: The objective 'val_accuracy' is not reported by VAE"),
         (["--objective", "val_loss"], r"error: The objective 'val_loss' is the VAE's total loss"),
@@ -60,6 +59,24 @@ def test_bad_search_is_refused_before_any_trial(tmp_path, extra, match):
     recipe = load_recipe("tune_vae")
     with pytest.raises(SystemExit, match=match):
         run(recipe, tmp_path, *extra)
+    assert not (tmp_path / "search").exists()
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--kl-weight", "-1"], "--kl-weight must be a finite number >= 0. Received: --kl-weight=-1.0"),
+    (["--max-trials", "0"], "--max-trials must be >= 1. Received: --max-trials=0"),  # searched forever
+    (["--epochs", "0"], "--epochs must be >= 1. Received: --epochs=0"),
+    (["--train-size", "-1000"], "--train-size must be >= 1. Received: --train-size=-1000"),
+    (["--latent-dim", "2", "0"], "--latent-dim must be >= 1. Received: --latent-dim=2 0"),
+    (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0. Received: --learning-rate=nan"),
+    (["--image-size", "300"], "--image-size must be <= 256. Received: --image-size=300"),
+])
+def test_bad_flags_are_usage_errors(tmp_path, capsys, extra, message):
+    recipe = load_recipe("tune_vae")
+    with pytest.raises(SystemExit) as info:
+        run(recipe, tmp_path, *extra)
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "search").exists()
 
 
