@@ -313,6 +313,11 @@ def shape_factors(split="train", num_examples=None, seed=0):
     return {name: table[:, i].copy() for i, name in enumerate(FACTOR_NAMES)}
 
 
+# The most float32 image data load_shapes builds in memory (a 40,000-image
+# split at 64x64 is 2 GB; at 256x256 it asked for 29 GiB).
+MAX_IN_MEMORY_GB = 4
+
+
 def load_shapes(
     split="train",
     image_size=64,
@@ -358,6 +363,14 @@ def load_shapes(
     n = _check_count("num_examples", num_examples, split)
     seed = _checks.seed("seed", seed, allow_none=False)
     _checks.boolean("with_labels", with_labels)
+    gigabytes = n * height * width * 3 * 4 / 1e9
+    if gigabytes > MAX_IN_MEMORY_GB:
+        raise ValueError(
+            f"load_shapes holds every image in memory: {n} images of {height}x{width} would take "
+            f"{gigabytes:.1f} GB (at most {MAX_IN_MEMORY_GB} GB). Pass fewer num_examples or a "
+            "smaller image_size, or stream them with keras_gen.data.load('shapes', ...). "
+            f"Received: image_size={image_size!r}, num_examples={num_examples!r}"
+        )
     factors = _factors(split, int(seed))[:n]
     x = _to_value_range(_render(factors, height, width), value_range)
     return (x, _labels(factors)) if with_labels else x

@@ -171,9 +171,11 @@ def test_objects_are_anti_aliased():
         ({"seed": None}, TypeError, "seed must be an int. Received: seed=None"),
         ({"seed": 1.5}, TypeError, "Received: seed=1.5"),
         ({"seed": -1}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=-1"),
-            ({"seed": 2**31}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=2147483648"),
+        ({"seed": 2**31}, ValueError, r"seed must be an int in \[0, 2\*\*31\). Received: seed=2147483648"),
         ({"value_range": (1, 0)}, ValueError, r"Received: value_range=\(1, 0\)"),
         ({"with_labels": "yes"}, TypeError, "with_labels must be a bool. Received: with_labels='yes'"),
+        # 5,000 test images of 512x512 would take 15.7 GB (the train split at 256 px raised MemoryError)
+        ({"image_size": 512, "num_examples": None}, ValueError, r"5000 images of 512x512 would take 15.7 GB"),
     ],
 )
 def test_load_shapes_bad_arguments(kwargs, error, match):
