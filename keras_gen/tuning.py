@@ -217,6 +217,9 @@ def objective(name, hypermodel=None, direction=None):
         direction = "min"
     elif direction is None:
         direction = keras_tuner.engine.metrics_tracking.infer_metric_direction(name)
+        if direction is None and hypermodel is not None:
+            # a name the model does not report is the error to name first
+            hypermodel.check_objective(keras_tuner.Objective(name, "min"), validation=True)
         if direction is None:
             raise ValueError(
                 f"Cannot tell whether {name!r} should be minimised or maximised: "

@@ -355,6 +355,9 @@ def test_objective_not_reported_is_refused():
         tuning.objective("val_accuracy", vae)
     with pytest.raises(ValueError, match=r"Cannot tell whether 'elbo_gap' should be minimised or maximised"):
         tuning.objective("elbo_gap")
+    # with a hypermodel, an unknown name is named as such (the advice was "pass direction=")
+    with pytest.raises(ValueError, match=r"'val_bogus' is not reported by VAE"):
+        tuning.objective("val_bogus", vae)
     with pytest.raises(ValueError, match=r"val_neg_elbo is a loss and can only be minimised"):
         tuning.objective("val_neg_elbo", direction="max")
     with pytest.raises(TypeError, match=r"hypermodel must be a keras_gen.tuning"):
