@@ -187,7 +187,9 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _check_steps_per_epoch(x, kwargs)
         self._check_placement("fit")
         replicas = backend.replica_count(self)
-        if replicas > 1:
+        # one process: TensorFlow's MirroredStrategy and JAX's sharding fail on
+        # an uneven last batch (several processes split the data their own way)
+        if replicas > 1 and backend.process_count() == 1:
             batch_size = kwargs.get("batch_size", args[0] if args else None) or 32
             _check_even_split("x", x, batch_size, replicas)
             if isinstance(validation_data, (tuple, list)) and validation_data:
