@@ -597,13 +597,24 @@ def run_start(args, backup_steps, initial_epoch, saved_steps):
     return initial_epoch, saved_steps
 
 
-def delete_backup(args, backup):
-    """Delete the backup once every file of the run is written (the chief's)."""
+def forget_run_start(args):
+    """Remove the run's start record, and ``--checkpoint-dir`` if that empties it."""
     if not _common.is_chief():
         return
     path = os.path.join(args.checkpoint_dir, RUN_FILE)
     if os.path.exists(path):
         os.remove(path)
+    try:
+        os.rmdir(args.checkpoint_dir)
+    except OSError:  # other files in it, or it is in use
+        pass
+
+
+def delete_backup(args, backup):
+    """Delete the backup once every file of the run is written (the chief's)."""
+    if not _common.is_chief():
+        return
+    forget_run_start(args)
     backup.delete_backup()
 
 
@@ -760,6 +771,8 @@ def main(argv=None):
              f"or delete {args.checkpoint_dir} to start afresh. ({str(error)[:400]})")
     seconds = time.perf_counter() - start
     name = "folder" if args.data_dir else args.dataset
+    if not os.path.exists(backup._weights_path):
+        forget_run_start(args)  # no backup was made (diverged in epoch 1): leave nothing behind
     _common.stop_if_non_finite(gan, history, kept=[args.model_path, args.generator_path,
                                                    args.checkpoint_dir] + (
         [] if args.no_export else [os.path.join(args.export_dir, f"dcgan_{name}_*")]))

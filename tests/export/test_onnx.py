@@ -254,7 +254,7 @@ def test_fixed_batch_size(tmp_path, shipped):
          r"path ends in '.onnx', which names format='onnx', but format='tflite'"),
         ("g.tflite", {"format": "onnx"}, ValueError, r"path ends in '.tflite'.*format='onnx'"),
         ("g.onnx", {"format": "saved_model"}, ValueError, r"format='saved_model' was passed"),
-        ("g.onnx", {"batch_size": 0}, ValueError, r"batch_size must be a positive integer"),
+        ("g.onnx", {"batch_size": 0}, ValueError, r"batch_size must be an integer >= 1"),
     ],
 )
 def test_bad_arguments_write_nothing(tmp_path, path, kwargs, error, match):
