@@ -176,9 +176,12 @@ def data_parallel_line(keras_gen, scope, batch_size):
     return f"Data-parallel on {replicas} devices; global batch {batch_size}"
 
 
-def whole_batches(x, batch_size, what):
-    """``x`` cut to whole batches for ``--distribute`` (a last, smaller batch does
-    not split evenly over the devices on TensorFlow and JAX), with a status line."""
+def whole_batches(x, batch_size, what, replicas):
+    """``x`` cut to whole batches for ``--distribute`` over ``replicas`` devices
+    of one process (a last, smaller batch does not split evenly over them on
+    TensorFlow and JAX), with a status line; unchanged for one replica."""
+    if replicas <= 1:
+        return x
     keep = len(x) - len(x) % batch_size
     if keep < len(x):
         status(f"--distribute: training on {keep} of the {len(x)} {what} (whole batches of "

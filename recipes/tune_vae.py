@@ -182,8 +182,12 @@ def main(argv=None):
     if args.distribute:
         replicas = keras_gen.distribute.data_parallel().num_replicas
         print(f"Data-parallel on {replicas} devices; global batch {args.batch_size}")
-        x_train = _common.whole_batches(x_train, args.batch_size, "training digits")
-        x_val = _common.whole_batches(x_val, args.batch_size, "validation digits")
+        # one process on TensorFlow / JAX: the devices must share every batch evenly
+        even = (keras.backend.backend() != "torch" and keras_gen.distribute.process_count() == 1)
+        x_train = _common.whole_batches(x_train, args.batch_size, "training digits",
+                                        replicas if even else 1)
+        x_val = _common.whole_batches(x_val, args.batch_size, "validation digits",
+                                      replicas if even else 1)
     project_dir = os.path.join(args.directory, args.project_name)
     settings_path, settings = check_resumable(args, project_dir)
     budget = ({"max_epochs": args.epochs, "factor": 3} if args.tuner == "hyperband"

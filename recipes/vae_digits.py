@@ -99,8 +99,11 @@ def main(argv=None):
     x_val = x_test
     if args.distribute:
         _common.status(_common.data_parallel_line(keras_gen, scope, args.batch_size))
-        x_train = _common.whole_batches(x_train, args.batch_size, "training digits")
-        x_val = _common.whole_batches(x_test, args.batch_size, "validation digits")
+        # one process on TensorFlow / JAX: the devices must share every batch evenly
+        replicas = (keras_gen.backend.replica_count(vae)
+                    if keras_gen.distribute.process_count() == 1 else 1)
+        x_train = _common.whole_batches(x_train, args.batch_size, "training digits", replicas)
+        x_val = _common.whole_batches(x_test, args.batch_size, "validation digits", replicas)
 
     _common.status(f"Training a VAE on {len(x_train)} digits (backend: {keras.backend.backend()}, "
           f"latent_dim={args.latent_dim}, kl_weight={args.kl_weight}, "
