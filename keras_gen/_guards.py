@@ -16,6 +16,7 @@ from keras import ops
 
 from keras_gen import _checks as checks
 from keras_gen import backend
+from keras_gen.models._saving import _remove_stale_temporaries
 
 
 class NonFiniteLossError(RuntimeError):
@@ -381,12 +382,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if not os.path.isdir(self.backup_dir):
             return
         names = {os.path.basename(path) for path in own}
-        weights = os.path.basename(self._weights_path)[: -len(".weights.h5")]
+        # the weights file's atomic-save temporaries of killed processes
+        _remove_stale_temporaries(self.backup_dir, os.path.basename(self._weights_path),
+                                  ".weights.h5")
         for name in os.listdir(self.backup_dir):
-            # metadata / copy temporaries ("<file>.tmp-PID") and the weights
-            # file's own atomic-save temporaries (".latest.tmp-PID.weights.h5")
-            if (any(name.startswith(f"{own_name}.tmp-") for own_name in names)
-                    or (name.startswith(f".{weights}.tmp-") and name.endswith(".weights.h5"))):
+            # metadata / copy temporaries ("<file>.tmp-PID")
+            if any(name.startswith(f"{own_name}.tmp-") for own_name in names):
                 try:
                     os.remove(os.path.join(self.backup_dir, name))
                 except OSError:
