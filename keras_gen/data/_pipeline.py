@@ -158,6 +158,39 @@ def to_channels(image, channels):
     return out
 
 
+# The most float32 data one batch of a loader may hold (a batch of 128 images
+# at 4096x4096x3 asked for 26 GB and the process was killed for memory).
+MAX_BATCH_GB = 4
+
+
+def check_batch(batch_size, num_examples, drop_remainder, image_shape=None, what="the split"):
+    """Raise ValueError for a batch that is empty or too large to hold.
+
+    `drop_remainder=True` with `batch_size` above `num_examples` (when
+    known) yields no batch at all, which Keras' `fit` reports only as an
+    empty dataset; `image_shape` `(height, width, channels)` bounds one
+    batch's float32 size by `MAX_BATCH_GB`.
+    """
+    if drop_remainder and num_examples is not None and batch_size > num_examples:
+        raise ValueError(
+            f"drop_remainder=True drops every image: batch_size={batch_size} is larger than "
+            f"the {num_examples} images of {what}, so the dataset would yield no batch. Pass a "
+            f"batch_size of at most {num_examples} or drop_remainder=False. "
+            f"Received: batch_size={batch_size!r}, drop_remainder={drop_remainder!r}"
+        )
+    if image_shape is not None:
+        height, width, channels = image_shape
+        batch = batch_size if num_examples is None else min(batch_size, num_examples)
+        gigabytes = batch * height * width * channels * 4 / 1e9
+        if gigabytes > MAX_BATCH_GB:
+            raise ValueError(
+                f"One batch of {batch} float32 images of {height}x{width}x{channels} would take "
+                f"{gigabytes:.1f} GB (at most {MAX_BATCH_GB} GB). Pass a smaller batch_size or "
+                f"image_size. Received: batch_size={batch_size!r}, "
+                f"image_size={(height, width)!r}"
+            )
+
+
 def batch_and_prefetch(ds, batch_size, drop_remainder, batch_fn=None):
     """Batch, optionally map `batch_fn` over the batches, prefetch; options.
 

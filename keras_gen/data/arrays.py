@@ -24,6 +24,7 @@ def from_numpy(
     batch_size=None,
     shuffle=False,
     seed=None,
+    drop_remainder=False,
 ):
     """Check and convert a user array of images to float32 NHWC.
 
@@ -48,6 +49,9 @@ def from_numpy(
         shuffle: bool, whether the dataset reshuffles the images every
             epoch (only with `batch_size`). Defaults to `False`.
         seed: `None` or int, the shuffle seed. Defaults to `None`.
+        drop_remainder: bool, whether the dataset drops a last, smaller
+            batch (only with `batch_size`; data-parallel training needs
+            whole batches). Defaults to `False`.
 
     Returns:
         A float32 NumPy array of shape `(N, H, W, C)`, or a `tf.data.Dataset`
@@ -72,6 +76,12 @@ def from_numpy(
     batch_size = _checks.positive_int("batch_size", batch_size, allow_none=True)
     seed = _checks.seed("seed", seed)
     shuffle = _checks.boolean("shuffle", shuffle)
+    drop_remainder = _checks.boolean("drop_remainder", drop_remainder)
+    if drop_remainder and batch_size is None:
+        raise ValueError(
+            "drop_remainder applies to the batches of a dataset, so it needs a batch_size. "
+            f"Received: batch_size=None, drop_remainder={drop_remainder!r}"
+        )
 
     array = np.asarray(x)
     if array.dtype == bool or not (
@@ -124,9 +134,10 @@ def from_numpy(
 
     if batch_size is None:
         return array
+    _pipeline.check_batch(batch_size, len(array), drop_remainder, what="x")
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices(array)
     if shuffle:
         ds = ds.shuffle(len(array), seed=seed, reshuffle_each_iteration=True)
-    return _pipeline.batch_and_prefetch(ds, batch_size, drop_remainder=False)
+    return _pipeline.batch_and_prefetch(ds, batch_size, drop_remainder)

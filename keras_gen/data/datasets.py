@@ -183,6 +183,8 @@ def _load_digits(
     x, y = load_digits(
         split, image_size=image_size or 28, value_range=value_range
     )
+    _pipeline.check_batch(batch_size, len(x), drop_remainder, x.shape[1:],
+                          f"the digits split {split!r}")
     ds = tf.data.Dataset.from_tensor_slices((x, y) if with_labels else x)
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -204,6 +206,8 @@ def _load_shapes(
     _checks.choice("split", split, shapes.SHAPES_SPLITS)
     height, width = image_size or (64, 64)
     factors = shapes._factors(split, 0)
+    _pipeline.check_batch(batch_size, len(factors), drop_remainder, (height, width, 3),
+                          f"the shapes split {split!r}")
     table = tf.constant(factors)
     labels = tf.constant(shapes._labels(factors))
 
@@ -246,6 +250,14 @@ def _load_tfds(
         probe_url=spec.probe_url,
         folder_hint=folder_hint,
     )
+    try:
+        num_examples = builder.info.splits[split].num_examples
+    except Exception:  # an invalid split string is reported by as_dataset below
+        num_examples = None
+    native = builder.info.features["image"].shape  # (height, width, channels)
+    _pipeline.check_batch(batch_size, num_examples, drop_remainder,
+                          (*(size or native[:2]), native[-1] or 3),
+                          f"the {name} split {split!r}")
     decoders = {"image": tfds.decode.SkipDecoding()} if spec.jpeg else None
     try:
         ds = builder.as_dataset(

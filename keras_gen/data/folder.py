@@ -408,6 +408,8 @@ def from_folder(
         )
     if with_labels and attributes_file is not None:
         attribute_names, labels = _attribute_labels(folder, paths, attributes_file)
+    _pipeline.check_batch(batch_size, len(paths), drop_remainder, (*image_size, channels),
+                          f"the folder {folder!r}")
     if len(paths) <= EAGER_CHECK_LIMIT:
         _check_with_pil(paths)
 
