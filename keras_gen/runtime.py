@@ -34,6 +34,8 @@ SIGNATURE_KEY = "serving_default"
 MANIFEST_VERSIONS = (1, 2)
 # The name of a conditional artefact's second input.
 CONDITION_INPUT = "condition"
+# The parts of a model an artefact can hold (a manifest's ``part``).
+PARTS = ("generator", "decoder", "encoder")
 
 
 _FORMAT_NAMES = {"saved_model": "SavedModel", "tflite": "TFLite", "onnx": "ONNX"}
@@ -198,6 +200,9 @@ def _check_manifest(data, manifest, path):
     _check_tensors(data, "inputs", manifest)
     _check_condition(data, manifest)
     _check_tensors(data, "outputs", manifest)
+    part = data.get("part")
+    if part is not None and part not in PARTS:
+        _manifest_error(manifest, f"part must be null or one of {list(PARTS)}. Received: part={part!r}")
     for key in ("batch_size", "latent_dim"):
         value = data.get(key)
         if value is not None and not _is_int(value, 1):
@@ -264,6 +269,14 @@ def _check_condition(data, manifest):
         )
 
 
+def _shapes_agree(declared, actual):
+    """Whether two shapes (lists, ``None`` for unknown) have the same rank and known sizes."""
+    actual = list(actual)
+    return len(declared) == len(actual) and all(
+        a is None or d is None or int(a) == int(d) for d, a in zip(declared, actual)
+    )
+
+
 def artefact_size(path):
     """Bytes of a file, or of all files under a directory (a manifest's ``size_bytes``)."""
     if os.path.isdir(path):
@@ -301,7 +314,9 @@ class Runner:
         """Take the artefact's own signature; check the manifest against it.
 
         ``inputs``: ``(name, shape)`` pairs, in the order of the artefact's
-        input tensors when ``ordered`` (TFLite), else in any order. The
+        input tensors when ``ordered`` (TFLite), else in any order;
+        ``output_names``: a dict ``name -> shape`` (``None`` for an unknown
+        dimension) or the names alone. The
         runner's input order is the manifest's (main input, then condition),
         whatever the tensor order; it feeds inputs by name.
         """
@@ -336,6 +351,15 @@ class Runner:
                     where,
                     f"its outputs are {names}, the artefact's are {sorted(output_names)}",
                 )
+            actual = output_names if isinstance(output_names, dict) else {}
+            for entry in manifest["outputs"]:
+                shape = actual.get(entry["name"])
+                if shape is not None and not _shapes_agree(entry["shape"][1:], shape[1:]):
+                    _manifest_error(
+                        where,
+                        f"its output is {entry['name']!r} of shape {entry['shape']}, the artefact's "
+                        f"is {entry['name']!r} of shape {list(shape)}",
+                    )
             self.output_names = names
             self.condition = manifest.get("condition")
             self._condition_range = entries[1].get("value_range") if len(entries) == 2 else None
@@ -614,7 +638,8 @@ class TFLiteRunner(Runner):
         )
         self._use_signature(
             [(name, [None if d < 0 else int(d) for d in detail["shape_signature"]]) for name, detail in inputs],
-            self._runner.get_output_details(),
+            {name: [None if d < 0 else int(d) for d in detail.get("shape_signature", detail["shape"])]
+             for name, detail in self._runner.get_output_details().items()},
             ordered=True,
         )
 
@@ -641,7 +666,7 @@ class SavedModelRunner(Runner):
         _, kwargs = self._fn.structured_input_signature
         self._use_signature(
             [(name, list(spec.shape.as_list())) for name, spec in kwargs.items()],
-            self._fn.structured_outputs,
+            {name: spec.shape.as_list() for name, spec in self._fn.structured_outputs.items()},
             ordered=False,
         )
 
@@ -687,7 +712,8 @@ class OnnxRunner(Runner):
                 (node.name, [d if isinstance(d, int) and d > 0 else None for d in node.shape])
                 for node in self.session.get_inputs()
             ],
-            [node.name for node in self.session.get_outputs()],
+            {node.name: [d if isinstance(d, int) and d > 0 else None for d in node.shape]
+             for node in self.session.get_outputs()},
             ordered=True,
         )
 

@@ -139,6 +139,13 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
          r"its input is 'latent' of shape \[None, 4\], the artefact's is 'latent' of shape \[None, 3\]"),
         (lambda m: m.update(outputs=[dict(m["outputs"][0], name="picture")]),
          r"its outputs are \['picture'\], the artefact's are \['image'\]"),
+        (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 4, 4, 3])]),
+         r"its output is 'image' of shape \[None, 4, 4, 3\], the artefact's is 'image' of shape \[None, 4, 4, 1\]"),
+        (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 16])]),
+         r"its output is 'image' of shape \[None, 16\], the artefact's is 'image' of shape \[None, 4, 4, 1\]"),
+        (lambda m: m.update(part="discriminator"),
+         r"part must be null or one of \['generator', 'decoder', 'encoder'\]. Received: part='discriminator'"),
+        (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 4, None, 1])]), None),  # unknown size
         (lambda m: m.update(batch_size=2), None),  # a dynamic artefact runs any batch
     ],
 )
@@ -165,3 +172,16 @@ def test_invalid_json_manifest_is_named(generator_tflite, tmp_path):
     (tmp_path / "gen.tflite.json").write_text('{"manifest_version": 1, "format": ')
     with pytest.raises(runtime.ManifestError, match=r"'.*gen\.tflite\.json'.*not valid JSON \(Expecting value at line 1"):
         runtime.read_manifest(copy)
+
+
+def test_a_saved_model_manifest_with_another_output_shape_is_named(generator_tflite, tmp_path):
+    model, _, _ = generator_tflite
+    path = str(tmp_path / "gen_sm")
+    manifest = ex.export(model, path, format="saved_model")
+    assert runtime.load(path)(np.zeros((2, 3), "float32")).shape == (2, 4, 4, 1)
+    manifest["outputs"][0]["shape"] = [None, 4, 4, 2]
+    with open(path + ".json", "w") as f:
+        json.dump(manifest, f)
+    with pytest.raises(runtime.ManifestError, match=r"its output is 'image' of shape \[None, 4, 4, 2\], "
+                                                    r"the artefact's is 'image' of shape \[None, 4, 4, 1\]"):
+        runtime.load(path)

@@ -10,7 +10,7 @@ FORMATS = ("saved_model", "tflite", "onnx")
 TENSORFLOW_FORMATS = ("saved_model", "tflite")
 # The file suffix each file format is inferred from when ``format`` is None.
 SUFFIXES = {".onnx": "onnx", ".tflite": "tflite"}
-PARTS = ("generator", "decoder", "encoder")
+PARTS = runtime.PARTS
 # Written as keras_gen.runtime reads them: the newest manifest version it
 # knows and its signature key.
 MANIFEST_VERSION = runtime.MANIFEST_VERSIONS[-1]
