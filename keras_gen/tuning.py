@@ -24,7 +24,7 @@ Example:
 >>> tuner = keras_tuner.RandomSearch(
 ...     hypermodel,
 ...     objective=keras_gen.tuning.objective("val_neg_elbo", hypermodel),
-...     max_trials=1, seed=0, directory=tempfile.mkdtemp())
+...     max_trials=1, seed=1, directory=tempfile.mkdtemp())
 >>> x = np.random.rand(64, 8, 8, 1).astype("float32")
 >>> tuner.search(x, validation_data=(x,), epochs=1, batch_size=32, verbose=0)
 >>> best = tuner.get_best_hyperparameters()[0].values
@@ -330,8 +330,10 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         """Train one trial's model: ``model.fit(*args, **kwargs)``.
 
         First checks the running tuner's objective against what the model
-        reports (given whether validation data was passed); one that cannot
-        rank the trials stops the search with ``FatalValueError``.
+        reports (given whether validation data was passed), then the data and
+        ``fit``'s arguments as ``fit`` checks them; either kind of error is the
+        same in every trial, so it stops the search with ``FatalValueError``
+        (keras-tuner would otherwise fail trial after trial with it).
         """
         # keras-tuner's run_trial adds a callback holding the oracle's objective.
         found = [getattr(c, "objective", None) for c in kwargs.get("callbacks") or ()]
@@ -343,6 +345,14 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                 self.check_objective(found[0], validation=validation)
             except (TypeError, ValueError) as error:
                 raise keras_tuner.errors.FatalValueError(str(error)) from error
+        check = getattr(model, "_check_fit", None)  # keras-gen's models; a builder's own may differ
+        if check is not None:
+            try:
+                check(*args, **kwargs)
+            except (TypeError, ValueError) as error:
+                raise keras_tuner.errors.FatalValueError(
+                    f"The search's data or fit arguments cannot train any trial: {error}"
+                ) from error
         return model.fit(*args, **kwargs)
 
     def reported_metrics(self, validation=True):

@@ -74,7 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--image-size", type=int, default=28, help="digits are resized to this")
     p.add_argument("--train-size", type=int, default=None,
                    help="use only the first N training digits (None: all 1437)")
-    p.add_argument("--seed", type=_common.seed, default=0, help="seed of the tuner, weights and noise")
+    p.add_argument("--seed", type=_common.seed, default=0, help="seed of the weights and noise; the tuner's is SEED + 1 "
+                   "(keras-tuner takes 0 as no seed)")
     p.add_argument("--directory", default=os.path.join("outputs", "tune_vae"),
                    help="the tuner's results directory (rerun to resume)")
     p.add_argument("--project-name", default="search", help="subdirectory of --directory")
@@ -193,7 +194,9 @@ def main(argv=None):
     budget = ({"max_epochs": args.epochs, "factor": 3} if args.tuner == "hyperband"
               else {"max_trials": args.max_trials})
     tuner = getattr(keras_tuner, TUNERS[args.tuner])(
-        hypermodel, objective=objective, seed=args.seed, directory=args.directory,
+        # keras-tuner takes seed=0 as "no seed" (it draws one at random), so
+        # --seed S seeds the tuner with S + 1: every --seed is reproducible
+        hypermodel, objective=objective, seed=args.seed + 1, directory=args.directory,
         project_name=args.project_name, overwrite=args.overwrite, **budget,
     )
     os.makedirs(project_dir, exist_ok=True)

@@ -161,7 +161,7 @@ def test_bayesian_autoencoder_user_metric(digits, tmp_path):
     objective = tuning.objective("val_mae", hypermodel)
     assert (objective.name, objective.direction) == ("val_mae", "min")
     tuner = keras_tuner.BayesianOptimization(
-        hypermodel, objective=objective, max_trials=2, seed=0,
+        hypermodel, objective=objective, max_trials=2, seed=1,
         directory=str(tmp_path), project_name="ae")
     search(tuner, digits)
     trials = completed(tuner)
@@ -185,7 +185,7 @@ def test_hyperband_with_a_builder(digits, tmp_path):
         learning_rate=Choice("learning_rate", [1e-3, 3e-3]), seed=0)
     tuner = keras_tuner.Hyperband(
         hypermodel, objective=tuning.objective("val_reconstruction_loss", hypermodel),
-        max_epochs=2, factor=3, seed=0, directory=str(tmp_path), project_name="hb")
+        max_epochs=2, factor=3, seed=1, directory=str(tmp_path), project_name="hb")
     search(tuner, digits)
     trials = completed(tuner)
     assert trials
@@ -413,6 +413,31 @@ def test_the_tuners_objective_is_checked_before_training(digits, tmp_path, objec
     assert not completed(tuner)
 
 
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda x, x_val: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), x_val),
+         r"x must not contain NaN or infinite values"),
+        (lambda x, x_val: (x[:, :7], x_val), r"x .*shape"),
+        (lambda x, x_val: (x, x_val * 300.0), r"validation_data"),
+    ],
+)
+def test_bad_data_stops_the_search_at_the_first_trial(digits, tmp_path, change, match):
+    """A data error is the same in every trial: the search stops with it, nothing is trained
+    (keras-tuner failed trial after trial, then raised its own "Too many failed trials")."""
+    hypermodel = vae_hypermodel()
+    tuner = random_search(hypermodel, tmp_path, max_trials=3)
+    x, x_val = change(*digits)
+    _CountEpochs.epochs = 0
+    with pytest.raises(keras_tuner.errors.FatalValueError,
+                       match=r"The search's data or fit arguments cannot train any trial: ") as info:
+        tuner.search(x, validation_data=(x_val,), epochs=1, batch_size=64, verbose=0,
+                     callbacks=[_CountEpochs()])
+    assert info.match(match)
+    assert _CountEpochs.epochs == 0 and len(hypermodel.fits) == 1
+    assert not completed(tuner)
+
+
 def test_only_keras_gen_tuning_imports_keras_tuner():
     # What makes the import check below hold on every backend: no other
     # module (backend-specific ones included) names keras_tuner in an import.
@@ -487,7 +512,7 @@ def test_data_parallel_on_one_device_searches(digits, tmp_path):
     x = digits[0][:64]
     hypermodel = tuning.VAEHyperModel(x.shape[1:], latent_dim=2, kl_weight=1e-2, kind="dense", data_parallel=1)
     tuner = keras_tuner.RandomSearch(hypermodel, objective=tuning.objective("val_neg_elbo", hypermodel),
-                                     max_trials=1, seed=0, directory=str(tmp_path))
+                                     max_trials=1, seed=1, directory=str(tmp_path))
     tuner.search(x, validation_data=(x,), epochs=1, batch_size=32, verbose=0)
     assert tuner.oracle.get_best_trials(1)[0].score > 0
 

@@ -172,6 +172,17 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         shape, finite values and the value range of the images the model
         must reproduce (labels are not checked as images).
         """
+        self._check_fit(x, y, *args, **kwargs)
+        with backend.distribution_scope(self), backend.keep_state_on_error(self):
+            try:
+                return super().fit(x, y, *args, **kwargs)
+            finally:  # an EMA (use_ema) written into the weights must not block the next fit
+                backend.after_fit(self)
+
+    def _check_fit(self, x=None, y=None, *args, **kwargs):
+        """``fit``'s checks of its arguments, without training (``ValueError``
+        or ``TypeError`` naming the argument); ``keras_gen.tuning`` runs them
+        once before a search's trials."""
         _refuse_weights(kwargs)
         _check_loop_arguments(args, kwargs)
         self._check_for_training()
@@ -195,11 +206,6 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             if isinstance(validation_data, (tuple, list)) and validation_data:
                 _check_even_split("validation_data", validation_data[0],
                                   kwargs.get("validation_batch_size") or batch_size, replicas)
-        with backend.distribution_scope(self), backend.keep_state_on_error(self):
-            try:
-                return super().fit(x, y, *args, **kwargs)
-            finally:  # an EMA (use_ema) written into the weights must not block the next fit
-                backend.after_fit(self)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""

@@ -25,6 +25,7 @@ def test_tune_vae_smoke_then_resume(tmp_path, capsys):
     table = [line for line in out.splitlines() if line.startswith("|")]
     assert table[0] == HEADER and len(table) == 4
     assert all(line.endswith("| COMPLETED |") for line in table[2:])
+    assert tuner.oracle.seed == 1  # --seed 0: keras-tuner would draw a seed at random for 0
     best_hp = tuner.get_best_hyperparameters()[0]
     assert 2 <= best_hp["latent_dim"] <= 32 and 1e-4 <= best_hp["kl_weight"] <= 1.0
     assert f"Best: latent_dim={best_hp['latent_dim']} " in out
