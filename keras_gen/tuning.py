@@ -310,6 +310,14 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
             raise keras_tuner.errors.FatalTypeError(
                 "builder must return a pair (encoder, decoder). "
                 f"Received: builder(hp, latent_dim={latent_dim}) -> {built!r}")
+        inputs = getattr(built[0], "inputs", None)
+        if self.input_shape is not None and inputs:
+            shape = tuple(inputs[0].shape[1:])
+            if shape != tuple(self.input_shape):
+                raise keras_tuner.errors.FatalValueError(
+                    f"input_shape={tuple(self.input_shape)} but the builder's encoder takes "
+                    f"images of shape {shape}. Pass the encoder's shape, or input_shape=None "
+                    f"with a builder. Received: input_shape={tuple(self.input_shape)!r}")
         return built
 
     def _compile(self, model, learning_rate):

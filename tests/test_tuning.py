@@ -197,6 +197,26 @@ def test_hyperband_with_a_builder(digits, tmp_path):
     assert "| hidden |" in tuning.trial_table(tuner)
 
 
+@pytest.mark.parametrize("cls", [tuning.VAEHyperModel, tuning.AutoEncoderHyperModel])
+def test_input_shape_that_is_not_the_builders_is_refused(digits, tmp_path, cls):
+    """input_shape beside a builder was ignored: the search trained on other images silently."""
+    variational = cls is tuning.VAEHyperModel
+
+    def builder(hp, latent_dim):
+        return (helpers.tiny_encoder((8, 8, 1), latent_dim, variational=variational),
+                helpers.tiny_decoder(latent_dim, (8, 8, 1)))
+
+    with pytest.raises(keras_tuner.errors.FatalValueError,
+                       match=r"input_shape=\(16, 16, 1\) but the builder's encoder takes images of "
+                             r"shape \(8, 8, 1\)"):
+        tuner = keras_tuner.RandomSearch(
+            cls((16, 16, 1), builder=builder, latent_dim=3), objective="val_loss", max_trials=1,
+            seed=1, directory=str(tmp_path), project_name="shape")
+        search(tuner, digits)
+    # The builder's own shape, given or not, searches.
+    assert cls((8, 8, 1), builder=builder, latent_dim=3).build(keras_tuner.HyperParameters()).built
+
+
 def test_trial_table(vae_search):
     table = tuning.trial_table(vae_search[0], metrics=("val_kl_loss",))
     lines = table.splitlines()
