@@ -273,7 +273,10 @@ class _Latest(keras.metrics.Metric):
         self.latest.assign(ops.cast(value, self.latest.dtype))
 
     def result(self):
-        return ops.convert_to_tensor(self.latest)
+        # A copy: the variable itself (what convert_to_tensor gives on
+        # TensorFlow and PyTorch) is read only when Keras turns the epoch's
+        # logs into numbers, after validation has reset it to 0.
+        return ops.copy(self.latest)
 
 
 @keras.saving.register_keras_serializable(package="keras_gen")

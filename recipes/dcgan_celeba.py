@@ -192,7 +192,8 @@ def parse_args(argv=None):
     p.add_argument("--augment", choices=("none", "diffaugment", "ada"), default=None,
                    help="differentiable augmentation of every image D sees while training "
                         "(keras_gen.augment.DiffAugment, or AdaptiveAugment whose strength "
-                        "follows D's overfitting). Default: ada on grey images, none on colour ones")
+                        "follows D's overfitting). Default: ada on grey images (none with "
+                        "--objective wgan-gp, whose critic has no overfitting sign), none on colour ones")
     p.add_argument("--augment-policy", default=None,
                    help="transforms of --augment, comma-separated from color, translation, cutout. "
                         "Default: translation,cutout on grey images, color,translation,cutout on "
@@ -281,11 +282,17 @@ def parse_args(argv=None):
     args.colour = (args.channels or 3) == 3 if args.data_dir else name not in GREY_DATASETS
     defaults = COLOUR_DEFAULTS if args.colour else GREY_DEFAULTS
     args.defaulted = set()
+    if args.objective == "wgan-gp" and args.augment == "ada":
+        p.error("--augment ada does not apply to --objective wgan-gp: ADA steers its strength by "
+                "the sign of D's outputs, which means nothing for a critic. Use --augment "
+                "diffaugment or none. Received: --augment ada --objective wgan-gp")
     for flag in ("d_normalization", "minibatch_std", "ema", "d_width", "augment", "augment_policy",
                  "lecam"):
         if getattr(args, flag) is None:
             setattr(args, flag, defaults[flag])
             args.defaulted.add(flag)
+    if args.objective == "wgan-gp" and args.augment == "ada":  # the grey defaults' ADA
+        args.augment = "none"
     names = [name.strip() for name in args.augment_policy.split(",")]
     if args.augment != "none" and (any(n not in AUGMENT_TRANSFORMS for n in names)
                                    or len(set(names)) != len(names)):

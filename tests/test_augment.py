@@ -291,6 +291,35 @@ def test_gan_with_ada_moves_p_during_fit_and_round_trips(tmp_path):
     assert not np.array_equal(state, _np(AdaptiveAugment(seed=7).seed_generator.state))
 
 
+def test_adaptive_augment_is_refused_with_a_wasserstein_critic():
+    """A critic's offset is free (the loss and the penalty ignore it), so E[sign(D(x))]
+    steered p by an arbitrary bias: p ran to 1 or stayed at 0 by the bias' sign alone."""
+    gan = _tiny_gan(None)
+    with pytest.raises(ValueError, match=r"does not apply to objective='wgan-gp'.*DiffAugment"):
+        keras_gen.GAN(gan.generator, gan.discriminator, latent_dim=4, objective="wgan-gp",
+                      augment=AdaptiveAugment(seed=0))
+    fixed = keras_gen.GAN(gan.generator, gan.discriminator, latent_dim=4, objective="wgan-gp",
+                          augment=DiffAugment(seed=0))
+    assert isinstance(fixed.augment, DiffAugment)
+
+
+def test_validation_keeps_the_logged_p_and_evaluation_does_not_report_it():
+    """Validation reset the trackers before Keras read the epoch's augment_p (TensorFlow,
+    PyTorch: 0.0 logged); evaluation never observes, so it reported p = 0 and r_t = 0."""
+    ada = AdaptiveAugment("cutout", ramp_images=100, seed=7)
+    gan = _tiny_gan(ada, d_bias=50.0)
+    real = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 3)).astype("float32")
+    history = gan.fit(real, batch_size=8, epochs=1, verbose=0, shuffle=False,
+                      validation_data=(real,)).history
+    assert history["augment_p"] == [pytest.approx(0.16, abs=1e-6)]
+    assert history["augment_rt"] == [pytest.approx(1.0, abs=1e-6)]
+    assert "val_augment_p" not in history and "val_augment_rt" not in history
+    assert "val_d_loss" in history
+    scores = gan.evaluate(real, batch_size=8, verbose=0, return_dict=True)
+    assert "augment_p" not in scores and "augment_rt" not in scores and "d_loss" in scores
+    assert _p(gan.augment) == pytest.approx(0.16, abs=1e-6)  # evaluation leaves p alone
+
+
 @pytest.mark.skipif(
     BACKEND != "tensorflow", reason="only TensorFlow traces with an unknown batch size"
 )

@@ -159,7 +159,9 @@ class GAN(base.GenerativeModel):
             (e.g. ``keras_gen.augment.DiffAugment``). If it has a method
             ``observe(real_logits)``, the discriminator step calls it with the
             logits of the augmented real batch (adaptive augmentation updates
-            its strength there). ``test_step`` and ``sample`` never augment.
+            its strength there; not with ``objective="wgan-gp"``, whose
+            critic's sign means nothing). ``test_step`` and ``sample`` never
+            augment.
         objective: ``"standard"`` (default: the source notes' cross-entropy
             game), ``"hinge"``, ``"wgan-gp"`` or ``"relativistic"`` (see
             above).
@@ -298,6 +300,16 @@ class GAN(base.GenerativeModel):
         self.seed = checks.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
         self.augment = _check_augment(augment)
+        if self.objective == "wgan-gp" and hasattr(self.augment, "observe"):
+            raise ValueError(
+                "An adaptive augment layer (one with observe(real_logits), such as "
+                "AdaptiveAugment) does not apply to objective='wgan-gp': a critic's output has no "
+                "sign that means real or fake (adding a constant changes neither its loss nor "
+                "its gradient penalty), so the overfitting signal E[sign(D(x))] would steer the "
+                "strength by the critic's arbitrary offset. Use a fixed-strength "
+                "keras_gen.augment.DiffAugment, or another objective. Received: "
+                f"augment={self.augment!r} with objective='wgan-gp'"
+            )
         self.consistency = checks.non_negative_float("consistency", consistency)
         consistency_augment = _check_augment(consistency_augment, "consistency_augment")
         if consistency_augment is not None and (
@@ -665,7 +677,11 @@ class GAN(base.GenerativeModel):
         d_loss, d_terms = self._d_losses(real, self._latents(batch_size), condition, training=False)
         g_loss, d_fake = self._g_losses(self._latents(batch_size), condition, training=False, real=real)
         logs = self.update_metrics({"d_loss": d_loss, "g_loss": g_loss, "d_fake": d_fake, **d_terms})
-        for name in ("cr", "lc"):  # training-only terms: no val_cr, val_lc
+        # training-only terms: no val_cr, val_lc; the augment layer's metrics
+        # (augment_p, augment_rt) follow its training steps, which evaluation
+        # does not take, so they are not evaluation results either
+        training_only = ["cr", "lc"] + ([] if self.augment is None else [m.name for m in self.augment.metrics])
+        for name in training_only:
             logs.pop(name, None)
         return logs
 

@@ -125,6 +125,18 @@ def test_colour_and_grey_defaults(argv, expected):
     assert got[2:4] == pytest.approx(expected[2:4])
 
 
+def test_wgan_gp_leaves_out_the_grey_defaults_adaptive_augmentation(capsys):
+    recipe = load_recipe("dcgan_celeba")
+    assert recipe.parse_args(["--dataset", "digits", "--objective", "wgan-gp"]).augment == "none"
+    assert recipe.parse_args(["--dataset", "digits"]).augment == "ada"
+    assert recipe.parse_args(["--dataset", "digits", "--objective", "wgan-gp",
+                              "--augment", "diffaugment"]).augment == "diffaugment"
+    with pytest.raises(SystemExit) as info:
+        recipe.parse_args(["--dataset", "digits", "--objective", "wgan-gp", "--augment", "ada"])
+    assert info.value.code == 2
+    assert "--augment ada does not apply to --objective wgan-gp" in capsys.readouterr().err
+
+
 def test_settings_line_says_which_settings_are_defaults():
     recipe = load_recipe("dcgan_celeba")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
