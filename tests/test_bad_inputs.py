@@ -283,6 +283,17 @@ def test_steps_per_epoch_past_the_data_is_named(kind, x):
     assert iterations(ae.optimizer) == 0
 
 
+def test_steps_per_epoch_counts_the_training_share_of_validation_split_as_keras_does(x):
+    # 9 images, validation_split 0.5: Keras trains on floor(4.5) = 4, one batch of 4;
+    # the check counted ceil (5, two batches) and let steps_per_epoch=2 through.
+    ae = make_ae()
+    with pytest.raises(ValueError, match=r"steps_per_epoch is more than the 1 batches x holds "
+                                         r"\(4 images in batches of 4\)"):
+        ae.fit(x[:9], batch_size=4, validation_split=0.5, epochs=1, steps_per_epoch=2, verbose=0)
+    ae.fit(x[:9], batch_size=4, validation_split=0.5, epochs=1, steps_per_epoch=1, verbose=0)
+    assert iterations(ae.optimizer) == 1
+
+
 def test_steps_per_epoch_of_a_repeated_pipeline_trains_every_step(x):
     import tensorflow as tf
 

@@ -813,8 +813,8 @@ def _check_steps_per_epoch(x, kwargs):
     if isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "__array__") and not peek._is_tf_dataset(x)):
         n = int(x.shape[0])
         split = kwargs.get("validation_split") or 0.0
-        if split:
-            n = int(np.ceil(n * (1.0 - split)))
+        if split:  # Keras trains on the first floor(n * (1 - split)) examples
+            n = int(np.floor(n * (1.0 - split)))
         batch_size = kwargs.get("batch_size") or 32
         available, what = -(-n // batch_size), f"{n} images in batches of {batch_size}"
     elif peek._is_tf_dataset(x):
