@@ -283,6 +283,30 @@ def test_steps_per_epoch_past_the_data_is_named(kind, x):
     assert iterations(ae.optimizer) == 0
 
 
+@pytest.mark.parametrize("make", [make_ae, make_vae, make_gan], ids=["ae", "vae", "gan"])
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_a_tf_data_batch_of_another_float_type_trains_as_float32(make, dtype, x):
+    """Keras casts NumPy inputs to float32 but not tf.data batches: a float64 dataset (NumPy's
+    default, e.g. x / 255.0) failed the VAE's loss on TensorFlow with a dtype error, and on
+    JAX and PyTorch the loss ran in the data's precision (NaN in float16)."""
+    import tensorflow as tf
+
+    data = x if make is not make_gan else np.random.default_rng(0).uniform(-1, 1, (32, 4, 4, 1))
+    wide = data.astype(dtype)
+    as_float32 = wide.astype("float32")  # what the model should see
+    histories = []
+    for images in (wide, as_float32):
+        keras.utils.set_random_seed(0)
+        model = make()
+        ds = tf.data.Dataset.from_tensor_slices(images).batch(16)
+        histories.append(model.fit(ds, epochs=2, verbose=0, shuffle=False).history)
+        scores = model.evaluate(ds, verbose=0, return_dict=True)
+        assert all(np.isfinite(v) for v in scores.values()), scores
+    assert histories[0].keys() == histories[1].keys()
+    for name in histories[1]:
+        np.testing.assert_allclose(histories[0][name], histories[1][name], rtol=1e-5, err_msg=name)
+
+
 def test_steps_per_epoch_counts_the_training_share_of_validation_split_as_keras_does(x):
     # 9 images, validation_split 0.5: Keras trains on floor(4.5) = 4, one batch of 4;
     # the check counted ceil (5, two batches) and let steps_per_epoch=2 through.

@@ -663,11 +663,26 @@ def split_batch(data):
             "keras-gen models do not support sample_weight. "
             f"Received: sample_weight={sample_weight!r}"
         )
+    x = _as_floatx(x)
     if y is None:
         return x, x, None
     if batch_role(x, y) == LABELS:
         return x, x, y
-    return x, y, None
+    return x, _as_floatx(y), None
+
+
+def _as_floatx(tensor):
+    """A floating-point batch in Keras' float type (float32 by default), as
+    Keras casts NumPy inputs itself: a float64 / float16 ``tf.data`` batch
+    otherwise met the float32 model in the loss (a TensorFlow dtype error; on
+    JAX and PyTorch the loss ran in the data's precision: NaN in float16)."""
+    dtype = getattr(tensor, "dtype", None)
+    if dtype is None:
+        return tensor
+    dtype = keras.backend.standardize_dtype(dtype)
+    if "float" in dtype and dtype != keras.backend.floatx():
+        return ops.cast(tensor, keras.backend.floatx())
+    return tensor
 
 
 def batch_role(x, y, y_name="y", x_name="x", where=""):
