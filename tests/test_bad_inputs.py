@@ -307,6 +307,64 @@ def test_a_tf_data_batch_of_another_float_type_trains_as_float32(make, dtype, x)
         np.testing.assert_allclose(histories[0][name], histories[1][name], rtol=1e-5, err_msg=name)
 
 
+@pytest.mark.parametrize("make", [make_ae, make_vae, make_gan], ids=["ae", "vae", "gan"])
+def test_a_generators_first_batch_is_checked_as_an_arrays(make, x):
+    """Generators passed unchecked: uint8 pixels trained on a loss computed in uint8
+    (wrapping modulo 256) on JAX and PyTorch, 0..255 floats trained silently."""
+    images = x if make is not make_gan else np.random.default_rng(0).uniform(-1, 1, (32, 4, 4, 1))
+    images = images.astype("float32")
+
+    def batches(data):
+        for i in range(0, len(data), 8):
+            yield (data[i:i + 8],)
+
+    model = make()
+    with pytest.raises(TypeError, match=r"x \(first batch of the generator\) must hold floating-point "
+                                        r"images.*dtype=uint8"):
+        model.fit(batches((images * 100).astype("uint8")), epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"x \(first batch of the generator\) .*Received"):
+        model.fit(batches(images * 255.0), epochs=1, verbose=0)
+    with pytest.raises(TypeError, match=r"first batch of the generator"):
+        model.evaluate(batches((images * 100).astype("uint8")), verbose=0)
+    assert iterations(model.optimizer if make is not make_gan else model.d_optimizer) == 0
+    history = model.fit(batches(images), epochs=1, verbose=0).history  # every batch still trains
+    assert all(np.isfinite(v[-1]) for v in history.values())
+    # (TensorFlow's generator adapter takes one batch more, with or without the check)
+    assert iterations(model.optimizer if make is not make_gan else model.d_optimizer) >= 4
+
+
+def test_a_dataset_of_dicts_is_named(x):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices({"image": x, "label": np.zeros(len(x), "int64")}).batch(8)
+    with pytest.raises(ValueError, match=r"x yields dicts \(\['image', 'label'\]\).*"
+                                         r"ds.map\(lambda e: \(e\['image'\], e\['label'\]\)\)"):
+        make_ae().fit(ds, epochs=1, verbose=0)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="a torch DataLoader feeds the PyTorch backend")
+def test_a_torch_data_loaders_first_batch_is_checked_and_its_order_kept(x):
+    import torch
+
+    from keras_gen.data import peek
+
+    bad = torch.utils.data.DataLoader(torch.tensor((x * 100).astype("uint8")), batch_size=8)
+    with pytest.raises(TypeError, match=r"x \(first batch of the DataLoader\) must hold floating-point"):
+        make_ae().fit(bad, epochs=1, verbose=0)
+    # Reading the first batch of a shuffling loader leaves torch's random state as it was,
+    # so training sees the order it would have seen.
+    loader = torch.utils.data.DataLoader(torch.tensor(x), batch_size=8, shuffle=True)
+    torch.manual_seed(3)
+    kind, first = peek.first_batch(loader)
+    after_peek = next(iter(loader)).numpy()
+    torch.manual_seed(3)
+    np.testing.assert_array_equal(after_peek, next(iter(loader)).numpy())
+    assert kind == "DataLoader" and first.shape == (8, 8, 8, 1)
+    model = make_ae()
+    model.fit(loader, epochs=1, verbose=0)
+    assert iterations(model.optimizer) == 4
+
+
 def test_steps_per_epoch_counts_the_training_share_of_validation_split_as_keras_does(x):
     # 9 images, validation_split 0.5: Keras trains on floor(4.5) = 4, one batch of 4;
     # the check counted ceil (5, two batches) and let steps_per_epoch=2 through.

@@ -4,8 +4,10 @@ keras-gen models check their data before any layer runs (see
 ``GenerativeModel.fit``). For an in-memory array that is the whole array; for
 a stream it is its first batch: ``take(1)`` of a ``tf.data.Dataset`` (a fresh
 iterator, so the dataset itself is untouched) and item 0 of a
-``keras.utils.PyDataset``. Python generators and other iterators cannot be
-peeked at without losing the batch, so they are not inspected.
+``keras.utils.PyDataset``, the first batch of a fresh pass over a
+``torch.utils.data.DataLoader``. Python generators and other iterators cannot
+be peeked at without losing the batch: the models check their first batch as
+training takes it (``GenerativeModel._checked_stream``).
 """
 
 import sys
@@ -30,6 +32,32 @@ def _is_py_dataset(data):
     return isinstance(data, keras.utils.PyDataset)
 
 
+def _is_torch_data_loader(data):
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(data, torch.utils.data.DataLoader)
+
+
+def _first_of_data_loader(loader):
+    """The first batch of a ``torch.utils.data.DataLoader`` as NumPy, or None.
+
+    A DataLoader can be iterated again, so reading one batch loses nothing;
+    a shuffling one draws its order from torch's random state (or its own
+    ``generator``), which is put back so that training sees the order it
+    would have seen."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    own = loader.generator.get_state() if getattr(loader, "generator", None) is not None else None
+    try:
+        for batch in loader:
+            return _as_numpy(batch)
+        return None
+    finally:
+        torch.random.set_rng_state(state)
+        if own is not None:
+            loader.generator.set_state(own)
+
+
 def _as_numpy(batch):
     import keras
 
@@ -43,6 +71,8 @@ def first_batch(data):
       and ``dtype``): ``("array", the whole array as NumPy)``;
     * ``tf.data.Dataset``: ``("tf.data.Dataset", first element as NumPy)``;
     * ``keras.utils.PyDataset``: ``("PyDataset", item 0 as NumPy)``;
+    * ``torch.utils.data.DataLoader``: ``("DataLoader", its first batch as
+      NumPy)``, read with torch's random state put back;
     * a stream that yields nothing: ``(kind, None)``;
     * anything else (``None``, generators, dicts of inputs, ...):
       ``(None, None)``.
@@ -80,6 +110,11 @@ def first_batch(data):
         if count == 0:
             return "PyDataset", None
         return "PyDataset", _as_numpy(data[0])
+    if _is_torch_data_loader(data):
+        try:
+            return "DataLoader", _first_of_data_loader(data)
+        except (TypeError, RuntimeError):  # e.g. tensors on an accelerator: not inspected here
+            return UNKNOWN, None
     if hasattr(data, "shape") and hasattr(data, "dtype") and hasattr(data, "__array__"):
         try:
             return ARRAY, np.asarray(data)

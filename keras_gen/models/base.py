@@ -173,6 +173,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         must reproduce (labels are not checked as images).
         """
         self._check_fit(x, y, *args, **kwargs)
+        x = self._checked_stream("x", x)
+        validation_data = kwargs.get("validation_data")
+        if validation_data is not None:
+            kwargs["validation_data"] = self._checked_stream("validation_data", validation_data)
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             try:
                 return super().fit(x, y, *args, **kwargs)
@@ -212,8 +216,24 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
+        x = self._checked_stream("x", x)
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().evaluate(x, y, *args, **kwargs)
+
+    def _checked_stream(self, name, data):
+        """``data``, or for a Python generator or iterator of batches (which
+        cannot be read ahead) a generator that yields the same batches and
+        checks the first as ``fit`` checks a ``tf.data`` set's first batch."""
+        if not is_python_stream(data):
+            return data
+
+        def checked():
+            for index, batch in enumerate(data):
+                if index == 0:
+                    self._check_stream_batch(name, "generator", peek._as_numpy(batch))
+                yield batch
+
+        return checked()
 
     def predict(self, x, *args, **kwargs):
         self._check_placement("predict")
@@ -285,14 +305,29 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     f"{name} is an empty {kind}: it yields no batch, so there is "
                     f"nothing to train or evaluate on. Received: {name}={x!r}"
                 )
-            batch, target, _ = keras.utils.unpack_x_y_sample_weight(
-                tuple(batch) if isinstance(batch, list) else batch
+            self._check_stream_batch(name, kind, batch)
+            return
+        self._check_images_and_target(label, batch, target, target_label, names, kind)
+
+    def _check_stream_batch(self, name, kind, batch, where="first batch"):
+        """Check one batch a stream yielded (as NumPy), as ``fit`` checks an array."""
+        batch, target, _ = keras.utils.unpack_x_y_sample_weight(
+            tuple(batch) if isinstance(batch, list) else batch
+        )
+        if isinstance(batch, dict):
+            raise ValueError(
+                f"{name} yields dicts ({sorted(batch)}), but keras-gen models take batches of "
+                "images, (images, labels) or (images, targets). Map each element to those, e.g. "
+                "ds.map(lambda e: (e['image'], e['label'])), or load a TFDS dataset with "
+                f"as_supervised=True. Received: the {where} of the {kind} {name}: a dict"
             )
-            if not isinstance(batch, np.ndarray):
-                return  # Several inputs (dict, tuple): the model's own business.
-            label = f"{name} (first batch of the {kind})"
-            target_label = f"the targets of {label}"
-            names = ("y", "x", f"first batch of the {kind} {name}")
+        if not isinstance(batch, np.ndarray):
+            return  # Several inputs (tuple): the model's own business.
+        label = f"{name} ({where} of the {kind})"
+        names = ("y", "x", f"{where} of the {kind} {name}")
+        self._check_images_and_target(label, batch, target, f"the targets of {label}", names, kind)
+
+    def _check_images_and_target(self, label, batch, target, target_label, names, kind):
         if target is not None and batch_role(batch, target, *names) == LABELS:
             _check_feedable_labels(target, kind, *names)
             target = None  # Labels: ignored by the models, not images to check.
@@ -669,6 +704,15 @@ def split_batch(data):
     if batch_role(x, y) == LABELS:
         return x, x, y
     return x, _as_floatx(y), None
+
+
+def is_python_stream(data):
+    """A Python generator or iterator of batches (not an array, tensor, tf.data or PyDataset)."""
+    import collections.abc
+
+    return (isinstance(data, collections.abc.Iterator) and not hasattr(data, "shape")
+            and not isinstance(data, keras.utils.PyDataset)
+            and type(data).__module__.split(".")[0] != "tensorflow")
 
 
 def _as_floatx(tensor):

@@ -27,6 +27,7 @@ this form. Exported generators and decoders (``keras_gen.export``) are the
 two-input networks; ``model.condition_spec`` describes the second input.
 """
 
+import sys
 import warnings
 
 import keras
@@ -241,34 +242,42 @@ class ConditionalModel:
         return np.ascontiguousarray(vectors)
 
     # -------------------------------------------------- fit's data checks
+    # Arrays are checked whole and streams by their first batch before
+    # training (``_check_inputs``); the labels of the later batches of a
+    # stream are checked as Keras takes them (``_checked_stream``): an
+    # out-of-range class id otherwise became an all-zero one-hot row on
+    # TensorFlow and JAX (trained on silently) and a crash inside the step on
+    # PyTorch.
     def fit(self, x=None, y=None, *args, **kwargs):
-        """``fit``, with the labels of a Python generator's batches checked as they come.
+        with _labels_error_named():
+            return super().fit(x, y, *args, **kwargs)
 
-        Arrays, ``tf.data`` and ``PyDataset`` inputs are checked before
-        training (``_check_inputs``); a generator cannot be read ahead, so each
-        of its batches is checked as Keras takes it (out-of-range class ids
-        otherwise became all-zero one-hot rows on TensorFlow and JAX).
-        """
-        x = self._checked_stream("x", x)
-        validation = kwargs.get("validation_data")
-        if validation is not None:
-            kwargs["validation_data"] = self._checked_stream("validation_data", validation)
-        return super().fit(x, y, *args, **kwargs)
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        with _labels_error_named():
+            return super().evaluate(x, y, *args, **kwargs)
 
     def _checked_stream(self, name, data):
-        if not _is_python_stream(data):
-            return data
+        """The base's first-batch check of a generator, then every batch's labels
+        of a generator, ``tf.data.Dataset`` or ``keras.utils.PyDataset``."""
+        data = super()._checked_stream(name, data)
+        if base.is_python_stream(data):
+            def checked():
+                for index, batch in enumerate(data):
+                    images, labels, _ = keras.utils.unpack_x_y_sample_weight(
+                        tuple(batch) if isinstance(batch, list) else batch)
+                    if labels is not None:
+                        self.condition_vectors(_as_array("labels", labels), len(images),
+                                               name=f"the labels of batch {index} of the generator {name}")
+                    yield batch
 
-        def checked():
-            for index, batch in enumerate(data):
-                images, labels, _ = keras.utils.unpack_x_y_sample_weight(
-                    tuple(batch) if isinstance(batch, list) else batch)
-                if labels is not None:
-                    self.condition_vectors(_as_array("labels", labels), len(images),
-                                           name=f"the labels of batch {index} of the generator {name}")
-                yield batch
-
-        return checked()
+            return checked()
+        if self.num_classes is None:
+            return data  # attribute vectors: any finite numbers (a NaN stops training)
+        if peek._is_tf_dataset(data):
+            return _class_ids_checked_dataset(data, self.num_classes, name)
+        if peek._is_py_dataset(data):
+            return _ClassIdsCheckedPyDataset(data, self.num_classes, name)
+        return data
 
     def _check_inputs(self, name, x, y=None):
         """The base checks, then the labels: present, of the right kind, in range.
@@ -324,13 +333,83 @@ class ConditionalModel:
         }
 
 
-def _is_python_stream(data):
-    """A Python generator or iterator of batches (not an array, tensor, tf.data or PyDataset)."""
-    import collections.abc
+# Begins the message of a tf.data label check that failed (matched to name it).
+_OUT_OF_RANGE = "keras-gen: class ids out of range"
 
-    return (isinstance(data, collections.abc.Iterator) and not hasattr(data, "shape")
-            and not isinstance(data, keras.utils.PyDataset)
-            and type(data).__module__.split(".")[0] != "tensorflow")
+
+def _class_ids_checked_dataset(ds, num_classes, name):
+    """``ds`` with every batch's integer labels checked to lie in
+    ``[0, num_classes)`` (a ``tf.debugging.Assert`` in the pipeline, which
+    runs in TensorFlow whatever the Keras backend)."""
+    import tensorflow as tf
+
+    def check(*element):
+        if len(element) < 2 or not element[1].dtype.is_integer:
+            return element if len(element) > 1 else element[0]
+        labels = element[1]
+        valid = tf.reduce_all((labels >= 0) & (labels < num_classes))
+        message = f"{_OUT_OF_RANGE} [0, {num_classes}) in a batch of the tf.data.Dataset {name}; min, max:"
+        with tf.control_dependencies([tf.debugging.Assert(
+                valid, [message, tf.reduce_min(labels), tf.reduce_max(labels)])]):
+            labels = tf.identity(labels)
+        return (element[0], labels, *element[2:])
+
+    return ds.map(check)
+
+
+class _ClassIdsCheckedPyDataset(keras.utils.PyDataset):
+    """A ``PyDataset`` whose batches' class ids are checked as they are read
+    (no reference to the model: it may be sent to worker processes)."""
+
+    def __init__(self, inner, num_classes, name):
+        super().__init__(workers=inner.workers, use_multiprocessing=inner.use_multiprocessing,
+                         max_queue_size=inner.max_queue_size)
+        self.inner, self.num_classes, self.name = inner, num_classes, name
+
+    @property
+    def num_batches(self):
+        return self.inner.num_batches
+
+    def __getitem__(self, index):
+        batch = self.inner[index]
+        _, labels, _ = keras.utils.unpack_x_y_sample_weight(
+            tuple(batch) if isinstance(batch, list) else batch)
+        if labels is not None:
+            ids = np.asarray(keras.ops.convert_to_numpy(labels) if hasattr(labels, "shape") else labels)
+            if np.issubdtype(ids.dtype, np.integer) and ids.size and (
+                    ids.min() < 0 or ids.max() >= self.num_classes):
+                raise ValueError(
+                    f"the labels of batch {index} of the PyDataset {self.name} must hold class ids "
+                    f"in [0, {self.num_classes}) (num_classes={self.num_classes}). Received: "
+                    f"values out of range (min={int(ids.min())}, max={int(ids.max())})"
+                )
+        return batch
+
+    def on_epoch_begin(self):
+        self.inner.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.inner.on_epoch_end()
+
+
+class _labels_error_named:
+    """Turns the tf.data label check's InvalidArgumentError into a ValueError."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        tf = sys.modules.get("tensorflow")
+        if error is None or tf is None or not isinstance(error, tf.errors.InvalidArgumentError):
+            return False
+        text = str(error)
+        if _OUT_OF_RANGE not in text:
+            return False
+        detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):].split("\n")[0]
+        raise ValueError(
+            f"The labels must be class ids in range: {detail.strip()} (the first batch was "
+            "checked before training; this is a later one)"
+        ) from None
 
 
 def _as_array(name, labels):

@@ -339,3 +339,50 @@ def test_labels_from_a_python_generator_are_checked_batch_by_batch():
     assert np.isfinite(history.history["d_loss"][-1])
     # (TensorFlow's generator adapter runs 3 steps for these 2 batches, with or without the check)
     assert int(keras.ops.convert_to_numpy(model.g_optimizer.iterations)) >= steps + 2
+
+
+class _Batches(keras.utils.PyDataset):
+    def __init__(self, items):
+        super().__init__()
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+@pytest.mark.parametrize("kind", ["tf.data", "PyDataset", "generator"])
+def test_later_batches_with_out_of_range_class_ids_are_named(kind):
+    """Only the first batch of a stream was checked: id 7 in a later batch became an
+    all-zero condition on TensorFlow and JAX (fit, validation and evaluate ran on) and a
+    RuntimeError inside the step on PyTorch; evaluate did not check generators at all."""
+    import tensorflow as tf
+
+    x, labels = toy_classes()
+    x = x * 2 - 1
+    bad = labels.copy()
+    bad[20] = 7
+
+    def stream(y):
+        if kind == "tf.data":
+            return tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).batch(16)
+        if kind == "PyDataset":
+            return _Batches([(x[:16], y[:16]), (x[16:32], y[16:32])])
+        return ((x[i:i + 16], y[i:i + 16]) for i in (0, 16))
+
+    model = tiny_cgan()
+    model.compile(**gan_optimizers())
+    message = r"class ids .*\[0, 3\)"
+    if kind != "generator":
+        with pytest.raises(ValueError, match=message):
+            model.fit(stream(bad), epochs=1, verbose=0)
+        with pytest.raises(ValueError, match=message):
+            model.fit(x[:16], labels[:16], epochs=1, verbose=0, validation_data=stream(bad))
+    with pytest.raises(ValueError, match=message):
+        model.evaluate(stream(bad), verbose=0)
+    scores = model.evaluate(stream(labels), verbose=0, return_dict=True)  # good ids pass
+    assert np.isfinite(scores["d_loss"])
+    if kind != "generator":
+        assert np.isfinite(model.fit(stream(labels), epochs=1, verbose=0).history["d_loss"][-1])
