@@ -121,6 +121,33 @@ def test_an_error_in_the_first_step_of_a_fresh_model_keeps_every_variable(images
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+@pytest.mark.skipif(keras.backend.backend() == "torch",
+                    reason="PyTorch runs the step eagerly: no first trace to fail (its symbolic "
+                           "build calls the metric first and does not raise)")
+def test_an_error_after_the_optimizer_step_of_the_first_trace_leaves_it_trainable(images):
+    """TensorFlow builds the optimizer inside the first traced step; a trace that failed after
+    it (here in a metric) left Adam half-made, and every later fit failed in its update with
+    "Incompatible shapes: [64] vs. [0]"."""
+    calls = []
+
+    def metric_failing_once(y_true, y_pred):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("the metric fails once")
+        return keras.ops.mean(y_pred)
+
+    keras.utils.set_random_seed(0)
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(), helpers.tiny_decoder())
+    ae.compile(optimizer=keras.optimizers.Adam(1e-2), metrics=[metric_failing_once])
+    with pytest.raises(ValueError, match="the metric fails once"):
+        ae.fit(images, batch_size=8, epochs=1, verbose=0)
+    history = ae.fit(images, batch_size=8, epochs=2, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    slots = [v for v in ae.optimizer.variables if len(v.shape)]
+    assert sorted(tuple(v.shape) for v in slots) == sorted(
+        2 * [tuple(v.shape) for v in ae.trainable_variables if len(v.shape)])  # Adam's two moments
+
+
 def test_validation_inside_fit_and_an_error_after_it(images):
     """fit's validation runs evaluate inside fit (nested guards)."""
     ae = _ae()

@@ -162,14 +162,32 @@ def keep_state_on_error(model):
     # The variables keep their values while fit / predict run. An error while
     # a step function was traced for the first time leaves that tf.function
     # half-made (the next call would create variables on a non-first call):
-    # drop the step functions so the next call traces afresh.
+    # drop the step functions so the next call traces afresh. Without a
+    # strategy Keras builds an optimizer inside that first trace; one the
+    # failed trace built is unbuilt again (its slots were made from the
+    # trace's symbolic shapes, and the next fit failed in Adam's update with
+    # "Incompatible shapes").
+    unbuilt = [(opt, len(opt._variables)) for opt in _optimizers(model) if not opt.built]
     try:
         yield
     except BaseException:
         for name in ("train_function", "test_function", "predict_function"):
             if hasattr(model, name):
                 setattr(model, name, None)
+        for opt, count in unbuilt:
+            if opt.built:
+                del opt._variables[count:]
+                opt._trainable_variables = []
+                opt._trainable_variables_indices.clear()
+                opt.built = False
         raise
+
+
+def _optimizers(model):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return []
+    return [optimizer, *getattr(optimizer, "optimizers", [])]  # an OptimizerGroup's members
 
 
 def replica_count(model):
