@@ -55,13 +55,14 @@ def _check_model(model):
     return model
 
 
-def _unconditional(function, model):
+def _unconditional(function, model, hint=None):
     """``model``, unless it is conditional: ``function`` has no labels to encode with."""
     if getattr(model, "condition_spec", None) is not None:
+        hint = hint or ("Encode them with keras_gen.latent.encode(model, x, labels=...) and use "
+                        "the codes.")
         raise TypeError(
             f"{function} takes an unconditional model: a {type(model).__name__} encodes "
-            "images with their labels, which it has no argument for. Encode them with "
-            "keras_gen.latent.encode(model, x, labels=...) and use the codes. "
+            f"and decodes with labels, which {function} has no argument for. {hint} "
             f"Received: model of type {type(model).__name__}"
         )
     return model
@@ -483,6 +484,7 @@ def transfer_style(model, x, labels, new_labels, batch_size=None):
 # --------------------------------------------------------------- attributes
 def mean_code(model, x, batch_size=None):
     """The mean latent code of images ``x``: the source notes' z_t,avg for a group."""
+    _unconditional("mean_code", _check_model(model))
     return encode(model, x, batch_size).mean(axis=0)
 
 
@@ -505,6 +507,7 @@ def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
     Returns:
         float32 array ``(latent_dim,)``.
     """
+    _unconditional("attribute_vector", _check_model(model))
     return (mean_code(model, with_attribute, batch_size)
             - mean_code(model, without_attribute, batch_size)).astype("float32")
 
@@ -822,6 +825,10 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
     >>> np.allclose(alter(ae, x[:2], z_t, alpha=1.0, return_codes=True), z_t, atol=1e-6)
     True
     """
+    _unconditional("alter", _check_model(model),
+                   "Encode with keras_gen.latent.encode(model, x, labels=...), move the codes "
+                   "with keras_gen.latent.alter_codes, and decode them with "
+                   "model.decode(codes, labels=...).")
     checks.choice("mode", mode, ALTER_MODES)
     if checks.boolean("transport", transport) and not residual:
         raise ValueError("transport=True carries the residual through the edit's colour "

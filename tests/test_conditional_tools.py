@@ -89,14 +89,30 @@ def test_sample_grid_labels_checked(cvae, tmp_path):
         grid._samples(plain)
 
 
-@pytest.mark.parametrize("function", ["cluster", "compress", "refine_codes", "linear_probe"])
+@pytest.mark.parametrize("function", ["cluster", "compress", "refine_codes", "linear_probe", "mean_code",
+                                      "attribute_vector", "alter"])
 def test_tools_without_a_labels_argument_refuse_a_conditional_model(cvae, function):
     """They said "labels is required ... Received: labels=None" without a way to pass them."""
     model, x, y = cvae
     args = {"cluster": (x, 2), "compress": (x,), "refine_codes": (x,),
-            "linear_probe": (x, y, x, y)}[function]
+            "linear_probe": (x, y, x, y), "mean_code": (x,), "attribute_vector": (x[:4], x[4:]),
+            "alter": (x[:2], x[2:6])}[function]
+    hint = (r"alter_codes.*model.decode\(codes, labels=...\)" if function == "alter"
+            else r"latent.encode\(model, x, labels=...\)")
     with pytest.raises(TypeError, match=rf"{function} takes an unconditional model: a ConditionalVAE "
-                                        r"encodes images with their labels.*latent.encode\(model, x, labels=...\)"):
+                                        rf"encodes and decodes with labels.*{hint}"):
         getattr(keras_gen.latent, function)(model, *args)
     codes = keras_gen.latent.encode(model, x, labels=y)  # the way the message gives
     assert codes.shape == (len(x), model.latent_dim)
+
+
+def test_reconstruction_mse_takes_the_labels_of_a_conditional_model(cvae):
+    model, x, y = cvae
+    expected = float(np.mean((model.reconstruct(x, labels=y) - x) ** 2))
+    assert keras_gen.metrics.reconstruction_mse(model, x, labels=y) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match=r"labels is required"):
+        keras_gen.metrics.reconstruction_mse(model, x)
+    plain = keras_gen.AutoEncoder(networks.dense_encoder(SHAPE, 2, hidden_units=(8,)),
+                                  networks.dense_decoder(2, SHAPE, hidden_units=(8,)))
+    with pytest.raises(ValueError, match=r"labels must be None: a AutoEncoder is unconditional"):
+        keras_gen.metrics.reconstruction_mse(plain, x, labels=y)

@@ -197,7 +197,7 @@ def monte_carlo_negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_
     return values if per_example else float(np.mean(values))
 
 
-def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False):
+def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=False, labels=None):
     """Deprecated alias of :func:`monte_carlo_negative_elbo`."""
     warnings.warn(
         "keras_gen.metrics.negative_elbo is deprecated; use "
@@ -205,4 +205,4 @@ def negative_elbo(model, x, samples=1, seed=0, batch_size=None, per_example=Fals
         DeprecationWarning,
         stacklevel=2,
     )
-    return monte_carlo_negative_elbo(model, x, samples, seed, batch_size, per_example)
+    return monte_carlo_negative_elbo(model, x, samples, seed, batch_size, per_example, labels=labels)

@@ -61,15 +61,26 @@ def pca_reconstruction_mse(x_train, x_test, n_components, return_model=False):
     return (mse, pca) if return_model else mse
 
 
-def reconstruction_mse(model, x, batch_size=None):
+def reconstruction_mse(model, x, batch_size=None, labels=None):
     """Test reconstruction MSE of an ``AutoEncoder`` or ``VAE`` (VAE: decodes the mean).
 
     The source notes' L_rec = 1/D sum_d (x^(d) - g(f(x))^(d))^2 averaged over
-    examples, comparable with :func:`pca_reconstruction_mse`.
+    examples, comparable with :func:`pca_reconstruction_mse`. ``labels``: the
+    images' labels for a conditional model (``ConditionalVAE``), None
+    otherwise.
     """
     if not callable(getattr(model, "reconstruct", None)):
         raise TypeError(
             "reconstruction_mse needs a model that reconstructs its input (an AutoEncoder or "
             f"a VAE). Received: model of type {type(model).__name__}"
         )
-    return float(np.mean(_per_example_mse(x, model.reconstruct(x, batch_size=batch_size))))
+    if getattr(model, "condition_spec", None) is not None:
+        reconstructed = model.reconstruct(x, labels=labels, batch_size=batch_size)
+    elif labels is not None:
+        raise ValueError(
+            f"labels must be None: a {type(model).__name__} is unconditional and reconstructs "
+            f"from the images alone. Received: labels={labels!r}"
+        )
+    else:
+        reconstructed = model.reconstruct(x, batch_size=batch_size)
+    return float(np.mean(_per_example_mse(x, reconstructed)))

@@ -172,6 +172,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         shape, finite values and the value range of the images the model
         must reproduce (labels are not checked as images).
         """
+        y = _list_as_array(y)
         self._check_fit(x, y, *args, **kwargs)
         x = self._checked_stream("x", x)
         validation_data = kwargs.get("validation_data")
@@ -213,6 +214,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.evaluate``, with ``fit``'s data checks and batch rule."""
+        y = _list_as_array(y)
         _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
@@ -704,6 +706,19 @@ def split_batch(data):
     if batch_role(x, y) == LABELS:
         return x, x, y
     return x, _as_floatx(y), None
+
+
+def _list_as_array(y):
+    """A Python list of labels as one NumPy array (Keras reads a list as several
+    arrays and failed with "tuple index out of range"); anything else as it is."""
+    if isinstance(y, list):
+        try:
+            array = np.asarray(y)
+        except ValueError:  # ragged: left to the label checks, which name it
+            return y
+        if array.dtype != object:
+            return array
+    return y
 
 
 def is_python_stream(data):

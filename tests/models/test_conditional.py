@@ -386,3 +386,19 @@ def test_later_batches_with_out_of_range_class_ids_are_named(kind):
     assert np.isfinite(scores["d_loss"])
     if kind != "generator":
         assert np.isfinite(model.fit(stream(labels), epochs=1, verbose=0).history["d_loss"][-1])
+
+
+def test_labels_as_a_python_list_train_as_an_array_would():
+    """Keras read a list y as several arrays: "tuple index out of range" / "Unrecognized data type"."""
+    x, labels = toy_classes(n=16)
+    x = x * 2 - 1
+    histories = []
+    for y in (labels, list(labels), [int(v) for v in labels]):
+        keras.utils.set_random_seed(0)
+        model = tiny_cgan()
+        model.compile(**gan_optimizers())
+        histories.append(model.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0).history)
+        assert np.isfinite(model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)["d_loss"])
+    for name in histories[0]:
+        np.testing.assert_allclose(histories[1][name], histories[0][name], rtol=1e-6)
+        np.testing.assert_allclose(histories[2][name], histories[0][name], rtol=1e-6)
