@@ -72,6 +72,53 @@ def check_flags(parser, args, positive_ints=(), non_negative_ints=(), positive_f
                     parser.error(f"{flag} {rule}. Received: {flag}={shown}")
 
 
+def _blocking_ancestor(path):
+    """Why a folder cannot be made at ``path`` (its nearest existing ancestor is
+    a file, or a folder this process may not write), or None."""
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"{parent} is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {parent} is not writable"
+    return None
+
+
+def check_out_dir(parser, flag, path):
+    """Usage error (exit 2) unless ``path`` is a folder or one can be made there.
+
+    For an output folder checked before any work: ``os.makedirs`` would fail
+    only when the files are written, after training.
+    """
+    if not path:
+        parser.error(f"{flag} must name a folder. Received: {flag}=''")
+    if os.path.exists(path) and not os.path.isdir(path):
+        parser.error(f"{flag} must be a folder; {path} is a file. Received: {flag}={path}")
+    if os.path.isdir(path):
+        writable = os.access(path, os.W_OK | os.X_OK)
+        reason = None if writable else f"the folder {os.path.abspath(path)} is not writable"
+    else:
+        reason = _blocking_ancestor(path)
+    if reason:
+        parser.error(f"{flag} cannot be written to ({reason}). Received: {flag}={path}")
+
+
+def check_keras_path(parser, flag, path):
+    """Usage error (exit 2) unless :func:`save_keras` can write a ``.keras`` file at ``path``.
+
+    The name must end in ``.keras`` and not be a folder; a missing folder on
+    the way is fine (``save_keras`` makes it), a file in its place is not.
+    """
+    if not path.endswith(".keras"):
+        parser.error(f"{flag} must be a .keras file path. Received: {flag}={path}")
+    if os.path.isdir(path):
+        parser.error(f"{flag} must be a .keras file path; {path} is a folder. Received: {flag}={path}")
+    reason = _blocking_ancestor(path)
+    if reason:
+        parser.error(f"{flag} cannot be written ({reason}). Received: {flag}={path}")
+
+
 def add_deterministic_flag(parser, default):
     parser.add_argument(
         "--deterministic", action=argparse.BooleanOptionalAction, default=default,

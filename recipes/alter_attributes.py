@@ -180,7 +180,8 @@ def build_parser():
                    help="training images of the shapes attribute classifier (the first ones of "
                         "the train split; at most 40,000)")
     p.add_argument("--save-model", default=None,
-                   help="save the trained VAE here (a .keras file) for --load-model")
+                   help="save the trained VAE here (a .keras file; missing folders are made) "
+                        "for --load-model")
     p.add_argument("--load-model", default=None,
                    help="alter with this saved VAE (--save-model) instead of training one; "
                         "the data options must match the run that saved it")
@@ -201,6 +202,11 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.load_model is not None and not os.path.isfile(args.load_model):
         p.error(f"--load-model must be an existing .keras file. Received: --load-model={args.load_model}")
+    # Output paths are checked now: found when the files are written, after
+    # training, they would lose the run.
+    _common.check_out_dir(p, "--out-dir", args.out_dir)
+    if args.save_model is not None:
+        _common.check_keras_path(p, "--save-model", args.save_model)
     _common.check_flags(p, args, positive_ints=("image_size", "train_examples", "test_examples",
                                                 "num_altered", "grid_rows", "batch_size", "filters"),
                         non_negative_ints=("refine_steps",), positive_floats=("learning_rate",),
@@ -418,19 +424,54 @@ def shares(pred0, pred1, y_true, target, group, pred_x=None):
     return result
 
 
-def get_vae(args, keras, x_train, shape):
-    """The trained VAE, its fit history (None if loaded) and the training seconds."""
+def load_vae(parser, args, x_test, shape):
+    """The VAE of --load-model, checked before anything trains.
+
+    A usage error (exit 2, through ``parser``) names the path and what it
+    holds when it does not load, is not an unconditional ``keras_gen.VAE``,
+    or does not take and make images of ``shape`` (the data's: its declared
+    input shape, then two test images encoded and decoded).
+    """
     import keras_gen
     import keras_gen.saving
+    from keras_gen import latent
+    from keras_gen.models.base import known_input_shape
+
+    path = args.load_model
+
+    def fail(what):
+        parser.error(f"--load-model must be a saved unconditional keras_gen.VAE (--save-model) "
+                     f"for this run's images of shape {shape}. Received: --load-model={path}, {what}")
+
+    def first_line(error):
+        text = str(error).strip()
+        return f"{type(error).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+    try:  # keras_gen's loader names a damaged file (Keras says "File not found")
+        vae = keras_gen.saving.load_model(path)
+    except Exception as error:  # noqa: BLE001  (Keras raises many kinds for a bad file)
+        fail(f"which could not be loaded ({first_line(error)})")
+    if not isinstance(vae, keras_gen.VAE) or isinstance(vae, keras_gen.ConditionalVAE):
+        fail(f"a {type(vae).__name__}")
+    hint = "; pass the data options (--image-size, --data-dir) of the run that saved it"
+    declared = known_input_shape(vae.encoding_network)
+    if declared is not None and tuple(declared[1:]) != shape:
+        fail(f"a VAE for images of shape {tuple(declared[1:])}{hint}")
+    try:
+        made = latent.decode(vae, latent.encode(vae, x_test[:2]))
+    except Exception as error:  # noqa: BLE001  (the backend's error for a wrong shape)
+        fail(f"a VAE that fails on images of shape {shape} ({first_line(error)}){hint}")
+    if tuple(made.shape[1:]) != shape:
+        fail(f"a VAE that makes images of shape {tuple(made.shape[1:])}{hint}")
+    return vae
+
+
+def get_vae(parser, args, keras, x_train, x_test, shape):
+    """The trained VAE, its fit history (None if loaded) and the training seconds."""
+    import keras_gen
 
     if args.load_model:
-        try:  # keras_gen's loader names a damaged file (Keras says "File not found")
-            vae = keras_gen.saving.load_model(args.load_model)
-        except (OSError, ValueError, TypeError) as error:
-            raise SystemExit(f"error: --load-model {args.load_model} could not be loaded ({error})") from None
-        if tuple(vae.encoding_network.input_shape[1:]) != shape:
-            raise SystemExit(f"error: --load-model {args.load_model} takes images of shape "
-                             f"{tuple(vae.encoding_network.input_shape[1:])}, not {shape}")
+        vae = load_vae(parser, args, x_test, shape)
         print(f"Loaded the VAE of {args.load_model} (not trained here)")
         return vae, None, 0.0
     spatial = {"latent_channels": args.latent_channels} if args.latent_channels else {}
@@ -453,8 +494,8 @@ def get_vae(args, keras, x_train, shape):
     seconds = time.perf_counter() - start
     _common.stop_if_non_finite(vae, history, kept=[args.out_dir])
     _common.status(f"Trained {args.epochs} epochs in {seconds:.0f} s")
-    if args.save_model:
-        vae.save(args.save_model)
+    if args.save_model:  # atomic: a failed write leaves an earlier file as it was
+        _common.save_keras(vae, args.save_model)
         print(f"Saved the VAE to {args.save_model}")
     return vae, history, seconds
 
@@ -485,7 +526,7 @@ def main(argv=None):
     _common.status(f"Loading {args.data_dir or 'shapes'} at {args.image_size}x{args.image_size}")
     x_train, y_train, x_test, y_test = load_data(args)
     shape = tuple(x_train.shape[1:])
-    vae, history, seconds = get_vae(args, keras, x_train, shape)
+    vae, history, seconds = get_vae(parser, args, keras, x_train, x_test, shape)
 
     z_train = latent.encode(vae, x_train)
     z_test = latent.encode(vae, x_test)

@@ -58,7 +58,13 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
-def parse_args(argv=None):
+PARTS = ("ae", "vae", "gan")
+GAN_LONG_STEPS = 5000  # --gan-long-steps' default with --reproduce
+# The flags that only --reproduce reads.
+REPRODUCE_FLAGS = ("parts", "gan_options", "gan_long_steps")
+
+
+def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
                                 epilog=_common.OUTPUTS_NOTE)
     p.add_argument("--latent-dim", type=int, default=8, help="AE / VAE bottleneck width (and PCA's)")
@@ -71,10 +77,15 @@ def parse_args(argv=None):
     p.add_argument("--iw-k", type=int, default=100, help="importance samples of the IW-NLL")
     p.add_argument("--extractor-epochs", type=int, default=20,
                    help="training epochs of the FID/KID feature extractor")
-    p.add_argument("--ae", default=None, help="a trained AutoEncoder .keras file instead of training one")
-    p.add_argument("--vae", default=None, help="a trained VAE .keras file instead of training one")
+    p.add_argument("--ae", default=None,
+                   help="a trained keras_gen.AutoEncoder .keras file for 28x28x1 images instead "
+                        "of training one")
+    p.add_argument("--vae", default=None,
+                   help="a trained (unconditional) keras_gen.VAE .keras file for 28x28x1 images "
+                        "instead of training one")
     p.add_argument("--gan", default=None,
-                   help="a trained GAN or generator .keras file (images in [-1, 1]), e.g. "
+                   help="a trained (unconditional) keras_gen.GAN, or its generator alone, as a "
+                        ".keras file: z -> 28x28x1 images in [-1, 1], e.g. "
                         "saved_models/dcgan_digits_generator.keras from dcgan_celeba.py --dataset digits")
     p.add_argument("--refine-steps", type=int, default=100,
                    help="steps of keras_gen.latent.refine_codes for the refined-compression line (0: skip)")
@@ -84,30 +95,56 @@ def parse_args(argv=None):
     p.add_argument("--reproduce", action="store_true",
                    help="run benchmarks/quality.py's comparisons with reference models instead "
                         "(writes quality.json, quality.md and sample grids to --out-dir)")
-    p.add_argument("--parts", default="ae,vae,gan",
-                   help="with --reproduce: which comparisons, comma-separated from ae, vae, gan")
+    p.add_argument("--parts", default=None,
+                   help="with --reproduce: which comparisons, comma-separated from ae, vae, gan "
+                        "(default: all three)")
     p.add_argument("--gan-options", default=None,
                    help="with --reproduce: keras-gen's DCGAN training options, a name of "
                         "benchmarks/quality.py's GAN_OPTIONS (a+b combines; default: its "
                         "DEFAULT_GAN_OPTIONS, the package's defaults)")
-    p.add_argument("--gan-long-steps", type=int, default=5000,
+    p.add_argument("--gan-long-steps", type=int, default=None,
                    help="with --reproduce: the first seed's DCGAN also trains on to this many "
-                        "steps, scored at the end (no late collapse); 0: skip")
+                        "steps, scored at the end (no late collapse): 0 (skip) or at least the "
+                        f"comparison's 1,500 steps (default {GAN_LONG_STEPS}; --smoke: 6)")
     p.add_argument("--smoke", action="store_true",
                    help="a seconds-long run (1 epoch each, 128 training images) to check the pipeline")
     _common.add_deterministic_flag(p, default=True)
+    return p
+
+
+def parse_args(argv=None, parser=None):
+    """The checked arguments; ``parser``: the one to parse with (``build_parser()`` if None)."""
+    p = parser or build_parser()
     args = p.parse_args(argv)
     for flag in ("ae", "vae", "gan"):  # checked now, not after minutes of training
         path = getattr(args, flag, None)
         if path is not None and not os.path.isfile(path):
             p.error(f"--{flag} must be an existing .keras file. Received: --{flag}={path}")
     _common.check_flags(p, args, positive_ints=("latent_dim", "gan_latent_dim", "batch_size", "iw_k",
-                                                "extractor_epochs", "gan_long_steps"),
+                                                "extractor_epochs"),
+                        non_negative_ints=("gan_long_steps",),
                         non_negative_floats=("kl_weight",))
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     if args.refine_steps < 0:  # checked before any model trains
         p.error(f"--refine-steps must be >= 0. Received: --refine-steps={args.refine_steps}")
+    if not args.reproduce:  # these would be ignored: say so instead of running the full evaluation
+        given = {f"--{name.replace('_', '-')}": getattr(args, name) for name in REPRODUCE_FLAGS
+                 if getattr(args, name) is not None}
+        if given:
+            p.error(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with "
+                    f"--reproduce. Received: {', '.join(f'{k}={v}' for k, v in given.items())}")
+    else:
+        if args.parts is None:
+            args.parts = ",".join(PARTS)
+        parts = [part.strip() for part in args.parts.split(",") if part.strip()]
+        if not parts or set(parts) - set(PARTS):
+            p.error(f"--parts takes a comma-separated subset of ae, vae, gan. "
+                    f"Received: --parts={args.parts!r}")
+        args.parts = ",".join(dict.fromkeys(parts))
+        if args.gan_long_steps is None:
+            args.gan_long_steps = GAN_LONG_STEPS
+    _common.check_out_dir(p, "--out-dir", args.out_dir)
     return args
 
 
@@ -160,16 +197,95 @@ def train_gan(args, x_train):
     return fit(gan, "GAN", args, x_train * 2.0 - 1.0, args.gan_epochs)
 
 
-def load(path, kinds, what):
-    import keras_gen.saving
+IMAGE_SHAPE = (28, 28, 1)  # the digits every model here is trained and scored on
+# What --ae, --vae and --gan take.
+EXPECTED = {
+    "ae": "a saved keras_gen.AutoEncoder for 28x28x1 images",
+    "vae": "a saved unconditional keras_gen.VAE for 28x28x1 images",
+    "gan": "a saved unconditional keras_gen.GAN, or a generator network, for 28x28x1 images",
+}
 
-    status(f"Loading {path}")
-    # keras_gen.saving.load_model names the path of a missing or damaged file.
-    model = keras_gen.saving.load_model(path)
-    if not isinstance(model, kinds):
-        raise SystemExit(f"error: --{what} must be a saved {what.upper()}. "
-                         f"Received: {path} holding a {type(model).__name__}")
-    return model
+
+def load_models(parser, args, x_test):
+    """The models of --ae, --vae and --gan (None for a flag not given), checked.
+
+    Each is checked as soon as it loads, before anything trains: a usage
+    error (exit 2, through ``parser``) names the flag, the path and what the
+    file holds when it does not load, is not the kind the flag asks for (an
+    AutoEncoder; an unconditional VAE; an unconditional GAN or a generator
+    network from z to images), or does not take or make 28x28x1 images (its
+    declared shapes, then two test digits run through it). Returns
+    ``(ae, vae, gan)``, ``gan`` as ``(generator, latent_dim)``.
+    """
+    import numpy as np
+
+    import keras
+    import keras_gen
+    import keras_gen.saving
+    from keras_gen import latent
+    from keras_gen.models.base import known_input_shape
+
+    def fail(flag, path, what):
+        parser.error(f"--{flag} must be {EXPECTED[flag]}. Received: --{flag}={path}, {what}")
+
+    def read(flag):
+        path = getattr(args, flag)
+        status(f"Loading {path}")
+        try:  # keras_gen.saving.load_model names the path of a missing or damaged file
+            return path, keras_gen.saving.load_model(path)
+        except Exception as error:  # noqa: BLE001  (Keras raises many kinds for a bad file)
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            fail(flag, path, f"which could not be loaded ({type(error).__name__}: {detail[:300]})")
+
+    def check_images(flag, path, model, run, declared, inputs):
+        """``declared``: the input or output image shape the model states, or None;
+        ``run``: makes images from ``inputs`` (what it is given, in words)."""
+        if declared is not None and tuple(declared) != IMAGE_SHAPE:
+            fail(flag, path, f"a {type(model).__name__} for images of shape {tuple(declared)}")
+        try:
+            made = run()
+        except Exception as error:  # noqa: BLE001  (the backend's error for a wrong shape)
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            fail(flag, path, f"a {type(model).__name__} that fails on {inputs} "
+                             f"({type(error).__name__}: {detail[:300]})")
+        if tuple(made.shape[1:]) != IMAGE_SHAPE:
+            fail(flag, path, f"a {type(model).__name__} that makes images of shape "
+                             f"{tuple(made.shape[1:])}")
+
+    conditional = (keras_gen.ConditionalVAE, keras_gen.ConditionalGAN)
+    probe = x_test[:2]
+    models = {}
+    for flag, kind in (("ae", keras_gen.AutoEncoder), ("vae", keras_gen.VAE)):
+        if getattr(args, flag) is None:
+            models[flag] = None
+            continue
+        path, model = read(flag)
+        if not isinstance(model, kind) or isinstance(model, conditional):
+            fail(flag, path, f"a {type(model).__name__}")
+        shape = known_input_shape(model.encoding_network)
+        check_images(flag, path, model, lambda m=model: latent.decode(m, latent.encode(m, probe)),
+                     None if shape is None else shape[1:], "28x28x1 images")
+        models[flag] = model
+    gan = None
+    if args.gan is not None:
+        path, model = read("gan")
+        if isinstance(model, keras_gen.GAN) and not isinstance(model, conditional):
+            generator, latent_dim = model.generator, model.latent_dim
+            declared = getattr(model, "image_shape", None)
+        elif isinstance(model, keras.Model) and not isinstance(model, keras_gen.GenerativeModel):
+            generator, shape = model, known_input_shape(model)
+            if shape is None or len(shape) != 2 or not isinstance(shape[-1], int):
+                what = "without a declared input" if shape is None else f"of input shape {shape}"
+                fail("gan", path, f"a {type(model).__name__} {what} (a generator takes "
+                                  "(batch, latent_dim) codes)")
+            latent_dim, declared = shape[-1], None
+        else:
+            fail("gan", path, f"a {type(model).__name__}")
+        z = np.zeros((2, latent_dim), "float32")
+        check_images("gan", path, model, lambda: np.asarray(generator.predict(z, verbose=0)),
+                     declared, f"codes of latent_dim {latent_dim}")
+        gan = generator, int(latent_dim)
+    return models["ae"], models["vae"], gan
 
 
 # ---------------------------------------------------------------- pictures
@@ -237,8 +353,12 @@ def pca_codes_scores(x_train, y_train, x_test, y_test, width, seed):
         latent.purity_score(y_test, assignments)
 
 
-def reproduce(args):
-    """The quality comparisons of benchmarks/quality.py, one table."""
+def reproduce(args, parser):
+    """The quality comparisons of benchmarks/quality.py, one table.
+
+    ``--gan-options`` and ``--gan-long-steps`` are checked against quality.py
+    first (usage errors through ``parser``), before any data loads.
+    """
     import json
 
     import keras
@@ -249,11 +369,17 @@ def reproduce(args):
     sys.path.insert(0, os.path.join(REPO, "benchmarks"))
     import quality
 
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = sorted(set(parts) - {"ae", "vae", "gan"})
-    if unknown or not parts:
-        raise SystemExit(f"error: --parts takes a comma-separated subset of ae, vae, gan. "
-                         f"Received: --parts={args.parts!r}")
+    parts = args.parts.split(",")
+    if args.gan_options is not None:
+        try:
+            quality.gan_options(args.gan_options)
+        except ValueError:
+            parser.error(f"--gan-options must be names of benchmarks/quality.py's GAN_OPTIONS "
+                         f"joined by '+': {', '.join(sorted(quality.GAN_OPTIONS))}. "
+                         f"Received: --gan-options={args.gan_options}")
+    if not args.smoke and 0 < args.gan_long_steps < quality.GAN_STEPS:
+        parser.error(f"--gan-long-steps must be 0 (skip) or at least the comparison's "
+                     f"{quality.GAN_STEPS} steps. Received: --gan-long-steps={args.gan_long_steps}")
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("error: --reproduce trains the TensorFlow DCGAN tutorial as a reference; "
                          f"run it with KERAS_BACKEND=tensorflow. Received: backend="
@@ -309,13 +435,13 @@ def reproduce(args):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     keras = _common.start(args)
     if args.reproduce:
-        return reproduce(args)
+        return reproduce(args, parser)
     import numpy as np
 
-    import keras_gen
     from keras_gen import images, latent, metrics
     from keras_gen.data import load_digits
 
@@ -340,15 +466,15 @@ def main(argv=None):
 
     print(f"Evaluating on {len(x_train)} training / {n} test digits "
           f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim})")
-    ae = load(args.ae, keras_gen.AutoEncoder, "ae") if args.ae else timed("train AE", train_ae, args, x_train)
-    vae = load(args.vae, keras_gen.VAE, "vae") if args.vae else timed("train VAE", train_vae, args, x_train)
-    if args.gan:
-        status(f"Loading {args.gan}")
-        loaded = keras_gen.saving.load_model(args.gan)
-        generator = loaded.generator if isinstance(loaded, keras_gen.GAN) else loaded
-    else:
-        generator = timed("train GAN", train_gan, args, x_train).generator
-    gan_latent_dim = int(generator.input_shape[-1])
+    # Every model given is loaded and checked before any other trains.
+    ae, vae, gan = load_models(parser, args, x_test)
+    if ae is None:
+        ae = timed("train AE", train_ae, args, x_train)
+    if vae is None:
+        vae = timed("train VAE", train_vae, args, x_train)
+    if gan is None:
+        gan = timed("train GAN", train_gan, args, x_train).generator, args.gan_latent_dim
+    generator, gan_latent_dim = gan
 
     status(f"Training the FID/KID feature extractor (a digits CNN, {args.extractor_epochs} epochs)")
     extractor = timed("feature extractor", metrics.digits_feature_extractor, (28, 28),
@@ -412,6 +538,26 @@ def main(argv=None):
             f"{fmt(r.get('probe'), '.3f')} | {cluster_cell} |")
     table = "\n".join(lines)
 
+    status("Compressing the AE's test codes" + (
+        f", then refining them ({args.refine_steps} steps)" if args.refine_steps else ""))
+    packed = latent.compress(ae, x_test, code_dtype="float16")
+    restored_mse = metrics.reconstruction_mse(ae, x_test)
+    half_mse = float(np.mean((latent.decompress(ae, packed) - x_test) ** 2))
+    compression = (f"Compression (AE): {int(np.prod(x_test.shape[1:]))} float32 pixels -> "
+                   f"{args.latent_dim} float16 codes, ratio {packed.ratio:.0f}:1; test MSE "
+                   f"{half_mse:.4f} (float32 codes, ratio {packed.ratio / 2:.0f}:1: {restored_mse:.4f})")
+    if args.refine_steps:
+        refined = timed("refine", latent.compress, ae, x_test, "float16", None, args.refine_steps)
+        refined_mse = float(np.mean((latent.decompress(ae, refined) - x_test) ** 2))
+        compression += (f"; codes refined by {args.refine_steps} steps of latent.refine_codes, "
+                        f"same ratio: test MSE {refined_mse:.4f}")
+
+    # The numbers first: a picture that cannot be written must not lose them.
+    print(f"\nFeature extractor: digits CNN, test accuracy {extractor.test_accuracy:.3f}; "
+          f"FID/KID on {n} generated vs the {n} test images.\n")
+    print(table)
+    print("\n" + compression)
+
     # Pictures.
     status(f"Drawing pictures in {args.out_dir}")
     os.makedirs(args.out_dir, exist_ok=True)
@@ -439,25 +585,7 @@ def main(argv=None):
     paths.append(images.save_image_grid(samples_vae[:64], os.path.join(args.out_dir, "samples_vae.png"), cols=8))
     paths.append(images.save_image_grid(samples_gan[:64], os.path.join(args.out_dir, "samples_gan.png"), cols=8))
 
-    status("Compressing the AE's test codes" + (
-        f", then refining them ({args.refine_steps} steps)" if args.refine_steps else ""))
-    packed = latent.compress(ae, x_test, code_dtype="float16")
-    restored_mse = metrics.reconstruction_mse(ae, x_test)
-    half_mse = float(np.mean((latent.decompress(ae, packed) - x_test) ** 2))
-    compression = (f"Compression (AE): {int(np.prod(x_test.shape[1:]))} float32 pixels -> "
-                   f"{args.latent_dim} float16 codes, ratio {packed.ratio:.0f}:1; test MSE "
-                   f"{half_mse:.4f} (float32 codes, ratio {packed.ratio / 2:.0f}:1: {restored_mse:.4f})")
-    if args.refine_steps:
-        refined = timed("refine", latent.compress, ae, x_test, "float16", None, args.refine_steps)
-        refined_mse = float(np.mean((latent.decompress(ae, refined) - x_test) ** 2))
-        compression += (f"; codes refined by {args.refine_steps} steps of latent.refine_codes, "
-                        f"same ratio: test MSE {refined_mse:.4f}")
-
     seconds = time.perf_counter() - start
-    print(f"\nFeature extractor: digits CNN, test accuracy {extractor.test_accuracy:.3f}; "
-          f"FID/KID on {n} generated vs the {n} test images.\n")
-    print(table)
-    print("\n" + compression)
     print("\nWall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
           + f"; total {seconds:.0f} s.")
     for p in paths:

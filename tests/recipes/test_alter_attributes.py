@@ -26,7 +26,8 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
     # --no-deterministic: op determinism is process-wide and this test runs in pytest's process.
     result = recipe.main(["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
                           "--alphas", "0", "0.5", "1", "--refine-steps", "2",
-                          "--save-model", "vae.keras", "--no-deterministic"])
+                          "--save-model", os.path.join("models", "vae.keras"),
+                          "--no-deterministic"])
     out = capsys.readouterr().out
     assert "latent_dim=16 = a spatial code of 1 channel(s), filters=(32, 64)" in out  # 4 x 4 x 1
     path = tmp_path / "outputs" / "alter_attributes" / "shapes_alter_Blue.png"
@@ -71,8 +72,9 @@ def test_smoke_writes_the_grid_and_prints_shares(recipe, tmp_path, capsys, monke
     # The saved VAE, loaded instead of trained, alters the same images the same way.
     again = recipe.main(["--smoke", "--image-size", "16", "--attribute", "Blue", "--verbose", "0",
                          "--alphas", "0", "0.5", "1", "--refine-steps", "2",
-                         "--load-model", "vae.keras", "--no-deterministic"])
-    assert "Loaded the VAE of vae.keras (not trained here)" in capsys.readouterr().out
+                         "--load-model", os.path.join("models", "vae.keras"), "--no-deterministic"])
+    assert (f"Loaded the VAE of {os.path.join('models', 'vae.keras')} (not trained here)"
+            in capsys.readouterr().out)
     assert again["history"] is None and again["seconds"] == 0.0
     for (_, _, _, first), (_, _, _, second) in zip(result["rows"], again["rows"]):
         assert second == pytest.approx(first)
@@ -230,4 +232,82 @@ def test_help_loads_no_framework(tmp_path):
     assert json.loads(lines[-1]) == {"code": 0, "loaded": []}
     text = " ".join(" ".join(lines[:-1]).split())
     assert "z = z1 + alpha (z_t,avg - z1)" in text and "--attribute" in text
+    assert os.listdir(tmp_path) == []
+
+
+def usage_error(recipe, argv, capsys):
+    """``recipe.main(argv)``'s usage error: (stderr, stdout); it must exit with status 2."""
+    with pytest.raises(SystemExit) as info:
+        recipe.main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    return captured.err, captured.out
+
+
+def test_output_paths_are_checked_before_training(recipe, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "folder.keras").mkdir()
+    for argv, message in (
+            # FileExistsError after training the VAE and the classifier
+            (["--out-dir", "afile"], "--out-dir must be a folder; afile is a file. Received: --out-dir=afile"),
+            (["--out-dir", os.path.join("afile", "grids")],
+             f"--out-dir cannot be written to ({tmp_path / 'afile'} is a file). Received: --out-dir="),
+            # raw Keras tracebacks after training
+            (["--save-model", "vae.txt"], "--save-model must be a .keras file path. Received: --save-model=vae.txt"),
+            (["--save-model", "folder.keras"], "--save-model must be a .keras file path; folder.keras is a "
+                                               "folder. Received: --save-model=folder.keras"),
+            (["--save-model", os.path.join("afile", "vae.keras")],
+             f"--save-model cannot be written ({tmp_path / 'afile'} is a file). Received: --save-model=")):
+        err, out = usage_error(recipe, ["--smoke", "--image-size", "16", "--no-deterministic"] + argv,
+                               capsys)
+        assert message in err, err
+        assert out == ""
+    assert sorted(os.listdir(tmp_path)) == ["afile", "folder.keras"]
+
+
+@pytest.fixture(scope="module")
+def wrong_models(tmp_path_factory):
+    """Saved models --load-model must refuse: a GAN, a ConditionalVAE, a VAE of 8x8 grey images."""
+    import keras
+
+    import keras_gen
+    from keras_gen import networks
+
+    folder = tmp_path_factory.mktemp("wrong_models")
+    shape = (16, 16, 3)  # the smoke runs' images
+    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(768, activation="tanh"),
+                                  keras.layers.Reshape(shape)])
+    discriminator = keras.Sequential([keras.Input(shape), keras.layers.Flatten(), keras.layers.Dense(1)])
+    cvae = keras_gen.ConditionalVAE(
+        networks.conditional_encoder(shape, 2, 3, kind="dense", variational=True,
+                                     hidden_units=(16,), features=8, condition_units=8),
+        networks.conditional_decoder(2, shape, 3, kind="dense", variational=True,
+                                     hidden_units=(16,)), num_classes=3, seed=0)
+    vae8 = keras_gen.VAE(networks.encoder((8, 8, 1), 2, kind="dense", variational=True,
+                                          hidden_units=(16,)),
+                         networks.decoder(2, (8, 8, 1), kind="dense", variational=True,
+                                          hidden_units=(16,)), seed=0)
+    paths = {}
+    for name, model in (("gan", keras_gen.GAN(generator, discriminator, latent_dim=4, seed=0)),
+                        ("cvae", cvae), ("vae8", vae8)):
+        paths[name] = str(folder / f"{name}.keras")
+        model.save(paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("name, found", [
+    ("gan", "a GAN"),  # AttributeError: 'NoneType' object has no attribute 'input_shape'
+    ("cvae", "a ConditionalVAE"),  # "takes images of shape ((None, 3),)"
+    ("vae8", "a VAE for images of shape (8, 8, 1); pass the data options (--image-size, "
+             "--data-dir) of the run that saved it"),
+])
+def test_load_model_refuses_anything_but_a_vae_for_the_data(recipe, wrong_models, name, found,
+                                                             tmp_path, capsys):
+    path = wrong_models[name]
+    err, out = usage_error(recipe, ["--smoke", "--image-size", "16", "--load-model", path,
+                                    "--out-dir", str(tmp_path), "--no-deterministic"], capsys)
+    assert ("--load-model must be a saved unconditional keras_gen.VAE (--save-model) for this "
+            f"run's images of shape (16, 16, 3). Received: --load-model={path}, {found}") in err, err
+    assert "Training" not in out and "Loaded" not in out
     assert os.listdir(tmp_path) == []

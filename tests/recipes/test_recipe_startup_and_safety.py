@@ -195,6 +195,13 @@ def test_deterministic_quickstart_repeats_itself_on_a_busy_smaller_machine(tmp_p
      "--load-model must be an existing .keras file. Received: --load-model=nothere.keras"),
     ("evaluate", ["--iw-k", "0"], "--iw-k must be >= 1. Received: --iw-k=0"),
     ("evaluate", ["--ae", "nothere.keras"], "--ae must be an existing .keras file. Received: --ae=nothere.keras"),
+    # ignored without --reproduce: --parts ae started the full evaluation
+    ("evaluate", ["--parts", "ae"], "--parts applies only with --reproduce. Received: --parts=ae"),
+    ("evaluate", ["--reproduce", "--gan-long-steps", "-1"],
+     "--gan-long-steps must be >= 0. Received: --gan-long-steps=-1"),
+    # raw Keras tracebacks after training
+    ("alter_attributes", ["--save-model", "vae.h5"],
+     "--save-model must be a .keras file path. Received: --save-model=vae.h5"),
 ])
 def test_bad_flags_are_usage_errors_before_any_work(name, argv, message, capsys):
     """They used to train (a negative learning rate ascended), or fail after minutes of training."""
@@ -202,3 +209,18 @@ def test_bad_flags_are_usage_errors_before_any_work(name, argv, message, capsys)
         load_recipe(name).parse_args(argv)
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["evaluate", "alter_attributes"])
+def test_an_out_dir_that_is_a_file_is_a_usage_error_before_any_work(name, tmp_path, capsys):
+    """It used to fail with FileExistsError when the pictures were written, after training."""
+    path = tmp_path / "results"
+    path.write_text("")
+    for out_dir, message in ((path, f"--out-dir must be a folder; {path} is a file. "
+                                    f"Received: --out-dir={path}"),
+                             (path / "sub", f"--out-dir cannot be written to ({path} is a file). "
+                                            f"Received: --out-dir={path / 'sub'}")):
+        with pytest.raises(SystemExit) as info:
+            load_recipe(name).parse_args(["--out-dir", str(out_dir)])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
