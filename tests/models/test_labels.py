@@ -253,8 +253,8 @@ def test_denoising_loss_is_against_the_target(kind, images):
 def test_a_y_that_is_neither_labels_nor_a_target_is_named(kind, images):
     x = images[:N]
     wrong = np.random.default_rng(0).random((N, 5, 5)).astype("float32")
-    where = {  # A generator is not peeked at: the train step names it while tracing.
-        "array": "", "generator": "",
+    where = {  # A generator's first batch is checked as Keras takes it.
+        "array": "", "generator": ", in the first batch of the generator x",
         "tf.data": ", in the first batch of the tf.data.Dataset x",
         "PyDataset": ", in the first batch of the PyDataset x",
     }[kind]
