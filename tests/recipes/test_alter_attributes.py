@@ -12,6 +12,7 @@ from PIL import Image
 from keras_gen.data.shapes import SHAPES_ATTRIBUTES
 from tests import helpers
 from tests.recipes.test_vae_digits import load_recipe
+from tests.recipes.test_vae_digits import usage_error
 
 HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_gen", "sklearn")
 
@@ -233,15 +234,6 @@ def test_help_loads_no_framework(tmp_path):
     text = " ".join(" ".join(lines[:-1]).split())
     assert "z = z1 + alpha (z_t,avg - z1)" in text and "--attribute" in text
     assert os.listdir(tmp_path) == []
-
-
-def usage_error(recipe, argv, capsys):
-    """``recipe.main(argv)``'s usage error: (stderr, stdout); it must exit with status 2."""
-    with pytest.raises(SystemExit) as info:
-        recipe.main(argv)
-    assert info.value.code == 2
-    captured = capsys.readouterr()
-    return captured.err, captured.out
 
 
 def test_output_paths_are_checked_before_training(recipe, tmp_path, capsys, monkeypatch):

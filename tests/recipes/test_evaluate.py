@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.recipes.test_vae_digits import load_recipe
+from tests.recipes.test_vae_digits import usage_error
 
 
 def test_evaluate_smoke_prints_one_table_and_writes_pictures(tmp_path, capsys):
@@ -98,15 +99,6 @@ def test_reproduce_smoke_writes_the_comparison_table(tmp_path, capsys):
     for name in ("vae_samples_keras_gen", "vae_samples_keras_io", "dcgan_samples_keras_gen",
                  "dcgan_samples_tutorial_paper_adam"):
         assert np.asarray(Image.open(tmp_path / f"{name}.png")).shape[:2] == (2 * (8 * 28 + 14),) * 2
-
-
-def usage_error(recipe, argv, capsys):
-    """``recipe.main(argv)``'s usage error: (stderr, stdout); it must exit with status 2."""
-    with pytest.raises(SystemExit) as info:
-        recipe.main(argv)
-    assert info.value.code == 2
-    captured = capsys.readouterr()
-    return captured.err, captured.out
 
 
 def test_reproduce_flags_are_checked_before_any_work(tmp_path, capsys):

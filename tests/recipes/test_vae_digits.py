@@ -6,6 +6,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests import helpers
@@ -17,6 +18,15 @@ def load_recipe(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def usage_error(recipe, argv, capsys):
+    """``recipe.main(argv)``'s usage error: (stderr, stdout); it must exit with status 2."""
+    with pytest.raises(SystemExit) as info:
+        recipe.main(argv)
+    assert info.value.code == 2
+    captured = capsys.readouterr()
+    return captured.err, captured.out
 
 
 def test_quickstart_smoke(tmp_path, capsys, monkeypatch):
