@@ -303,6 +303,25 @@ def test_adaptive_augment_is_refused_with_a_wasserstein_critic():
     assert isinstance(fixed.augment, DiffAugment)
 
 
+def test_a_saved_wasserstein_gan_with_adaptive_augment_still_loads(tmp_path, monkeypatch):
+    """Files saved before the pairing was refused (dcgan_celeba.py's grey defaults gave
+    wgan-gp ADA) must keep loading: with a warning, the same weights and p."""
+    from keras_gen.models import gan as gan_module
+
+    gan = _tiny_gan(None)
+    monkeypatch.setattr(gan_module, "_LOADING_ADAPTIVE_CRITIC", True)  # as earlier versions made it
+    old = keras_gen.GAN(gan.generator, gan.discriminator, latent_dim=4, objective="wgan-gp", seed=0,
+                        augment=AdaptiveAugment("cutout", seed=0, initial_probability=0.3))
+    monkeypatch.setattr(gan_module, "_LOADING_ADAPTIVE_CRITIC", False)
+    old.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4))
+    path = os.path.join(tmp_path, "old.keras")
+    old.save(path)
+    with pytest.warns(UserWarning, match=r"pairs objective='wgan-gp' with an adaptive augment layer"):
+        loaded = keras.saving.load_model(path)
+    assert isinstance(loaded.augment, AdaptiveAugment) and _p(loaded.augment) == pytest.approx(0.3)
+    np.testing.assert_allclose(_np(loaded.sample(4, seed=1)), _np(old.sample(4, seed=1)), atol=1e-6)
+
+
 def test_validation_keeps_the_logged_p_and_evaluation_does_not_report_it():
     """Validation reset the trackers before Keras read the epoch's augment_p (TensorFlow,
     PyTorch: 0.0 logged); evaluation never observes, so it reported p = 0 and r_t = 0."""

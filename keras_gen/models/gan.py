@@ -300,7 +300,7 @@ class GAN(base.GenerativeModel):
         self.seed = checks.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed, name="latent_seed")
         self.augment = _check_augment(augment)
-        if self.objective == "wgan-gp" and hasattr(self.augment, "observe"):
+        if self.objective == "wgan-gp" and hasattr(self.augment, "observe") and not _LOADING_ADAPTIVE_CRITIC:
             raise ValueError(
                 "An adaptive augment layer (one with observe(real_logits), such as "
                 "AdaptiveAugment) does not apply to objective='wgan-gp': a critic's output has no "
@@ -834,8 +834,26 @@ class GAN(base.GenerativeModel):
         for key in ("augment", "consistency_augment"):
             if config.get(key) is not None:
                 config[key] = keras.saving.deserialize_keras_object(config[key])
+        if config.get("objective") == "wgan-gp" and hasattr(config.get("augment"), "observe"):
+            # Saved before this pairing was refused (dcgan_celeba.py's grey defaults gave
+            # wgan-gp ADA): such files still load, sample and export.
+            global _LOADING_ADAPTIVE_CRITIC
+            _LOADING_ADAPTIVE_CRITIC = True
+            try:
+                gan = cls(**config)
+            finally:
+                _LOADING_ADAPTIVE_CRITIC = False
+            warnings.warn(
+                "This GAN pairs objective='wgan-gp' with an adaptive augment layer, which new "
+                "GANs refuse: a critic's sign means nothing, so further training would steer the "
+                "augmentation strength by the critic's arbitrary offset.", UserWarning, stacklevel=2)
+            return gan
         return cls(**config)
 
+
+# True while from_config rebuilds a saved GAN that pairs wgan-gp with an
+# adaptive augment layer (refused for new GANs, loaded with a warning).
+_LOADING_ADAPTIVE_CRITIC = False
 
 # The LeCam term's moving-average momentum (Tseng et al. 2021's 0.99).
 LECAM_DECAY = 0.99
