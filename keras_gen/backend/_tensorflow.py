@@ -174,20 +174,30 @@ def keep_state_on_error(model):
         for name in ("train_function", "test_function", "predict_function"):
             if hasattr(model, name):
                 setattr(model, name, None)
-        for opt, count in unbuilt:
-            if opt.built:
-                del opt._variables[count:]
-                opt._trainable_variables = []
-                opt._trainable_variables_indices.clear()
-                opt.built = False
+        # only when no step ran: an error after training steps (Ctrl-C, the NaN
+        # guard, a callback) keeps the optimizer's state
+        if unbuilt and all(int(opt.iterations.numpy()) == 0 for opt, _ in unbuilt):
+            for opt, count in unbuilt:
+                if opt.built:
+                    del opt._variables[count:]
+                    opt._trainable_variables = []
+                    opt._trainable_variables_indices.clear()
+                    opt.built = False
         raise
 
 
 def _optimizers(model):
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return []
-    return [optimizer, *getattr(optimizer, "optimizers", [])]  # an OptimizerGroup's members
+    """The model's optimizer, an OptimizerGroup's members, and the optimizers
+    a LossScaleOptimizer (mixed float16) wraps."""
+    found, stack = [], [getattr(model, "optimizer", None)]
+    while stack:
+        optimizer = stack.pop()
+        if optimizer is None or any(optimizer is seen for seen in found):
+            continue
+        found.append(optimizer)
+        stack.extend(getattr(optimizer, "optimizers", []))
+        stack.append(getattr(optimizer, "inner_optimizer", None))
+    return found
 
 
 def replica_count(model):
