@@ -37,6 +37,7 @@ import warnings
 
 import keras
 import keras_tuner
+import numpy as np
 from keras_tuner.engine.hyperparameters import Choice
 from keras_tuner.engine.hyperparameters import Fixed
 from keras_tuner.engine.hyperparameters import Float
@@ -339,9 +340,12 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
 
         First checks the running tuner's objective against what the model
         reports (given whether validation data was passed), then the data and
-        ``fit``'s arguments as ``fit`` checks them; either kind of error is the
-        same in every trial, so it stops the search with ``FatalValueError``
-        (keras-tuner would otherwise fail trial after trial with it).
+        ``fit``'s arguments as ``fit`` checks them. An error that cannot depend
+        on the trial's model (``fit``'s arguments; arrays that are empty, not
+        floating-point, or hold NaN or Inf) stops the search with
+        ``FatalValueError`` (keras-tuner would fail trial after trial with
+        it); one that may (an image shape or value range the trial's networks
+        do not take) fails that trial only.
         """
         # keras-tuner's run_trial adds a callback holding the oracle's objective.
         found = [getattr(c, "objective", None) for c in kwargs.get("callbacks") or ()]
@@ -358,6 +362,8 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
             try:
                 check(*args, **kwargs)
             except (TypeError, ValueError) as error:
+                if not _fault_of_the_data(args, kwargs):
+                    raise  # this trial's networks: keras-tuner records the trial as failed
                 raise keras_tuner.errors.FatalValueError(
                     f"The search's data or fit arguments cannot train any trial: {error}"
                 ) from error
@@ -416,6 +422,28 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         if key not in self._warned:  # once per hypermodel, not once per trial
             self._warned.add(key)
             warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def _fault_of_the_data(args, kwargs):
+    """Whether ``fit(*args, **kwargs)`` is wrong whatever the model: its loop
+    arguments or sample weights, or an array of images (x, validation data)
+    that is empty, not floating-point, or not finite."""
+    from keras_gen.models import base
+
+    try:
+        base._refuse_weights(dict(kwargs))
+        base._check_loop_arguments(tuple(args[2:]), kwargs)
+    except (TypeError, ValueError):
+        return True
+    validation = kwargs.get("validation_data")
+    arrays = [kwargs.get("x", args[0] if args else None),
+              validation[0] if isinstance(validation, (tuple, list)) and validation else validation]
+    for array in arrays:
+        if isinstance(array, np.ndarray) and (
+                array.size == 0 or not np.issubdtype(array.dtype, np.floating)
+                or not np.isfinite(array).all()):
+            return True
+    return False
 
 
 class VAEHyperModel(_GenerativeHyperModel):

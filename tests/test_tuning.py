@@ -434,28 +434,48 @@ def test_the_tuners_objective_is_checked_before_training(digits, tmp_path, objec
 
 
 @pytest.mark.parametrize(
-    "change, match",
+    "change, fit_kwargs, match",
     [
-        (lambda x, x_val: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), x_val),
+        (lambda x, x_val: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), x_val), {},
          r"x must not contain NaN or infinite values"),
-        (lambda x, x_val: (x[:, :7], x_val), r"x .*shape"),
-        (lambda x, x_val: (x, x_val * 300.0), r"validation_data"),
+        (lambda x, x_val: ((x * 255).astype("uint8"), x_val), {}, r"floating-point images.*uint8"),
+        (lambda x, x_val: (x, x_val), {"batch_size": 0}, r"batch_size"),
     ],
 )
-def test_bad_data_stops_the_search_at_the_first_trial(digits, tmp_path, change, match):
-    """A data error is the same in every trial: the search stops with it, nothing is trained
-    (keras-tuner failed trial after trial, then raised its own "Too many failed trials")."""
+def test_bad_data_stops_the_search_at_the_first_trial(digits, tmp_path, change, fit_kwargs, match):
+    """An error of the data alone is the same in every trial: the search stops with it, nothing
+    is trained (keras-tuner failed trial after trial, then raised "Too many failed trials")."""
     hypermodel = vae_hypermodel()
     tuner = random_search(hypermodel, tmp_path, max_trials=3)
     x, x_val = change(*digits)
     _CountEpochs.epochs = 0
+    kwargs = dict(dict(validation_data=(x_val,), epochs=1, batch_size=64, verbose=0,
+                       callbacks=[_CountEpochs()]), **fit_kwargs)
     with pytest.raises(keras_tuner.errors.FatalValueError,
                        match=r"The search's data or fit arguments cannot train any trial: ") as info:
-        tuner.search(x, validation_data=(x_val,), epochs=1, batch_size=64, verbose=0,
-                     callbacks=[_CountEpochs()])
+        tuner.search(x, **kwargs)
     assert info.match(match)
     assert _CountEpochs.epochs == 0 and len(hypermodel.fits) == 1
     assert not completed(tuner)
+
+
+def test_data_that_only_some_trials_networks_refuse_fails_those_trials_alone(digits, tmp_path):
+    """Images in [-1, 1] suit a linear decoder and not a sigmoid one: the sigmoid trial fails,
+    the search goes on (a model-dependent check must not stop it)."""
+    x, x_val = (d * 2.0 - 1.0 for d in digits)
+
+    def builder(hp, latent_dim):
+        encoder = helpers.tiny_encoder((8, 8, 1), latent_dim)
+        inputs = keras.Input((latent_dim,))
+        dense = keras.layers.Dense(64, activation=hp.Choice("out", ["linear", "sigmoid"]))(inputs)
+        return encoder, keras.Model(inputs, keras.layers.Reshape((8, 8, 1))(dense))
+
+    hypermodel = tuning.AutoEncoderHyperModel(builder=builder, latent_dim=2, reconstruction="mse")
+    tuner = keras_tuner.GridSearch(hypermodel, objective="val_loss", seed=1,
+                                   directory=str(tmp_path), project_name="grid")
+    tuner.search(x, validation_data=(x_val,), epochs=1, batch_size=64, verbose=0)
+    status = {t.hyperparameters.values["out"]: t.status for t in tuner.oracle.trials.values()}
+    assert status == {"linear": "COMPLETED", "sigmoid": "FAILED"}
 
 
 def test_only_keras_gen_tuning_imports_keras_tuner():
