@@ -333,8 +333,12 @@ class ConditionalModel:
         }
 
 
-# Begins the message of a tf.data label check that failed (matched to name it).
+# Begins and ends the message of a tf.data label check that failed (matched to name it).
 _OUT_OF_RANGE = "keras-gen: class ids out of range"
+_END = " (end)"
+# Begins the ValueError of a PyDataset's or generator's label check, which
+# TensorFlow's pipeline re-raises as an InvalidArgumentError around it.
+_LATER_LABELS = "ValueError: the labels of batch "
 
 
 def _class_ids_checked_dataset(ds, num_classes, name):
@@ -348,9 +352,11 @@ def _class_ids_checked_dataset(ds, num_classes, name):
             return element if len(element) > 1 else element[0]
         labels = element[1]
         valid = tf.reduce_all((labels >= 0) & (labels < num_classes))
-        message = f"{_OUT_OF_RANGE} [0, {num_classes}) in a batch of the tf.data.Dataset {name}; min, max:"
-        with tf.control_dependencies([tf.debugging.Assert(
-                valid, [message, tf.reduce_min(labels), tf.reduce_max(labels)])]):
+        message = tf.strings.format(
+            f"{_OUT_OF_RANGE} [0, {num_classes}) (num_classes={num_classes}) in a later batch of "
+            f"the tf.data.Dataset {name}: min={{}}, max={{}}{_END}",
+            (tf.reduce_min(labels), tf.reduce_max(labels)))
+        with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
             labels = tf.identity(labels)
         return (element[0], labels, *element[2:])
 
@@ -403,13 +409,12 @@ class _labels_error_named:
         if error is None or tf is None or not isinstance(error, tf.errors.InvalidArgumentError):
             return False
         text = str(error)
-        if _OUT_OF_RANGE not in text:
-            return False
-        detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):].split("\n")[0]
-        raise ValueError(
-            f"The labels must be class ids in range: {detail.strip()} (the first batch was "
-            "checked before training; this is a later one)"
-        ) from None
+        if _OUT_OF_RANGE in text and _END in text:
+            detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):text.index(_END)]
+            raise ValueError(f"The labels must be class ids in range: {detail}") from None
+        if _LATER_LABELS in text:
+            raise ValueError(text[text.index(_LATER_LABELS) + len("ValueError: "):].split("\n")[0]) from None
+        return False
 
 
 def _as_array(name, labels):
