@@ -364,6 +364,17 @@ def test_a_torch_data_loaders_first_batch_is_checked_and_its_order_kept(x):
     model.fit(loader, epochs=1, verbose=0)
     assert iterations(model.optimizer) == 4
 
+    class OnePass(torch.utils.data.IterableDataset):  # a stream a pass consumes: not peeked at
+        def __init__(self):
+            self.rows = iter(torch.tensor(x))
+
+        def __iter__(self):
+            return self.rows
+
+    model = make_ae()
+    model.fit(torch.utils.data.DataLoader(OnePass(), batch_size=8), epochs=1, verbose=0)
+    assert iterations(model.optimizer) == 4  # every batch trained
+
 
 def test_steps_per_epoch_counts_the_training_share_of_validation_split_as_keras_does(x):
     # 9 images, validation_split 0.5: Keras trains on floor(4.5) = 4, one batch of 4;

@@ -71,8 +71,11 @@ def first_batch(data):
       and ``dtype``): ``("array", the whole array as NumPy)``;
     * ``tf.data.Dataset``: ``("tf.data.Dataset", first element as NumPy)``;
     * ``keras.utils.PyDataset``: ``("PyDataset", item 0 as NumPy)``;
-    * ``torch.utils.data.DataLoader``: ``("DataLoader", its first batch as
-      NumPy)``, read with torch's random state put back;
+    * ``torch.utils.data.DataLoader`` of a map-style dataset without
+      persistent workers: ``("DataLoader", its first batch as NumPy)``, read
+      with torch's random state put back (an ``IterableDataset`` may be
+      consumed by a pass, persistent workers keep their iterator: not
+      inspected);
     * a stream that yields nothing: ``(kind, None)``;
     * anything else (``None``, generators, dicts of inputs, ...):
       ``(None, None)``.
@@ -111,6 +114,11 @@ def first_batch(data):
             return "PyDataset", None
         return "PyDataset", _as_numpy(data[0])
     if _is_torch_data_loader(data):
+        import torch
+
+        if isinstance(data.dataset, torch.utils.data.IterableDataset) or data.persistent_workers:
+            # a pass over a stream consumes it; persistent workers keep their iterator
+            return UNKNOWN, None
         try:
             return "DataLoader", _first_of_data_loader(data)
         except (TypeError, RuntimeError):  # e.g. tensors on an accelerator: not inspected here
