@@ -154,10 +154,11 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     # --------------------------------------------------------- data checks
     # fit() and evaluate() check their inputs before any layer runs, with the
     # same rules for every input kind and backend: the whole of an in-memory
-    # array, the first batch of a tf.data.Dataset or keras.utils.PyDataset
-    # (keras_gen.data.peek; streams are not consumed). Later batches of a
-    # stream are not inspected: keras_gen.callbacks.TerminateOnNaN stops a
-    # run whose losses become NaN.
+    # array, the first batch of a tf.data.Dataset, keras.utils.PyDataset or
+    # torch DataLoader (keras_gen.data.peek; streams are not consumed), a
+    # Python generator's first batch as Keras takes it (_checked_stream).
+    # Later batches' images are not inspected (a conditional model checks
+    # their class ids): the NaN guard stops a run whose losses become NaN.
     def fit(self, x=None, y=None, *args, **kwargs):
         """``keras.Model.fit``, with the data checked before any layer runs.
 
@@ -168,7 +169,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         ignored by these unconditional models, a floating-point y of x's
         shape is the target to reconstruct (denoising pairs), anything else
         is a ``ValueError``. Arrays are checked whole, a dataset by its
-        first batch (not consumed), a generator by the train step: dtype,
+        first batch (not consumed), a generator by its first batch as Keras
+        takes it: dtype,
         shape, finite values and the value range of the images the model
         must reproduce (labels are not checked as images).
         """
@@ -277,7 +279,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         :func:`split_batch`: labels are not checked as images (the model
         ignores them), a target with the images' shape gets the image
         checks, anything else is a ``ValueError``. Empty inputs raise
-        ``ValueError``; other kinds (generators, ...) pass unchecked; a
+        ``ValueError``; other kinds pass here (a generator is checked by
+        :meth:`_checked_stream` as Keras takes its first batch); a
         list or tuple of arrays is refused (the models have one image
         input).
         """
