@@ -314,7 +314,8 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
         inputs = getattr(built[0], "inputs", None)
         if self.input_shape is not None and inputs:
             shape = tuple(inputs[0].shape[1:])
-            if shape != tuple(self.input_shape):
+            if len(shape) != len(self.input_shape) or any(
+                    d is not None and d != w for d, w in zip(shape, self.input_shape)):
                 raise keras_tuner.errors.FatalValueError(
                     f"input_shape={tuple(self.input_shape)} but the builder's encoder takes "
                     f"images of shape {shape}. Pass the encoder's shape, or input_shape=None "

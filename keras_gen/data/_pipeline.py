@@ -160,7 +160,7 @@ def to_channels(image, channels):
 
 # The most float32 data one batch of a loader may hold (a batch of 128 images
 # at 4096x4096x3 asked for 26 GB and the process was killed for memory).
-MAX_BATCH_GB = 4
+MAX_BATCH_GB = 16
 
 
 def check_batch(batch_size, num_examples, drop_remainder, image_shape=None, what="the split"):
