@@ -34,8 +34,10 @@ SIGNATURE_KEY = "serving_default"
 MANIFEST_VERSIONS = (1, 2)
 # The name of a conditional artefact's second input.
 CONDITION_INPUT = "condition"
-# The parts of a model an artefact can hold (a manifest's ``part``).
+# The parts of a keras-gen model an artefact can hold; a manifest's ``part``
+# is one of them, or "model" for a plain keras.Model that is not z -> image.
 PARTS = ("generator", "decoder", "encoder")
+MANIFEST_PARTS = PARTS + ("model",)
 
 
 _FORMAT_NAMES = {"saved_model": "SavedModel", "tflite": "TFLite", "onnx": "ONNX"}
@@ -201,8 +203,8 @@ def _check_manifest(data, manifest, path):
     _check_condition(data, manifest)
     _check_tensors(data, "outputs", manifest)
     part = data.get("part")
-    if part is not None and part not in PARTS:
-        _manifest_error(manifest, f"part must be null or one of {list(PARTS)}. Received: part={part!r}")
+    if part is not None and part not in MANIFEST_PARTS:
+        _manifest_error(manifest, f"part must be null or one of {list(MANIFEST_PARTS)}. Received: part={part!r}")
     for key in ("batch_size", "latent_dim"):
         value = data.get(key)
         if value is not None and not _is_int(value, 1):

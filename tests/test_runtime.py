@@ -144,7 +144,7 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
         (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 16])]),
          r"its output is 'image' of shape \[None, 16\], the artefact's is 'image' of shape \[None, 4, 4, 1\]"),
         (lambda m: m.update(part="discriminator"),
-         r"part must be null or one of \['generator', 'decoder', 'encoder'\]. Received: part='discriminator'"),
+         r"part must be null or one of \['generator', 'decoder', 'encoder', 'model'\]. Received: part='discriminator'"),
         (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 4, None, 1])]), None),  # unknown size
         (lambda m: m.update(batch_size=2), None),  # a dynamic artefact runs any batch
     ],
