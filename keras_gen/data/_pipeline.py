@@ -6,6 +6,8 @@ backend. TensorFlow is imported inside the functions so that importing
 `keras_gen.data` stays cheap.
 """
 
+import sys
+
 SHUFFLE_BUFFER = 10_000
 
 
@@ -202,3 +204,49 @@ def batch_and_prefetch(ds, batch_size, drop_remainder, batch_fn=None):
     if batch_fn is not None:
         ds = ds.map(batch_fn, num_parallel_calls=tf.data.AUTOTUNE)
     return for_busy_machine(ds.prefetch(tf.data.AUTOTUNE))
+
+
+# Begins and ends the message of a failed class-id check (matched to name it).
+_OUT_OF_RANGE = "keras-gen: class ids out of range"
+_END = " (end)"
+
+
+def check_class_ids(ds, num_classes, name):
+    """``ds`` with every batch's integer labels checked to lie in
+    ``[0, num_classes)``: a ``tf.debugging.Assert`` in the pipeline, which
+    runs in TensorFlow whatever the Keras backend; :func:`class_ids_error`
+    reads its failure back."""
+    import tensorflow as tf
+
+    def check(*element):
+        if len(element) < 2 or not element[1].dtype.is_integer:
+            return element if len(element) > 1 else element[0]
+        labels = element[1]
+        valid = tf.reduce_all((labels >= 0) & (labels < num_classes))
+        message = tf.strings.format(
+            f"{_OUT_OF_RANGE} [0, {num_classes}) (num_classes={num_classes}) in a later batch of "
+            f"the tf.data.Dataset {name}: min={{}}, max={{}}{_END}",
+            (tf.reduce_min(labels), tf.reduce_max(labels)))
+        with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
+            labels = tf.identity(labels)
+        return (element[0], labels, *element[2:])
+
+    return ds.map(check)
+
+
+def is_pipeline_error(error):
+    """Whether ``error`` is TensorFlow's InvalidArgumentError (what an error
+    inside a tf.data pipeline, or a PyFunc feeding one, arrives as)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(error, tf.errors.InvalidArgumentError)
+
+
+def class_ids_error(error):
+    """The message of a failed :func:`check_class_ids` in ``error``, or None."""
+    if not is_pipeline_error(error):
+        return None
+    text = str(error)
+    if _OUT_OF_RANGE not in text or _END not in text:
+        return None
+    detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):text.index(_END)]
+    return f"The labels must be class ids in range: {detail}"

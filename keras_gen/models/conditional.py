@@ -27,7 +27,6 @@ this form. Exported generators and decoders (``keras_gen.export``) are the
 two-input networks; ``model.condition_spec`` describes the second input.
 """
 
-import sys
 import warnings
 
 import keras
@@ -36,6 +35,7 @@ from keras import ops
 
 from keras_gen import _checks as checks
 from keras_gen import backend
+from keras_gen.data import _pipeline
 from keras_gen.data import peek
 from keras_gen.models import base
 from keras_gen.models.gan import GAN
@@ -274,7 +274,7 @@ class ConditionalModel:
         if self.num_classes is None:
             return data  # attribute vectors: any finite numbers (a NaN stops training)
         if peek._is_tf_dataset(data):
-            return _class_ids_checked_dataset(data, self.num_classes, name)
+            return _pipeline.check_class_ids(data, self.num_classes, name)
         if peek._is_py_dataset(data):
             return _ClassIdsCheckedPyDataset(data, self.num_classes, name)
         return data
@@ -333,34 +333,9 @@ class ConditionalModel:
         }
 
 
-# Begins and ends the message of a tf.data label check that failed (matched to name it).
-_OUT_OF_RANGE = "keras-gen: class ids out of range"
-_END = " (end)"
 # Begins the ValueError of a PyDataset's or generator's label check, which
 # TensorFlow's pipeline re-raises as an InvalidArgumentError around it.
 _LATER_LABELS = "ValueError: the labels of batch "
-
-
-def _class_ids_checked_dataset(ds, num_classes, name):
-    """``ds`` with every batch's integer labels checked to lie in
-    ``[0, num_classes)`` (a ``tf.debugging.Assert`` in the pipeline, which
-    runs in TensorFlow whatever the Keras backend)."""
-    import tensorflow as tf
-
-    def check(*element):
-        if len(element) < 2 or not element[1].dtype.is_integer:
-            return element if len(element) > 1 else element[0]
-        labels = element[1]
-        valid = tf.reduce_all((labels >= 0) & (labels < num_classes))
-        message = tf.strings.format(
-            f"{_OUT_OF_RANGE} [0, {num_classes}) (num_classes={num_classes}) in a later batch of "
-            f"the tf.data.Dataset {name}: min={{}}, max={{}}{_END}",
-            (tf.reduce_min(labels), tf.reduce_max(labels)))
-        with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
-            labels = tf.identity(labels)
-        return (element[0], labels, *element[2:])
-
-    return ds.map(check)
 
 
 class _ClassIdsCheckedPyDataset(keras.utils.PyDataset):
@@ -399,22 +374,22 @@ class _ClassIdsCheckedPyDataset(keras.utils.PyDataset):
 
 
 class _labels_error_named:
-    """Turns the tf.data label check's InvalidArgumentError into a ValueError."""
+    """Turns a label check's error inside the tf.data pipeline (an
+    InvalidArgumentError) into the ValueError it stands for."""
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, error, traceback):
-        tf = sys.modules.get("tensorflow")
-        if error is None or tf is None or not isinstance(error, tf.errors.InvalidArgumentError):
+        if error is None:
             return False
-        text = str(error)
-        if _OUT_OF_RANGE in text and _END in text:
-            detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):text.index(_END)]
-            raise ValueError(f"The labels must be class ids in range: {detail}") from None
-        if _LATER_LABELS in text:
-            raise ValueError(text[text.index(_LATER_LABELS) + len("ValueError: "):].split("\n")[0]) from None
-        return False
+        message = _pipeline.class_ids_error(error)
+        if message is None and _pipeline.is_pipeline_error(error) and _LATER_LABELS in str(error):
+            text = str(error)
+            message = text[text.index(_LATER_LABELS) + len("ValueError: "):].split("\n")[0]
+        if message is None:
+            return False
+        raise ValueError(message) from None
 
 
 def _as_array(name, labels):
