@@ -235,9 +235,14 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             for index, batch in enumerate(data):
                 if index == 0:
                     self._check_stream_batch(name, "generator", peek._as_numpy(batch))
+                self._check_each_generator_batch(name, index, batch)
                 yield batch
 
         return checked()
+
+    def _check_each_generator_batch(self, name, index, batch):
+        """Checks of every batch of a generator (none here; conditional models
+        check its labels)."""
 
     def predict(self, x, *args, **kwargs):
         self._check_placement("predict")

@@ -259,18 +259,8 @@ class ConditionalModel:
     def _checked_stream(self, name, data):
         """The base's first-batch check of a generator, then every batch's labels
         of a generator, ``tf.data.Dataset`` or ``keras.utils.PyDataset``."""
-        data = super()._checked_stream(name, data)
         if base.is_python_stream(data):
-            def checked():
-                for index, batch in enumerate(data):
-                    images, labels, _ = keras.utils.unpack_x_y_sample_weight(
-                        tuple(batch) if isinstance(batch, list) else batch)
-                    if labels is not None:
-                        self.condition_vectors(_as_array("labels", labels), len(images),
-                                               name=f"the labels of batch {index} of the generator {name}")
-                    yield batch
-
-            return checked()
+            return super()._checked_stream(name, data)  # labels: _check_each_generator_batch
         if self.num_classes is None:
             return data  # attribute vectors: any finite numbers (a NaN stops training)
         if peek._is_tf_dataset(data):
@@ -278,6 +268,13 @@ class ConditionalModel:
         if peek._is_py_dataset(data):
             return _ClassIdsCheckedPyDataset(data, self.num_classes, name)
         return data
+
+    def _check_each_generator_batch(self, name, index, batch):
+        images, labels, _ = keras.utils.unpack_x_y_sample_weight(
+            tuple(batch) if isinstance(batch, list) else batch)
+        if labels is not None:
+            self.condition_vectors(_as_array("labels", labels), len(images),
+                                   name=f"the labels of batch {index} of the generator {name}")
 
     def _check_inputs(self, name, x, y=None):
         """The base checks, then the labels: present, of the right kind, in range.
