@@ -190,6 +190,26 @@ def _write_atomically(write, filepath, suffix, overwrite):
     return result
 
 
+def _call_signature(model):
+    """``input_signature`` of ``model.call`` for Keras' exporter, from its build shape."""
+    shapes = getattr(model, "_build_shapes_dict", None) if model.built else None
+    if not shapes:
+        raise ValueError(
+            f"{type(model).__name__}.export needs a built model: fit it, or call it once "
+            "on a batch. Received: an unbuilt model"
+        )
+    (shape,) = shapes.values()
+
+    def spec(shape):
+        return keras.InputSpec(shape=(None,) + tuple(shape)[1:], dtype="float32")
+
+    if shape and isinstance(shape[0], (list, tuple)):  # [inputs, condition]
+        return [[spec(part) for part in shape]]
+    if getattr(model, "condition_spec", None) is not None:  # built from the inputs' shape alone
+        return [[spec(shape), spec((None, model.condition_dim))]]
+    return [spec(shape)]
+
+
 class SafeSaving:
     """Mixin of ``GenerativeModel``: safe ``save``/``save_weights`` and saved RNG state.
 
@@ -261,6 +281,51 @@ class SafeSaving:
             ".weights.h5",
             overwrite,
         )
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               allow_non_finite=False, **kwargs):
+        """Export ``call`` with Keras' exporter (``keras.Model.export``), safely.
+
+        What is exported is the model's ``call``: images from z for a GAN,
+        reconstructions for an autoencoder or a VAE, ``[inputs, condition]``
+        for a conditional model. Unlike ``keras.Model.export`` on a subclassed
+        model, it needs no prior ``model(x)`` call: the input signature is the
+        built input shape with a free batch size (a conditional model adds
+        ``(batch, k)`` float32). For a single network with a manifest that
+        ``keras_gen.runtime`` reads, use :func:`keras_gen.export.export`.
+
+        Args:
+            filepath: where the artefact goes (a folder for
+                ``"tf_saved_model"``, a ``.tflite`` file for ``"litert"``, ...).
+            format, verbose, input_signature, **kwargs: as ``keras.Model.export``.
+            allow_non_finite: bool, export even if some weight is NaN or Inf
+                (with a ``RuntimeWarning``). Defaults to False.
+
+        Raises:
+            NonFiniteWeightsError: a weight is NaN or Inf and
+                ``allow_non_finite`` is False; nothing is written.
+            ValueError: the model is not built yet.
+
+        The artefact is written beside ``filepath`` and moved into place once
+        complete: a failure or a kill leaves what was at ``filepath`` as it was.
+        """
+        check_finite_weights(self, "export", allow_non_finite)
+        if input_signature is None:
+            input_signature = _call_signature(self)
+        from keras_gen.export import _publish  # the export package imports this module
+
+        folder = os.path.dirname(os.path.abspath(os.fspath(filepath)))
+        final = os.path.join(folder, os.path.basename(os.fspath(filepath).rstrip("/\\")))
+        with _publish.sigterm_raises():
+            os.makedirs(folder, exist_ok=True)
+            _publish.clean_stale(folder)
+            staging = _publish.Staging(folder)
+            try:
+                super().export(staging.path(final), format=format, verbose=verbose,
+                               input_signature=input_signature, **kwargs)
+                _publish.publish(staging, [final])
+            finally:
+                staging.remove()
 
     def save_own_variables(self, store):
         super().save_own_variables(store)

@@ -46,6 +46,11 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                 adapted._keras_gen_adapted = True
                 setattr(cls, name, adapted)
 
+    def _build_shape(self, shape):
+        """What ``build`` records for ``call``'s inputs (Keras' export reads it);
+        conditional models add their condition."""
+        return shape
+
     # ------------------------------------------------------------------ API
     def compile(self, optimizer="adam", **kwargs):
         """Configure the model for training (``keras.Model.compile``).

@@ -79,6 +79,10 @@ class ConditionalModel:
             condition_names = tuple(names)
         self.condition_names = condition_names
 
+    def _build_shape(self, shape):
+        """What ``build`` records: the two inputs of ``call``, ``[shape, (batch, k)]``."""
+        return [tuple(shape), (None, self.condition_dim)]
+
     @property
     def condition_dim(self):
         """k, the width of the condition vector the networks receive."""
@@ -398,6 +402,14 @@ def _as_array(name, labels):
         ) from None
 
 
+def _first_shape(input_shape):
+    """The first input's shape, from it alone or from ``[shape, condition shape]``
+    (lists once read back from a saved file's JSON)."""
+    if input_shape and isinstance(input_shape[0], (list, tuple)):
+        input_shape = input_shape[0]
+    return tuple(input_shape)
+
+
 def _pair(name, inputs, first):
     """``inputs`` as ``(first_input, condition)``, or a ValueError."""
     if isinstance(inputs, dict):
@@ -518,8 +530,7 @@ class ConditionalGAN(ConditionalModel, GAN):
         super().__init__(generator, discriminator, latent_dim, **kwargs)
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):  # [(batch, latent_dim), (batch, k)]
-            input_shape = input_shape[0]
+        input_shape = _first_shape(input_shape)  # of [(batch, latent_dim), (batch, k)]
         latent_dim, k, owner = int(input_shape[-1]), self.condition_dim, type(self).__name__
         contract = _check_two_inputs(owner, "generator", self.generator, "z", (latent_dim,), k)
         condition = keras.KerasTensor((None, k))
@@ -679,15 +690,13 @@ class ConditionalVAE(ConditionalModel, VAE):
         """Build now when the encoder declares its inputs (functional)."""
         shapes = base.declared_input_shapes(self.encoder)
         if shapes is not None and len(shapes) == 2:
-            self.build(shapes[0])
+            self.build(self._build_shape(shapes[0]))
         elif shapes is not None:
             _check_two_inputs(type(self).__name__, "encoder", self.encoder, "images",
                               shapes[0][1:], self.condition_dim)
 
     def build(self, input_shape):
-        if isinstance(input_shape, list):  # [(batch, H, W, C), (batch, k)]
-            input_shape = input_shape[0]
-        input_shape = tuple(input_shape)
+        input_shape = _first_shape(input_shape)  # of [(batch, H, W, C), (batch, k)]
         k, owner = self.condition_dim, type(self).__name__
         contract = _check_two_inputs(owner, "encoder", self.encoder, "images", input_shape[1:], k)
         x, condition = keras.KerasTensor(input_shape), keras.KerasTensor((None, k))

@@ -374,7 +374,7 @@ class GAN(base.GenerativeModel):
         self.g_optimizer = None
         # call() takes latent vectors, so build now: the trainers must never
         # try to build the model by calling it on images.
-        self.build((None, self.latent_dim))
+        self.build(self._build_shape((None, self.latent_dim)))
 
     @property
     def metrics(self):
