@@ -271,6 +271,21 @@ def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
         vae.fit(rgb, batch_size=8, verbose=0)
 
 
+class _DictEncoder(_SubclassedEncoder):
+    def call(self, x):
+        z_mean, z_log_sigma = super().call(x)
+        return {"z_mean": z_mean, "z_log_sigma": z_log_sigma}
+
+
+def test_a_subclassed_vae_encoder_returning_a_dict_is_named(x):
+    # Unpacking a dict would give its keys: the model says to return a list.
+    vae = keras_gen.VAE(_DictEncoder(), helpers.tiny_decoder(), seed=0)
+    vae.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"not a dict\. Received: encoder outputs a dict with "
+                       r"keys \['z_log_sigma', 'z_mean'\]"):
+        vae.fit(x[:8], batch_size=8, verbose=0)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_steps_per_epoch_past_the_data_is_named(kind, x):
     # Keras trained 4 steps per epoch instead of 10, with a warning only.

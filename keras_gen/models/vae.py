@@ -268,8 +268,16 @@ def posterior_outputs(outputs, model_name, builder):
     ValueError unless they are two tensors of one shape ``(batch, latent_dim)``;
     ``model_name`` and ``builder`` (the network builder to suggest) go in the message.
     """
+    if isinstance(outputs, dict):
+        raise ValueError(
+            f"A {model_name} encoder must return [z_mean, z_log_sigma], a list of two "
+            f"tensors, not a dict. Received: encoder outputs a dict with keys "
+            f"{sorted(map(str, outputs))} (return the two tensors as a list, z_mean first)"
+        )
     if not isinstance(outputs, (list, tuple)) or len(outputs) != 2:
-        shapes = [t.shape for t in outputs] if isinstance(outputs, (list, tuple)) else outputs.shape
+        shapes = ([getattr(t, "shape", type(t).__name__) for t in outputs]
+                  if isinstance(outputs, (list, tuple))
+                  else getattr(outputs, "shape", type(outputs).__name__))
         raise ValueError(
             f"A {model_name} encoder must return [z_mean, z_log_sigma], two tensors "
             f"of shape (batch, latent_dim). Received: encoder outputs {shapes} "
