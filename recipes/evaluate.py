@@ -59,15 +59,22 @@ PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 1
 
 
 PARTS = ("ae", "vae", "gan")
+LATENT_DIM = 8  # --latent-dim's default when no --ae / --vae file sets it
 GAN_LONG_STEPS = 5000  # --gan-long-steps' default with --reproduce
 # The flags that only --reproduce reads.
 REPRODUCE_FLAGS = ("parts", "gan_options", "gan_long_steps")
+# The flags that --reproduce does not read (it trains benchmarks/quality.py's
+# fixed budgets and scores no saved model).
+EVALUATION_FLAGS = ("latent_dim", "ae_epochs", "vae_epochs", "gan_epochs", "gan_latent_dim",
+                    "kl_weight", "batch_size", "iw_k", "ae", "vae", "gan", "refine_steps")
 
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=_common.HelpFormatter,
                                 epilog=_common.OUTPUTS_NOTE)
-    p.add_argument("--latent-dim", type=int, default=8, help="AE / VAE bottleneck width (and PCA's)")
+    p.add_argument("--latent-dim", type=int, default=None,
+                   help=f"AE / VAE bottleneck width (and PCA's); default {LATENT_DIM}, or the "
+                        "width of the models given with --ae / --vae")
     p.add_argument("--ae-epochs", type=int, default=20, help="AE training epochs")
     p.add_argument("--vae-epochs", type=int, default=30, help="VAE training epochs")
     p.add_argument("--gan-epochs", type=int, default=20, help="GAN training epochs")
@@ -135,6 +142,12 @@ def parse_args(argv=None, parser=None):
             p.error(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only with "
                     f"--reproduce. Received: {', '.join(f'{k}={v}' for k, v in given.items())}")
     else:
+        given = {f"--{name.replace('_', '-')}": getattr(args, name) for name in EVALUATION_FLAGS
+                 if getattr(args, name) != p.get_default(name)}
+        if given:
+            p.error(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only "
+                    "without --reproduce (which trains benchmarks/quality.py's own settings). "
+                    f"Received: {', '.join(f'{k}={v}' for k, v in given.items())}")
         if args.parts is None:
             args.parts = ",".join(PARTS)
         parts = [part.strip() for part in args.parts.split(",") if part.strip()]
@@ -266,6 +279,8 @@ def load_models(parser, args, x_test):
         check_images(flag, path, model, lambda m=model: latent.decode(m, latent.encode(m, probe)),
                      None if shape is None else shape[1:], "28x28x1 images")
         models[flag] = model
+    _settle_latent_dim(args, {flag: model for flag, model in models.items() if model is not None},
+                       fail)
     gan = None
     if args.gan is not None:
         path, model = read("gan")
@@ -286,6 +301,27 @@ def load_models(parser, args, x_test):
                      declared, f"codes of latent_dim {latent_dim}")
         gan = generator, int(latent_dim)
     return models["ae"], models["vae"], gan
+
+
+def _settle_latent_dim(args, loaded, fail):
+    """``args.latent_dim``: the width of the loaded AE / VAE (``loaded``, by flag),
+    which must agree with each other and with an explicit --latent-dim (the
+    comparison has one PCA row of that width and trains any missing model at it)."""
+    widths = {flag: int(model.latent_dim) for flag, model in loaded.items()}
+    for flag, width in widths.items():
+        path, kind = getattr(args, flag), type(loaded[flag]).__name__
+        kind = ("an " if kind[0] in "AEIOU" else "a ") + kind
+        if args.latent_dim is not None and width != args.latent_dim:
+            fail(flag, path, f"{kind} of latent_dim {width} where --latent-dim="
+                             f"{args.latent_dim} asks for {args.latent_dim} (leave out "
+                             "--latent-dim to use the file's width)")
+        others = {other: w for other, w in widths.items() if other != flag and w != width}
+        if others:
+            (other, w), = others.items()
+            fail(flag, path, f"{kind} of latent_dim {width} where --{other}'s has "
+                             f"latent_dim {w} (the comparison has one width: give models of one)")
+    if args.latent_dim is None:
+        args.latent_dim = next(iter(widths.values()), LATENT_DIM)
 
 
 # ---------------------------------------------------------------- pictures
@@ -464,10 +500,10 @@ def main(argv=None):
         timings[name] = time.perf_counter() - t
         return out
 
-    print(f"Evaluating on {len(x_train)} training / {n} test digits "
-          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim})")
     # Every model given is loaded and checked before any other trains.
     ae, vae, gan = load_models(parser, args, x_test)
+    print(f"Evaluating on {len(x_train)} training / {n} test digits "
+          f"(backend: {keras.backend.backend()}, latent_dim={args.latent_dim})")
     if ae is None:
         ae = timed("train AE", train_ae, args, x_train)
     if vae is None:

@@ -179,7 +179,10 @@ def make_model_files(folder):
     gen8 = keras.Sequential([keras.Input((3,)), keras.layers.Dense(64, activation="tanh"),
                              keras.layers.Reshape((8, 8, 1))])
     paths = {}
-    for name, model in (("vae8", vae((8, 8, 1))), ("cvae", cvae), ("cgan", cgan), ("gen8", gen8)):
+    ae4 = keras_gen.AutoEncoder(networks.encoder((28, 28, 1), 4, kind="dense", hidden_units=(16,)),
+                                networks.decoder(4, (28, 28, 1), kind="dense", hidden_units=(16,)))
+    for name, model in (("vae8", vae((8, 8, 1))), ("cvae", cvae), ("cgan", cgan), ("gen8", gen8),
+                        ("ae4", ae4), ("vae28", vae((28, 28, 1)))):
         paths[name] = str(folder / f"{name}.keras")
         model.save(paths[name])
     return paths
@@ -209,6 +212,37 @@ def test_a_loaded_model_of_another_kind_or_image_shape_is_refused_before_trainin
                 "gan": "a saved unconditional keras_gen.GAN, or a generator network, for 28x28x1 images"}
     assert f"--{flag} must be {expected[flag]}. Received: --{flag}={path}, {found}" in err, err
     assert "Training" not in out and os.listdir(tmp_path) == []
+
+
+def test_the_width_of_loaded_models_is_the_comparisons_or_a_usage_error(model_files, tmp_path, capsys):
+    # The PCA row and any model trained here take --latent-dim: a loaded AE of
+    # another width was compared with PCA at 8 components without a word.
+    recipe = load_recipe("evaluate")
+    common = ["--smoke", "--out-dir", str(tmp_path), "--verbose", "0", "--no-deterministic"]
+    ae4, vae2 = model_files["ae4"], model_files["vae28"]
+    err, out = usage_error(recipe, common + ["--ae", ae4, "--latent-dim", "8"], capsys)
+    assert (f"Received: --ae={ae4}, an AutoEncoder of latent_dim 4 where --latent-dim=8 asks for 8 "
+            "(leave out --latent-dim to use the file's width)") in err, err
+    err, out = usage_error(recipe, common + ["--ae", ae4, "--vae", vae2], capsys)
+    assert (f"Received: --ae={ae4}, an AutoEncoder of latent_dim 4 where --vae's has latent_dim 2 "
+            "(the comparison has one width: give models of one)") in err, err
+    assert "Training" not in out and os.listdir(tmp_path) == []
+    parser = recipe.build_parser()
+    for argv, width in ((["--ae", ae4], 4), (["--vae", vae2], 2), (["--ae", ae4, "--latent-dim", "4"], 4),
+                        ([], recipe.LATENT_DIM), (["--latent-dim", "3"], 3)):
+        args = recipe.parse_args(common + argv, parser)
+        ae, vae, _ = recipe.load_models(parser, args, np.zeros((2, 28, 28, 1), "float32"))
+        assert args.latent_dim == width
+        assert {m.latent_dim for m in (ae, vae) if m is not None} <= {width}
+
+
+def test_flags_that_reproduce_ignores_are_usage_errors(model_files, tmp_path, capsys):
+    recipe = load_recipe("evaluate")
+    err, out = usage_error(recipe, ["--reproduce", "--ae", model_files["ae4"], "--gan-epochs", "3",
+                                    "--out-dir", str(tmp_path), "--no-deterministic"], capsys)
+    assert ("--gan-epochs, --ae apply only without --reproduce (which trains benchmarks/quality.py's "
+            f"own settings). Received: --gan-epochs=3, --ae={model_files['ae4']}") in err, err
+    assert "Reproducing" not in out and os.listdir(tmp_path) == []
 
 
 def test_loaded_models_are_evaluated_and_the_table_survives_a_failed_picture(
