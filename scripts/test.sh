@@ -16,6 +16,13 @@ fi
 results=.test-results
 rm -rf "$results" && mkdir -p "$results"
 status=0
+# JAX compiles every train step with XLA; tests build many models of the same
+# shapes, so a compilation cache for this run (emptied with the results
+# above; JAX's own on-disk cache, safe across the two workers) skips the
+# repeats. Other backends ignore these variables.
+export JAX_COMPILATION_CACHE_DIR="$PWD/$results/jax-cache"
+export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
+export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1
 for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend"
   KERAS_BACKEND=$backend TF_CPP_MIN_LOG_LEVEL=3 .venv/bin/python -m pytest -q \
