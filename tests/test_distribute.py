@@ -78,12 +78,21 @@ def max_diff(a, b):
 
 
 def uneven(m, x):
-    # fit on 21 examples in batches of 4: a last batch of 1 cannot split over 2 devices
-    try:
-        m.fit(x[:21], batch_size=4, epochs=1, verbose=0)
-    except ValueError as error:
-        return str(error)
-    return "no error"
+    # fit on 21 examples in batches of 4: a last batch of 1 cannot split over 2
+    # devices; as arrays, as a tf.data.Dataset (its last batch gave one
+    # mirrored replica an empty batch: a NaN loss), and whole batches only.
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x[:21])
+    out = {}
+    for key, data, kwargs in (("array", x[:21], {"batch_size": 4}), ("dataset", ds.batch(4), {}),
+                              ("dataset_even", ds.batch(4, drop_remainder=True), {})):
+        try:
+            m.fit(data, epochs=1, verbose=0, **kwargs)
+            out[key] = "no error"
+        except ValueError as error:
+            out[key] = str(error)
+    return out
 
 def built_outside():
     # The networks before the `with` block, the GAN inside it; or the whole
@@ -299,10 +308,17 @@ def test_tensorflow_mirrored_matches_one_device():
     assert_uneven_refused(out["uneven"])
 
 
-def assert_uneven_refused(message):
-    # TensorFlow failed inside AddN, JAX with an IndivisibleError, at the last batch
+def assert_uneven_refused(out):
+    # Arrays: TensorFlow failed inside AddN, JAX with an IndivisibleError, at the last batch
+    message = out["array"]
     assert message.startswith("x must come in batches that split evenly over the 2 devices"), message
     assert "leave a last batch of 1" in message and "pass x[:20]" in message, message
+    # A dataset: TensorFlow trained to a NaN loss, JAX raised an IndivisibleError
+    assert out["dataset"].startswith(
+        "x must come in batches that split evenly over the 2 devices of the data-parallel engine: "
+        "the tf.data.Dataset x has a batch of 1 examples. Batch it by a multiple of 2 with "
+        "drop_remainder=True"), out["dataset"]
+    assert out["dataset_even"] == "no error"
 
 
 def assert_refused_outside(messages):

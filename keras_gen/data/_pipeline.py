@@ -214,7 +214,7 @@ _END = " (end)"
 def check_class_ids(ds, num_classes, name):
     """``ds`` with every batch's integer labels checked to lie in
     ``[0, num_classes)``: a ``tf.debugging.Assert`` in the pipeline, which
-    runs in TensorFlow whatever the Keras backend; :func:`class_ids_error`
+    runs in TensorFlow whatever the Keras backend; :func:`check_error`
     reads its failure back."""
     import tensorflow as tf
 
@@ -234,6 +234,31 @@ def check_class_ids(ds, num_classes, name):
     return ds.map(check)
 
 
+_UNEVEN = "keras-gen: uneven batch"
+
+
+def check_even_batches(ds, replicas, name):
+    """``ds`` with every batch's size checked to be a multiple of ``replicas``
+    (a ``tf.debugging.Assert`` in the pipeline, as :func:`check_class_ids`;
+    :func:`check_error` reads its failure back)."""
+    import tensorflow as tf
+
+    def check(*element):
+        first = tf.nest.flatten(element[0])[0]
+        size = tf.shape(first)[0]
+        message = tf.strings.format(
+            f"{_UNEVEN} {name} must come in batches that split evenly over the {replicas} "
+            f"devices of the data-parallel engine: the tf.data.Dataset {name} has a batch of "
+            f"{{}} examples. Batch it by a multiple of {replicas} with drop_remainder=True "
+            f"(dataset.batch(..., drop_remainder=True), or drop_remainder=True of the "
+            f"keras_gen.data loaders){_END}", (size,))
+        with tf.control_dependencies([tf.debugging.Assert(tf.equal(size % replicas, 0), [message])]):
+            checked = tf.nest.map_structure(tf.identity, element)
+        return checked if len(element) > 1 else checked[0]
+
+    return ds.map(check)
+
+
 def is_pipeline_error(error):
     """Whether ``error`` is TensorFlow's InvalidArgumentError (what an error
     inside a tf.data pipeline, or a PyFunc feeding one, arrives as)."""
@@ -241,12 +266,15 @@ def is_pipeline_error(error):
     return tf is not None and isinstance(error, tf.errors.InvalidArgumentError)
 
 
-def class_ids_error(error):
-    """The message of a failed :func:`check_class_ids` in ``error``, or None."""
+def check_error(error):
+    """The message of a failed keras-gen pipeline check (:func:`check_class_ids`,
+    :func:`check_even_batches`) in ``error``, or None."""
     if not is_pipeline_error(error):
         return None
     text = str(error)
-    if _OUT_OF_RANGE not in text or _END not in text:
-        return None
-    detail = text[text.index(_OUT_OF_RANGE) + len("keras-gen: "):text.index(_END)]
-    return f"The labels must be class ids in range: {detail}"
+    for marker, lead in ((_OUT_OF_RANGE, "The labels must be class ids in range: "),
+                         (_UNEVEN + " ", "")):
+        if marker in text and _END in text:
+            start = text.index(marker) + (len("keras-gen: ") if lead else len(marker))
+            return lead + text[start:text.index(_END)]
+    return None

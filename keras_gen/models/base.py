@@ -12,6 +12,7 @@ from keras_gen.models._saving import GuardedFit
 from keras_gen.models._saving import NonFiniteWeightsError  # noqa: F401 (re-exported)
 from keras_gen.models._saving import SafeSaving
 from keras_gen.models._saving import check_finite_weights  # noqa: F401 (re-exported)
+from keras_gen.data import _pipeline
 from keras_gen.data import peek
 
 
@@ -181,15 +182,27 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         """
         y = _list_as_array(y)
         self._check_fit(x, y, *args, **kwargs)
-        x = self._checked_stream("x", x)
+        x = self._even_batches("x", self._checked_stream("x", x))
         validation_data = kwargs.get("validation_data")
         if validation_data is not None:
-            kwargs["validation_data"] = self._checked_stream("validation_data", validation_data)
-        with backend.distribution_scope(self), backend.keep_state_on_error(self):
+            kwargs["validation_data"] = self._even_batches(
+                "validation_data", self._checked_stream("validation_data", validation_data))
+        with backend.distribution_scope(self), backend.keep_state_on_error(self), \
+                _pipeline_checks_named():
             try:
                 return super().fit(x, y, *args, **kwargs)
             finally:  # an EMA (use_ema) written into the weights must not block the next fit
                 backend.after_fit(self)
+
+    def _even_batches(self, name, data):
+        """A ``tf.data.Dataset`` whose batches are checked to split evenly over
+        the devices of a one-process data-parallel engine (as ``fit`` checks
+        arrays up front): a last batch of 1 on two mirrored devices left one
+        replica an empty batch, and its mean loss NaN."""
+        replicas = backend.replica_count(self)
+        if replicas > 1 and backend.process_count() == 1 and peek._is_tf_dataset(data):
+            return _pipeline.check_even_batches(data, replicas, name)
+        return data
 
     def _check_fit(self, x=None, y=None, *args, **kwargs):
         """``fit``'s checks of its arguments, without training (``ValueError``
@@ -225,8 +238,9 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
-        x = self._checked_stream("x", x)
-        with backend.distribution_scope(self), backend.keep_state_on_error(self):
+        x = self._even_batches("x", self._checked_stream("x", x))
+        with backend.distribution_scope(self), backend.keep_state_on_error(self), \
+                _pipeline_checks_named():
             return super().evaluate(x, y, *args, **kwargs)
 
     def _checked_stream(self, name, data):
@@ -601,6 +615,21 @@ def image_input(model, x, name="x", in_range=False):
 #: What ``batch_role`` found the ``y`` of a batch ``(x, y)`` to be.
 LABELS = "labels"
 TARGET = "target"
+
+
+class _pipeline_checks_named:
+    """Turns the failure of a check in a tf.data pipeline (an
+    InvalidArgumentError: ``keras_gen.data._pipeline.check_even_batches`` and
+    ``check_class_ids``) into the ValueError it stands for."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        message = None if error is None else _pipeline.check_error(error)
+        if message is None:
+            return False
+        raise ValueError(message) from None
 
 
 def _check_even_split(name, x, batch_size, replicas):

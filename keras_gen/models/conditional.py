@@ -375,8 +375,9 @@ class _ClassIdsCheckedPyDataset(keras.utils.PyDataset):
 
 
 class _labels_error_named:
-    """Turns a label check's error inside the tf.data pipeline (an
-    InvalidArgumentError) into the ValueError it stands for."""
+    """Turns a PyDataset's or generator's label check failing inside TensorFlow's
+    pipeline (an InvalidArgumentError) into the ValueError it stands for (the
+    tf.data check's own failure is named by the base's fit and evaluate)."""
 
     def __enter__(self):
         return self
@@ -384,8 +385,8 @@ class _labels_error_named:
     def __exit__(self, kind, error, traceback):
         if error is None:
             return False
-        message = _pipeline.class_ids_error(error)
-        if message is None and _pipeline.is_pipeline_error(error) and _LATER_LABELS in str(error):
+        message = None
+        if _pipeline.is_pipeline_error(error) and _LATER_LABELS in str(error):
             text = str(error)
             message = text[text.index(_LATER_LABELS) + len("ValueError: "):].split("\n")[0]
         if message is None:
