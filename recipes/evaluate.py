@@ -66,7 +66,8 @@ REPRODUCE_FLAGS = ("parts", "gan_options", "gan_long_steps")
 # The flags that --reproduce does not read (it trains benchmarks/quality.py's
 # fixed budgets and scores no saved model).
 EVALUATION_FLAGS = ("latent_dim", "ae_epochs", "vae_epochs", "gan_epochs", "gan_latent_dim",
-                    "kl_weight", "batch_size", "iw_k", "ae", "vae", "gan", "refine_steps")
+                    "kl_weight", "batch_size", "iw_k", "ae", "vae", "gan", "refine_steps",
+                    "verbose")
 
 
 def build_parser():

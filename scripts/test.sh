@@ -18,8 +18,10 @@ rm -rf "$results" && mkdir -p "$results"
 status=0
 # JAX compiles every train step with XLA; tests build many models of the same
 # shapes, so a compilation cache for this run (emptied with the results
-# above; JAX's own on-disk cache, safe across the two workers) skips the
-# repeats. Other backends ignore these variables.
+# above; JAX's own on-disk cache, keyed by the program, the JAX version and
+# XLA_FLAGS) skips the repeats. It changes no result: an entry that cannot
+# be read (another worker writing it) is compiled again, with a warning.
+# JAX child processes of the TensorFlow and PyTorch runs use it too.
 export JAX_COMPILATION_CACHE_DIR="$PWD/$results/jax-cache"
 export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1

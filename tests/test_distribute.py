@@ -92,6 +92,11 @@ def uneven(m, x):
             out[key] = "no error"
         except ValueError as error:
             out[key] = str(error)
+    try:  # evaluate takes fit's rule (JAX raised an IndivisibleError)
+        m.evaluate(x[:21], batch_size=4, verbose=0)
+        out["evaluate"] = "no error"
+    except ValueError as error:
+        out["evaluate"] = str(error)
     return out
 
 def built_outside():
@@ -319,6 +324,8 @@ def assert_uneven_refused(out):
         "the tf.data.Dataset x has a batch of 1 examples. Batch it by a multiple of 2 with "
         "drop_remainder=True"), out["dataset"]
     assert out["dataset_even"] == "no error"
+    assert out["evaluate"].startswith("x must come in batches that split evenly over the 2 devices")
+    assert "leave a last batch of 1" in out["evaluate"], out["evaluate"]
 
 
 def assert_refused_outside(messages):

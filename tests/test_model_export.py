@@ -192,3 +192,68 @@ def test_conditional_models_reload_from_a_keras_file(tmp_path, name):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(inputs)),
                                keras.ops.convert_to_numpy(model(inputs)), rtol=1e-5, atol=1e-6)
+
+
+def test_a_folder_of_other_files_or_a_file_of_another_kind_is_not_replaced(tmp_path):
+    make, z = _models()["gan"]
+    model = make()
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    target = folder if FORMAT == "tf_saved_model" else tmp_path / "gan.onnx"
+    if FORMAT == "tf_saved_model":
+        with pytest.raises(FileExistsError, match="not a SavedModel .*would delete its files"):
+            model.export(str(folder), format=FORMAT, verbose=False)
+        (tmp_path / "afile").write_text("x")
+        with pytest.raises(NotADirectoryError, match="path is a file; the artefact is a directory"):
+            model.export(str(tmp_path / "afile"), format=FORMAT, verbose=False)
+        assert (tmp_path / "afile").read_text() == "x"
+    else:
+        target.mkdir()
+        with pytest.raises(IsADirectoryError, match="path is a directory; the artefact is a file"):
+            model.export(str(target), format=FORMAT, verbose=False)
+        assert target.is_dir()
+    assert (folder / "notes.txt").read_text() == "keep me"
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".keras_gen_tmp")]
+
+
+def test_every_file_an_export_writes_is_published_and_the_final_path_named(
+        tmp_path, monkeypatch, capsys):
+    # OpenVINO writes name.xml and name.bin; only the first was moved into place.
+    make, _ = _models()["gan"]
+    model = make()
+
+    def two_files(self, filepath, **kwargs):
+        with open(filepath, "w") as f:
+            f.write("graph")
+        with open(os.path.splitext(filepath)[0] + ".bin", "w") as f:
+            f.write("weights")
+
+    monkeypatch.setattr(keras.Model, "export", two_files)
+    model.export(str(tmp_path / "gan.xml"), format="openvino")
+    assert sorted(os.listdir(tmp_path)) == ["gan.bin", "gan.xml"]
+    assert (tmp_path / "gan.bin").read_text() == "weights"
+    assert capsys.readouterr().out.strip() == f"Saved artifact at '{tmp_path / 'gan.xml'}'."
+
+
+@pytest.mark.skipif(FORMAT != "tf_saved_model", reason="Keras' SavedModel route (TF and JAX)")
+def test_a_conditional_model_built_from_its_images_shape_alone_exports_its_pair_call(tmp_path):
+    # Keras' TensorFlow exporter traced call from the recorded (images-only) build shape.
+    class Encoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten = keras.layers.Flatten()
+            self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
+
+        def call(self, inputs):
+            x, c = inputs
+            h = keras.ops.concatenate([self.flatten(x), c], axis=-1)
+            return [self.mean(h), self.log_sigma(h)]
+
+    model = keras_gen.ConditionalVAE(Encoder(), _conditional_decoder(), num_classes=4)
+    model.build((None,) + SHAPE)
+    _, inputs = _models()["cvae"]
+    path = _path(tmp_path, "cvae")
+    model.export(path, format=FORMAT, verbose=False)
+    np.testing.assert_allclose(_served(path, inputs), keras.ops.convert_to_numpy(model(inputs)),
+                               rtol=1e-4, atol=1e-5)

@@ -276,5 +276,5 @@ def check_error(error):
                          (_UNEVEN + " ", "")):
         if marker in text and _END in text:
             start = text.index(marker) + (len("keras-gen: ") if lead else len(marker))
-            return lead + text[start:text.index(_END)]
+            return lead + text[start:text.index(_END, start)]
     return None

@@ -95,6 +95,27 @@ def clean_stale(folder=None):
 
 
 # ---------------------------------------------------------- publication
+def check_replaceable(final, directory):
+    """Refuse to replace ``final`` with a new artefact (a ``directory`` or a file)
+    where that would change its kind or delete files that are not an artefact
+    (a directory is replaced only when empty or a SavedModel)."""
+    if not os.path.lexists(final):
+        return
+    if not directory and os.path.isdir(final):
+        raise IsADirectoryError(
+            f"path is a directory; the artefact is a file. Received: path={final!r}")
+    if directory and not os.path.isdir(final):
+        raise NotADirectoryError(
+            "path is a file; the artefact is a directory, and replacing the file is not done "
+            f"silently. Remove it or choose another path. Received: path={final!r}")
+    if directory and os.listdir(final) and not os.path.exists(
+            os.path.join(final, "saved_model.pb")):
+        raise FileExistsError(
+            "path is a directory that is not a SavedModel (no saved_model.pb) and is not empty; "
+            "replacing it would delete its files. Remove it or choose another path. "
+            f"Received: path={final!r}")
+
+
 class Staging:
     """A staging folder beside the targets of one publication (one folder)."""
 
@@ -107,6 +128,11 @@ class Staging:
     def path(self, final):
         """Where the entry to publish at ``final`` is written."""
         return os.path.join(self.dir, "new", os.path.basename(final))
+
+    def staged(self):
+        """The paths in ``folder`` of every entry written to the staging folder so far."""
+        return [os.path.join(self.folder, name)
+                for name in sorted(os.listdir(os.path.join(self.dir, "new")))]
 
     def remove(self):
         shutil.rmtree(self.dir, ignore_errors=True)

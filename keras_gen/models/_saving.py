@@ -203,11 +203,20 @@ def _call_signature(model):
     def spec(shape):
         return keras.InputSpec(shape=(None,) + tuple(shape)[1:], dtype="float32")
 
-    if shape and isinstance(shape[0], (list, tuple)):  # [inputs, condition]
+    if _is_pair(shape):  # [inputs, condition]
         return [[spec(part) for part in shape]]
-    if getattr(model, "condition_spec", None) is not None:  # built from the inputs' shape alone
+    if _is_conditional(model):  # built from the inputs' shape alone
         return [[spec(shape), spec((None, model.condition_dim))]]
     return [spec(shape)]
+
+
+def _is_conditional(model):
+    return getattr(model, "condition_spec", None) is not None
+
+
+def _is_pair(shape):
+    """Whether a recorded build shape is ``[inputs shape, condition shape]``."""
+    return bool(shape) and isinstance(shape[0], (list, tuple))
 
 
 class SafeSaving:
@@ -310,22 +319,34 @@ class SafeSaving:
         complete: a failure or a kill leaves what was at ``filepath`` as it was.
         """
         check_finite_weights(self, "export", allow_non_finite)
-        if input_signature is None:
-            input_signature = _call_signature(self)
         from keras_gen.export import _publish  # the export package imports this module
 
-        folder = os.path.dirname(os.path.abspath(os.fspath(filepath)))
-        final = os.path.join(folder, os.path.basename(os.fspath(filepath).rstrip("/\\")))
+        final = os.path.abspath(os.fspath(filepath))
+        folder = os.path.dirname(final)
+        _publish.check_replaceable(final, format == "tf_saved_model")
+        recorded = self._build_shapes_dict
+        if input_signature is None:
+            input_signature = _call_signature(self)
+            if _is_conditional(self) and not _is_pair(next(iter(recorded.values()))):
+                # Keras' TensorFlow exporter also traces call from the recorded build shape.
+                self._build_shapes_dict = {"input_shape": [
+                    list(spec.shape) for spec in input_signature[0]]}
         with _publish.sigterm_raises():
             os.makedirs(folder, exist_ok=True)
             _publish.clean_stale(folder)
             staging = _publish.Staging(folder)
             try:
-                super().export(staging.path(final), format=format, verbose=verbose,
+                super().export(staging.path(final), format=format, verbose=False,
                                input_signature=input_signature, **kwargs)
-                _publish.publish(staging, [final])
+                finals = staging.staged()  # some formats write more than one file
+                for entry in finals:
+                    _publish.check_replaceable(entry, os.path.isdir(staging.path(entry)))
+                _publish.publish(staging, finals)
             finally:
                 staging.remove()
+                self._build_shapes_dict = recorded
+        if verbose is None or verbose:
+            print(f"Saved artifact at '{final}'.")
 
     def save_own_variables(self, store):
         super().save_own_variables(store)

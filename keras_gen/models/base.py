@@ -238,6 +238,9 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
+        if backend.replica_count(self) > 1 and backend.process_count() == 1:
+            _check_even_split("x", x, kwargs.get("batch_size", args[0] if args else None) or 32,
+                              backend.replica_count(self))
         x = self._even_batches("x", self._checked_stream("x", x))
         with backend.distribution_scope(self), backend.keep_state_on_error(self), \
                 _pipeline_checks_named():

@@ -406,6 +406,8 @@ def _as_array(name, labels):
 def _first_shape(input_shape):
     """The first input's shape, from it alone or from ``[shape, condition shape]``
     (lists once read back from a saved file's JSON)."""
+    if isinstance(input_shape, dict):  # first called on {"images": ..., "condition": ...}
+        input_shape = list(input_shape.values())
     if input_shape and isinstance(input_shape[0], (list, tuple)):
         input_shape = input_shape[0]
     return tuple(input_shape)
