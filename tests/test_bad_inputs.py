@@ -533,6 +533,28 @@ def test_complete_files_of_every_format_pass_the_lazy_check(tmp_path, monkeypatc
     assert [tuple(b.shape) for b in ds] == [(4, 8, 8, 3)]
 
 
+def test_data_after_the_image_passes_where_pil_decoded_the_folder(tmp_path):
+    # A phone's "motion photo" JPEG (a video appended after FF D9) decodes; in a
+    # small folder, which PIL decodes up front, the pipeline called it truncated.
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
+    with open(tmp_path / "1.jpg", "ab") as f:
+        f.write(rng.integers(0, 256, 65536, dtype=np.uint8).tobytes())
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, batch_size=3, shuffle=False)
+    assert [tuple(b.shape) for b in ds] == [(3, 8, 8, 3)]
+
+
+def test_zero_padding_after_a_gifs_trailer_passes_the_lazy_check(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    path = tmp_path / "padded.gif"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(path, "GIF")
+    with open(path, "ab") as f:
+        f.write(b"\x00\x00")
+    ds = keras_gen.data.from_folder(tmp_path, image_size=8, batch_size=1)
+    assert [tuple(b.shape) for b in ds] == [(1, 8, 8, 3)]
+
+
 @pytest.mark.parametrize("fmt,suffix", [("PNG", "png"), ("GIF", "gif"), ("BMP", "bmp")])
 def test_truncated_files_of_other_formats_are_named(tmp_path, monkeypatch, fmt, suffix):
     import tensorflow as tf

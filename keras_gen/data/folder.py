@@ -68,13 +68,21 @@ def _has_sequence(data, sequence):
     return tf.reduce_any(found)
 
 
+def _gif_trailer_last(tail):
+    """Whether the last byte of ``tail`` other than zero padding is GIF's trailer 3B."""
+    import tensorflow as tf
+
+    nonzero = tf.boolean_mask(tail, tf.not_equal(tail, 0))
+    return tf.logical_and(tf.size(nonzero) > 0, tf.reduce_all(tf.equal(nonzero[-1:], 0x3B)))
+
+
 def _is_complete(contents, head):
     """False when a file is visibly cut short (a truncated download or copy).
 
     A JPEG must hold its end-of-image marker FF D9, a PNG its IEND chunk
     within the last `_END_WINDOW` bytes (some cameras append data after the
     image); a GIF must end with its trailer byte 3B; a BMP must be at least
-    as long as the size its header declares.
+    as long as the size its header declares (zero bytes may follow a GIF's 3B).
     """
     import tensorflow as tf
 
@@ -94,37 +102,41 @@ def _is_complete(contents, head):
         [
             (is_jpeg, lambda: _has_sequence(tail, b"\xff\xd9")),
             (is_png, lambda: _has_sequence(tail, b"IEND")),
-            (is_gif, lambda: _has_sequence(tail[-1:], b"\x3b")),
+            (is_gif, lambda: _gif_trailer_last(tail)),
             (is_bmp, lambda: tf.cast(length, tf.int64) >= bmp_size),
         ],
         default=lambda: tf.constant(True),
     )
 
 
-def _read_image(path, channels, center_crop, image_size):
-    """tf.data map: file path -> float32 HWC image in 0..255."""
+def _read_image(path, channels, center_crop, image_size, check=True):
+    """tf.data map: file path -> float32 HWC image in 0..255.
+
+    ``check``: assert that the file is of a known format and complete (for
+    folders that PIL has not decoded up front)."""
     import tensorflow as tf
 
     contents = tf.io.read_file(path)
-    head = tf.strings.substr(contents, 0, 4)
-    known = tf.reduce_any(
-        [tf.equal(tf.strings.substr(head, 0, len(magic)), magic)
-         for magic in _MAGIC_NUMBERS]
-    )
-    check = tf.debugging.Assert(
-        known,
-        ["from_folder cannot decode the image file", path,
-         "(not a PNG, JPEG, BMP or GIF file). Remove or replace it."],
-    )
-    with tf.control_dependencies([check]):
-        complete = tf.debugging.Assert(
-            _is_complete(contents, head),
-            ["from_folder cannot decode the image file", path,
-             "(truncated: the end of its image data is missing). "
-             "Remove or replace it."],
+    if check:
+        head = tf.strings.substr(contents, 0, 4)
+        known = tf.reduce_any(
+            [tf.equal(tf.strings.substr(head, 0, len(magic)), magic)
+             for magic in _MAGIC_NUMBERS]
         )
-    with tf.control_dependencies([complete]):
-        contents = tf.identity(contents)
+        known = tf.debugging.Assert(
+            known,
+            ["from_folder cannot decode the image file", path,
+             "(not a PNG, JPEG, BMP or GIF file). Remove or replace it."],
+        )
+        with tf.control_dependencies([known]):
+            complete = tf.debugging.Assert(
+                _is_complete(contents, head),
+                ["from_folder cannot decode the image file", path,
+                 f"(truncated: the end of its image data is missing, or more than {_END_WINDOW} "
+                 "bytes of other data follow it). Remove or replace it."],
+            )
+        with tf.control_dependencies([complete]):
+            contents = tf.identity(contents)
     image = tf.io.decode_image(contents, channels=0, expand_animations=False)
     image = _pipeline.to_channels(image, channels)
     if center_crop is not None:
@@ -410,13 +422,14 @@ def from_folder(
         attribute_names, labels = _attribute_labels(folder, paths, attributes_file)
     _pipeline.check_batch(batch_size, len(paths), drop_remainder, (*image_size, channels),
                           f"the folder {folder!r}")
-    if len(paths) <= EAGER_CHECK_LIMIT:
+    checked = len(paths) <= EAGER_CHECK_LIMIT
+    if checked:  # PIL decodes every file now; the pipeline need not check them again
         _check_with_pil(paths)
 
     import tensorflow as tf
 
     def read(path, *label):
-        image = _read_image(path, channels, center_crop, image_size)
+        image = _read_image(path, channels, center_crop, image_size, check=not checked)
         return (image, *label) if label else image
 
     def finish(images, *label):
