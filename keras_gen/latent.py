@@ -153,6 +153,8 @@ def _codes(model, x, latent=None, batch_size=None, labels=None):
     shape = base.known_input_shape(model.encoding_network)
     if shape is None and getattr(model, "condition_spec", None) is not None:
         shape = model._expected_data_shape()  # [images, condition]: the images' shape
+    if shape is None:  # a subclassed encoder: the images the model was built on
+        shape = base.built_input_shape(model)
     rank = len(shape) - 1 if shape is not None else x.ndim - 1
     single = x.ndim == rank
     return encode(model, x[None] if single else x, batch_size, labels=labels), single

@@ -559,3 +559,27 @@ def test_one_fraction_and_bad_fractions():
             latent.alter_codes(z, np.ones(2), bad)
     with pytest.raises(ValueError, match=r"t must be a finite number"):
         latent.slerp(a, b, [0.0, np.inf])
+
+
+class _SubclassedEncoder(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten = keras.layers.Flatten()
+        self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
+
+    def call(self, x):
+        h = self.flatten(x)
+        return [self.mean(h), self.log_sigma(h)]
+
+
+def test_one_image_to_a_model_with_a_subclassed_encoder_is_one_image(images):
+    # The encoder declares no input shape: a (H, W, C) image was read as a batch of H.
+    vae = keras_gen.VAE(_SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(images[:16], batch_size=8, epochs=1, verbose=0)
+    path = latent.interpolate(vae, images[0], images[1], steps=3)
+    assert path.shape == (3, 8, 8, 1)
+    batch = latent.interpolate(vae, images[:1], images[1:2], steps=3)
+    np.testing.assert_allclose(path, batch[0], rtol=1e-5, atol=1e-6)
+    altered = latent.alter(vae, images[0], np.zeros(2, "float32"), mode="vector")
+    assert altered.shape == (8, 8, 1)

@@ -635,6 +635,26 @@ class _pipeline_checks_named:
         raise ValueError(message) from None
 
 
+def first_input_shape(input_shape):
+    """The first input's shape, from it alone, from ``[shape, condition shape]``
+    (lists once read back from a saved file's JSON) or from a dict of shapes."""
+    if isinstance(input_shape, dict):  # first called on {"images": ..., "condition": ...}
+        input_shape = list(input_shape.values())
+    if input_shape and isinstance(input_shape[0], (list, tuple)):
+        input_shape = input_shape[0]
+    return tuple(input_shape)
+
+
+def built_input_shape(model):
+    """The input shape ``model`` was built with (its first input's, for a model
+    of ``[inputs, condition]``), or None when unbuilt or not recorded."""
+    shapes = getattr(model, "_build_shapes_dict", None) if getattr(model, "built", False) else None
+    if not shapes or len(shapes) != 1:
+        return None
+    (shape,) = shapes.values()
+    return first_input_shape(shape) if isinstance(shape, (list, tuple, dict)) else None
+
+
 def _check_even_split(name, x, batch_size, replicas):
     """ValueError unless every batch of the array ``x`` splits into ``replicas``
     equal shares (TensorFlow's mirrored step and JAX's sharding fail inside

@@ -403,16 +403,6 @@ def _as_array(name, labels):
         ) from None
 
 
-def _first_shape(input_shape):
-    """The first input's shape, from it alone or from ``[shape, condition shape]``
-    (lists once read back from a saved file's JSON)."""
-    if isinstance(input_shape, dict):  # first called on {"images": ..., "condition": ...}
-        input_shape = list(input_shape.values())
-    if input_shape and isinstance(input_shape[0], (list, tuple)):
-        input_shape = input_shape[0]
-    return tuple(input_shape)
-
-
 def _pair(name, inputs, first):
     """``inputs`` as ``(first_input, condition)``, or a ValueError."""
     if isinstance(inputs, dict):
@@ -533,7 +523,7 @@ class ConditionalGAN(ConditionalModel, GAN):
         super().__init__(generator, discriminator, latent_dim, **kwargs)
 
     def build(self, input_shape):
-        input_shape = _first_shape(input_shape)  # of [(batch, latent_dim), (batch, k)]
+        input_shape = base.first_input_shape(input_shape)  # of [(batch, latent_dim), (batch, k)]
         latent_dim, k, owner = int(input_shape[-1]), self.condition_dim, type(self).__name__
         contract = _check_two_inputs(owner, "generator", self.generator, "z", (latent_dim,), k)
         condition = keras.KerasTensor((None, k))
@@ -699,7 +689,7 @@ class ConditionalVAE(ConditionalModel, VAE):
                               shapes[0][1:], self.condition_dim)
 
     def build(self, input_shape):
-        input_shape = _first_shape(input_shape)  # of [(batch, H, W, C), (batch, k)]
+        input_shape = base.first_input_shape(input_shape)  # of [(batch, H, W, C), (batch, k)]
         k, owner = self.condition_dim, type(self).__name__
         contract = _check_two_inputs(owner, "encoder", self.encoder, "images", input_shape[1:], k)
         x, condition = keras.KerasTensor(input_shape), keras.KerasTensor((None, k))
