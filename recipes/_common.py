@@ -119,6 +119,44 @@ def check_keras_path(parser, flag, path):
         parser.error(f"{flag} cannot be written ({reason}). Received: {flag}={path}")
 
 
+CELEBA_ALIGNED_SIZE = (178, 218)  # img_align_celeba's images, width x height
+CELEBA_CROP = 140  # the usual central face crop of them
+
+
+def add_center_crop_flag(parser):
+    parser.add_argument(
+        "--center-crop", type=int, default=None,
+        help="crop each --data-dir image to its central N x N pixels before resizing (0: no "
+             f"crop); default {CELEBA_CROP} (the usual face crop) when the folder's first image "
+             f"is CelebA's aligned {CELEBA_ALIGNED_SIZE[0]}x{CELEBA_ALIGNED_SIZE[1]}, else no crop")
+
+
+def center_crop(parser, args):
+    """``from_folder``'s ``center_crop`` for ``args.data_dir``: --center-crop as given
+    (0: None), else CELEBA_CROP when the first image (by name) is CelebA-sized."""
+    if args.center_crop is not None:
+        if args.center_crop < 0:
+            parser.error(f"--center-crop must be >= 0. Received: --center-crop={args.center_crop}")
+        return args.center_crop or None
+    from PIL import Image
+
+    from keras_gen.data.folder import IMAGE_EXTENSIONS
+
+    try:
+        names = sorted(n for n in os.listdir(args.data_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
+    except OSError:
+        return None  # from_folder names the folder
+    for name in names[:1]:
+        try:
+            with Image.open(os.path.join(args.data_dir, name)) as image:
+                size = image.size
+        except OSError:
+            return None  # from_folder names the file
+        if size == CELEBA_ALIGNED_SIZE:
+            return CELEBA_CROP
+    return None
+
+
 def add_deterministic_flag(parser, default):
     parser.add_argument(
         "--deterministic", action=argparse.BooleanOptionalAction, default=default,

@@ -142,6 +142,7 @@ def build_parser():
                    help="an img_align_celeba folder (CelebA) instead of the offline shapes")
     p.add_argument("--attributes-file", default=None,
                    help="CelebA's list_attr_celeba.txt (needed with --data-dir)")
+    _common.add_center_crop_flag(p)
     p.add_argument("--image-size", type=int, default=64, help="image side in pixels")
     p.add_argument("--train-examples", type=int, default=20000,
                    help="training images (the first of the split)")
@@ -260,6 +261,7 @@ def parse_args(argv=None):
     elif args.latent_dim is None:
         args.latent_dim = DENSE_LATENT_DIM
     args.dataset = "celeb_a" if args.data_dir else "shapes"  # a folder: CelebA-style
+    args.crop = _common.center_crop(p, args) if args.data_dir else None
     return p, args
 
 
@@ -316,7 +318,8 @@ def load_data(args):
     from keras_gen.data import from_folder
 
     dataset = from_folder(args.data_dir, args.image_size, batch_size=256, shuffle=False,
-                          with_labels=True, attributes_file=args.attributes_file)
+                          with_labels=True, attributes_file=args.attributes_file,
+                          center_crop=args.crop)
     xs, ys, total = [], [], args.train_examples + args.test_examples
     for x, y in dataset.as_numpy_iterator():
         xs.append(x), ys.append(y)

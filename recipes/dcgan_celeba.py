@@ -161,6 +161,7 @@ def parse_args(argv=None):
                    help="image side in px (default: 64 for celeb_a/shapes/folders, 28 digits/mnist, 32 cifar10)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="channels for --data-dir images (default 3)")
+    _common.add_center_crop_flag(p)
     p.add_argument("--epochs", type=int, default=10,
                    help="training epochs (with --resume-from: epochs to train on top of the file's)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="generator steps per epoch (default: one pass over the data); "
@@ -321,6 +322,7 @@ def parse_args(argv=None):
         p.error(f"--model-path and --generator-path must differ. Received: {args.model_path!r} for both")
     if args.smoke:
         args.epochs, args.steps_per_epoch, args.batch_size = 2, 2, min(args.batch_size, 16)
+    args.crop = _common.center_crop(p, args) if args.data_dir else None
     return args
 
 
@@ -330,7 +332,7 @@ def load_data(args):
     if args.data_dir:
         return keras_gen.data.from_folder(
             args.data_dir, image_size=args.image_size, batch_size=args.batch_size,
-            value_range=(-1.0, 1.0), channels=args.channels or 3, center_crop=140,
+            value_range=(-1.0, 1.0), channels=args.channels or 3, center_crop=args.crop,
             seed=args.seed, drop_remainder=True)
     return keras_gen.data.load(
         args.dataset, split="train", batch_size=args.batch_size, image_size=args.image_size,
