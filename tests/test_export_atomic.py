@@ -290,6 +290,48 @@ def test_a_committed_set_of_a_killed_run_is_finished_by_the_next(tmp_path):
         assert (out / name).read_bytes() == b"new"
 
 
+def test_a_journal_naming_a_path_outside_its_folder_is_not_followed(tmp_path):
+    # A journal planted in a shared folder (as another user could) replaced any
+    # file the exporting user could write: only the folder's own entries move.
+    shared, victim = tmp_path / "shared", tmp_path / "victim"
+    shared.mkdir(), victim.mkdir()
+    (victim / ".bashrc").write_text("mine")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    planted = shared / f"{_publish.TMP_PREFIX}{dead.pid}-planted"
+    (planted / "new").mkdir(parents=True)
+    (planted / "new" / ".bashrc").write_text("theirs")
+    st = os.lstat(planted / "new" / ".bashrc")
+    _publish.write_json(str(planted / "commit.json"), {"entries": [
+        {"final": str(victim / ".bashrc"), "id": [st.st_dev, st.st_ino]}]})
+    _publish.clean_stale(str(shared))
+    assert (victim / ".bashrc").read_text() == "mine"
+    assert os.listdir(shared) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to chown")
+def test_another_users_staging_folder_is_left_alone(tmp_path):
+    shared = tmp_path / "shared"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    theirs = shared / f"{_publish.TMP_PREFIX}{dead.pid}-theirs"
+    (theirs / "new").mkdir(parents=True)
+    (theirs / "commit.json").write_text('{"entries": []}')
+    os.chown(theirs, 65534, 65534)
+    assert _publish.clean_stale(str(shared)) == []
+    assert theirs.is_dir()
+
+
+def test_the_working_directory_is_not_an_export_target(tmp_path, monkeypatch):
+    # Publishing swaps the target out: export(model, ".") removed the process's folder.
+    monkeypatch.chdir(tmp_path)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4), keras.layers.Reshape((2, 2, 1))])
+    for path in (".", str(tmp_path), str(tmp_path.parent)):
+        with pytest.raises(ValueError, match="path is the working directory or one of its parents"):
+            ex.export(model, path, format="saved_model")
+    assert os.getcwd() == str(tmp_path) and os.listdir(tmp_path) == []
+
+
 def test_a_replaced_saved_model_directory_never_goes_missing(tmp_path):
     """Directories are exchanged atomically (renameat2) where the system can."""
     (tmp_path / "a").mkdir()

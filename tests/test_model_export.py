@@ -253,7 +253,15 @@ def test_a_conditional_model_built_from_its_images_shape_alone_exports_its_pair_
     model = keras_gen.ConditionalVAE(Encoder(), _conditional_decoder(), num_classes=4)
     model.build((None,) + SHAPE)
     _, inputs = _models()["cvae"]
+    expected = keras.ops.convert_to_numpy(model(inputs))
     path = _path(tmp_path, "cvae")
     model.export(path, format=FORMAT, verbose=False)
-    np.testing.assert_allclose(_served(path, inputs), keras.ops.convert_to_numpy(model(inputs)),
+    np.testing.assert_allclose(_served(path, inputs), expected, rtol=1e-4, atol=1e-5)
+    # The same with the signature given (it still traced call from the images alone).
+    signature = [[keras.InputSpec(shape=(None,) + SHAPE, dtype="float32"),
+                  keras.InputSpec(shape=(None, 4), dtype="float32")]]
+    before = model.get_build_config()
+    model.export(_path(tmp_path, "given"), format=FORMAT, verbose=False, input_signature=signature)
+    np.testing.assert_allclose(_served(_path(tmp_path, "given"), inputs), expected,
                                rtol=1e-4, atol=1e-5)
+    assert model.get_build_config() == before

@@ -501,6 +501,7 @@ class Job:
 def check_destination(job, overwrite):
     """Refuse a target that exists (without ``overwrite``) or has the wrong kind."""
     path, manifest = job.path, _publish.manifest_path(job.path)
+    _publish.check_not_working_dir(path)
     if os.path.lexists(path) or os.path.lexists(manifest):
         if not overwrite:
             raise FileExistsError(f"{path!r} already exists. Pass overwrite=True to replace it.")

@@ -86,6 +86,11 @@ def clean_stale(folder=None):
         if pid is None or _pid_alive(pid):
             continue
         stale = os.path.join(folder, name)
+        try:
+            if os.lstat(stale).st_uid != os.getuid():
+                continue  # another user's (a shared folder): neither finished nor removed
+        except (OSError, AttributeError):  # gone, or no uids (Windows)
+            pass
         if os.path.exists(os.path.join(stale, _JOURNAL)):
             _roll_forward(stale)
         shutil.rmtree(stale, ignore_errors=True)
@@ -95,10 +100,25 @@ def clean_stale(folder=None):
 
 
 # ---------------------------------------------------------- publication
+def check_not_working_dir(final):
+    """Refuse ``final`` when it is the working directory or one of its parents
+    (publishing swaps the target out: the process would lose its folder)."""
+    final = os.path.abspath(final)
+    try:
+        here = os.getcwd()
+    except OSError:
+        return
+    if here == final or here.startswith(final.rstrip(os.sep) + os.sep):
+        raise ValueError(
+            "path is the working directory or one of its parents; replacing it would remove "
+            f"the folder this process works in. Name a path inside it. Received: path={final!r}")
+
+
 def check_replaceable(final, directory):
     """Refuse to replace ``final`` with a new artefact (a ``directory`` or a file)
     where that would change its kind or delete files that are not an artefact
     (a directory is replaced only when empty or a SavedModel)."""
+    check_not_working_dir(final)
     if not os.path.lexists(final):
         return
     if not directory and os.path.isdir(final):
@@ -219,8 +239,11 @@ def _roll_forward(staging_dir):
             entries = json.load(f)["entries"]
     except (OSError, ValueError, KeyError, TypeError):
         return
+    folder = os.path.dirname(os.path.abspath(staging_dir))
     for entry in entries:
         final = entry["final"]
+        if not isinstance(final, str) or os.path.dirname(os.path.abspath(final)) != folder:
+            continue  # a publication only ever targets its staging folder's own folder
         new = os.path.join(staging_dir, "new", os.path.basename(final))
         try:
             st = os.lstat(new)

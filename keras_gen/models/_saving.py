@@ -199,14 +199,16 @@ def _call_signature(model):
             "on a batch. Received: an unbuilt model"
         )
     (shape,) = shapes.values()
+    if isinstance(shape, dict):  # built from {"images": ..., "condition": ...}
+        shape = list(shape.values())
 
-    def spec(shape):
-        return keras.InputSpec(shape=(None,) + tuple(shape)[1:], dtype="float32")
+    def spec(shape, dtype=model.input_dtype):
+        return keras.InputSpec(shape=(None,) + tuple(shape)[1:], dtype=dtype)
 
     if _is_pair(shape):  # [inputs, condition]
-        return [[spec(part) for part in shape]]
+        return [[spec(shape[0]), spec(shape[1], "float32")]]
     if _is_conditional(model):  # built from the inputs' shape alone
-        return [[spec(shape), spec((None, model.condition_dim))]]
+        return [[spec(shape), spec((None, model.condition_dim), "float32")]]
     return [spec(shape)]
 
 
@@ -324,18 +326,20 @@ class SafeSaving:
         final = os.path.abspath(os.fspath(filepath))
         folder = os.path.dirname(final)
         _publish.check_replaceable(final, format == "tf_saved_model")
-        recorded = self._build_shapes_dict
+        signature = _call_signature(self)
         if input_signature is None:
-            input_signature = _call_signature(self)
-            if _is_conditional(self) and not _is_pair(next(iter(recorded.values()))):
-                # Keras' TensorFlow exporter also traces call from the recorded build shape.
-                self._build_shapes_dict = {"input_shape": [
-                    list(spec.shape) for spec in input_signature[0]]}
+            input_signature = signature
+        recorded = self._build_shapes_dict
         with _publish.sigterm_raises():
             os.makedirs(folder, exist_ok=True)
             _publish.clean_stale(folder)
             staging = _publish.Staging(folder)
             try:
+                if _is_conditional(self):
+                    # Keras' TensorFlow exporter also traces call from the
+                    # recorded build shape: both inputs, as call takes them.
+                    self._build_shapes_dict = {"input_shape": [
+                        list(spec.shape) for spec in signature[0]]}
                 super().export(staging.path(final), format=format, verbose=False,
                                input_signature=input_signature, **kwargs)
                 finals = staging.staged()  # some formats write more than one file
@@ -343,8 +347,8 @@ class SafeSaving:
                     _publish.check_replaceable(entry, os.path.isdir(staging.path(entry)))
                 _publish.publish(staging, finals)
             finally:
-                staging.remove()
                 self._build_shapes_dict = recorded
+                staging.remove()
         if verbose is None or verbose:
             print(f"Saved artifact at '{final}'.")
 
