@@ -131,19 +131,29 @@ def add_center_crop_flag(parser):
              f"is CelebA's aligned {CELEBA_ALIGNED_SIZE[0]}x{CELEBA_ALIGNED_SIZE[1]}, else no crop")
 
 
-def center_crop(parser, args):
-    """``from_folder``'s ``center_crop`` for ``args.data_dir``: --center-crop as given
-    (0: None), else CELEBA_CROP when the first image (by name) is CelebA-sized."""
+def folder_images(folder):
+    """The sorted names of the image files ``from_folder`` reads in ``folder``."""
+    from keras_gen.data.folder import IMAGE_EXTENSIONS
+
+    return sorted(n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def center_crop(args, error):
+    """``from_folder``'s ``center_crop`` for ``args.data_dir`` (a usage error
+    unless it is a folder): --center-crop as given (0: None), else CELEBA_CROP
+    when the first image (by name) is CelebA-sized. ``error(message)``
+    reports a usage error (exit 2)."""
+    if not os.path.isdir(args.data_dir):
+        error(f"--data-dir must be an existing folder of images. "
+                     f"Received: --data-dir={args.data_dir}")
     if args.center_crop is not None:
         if args.center_crop < 0:
-            parser.error(f"--center-crop must be >= 0. Received: --center-crop={args.center_crop}")
+            error(f"--center-crop must be >= 0. Received: --center-crop={args.center_crop}")
         return args.center_crop or None
     from PIL import Image
 
-    from keras_gen.data.folder import IMAGE_EXTENSIONS
-
     try:
-        names = sorted(n for n in os.listdir(args.data_dir) if n.lower().endswith(IMAGE_EXTENSIONS))
+        names = folder_images(args.data_dir)
     except OSError:
         return None  # from_folder names the folder
     for name in names[:1]:

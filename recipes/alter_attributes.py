@@ -261,7 +261,7 @@ def parse_args(argv=None):
     elif args.latent_dim is None:
         args.latent_dim = DENSE_LATENT_DIM
     args.dataset = "celeb_a" if args.data_dir else "shapes"  # a folder: CelebA-style
-    args.crop = _common.center_crop(p, args) if args.data_dir else None
+    args.crop = _common.center_crop(args, p.error) if args.data_dir else None
     return p, args
 
 
@@ -527,7 +527,13 @@ def main(argv=None):
     alphas = [float(a) for a in args.alphas]
 
     _common.status(f"Loading {args.data_dir or 'shapes'} at {args.image_size}x{args.image_size}")
-    x_train, y_train, x_test, y_test = load_data(args)
+    try:
+        x_train, y_train, x_test, y_test = load_data(args)
+    except (ValueError, OSError) as error:
+        if args.data_dir is None:
+            raise
+        # from_folder's errors name the folder, the file and the attributes file
+        parser.error(f"--data-dir / --attributes-file cannot be read: {error}")
     shape = tuple(x_train.shape[1:])
     vae, history, seconds = get_vae(parser, args, keras, x_train, x_test, shape)
 

@@ -322,14 +322,25 @@ def parse_args(argv=None):
         p.error(f"--model-path and --generator-path must differ. Received: {args.model_path!r} for both")
     if args.smoke:
         args.epochs, args.steps_per_epoch, args.batch_size = 2, 2, min(args.batch_size, 16)
-    args.crop = _common.center_crop(p, args) if args.data_dir else None
     return args
+
+
+def check_data_dir(args):
+    """--data-dir's checks (usage errors) and ``args.crop``, from_folder's ``center_crop``."""
+    args.crop = _common.center_crop(args, fail) if args.data_dir else None
+    if args.data_dir and not args.distribute:
+        count = len(_common.folder_images(args.data_dir))
+        if count < args.batch_size:  # whole batches only: the folder would yield none
+            fail(f"--batch-size must be at most the {count} images of --data-dir "
+                 f"{args.data_dir}. Received: --batch-size={args.batch_size}")
 
 
 def load_data(args):
     import keras_gen
 
     if args.data_dir:
+        if not hasattr(args, "crop"):  # main checks the folder first; a caller may not have
+            check_data_dir(args)
         return keras_gen.data.from_folder(
             args.data_dir, image_size=args.image_size, batch_size=args.batch_size,
             value_range=(-1.0, 1.0), channels=args.channels or 3, center_crop=args.crop,
@@ -660,6 +671,7 @@ def main(argv=None):
         # Keras' own message for such a file is "File not found"
         fail(f"--resume-from {args.resume_from} is not a complete .keras file (a .keras file is "
              "a zip archive; this one is truncated, empty or another format)")
+    check_data_dir(args)
     keras = _common.start(args)
     import keras_gen
 
