@@ -141,8 +141,15 @@ class SampleGrid(keras.callbacks.Callback):
         if self.log_dir:
             self._log_image(grid, epoch)
 
-    def _samples(self, model):
-        z = self.latent_batch()
+    def on_train_begin(self, logs=None):
+        # The model and labels are checked now, not at the end of the first epoch.
+        model = self._check_model()
+        labels = self._labels(model, self.num_images)
+        if labels is not None:
+            model.condition_vectors(labels, self.num_images, name="labels")
+
+    def _labels(self, model, n):
+        """The labels the grid is generated for (None: an unconditional model)."""
         spec = getattr(model, "condition_spec", None)
         if spec is None:
             if self.labels is not None:
@@ -150,10 +157,22 @@ class SampleGrid(keras.callbacks.Callback):
                     f"labels must be None: a {type(model).__name__} is unconditional. "
                     f"Received: labels={self.labels!r}"
                 )
+            return None
+        if self.labels is None and spec.get("kind") == "classes":
+            return np.arange(n) % spec["num_classes"]
+        if self.labels is None:
+            raise ValueError(
+                f"labels is required: a {type(model).__name__} conditioned on attributes "
+                "generates the grid for given attribute vectors (one (k,) vector for every "
+                f"image, or ({n}, k)). Received: labels=None"
+            )
+        return self.labels
+
+    def _samples(self, model):
+        z = self.latent_batch()
+        labels = self._labels(model, len(z))
+        if labels is None:
             return backend.predict(model.decoding_network, z, verbose=0)
-        labels = self.labels
-        if labels is None and spec.get("kind") == "classes":
-            labels = np.arange(len(z)) % spec["num_classes"]
         return model.decode(z, labels)
 
     def _log_image(self, grid, epoch):

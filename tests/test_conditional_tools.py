@@ -89,6 +89,28 @@ def test_sample_grid_labels_checked(cvae, tmp_path):
         grid._samples(plain)
 
 
+def test_sample_grid_labels_are_checked_before_the_first_step(cvae, tmp_path):
+    # They were first used at the end of epoch 1 (hours into a CelebA run).
+    model, x, y = cvae
+    steps = int(model.optimizer.iterations.numpy())
+    grid = keras_gen.callbacks.SampleGrid(str(tmp_path), num_images=4, labels=[0, 1, 2, 7])
+    with pytest.raises(ValueError, match=r"labels"):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[grid])
+    enc = networks.conditional_encoder(SHAPE, 2, condition_size=2, kind="dense", variational=True,
+                                       hidden_units=(8,), features=8, condition_units=8)
+    dec = networks.conditional_decoder(2, SHAPE, condition_size=2, kind="dense", variational=True,
+                                       hidden_units=(8,))
+    attributes = keras_gen.ConditionalVAE(enc, dec, condition_size=2, reconstruction="bce", seed=0)
+    attributes.compile(optimizer="adam")
+    grid = keras_gen.callbacks.SampleGrid(str(tmp_path), num_images=4)
+    with pytest.raises(ValueError, match=r"labels is required: a ConditionalVAE conditioned on "
+                                         r"attributes .*Received: labels=None"):
+        attributes.fit(x, np.zeros((32, 2), "float32"), batch_size=16, epochs=1, verbose=0,
+                       callbacks=[grid])
+    assert int(attributes.optimizer.iterations.numpy()) == 0
+    assert int(model.optimizer.iterations.numpy()) == steps and os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("function", ["cluster", "compress", "refine_codes", "linear_probe", "mean_code",
                                       "attribute_vector", "alter"])
 def test_tools_without_a_labels_argument_refuse_a_conditional_model(cvae, function):
