@@ -1036,9 +1036,12 @@ def _load_data(args, source, n, split="test", per_item=1, option="--n"):
 
             x, y = load_digits(split, image_size=(height, width), value_range=value_range)
         else:
+            from keras_gen.data.shapes import SHAPES_SPLIT_SIZES
             from keras_gen.data.shapes import load_shapes
 
-            x, y = load_shapes(split, image_size=(height, width), value_range=value_range, num_examples=n)
+            # at most the split (more is the usage error below, naming the option)
+            x, y = load_shapes(split, image_size=(height, width), value_range=value_range,
+                               num_examples=min(n, SHAPES_SPLIT_SIZES[split]))
     elif name.lower().endswith(".npy"):
         if not os.path.isfile(name):
             raise CommandError(f"--data must be digits, shapes or an existing .npy file. Received: --data={name!r}")

@@ -494,3 +494,20 @@ def test_data_npy_outside_0_1_is_fine_for_an_unbounded_decoder(tmp_path, capsys)
     code, _, err = run(["reconstruct", path, "--data", data, "--n", 4, "--value-range=0,1",
                         "--out", tmp_path / "r.png"], capsys)
     assert code == 2 and "--data must hold images in --value-range [0, 1]" in err
+
+
+@LOGIC
+def test_too_many_shapes_images_names_the_option(tmp_path, capsys):
+    # It said "num_examples must be ... <= 5000", an argument of the loader.
+    encoder = networks.dense_encoder((16, 16, 3), 2, hidden_units=(8,))
+    model = keras_gen.AutoEncoder(encoder, networks.dense_decoder(2, (16, 16, 3), hidden_units=(8,)))
+    model.save(tmp_path / "ae.keras")
+    for argv, message in (
+            (["reconstruct", "--n", "6000"], "--n must be at most 5000 for the 5000 images in --data "
+                                              "shapes. Received: --n=6000"),
+            (["interpolate", "--rows", "3000"], "--rows must be at most 2500 for the 5000 images in "
+                                                 "--data shapes. Received: --rows=3000")):
+        code, _, err = run([argv[0], tmp_path / "ae.keras", "--data", "shapes", *argv[1:],
+                            "--out", tmp_path / "x.png"], capsys)
+        assert code == 2 and message in err, err
+    assert not (tmp_path / "x.png").exists()
