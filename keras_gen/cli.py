@@ -1260,7 +1260,9 @@ def _info(args):
                 lines.append(f"{name}: {_io_text(network)}")
         commands = ["generate", "interpolate"] if source.has_prior else []
         if source.encodes:
-            commands += ["reconstruct", "alter"] + ([] if source.has_prior else ["interpolate --data"])
+            grey = source.image_shape is not None and source.image_shape[-1] == 1
+            commands += (["reconstruct"] + (["alter"] if grey else [])  # alter reads the digits
+                         + ([] if source.has_prior else ["interpolate --data"]))
         lines.append(f"commands: {', '.join(commands + ['export', 'info'])}")
     else:
         runner = _load_runner(args.path, args)

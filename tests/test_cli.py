@@ -315,6 +315,19 @@ def test_info_names_the_model_class_latent_size_and_condition(cvae, capsys):
     assert "keras_gen.ConditionalVAE" in out and "latent_dim: 2" in out and "10 classes" in out
 
 
+@LOGIC
+def test_info_offers_alter_for_grey_models_only(vae, tmp_path, capsys):
+    # alter reads the digits: a colour model was offered it, then refused.
+    code, out, _ = run(["info", vae[0]], capsys)
+    assert code == 0 and "commands: generate, interpolate, reconstruct, alter, export, info" in out
+    rgb = keras_gen.VAE(networks.dense_encoder((8, 8, 3), 2, hidden_units=(8,), variational=True),
+                        networks.dense_decoder(2, (8, 8, 3), hidden_units=(8,)))
+    rgb.build((None, 8, 8, 3))
+    rgb.save(tmp_path / "rgb.keras")
+    code, out, _ = run(["info", tmp_path / "rgb.keras"], capsys)
+    assert code == 0 and "commands: generate, interpolate, reconstruct, export, info" in out, out
+
+
 # ------------------------------------------------------------------ artefacts
 @ON_TENSORFLOW
 def test_export_then_generate_and_reconstruct_from_the_artefacts(vae, folder, tmp_path, capsys):
