@@ -253,12 +253,27 @@ class ConditionalModel:
     # TensorFlow and JAX (trained on silently) and a crash inside the step on
     # PyTorch.
     def fit(self, x=None, y=None, *args, **kwargs):
+        self._build_from_data(x)
         with _labels_error_named():
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._build_from_data(x)
         with _labels_error_named():
             return super().evaluate(x, y, *args, **kwargs)
+
+    def _build_from_data(self, x):
+        """Build an unbuilt model (networks that declare no inputs) from the first
+        batch's images and the condition: Keras would call it on the images alone."""
+        if self.built:
+            return
+        kind, batch = peek.first_batch(x)
+        if kind is None or batch is None:
+            return
+        images = batch if kind == peek.ARRAY else keras.utils.unpack_x_y_sample_weight(
+            tuple(batch) if isinstance(batch, list) else batch)[0]
+        if getattr(images, "ndim", 0) >= 2:
+            self.build(self._build_shape((None,) + tuple(images.shape[1:])))
 
     def _checked_stream(self, name, data):
         """The base's first-batch check of a generator, then every batch's labels
@@ -689,7 +704,8 @@ class ConditionalVAE(ConditionalModel, VAE):
                               shapes[0][1:], self.condition_dim)
 
     def build(self, input_shape):
-        input_shape = base.first_input_shape(input_shape)  # of [(batch, H, W, C), (batch, k)]
+        # of [(batch, H, W, C), (batch, k)]; the batch free, as the condition's
+        input_shape = (None,) + base.first_input_shape(input_shape)[1:]
         k, owner = self.condition_dim, type(self).__name__
         contract = _check_two_inputs(owner, "encoder", self.encoder, "images", input_shape[1:], k)
         x, condition = keras.KerasTensor(input_shape), keras.KerasTensor((None, k))

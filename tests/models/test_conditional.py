@@ -402,3 +402,45 @@ def test_labels_as_a_python_list_train_as_an_array_would():
     for name in histories[0]:
         np.testing.assert_allclose(histories[1][name], histories[0][name], rtol=1e-6)
         np.testing.assert_allclose(histories[2][name], histories[0][name], rtol=1e-6)
+
+
+class TwoInputEncoder(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten = keras.layers.Flatten()
+        self.hidden = keras.layers.Dense(16, activation="relu")
+        self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
+
+    def call(self, inputs):
+        x, c = inputs
+        h = self.hidden(keras.ops.concatenate([self.flatten(x), c], axis=-1))
+        return [self.mean(h), self.log_sigma(h)]
+
+
+class TwoInputDecoder(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(64, activation="sigmoid")
+        self.reshape = keras.layers.Reshape((8, 8, 1))
+
+    def call(self, inputs):
+        z, c = inputs
+        return self.reshape(self.dense(keras.ops.concatenate([z, c], axis=-1)))
+
+
+@pytest.mark.parametrize("how", ["fit", "call"])
+def test_subclassed_two_input_networks_build_from_the_data(how):
+    # fit let Keras call the model on the images alone; a call built the images
+    # with the batch's size and the condition with None (JAX / PyTorch refused).
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(20, 8, 8, 1)).astype("float32")
+    y = np.arange(20) % 4
+    model = keras_gen.ConditionalVAE(TwoInputEncoder(), TwoInputDecoder(), num_classes=4,
+                                     reconstruction="bce", seed=0)
+    onehot = np.eye(4, dtype="float32")[y[:5]]
+    if how == "call":
+        assert keras.ops.convert_to_numpy(model([x[:5], onehot])).shape == (5, 8, 8, 1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    losses = model.fit(x, y, batch_size=5, epochs=4, verbose=0, shuffle=False).history["loss"]
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+    assert tuple(model.get_build_config()["input_shape"][0])[1:] == (8, 8, 1)
