@@ -151,6 +151,17 @@ def conditional_dcgan_discriminator(input_shape, condition_size, name=None, **kw
     return keras.Model([image, c], logits, name=name or "conditional_dcgan_discriminator")
 
 
+def _refuse_spatial_code(builder, kwargs):
+    """ValueError for ``latent_channels``: the conditional builders' code is a vector
+    (the unconditional builders' spatial code reached them through ``**kwargs`` and
+    failed with an error naming another ``latent_dim``)."""
+    if kwargs.get("latent_channels"):
+        raise ValueError(
+            f"{builder} makes a vector code of latent_dim values: latent_channels (a spatial "
+            f"code) is not supported. Received: latent_channels={kwargs['latent_channels']!r}")
+    kwargs.pop("latent_channels", None)
+
+
 def conditional_encoder(
     input_shape, latent_dim, condition_size, kind="conv", variational=False, features=256,
     condition_units=256, name=None, **kwargs,
@@ -198,6 +209,7 @@ def conditional_encoder(
     features = check.positive_int("features", features)
     condition_units = check.positive_int("condition_units", condition_units)
     check.optional_name("name", name)
+    _refuse_spatial_code("conditional_encoder", kwargs)
     if kind == "conv":
         kwargs.setdefault("batch_norm", variational)
     inner = _encoder(input_shape, features, kind=kind, variational=False, **kwargs)
@@ -242,6 +254,7 @@ def conditional_decoder(
     latent_dim = check.positive_int("latent_dim", latent_dim)
     condition_size = check.positive_int("condition_size", condition_size)
     check.optional_name("name", name)
+    _refuse_spatial_code("conditional_decoder", kwargs)
     inner = _decoder(
         latent_dim + condition_size, output_shape, kind=kind, variational=variational, **kwargs
     )

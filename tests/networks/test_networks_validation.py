@@ -250,3 +250,15 @@ def test_decoders_reject_non_bool_variational(build):
         match=_message("variational", "yes", "a bool"),
     ):
         build(2, SHAPE, variational="yes")
+
+
+@pytest.mark.parametrize("build", [
+    lambda: networks.conditional_encoder((16, 16, 3), 32, 4, latent_channels=2),
+    lambda: networks.conditional_decoder(32, (16, 16, 3), 4, latent_channels=2),
+])
+def test_conditional_builders_refuse_a_spatial_code_by_name(build):
+    # The unconditional builders' latent_channels reached them through **kwargs and
+    # failed naming a latent_dim the caller never passed (the features width).
+    with pytest.raises(ValueError, match=r"latent_channels \(a spatial code\) is not supported. "
+                                         r"Received: latent_channels=2"):
+        build()
