@@ -180,6 +180,9 @@ def read_attributes_file(attributes_file):
     names, then one line per image: its file name and one value per
     attribute, `1` (has it) or `-1` (does not; `0` is read as `-1` too).
     Fields may be separated by any whitespace; blank lines are skipped.
+    A comma-separated file whose first line is a header (the file-name
+    column, then the attribute names), as Kaggle's `list_attr_celeba.csv`,
+    is read too. The file is UTF-8 text (a byte-order mark is ignored).
 
     Args:
         attributes_file: str or path-like, the file.
@@ -210,9 +213,19 @@ def read_attributes_file(attributes_file):
             "attributes_file must be an existing file. "
             f"Received: attributes_file={path!r}"
         )
-    with open(path, encoding="utf-8") as handle:
-        lines = [(number, line.split()) for number, line in enumerate(handle, 1)]
-    lines = [(number, fields) for number, fields in lines if fields]
+    try:  # utf-8-sig: a byte-order mark (some editors write one) is not a field
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read().splitlines()
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"attributes_file must be UTF-8 text; byte {error.start} is not UTF-8 ({error.reason}). "
+            f"Re-save it as UTF-8. Received: attributes_file={path!r}") from None
+    csv = bool(text) and "," in text[0]  # Kaggle's list_attr_celeba.csv: a header, then rows
+    lines = [(number, [f.strip() for f in line.split(",")] if csv else line.split())
+             for number, line in enumerate(text, 1)]
+    lines = [(number, fields) for number, fields in lines if any(fields)]
+    if csv and lines:  # as the text format: the count, the names, the rows
+        lines = [(0, [str(len(lines) - 1)]), (lines[0][0], lines[0][1][1:])] + lines[1:]
 
     def fail(number, problem):
         raise ValueError(f"Malformed attributes_file {path!r}, line {number}: {problem}")

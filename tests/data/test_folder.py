@@ -294,3 +294,20 @@ def test_attribute_file_arguments(celeb_folder, tmp_path):
 def test_a_path_that_is_not_a_path_is_named():
     with pytest.raises(TypeError, match=r"path must be a str or path-like folder. Received: path=5"):
         from_folder(5, image_size=8)
+
+
+def test_attributes_files_with_a_bom_as_csv_or_not_utf8(tmp_path):
+    # A BOM read as part of the count, Kaggle's CSV refused, Latin-1 a bare UnicodeDecodeError.
+    from keras_gen.data import read_attributes_file
+
+    text = "2\nSmiling Bald\na.jpg 1 -1\nb.jpg -1 1\n"
+    bom, csv, latin = tmp_path / "bom.txt", tmp_path / "attr.csv", tmp_path / "latin.txt"
+    bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    csv.write_text("image_id,Smiling,Bald\na.jpg,1,-1\nb.jpg,-1,1\n")
+    latin.write_bytes("2\nSmiling Bald\nb\xe9b\xe9.jpg 1 -1\nb.jpg -1 1\n".encode("latin-1"))
+    for path in (bom, csv):
+        names, table = read_attributes_file(path)
+        assert names == ("Bald", "Smiling")
+        assert table["a.jpg"].tolist() == [0.0, 1.0] and table["b.jpg"].tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match=r"attributes_file must be UTF-8 text; byte \d+ is not UTF-8"):
+        read_attributes_file(latin)
