@@ -1,6 +1,7 @@
 """Images read from a folder of png/jpg/jpeg/bmp/gif files."""
 
 import os
+import warnings
 
 import numpy as np
 
@@ -8,6 +9,9 @@ from keras_gen import _checks
 from keras_gen.data import _pipeline
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Image formats a folder may hold that from_folder does not read: skipped with a warning.
+_UNREAD_EXTENSIONS = (".webp", ".tif", ".tiff", ".heic", ".heif", ".avif", ".jp2", ".ppm",
+                      ".pgm", ".pbm", ".ico")
 
 # Folders with at most this many images are fully decoded with PIL before
 # the pipeline is built, so a corrupt file fails at once, by name. Larger
@@ -32,6 +36,13 @@ def _list_images(folder, recursive):
         )
     else:
         paths = (entry.path for entry in os.scandir(folder) if entry.is_file())
+    paths = list(paths)
+    unread = sorted(p for p in paths if p.lower().endswith(_UNREAD_EXTENSIONS))
+    if unread:
+        warnings.warn(
+            f"from_folder skips {len(unread)} image file(s) of a format it does not read "
+            f"(it reads {', '.join(IMAGE_EXTENSIONS)}) in {os.fspath(folder)!r}, e.g. "
+            f"{unread[0]!r}. Convert them to PNG or JPEG to train on them.", stacklevel=3)
     return sorted(p for p in paths if p.lower().endswith(IMAGE_EXTENSIONS))
 
 

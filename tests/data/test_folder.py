@@ -311,3 +311,15 @@ def test_attributes_files_with_a_bom_as_csv_or_not_utf8(tmp_path):
         assert table["a.jpg"].tolist() == [0.0, 1.0] and table["b.jpg"].tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match=r"attributes_file must be UTF-8 text; byte \d+ is not UTF-8"):
         read_attributes_file(latin)
+
+
+def test_image_files_of_formats_not_read_are_named_in_a_warning(tmp_path):
+    # .webp and .tiff files were left out without a word.
+    import keras_gen
+
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png", "c.webp", "d.tiff"):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / name)
+    with pytest.warns(UserWarning, match=r"skips 2 image file\(s\) of a format it does not read"):
+        ds = keras_gen.data.from_folder(tmp_path, image_size=8, batch_size=2, shuffle=False)
+    assert [tuple(b.shape) for b in ds] == [(2, 8, 8, 3)]
