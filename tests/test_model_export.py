@@ -265,3 +265,10 @@ def test_a_conditional_model_built_from_its_images_shape_alone_exports_its_pair_
     np.testing.assert_allclose(_served(_path(tmp_path, "given"), inputs), expected,
                                rtol=1e-4, atol=1e-5)
     assert model.get_build_config() == before
+
+
+def test_a_litert_path_without_the_suffix_names_the_path_given(tmp_path):
+    make, _ = _models()["gan"]
+    with pytest.raises(ValueError, match=r"end with '.tflite'. Received: filepath='.*/generator'"):
+        make().export(str(tmp_path / "generator"), format="litert", verbose=False)
+    assert os.listdir(tmp_path) == []

@@ -326,6 +326,9 @@ class SafeSaving:
         final = os.path.abspath(os.fspath(filepath))
         folder = os.path.dirname(final)
         _publish.check_replaceable(final, format == "tf_saved_model")
+        if format == "litert" and not final.endswith(".tflite"):  # Keras would name the staging path
+            raise ValueError("The LiteRT export requires the filepath to end with '.tflite'. "
+                             f"Received: filepath={os.fspath(filepath)!r}")
         signature = _call_signature(self)
         if input_signature is None:
             input_signature = signature
