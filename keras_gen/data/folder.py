@@ -317,7 +317,10 @@ def from_folder(
 
     Reads `.png`, `.jpg`, `.jpeg`, `.bmp` and `.gif` files (case-insensitive;
     the first frame of an animated GIF), for instance an unpacked CelebA
-    `img_align_celeba` folder. Each image is converted to `channels`,
+    `img_align_celeba` folder; other image formats (`.webp`, `.tiff`, ...)
+    are skipped with a warning. Each image is converted to `channels` (an
+    alpha channel is dropped, not composited over a background, as in
+    `keras.utils.image_dataset_from_directory`),
     optionally center-cropped, resized (bilinear, antialiased when
     shrinking; aspect ratio is not kept) to `image_size`, and pixel values
     0..255 are mapped linearly to `value_range`.
