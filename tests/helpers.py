@@ -30,6 +30,19 @@ def tiny_encoder(input_shape=(8, 8, 1), latent_dim=2, variational=False, batch_n
     return keras.Model(inputs, outputs, name="encoder")
 
 
+class SubclassedEncoder(keras.Model):
+    """A variational encoder written as a subclass: it declares no input shape."""
+
+    def __init__(self, latent_dim=2, **kwargs):
+        super().__init__(**kwargs)
+        self.flatten = keras.layers.Flatten()
+        self.mean, self.log_sigma = keras.layers.Dense(latent_dim), keras.layers.Dense(latent_dim)
+
+    def call(self, x):
+        h = self.flatten(x)
+        return [self.mean(h), self.log_sigma(h)]
+
+
 def tiny_decoder(latent_dim=2, output_shape=(8, 8, 1)):
     inputs = keras.Input((latent_dim,))
     h = keras.layers.Dense(32, activation="relu")(inputs)

@@ -249,21 +249,10 @@ def test_a_discriminator_with_a_squashing_activation_is_named(activation):
         gan.fit(np.zeros((8, 4, 4, 1), "float32"), epochs=1, verbose=0)
 
 
-class _SubclassedEncoder(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.flatten = keras.layers.Flatten()
-        self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
-
-    def call(self, x):
-        h = self.flatten(x)
-        return [self.mean(h), self.log_sigma(h)]
-
-
 def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
     # The encoder declares no input shape: the model takes the data's and the
     # round trip names the data's and the decoder's image shapes.
-    vae = keras_gen.VAE(_SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
+    vae = keras_gen.VAE(helpers.SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
     vae.compile(optimizer="adam")
     rgb = np.repeat(x[:8], 3, axis=-1)
     with pytest.raises(ValueError, match=r"encoder input shape \(8, 8, 8, 3\).*decoder output shape "
@@ -271,7 +260,7 @@ def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
         vae.fit(rgb, batch_size=8, verbose=0)
 
 
-class _DictEncoder(_SubclassedEncoder):
+class _DictEncoder(helpers.SubclassedEncoder):
     def call(self, x):
         z_mean, z_log_sigma = super().call(x)
         return {"z_mean": z_mean, "z_log_sigma": z_log_sigma}

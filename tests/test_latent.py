@@ -561,20 +561,9 @@ def test_one_fraction_and_bad_fractions():
         latent.slerp(a, b, [0.0, np.inf])
 
 
-class SubclassedEncoder(keras.Model):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.flatten = keras.layers.Flatten()
-        self.mean, self.log_sigma = keras.layers.Dense(2), keras.layers.Dense(2)
-
-    def call(self, x):
-        h = self.flatten(x)
-        return [self.mean(h), self.log_sigma(h)]
-
-
 def test_one_image_to_a_model_with_a_subclassed_encoder_is_one_image(images):
     # The encoder declares no input shape: a (H, W, C) image was read as a batch of H.
-    vae = keras_gen.VAE(SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
+    vae = keras_gen.VAE(helpers.SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
     vae.compile(optimizer="adam")
     vae.fit(images[:16], batch_size=8, epochs=1, verbose=0)
     path = latent.interpolate(vae, images[0], images[1], steps=3)
