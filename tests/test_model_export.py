@@ -272,3 +272,20 @@ def test_a_litert_path_without_the_suffix_names_the_path_given(tmp_path):
     with pytest.raises(ValueError, match=r"end with '.tflite'. Received: filepath='.*/generator'"):
         make().export(str(tmp_path / "generator"), format="litert", verbose=False)
     assert os.listdir(tmp_path) == []
+
+
+def test_a_symbolic_link_is_written_through_and_kept(tmp_path):
+    # The link was replaced by the artefact and its target left stale.
+    make, z = _models()["gan"]
+    model = make()
+    real, link = _path(tmp_path, "v1"), _path(tmp_path, "latest")
+    model.export(real, format=FORMAT, verbose=False)
+    os.symlink(real, link)
+    before = _served(real, z)
+    variable = model.decoding_network.trainable_weights[0]
+    variable.assign(keras.ops.convert_to_numpy(variable) * 2.0)
+    model.export(link, format=FORMAT, verbose=False)
+    assert os.path.islink(link) and os.path.realpath(link) == os.path.realpath(real)
+    after = _served(real, z)
+    assert np.abs(after - before).max() > 1e-3
+    np.testing.assert_allclose(after, keras.ops.convert_to_numpy(model(z)), rtol=1e-4, atol=1e-5)

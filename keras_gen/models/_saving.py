@@ -323,7 +323,7 @@ class SafeSaving:
         check_finite_weights(self, "export", allow_non_finite)
         from keras_gen.export import _publish  # the export package imports this module
 
-        final = os.path.abspath(os.fspath(filepath))
+        final = os.path.realpath(os.fspath(filepath))  # through a symbolic link, as Keras writes
         folder = os.path.dirname(final)
         _publish.check_replaceable(final, format == "tf_saved_model")
         if format == "litert" and not final.endswith(".tflite"):  # Keras would name the staging path
