@@ -505,23 +505,9 @@ def check_destination(job, overwrite):
     if os.path.lexists(path) or os.path.lexists(manifest):
         if not overwrite:
             raise FileExistsError(f"{path!r} already exists. Pass overwrite=True to replace it.")
-        if job.format != "saved_model" and os.path.isdir(path):
-            raise IsADirectoryError(
-                f"path is a directory; {_FORMAT_NAMES[job.format]} is a file. "
-                f"Received: path={path!r}"
-            )
-        if job.format == "saved_model" and os.path.lexists(path):
-            if not os.path.isdir(path):
-                raise NotADirectoryError(
-                    f"path is a file; a SavedModel is a directory, and replacing the file is not "
-                    f"done silently. Remove it or choose another path. Received: path={path!r}"
-                )
-            if os.listdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
-                raise FileExistsError(
-                    f"path is a directory that is not a SavedModel (no saved_model.pb) and is not "
-                    f"empty; replacing it would delete its files. Remove it or choose another "
-                    f"path. Received: path={path!r}"
-                )
+        directory = job.format == "saved_model"
+        _publish.check_replaceable(
+            path, directory, "a SavedModel" if directory else _FORMAT_NAMES[job.format])
         if os.path.isdir(manifest):
             raise IsADirectoryError(
                 f"The manifest path {manifest!r} is a directory. Remove it or choose another path."

@@ -114,19 +114,19 @@ def check_not_working_dir(final):
             f"the folder this process works in. Name a path inside it. Received: path={final!r}")
 
 
-def check_replaceable(final, directory):
-    """Refuse to replace ``final`` with a new artefact (a ``directory`` or a file)
-    where that would change its kind or delete files that are not an artefact
-    (a directory is replaced only when empty or a SavedModel)."""
+def check_replaceable(final, directory, what="the artefact"):
+    """Refuse to replace ``final`` with a new artefact (a ``directory`` or a file;
+    ``what`` names it) where that would change its kind or delete files that are
+    not an artefact (a directory is replaced only when empty or a SavedModel)."""
     check_not_working_dir(final)
     if not os.path.lexists(final):
         return
     if not directory and os.path.isdir(final):
         raise IsADirectoryError(
-            f"path is a directory; the artefact is a file. Received: path={final!r}")
+            f"path is a directory; {what} is a file. Received: path={final!r}")
     if directory and not os.path.isdir(final):
         raise NotADirectoryError(
-            "path is a file; the artefact is a directory, and replacing the file is not done "
+            f"path is a file; {what} is a directory, and replacing the file is not done "
             f"silently. Remove it or choose another path. Received: path={final!r}")
     if directory and os.listdir(final) and not os.path.exists(
             os.path.join(final, "saved_model.pb")):

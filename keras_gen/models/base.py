@@ -199,10 +199,17 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         the devices of a one-process data-parallel engine (as ``fit`` checks
         arrays up front): a last batch of 1 on two mirrored devices left one
         replica an empty batch, and its mean loss NaN."""
-        replicas = backend.replica_count(self)
-        if replicas > 1 and backend.process_count() == 1 and peek._is_tf_dataset(data):
+        replicas = self._one_process_replicas()
+        if replicas and peek._is_tf_dataset(data):
             return _pipeline.check_even_batches(data, replicas, name)
         return data
+
+    def _one_process_replicas(self):
+        """The device count of a one-process data-parallel engine, else 0: there
+        TensorFlow's MirroredStrategy and JAX's sharding fail on an uneven
+        batch (several processes split the data their own way)."""
+        replicas = backend.replica_count(self)
+        return replicas if replicas > 1 and backend.process_count() == 1 else 0
 
     def _check_fit(self, x=None, y=None, *args, **kwargs):
         """``fit``'s checks of its arguments, without training (``ValueError``
@@ -222,10 +229,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             self._check_inputs("validation_data", validation_data)
         _check_steps_per_epoch(x, kwargs)
         self._check_placement("fit")
-        replicas = backend.replica_count(self)
-        # one process: TensorFlow's MirroredStrategy and JAX's sharding fail on
-        # an uneven last batch (several processes split the data their own way)
-        if replicas > 1 and backend.process_count() == 1:
+        replicas = self._one_process_replicas()
+        if replicas:
             batch_size = kwargs.get("batch_size", args[0] if args else None) or 32
             _check_even_split("x", x, batch_size, replicas)
             if isinstance(validation_data, (tuple, list)) and validation_data:
@@ -238,9 +243,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         _refuse_weights(kwargs)
         self._check_inputs("x", x, y)
         self._check_placement("evaluate")
-        if backend.replica_count(self) > 1 and backend.process_count() == 1:
+        replicas = self._one_process_replicas()
+        if replicas:
             _check_even_split("x", x, kwargs.get("batch_size", args[0] if args else None) or 32,
-                              backend.replica_count(self))
+                              replicas)
         x = self._even_batches("x", self._checked_stream("x", x))
         with backend.distribution_scope(self), backend.keep_state_on_error(self), \
                 _pipeline_checks_named():

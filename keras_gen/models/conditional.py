@@ -270,8 +270,7 @@ class ConditionalModel:
         kind, batch = peek.first_batch(x)
         if kind is None or batch is None:
             return
-        images = batch if kind == peek.ARRAY else keras.utils.unpack_x_y_sample_weight(
-            tuple(batch) if isinstance(batch, list) else batch)[0]
+        images = batch if kind == peek.ARRAY else _unpack(batch)[0]
         if getattr(images, "ndim", 0) >= 2:
             self.build(self._build_shape((None,) + tuple(images.shape[1:])))
 
@@ -289,8 +288,7 @@ class ConditionalModel:
         return data
 
     def _check_each_generator_batch(self, name, index, batch):
-        images, labels, _ = keras.utils.unpack_x_y_sample_weight(
-            tuple(batch) if isinstance(batch, list) else batch)
+        images, labels, _ = _unpack(batch)
         if labels is not None:
             self.condition_vectors(_as_array("labels", labels), len(images),
                                    name=f"the labels of batch {index} of the generator {name}")
@@ -314,9 +312,7 @@ class ConditionalModel:
             if y is not None and labels is None:
                 return  # A tensor that cannot be read here: the train step checks it.
         else:
-            images, labels, _ = keras.utils.unpack_x_y_sample_weight(
-                tuple(batch) if isinstance(batch, list) else batch
-            )
+            images, labels, _ = _unpack(batch)
             if not isinstance(images, np.ndarray):
                 return
             labels_name = f"the labels of the first batch of the {kind} {name}"
@@ -369,8 +365,7 @@ class _ClassIdsCheckedPyDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = self.inner[index]
-        _, labels, _ = keras.utils.unpack_x_y_sample_weight(
-            tuple(batch) if isinstance(batch, list) else batch)
+        _, labels, _ = _unpack(batch)
         if labels is not None:
             ids = np.asarray(keras.ops.convert_to_numpy(labels) if hasattr(labels, "shape") else labels)
             if np.issubdtype(ids.dtype, np.integer) and ids.size and (
@@ -407,6 +402,11 @@ class _labels_error_named:
         if message is None:
             return False
         raise ValueError(message) from None
+
+
+def _unpack(batch):
+    """``(images, labels, sample_weight)`` of a batch (a list read as a tuple)."""
+    return keras.utils.unpack_x_y_sample_weight(tuple(batch) if isinstance(batch, list) else batch)
 
 
 def _as_array(name, labels):
