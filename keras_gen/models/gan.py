@@ -415,6 +415,22 @@ class GAN(base.GenerativeModel):
         self.image_shape = tuple(images.shape[1:])
         self._build_augmentations(tuple(images.shape))
 
+    def _symbolic_build(self, iterator=None, data_batch=None):
+        # The GAN was built from latent vectors in __init__, so a layer still
+        # unbuilt here is one that no forward pass of the networks uses (it
+        # has no weights to create). The JAX and PyTorch trainers (and
+        # TensorFlow's under a distribution strategy) would build it by
+        # calling the GAN on a batch of images, which call() does not take:
+        # they see it as built while they build the optimizers.
+        unused = [layer for layer in self._flatten_layers() if not layer.built]
+        for layer in unused:
+            layer.built = True
+        try:
+            return super()._symbolic_build(iterator=iterator, data_batch=data_batch)
+        finally:
+            for layer in unused:
+                layer.built = False
+
     def _check_for_training(self):
         """A discriminator ending in a squashing activation cannot train here
         (checked by ``fit``, so that such a model saved earlier still loads)."""

@@ -306,3 +306,55 @@ def test_numpy_scalars_in_the_constructor():
     g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4)])
     d = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     assert keras_gen.GAN(g, d, latent_dim=np.int64(2)).latent_dim == 2
+
+
+class GeneratorWithASpareLayer(keras.Model):
+    """A user's generator that owns a layer its forward pass never uses."""
+
+    def __init__(self, build_spare, conditional=False, **kwargs):
+        super().__init__(**kwargs)
+        self.build_spare = build_spare
+        self.conditional = conditional
+        self.dense = keras.layers.Dense(16, activation="tanh")
+        self.spare = keras.layers.Dense(5)
+        self.reshape = keras.layers.Reshape((4, 4, 1))
+
+    def build(self, input_shape):
+        z_shape = tuple(input_shape[0]) if self.conditional else tuple(input_shape)
+        width = z_shape[-1] + (2 if self.conditional else 0)
+        self.dense.build((None, width))
+        if self.build_spare:
+            self.spare.build((None, width))
+
+    def call(self, inputs):
+        if self.conditional:
+            z, c = inputs
+            inputs = keras.ops.concatenate([z, c], axis=-1)
+        return self.reshape(self.dense(inputs))
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+@pytest.mark.parametrize("build_spare", [False, True])
+def test_a_generator_owning_an_unused_layer_trains(real, build_spare, conditional):
+    # The JAX and PyTorch trainers saw the unbuilt spare layer and built the
+    # GAN by calling it on a batch of images, which reached G as latent codes.
+    g = GeneratorWithASpareLayer(build_spare, conditional)
+    images = keras.Input((4, 4, 1))
+    if conditional:
+        condition = keras.Input((2,))
+        joined = keras.layers.Concatenate()([keras.layers.Flatten()(images), condition])
+        d = keras.Model([images, condition], keras.layers.Dense(1)(joined))
+        gan = keras_gen.ConditionalGAN(g, d, latent_dim=3, num_classes=2, seed=0)
+        data = (real, np.arange(len(real)) % 2)
+    else:
+        d = keras.Model(images, keras.layers.Dense(1)(keras.layers.Flatten()(images)))
+        gan = keras_gen.GAN(g, d, latent_dim=3, seed=0)
+        data = (real,)
+    gan.compile(d_optimizer=adam(), g_optimizer=adam())
+    before = n(g.dense.kernel).copy()
+    history = gan.fit(*data, batch_size=16, epochs=2, verbose=0).history
+    assert np.all(np.isfinite(history["g_loss"])), history
+    assert not np.allclose(n(g.dense.kernel), before)
+    assert g.spare.built == build_spare  # still never called: nothing to build
+    gan.fit(*data, batch_size=16, epochs=1, verbose=0)
+    assert np.all(np.isfinite(gan.evaluate(*data, batch_size=16, verbose=0)))
