@@ -289,3 +289,16 @@ def test_a_symbolic_link_is_written_through_and_kept(tmp_path):
     after = _served(real, z)
     assert np.abs(after - before).max() > 1e-3
     np.testing.assert_allclose(after, keras.ops.convert_to_numpy(model(z)), rtol=1e-4, atol=1e-5)
+
+
+def test_an_unwritable_folder_names_the_path_given(tmp_path):
+    # The error was Python's, naming the folder only (or, for a read-only
+    # folder, the hidden staging folder keras-gen tried to create in it).
+    make, _ = _models()["gan"]
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    target = str(blocker / _path(tmp_path, "generator").split(os.sep)[-1])
+    with pytest.raises(PermissionError, match=r"Cannot write the export to path='.*a_file/generator.*': "
+                       r"its folder '.*a_file' cannot be created or written"):
+        make().export(target, format=FORMAT, verbose=False)
+    assert blocker.read_text() == "not a folder"

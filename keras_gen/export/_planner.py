@@ -526,16 +526,7 @@ def _run_jobs(targets, jobs, overwrite):
     (folder,) = folders
     for job in jobs:
         check_destination(job, overwrite)
-    try:
-        os.makedirs(folder, exist_ok=True)
-        _publish.clean_stale(folder)
-        _publish.clean_stale()
-        staging = _publish.Staging(folder)
-    except OSError as e:
-        raise PermissionError(
-            f"Cannot write the export to path={jobs[0].path!r}: its folder {folder!r} cannot "
-            f"be created or written ({e.strerror or e}). Choose a writable location."
-        ) from e
+    staging = _publish.open_staging(folder, jobs[0].path)
     try:
         for job in jobs:
             job.staged = staging.path(job.path)

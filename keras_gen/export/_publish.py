@@ -136,6 +136,22 @@ def check_replaceable(final, directory, what="the artefact"):
             f"Received: path={final!r}")
 
 
+def open_staging(folder, path):
+    """Create ``folder`` if needed, clear killed processes' leftovers and
+    return a new :class:`Staging` in it; an unwritable folder is a
+    ``PermissionError`` naming ``path`` (the caller's), not the staging path."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        clean_stale(folder)
+        clean_stale()
+        return Staging(folder)
+    except OSError as e:
+        raise PermissionError(
+            f"Cannot write the export to path={os.fspath(path)!r}: its folder {folder!r} cannot "
+            f"be created or written ({e.strerror or e}). Choose a writable location."
+        ) from e
+
+
 class Staging:
     """A staging folder beside the targets of one publication (one folder)."""
 

@@ -334,9 +334,7 @@ class SafeSaving:
             input_signature = signature
         recorded = self._build_shapes_dict
         with _publish.sigterm_raises():
-            os.makedirs(folder, exist_ok=True)
-            _publish.clean_stale(folder)
-            staging = _publish.Staging(folder)
+            staging = _publish.open_staging(folder, filepath)
             try:
                 if _is_conditional(self):
                     # Keras' TensorFlow exporter also traces call from the
