@@ -146,6 +146,23 @@ def test_gan_real_images_outside_tanh_range_are_refused(kind, x):
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_images_in_0_1_for_a_tanh_generator_warn_and_train(kind):
+    # The GAN learned [0, 1] silently, and the tools that read its outputs as
+    # (-1, 1) showed its samples pale.
+    real = np.random.default_rng(0).uniform(size=(32, 4, 4, 1)).astype("float32")
+    gan = make_gan()
+    with pytest.warns(UserWarning, match=label(kind) + r" lies in \[0, .*\] while the model's "
+                      r"\(-1.0, 1.0\) outputs.*value_range=\(-1.0, 1.0\)\)\. Received: .*min=0"):
+        fit(gan, kind, real)
+    assert iterations(gan.g_optimizer) > 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fit(make_gan(), "array", real * 2.0 - 1.0)  # in the generator's range: no warning
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_uint8_images_are_refused_by_every_model(kind, x):
     # One rule on every backend (TF used to crash in the graph, JAX and
     # PyTorch trained on 0..255): integer pixels are refused, with the range

@@ -1,5 +1,7 @@
 """Base class of keras-gen models: the glue between train steps and backends."""
 
+import warnings
+
 import numpy as np
 
 import keras
@@ -383,7 +385,9 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         finite values (NaN and Inf are counted and located); then, for the
         images the model must reproduce (``is_target``), the value range:
         ``[0, 1]`` for a BCE reconstruction, and the range of the decoding
-        network's final activation when it is bounded (sigmoid, tanh).
+        network's final activation when it is bounded (sigmoid, tanh). Images
+        in ``[0, 1]`` for a ``tanh`` output train, with a ``UserWarning``:
+        keras-gen's tools read such a model's outputs as ``(-1, 1)``.
         """
         if not isinstance(data, np.ndarray):
             return
@@ -448,6 +452,15 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     "Rescale it, e.g. with keras_gen.data.from_numpy(x, "
                     f"input_range=(0, 255), value_range={bounded})."
                 )
+            if bounded[0] < 0 and lo >= 0 and hi > 0.5 * bounded[1]:
+                warnings.warn(
+                    f"{name} lies in [0, {hi:g}] while the model's {bounded} outputs (its "
+                    "final activation) and keras-gen's tools that show or score them "
+                    f"read {bounded} as the image range: samples of a model trained on it "
+                    "come out pale. If that is not what you mean, rescale it, e.g. "
+                    f"keras_gen.data.from_numpy(x, value_range={bounded}). Received: "
+                    f"{name} with min={lo:g}, max={hi:g}",
+                    UserWarning, stacklevel=2)
 
     def _protocol(self, name):
         """``getattr(self, name)``, or None where the model does not define it."""
