@@ -373,3 +373,52 @@ def test_backup_arguments_are_named(tmp_path, kwargs, error, match):
     kwargs = {"backup_dir": str(tmp_path), **kwargs}
     with pytest.raises(error, match=match):
         keras_gen.callbacks.BackupAndRestore(**kwargs)
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_a_model_of_subclassed_networks_backs_up_and_resumes(tmp_path, kind, images):
+    # On TensorFlow the model was still unbuilt when BackupAndRestore read its
+    # weights (Keras builds it when the first step is traced): the first run
+    # failed with a BackupMismatchError about a backup that did not exist.
+    class Decoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(64, activation="sigmoid")
+            self.reshape = keras.layers.Reshape((8, 8, 1))
+
+        def call(self, z):
+            return self.reshape(self.dense(z))
+
+    class Encoder(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flatten, self.dense = keras.layers.Flatten(), keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(self.flatten(x))
+
+    def build():
+        keras.utils.set_random_seed(0)
+        if kind == "ae":
+            model = keras_gen.AutoEncoder(Encoder(), Decoder())
+        else:
+            model = keras_gen.VAE(helpers.SubclassedEncoder(), Decoder(), seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        assert not model.built
+        return model
+
+    backup = str(tmp_path / "backup")
+    x = images[:32]
+    model = build()
+    with pytest.raises(RuntimeError, match="crash"):
+        model.fit(x, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                  callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4), _Crash(6)])
+    resumed = build()
+    resumed.fit(x, batch_size=8, epochs=3, shuffle=False, verbose=0,
+                callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4)])
+    assert int(keras.ops.convert_to_numpy(resumed.optimizer.iterations)) == 12
+    full = build()
+    full.fit(x, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                   rtol=0, atol=TOLERANCE[keras.backend.backend()])

@@ -184,6 +184,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         """
         y = _list_as_array(y)
         self._check_fit(x, y, *args, **kwargs)
+        self._build_from_data(x)
         x = self._even_batches("x", self._checked_stream("x", x))
         validation_data = kwargs.get("validation_data")
         if validation_data is not None:
@@ -249,10 +250,31 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         if replicas:
             _check_even_split("x", x, kwargs.get("batch_size", args[0] if args else None) or 32,
                               replicas)
+        self._build_from_data(x)
         x = self._even_batches("x", self._checked_stream("x", x))
         with backend.distribution_scope(self), backend.keep_state_on_error(self), \
                 _pipeline_checks_named():
             return super().evaluate(x, y, *args, **kwargs)
+
+    def _build_from_data(self, x):
+        """Build an unbuilt model (networks that declare no input shape) from the
+        first batch's images (a Python generator's cannot be read ahead).
+
+        Keras' TensorFlow trainer builds it only when the first step is
+        traced, after ``on_train_begin``, where ``BackupAndRestore`` needs
+        its weights; the other trainers would call it on the images alone,
+        which a conditional model's ``call`` does not take.
+        """
+        if self.built:
+            return
+        kind, batch = peek.first_batch(x)
+        if kind is None or batch is None:
+            return
+        if kind != peek.ARRAY:
+            batch = keras.utils.unpack_x_y_sample_weight(
+                tuple(batch) if isinstance(batch, list) else batch)[0]
+        if getattr(batch, "ndim", 0) >= 2:
+            self.build(self._build_shape((None,) + tuple(batch.shape[1:])))
 
     def _checked_stream(self, name, data):
         """``data``, or for a Python generator or iterator of batches (which

@@ -253,26 +253,12 @@ class ConditionalModel:
     # TensorFlow and JAX (trained on silently) and a crash inside the step on
     # PyTorch.
     def fit(self, x=None, y=None, *args, **kwargs):
-        self._build_from_data(x)
         with _labels_error_named():
             return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._build_from_data(x)
         with _labels_error_named():
             return super().evaluate(x, y, *args, **kwargs)
-
-    def _build_from_data(self, x):
-        """Build an unbuilt model (networks that declare no inputs) from the first
-        batch's images and the condition: Keras would call it on the images alone."""
-        if self.built:
-            return
-        kind, batch = peek.first_batch(x)
-        if kind is None or batch is None:
-            return
-        images = batch if kind == peek.ARRAY else _unpack(batch)[0]
-        if getattr(images, "ndim", 0) >= 2:
-            self.build(self._build_shape((None,) + tuple(images.shape[1:])))
 
     def _checked_stream(self, name, data):
         """The base's first-batch check of a generator, then every batch's labels
