@@ -277,6 +277,24 @@ def test_wrong_channels_to_a_vae_with_a_subclassed_encoder_names_both_shapes(x):
         vae.fit(rgb, batch_size=8, verbose=0)
 
 
+@pytest.mark.parametrize("method", ["fit", "evaluate", "encode", "reconstruct", "interpolate"])
+def test_images_of_another_shape_to_a_built_model_of_subclassed_networks_are_named(method, x):
+    # Once built, the model knows its images' shape; the wrong size reached
+    # the encoder's Dense (a shape error from inside the network).
+    vae = keras_gen.VAE(helpers.SubclassedEncoder(), helpers.tiny_decoder(), seed=0)
+    vae.compile(optimizer="adam")
+    vae.fit(x, batch_size=8, epochs=1, verbose=0)
+    small = x[:, :6, :6]
+    call = {"fit": lambda: vae.fit(small, batch_size=8, verbose=0),
+            "evaluate": lambda: vae.evaluate(small, batch_size=8, verbose=0),
+            "encode": lambda: vae.encode(small),
+            "reconstruct": lambda: vae.reconstruct(small),
+            "interpolate": lambda: keras_gen.latent.interpolate(vae, small[0], small[1])}[method]
+    with pytest.raises(ValueError, match=r"x must hold images of shape \(8, 8, 1\).*Received: "
+                       r"x.shape=\(\d+, 6, 6, 1\)"):
+        call()
+
+
 class _DictEncoder(helpers.SubclassedEncoder):
     def call(self, x):
         z_mean, z_log_sigma = super().call(x)

@@ -494,12 +494,15 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     def _expected_data_shape(self):
         """Shape ``(None, H, W, C)`` of the training images, or None if unknown.
 
-        The encoding network's input shape where there is one, else the
+        The encoding network's input shape where there is one (for a
+        subclassed encoder, the shape the model was built with), else the
         decoding network's output shape (a GAN's generator).
         """
         encoder = self._protocol("encoding_network")
         if encoder is not None:
-            return known_input_shape(encoder)
+            # an encoder that declares no input shape (a subclass): the images
+            # the model was built on
+            return known_input_shape(encoder) or built_input_shape(self)
         decoder = self._protocol("decoding_network")
         latent_dim = self._protocol("latent_dim")
         if decoder is None or latent_dim is None:
