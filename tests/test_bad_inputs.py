@@ -724,3 +724,22 @@ def test_latent_dim_of_an_unbuilt_subclassed_decoder_says_to_build_on_every_back
     ae.compile(optimizer="adam")
     ae.fit(x, batch_size=16, epochs=1, verbose=0)
     assert ae.latent_dim == 3
+
+
+@pytest.mark.parametrize("value", [-1, 0, 2.5, "8", True])
+def test_a_bad_inference_batch_size_is_named(value, x):
+    # Each trainer failed its own way inside (a negative shape, an unbound
+    # local, a float slice index); 0 was taken silently.
+    vae, gan = make_vae(), make_gan()
+    codes = np.zeros((3, 2), "float32")
+    calls = [lambda: vae.encode(x[:3], batch_size=value),
+             lambda: vae.reconstruct(x[:3], batch_size=value),
+             lambda: vae.sample(3, batch_size=value),
+             lambda: keras_gen.latent.decode(vae, codes, batch_size=value),
+             lambda: gan.sample(3, batch_size=value),
+             lambda: vae.predict(x[:3], batch_size=value, verbose=0),
+             lambda: vae.predict(x[:3], value, verbose=0)]
+    for call in calls:
+        with pytest.raises((TypeError, ValueError), match=re.escape(
+                f"batch_size must be a positive integer or None. Received: batch_size={value!r}")):
+            call()

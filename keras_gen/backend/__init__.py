@@ -488,7 +488,13 @@ def keep_state_on_error(model):
 
 
 def predict(network, x, **kwargs):
-    """``network.predict(x, **kwargs)`` under :func:`keep_state_on_error`."""
+    """``network.predict(x, **kwargs)`` under :func:`keep_state_on_error`; a
+    ``batch_size`` that is not a positive integer (or None) is an error
+    naming it (each trainer failed its own way inside)."""
+    from keras_gen import _checks
+
+    kwargs["batch_size"] = _checks.positive_int("batch_size", kwargs.get("batch_size"),
+                                                allow_none=True)
     with keep_state_on_error(network):
         return network.predict(x, **kwargs)
 

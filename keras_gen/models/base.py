@@ -297,6 +297,11 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         check its labels)."""
 
     def predict(self, x, *args, **kwargs):
+        if args:
+            args = (checks.positive_int("batch_size", args[0], allow_none=True),) + tuple(args[1:])
+        elif "batch_size" in kwargs:
+            kwargs["batch_size"] = checks.positive_int("batch_size", kwargs["batch_size"],
+                                                       allow_none=True)
         self._check_placement("predict")
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().predict(x, *args, **kwargs)
