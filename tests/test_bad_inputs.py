@@ -743,3 +743,18 @@ def test_a_bad_inference_batch_size_is_named(value, x):
         with pytest.raises((TypeError, ValueError), match=re.escape(
                 f"batch_size must be a positive integer or None. Received: batch_size={value!r}")):
             call()
+
+
+def test_predict_checks_what_call_takes(x):
+    # predict ran the networks on anything: NaN images came back as NaN
+    # images, and a GAN given images failed inside its generator.
+    vae, gan = make_vae(), make_gan()
+    with pytest.raises(ValueError, match=r"x must not contain NaN or infinite values. Received: x with 8 NaN"):
+        vae.predict(np.where(np.arange(x[:2].size).reshape(x[:2].shape) % 16 == 0, np.nan, x[:2]),
+                    verbose=0)
+    with pytest.raises(ValueError, match=r"x must be latent codes of shape \(n, 3\).*Received: x.shape=\(4, 4, 4, 1\)"):
+        gan.predict(x[:4, :4, :4], verbose=0)
+    with pytest.raises(ValueError, match=r"x must have rank 4.*Received: x.shape=\(4, 2\)"):
+        vae.predict(np.zeros((4, 2), "float32"), verbose=0)
+    np.testing.assert_allclose(vae.predict(x[:4], verbose=0), vae.reconstruct(x[:4]), atol=1e-6)
+    assert gan.predict(np.zeros((4, 3), "float32"), verbose=0).shape == (4, 4, 4, 1)

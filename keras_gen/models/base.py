@@ -302,6 +302,14 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         elif "batch_size" in kwargs:
             kwargs["batch_size"] = checks.positive_int("batch_size", kwargs["batch_size"],
                                                        allow_none=True)
+        if (isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype"))) \
+                and self._protocol("condition_spec") is None:
+            # an array (not a dataset; a conditional model takes [x, condition]):
+            # what call() takes, checked as encode / reconstruct / decode check it
+            if self._protocol("encoding_network") is not None:
+                image_input(self, x)
+            else:
+                latent_input(self, x, "x")
         self._check_placement("predict")
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().predict(x, *args, **kwargs)
