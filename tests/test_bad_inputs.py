@@ -758,3 +758,16 @@ def test_predict_checks_what_call_takes(x):
         vae.predict(np.zeros((4, 2), "float32"), verbose=0)
     np.testing.assert_allclose(vae.predict(x[:4], verbose=0), vae.reconstruct(x[:4]), atol=1e-6)
     assert gan.predict(np.zeros((4, 3), "float32"), verbose=0).shape == (4, 4, 4, 1)
+
+
+def test_missing_data_is_named():
+    # Keras' trainers failed with "KeyError: 'pop from an empty set'".
+    vae, gan = make_vae(), make_gan()
+    for call in (lambda: vae.fit(None, verbose=0), lambda: vae.fit(verbose=0),
+                 lambda: gan.fit(epochs=1, verbose=0), lambda: vae.evaluate(verbose=0)):
+        with pytest.raises(ValueError, match=r"x is required: images as an array or tensor, .*Received: x=None"):
+            call()
+    with pytest.raises(ValueError, match=r"x is required: images to reconstruct. Received: x=None"):
+        vae.predict()
+    with pytest.raises(ValueError, match=r"x is required: latent codes \(n, latent_dim\). Received: x=None"):
+        gan.predict(None)

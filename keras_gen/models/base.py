@@ -296,7 +296,9 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         """Checks of every batch of a generator (none here; conditional models
         check its labels)."""
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x=None, *args, **kwargs):
+        if x is None:
+            raise ValueError(f"x is required: {self._predict_input_words()}. Received: x=None")
         if args:
             args = (checks.positive_int("batch_size", args[0], allow_none=True),) + tuple(args[1:])
         elif "batch_size" in kwargs:
@@ -317,6 +319,13 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     def _check_for_training(self):
         """Raise if the model's networks cannot train as configured (``fit``
         calls it first; models that can be refused only then override it)."""
+
+    def _predict_input_words(self):
+        if self._protocol("condition_spec") is not None:
+            return "[inputs, condition], as call takes them"
+        if self._protocol("encoding_network") is not None:
+            return "images to reconstruct"
+        return "latent codes (n, latent_dim)"
 
     def _check_placement(self, method):
         """Refuse to run when networks were built outside the model's engine.
@@ -354,6 +363,10 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         list or tuple of arrays is refused (the models have one image
         input).
         """
+        if x is None:
+            raise ValueError(
+                f"{name} is required: images as an array or tensor, a tf.data.Dataset, a "
+                f"keras.utils.PyDataset or a generator of batches. Received: {name}=None")
         if isinstance(x, (list, tuple)):
             raise ValueError(
                 f"{name} must be one array or tensor of images (batch, ...), a "
