@@ -771,3 +771,11 @@ def test_missing_data_is_named():
         vae.predict()
     with pytest.raises(ValueError, match=r"x is required: latent codes \(n, latent_dim\). Received: x=None"):
         gan.predict(None)
+
+
+@pytest.mark.parametrize("dtype", ["<U1", object])
+def test_images_that_are_not_numbers_are_named_without_pixel_advice(dtype):
+    # Text was told "keras-gen does not rescale integer pixels silently".
+    with pytest.raises(TypeError, match=r"x must hold floating-point images in the model's range "
+                       r"\(0.0, 1.0\). Received: x with dtype=(<U1|object), which is not a number type$"):
+        make_vae().fit(np.full((4, 8, 8, 1), "a", dtype=dtype), verbose=0)

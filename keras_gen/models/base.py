@@ -417,7 +417,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
 
     def _check_images_and_target(self, label, batch, target, target_label, names, kind):
         if target is not None and batch_role(batch, target, *names) == LABELS:
-            _check_feedable_labels(target, kind, *names)
+            _check_feedable_labels(target, kind, *names,
+                                   conditional=self._protocol("condition_spec") is not None)
             target = None  # Labels: ignored by the models, not images to check.
         if not self._targets_are_images():
             target = None
@@ -439,6 +440,12 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         """
         if not isinstance(data, np.ndarray):
             return
+        if not (np.issubdtype(data.dtype, np.number) or data.dtype == bool
+                or data.dtype.name == "bfloat16"):
+            raise checks.ArgumentTypeError(
+                f"{name} must hold floating-point images in the model's range "
+                f"{self._data_range()}. Received: {name} with dtype={data.dtype}, which is not "
+                "a number type")
         if not (np.issubdtype(data.dtype, np.floating) or data.dtype.name == "bfloat16"):
             extent = ""
             if data.size and (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
@@ -905,7 +912,7 @@ def batch_role(x, y, y_name="y", x_name="x", where=""):
     return LABELS
 
 
-def _check_feedable_labels(y, kind, y_name, x_name, where=""):
+def _check_feedable_labels(y, kind, y_name, x_name, where="", conditional=False):
     """Refuse text labels that Keras cannot feed to a train step.
 
     Text labels are labels by the batch rule, but Keras' array adapter
@@ -919,12 +926,17 @@ def _check_feedable_labels(y, kind, y_name, x_name, where=""):
         return
     if kind != peek.ARRAY and backend.feeds_text_tensors():
         return
+    if conditional:
+        advice = ("Encode them as integer class ids in [0, num_classes) or as attribute "
+                  "vectors of numbers")
+    else:
+        advice = ("keras-gen's unconditional models ignore labels anyway: drop them (fit on "
+                  f"{x_name} alone, or ds.map(lambda x, y: x)), or encode them as integer "
+                  "class ids")
     raise ValueError(
         f"{y_name} holds text labels, which Keras cannot feed to fit/evaluate "
         f"{'as a NumPy array' if kind == peek.ARRAY else 'on the ' + backend.backend_name() + ' backend'}. "
-        "keras-gen's unconditional models ignore labels anyway: drop them (fit on "
-        f"{x_name} alone, or ds.map(lambda x, y: x)), or encode them as integer class "
-        f"ids. Received: {y_name} of dtype {_dtype_name(text[0])} and shape "
+        f"{advice}. Received: {y_name} of dtype {_dtype_name(text[0])} and shape "
         f"{_shape(text[0])}{_in(where)}"
     )
 

@@ -178,7 +178,7 @@ class ConditionalModel:
         cls = type(self).__name__
         if labels is None:
             raise ValueError(
-                f"{name} is required: a {cls} generates for given labels, "
+                f"{name} is required: a {cls} works on given labels, "
                 f"{self._what()}. Received: {name}=None"
             )
         if self.num_classes is not None:

@@ -444,3 +444,16 @@ def test_subclassed_two_input_networks_build_from_the_data(how):
     losses = model.fit(x, y, batch_size=5, epochs=4, verbose=0, shuffle=False).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
     assert tuple(model.get_build_config()["input_shape"][0])[1:] == (8, 8, 1)
+
+
+def test_text_labels_to_a_conditional_model_get_advice_for_it(images):
+    # The message told a conditional model's user that labels are ignored
+    # ("drop them").
+    gan = tiny_cgan()
+    gan.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    x = images[:8] * 2.0 - 1.0
+    with pytest.raises(ValueError, match=r"y holds text labels.*Encode them as integer class ids "
+                       r"in \[0, num_classes\) or as attribute vectors of numbers. Received: y of dtype string"):
+        gan.fit(x, np.array(["a", "b"] * 4), batch_size=4, verbose=0)
+    with pytest.raises(ValueError, match=r"labels is required: a ConditionalGAN works on given labels"):
+        gan.sample(2)
