@@ -205,7 +205,8 @@ def vae_vs_keras_io(x_train, x_test, latents=VAE_LATENTS, seeds=VAE_SEEDS, steps
 # weight, 0 for none), standing (score the EMA generator with its
 # BatchNormalization statistics re-estimated for the averaged weights,
 # keras_gen.GAN.standing_statistics, as recipes/dcgan_celeba.py saves it),
-# g_network (None for dcgan_generator, "tutorial" for tutorial_generator).
+# g_network (None for dcgan_generator, "tutorial" for tutorial_generator),
+# latent_dim (None for GAN_LATENT_DIM).
 # "paper" is the DCGAN paper's settings with the paper's networks;
 # DEFAULT_GAN_OPTIONS names the one the comparison reports as keras-gen's
 # default: recipes/dcgan_celeba.py's defaults for grey images (its latent
@@ -215,7 +216,8 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "objective": None, "r1_gamma": None, "g_filters": None, "d_filters": None,
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
-         "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False, "g_network": None}
+         "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False, "g_network": None,
+         "latent_dim": None}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -293,6 +295,11 @@ GAN_OPTIONS = {
     "g_k5": dict(PAPER, g_upsampling=("transpose", 5)),
     "b2_99": dict(PAPER, beta_2=0.99),
     "g_tut": dict(PAPER, g_network="tutorial"),
+    "z16": dict(PAPER, latent_dim=16),
+    "z32": dict(PAPER, latent_dim=32),
+    "z40": dict(PAPER, latent_dim=40),
+    "z48": dict(PAPER, latent_dim=48),
+    "z100": dict(PAPER, latent_dim=100),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing"
 
@@ -483,11 +490,12 @@ def train_options(x, options, seed, steps, extractors, f_tests, at=None, chunk=1
     """
     at = sorted(set(at or ()) | {steps})
     chunk = int(np.gcd.reduce([chunk] + list(at)))
-    gan = keras_gen_dcgan(options, seed, total_steps=steps)
+    latent_dim = options.get("latent_dim") or GAN_LATENT_DIM
+    gan = keras_gen_dcgan(options, seed, latent_dim=latent_dim, total_steps=steps)
     last = {}
 
     def score(generator, step):
-        samples = sample_digits(generator, seed, GAN_LATENT_DIM)
+        samples = sample_digits(generator, seed, latent_dim)
         last.setdefault("samples", samples)  # the first checkpoint's
         return digit_scores(samples, extractors, f_tests, seed)
 
@@ -499,7 +507,7 @@ def train_options(x, options, seed, steps, extractors, f_tests, at=None, chunk=1
     raw = None
     if options["ema"] is not None:
         gan.generator.set_weights(keep.raw_weights)
-        raw = digit_scores(sample_digits(gan.generator, seed, GAN_LATENT_DIM), extractors,
+        raw = digit_scores(sample_digits(gan.generator, seed, latent_dim), extractors,
                            f_tests, seed)
     return keep.results, seconds, last["samples"], raw
 

@@ -224,7 +224,8 @@ def fid(real, fake, extractor=None, batch_size=256):
         extractor: None (digits extractor for 1-channel images,
             Inception-v3 for RGB), ``"digits"``, ``"shapes"``,
             ``"inception_v3"``, or a ``keras.Model`` mapping images to
-            feature vectors ``(batch, d)``; see
+            feature vectors ``(batch, d)`` (an output of another rank, such
+            as feature maps, is flattened to ``(batch, d)``); see
             :func:`keras_gen.metrics.select_extractor`.
         batch_size: ``predict`` batch size.
 
