@@ -317,3 +317,17 @@ def test_export_for_mobile_lists_are_named_when_empty_or_repeated(tmp_path, kwar
     with pytest.raises(ValueError, match=match):
         ex.export_for_mobile(_small_gan(), tmp_path / "out", "g", **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_suffix_that_names_no_format_warns_and_writes_tflite(tmp_path):
+    # "g.pt" or a bare name silently became a TFLite file.
+    with pytest.warns(UserWarning, match=r"The path's suffix '.pt' names no export format .*"
+                      r"writing a TFLite model there.*Received: path='.*g.pt'"):
+        ex.export(_small_gan(), str(tmp_path / "g.pt"))
+    with open(tmp_path / "g.pt", "rb") as f:
+        assert f.read(8)[4:8] == b"TFL3"  # the FlatBuffer identifier of a TFLite model
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        ex.export(_small_gan(), str(tmp_path / "g.tflite"))

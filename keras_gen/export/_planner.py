@@ -8,6 +8,7 @@ publishes the set.
 
 import os
 import shutil
+import warnings
 
 import keras
 
@@ -58,6 +59,12 @@ def infer_format(format, path):
         suffix = os.path.splitext(os.fspath(path).rstrip("/\\"))[1].lower()
     implied = SUFFIXES.get(suffix)
     if format is None:
+        if implied is None:
+            warnings.warn(
+                f"The path's suffix {suffix!r} names no export format ('.tflite' or '.onnx'): "
+                "writing a TFLite model there. Pass format= ('tflite', 'onnx' or "
+                f"'saved_model') to choose. Received: path={os.fspath(path)!r}",
+                UserWarning, stacklevel=4)
         return implied or "tflite"
     format = checks.choice("format", format, FORMATS)
     if implied is not None and implied != format and "onnx" in (implied, format):
