@@ -43,6 +43,18 @@ class SubclassedEncoder(keras.Model):
         return [self.mean(h), self.log_sigma(h)]
 
 
+class SubclassedDecoder(keras.Model):
+    """A decoder written as a subclass: codes to 8x8x1 images in [0, 1]."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(64, activation="sigmoid")
+        self.reshape = keras.layers.Reshape((8, 8, 1))
+
+    def call(self, z):
+        return self.reshape(self.dense(z))
+
+
 def tiny_decoder(latent_dim=2, output_shape=(8, 8, 1)):
     inputs = keras.Input((latent_dim,))
     h = keras.layers.Dense(32, activation="relu")(inputs)

@@ -380,15 +380,6 @@ def test_a_model_of_subclassed_networks_backs_up_and_resumes(tmp_path, kind, ima
     # On TensorFlow the model was still unbuilt when BackupAndRestore read its
     # weights (Keras builds it when the first step is traced): the first run
     # failed with a BackupMismatchError about a backup that did not exist.
-    class Decoder(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(64, activation="sigmoid")
-            self.reshape = keras.layers.Reshape((8, 8, 1))
-
-        def call(self, z):
-            return self.reshape(self.dense(z))
-
     class Encoder(keras.Model):
         def __init__(self):
             super().__init__()
@@ -400,9 +391,9 @@ def test_a_model_of_subclassed_networks_backs_up_and_resumes(tmp_path, kind, ima
     def build():
         keras.utils.set_random_seed(0)
         if kind == "ae":
-            model = keras_gen.AutoEncoder(Encoder(), Decoder())
+            model = keras_gen.AutoEncoder(Encoder(), helpers.SubclassedDecoder())
         else:
-            model = keras_gen.VAE(helpers.SubclassedEncoder(), Decoder(), seed=0)
+            model = keras_gen.VAE(helpers.SubclassedEncoder(), helpers.SubclassedDecoder(), seed=0)
         model.compile(optimizer=keras.optimizers.Adam(1e-2))
         assert not model.built
         return model

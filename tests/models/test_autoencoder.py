@@ -69,16 +69,7 @@ def test_subclassed_encoder_decoder(images):
         def call(self, x):
             return self.dense(self.flat(x))
 
-    class Dec(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.dense = keras.layers.Dense(64, activation="sigmoid")
-            self.reshape = keras.layers.Reshape((8, 8, 1))
-
-        def call(self, z):
-            return self.reshape(self.dense(z))
-
-    ae = keras_gen.AutoEncoder(Enc(), Dec())
+    ae = keras_gen.AutoEncoder(Enc(), helpers.SubclassedDecoder())
     ae.compile(optimizer=keras.optimizers.Adam(1e-2))
     helpers.assert_loss_falls(helpers.fit_losses(ae, images, epochs=10))
     assert ae.latent_dim == 3
