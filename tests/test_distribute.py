@@ -9,6 +9,7 @@ the same initial weights and seeds, on the same global batches.
 """
 
 import doctest
+import math
 
 import keras
 import pytest
@@ -99,6 +100,18 @@ def uneven(m, x):
         out["evaluate"] = str(error)
     return out
 
+def subclassed_vae():
+    # Networks that declare no input shape: fit builds the model from the
+    # first batch, after the `with` block; its variables must still be the
+    # distribution's (they were one device's / not mirrored).
+    from tests.helpers import SubclassedDecoder, SubclassedEncoder
+
+    with keras_gen.distribute.data_parallel():
+        m = keras_gen.VAE(SubclassedEncoder(), SubclassedDecoder(), seed=3)
+        m.compile(optimizer=keras.optimizers.SGD(0.1))
+    assert not m.built
+    return m
+
 def built_outside():
     # The networks before the `with` block, the GAN inside it; or the whole
     # GAN before it and fit inside it: refused with the networks' names, not
@@ -188,6 +201,10 @@ for kind, base in (("vae", keras_gen.VAE), ("gan", keras_gen.GAN)):
     }
 out["outside"] = built_outside()
 out["uneven"] = uneven(m, x)
+sub = subclassed_vae()
+out["subclassed"] = {
+    "loss": fit(sub, X_AE)["loss"],
+    "bad_layouts": [v.path for v in sub.variables if len(v.value.sharding.device_set) != 2]}
 print(json.dumps(out))
 """
 )
@@ -255,6 +272,9 @@ out["vae"] = {"loss": h["loss"], "unsynced": unsynced, "mirrored": mirrored,
               "sample": list(m.sample(4).shape)}
 out["outside"] = built_outside()
 out["uneven"] = uneven(m, x)
+sub = subclassed_vae()
+out["subclassed"] = {"loss": fit(sub, X_AE)["loss"],
+                     "kinds": sorted({type(v.value).__name__ for v in sub.trainable_variables})}
 print(json.dumps(out))
 """
 )
@@ -289,6 +309,7 @@ def test_jax_data_parallel_matches_one_device():
         assert r["infer"][0] == 4
     assert_refused_outside(out["outside"])
     assert_uneven_refused(out["uneven"])
+    assert out["subclassed"]["bad_layouts"] == [] and all(map(math.isfinite, out["subclassed"]["loss"]))
 
 
 @only("tensorflow")
@@ -311,6 +332,8 @@ def test_tensorflow_mirrored_matches_one_device():
     assert vae["sample"][0] == 4
     assert_refused_outside(out["outside"])
     assert_uneven_refused(out["uneven"])
+    assert out["subclassed"]["kinds"] == ["MirroredVariable"]
+    assert all(map(math.isfinite, out["subclassed"]["loss"]))
 
 
 def assert_uneven_refused(out):

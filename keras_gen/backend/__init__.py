@@ -509,6 +509,15 @@ def distribution_scope(model):
     return _impl.distribution_scope(model)
 
 
+def build_scope(model):
+    """A context manager under which variables ``model`` creates outside
+    ``fit`` (building from the first batch) get the layout of the distribution
+    it was made under: TensorFlow's ``model.distribute_strategy.scope()``
+    (which ``fit`` enters only around its own steps), elsewhere
+    :func:`distribution_scope`."""
+    return _impl.build_scope(model)
+
+
 def shuffle_rng_state():
     """The state of the generators that ``fit(x, shuffle=True)`` draws orders from, or None.
 

@@ -510,6 +510,9 @@ def distribution_scope(model):
     return distribution.scope()
 
 
+build_scope = distribution_scope
+
+
 # ------------------------------------------------------------ processes
 # The launch this process joined, once initialize_processes succeeded.
 _LAUNCH = None

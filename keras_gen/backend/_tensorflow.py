@@ -210,6 +210,11 @@ def distribution_scope(model):
     return contextlib.nullcontext()
 
 
+def build_scope(model):
+    strategy = getattr(model, "_distribute_strategy", None)
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
 # ------------------------------------------------------------ processes
 # The multi-worker strategy of this process: one per process, created by
 # initialize_processes (or by the first data_parallel() under a TF_CONFIG

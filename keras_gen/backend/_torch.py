@@ -546,6 +546,9 @@ def distribution_scope(model):
     return engine.scope()
 
 
+build_scope = distribution_scope
+
+
 # Per-example noise drawn for the global batch: while a data-parallel train
 # step runs, a keras.random normal / uniform / randint draw whose leading
 # dimension is this process's number of examples is drawn for the whole

@@ -274,7 +274,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             batch = keras.utils.unpack_x_y_sample_weight(
                 tuple(batch) if isinstance(batch, list) else batch)[0]
         if getattr(batch, "ndim", 0) >= 2:
-            self.build(self._build_shape((None,) + tuple(batch.shape[1:])))
+            with backend.build_scope(self):  # a distributed model's variables
+                self.build(self._build_shape((None,) + tuple(batch.shape[1:])))
 
     def _checked_stream(self, name, data):
         """``data``, or for a Python generator or iterator of batches (which
