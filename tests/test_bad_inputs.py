@@ -152,9 +152,13 @@ def test_images_in_0_1_for_a_tanh_generator_warn_and_train(kind):
     real = np.random.default_rng(0).uniform(size=(32, 4, 4, 1)).astype("float32")
     gan = make_gan()
     with pytest.warns(UserWarning, match=label(kind) + r" lies in \[0, .*\] while the model's "
-                      r"\(-1.0, 1.0\) outputs.*value_range=\(-1.0, 1.0\)\)\. Received: .*min=0"):
+                      r"outputs .* span \(-1.0, 1.0\).*from_numpy\(x, input_range=\(0, 1\), "
+                      r"value_range=\(-1.0, 1.0\)\)\. Received: .*min=0"):
         fit(gan, kind, real)
     assert iterations(gan.g_optimizer) > 0
+    # the advice works: rescaled as it says, the images are in the generator's range
+    rescaled = keras_gen.data.from_numpy(real, input_range=(0, 1), value_range=(-1.0, 1.0))
+    assert rescaled.min() < -0.9 and rescaled.max() > 0.9
     import warnings
 
     with warnings.catch_warnings():
@@ -756,7 +760,8 @@ def test_predict_checks_what_call_takes(x):
         gan.predict(x[:4, :4, :4], verbose=0)
     with pytest.raises(ValueError, match=r"x must have rank 4.*Received: x.shape=\(4, 2\)"):
         vae.predict(np.zeros((4, 2), "float32"), verbose=0)
-    np.testing.assert_allclose(vae.predict(x[:4], verbose=0), vae.reconstruct(x[:4]), atol=1e-6)
+    # the networks' own predict, not the model's
+    np.testing.assert_allclose(vae.predict(x[:4], verbose=0), vae.decode(vae.latent_codes(x[:4])), atol=1e-6)
     assert gan.predict(np.zeros((4, 3), "float32"), verbose=0).shape == (4, 4, 4, 1)
 
 
@@ -779,3 +784,43 @@ def test_images_that_are_not_numbers_are_named_without_pixel_advice(dtype):
     with pytest.raises(TypeError, match=r"x must hold floating-point images in the model's range "
                        r"\(0.0, 1.0\). Received: x with dtype=(<U1|object), which is not a number type$"):
         make_vae().fit(np.full((4, 8, 8, 1), "a", dtype=dtype), verbose=0)
+
+
+class PoolingEncoder(keras.Model):
+    """A convolutional subclassed encoder with global pooling: codes of any image size."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv = keras.layers.Conv2D(4, 3, padding="same")
+        self.pool, self.dense = keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(self.pool(self.conv(x)))
+
+
+def test_a_subclassed_encoder_that_runs_on_other_sizes_is_not_refused_them(x):
+    # The built shape is what the checks expect of a subclassed encoder, but
+    # one that runs on other sizes encodes them.
+    ae = keras_gen.AutoEncoder(PoolingEncoder(), helpers.SubclassedDecoder())
+    ae.compile(optimizer="adam")
+    ae.fit(x, batch_size=8, epochs=1, verbose=0)
+    big = np.tile(x[:2], (1, 2, 2, 1))
+    assert ae.encode(big).shape == (2, 2)
+    with pytest.raises(ValueError, match=r"x must hold images of shape \(8, 8, 1\)"):
+        ae.encode(np.repeat(x[:2], 3, axis=-1))  # 3 channels: the convolution's error, named
+
+
+def test_predict_takes_bfloat16_codes_and_a_subclass_without_latent_dim():
+    gan = make_gan()
+    z = keras.ops.convert_to_numpy(keras.ops.zeros((2, 3), dtype="bfloat16"))
+    assert gan.predict(z, verbose=0).shape == (2, 4, 4, 1)
+
+    class Mine(keras_gen.GenerativeModel):  # a user's model: no encoder, no latent_dim
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    assert Mine().predict(np.zeros((4, 5), "float32"), verbose=0).shape == (4, 2)

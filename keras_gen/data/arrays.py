@@ -28,9 +28,10 @@ def from_numpy(
 ):
     """Check and convert a user array of images to float32 NHWC.
 
-    A rank-3 array `(N, H, W)` gets a channel axis (unless it looks like one
-    colour image `(H, W, 3 or 4)` without its batch axis: `W` 3 or 4 with
-    `H >= 8` is a ValueError); a rank-4 array must have 1 to 4 channels. With `input_range`, values are first mapped linearly
+    A rank-3 array `(N, H, W)` gets a channel axis, unless it looks like one
+    colour image `(H, W, 3 or 4)` without its batch axis (`W` 3 or 4 with
+    `H >= 8`: a ValueError; pass `x[..., None]` for grey images that narrow).
+    A rank-4 array must have 1 to 4 channels. With `input_range`, values are first mapped linearly
     from `input_range` to `value_range`. The values must then lie within
     `value_range` (up to a round-off tolerance of 1e-4 of its width; such
     tiny excursions are clipped away).
@@ -99,7 +100,8 @@ def from_numpy(
         raise ValueError(
             "x of rank 3 is read as (N, H, W) grey images, and these would be "
             f"{array.shape[-1]} pixels wide: for one colour image of shape (H, W, C) add the "
-            f"batch axis (x[None]). Received: x with shape={np.shape(x)}"
+            "batch axis (x[None]); for grey images that narrow, add the channel axis "
+            f"(x[..., None]). Received: x with shape={np.shape(x)}"
         )
     if array.ndim == 3:
         array = array[..., None]

@@ -64,7 +64,7 @@ def infer_format(format, path):
                 f"The path's suffix {suffix!r} names no export format ('.tflite' or '.onnx'): "
                 "writing a TFLite model there. Pass format= ('tflite', 'onnx' or "
                 f"'saved_model') to choose. Received: path={os.fspath(path)!r}",
-                UserWarning, stacklevel=4)
+                UserWarning, stacklevel=3)
         return implied or "tflite"
     format = checks.choice("format", format, FORMATS)
     if implied is not None and implied != format and "onnx" in (implied, format):

@@ -311,7 +311,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             # what call() takes, checked as encode / reconstruct / decode check it
             if self._protocol("encoding_network") is not None:
                 image_input(self, x)
-            else:
+            elif self._protocol("latent_dim") is not None:
                 latent_input(self, x, "x")
         self._check_placement("predict")
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
@@ -436,8 +436,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         images the model must reproduce (``is_target``), the value range:
         ``[0, 1]`` for a BCE reconstruction, and the range of the decoding
         network's final activation when it is bounded (sigmoid, tanh). Images
-        in ``[0, 1]`` for a ``tanh`` output train, with a ``UserWarning``:
-        keras-gen's tools read such a model's outputs as ``(-1, 1)``.
+        in ``[0, 1]`` for a ``tanh`` output train, with a ``UserWarning`` (once
+        per model): keras-gen's tools read such a model's outputs as ``(-1, 1)``.
         """
         if not isinstance(data, np.ndarray):
             return
@@ -466,7 +466,8 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     f"{', '.join(['...'] * (len(expected) - 1))}) to match the "
                     f"model's input shape {expected}. Received: {name}.shape={data.shape}"
                 )
-            if any(e is not None and e != r for e, r in zip(expected[1:], data.shape[1:])):
+            if any(e is not None and e != r for e, r in zip(expected[1:], data.shape[1:])) \
+                    and not self._encoder_runs_on(data.shape):
                 raise ValueError(
                     f"{name} must hold images of shape {tuple(expected[1:])} (the "
                     f"model's expected input shape is {expected}). Received: "
@@ -508,14 +509,16 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     "Rescale it, e.g. with keras_gen.data.from_numpy(x, "
                     f"input_range=(0, 255), value_range={bounded})."
                 )
-            if bounded[0] < 0 and lo >= 0 and hi > 0.5 * bounded[1]:
+            if bounded[0] < 0 and lo >= 0 and hi > 0.5 * bounded[1] \
+                    and not getattr(self, "_warned_half_range", False):
+                self._warned_half_range = True  # once per model
                 warnings.warn(
-                    f"{name} lies in [0, {hi:g}] while the model's {bounded} outputs (its "
-                    "final activation) and keras-gen's tools that show or score them "
-                    f"read {bounded} as the image range: samples of a model trained on it "
-                    "come out pale. If that is not what you mean, rescale it, e.g. "
-                    f"keras_gen.data.from_numpy(x, value_range={bounded}). Received: "
-                    f"{name} with min={lo:g}, max={hi:g}",
+                    f"{name} lies in [0, {hi:g}] while the model's outputs (its final "
+                    f"activation) span {bounded}, which keras-gen's tools that show or score "
+                    "them read as the image range: a model trained on such images draws them "
+                    "pale there. If that is not what you mean, rescale them, e.g. "
+                    f"keras_gen.data.from_numpy(x, input_range=(0, 1), value_range={bounded}). "
+                    f"Received: {name} with min={lo:g}, max={hi:g}",
                     UserWarning, stacklevel=2)
 
     def _protocol(self, name):
@@ -548,6 +551,19 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
         if not isinstance(shape, tuple) or not all(d is None or isinstance(d, int) for d in shape):
             return None
         return (None,) + tuple(shape[1:])
+
+    def _encoder_runs_on(self, shape):
+        """Whether an encoder that declares no input shape (whose expected
+        shape is the one the model was built with) runs on images of
+        ``shape`` too, as a fully convolutional one does."""
+        encoder = self._protocol("encoding_network")
+        if encoder is None or known_input_shape(encoder) is not None:
+            return False
+        try:
+            encoder.compute_output_spec(keras.KerasTensor((None,) + tuple(shape[1:])))
+        except Exception:  # the encoder's own shape error: named by the caller
+            return False
+        return True
 
     def _targets_are_images(self):
         """Whether ``y`` holds images to reproduce (models with an encoder)."""
@@ -660,7 +676,7 @@ def latent_input(model, z, name="z"):
     """``z`` as float32 NumPy codes ``(n, latent_dim)`` of ``model``, n >= 1 and
     finite; else an error naming ``name`` (before any network runs)."""
     z = _as_numpy(name, z)
-    if z.dtype.kind not in "iuf":
+    if z.dtype.kind not in "iuf" and z.dtype.name != "bfloat16":
         raise checks.ArgumentTypeError(
             f"{name} must be an array of latent codes (numbers). Received: {name} of dtype {z.dtype}")
     z = z.astype("float32", copy=False)

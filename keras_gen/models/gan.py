@@ -417,11 +417,13 @@ class GAN(base.GenerativeModel):
 
     def _symbolic_build(self, iterator=None, data_batch=None):
         # The GAN was built from latent vectors in __init__, so a layer still
-        # unbuilt here is one that no forward pass of the networks uses (it
-        # has no weights to create). The JAX and PyTorch trainers (and
-        # TensorFlow's under a distribution strategy) would build it by
-        # calling the GAN on a batch of images, which call() does not take:
-        # they see it as built while they build the optimizers.
+        # unbuilt here is one that the networks' inference-mode forward pass
+        # does not use. The JAX and PyTorch trainers (and TensorFlow's under
+        # a distribution strategy) would build it by calling the GAN on a
+        # batch of images, which call() does not take: they see it as built
+        # while they build the optimizers. (A layer used in training steps
+        # only must be built by its network's build(): JAX cannot create
+        # weights inside a step.)
         unused = [layer for layer in self._flatten_layers() if not layer.built]
         for layer in unused:
             layer.built = True

@@ -27,10 +27,11 @@ def test_rejects_bad_shapes(shape):
 @pytest.mark.parametrize("channels", [3, 4])
 def test_one_colour_image_without_its_batch_axis_is_named(channels):
     # (64, 64, 3) was read as 64 grey images 64x3 pixels.
-    with pytest.raises(ValueError, match=r"add the batch axis \(x\[None\]\)\. Received: x with "
+    with pytest.raises(ValueError, match=r"add the batch axis \(x\[None\]\).*\(x\[\.\.\., None\]\)\. Received: x with "
                        rf"shape=\(64, 48, {channels}\)"):
         from_numpy(np.zeros((64, 48, channels)))
     assert from_numpy(np.zeros((64, 48, channels))[None]).shape == (1, 64, 48, channels)
+    assert from_numpy(np.zeros((64, 48, channels))[..., None]).shape == (64, 48, channels, 1)
     assert from_numpy(np.zeros((64, 4, 4))).shape == (64, 4, 4, 1)  # 4x4 grey images
 
 
