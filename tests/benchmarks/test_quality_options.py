@@ -198,10 +198,11 @@ def test_default_options_are_the_recipes_grey_defaults(quality):
     assert (args.augment, args.augment_policy) == ("ada", "translation,cutout")
     assert options["lecam"] == pytest.approx(args.lecam) == pytest.approx(0.1)
     assert (args.objective, args.r1_gamma, args.spectral_norm) == ("standard", 0.0, False)
+    assert options["latent_dim"] == args.latent_dim == 40
     assert options["standing"] is True  # the recipe saves the average with standing statistics
     changed = {k for k in options if options[k] != quality.PAPER[k]}
     assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment",
-                       "lecam", "standing"}
+                       "lecam", "standing", "latent_dim"}
 
 
 @tensorflow_only

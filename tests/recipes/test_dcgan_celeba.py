@@ -125,6 +125,16 @@ def test_colour_and_grey_defaults(argv, expected):
     assert got[2:4] == pytest.approx(expected[2:4])
 
 
+@pytest.mark.parametrize("argv, latent_dim", [
+    (["--dataset", "digits"], 40), (["--dataset", "mnist"], 40),
+    (["--data-dir", "scans", "--channels", "1"], 40),
+    (["--dataset", "shapes"], 100), ([], 100),  # colour
+    (["--dataset", "digits", "--latent-dim", "100"], 100), (["--dataset", "shapes", "--latent-dim", "8"], 8),
+])
+def test_latent_size_defaults_to_40_on_grey_images_and_100_on_colour(argv, latent_dim):
+    assert load_recipe("dcgan_celeba").parse_args(argv).latent_dim == latent_dim
+
+
 def test_wgan_gp_leaves_out_the_grey_defaults_adaptive_augmentation(capsys):
     recipe = load_recipe("dcgan_celeba")
     assert recipe.parse_args(["--dataset", "digits", "--objective", "wgan-gp"]).augment == "none"
@@ -142,27 +152,27 @@ def test_settings_line_says_which_settings_are_defaults():
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
-        "--lecam 0.1 (--augment, --d-normalization, --d-width, --ema, --g-learning-rate, --lecam, "
-        "--minibatch-std: the defaults for colour images)")
+        "--lecam 0.1 --latent-dim 100 (--augment, --d-normalization, --d-width, --ema, "
+        "--g-learning-rate, --latent-dim, --lecam, --minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0008 --ema 0.9 --d-width 2 --upsampling transpose --augment ada "
-        "--augment-policy translation,cutout --lecam 0.1 (--augment, --augment-policy, "
-        "--d-normalization, --d-width, --g-learning-rate, --lecam, --minibatch-std: the defaults "
-        "for grey images)")
+        "--augment-policy translation,cutout --lecam 0.1 --latent-dim 40 (--augment, "
+        "--augment-policy, --d-normalization, --d-width, --g-learning-rate, --latent-dim, --lecam, "
+        "--minibatch-std: the defaults for grey images)")
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "shapes", "--d-normalization", "layer", "--no-minibatch-std",
          "--g-learning-rate", "1e-4", "--ema", "0", "--d-width", "1", "--upsampling", "resize",
-         "--augment", "none", "--lecam", "0.5"])) == (
+         "--augment", "none", "--lecam", "0.5", "--latent-dim", "64"])) == (
         "Settings: --d-normalization layer --no-minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0001 --ema 0 --d-width 1 --upsampling resize --augment none "
-        "--lecam 0.5")
+        "--lecam 0.5 --latent-dim 64")
     # the policy given, the kind left to the default
     assert recipe.settings_line(recipe.parse_args(
         ["--dataset", "digits", "--augment-policy", "cutout"])).endswith(
-        "--augment ada --augment-policy cutout --lecam 0.1 (--augment, --d-normalization, "
-        "--d-width, --ema, --g-learning-rate, --lecam, --minibatch-std: the defaults for grey "
-        "images)")
+        "--augment ada --augment-policy cutout --lecam 0.1 --latent-dim 40 (--augment, "
+        "--d-normalization, --d-width, --ema, --g-learning-rate, --latent-dim, --lecam, "
+        "--minibatch-std: the defaults for grey images)")
 
 
 @pytest.mark.parametrize("argv, augment, policy", [
