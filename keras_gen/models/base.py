@@ -300,11 +300,6 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     def predict(self, x=None, *args, **kwargs):
         if x is None:
             raise ValueError(f"x is required: {self._predict_input_words()}. Received: x=None")
-        if args:
-            args = (checks.positive_int("batch_size", args[0], allow_none=True),) + tuple(args[1:])
-        elif "batch_size" in kwargs:
-            kwargs["batch_size"] = checks.positive_int("batch_size", kwargs["batch_size"],
-                                                       allow_none=True)
         if (isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype"))) \
                 and self._protocol("condition_spec") is None:
             # an array (not a dataset; a conditional model takes [x, condition]):
@@ -313,6 +308,16 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                 image_input(self, x)
             elif self._protocol("latent_dim") is not None:
                 latent_input(self, x, "x")
+        return self._predict_checked(x, *args, **kwargs)
+
+    def _predict_checked(self, x, *args, **kwargs):
+        """``keras.Model.predict`` of inputs already checked (``batch_size``
+        is checked here), in the model's engine."""
+        if args:
+            args = (checks.positive_int("batch_size", args[0], allow_none=True),) + tuple(args[1:])
+        elif "batch_size" in kwargs:
+            kwargs["batch_size"] = checks.positive_int("batch_size", kwargs["batch_size"],
+                                                       allow_none=True)
         self._check_placement("predict")
         with backend.distribution_scope(self), backend.keep_state_on_error(self):
             return super().predict(x, *args, **kwargs)

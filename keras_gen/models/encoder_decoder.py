@@ -65,8 +65,8 @@ class EncoderDecoderModel(base.GenerativeModel):
 
     def reconstruct(self, x, batch_size=None):
         """Reconstructions of ``x`` (``predict``) as a NumPy array."""
-        x = base.image_input(self, x)
-        return base.as_float32(self.predict(x, batch_size=batch_size, verbose=0))
+        x = base.image_input(self, x)  # checked once: not again by predict
+        return base.as_float32(self._predict_checked(x, batch_size=batch_size, verbose=0))
 
     # ------------------------------------------------ the model protocol
     @property
