@@ -300,6 +300,10 @@ GAN_OPTIONS = {
     "z40": dict(PAPER, latent_dim=40),
     "z48": dict(PAPER, latent_dim=48),
     "z100": dict(PAPER, latent_dim=100),
+    # session 27 (64x64 RGB, benchmarks/rgb_quality.py): z of 64; G twice the
+    # default widths at 64 px ((256, 128, 64, 32) -> (512, 256, 128, 64)).
+    "z64": dict(PAPER, latent_dim=64),
+    "g_wide64": dict(PAPER, g_filters=(512, 256, 128, 64)),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing+z40"
 

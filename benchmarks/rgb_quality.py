@@ -125,8 +125,11 @@ def training_images(num_examples=TRAIN_EXAMPLES, image_size=IMAGE_SHAPE[:2]):
 
 
 # ----------------------------------------------------------------- models
-def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, options=RECIPE_OPTIONS):
+def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=None, seed=0, options=RECIPE_OPTIONS):
     """keras-gen's DCGAN with the training options `options`, compiled.
+
+    `latent_dim=None` takes the options' z size (`z32`, ...) or else
+    `LATENT_DIM` (the recipe's colour default).
 
     `options` names an entry of `quality.GAN_OPTIONS` (`a+b` combines);
     the default is the recipe's colour defaults (`RECIPE_OPTIONS`);
@@ -137,7 +140,10 @@ def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=LATENT_DIM, seed=0, opti
     """
     import quality
 
-    return quality.keras_gen_dcgan(quality.gan_options(options), seed, image_shape, latent_dim)
+    opts = quality.gan_options(options)
+    if latent_dim is None:
+        latent_dim = opts.get("latent_dim") or LATENT_DIM
+    return quality.keras_gen_dcgan(opts, seed, image_shape, latent_dim)
 
 
 def train_keras_gen(x, steps=STEPS, chunk=CHUNK, seed=0, options=RECIPE_OPTIONS,
@@ -186,8 +192,13 @@ def standing_statistics(gan, options):
         gan.standing_statistics()
 
 
-def sample(generator, num=NUM_SAMPLES, latent_dim=LATENT_DIM, seed=0):
-    """`num` images in [0, 1] from `generator` (inference mode) for fixed z."""
+def sample(generator, num=NUM_SAMPLES, latent_dim=None, seed=0):
+    """`num` images in [0, 1] from `generator` (inference mode) for fixed z.
+
+    `latent_dim=None` reads the z size from the generator's input.
+    """
+    if latent_dim is None:
+        latent_dim = int(generator.input_shape[-1])
     z = np.random.default_rng([seed, 7]).standard_normal((num, latent_dim)).astype("float32")
     x = generator.predict(z, batch_size=250, verbose=0)
     return np.clip((np.asarray(x, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)

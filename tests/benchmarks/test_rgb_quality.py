@@ -177,6 +177,20 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
     assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "lecam", "standing"}
 
 
+def test_latent_size_follows_the_options(rgb):
+    # z64 / z40 set keras-gen's z; without one the colour default LATENT_DIM.
+    small = rgb.keras_gen_dcgan((16, 16, 3), seed=0, options="nonorm_mbstd+z40")
+    assert small.latent_dim == 40 and small.generator.input_shape == (None, 40)
+    default = rgb.keras_gen_dcgan((16, 16, 3), seed=0, options="nonorm_mbstd")
+    assert default.latent_dim == rgb.LATENT_DIM == 100
+    assert rgb.keras_gen_dcgan((16, 16, 3), 24, options="z40").latent_dim == 24  # explicit wins
+    # sample reads the z size from the generator: 5 images in [0, 1], fixed by the seed
+    images = rgb.sample(small.generator, num=5, seed=3)
+    assert images.shape == (5, 16, 16, 3) and images.min() >= 0.0 and images.max() <= 1.0
+    np.testing.assert_array_equal(images, rgb.sample(small.generator, num=5, seed=3))
+    assert not np.array_equal(images, rgb.sample(small.generator, num=5, seed=4))
+
+
 @tensorflow_only
 def test_train_pair_tiny(rgb):
     import tensorflow as tf
