@@ -11,7 +11,7 @@ dataset (keras_gen.data.shapes):
   Adam(2e-4, beta_1=0.5) for D, the LeCam regularizer at 0.1, an EMA
   (0.99) of G's weights for the samples, with G's BatchNorm statistics
   re-estimated for it (`GAN.standing_statistics`); non-saturating generator
-  loss, latent_dim 100), batch 64 (the
+  loss, latent_dim 40), batch 64 (the
   recipe's default). `--options` trains other option sets (`paper`: the
   DCGAN paper's settings, what earlier versions of the recipe used on
   colour images).
@@ -64,7 +64,7 @@ for path in (HERE, REPO):
 
 IMAGE_SHAPE = (64, 64, 3)
 BATCH_SIZE = 64
-LATENT_DIM = 100
+LATENT_DIM = 100  # the DCGAN paper's z, for options that name none
 NUM_SAMPLES = 1000
 TRAIN_EXAMPLES = 20_000
 STEPS = 1000
@@ -72,7 +72,7 @@ CHUNK = 50
 GRID = 64  # samples in the 8x8 grids
 # recipes/dcgan_celeba.py's defaults for colour images, as quality.GAN_OPTIONS
 # names them (tests/benchmarks/test_rgb_quality.py checks that they agree).
-RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema+lecam01+standing"
+RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema+lecam01+standing+z40"
 
 
 # ------------------------------------------------------------------- data
@@ -128,8 +128,9 @@ def training_images(num_examples=TRAIN_EXAMPLES, image_size=IMAGE_SHAPE[:2]):
 def keras_gen_dcgan(image_shape=IMAGE_SHAPE, latent_dim=None, seed=0, options=RECIPE_OPTIONS):
     """keras-gen's DCGAN with the training options `options`, compiled.
 
-    `latent_dim=None` takes the options' z size (`z32`, ...) or else
-    `LATENT_DIM` (the recipe's colour default).
+    `latent_dim=None` takes the options' z size (`z40`, ...; the
+    recipe's colour defaults name `z40`) or else `LATENT_DIM` (the DCGAN
+    paper's 100).
 
     `options` names an entry of `quality.GAN_OPTIONS` (`a+b` combines);
     the default is the recipe's colour defaults (`RECIPE_OPTIONS`);

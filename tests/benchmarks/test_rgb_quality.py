@@ -168,17 +168,18 @@ def test_default_options_are_the_recipes_colour_defaults(rgb):
     assert options["lecam"] == pytest.approx(args.lecam) == pytest.approx(0.1)
     upsampling = options["g_upsampling"] or ("transpose", 4)  # None: dcgan_generator's defaults
     assert upsampling == (args.upsampling, recipe.UPSAMPLING_KERNEL[args.upsampling])
-    assert (args.batch_size, args.latent_dim, args.beta_1) == (rgb.BATCH_SIZE, rgb.LATENT_DIM, 0.5)
+    assert (args.batch_size, args.beta_1) == (rgb.BATCH_SIZE, 0.5)
+    assert args.latent_dim == options["latent_dim"] == 40
     assert (args.objective, args.r1_gamma, args.augment, args.spectral_norm) == ("standard", 0.0, "none", False)
     changed = {k for k in options if options[k] != quality.PAPER[k]}
     # The recipe saves the averaged generator with its BatchNormalization
     # statistics re-estimated (GAN.standing_statistics); so is it scored here.
     assert options["standing"] is True
-    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "lecam", "standing"}
+    assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "lecam", "standing", "latent_dim"}
 
 
 def test_latent_size_follows_the_options(rgb):
-    # z64 / z40 set keras-gen's z; without one the colour default LATENT_DIM.
+    # z64 / z40 set keras-gen's z; without one the paper's LATENT_DIM.
     small = rgb.keras_gen_dcgan((16, 16, 3), seed=0, options="nonorm_mbstd+z40")
     assert small.latent_dim == 40 and small.generator.input_shape == (None, 40)
     default = rgb.keras_gen_dcgan((16, 16, 3), seed=0, options="nonorm_mbstd")

@@ -128,10 +128,10 @@ def test_colour_and_grey_defaults(argv, expected):
 @pytest.mark.parametrize("argv, latent_dim", [
     (["--dataset", "digits"], 40), (["--dataset", "mnist"], 40),
     (["--data-dir", "scans", "--channels", "1"], 40),
-    (["--dataset", "shapes"], 100), ([], 100),  # colour
+    (["--dataset", "shapes"], 40), ([], 40), (["--dataset", "cifar10"], 40),  # colour
     (["--dataset", "digits", "--latent-dim", "100"], 100), (["--dataset", "shapes", "--latent-dim", "8"], 8),
 ])
-def test_latent_size_defaults_to_40_on_grey_images_and_100_on_colour(argv, latent_dim):
+def test_latent_size_defaults_to_40_on_grey_and_colour_images(argv, latent_dim):
     assert load_recipe("dcgan_celeba").parse_args(argv).latent_dim == latent_dim
 
 
@@ -152,7 +152,7 @@ def test_settings_line_says_which_settings_are_defaults():
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
         "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
-        "--lecam 0.1 --latent-dim 100 (--augment, --d-normalization, --d-width, --ema, "
+        "--lecam 0.1 --latent-dim 40 (--augment, --d-normalization, --d-width, --ema, "
         "--g-learning-rate, --latent-dim, --lecam, --minibatch-std: the defaults for colour images)")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "digits", "--ema", "0.9"])) == (
         "Settings: --d-normalization none --minibatch-std --d-learning-rate 0.0002 "
