@@ -304,6 +304,9 @@ GAN_OPTIONS = {
     # default widths at 64 px ((256, 128, 64, 32) -> (512, 256, 128, 64)).
     "z64": dict(PAPER, latent_dim=64),
     "g_wide64": dict(PAPER, g_filters=(512, 256, 128, 64)),
+    # session 29 (64x64 RGB): Adam's beta_1 0 alone (beta_2 kept at 0.999); `beta0`
+    # sets both (0, 0.99), `b2_99` beta_2 alone.
+    "beta1_0": dict(PAPER, beta_1=0.0),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing+z40"
 

@@ -233,6 +233,7 @@ def parse_args(argv=None):
                    help="G's Adam learning rate (default: 2 x --learning-rate on colour images, "
                         "4 x on grey ones)")
     p.add_argument("--beta-1", type=float, default=0.5, help="Adam beta_1 (both players)")
+    p.add_argument("--beta-2", type=float, default=0.999, help="Adam beta_2 (both players)")
     p.add_argument("--seed", type=_common.seed, default=0, help="seed of weights, latent draws and the sample grid")
     p.add_argument("--out-dir", default=None, help="sample grids (default outputs/dcgan_<dataset>)")
     p.add_argument("--checkpoint-dir", default=None,
@@ -281,6 +282,11 @@ def parse_args(argv=None):
             p.error(f"{option} must be > 0. Received: {option}={value}")
     if args.ema is not None and not 0.0 <= args.ema < 1.0:
         p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
+    for flag in ("beta_1", "beta_2"):
+        value = getattr(args, flag)
+        if value is not None and not 0.0 <= value < 1.0:  # also NaN
+            option = "--" + flag.replace("_", "-")
+            p.error(f"{option} must be in [0, 1). Received: {option}={value}")
     if args.verbose != "auto":
         args.verbose = int(args.verbose)
     name = "folder" if args.data_dir else args.dataset
@@ -434,6 +440,13 @@ def read_saved_run(args, image_shape, steps_per_epoch):
         if trained is not None and not math.isclose(trained, asked, rel_tol=1e-6):
             print(f"note: --resume-from {path} trained {player.upper()} at learning rate "
                   f"{trained:g}; this run uses {asked:g} (pass {flag} {trained:g} to keep it)")
+    # Adam's betas are settings, not state: the file's slots continue under
+    # this run's, which a run saved with other defaults did not train with.
+    trained = tuple(float(getattr(saved.d_optimizer, b)) for b in ("beta_1", "beta_2"))
+    if not all(math.isclose(t, a, rel_tol=1e-6) for t, a in zip(trained, (args.beta_1, args.beta_2))):
+        print(f"note: --resume-from {path} trained with Adam beta_1 {trained[0]:g}, beta_2 "
+              f"{trained[1]:g}; this run uses {args.beta_1:g}, {args.beta_2:g} (pass --beta-1 "
+              f"{trained[0]:g} --beta-2 {trained[1]:g} to keep them)")
     steps = int(keras.ops.convert_to_numpy(saved.g_optimizer.iterations))
     note = _common.read_note(path) or {}
     epochs = note.get("epochs")
@@ -723,9 +736,9 @@ def main(argv=None):
         ema = {"use_ema": True, "ema_momentum": args.ema} if args.ema else {}
         gan.compile(
             d_optimizer=keras.optimizers.Adam(args.d_learning_rate,
-                                              beta_1=args.beta_1),
+                                              beta_1=args.beta_1, beta_2=args.beta_2),
             g_optimizer=keras.optimizers.Adam(args.g_learning_rate,
-                                              beta_1=args.beta_1, **ema))
+                                              beta_1=args.beta_1, beta_2=args.beta_2, **ema))
         if saved is not None or os.path.exists(os.path.join(args.checkpoint_dir, "latest.weights.h5")):
             # a file or backup to load: the optimizers' slots made here, in the scope
             gan.optimizer.build(gan.trainable_variables)

@@ -83,7 +83,7 @@ def test_help_lists_every_knob_with_defaults(capsys):
     out = capsys.readouterr().out
     for flag in ("--dataset", "--data-dir", "--tfds-data-dir", "--image-size", "--epochs", "--steps-per-epoch",
                  "--batch-size", "--latent-dim", "--d-steps", "--generator-loss", "--label-smoothing",
-                 "--learning-rate", "--beta-1", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
+                 "--learning-rate", "--beta-1", "--beta-2", "--seed", "--out-dir", "--checkpoint-dir", "--generator-path",
                  "--model-path", "--resume-from", "--smoke", "--d-normalization", "--minibatch-std",
                  "--augment", "--augment-policy", "--objective", "--r1-gamma", "--consistency", "--lecam", "--spectral-norm",
                  "--ema", "--d-learning-rate", "--g-learning-rate", "--upsampling"):
@@ -133,6 +133,26 @@ def test_colour_and_grey_defaults(argv, expected):
 ])
 def test_latent_size_defaults_to_40_on_grey_and_colour_images(argv, latent_dim):
     assert load_recipe("dcgan_celeba").parse_args(argv).latent_dim == latent_dim
+
+
+@pytest.mark.parametrize("argv, betas", [
+    (["--dataset", "shapes"], (0.5, 0.999)), (["--dataset", "digits"], (0.5, 0.999)),
+    (["--dataset", "shapes", "--beta-1", "0"], (0.0, 0.999)),
+    (["--dataset", "digits", "--beta-2", "0.9"], (0.5, 0.9)),
+    (["--dataset", "shapes", "--beta-1", "0.9", "--beta-2", "0"], (0.9, 0.0)),
+])
+def test_adam_betas_are_the_papers_unless_given(argv, betas):
+    args = load_recipe("dcgan_celeba").parse_args(argv)
+    assert (args.beta_1, args.beta_2) == betas
+
+
+@pytest.mark.parametrize("flag, value", [("--beta-1", "1"), ("--beta-1", "-0.1"), ("--beta-1", "nan"),
+                                         ("--beta-2", "1.5"), ("--beta-2", "inf"), ("--beta-2", "-1")])
+def test_bad_adam_betas_are_named(flag, value, capsys):
+    with pytest.raises(SystemExit) as info:
+        load_recipe("dcgan_celeba").parse_args(["--dataset", "shapes", flag, value])
+    assert info.value.code == 2
+    assert f"{flag} must be in [0, 1). Received: {flag}={float(value)}" in capsys.readouterr().err
 
 
 def test_wgan_gp_leaves_out_the_grey_defaults_adaptive_augmentation(capsys):
@@ -524,13 +544,19 @@ def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsy
                      keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99),
                      upsampling="resize")
     gan, _ = load_recipe("dcgan_celeba").main(
-        SHAPES + ["--epochs", "1", "--d-steps", "1", "--upsampling", "resize", "--out-dir", str(tmp_path / "out"),
+        SHAPES + ["--epochs", "1", "--d-steps", "1", "--upsampling", "resize", "--beta-2", "0.99",
+                  "--out-dir", str(tmp_path / "out"),
                   "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
                   "--resume-from", str(tmp_path / "saved.keras")])
     out = capsys.readouterr().out
     assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained G at learning rate 0.0001; this run "
             "uses 0.0004 (pass --g-learning-rate 0.0001 to keep it)") in out
     assert "trained D at learning rate" not in out
+    # the file's Adam(beta_1=0.5) (beta_2 0.999) against this run's --beta-2 0.99: said, and used
+    assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained with Adam beta_1 0.5, beta_2 "
+            "0.999; this run uses 0.5, 0.99 (pass --beta-1 0.5 --beta-2 0.999 to keep them)") in out
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        assert (float(optimizer.beta_1), float(optimizer.beta_2)) == pytest.approx((0.5, 0.99))
     assert "UpSampling2D" in [type(layer).__name__ for layer in gan.generator.layers]
     assert int(n(gan.g_optimizer.iterations)) > 0
 
