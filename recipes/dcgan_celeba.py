@@ -280,9 +280,7 @@ def parse_args(argv=None):
         if value is not None and not value > 0:  # also NaN
             option = "--" + flag.replace("_", "-")
             p.error(f"{option} must be > 0. Received: {option}={value}")
-    if args.ema is not None and not 0.0 <= args.ema < 1.0:
-        p.error(f"--ema must be in [0, 1). Received: --ema={args.ema}")
-    for flag in ("beta_1", "beta_2"):
+    for flag in ("ema", "beta_1", "beta_2"):  # --ema is None until the image kind's default
         value = getattr(args, flag)
         if value is not None and not 0.0 <= value < 1.0:  # also NaN
             option = "--" + flag.replace("_", "-")
