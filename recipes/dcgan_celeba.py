@@ -432,19 +432,28 @@ def read_saved_run(args, image_shape, steps_per_epoch):
     if saved.g_optimizer is None or saved.d_optimizer is None:
         fail(f"--resume-from {path} holds a GAN saved before compile(): it has no optimizer "
              "state to continue from")
+    # Adam's betas are settings, not state: the file's slots continue under
+    # this run's, which a run saved with other defaults did not train with.
+    asked_betas, trained_betas = (args.beta_1, args.beta_2), set()
     for player, flag, asked in (("g", "--g-learning-rate", args.g_learning_rate),
                                 ("d", "--d-learning-rate", args.d_learning_rate)):
-        trained = _learning_rate(getattr(saved, f"{player}_optimizer"))
+        optimizer = getattr(saved, f"{player}_optimizer")
+        trained = _learning_rate(optimizer)
         if trained is not None and not math.isclose(trained, asked, rel_tol=1e-6):
             print(f"note: --resume-from {path} trained {player.upper()} at learning rate "
                   f"{trained:g}; this run uses {asked:g} (pass {flag} {trained:g} to keep it)")
-    # Adam's betas are settings, not state: the file's slots continue under
-    # this run's, which a run saved with other defaults did not train with.
-    trained = tuple(float(getattr(saved.d_optimizer, b)) for b in ("beta_1", "beta_2"))
-    if not all(math.isclose(t, a, rel_tol=1e-6) for t, a in zip(trained, (args.beta_1, args.beta_2))):
-        print(f"note: --resume-from {path} trained with Adam beta_1 {trained[0]:g}, beta_2 "
-              f"{trained[1]:g}; this run uses {args.beta_1:g}, {args.beta_2:g} (pass --beta-1 "
-              f"{trained[0]:g} --beta-2 {trained[1]:g} to keep them)")
+        betas = tuple(getattr(optimizer, b, None) for b in ("beta_1", "beta_2"))
+        if None not in betas:  # an Adam-like optimizer (the recipe's)
+            trained_betas.add(tuple(float(b) for b in betas))
+        else:  # Keras skips loading slots of another layout into the recipe's Adam
+            print(f"note: --resume-from {path} trained {player.upper()} with "
+                  f"{type(optimizer).__name__}, not Adam; this run's Adam starts {player.upper()} "
+                  "from fresh moments")
+    for trained in sorted(trained_betas):
+        if not all(math.isclose(t, a, rel_tol=1e-6) for t, a in zip(trained, asked_betas)):
+            print(f"note: --resume-from {path} trained with Adam beta_1 {trained[0]:g}, beta_2 "
+                  f"{trained[1]:g}; this run uses {args.beta_1:g}, {args.beta_2:g} (pass "
+                  f"--beta-1 {trained[0]:g} --beta-2 {trained[1]:g} to keep them)")
     steps = int(keras.ops.convert_to_numpy(saved.g_optimizer.iterations))
     note = _common.read_note(path) or {}
     epochs = note.get("epochs")

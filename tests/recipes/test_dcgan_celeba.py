@@ -561,6 +561,23 @@ def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsy
     assert int(n(gan.g_optimizer.iterations)) > 0
 
 
+
+def test_resume_from_a_file_without_adam_says_so_and_trains(tmp_path, capsys):
+    _save_colour_gan(tmp_path / "saved.keras", keras.optimizers.SGD(2e-4), keras.optimizers.SGD(4e-4))
+    gan, _ = load_recipe("dcgan_celeba").main(
+        SHAPES + ["--epochs", "1", "--d-steps", "1", "--ema", "0", "--out-dir", str(tmp_path / "out"),
+                  "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
+                  "--resume-from", str(tmp_path / "saved.keras")])
+    out = capsys.readouterr().out
+    for player in ("G", "D"):
+        assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained {player} with SGD, not Adam; "
+                f"this run's Adam starts {player} from fresh moments") in out
+    assert "trained with Adam beta_1" not in out
+    for optimizer in (gan.d_optimizer, gan.g_optimizer):
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        assert (float(optimizer.beta_1), float(optimizer.beta_2)) == pytest.approx((0.5, 0.999))
+    assert int(n(gan.g_optimizer.iterations)) > 0
+
 def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
                      "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras")]
