@@ -217,7 +217,7 @@ PAPER = {"d_lr": 2e-4, "g_lr": 2e-4, "ema": None, "normalization": "batch",
          "reuse_fakes": False, "lr_decay": None, "beta_1": 0.5, "beta_2": 0.999,
          "label_smoothing": 0.0, "g_upsampling": None, "top_k": None, "top_k_steps": 0,
          "d_steps": 1, "consistency": 0.0, "lecam": 0.0, "standing": False, "g_network": None,
-         "latent_dim": None}
+         "latent_dim": None, "minibatch_std_group": None}
 GAN_OPTIONS = {
     "paper": dict(PAPER),
     "ema": dict(PAPER, ema=GAN_EMA_MOMENTUM),
@@ -307,6 +307,9 @@ GAN_OPTIONS = {
     # session 29 (64x64 RGB): Adam's beta_1 0 alone (beta_2 kept at 0.999); `beta0`
     # sets both (0, 0.99), `b2_99` beta_2 alone.
     "beta1_0": dict(PAPER, beta_1=0.0),
+    # session 31 (64x64 RGB): the minibatch standard deviation per group of 4 images
+    # (StyleGAN's form; dcgan_discriminator(minibatch_std_group=4)), with `mbstd`.
+    "mbstd4": dict(PAPER, minibatch_std_group=4),
 }
 DEFAULT_GAN_OPTIONS = "nonorm_mbstd+g8+ema+d_wide+ada_tc+lecam01+standing+z40"
 
@@ -378,6 +381,8 @@ def keras_gen_dcgan(options, seed, shape=SHAPE, latent_dim=GAN_LATENT_DIM, total
                 "minibatch_std": options["minibatch_std"], "dropout": options["dropout"]}
     if options.get("d_filters") is not None:
         d_kwargs["filters"] = options["d_filters"]
+    if options.get("minibatch_std_group") is not None:
+        d_kwargs["minibatch_std_group"] = options["minibatch_std_group"]
     g_kwargs = {} if options.get("g_filters") is None else {"filters": options["g_filters"]}
     if options.get("g_upsampling") is not None:
         g_kwargs["upsampling"], g_kwargs["kernel_size"] = options["g_upsampling"]

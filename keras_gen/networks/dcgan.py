@@ -204,6 +204,7 @@ def dcgan_discriminator(
     minibatch_std=False,
     spectral_norm=False,
     name=None,
+    minibatch_std_group=None,
 ):
     """Build a DCGAN discriminator that returns one logit per image.
 
@@ -216,7 +217,8 @@ def dcgan_discriminator(
     `normalization=None` none (every convolution keeps its bias). With
     `minibatch_std=True` a `keras_gen.layers.MinibatchStdDev` layer
     (Karras et al., 2018) feeds the last block the batch's feature spread
-    as an extra channel. Then Flatten ->
+    as an extra channel (with `minibatch_std_group=G`, the spread within
+    groups of G images, as in StyleGAN). Then Flatten ->
     `Dense(1)` named `"logits"`, computed in float32 under mixed precision.
     With `spectral_norm=True` every convolution and the logits layer are
     wrapped in `keras_gen.layers.SpectralNormalization` (Miyato et al.,
@@ -256,6 +258,9 @@ def dcgan_discriminator(
             `"layer"` or `None` avoid that.
         minibatch_std: bool, whether to add the minibatch standard
             deviation channel before the last block. Defaults to `False`.
+        minibatch_std_group: int >= 1 or None, the channel's group size
+            (`MinibatchStdDev(group_size=...)`); only with
+            `minibatch_std=True`. Defaults to `None` (the whole batch).
         spectral_norm: bool, whether to wrap the convolutions and the
             logits layer in `keras_gen.layers.SpectralNormalization`.
             Defaults to `False`.
@@ -287,6 +292,13 @@ def dcgan_discriminator(
     dropout = check.real("dropout", dropout, minimum=0.0, maximum=1.0, max_inclusive=False)
     normalization = check.choice("normalization", normalization, NORMALIZATIONS)
     minibatch_std = check.boolean("minibatch_std", minibatch_std)
+    minibatch_std_group = check.positive_int("minibatch_std_group", minibatch_std_group,
+                                             allow_none=True)
+    if minibatch_std_group is not None and not minibatch_std:
+        raise ValueError(
+            "minibatch_std_group applies only with minibatch_std=True. Received: "
+            f"minibatch_std_group={minibatch_std_group} with minibatch_std=False"
+        )
     spectral_norm = check.boolean("spectral_norm", spectral_norm)
     check.optional_name("name", name)
     if name is None:
@@ -297,7 +309,7 @@ def dcgan_discriminator(
     for i, f in enumerate(filters, start=1):
         normalize = i > 1 and normalization is not None
         if minibatch_std and i == len(filters):
-            x = MinibatchStdDev(name="minibatch_std")(x)
+            x = MinibatchStdDev(group_size=minibatch_std_group, name="minibatch_std")(x)
         conv = keras.layers.Conv2D(
             f,
             kernel_size,

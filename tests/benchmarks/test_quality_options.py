@@ -200,9 +200,20 @@ def test_default_options_are_the_recipes_grey_defaults(quality):
     assert (args.objective, args.r1_gamma, args.spectral_norm) == ("standard", 0.0, False)
     assert options["latent_dim"] == args.latent_dim == 40
     assert options["standing"] is True  # the recipe saves the average with standing statistics
+    # grey images keep one spread for the whole batch
+    assert options["minibatch_std_group"] is None and args.minibatch_std_group == 0
     changed = {k for k in options if options[k] != quality.PAPER[k]}
     assert changed == {"normalization", "minibatch_std", "g_lr", "ema", "d_filters", "augment",
                        "lecam", "standing", "latent_dim"}
+
+
+def test_mbstd4_groups_the_discriminators_spread(quality):
+    gan = quality.keras_gen_dcgan(quality.gan_options("nonorm_mbstd+mbstd4"), seed=0,
+                                  shape=(16, 16, 3), latent_dim=4)
+    assert gan.discriminator.get_layer("minibatch_std").group_size == 4
+    plain = quality.keras_gen_dcgan(quality.gan_options("nonorm_mbstd"), seed=0, shape=(16, 16, 3),
+                                    latent_dim=4)
+    assert plain.discriminator.get_layer("minibatch_std").group_size is None
 
 
 @tensorflow_only

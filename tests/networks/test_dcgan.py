@@ -329,6 +329,49 @@ def test_minibatch_std_matches_numpy():
     np.testing.assert_allclose(out[..., 2], expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("batch, group", [(8, 4), (7, 4), (10, 3), (3, 4), (1, 4), (6, 1)])
+def test_minibatch_std_groups_match_numpy(batch, group):
+    """Image i joins group i mod ceil(batch / group); each gets its group's spread."""
+    from keras_gen.layers import MinibatchStdDev
+
+    # a large common offset: a one-pass variance would lose the spread to rounding
+    h = (np.random.default_rng(batch).normal(size=(batch, 3, 2, 4)) * 0.5 + 50.0).astype("float32")
+    out = _numpy(MinibatchStdDev(group_size=group)(h))
+    count = -(-batch // group)
+    expected = [np.sqrt(h[i % count::count].astype("float64").var(axis=0) + 1e-8).mean()
+                for i in range(batch)]
+    np.testing.assert_allclose(out[..., :4], h)
+    for i in range(batch):
+        np.testing.assert_allclose(out[i, ..., 4], expected[i], rtol=1e-4)
+    if batch > group > 1:  # more than one group: images no longer share one number
+        assert len(set(np.round(out[:, 0, 0, 4], 5))) > 1
+
+
+def test_discriminator_minibatch_std_group_round_trip(tmp_path):
+    import keras
+
+    disc = networks.dcgan_discriminator(SMALL, normalization=None, minibatch_std=True,
+                                        minibatch_std_group=2)
+    assert disc.get_layer("minibatch_std").group_size == 2
+    x = _images(6, SMALL)
+    path = str(tmp_path / "d.keras")
+    disc.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_layer("minibatch_std").group_size == 2
+    np.testing.assert_allclose(_numpy(loaded(x)), _numpy(disc(x)), rtol=1e-5, atol=1e-6)
+    # groups of 2 of 6 images differ from one spread for the batch
+    whole = networks.dcgan_discriminator(SMALL, normalization=None, minibatch_std=True)
+    whole.set_weights(disc.get_weights())
+    assert not np.allclose(_numpy(whole(x)), _numpy(disc(x)), atol=1e-6)
+
+
+def test_minibatch_std_group_needs_the_channel():
+    with pytest.raises(ValueError, match=re.escape(
+            "minibatch_std_group applies only with minibatch_std=True. "
+            "Received: minibatch_std_group=4 with minibatch_std=False")):
+        networks.dcgan_discriminator(SMALL, minibatch_std_group=4)
+
+
 @pytest.mark.parametrize(
     "kwargs, arg, requirement",
     [
@@ -371,6 +414,10 @@ def test_generator_rejects_bad_arguments(kwargs, arg, requirement):
         ({"name": 3}, "name", "a non-empty string or None"),
         ({"normalization": "instance"}, "normalization", "one of ['batch', 'layer', None]"),
         ({"minibatch_std": 1}, "minibatch_std", "a bool"),
+        ({"minibatch_std": True, "minibatch_std_group": 0}, "minibatch_std_group",
+         "a positive integer or None"),
+        ({"minibatch_std": True, "minibatch_std_group": 2.0}, "minibatch_std_group",
+         "a positive integer or None"),
     ],
 )
 def test_discriminator_rejects_bad_arguments(kwargs, arg, requirement):
