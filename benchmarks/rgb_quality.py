@@ -7,7 +7,7 @@ dataset (keras_gen.data.shapes):
   `keras_gen.networks.dcgan_generator` / `dcgan_discriminator` at
   (64, 64, 3) and the colour defaults of `recipes/dcgan_celeba.py`
   (`RECIPE_OPTIONS`: a discriminator without normalization and with the
-  minibatch standard deviation channel per group of 4 images, Adam(4e-4, beta_1=0.5) for G and
+  minibatch standard deviation channel, Adam(4e-4, beta_1=0.5) for G and
   Adam(2e-4, beta_1=0.5) for D, the LeCam regularizer at 0.1, an EMA
   (0.99) of G's weights for the samples, with G's BatchNorm statistics
   re-estimated for it (`GAN.standing_statistics`); non-saturating generator
@@ -72,7 +72,7 @@ CHUNK = 50
 GRID = 64  # samples in the 8x8 grids
 # recipes/dcgan_celeba.py's defaults for colour images, as quality.GAN_OPTIONS
 # names them (tests/benchmarks/test_rgb_quality.py checks that they agree).
-RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema+lecam01+standing+z40+mbstd4"
+RECIPE_OPTIONS = "nonorm_mbstd+ttur_g+ema+lecam01+standing+z40"
 
 
 # ------------------------------------------------------------------- data

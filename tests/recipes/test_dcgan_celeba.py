@@ -114,8 +114,7 @@ def test_colour_and_grey_defaults(argv, expected):
     recipe = load_recipe("dcgan_celeba")
     args = recipe.parse_args(argv)
     line = recipe.settings_line(args)  # what the recipe prints before training
-    grey = bool({"digits", "fashion_mnist", "--channels"} & set(argv))
-    group = 0 if grey else 4  # the minibatch std's groups: the whole batch on grey images
+    group = 0  # the minibatch std over the whole batch on colour and grey images
     assert line.startswith(f"Settings: --d-normalization {expected[0]} "
                            f"{f'--minibatch-std --minibatch-std-group {group}' if expected[1] else '--no-minibatch-std'} "
                            f"--d-learning-rate {expected[2]:g} --g-learning-rate {expected[3]:g} "
@@ -172,7 +171,7 @@ def test_wgan_gp_leaves_out_the_grey_defaults_adaptive_augmentation(capsys):
 def test_settings_line_says_which_settings_are_defaults():
     recipe = load_recipe("dcgan_celeba")
     assert recipe.settings_line(recipe.parse_args(["--dataset", "shapes"])) == (
-        "Settings: --d-normalization none --minibatch-std --minibatch-std-group 4 "
+        "Settings: --d-normalization none --minibatch-std --minibatch-std-group 0 "
         "--d-learning-rate 0.0002 "
         "--g-learning-rate 0.0004 --ema 0.99 --d-width 1 --upsampling transpose --augment none "
         "--lecam 0.1 --latent-dim 40 (--augment, --d-normalization, --d-width, --ema, "
@@ -407,7 +406,7 @@ def test_shapes_trains_in_colour_and_saves_the_whole_gan(shapes_runs):
     # D's learning rate; an EMA of G.
     kinds = [type(layer).__name__ for layer in gan.discriminator.layers]
     assert "MinibatchStdDev" in kinds
-    assert gan.discriminator.get_layer("minibatch_std").group_size == 4  # StyleGAN's groups
+    assert gan.discriminator.get_layer("minibatch_std").group_size is None  # the whole batch
     assert not {"BatchNormalization", "LayerNormalization"} & set(kinds)
     g_kinds = [type(layer).__name__ for layer in gan.generator.layers]
     assert "UpSampling2D" not in g_kinds and "Conv2DTranspose" in g_kinds
@@ -531,10 +530,9 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
 
 
 def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
-                     consistency=0.0, lecam=0.1, minibatch_std_group=4):
+                     consistency=0.0, lecam=0.1, minibatch_std_group=None):
     """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``
-    (LeCam on and the minibatch standard deviation in groups of 4, as the colour defaults
-    have them)."""
+    (LeCam on, as the colour defaults have it)."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
@@ -587,22 +585,22 @@ def test_resume_from_a_file_without_adam_says_so_and_trains(tmp_path, capsys):
     assert int(n(gan.g_optimizer.iterations)) > 0
 
 def test_resume_names_a_minibatch_std_group_that_differs(tmp_path, capsys):
-    """A colour run saved with one spread for the whole batch (the colour default before
-    groups of 4) is refused under the default, naming the flag, and resumes with it."""
-    _save_colour_gan(tmp_path / "whole.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
+    """A colour run saved with the spread per group of 4 images is refused under the
+    default (one spread for the batch), naming the flag, and resumes with it."""
+    _save_colour_gan(tmp_path / "grouped.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
                      keras.optimizers.Adam(4e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99),
-                     minibatch_std_group=None)
+                     minibatch_std_group=4)
     args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
                      "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
-                     "--resume-from", str(tmp_path / "whole.keras")]
+                     "--resume-from", str(tmp_path / "grouped.keras")]
     err = _fails(capsys, args)
-    assert (f"--resume-from {tmp_path / 'whole.keras'} was trained with other settings than this run's "
-            "(file: --minibatch-std-group 0, this run: --minibatch-std-group 4 (the default for colour "
+    assert (f"--resume-from {tmp_path / 'grouped.keras'} was trained with other settings than this run's "
+            "(file: --minibatch-std-group 4, this run: --minibatch-std-group 0 (the default for colour "
             "images))") in err
     err = _fails(capsys, args + ["--minibatch-std-group", "2"])
-    assert "(file: --minibatch-std-group 0, this run: --minibatch-std-group 2)" in err
-    gan, _ = load_recipe("dcgan_celeba").main(args + ["--minibatch-std-group", "0"])
-    assert gan.discriminator.get_layer("minibatch_std").group_size is None
+    assert "(file: --minibatch-std-group 4, this run: --minibatch-std-group 2)" in err
+    gan, _ = load_recipe("dcgan_celeba").main(args + ["--minibatch-std-group", "4"])
+    assert gan.discriminator.get_layer("minibatch_std").group_size == 4
     assert int(n(gan.g_optimizer.iterations)) == 2
 
 
@@ -725,8 +723,7 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     # Filters that are no multiple of the builder's: named by the filters alone.
     odd = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3)),
                         keras_gen.networks.dcgan_discriminator((16, 16, 3), filters=(48, 200),
-                                                               normalization=None, minibatch_std=True,
-                                                               minibatch_std_group=4),
+                                                               normalization=None, minibatch_std=True),
                         latent_dim=8)
     odd.compile(d_optimizer=keras.optimizers.Adam(2e-4), g_optimizer=keras.optimizers.Adam(4e-4))
     odd.save(tmp_path / "odd.keras")
