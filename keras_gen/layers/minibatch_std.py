@@ -62,7 +62,9 @@ class MinibatchStdDev(keras.layers.Layer):
             # every image of a group has its group's mean: a two-pass variance
             var = ops.matmul(same, ops.square(flat - mean)) / count
             spread = ops.mean(ops.sqrt(var + 1e-8), axis=1)
-            channel = ops.ones_like(h[..., :1]) * ops.reshape(spread, (-1, 1, 1, 1))
+            # one number per image, broadcast over its positions (any rank >= 2)
+            spread = ops.reshape(spread, (-1,) + (1,) * (len(h.shape) - 1))
+            channel = ops.ones_like(h[..., :1]) * spread
         return ops.cast(ops.concatenate([h, channel], axis=-1), inputs.dtype)
 
     def compute_output_shape(self, input_shape):

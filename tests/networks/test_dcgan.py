@@ -347,6 +347,19 @@ def test_minibatch_std_groups_match_numpy(batch, group):
         assert len(set(np.round(out[:, 0, 0, 4], 5))) > 1
 
 
+@pytest.mark.parametrize("shape", [(6, 5), (6, 4, 5)])
+def test_minibatch_std_groups_on_other_ranks(shape):
+    """Dense (N, F) and sequence (N, T, F) features get one number per image too."""
+    from keras_gen.layers import MinibatchStdDev
+
+    h = np.random.default_rng(1).normal(size=shape).astype("float32")
+    out = _numpy(MinibatchStdDev(group_size=2)(h))
+    assert out.shape == shape[:-1] + (shape[-1] + 1,)
+    for i in range(shape[0]):
+        expected = np.sqrt(h[i % 3::3].astype("float64").var(axis=0) + 1e-8).mean()
+        np.testing.assert_allclose(out[i, ..., -1], expected, rtol=1e-4)
+
+
 def test_discriminator_minibatch_std_group_round_trip(tmp_path):
     import keras
 
