@@ -399,7 +399,7 @@ def saved_discriminator_filters(discriminator):
 
 
 def discriminator_options(discriminator):
-    """``(normalization, minibatch_std, group)`` of a ``dcgan_discriminator``, from its layers.
+    """``(normalization, group)`` of a ``dcgan_discriminator``, from its layers.
 
     ``group`` is the minibatch standard deviation's group size (0: the
     whole batch; None without that layer).
@@ -415,8 +415,7 @@ def discriminator_options(discriminator):
     else:
         normalization = None
     std = [layer for layer in layers if isinstance(layer, MinibatchStdDev)]
-    group = (std[0].group_size or 0) if std else None
-    return normalization, bool(std), group
+    return normalization, (std[0].group_size or 0) if std else None
 
 
 def read_saved_run(args, image_shape, steps_per_epoch):
@@ -541,7 +540,8 @@ def resume_differences(args, saved):
             return f"{text} (the default for {_image_kind(args)} images)"
         return text
 
-    normalization, minibatch_std, group = discriminator_options(saved.discriminator)
+    normalization, group = discriminator_options(saved.discriminator)
+    minibatch_std = group is not None
     wanted = None if args.d_normalization == "none" else args.d_normalization
     differences = []
     if normalization != wanted:

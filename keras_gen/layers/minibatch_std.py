@@ -49,7 +49,6 @@ class MinibatchStdDev(keras.layers.Layer):
         h = ops.cast(inputs, "float32")
         if self.group_size is None:
             spread = ops.mean(ops.sqrt(ops.var(h, axis=0) + 1e-8))
-            channel = ops.ones_like(h[..., :1]) * spread
         else:
             n = ops.shape(h)[0]
             groups = (n + self.group_size - 1) // self.group_size
@@ -64,7 +63,7 @@ class MinibatchStdDev(keras.layers.Layer):
             spread = ops.mean(ops.sqrt(var + 1e-8), axis=1)
             # one number per image, broadcast over its positions (any rank >= 2)
             spread = ops.reshape(spread, (-1,) + (1,) * (len(h.shape) - 1))
-            channel = ops.ones_like(h[..., :1]) * spread
+        channel = ops.ones_like(h[..., :1]) * spread
         return ops.cast(ops.concatenate([h, channel], axis=-1), inputs.dtype)
 
     def compute_output_shape(self, input_shape):
