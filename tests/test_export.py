@@ -283,6 +283,23 @@ def test_failed_conversion_leaves_nothing_behind(tmp_path, monkeypatch):
     assert (tmp_path / "g" / "saved_model.pb").read_bytes() == b"previous artefact"
 
 
+def test_a_saved_model_folder_holding_other_files_is_not_replaced(tmp_path, monkeypatch):
+    folder = tmp_path / "g"
+    (folder / "variables").mkdir(parents=True)
+    (folder / "saved_model.pb").write_bytes(b"previous artefact")
+    (folder / "README.txt").write_text("the user's notes")
+    (folder / "samples").mkdir()
+    converted = []
+    monkeypatch.setattr(_planner, "_convert", lambda targets, specs: converted.append(specs))
+    with pytest.raises(FileExistsError, match=r"also holds files a SavedModel does not write "
+                                              r"\(\['README.txt', 'samples'\]\).*path='.*g'"):
+        ex.export(_small_gan(), folder, format="saved_model")
+    assert converted == []  # refused before any conversion
+    assert sorted(os.listdir(folder)) == ["README.txt", "samples", "saved_model.pb", "variables"]
+    assert (folder / "README.txt").read_text() == "the user's notes"
+    assert sorted(os.listdir(tmp_path)) == ["g"]
+
+
 def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
     gan = _small_gan()
     kernel = gan.generator.layers[0].kernel

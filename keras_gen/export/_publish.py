@@ -38,6 +38,9 @@ from keras_gen.runtime import artefact_size  # noqa: F401 (used by the planner)
 
 TMP_PREFIX = ".keras_gen_tmp-"
 _JOURNAL = "commit.json"
+# What TensorFlow's SavedModel writers put in the folder (a re-export replaces only these).
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
+                                 "assets.extra", "fingerprint.pb", "keras_metadata.pb"})
 
 
 # ------------------------------------------------------------ manifests
@@ -117,7 +120,8 @@ def check_not_working_dir(final):
 def check_replaceable(final, directory, what="the artefact"):
     """Refuse to replace ``final`` with a new artefact (a ``directory`` or a file;
     ``what`` names it) where that would change its kind or delete files that are
-    not an artefact (a directory is replaced only when empty or a SavedModel)."""
+    not an artefact (a directory is replaced only when empty or a SavedModel holding
+    nothing but what a SavedModel writer puts there, ``SAVED_MODEL_ENTRIES``)."""
     check_not_working_dir(final)
     if not os.path.lexists(final):
         return
@@ -128,11 +132,19 @@ def check_replaceable(final, directory, what="the artefact"):
         raise NotADirectoryError(
             f"path is a file; {what} is a directory, and replacing the file is not done "
             f"silently. Remove it or choose another path. Received: path={final!r}")
-    if directory and os.listdir(final) and not os.path.exists(
-            os.path.join(final, "saved_model.pb")):
+    if not directory:
+        return
+    entries = os.listdir(final)
+    if entries and "saved_model.pb" not in entries:
         raise FileExistsError(
             "path is a directory that is not a SavedModel (no saved_model.pb) and is not empty; "
             "replacing it would delete its files. Remove it or choose another path. "
+            f"Received: path={final!r}")
+    others = sorted(set(entries) - SAVED_MODEL_ENTRIES)
+    if others:
+        raise FileExistsError(
+            f"path is a SavedModel that also holds files a SavedModel does not write ({others}); "
+            "replacing it would delete them. Move them out or choose another path. "
             f"Received: path={final!r}")
 
 
