@@ -300,6 +300,27 @@ def test_a_saved_model_folder_holding_other_files_is_not_replaced(tmp_path, monk
     assert sorted(os.listdir(tmp_path)) == ["g"]
 
 
+def test_a_symbolic_link_at_path_is_written_through(tmp_path, monkeypatch):
+    (tmp_path / "store").mkdir()
+    real = tmp_path / "store" / "g.tflite"
+    real.write_bytes(b"old")
+    link = tmp_path / "g.tflite"
+    link.symlink_to(real)
+
+    def fake_convert(targets, specs):  # the conversion itself is tested above
+        for spec in specs:
+            with open(spec["out"], "wb") as f:
+                f.write(b"new artefact")
+        return [{} for _ in specs]
+
+    monkeypatch.setattr(_planner, "_convert", fake_convert)
+    ex.export(_small_gan(), link, overwrite=True)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_bytes() == b"new artefact"
+    assert json.loads((tmp_path / "store" / "g.tflite.json").read_text())["format"] == "tflite"
+    assert sorted(os.listdir(tmp_path)) == ["g.tflite", "store"]
+
+
 def test_non_finite_weights_are_refused_unless_allowed(tmp_path, monkeypatch):
     gan = _small_gan()
     kernel = gan.generator.layers[0].kernel

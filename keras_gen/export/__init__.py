@@ -146,7 +146,11 @@ def export(
             a plain ``keras.Model``: the range its final sigmoid / tanh
             fixes, else null).
         overwrite: bool, whether to replace an existing artefact at ``path``.
-            Defaults to True.
+            Defaults to True. Never replaced, whatever ``overwrite`` says: a
+            folder that is not a SavedModel (or is one that also holds other
+            files), or an entry of the other kind (file / folder). A
+            symbolic link at ``path`` is written through: its target gets
+            the artefact and ``<target>.json`` the manifest.
         allow_non_finite: bool, export weights holding NaN or Inf (with a
             warning) instead of raising ``keras_gen.NonFiniteWeightsError``.
             Defaults to False.

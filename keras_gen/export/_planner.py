@@ -440,6 +440,8 @@ class Job:
         self.path = os.fspath(path).rstrip("/\\") if path else path
         if not self.path:
             raise ValueError(f"path must be a non-empty path. Received: path={path!r}")
+        if os.path.islink(self.path):  # write through the link, as Keras' own saving does
+            self.path = os.path.realpath(self.path)
         self.format = format
         self.quantization = quantization
         self.batch_size = batch_size
