@@ -111,6 +111,33 @@ def test_predict_attributes_errors(shapes_extractor):
         metrics.shapes_feature_extractor(image_size=SIZE, num_examples=0)
 
 
+@pytest.mark.parametrize("call", ["predict_attributes", "extract_features"])
+def test_the_package_extractors_refuse_images_outside_0_1_nan_or_none(call, shapes_extractor,
+                                                                     shapes_test):
+    # A tanh generator's samples not yet mapped with (x + 1) / 2, or uint8-range
+    # images, would read as other attributes / other features without a word.
+    x = shapes_test[0][:4]
+    run = {"predict_attributes": lambda images, model: metrics.predict_attributes(images, model),
+           "extract_features": lambda images, model: metrics.extract_features(model, images)}[call]
+    name = "images" if call == "predict_attributes" else "x"
+    for model in (shapes_extractor, shapes_extractor.classifier):
+        for bad, seen in ((x * 2 - 1, "min=-1"), (x * 255, f"max={float((x * 255).max()):.4g}")):
+            with pytest.raises(ValueError, match=rf"{name} must hold images in \[0, 1\].*{seen}"):
+                run(bad, model)
+        nan = x.copy()
+        nan[1, 2, 3, 0] = np.nan
+        with pytest.raises(ValueError, match=rf"{name} holds NaN or infinite values \(1 of"):
+            run(nan, model)
+        with pytest.raises(ValueError, match=rf"{name} must hold at least one image.*\(0, 16, 16, 3\)"):
+            run(x[:0], model)
+    # A model of one's own keeps its own range; non-finite images are still refused.
+    inputs = keras.Input((SIZE, SIZE, 3))
+    own = keras.Model(inputs, keras.layers.Dense(14)(keras.layers.Flatten()(inputs)))
+    assert np.asarray(run(x * 2 - 1, own)).shape == (4, 14)
+    with pytest.raises(ValueError, match=rf"{name} holds NaN or infinite values"):
+        run(nan, own)
+
+
 # ------------------------------------------------------------ Inception-v3
 INCEPTION_SIZE = 75  # the smallest input keras.applications.InceptionV3 takes
 

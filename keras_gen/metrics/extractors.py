@@ -26,14 +26,69 @@ from keras_gen import backend
 EXTRACTOR_NAMES = ("digits", "shapes", "inception_v3")
 
 
+_RANGE_TOLERANCE = 1e-3  # float round-off of a rescaled tanh output
+
+
+def is_builtin(extractor):
+    """Whether ``extractor`` is one of the package's (digits, shapes,
+    Inception-v3), which take images in [0, 1]."""
+    return getattr(extractor, "keras_gen_extractor", False) is True
+
+
+def check_finite_images(name, images):
+    """ValueError unless ``images`` (an array, as ``check_images`` returns it)
+    holds at least one image, every value finite."""
+    if len(images) == 0:
+        raise ValueError(f"{name} must hold at least one image. Received: {name}.shape={images.shape}")
+    # min and max propagate NaN and reach +-Inf: no mask of the whole array
+    # unless something is wrong.
+    low, high = float(images.min()), float(images.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(
+            f"{name} holds NaN or infinite values ({int((~np.isfinite(images)).sum())} of "
+            f"{images.size}); features of such images mean nothing. Received: {name} with NaN/Inf"
+        )
+    return low, high
+
+
+def check_unit_range(name, images):
+    """``check_finite_images``, then ValueError unless the values are in [0, 1]
+    (the built-in extractors' range)."""
+    low, high = check_finite_images(name, images)
+    if low < -_RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
+        raise ValueError(
+            f"{name} must hold images in [0, 1], the range of the built-in extractors "
+            "(map a tanh generator's samples with (x + 1) / 2 first, uint8 images with x / 255). "
+            f"Received: {name} with min={low:.4g}, max={high:.4g}"
+        )
+
+
 def extract_features(extractor, x, batch_size=256):
-    """``extractor.predict(x)`` flattened to ``(n, d)`` float64."""
+    """``extractor.predict(x)`` flattened to ``(n, d)`` float64.
+
+    ``x`` must hold at least one image, all values finite; for the
+    package's extractors (``digits_feature_extractor``,
+    ``shapes_feature_extractor``, ``inception_v3_extractor``) the values
+    must also lie in [0, 1], as for ``fid`` and ``kid`` (a ValueError names
+    the range received). A ``keras.Model`` of your own takes whatever range
+    it was trained on.
+    """
     if not callable(extractor) or not hasattr(extractor, "predict"):
         raise TypeError(
             "extractor must be a keras.Model mapping images to features. "
             f"Received: extractor={extractor!r}"
         )
-    features = backend.predict(extractor, np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
+    batch_size = checks.positive_int("batch_size", batch_size)
+    try:
+        x = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError) as error:
+        raise checks.ArgumentTypeError(
+            f"x must be an array of images. Received: x of type {type(x).__name__}") from error
+    if is_builtin(extractor):
+        check_unit_range("x", x)
+    else:
+        check_finite_images("x", x)
+    features = backend.predict(extractor, x, batch_size=batch_size, verbose=0)
     features = np.asarray(features, dtype="float64")
     return features.reshape(len(features), -1)
 
@@ -86,6 +141,8 @@ def _fit_and_scale(model, x_train, y_train, loss, epochs, name, batch_size=64,
     scaled = keras.layers.Rescaling(1.0 / scale, name="unit_scale")(features)
     extractor = keras.Model(model.input, scaled, name=name)
     extractor.classifier = model
+    # Both take images in [0, 1] (is_builtin).
+    extractor.keras_gen_extractor = model.keras_gen_extractor = True
     return extractor
 
 
@@ -330,12 +387,18 @@ def predict_attributes(images, extractor=None, batch_size=256):
         1 where its logit is > 0 (probability > 0.5).
 
     Raises:
-        ValueError: if ``images`` is not ``(n, H, W, 3)`` or the classifier
-            does not output 14 logits.
+        ValueError: if ``images`` is not ``(n, H, W, 3)`` with n >= 1, holds
+            NaN or Inf, is outside [0, 1] (with the package's extractor; a
+            model of your own takes its own range), or the classifier does
+            not output 14 logits.
         TypeError: if ``extractor`` is neither None nor a Keras model.
     """
     x = check_images("images", images, channels=3)
     batch_size = checks.positive_int("batch_size", batch_size)
+    if extractor is None or is_builtin(extractor):
+        check_unit_range("images", x)
+    else:
+        check_finite_images("images", x)
     if extractor is None:
         extractor = shapes_feature_extractor(image_size=x.shape[1:3])
     classifier = getattr(extractor, "classifier", extractor)
@@ -443,6 +506,7 @@ class InceptionV3Features(keras.Model):
     """
 
     input_channels = (1, 3)
+    keras_gen_extractor = True  # takes images in [0, 1] (is_builtin)
 
     def __init__(self, network, image_size, **kwargs):
         super().__init__(**kwargs)

@@ -169,30 +169,10 @@ def kid_from_features(real_features, fake_features, subsets=50, subset_size=None
     return float(np.mean(values)), float(np.std(values))
 
 
-_RANGE_TOLERANCE = 1e-3  # float round-off of a rescaled tanh output
-
-
-def _check_unit_range(name, images):
-    """ValueError unless ``images`` (an array, as ``check_images`` returns it)
-    are finite and in [0, 1] (the built-in extractors' range)."""
-    # min and max propagate NaN and reach +-Inf: no mask of the whole array
-    # unless something is wrong.
-    low, high = float(images.min()), float(images.max())
-    if not (np.isfinite(low) and np.isfinite(high)):
-        raise ValueError(
-            f"{name} holds NaN or infinite values ({int((~np.isfinite(images)).sum())} of "
-            f"{images.size}); FID/KID need finite images. Received: {name} with NaN/Inf"
-        )
-    if low < -_RANGE_TOLERANCE or high > 1.0 + _RANGE_TOLERANCE:
-        raise ValueError(
-            f"{name} must hold images in [0, 1], the range of the built-in extractors "
-            "(map a tanh generator's samples with (x + 1) / 2 first). "
-            f"Received: {name} with min={low:.4g}, max={high:.4g}"
-        )
-
-
 def _both_features(real, fake, extractor, batch_size):
     from keras_gen.metrics.extractors import check_images
+    from keras_gen.metrics.extractors import check_unit_range
+    from keras_gen.metrics.extractors import is_builtin
     from keras_gen.metrics.extractors import select_extractor
 
     batch_size = checks.positive_int("batch_size", batch_size)
@@ -206,9 +186,9 @@ def _both_features(real, fake, extractor, batch_size):
             "real and fake must hold images of the same shape. Received: "
             f"real.shape={real.shape} and fake.shape={fake.shape}"
         )
-    if extractor is None or isinstance(extractor, str):
+    if extractor is None or isinstance(extractor, str) or is_builtin(extractor):
         for name, images in (("real", real), ("fake", fake)):
-            _check_unit_range(name, images)
+            check_unit_range(name, images)
     extractor = select_extractor(real.shape[1:], extractor)
     return (extract_features(extractor, real, batch_size),
             extract_features(extractor, fake, batch_size))
