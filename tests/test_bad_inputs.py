@@ -138,6 +138,28 @@ def test_images_outside_the_decoders_activation_range_are_refused(kind, x):
         fit(make_vae("mse"), kind, x * 255.0)
 
 
+@pytest.mark.parametrize("stored,expected", [((0, 255), "(0, 255)"), ((-1, 1), "(-1, 1)"),
+                                             ((-3, 7), "(-3.0, 7.0)")])
+def test_the_rescaling_hint_names_the_data_and_a_range_that_holds_it(x, stored, expected):
+    # The hint used to say input_range=(0, 255) whatever the data, and name x for a target y.
+    low, high = stored
+    data = (low + (high - low) * x).astype("float32")
+    data[0, 0, 0, 0], data[1, 0, 0, 0] = low, high
+    vae = make_vae("bce")
+    with pytest.raises(ValueError, match=re.escape(
+            f"from_numpy(x, input_range={expected}, value_range=(0.0, 1.0))")):
+        fit(vae, "array", data)
+    ae = make_ae()
+    with pytest.raises(ValueError, match=r"^y must lie in \(0.0, 1.0\).*" + re.escape(
+            f"from_numpy(y, input_range={expected}, value_range=(0.0, 1.0))")):
+        fit(ae, "array", x, data)
+    # Following the advice gives data the model takes.
+    rescaled = keras_gen.data.from_numpy(data, input_range=tuple(float(v) for v in
+                                         expected.strip("()").split(", ")), value_range=(0.0, 1.0))
+    fit(vae, "array", rescaled)
+    assert iterations(vae.optimizer) > 0
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_gan_real_images_outside_tanh_range_are_refused(kind, x):
     real = x[:, :4, :4] * 255.0

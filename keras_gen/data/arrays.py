@@ -9,10 +9,36 @@ from keras_gen.data.ranges import rescale
 _TOLERANCE = 1e-4  # Of the width of value_range, for float round-off.
 
 
-def _suggest_input_range(low, high):
+def guess_input_range(low, high):
+    """The usual image range that data with these extremes was probably
+    stored in: ``(0, 255)`` (8-bit), ``(-1, 1)`` (tanh), ``(0, 1)``; None
+    when none of them holds it."""
     if low >= 0.0 and high <= 255.0 and high > 1.0:
-        return " (e.g. input_range=(0, 255) for 8-bit images)"
+        return (0, 255)
     if low >= -1.0 and high <= 1.0 and low < 0.0:
+        return (-1, 1)
+    if low >= 0.0 and high <= 1.0:
+        return (0, 1)
+    return None
+
+
+def rescale_hint(name, low, high, value_range):
+    """"Rescale it, e.g. ..." for data ``name`` with these extremes that must
+    lie in ``value_range``: ``from_numpy`` with the guessed ``input_range``
+    (or the data's own extremes where no usual range holds them)."""
+    guess = guess_input_range(low, high)
+    if guess is None:
+        guess = (float(f"{low:.4g}"), float(f"{high:.4g}"))
+    value_range = tuple(float(v) for v in value_range)
+    return (f"Rescale it, e.g. with keras_gen.data.from_numpy({name}, input_range={guess}, "
+            f"value_range={value_range}).")
+
+
+def _suggest_input_range(low, high):
+    guess = guess_input_range(low, high)
+    if guess == (0, 255):
+        return " (e.g. input_range=(0, 255) for 8-bit images)"
+    if guess == (-1, 1):
         return " (e.g. input_range=(-1, 1))"
     return ""
 

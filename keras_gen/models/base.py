@@ -16,6 +16,7 @@ from keras_gen.models._saving import SafeSaving
 from keras_gen.models._saving import check_finite_weights  # noqa: F401 (re-exported)
 from keras_gen.data import _pipeline
 from keras_gen.data import peek
+from keras_gen.data.arrays import rescale_hint
 
 
 class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
@@ -500,8 +501,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
             raise ValueError(
                 f"{name} must lie in {value_range} for this model "
                 f"({self._value_range_reason()}). Received: {name} with "
-                f"min={lo:g}, max={hi:g}. Rescale it, e.g. with "
-                "keras_gen.data.from_numpy(x, input_range=(0, 255))."
+                f"min={lo:g}, max={hi:g}. " + rescale_hint(name, lo, hi, value_range)
             )
         bounded = self._bounded_output_range()
         if bounded is not None:
@@ -511,8 +511,7 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
                     f"{name} must lie in {bounded}, the output range of the model's "
                     "decoding network (its final activation), or the model cannot "
                     f"reproduce it. Received: {name} with min={lo:g}, max={hi:g}. "
-                    "Rescale it, e.g. with keras_gen.data.from_numpy(x, "
-                    f"input_range=(0, 255), value_range={bounded})."
+                    + rescale_hint(name, lo, hi, bounded)
                 )
             if bounded[0] < 0 and lo >= 0 and hi > 0.5 * bounded[1] \
                     and not getattr(self, "_warned_half_range", False):
