@@ -39,19 +39,69 @@ def convert_all(parts, specs, scratch):
     (the converter orders them by its own rule, not by the signature's
     argument order); ``{}`` for a SavedModel.
     """
-    # Conversions share one SavedModel per (part, batch size).
-    saved, results = {}, []
+    # Conversions share one SavedModel per (part, batch size, compute dtype):
+    # a TFLite file of a mixed-precision part is converted from a float32
+    # copy (LiteRT's builtin ops have no float16 / bfloat16 compute).
+    saved, results, float32 = {}, [], {}
     for spec in specs:
-        key = (spec["part"], spec["batch_size"])
+        layer = parts[spec["part"]]
+        if spec["format"] == "tflite" and computes_in_16_bit(layer):
+            if spec["part"] not in float32:
+                float32[spec["part"]] = float32_copy(layer)
+            layer = float32[spec["part"]]
+        key = (spec["part"], spec["batch_size"], layer is parts[spec["part"]])
         if key not in saved:
             saved[key] = os.path.join(scratch, f"sm_{len(saved)}")
-            write_saved_model(parts[spec["part"]], spec, saved[key])
+            write_saved_model(layer, spec, saved[key])
         if spec["format"] == "saved_model":
             shutil.copytree(saved[key], spec["out"])
             results.append({})
         else:
             results.append({"input_order": write_tflite(saved[key], spec)})
     return results
+
+
+def computes_in_16_bit(layer):
+    """Whether any layer of ``layer`` computes in float16 or bfloat16 (mixed precision)."""
+    return any(getattr(sub, "compute_dtype", "float32") in ("float16", "bfloat16")
+               for sub in layer._flatten_layers(include_self=True))
+
+
+def float32_copy(layer):
+    """``layer`` rebuilt with every layer computing in float32, with its weights.
+
+    Mixed precision keeps the variables in float32, so the copy holds the
+    same values; only the computation (and its rounding) changes.
+    """
+    def rebuild(sub):
+        config = sub.get_config()
+        config["dtype"] = "float32"
+        return sub.__class__.from_config(config)
+
+    try:
+        with _float32_policy():
+            copy = keras.models.clone_model(layer, clone_function=rebuild)
+        copy.set_weights(layer.get_weights())
+    except Exception as e:
+        raise ConversionError(
+            f"The part {layer.name!r} computes in float16 / bfloat16 (mixed precision), which "
+            "LiteRT's builtin ops cannot run, and it could not be rebuilt in float32 for the "
+            f"TFLite file ({type(e).__name__}: {e}). Rebuild it under "
+            "keras.mixed_precision.set_global_policy('float32'), copy the weights "
+            "(set_weights) and export that, or export format='saved_model' or 'onnx'."
+        ) from e
+    return copy
+
+
+class _float32_policy:
+    """The global dtype policy set to float32 for the duration of a ``with`` block."""
+
+    def __enter__(self):
+        self.previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+
+    def __exit__(self, *exc):
+        keras.mixed_precision.set_global_policy(self.previous)
 
 
 def write_saved_model(layer, spec, path):
