@@ -790,6 +790,20 @@ def test_bad_output_paths_are_usage_errors_before_training(flag, value, message,
     assert message in err
 
 
+@pytest.mark.parametrize("flag,name", [("--out-dir", "x"), ("--checkpoint-dir", "x"),
+                                       ("--model-path", "a.keras"),
+                                       ("--generator-path", "g.keras")])
+def test_an_output_under_a_file_is_a_usage_error_before_training(tmp_path, capsys, flag, name):
+    # --out-dir used to end in a NotADirectoryError traceback (exit 1) at the first backup.
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    path = blocker / name
+    err = _fails(capsys, SHAPES + ["--epochs", "1", flag, str(path)])
+    assert f"{flag} cannot be written" in err and f"{blocker} is a file" in err
+    assert f"Received: {flag}={path}" in err
+    assert sorted(os.listdir(tmp_path)) == ["afile"]
+
+
 def test_an_output_path_that_is_a_folder_is_a_usage_error(tmp_path, capsys):
     folder = tmp_path / "adir.keras"
     folder.mkdir()
