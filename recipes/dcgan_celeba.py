@@ -443,13 +443,16 @@ def read_saved_run(args, image_shape, steps_per_epoch):
         fail(f"--resume-from {path} holds a {type(saved).__name__}, not a whole keras_gen.GAN; "
              "resume from the --model-path file (the --generator-path file holds the "
              "generator alone, without the discriminator and optimizer states)")
+    differences = resume_differences(args, saved)
     if tuple(saved.image_shape) != tuple(image_shape) or saved.latent_dim != args.latent_dim:
         flags = "--data-dir, --channels" if args.data_dir else "--dataset"
+        # one message for every difference: fixing one flag must not reveal the next
+        also = (f"; it was also trained with other settings than this run's "
+                f"({'; '.join(differences)})" if differences else "")
         fail(f"--resume-from {path} holds a GAN for images {tuple(saved.image_shape)} with "
              f"latent_dim={saved.latent_dim}, but this run trains on images {tuple(image_shape)} "
              f"with --latent-dim {args.latent_dim}; pass the {flags}, --image-size and "
-             "--latent-dim of the run that wrote it")
-    differences = resume_differences(args, saved)
+             f"--latent-dim of the run that wrote it{also}")
     if differences:
         fail(f"--resume-from {path} was trained with other settings than this run's "
              f"({'; '.join(differences)}). Pass the settings of the run that wrote it")

@@ -654,6 +654,13 @@ def test_bad_resume_from_is_a_clear_error(tmp_path, capsys):
     err = _fails(capsys, args[:2] + ["--image-size", "32"] + args[4:] + ["--latent-dim", "4", "--resume-from",
                                                                         str(tmp_path / "other.keras")])
     assert "this run trains on images (32, 32, 3) with --latent-dim 4" in err
+    # Another latent size *and* other discriminator options: one message names them all.
+    err = _fails(capsys, args + ["--d-normalization", "layer", "--resume-from",
+                                 str(tmp_path / "other.keras")])
+    assert ("but this run trains on images (16, 16, 3) with --latent-dim 8; pass the --dataset, "
+            "--image-size and --latent-dim of the run that wrote it; it was also trained with other "
+            "settings than this run's (file: --d-normalization batch, this run: --d-normalization "
+            "layer") in err
     # The same images and latent size, but other discriminator options.
     err = _fails(capsys, args + ["--latent-dim", "4", "--d-normalization", "layer", "--minibatch-std",
                                  "--lecam", "0", "--resume-from", str(tmp_path / "other.keras")])
