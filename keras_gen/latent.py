@@ -852,6 +852,7 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
                 f"target must be a latent vector of shape ({latent_dim(model)},){also} for "
                 f"mode={mode!r}. Received: target.shape={target.shape}"
             )
+        _check_target_images(model, target)
         target = mean_code(model, target, batch_size)
     codes = alter_codes(z, target, alpha, mode)
     out = codes
@@ -864,6 +865,24 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
             inputs = inputs[None] if single else inputs
             out = add_residual(out, inputs, decode(model, z, batch_size), transport=transport)
     return out[0] if single else out
+
+
+def _check_target_images(model, target):
+    """ValueError naming ``target`` unless it is a batch of images the encoder takes."""
+    try:
+        wanted = tuple(model.encoding_network.input_shape[1:])
+    except (AttributeError, ValueError):  # a network without one declared input
+        wanted = None
+    fits = target.ndim >= 2 and len(target) > 0 and (
+        wanted is None or (len(target.shape[1:]) == len(wanted) and all(
+            w is None or w == t for w, t in zip(wanted, target.shape[1:]))))
+    if not fits:
+        shown = ", ".join("?" if w is None else str(w) for w in wanted) if wanted else "..."
+        raise ValueError(
+            f"target must be a code of shape ({latent_dim(model)},) or a non-empty batch of "
+            f"images (n, {shown}) with the characteristic (their mean code is used) for "
+            f"mode='target'. Received: target.shape={target.shape}"
+        )
 
 
 # ---------------------------------------------------------------- clustering

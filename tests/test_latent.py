@@ -1,5 +1,7 @@
 """keras_gen.latent: interpolation, altering, clustering, probe, compression."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -120,6 +122,19 @@ def test_alter_alpha_zero_is_identity_and_one_lands_on_target_mean(models, kind)
     np.testing.assert_allclose(images[:, 0], model.decode(z_dark), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(images[:, 1], np.broadcast_to(model.decode(z_t[None]), images[:, 1].shape),
                                rtol=1e-4, atol=1e-5)
+
+
+def test_alter_names_a_target_that_is_neither_a_code_nor_a_batch_of_images(models):
+    # Such a target used to reach the encoder, whose error named x (the user's good images).
+    model = models["ae"]
+    x, _ = _two_groups(4)
+    d = latent.latent_dim(model)
+    for bad in (np.zeros(d + 1), x[0], x[:, :4], x[:0]):
+        with pytest.raises(ValueError, match=re.escape(
+                f"target must be a code of shape ({d},) or a non-empty batch of images "
+                f"(n, {', '.join(map(str, x.shape[1:]))})") + r".*Received: target.shape="
+                + re.escape(str(np.shape(bad)))):
+            latent.alter(model, x, bad)
 
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
