@@ -476,9 +476,11 @@ class Runner:
 
         Args:
             n: int, number of images when ``z`` is None. For a conditional
-                artefact it defaults to the number of labels.
+                artefact it defaults to the number of labels. With ``z``,
+                None or ``len(z)`` (anything else is a ValueError).
             z: array ``(n, latent_dim)`` or None.
-            seed: int or None, seed of NumPy's generator for the draw.
+            seed: int or None, seed of NumPy's generator for the draw (only
+                without ``z``).
             labels: required for a conditional artefact, None otherwise; see
                 :meth:`condition_vectors` (one class id or vector is used
                 for all n images).
@@ -492,6 +494,12 @@ class Runner:
             if seed is not None and not _is_int(seed, 0):
                 raise ValueError(f"seed must be None or an integer >= 0. Received: seed={seed!r}")
             z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim))
+        elif n is not None and (not _is_int(n, 1) or np.ndim(z) < 1 or int(n) != len(z)):
+            raise ValueError("n must be None or the number of rows of z when z is given. "
+                             f"Received: n={n!r} with z of shape {np.shape(z)}")
+        elif seed is not None:
+            raise ValueError("seed draws z, so it applies only without z. "
+                             f"Received: seed={seed!r} with z of shape {np.shape(z)}")
         with np.errstate(over="ignore"):  # beyond float32: inf, refused by name
             z = np.asarray(z, dtype=np.float32)
         return self(z, labels)

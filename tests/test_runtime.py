@@ -75,6 +75,11 @@ def test_runner_errors(generator_tflite, tmp_path):
     ({"z": [[0.0, np.nan, 0.0], [0.0, 0.0, 0.0]]}, r"Input must be finite .* 1 of 2 rows hold NaN or Inf \(the first is row 0\)"),
     ({"z": [[0.0, 0.0, 1e39]]}, r"Input must be finite \(within float32\)"),
     ({"z": np.zeros((0, 3))}, r"Input must hold at least one row. Received: shape \(0, 3\)"),
+    # n and seed that z makes meaningless used to be ignored without a word
+    ({"n": 3, "z": np.zeros((2, 3))}, r"n must be None or the number of rows of z when z is given. "
+                                      r"Received: n=3 with z of shape \(2, 3\)"),
+    ({"n": 0, "z": np.zeros((2, 3))}, r"Received: n=0 with z of shape \(2, 3\)"),
+    ({"z": np.zeros((2, 3)), "seed": 4}, r"seed draws z, so it applies only without z. Received: seed=4"),
 ])
 def test_runner_arguments_are_named(generator_tflite, kwargs, match):
     _, path, _ = generator_tflite
