@@ -66,6 +66,49 @@ def _check_with_pil(paths):
                 f"{image_format} image, but only PNG, JPEG, BMP and GIF "
                 "are supported. Convert or remove it."
             )
+        if image_format == "BMP" and image.mode not in ("L", "RGB", "RGBA"):
+            raise ValueError(_BMP_MESSAGE.format(path=path, kind=f"PIL mode {image.mode}"))
+
+
+# TensorFlow's BMP decoder reads 24 / 32 bits per pixel, and 8 bits as the
+# raw palette index: right for grey palettes only.
+_BMP_MESSAGE = (
+    "from_folder cannot read the image file '{path}' correctly: it is a BMP with a colour "
+    "palette or fewer than 8 bits per pixel ({kind}), which TensorFlow's decoder reads as "
+    "palette indices or not at all. Save it as PNG or as a 24-bit BMP."
+)
+
+
+def _bmp_decodable(contents):
+    """Whether TensorFlow's decoder reads this BMP's pixels as they are:
+    24 or 32 bits per pixel, or 8 with a grey palette (entry i = (i, i, i))."""
+    import tensorflow as tf
+
+    padded = tf.strings.join([contents, b"\x00" * 64])
+
+    def uint(offset, size):
+        raw = tf.cast(tf.io.decode_raw(tf.strings.substr(padded, offset, size), tf.uint8), tf.int64)
+        return tf.reduce_sum(raw * tf.constant([256**i for i in range(size)], tf.int64))
+
+    bits = uint(28, 2)
+
+    def grey_palette():
+        colours = uint(46, 4)
+        colours = tf.where(tf.equal(colours, 0), tf.constant(256, tf.int64), colours)
+        # clamped so that a damaged header cannot make substr fail
+        start = tf.minimum(14 + uint(14, 4), tf.cast(tf.strings.length(padded), tf.int64))
+        table = tf.io.decode_raw(
+            tf.strings.substr(padded, tf.cast(start, tf.int32),
+                              tf.cast(4 * tf.minimum(colours, 256), tf.int32)),
+            tf.uint8)
+        table = tf.reshape(table[: 4 * (tf.size(table) // 4)], [-1, 4])
+        ramp = tf.cast(tf.range(tf.shape(table)[0]), tf.uint8)
+        return tf.logical_and(
+            tf.equal(tf.cast(tf.shape(table)[0], tf.int64), colours),
+            tf.reduce_all(tf.equal(table[:, :3], ramp[:, None])))
+
+    return tf.logical_or(tf.logical_or(tf.equal(bits, 24), tf.equal(bits, 32)),
+                         tf.logical_and(tf.equal(bits, 8), grey_palette()))
 
 
 def _has_sequence(data, sequence):
@@ -146,7 +189,13 @@ def _read_image(path, channels, center_crop, image_size, check=True):
                  f"(truncated: the end of its image data is missing, or more than {_END_WINDOW} "
                  "bytes of other data follow it). Remove or replace it."],
             )
+        is_bmp = tf.equal(tf.strings.substr(head, 0, 2), b"BM")
         with tf.control_dependencies([complete]):
+            readable = tf.debugging.Assert(
+                tf.logical_or(tf.logical_not(is_bmp), _bmp_decodable(contents)),
+                [_BMP_MESSAGE.format(path="", kind="bits per pixel other than 24 or 32, "
+                                     "or 8 with colours").replace("file ''", "file"), path])
+        with tf.control_dependencies([readable]):
             contents = tf.identity(contents)
     image = tf.io.decode_image(contents, channels=0, expand_animations=False)
     image = _pipeline.to_channels(image, channels)
@@ -353,7 +402,12 @@ def from_folder(
     byte, a BMP shorter
     than its header says), fails iteration with an error naming it. A file
     complete in length but damaged inside then fails with TensorFlow's own
-    decode error, which does not name it.
+    decode error, which does not name it, or (a JPEG whose entropy-coded data
+    is damaged) decodes to wrong pixels with only libjpeg's warning on
+    stderr. BMPs must have 24 or 32 bits per pixel, or 8 with a grey
+    palette: TensorFlow's decoder reads other BMPs (colour palettes, 1 or 4
+    bits) as palette indices or not at all, so they are refused, named, in
+    both kinds of folder.
 
     Args:
         path: str or path-like, the folder.

@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -130,6 +131,40 @@ def test_large_folder_names_bad_file_while_reading(image_folder, monkeypatch):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"cannot decode the image file.*zz_bad\.jpg"):
         for _ in ds:
             pass
+
+
+def _bmps(folder):
+    """A colour-palette BMP, a 1-bit BMP, and an 8-bit grey one (readable) with its pixels."""
+    rng = np.random.default_rng(0)
+    colour = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8), "RGB").quantize(8)
+    colour.save(folder / "palette.bmp")
+    grey = rng.integers(0, 256, (6, 6), dtype=np.uint8)
+    Image.fromarray(grey, "L").convert("1").save(folder / "one_bit.bmp")
+    Image.fromarray(grey, "L").save(folder / "grey.bmp")
+    return grey
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_bmps_tensorflow_misreads_are_named(tmp_path, monkeypatch, large):
+    # A colour-palette BMP loaded as its palette indices (grey noise) without a
+    # word; a 1-bit one failed inside TensorFlow without naming the file.
+    import tensorflow as tf
+
+    if large:  # the check made while reading, for folders too large to decode up front
+        monkeypatch.setattr(folder_module, "EAGER_CHECK_LIMIT", 0)
+    grey = _bmps(tmp_path)
+    error = tf.errors.InvalidArgumentError if large else ValueError
+    for name in ("palette.bmp", "one_bit.bmp"):
+        only = tmp_path / name.split(".")[0]
+        only.mkdir()
+        os.replace(tmp_path / name, only / name)
+        with pytest.raises(error, match=r"cannot read the image file.*" + re.escape(name)
+                           if not large else r"BMP with a colour palette.*" + re.escape(name)):
+            for _ in from_folder(only, image_size=6, channels=1, shuffle=False):
+                pass
+    ds = from_folder(tmp_path, image_size=6, channels=1, shuffle=False, recursive=False)
+    (image,) = [np.asarray(b) for b in ds.unbatch()]
+    np.testing.assert_allclose(image[..., 0] * 255.0, grey, atol=1e-3)  # 8-bit grey reads as it is
 
 
 @pytest.mark.parametrize(
