@@ -162,6 +162,9 @@ def _check_tensors(data, key, manifest):
                 manifest,
                 f"{where}.shape must be a list of positive integers or null. Received: {shape!r}",
             )
+        # keras-gen's exports take and give float32 only (inputs are cast to it)
+        if entry.get("dtype", "float32") != "float32":
+            _manifest_error(manifest, f"{where}.dtype must be 'float32'. Received: {entry.get('dtype')!r}")
         value_range = entry.get("value_range")
         if value_range is not None and not (
             isinstance(value_range, list)

@@ -150,6 +150,11 @@ def test_runtime_imports_neither_keras_nor_tensorflow_for_tflite(generator_tflit
          r"its output is 'image' of shape \[None, 16\], the artefact's is 'image' of shape \[None, 4, 4, 1\]"),
         (lambda m: m.update(part="discriminator"),
          r"part must be null or one of \['generator', 'decoder', 'encoder', 'model'\]. Received: part='discriminator'"),
+        # was loaded and shown as valid
+        (lambda m: m.update(inputs=[dict(m["inputs"][0], dtype="int8")]),
+         r"inputs\[0\].dtype must be 'float32'. Received: 'int8'"),
+        (lambda m: m.update(outputs=[dict(m["outputs"][0], dtype="float99")]),
+         r"outputs\[0\].dtype must be 'float32'. Received: 'float99'"),
         (lambda m: m.update(outputs=[dict(m["outputs"][0], shape=[None, 4, None, 1])]), None),  # unknown size
         (lambda m: m.update(batch_size=2), None),  # a dynamic artefact runs any batch
     ],
