@@ -340,10 +340,9 @@ def parse_args(argv=None):
             p.error(f"{flag} must be a .keras file path. Received: {flag}={path!r}")
         if os.path.isdir(path):
             p.error(f"{flag} {path} is a folder (expected a .keras file path)")
+        _common.check_keras_path(p, flag, path)  # and no file or read-only folder on the way
     if os.path.abspath(args.model_path) == os.path.abspath(args.generator_path):
         p.error(f"--model-path and --generator-path must differ. Received: {args.model_path!r} for both")
-    for flag, path in (("--model-path", args.model_path), ("--generator-path", args.generator_path)):
-        _common.check_keras_path(p, flag, path)
     # checked now too: a folder that cannot be made would stop the run at its first grid or backup
     _common.check_out_dir(p, "--out-dir", args.out_dir)
     _common.check_out_dir(p, "--checkpoint-dir", args.checkpoint_dir)
