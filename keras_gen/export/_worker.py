@@ -16,6 +16,7 @@ part: the main input, then the condition, in the order the network takes
 them), ``output_names``, ``signature`` and ``out`` (the path to write).
 """
 
+import contextlib
 import importlib
 import json
 import os
@@ -93,15 +94,15 @@ def float32_copy(layer):
     return copy
 
 
-class _float32_policy:
+@contextlib.contextmanager
+def _float32_policy():
     """The global dtype policy set to float32 for the duration of a ``with`` block."""
-
-    def __enter__(self):
-        self.previous = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-
-    def __exit__(self, *exc):
-        keras.mixed_precision.set_global_policy(self.previous)
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def write_saved_model(layer, spec, path):
