@@ -589,6 +589,8 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
         checks.integer("group", g, minimum=0) for g in (group if hasattr(group, "__iter__") else [group]))
     if target not in group:
         raise ValueError(f"group must contain target={target}. Received: group={group!r}")
+    if len(set(group)) != len(group):
+        raise ValueError(f"group must name each column once. Received: group={group!r}")
     k = labels.shape[1]
     if not all(0 <= index < k for index in group):
         raise ValueError(
@@ -650,6 +652,10 @@ def alter_codes(z, target, alpha, mode="target"):
             f"target must have shape (d,) = {(z.shape[1],)} or (n, d) = {z.shape}, one per "
             f"code. Received: target.shape={target.shape}"
         )
+    for name, array in (("z", z), ("target", target)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite. Received: {name} with "
+                             f"{int(np.sum(~np.isfinite(array)))} NaN or infinite values")
     alphas = _fractions("alpha", alpha)
     a = alphas.reshape(-1)[None, :, None]
     target = np.broadcast_to(target, z.shape)[:, None, :]
@@ -993,6 +999,11 @@ def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, retur
 
     Returns:
         float accuracy in [0, 1] (and the classifier if asked).
+
+    Raises:
+        ValueError: labels that are not one class id per example, fewer than
+            2 classes in ``y_train``, or a ``y_test`` class absent from
+            ``y_train``.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -1004,6 +1015,12 @@ def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, retur
     if len(np.unique(y_train)) < 2:
         raise ValueError(f"y_train must hold at least 2 classes. Received: y_train with classes "
                          f"{np.unique(y_train).tolist()}")
+    unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
+    if len(unseen):
+        raise ValueError(
+            "y_test must hold only classes that y_train holds (the classifier cannot predict a "
+            f"class it was not fitted on). Received: y_test classes {unseen.tolist()} absent from "
+            "y_train")
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
     classifier.fit(encode(model, x_train, batch_size), y_train)
     accuracy = float(classifier.score(encode(model, x_test, batch_size), y_test))

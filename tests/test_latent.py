@@ -337,6 +337,14 @@ def test_attribute_vectors_reject_bad_arguments():
         latent.attribute_vectors(bad, labels, target=1)
     with pytest.raises(TypeError, match=r"group must be an integer >= 0. Received: group=0.7"):
         latent.attribute_vectors(codes, labels, target=1, group=(0.7, 1))
+    # a repeated column counted its examples twice in the argmax of the one-hot group
+    with pytest.raises(ValueError, match=r"group must name each column once. Received: group=\(0, 1, 1\)"):
+        latent.attribute_vectors(codes, labels, target=1, group=(0, 1, 1))
+    # NaN codes or targets came back as NaN altered codes
+    with pytest.raises(ValueError, match="z must be finite. Received: z with 1 NaN"):
+        latent.alter_codes(bad[:4], codes[0], 1.0)
+    with pytest.raises(ValueError, match="target must be finite. Received: target with 1 NaN"):
+        latent.alter_codes(codes[:4], bad[3], 1.0, mode="vector")
 
 
 def test_alter_vector_mode_takes_one_vector_per_item(models):
@@ -554,6 +562,10 @@ def test_cluster_probe_and_compress_arguments_are_named(images):
         latent.linear_probe(ae, x, np.zeros(12, int), x, y)
     with pytest.raises(ValueError, match=r"y_test must hold one class label per example"):
         latent.linear_probe(ae, x, y, x, 3)
+    # a test class the classifier never saw was scored as a miss (accuracy 0.0 for y_test of it alone)
+    with pytest.raises(ValueError, match=r"y_test must hold only classes that y_train holds.*"
+                                         r"Received: y_test classes \[2\] absent from y_train"):
+        latent.linear_probe(ae, x[y < 2], y[y < 2], x, y)
     with pytest.raises(ValueError, match=r"code_dtype must be one of \['float32', 'float16', 'float64'\]. "
                                          r"Received: code_dtype='int8'"):
         latent.compress(ae, x, code_dtype="int8")
