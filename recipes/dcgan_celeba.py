@@ -717,6 +717,24 @@ def _RawGenerator(generator):
     return RawGenerator()
 
 
+def _CommandLineRates(gan, d_learning_rate, g_learning_rate):
+    """A callback setting both optimizers' learning rates to the command line's as fit starts.
+
+    Loading a saved GAN (``--resume-from``) or a backup restores each
+    optimizer's ``learning_rate`` variable with the file's value; this runs
+    after those loads, so the rates the command line names are the ones
+    trained with.
+    """
+    import keras
+
+    class CommandLineRates(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            gan.d_optimizer.learning_rate = d_learning_rate
+            gan.g_optimizer.learning_rate = g_learning_rate
+
+    return CommandLineRates()
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.resume_from is not None and os.path.isdir(args.resume_from):
@@ -821,7 +839,8 @@ def main(argv=None):
     grid = keras_gen.callbacks.SampleGrid(args.out_dir, num_images=64, cols=8, seed=args.seed)
     # The NaN check runs first; a diverged epoch writes no grid and no backup.
     callbacks = [_common.nan_callback(), _common.skip_non_finite_epochs(grid),
-                 _common.skip_non_finite_epochs(backup, also_train_end=True)]
+                 _common.skip_non_finite_epochs(backup, also_train_end=True),
+                 _CommandLineRates(gan, args.d_learning_rate, args.g_learning_rate)]
     callbacks += _common.watchdog_callbacks(args)
     raw = _RawGenerator(gan.generator) if args.ema else None
     if raw is not None:

@@ -530,9 +530,10 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
 
 
 def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
-                     consistency=0.0, lecam=0.1, minibatch_std_group=None):
-    """A compiled, untrained GAN of the recipe's colour networks for SHAPES, saved to ``path``
-    (LeCam on, as the colour defaults have it)."""
+                     consistency=0.0, lecam=0.1, minibatch_std_group=None, trained=False):
+    """A compiled GAN of the recipe's colour networks for SHAPES, saved to ``path``
+    (LeCam on, as the colour defaults have it); untrained, or ``trained`` one step (so
+    that the file holds the optimizers' variables, their learning rates among them)."""
     kernel_size = 3 if upsampling == "resize" else 4
     gan = keras_gen.GAN(keras_gen.networks.dcgan_generator(8, (16, 16, 3), kernel_size=kernel_size,
                                                            upsampling=upsampling),
@@ -541,6 +542,9 @@ def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", aug
                             minibatch_std_group=minibatch_std_group), latent_dim=8,
                         augment=augment, consistency=consistency, lecam=lecam)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+    if trained:
+        x = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+        gan.fit(x, batch_size=4, epochs=1, verbose=0)
     gan.save(path)
 
 
@@ -548,7 +552,7 @@ def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsy
     # (with a resize-convolution generator: --upsampling resize resumes it)
     _save_colour_gan(tmp_path / "saved.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
                      keras.optimizers.Adam(1e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99),
-                     upsampling="resize")
+                     upsampling="resize", trained=True)
     gan, _ = load_recipe("dcgan_celeba").main(
         SHAPES + ["--epochs", "1", "--d-steps", "1", "--upsampling", "resize", "--beta-2", "0.99",
                   "--out-dir", str(tmp_path / "out"),
@@ -565,6 +569,12 @@ def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsy
         assert (float(optimizer.beta_1), float(optimizer.beta_2)) == pytest.approx((0.5, 0.99))
     assert "UpSampling2D" in [type(layer).__name__ for layer in gan.generator.layers]
     assert int(n(gan.g_optimizer.iterations)) > 0
+    # ... and the command line's rates are the ones trained with and saved (loading the
+    # file restored its 1e-4 over them)
+    saved = keras.saving.load_model(tmp_path / "m.keras")
+    for model in (gan, saved):
+        assert float(n(model.g_optimizer.learning_rate)) == pytest.approx(4e-4)
+        assert float(n(model.d_optimizer.learning_rate)) == pytest.approx(2e-4)
 
 
 
