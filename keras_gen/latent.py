@@ -134,13 +134,28 @@ def _is_codes(model, x, latent):
     return x.ndim in (1, 2) and x.shape[-1] == latent_dim(model)
 
 
-def _codes(model, x, latent=None, batch_size=None, labels=None):
+def _images(model, x, name):
+    """``x`` checked as images for ``model``'s encoder (as ``encode`` checks them:
+    a floating-point dtype, the image shape, finite), errors naming ``name``; float32."""
+    return base.image_input(model, x, name=name).astype("float32", copy=False)
+
+
+def _encode(model, x, name, batch_size=None, labels=None):
+    """``encode(model, x, ...)`` with the images checked under the caller's argument ``name``."""
+    if model.encoding_network is not None:
+        x = _images(model, x, name)
+    return encode(model, x, batch_size, labels=labels)
+
+
+def _codes(model, x, latent=None, batch_size=None, labels=None, name="x"):
     """``x`` as codes ``(n, latent_dim)`` (encoding images) and whether it was one item.
 
-    ``labels``: the labels images are encoded with (conditional models).
+    ``labels``: the labels images are encoded with (conditional models);
+    ``name``: the caller's argument, named in errors about the images.
     """
-    x = np.asarray(x, dtype="float32")
+    x = base._as_numpy(name, x)
     if _is_codes(model, x, latent):
+        x = np.asarray(x, dtype="float32")
         if model.encoding_network is None and latent is False:
             encode(model, x)  # raises: no encoder
         if x.shape[-1] != latent_dim(model) or x.ndim not in (1, 2):
@@ -157,7 +172,7 @@ def _codes(model, x, latent=None, batch_size=None, labels=None):
         shape = base.built_input_shape(model)
     rank = len(shape) - 1 if shape is not None else x.ndim - 1
     single = x.ndim == rank
-    return encode(model, x[None] if single else x, batch_size, labels=labels), single
+    return _encode(model, x[None] if single else x, name, batch_size, labels=labels), single
 
 
 # ------------------------------------------------------------- refinement
@@ -416,8 +431,8 @@ def interpolate(model, a, b, steps=10, method="linear", latent=None, return_code
     >>> interpolate(ae, x[0], x[1], steps=5).shape
     (5, 8, 8, 1)
     """
-    za, single = _codes(model, a, latent, batch_size, labels)
-    zb, _ = _codes(model, b, latent, batch_size, labels)
+    za, single = _codes(model, a, latent, batch_size, labels, name="a")
+    zb, _ = _codes(model, b, latent, batch_size, labels, name="b")
     if za.shape != zb.shape:
         raise ValueError(
             f"a and b must hold the same number of items. Received: {len(za)} and {len(zb)}"
@@ -478,16 +493,19 @@ def transfer_style(model, x, labels, new_labels, batch_size=None):
             "transfer_style needs a conditional model (keras_gen.ConditionalVAE): it "
             f"decodes codes with other labels. Received: model of type {type(model).__name__}"
         )
-    x = np.asarray(x, dtype="float32")
-    codes = encode(model, x, batch_size, labels=labels)
+    codes = _encode(model, x, "x", batch_size, labels=labels)
     return decode(model, codes, batch_size, labels=new_labels)
 
 
 # --------------------------------------------------------------- attributes
 def mean_code(model, x, batch_size=None):
     """The mean latent code of images ``x``: the source notes' z_t,avg for a group."""
+    return _mean_code(model, x, "x", batch_size)
+
+
+def _mean_code(model, x, name, batch_size=None):
     _unconditional("mean_code", _check_model(model))
-    return encode(model, x, batch_size).mean(axis=0)
+    return _encode(model, x, name, batch_size).mean(axis=0)
 
 
 def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
@@ -510,20 +528,29 @@ def attribute_vector(model, with_attribute, without_attribute, batch_size=None):
         float32 array ``(latent_dim,)``.
     """
     _unconditional("attribute_vector", _check_model(model))
-    return (mean_code(model, with_attribute, batch_size)
-            - mean_code(model, without_attribute, batch_size)).astype("float32")
+    return (_mean_code(model, with_attribute, "with_attribute", batch_size)
+            - _mean_code(model, without_attribute, "without_attribute", batch_size)).astype("float32")
 
 
-def _attribute_classes(labels, target, group):
+def _attribute_classes(labels, target, group, name="labels"):
     """Each example's class in the target's group, and the target's class.
 
-    A one-hot group (several columns): the index of its largest column. A
-    binary attribute (a group of one column): 1 with it (label > 0.5), 0
-    without.
+    A one-hot group (several columns): the index of its one column > 0.5
+    (a row with none or several is a ValueError naming ``name``: it has no
+    class in the group). A binary attribute (a group of one column): 1 with
+    it (label > 0.5), 0 without.
     """
     if len(group) == 1:
         return (labels[:, group[0]] > 0.5).astype(int), 1
-    return np.argmax(labels[:, list(group)], axis=1), group.index(target)
+    on = labels[:, list(group)] > 0.5
+    bad = np.flatnonzero(on.sum(axis=1) != 1)
+    if len(bad):
+        raise ValueError(
+            f"{name} must set exactly one column of the one-hot group {list(group)} in every row "
+            f"(label > 0.5); leave out the rows that set none or several, or pass a binary "
+            f"attribute (group=None). Received: {len(bad)} such rows, e.g. row {bad[0]}: "
+            f"{labels[bad[0], list(group)].tolist()}")
+    return np.argmax(on, axis=1), group.index(target)
 
 
 def attribute_vectors(codes, labels, target, group=None, source_labels=None):
@@ -564,7 +591,8 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
 
     Raises:
         ValueError: a class that the examples to alter need has no labelled
-            example, or shapes or indices that do not fit.
+            example, a row that sets none or several columns of a one-hot
+            group, or shapes or indices that do not fit.
 
     Example:
 
@@ -605,7 +633,7 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
             f"source_labels must have shape (n, {labels.shape[1]}), like labels. "
             f"Received: source_labels.shape={source_labels.shape}"
         )
-    sources, _ = _attribute_classes(source_labels, target, group)
+    sources, _ = _attribute_classes(source_labels, target, group, "source_labels")
     means = {}
     for c in np.unique(np.append(sources, target_class)):
         members = classes == c
@@ -849,7 +877,7 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
             f"{'return_codes=True' if return_codes else f'codes of shape {np.shape(x)}'}"
         )
     z, single = _codes(model, x, latent, batch_size)
-    target = np.asarray(target, dtype="float32")
+    target = base._as_numpy("target", target)
     per_example = mode == "vector" and target.shape == z.shape
     if target.shape != (latent_dim(model),) and not per_example:
         if mode == "vector" or model.encoding_network is None:
@@ -859,7 +887,10 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
                 f"mode={mode!r}. Received: target.shape={target.shape}"
             )
         _check_target_images(model, target)
-        target = mean_code(model, target, batch_size)
+        target = _mean_code(model, target, "target", batch_size)
+    elif target.dtype.kind not in "iuf":
+        raise checks.ArgumentTypeError(f"target must be a latent vector of numbers. Received: "
+                                       f"target of dtype {target.dtype}")
     codes = alter_codes(z, target, alpha, mode)
     out = codes
     if not return_codes:
@@ -867,8 +898,7 @@ def alter(model, x, target, alpha=1.0, mode="target", latent=None, return_codes=
         images = decode(model, flat, batch_size)
         out = images.reshape(codes.shape[:-1] + images.shape[1:])
         if residual:
-            inputs = np.asarray(x, dtype="float32")
-            inputs = inputs[None] if single else inputs
+            inputs = _images(model, np.asarray(x)[None] if single else x, "x")
             out = add_residual(out, inputs, decode(model, z, batch_size), transport=transport)
     return out[0] if single else out
 
@@ -1022,8 +1052,8 @@ def linear_probe(model, x_train, y_train, x_test, y_test, batch_size=None, retur
             f"class it was not fitted on). Received: y_test classes {unseen.tolist()} absent from "
             "y_train")
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-    classifier.fit(encode(model, x_train, batch_size), y_train)
-    accuracy = float(classifier.score(encode(model, x_test, batch_size), y_test))
+    classifier.fit(_encode(model, x_train, "x_train", batch_size), y_train)
+    accuracy = float(classifier.score(_encode(model, x_test, "x_test", batch_size), y_test))
     return (accuracy, classifier) if return_classifier else accuracy
 
 

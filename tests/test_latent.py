@@ -599,3 +599,62 @@ def test_one_image_to_a_model_with_a_subclassed_encoder_is_one_image(images):
     np.testing.assert_allclose(path, batch[0], rtol=1e-5, atol=1e-6)
     altered = latent.alter(vae, images[0], np.zeros(2, "float32"), mode="vector")
     assert altered.shape == (8, 8, 1)
+
+
+def test_integer_images_are_refused_by_every_tool_that_encodes_them():
+    """interpolate, alter (x, target, the residual) and transfer_style cast uint8 to float32 and
+    encoded 0..255 as pixels (codes ~250x too large) where encode refuses them."""
+    keras.utils.set_random_seed(0)
+    shape = (8, 8, 3)
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder(shape, 4), helpers.tiny_decoder(4, shape))
+    x = np.random.default_rng(0).random((6,) + shape).astype("float32")
+    x8 = (x * 255).astype("uint8")
+    message = r"{} must hold floating-point images .*does not rescale integer pixels"
+    calls = {
+        "a": lambda: latent.interpolate(ae, x8[0], x[1], steps=2),
+        "b": lambda: latent.interpolate(ae, x[0], x8[1], steps=2),
+        "x": lambda: latent.alter(ae, x8[:2], np.zeros(4), residual=True),
+        "target": lambda: latent.alter(ae, x[:2], x8[2:]),
+        "with_attribute": lambda: latent.attribute_vector(ae, x8[:3], x[3:]),
+        "without_attribute": lambda: latent.attribute_vector(ae, x[:3], x8[3:]),
+        "x_test": lambda: latent.linear_probe(ae, x, np.arange(6) % 2, x8, np.arange(6) % 2),
+    }
+    for name, call in calls.items():
+        with pytest.raises(TypeError, match=message.format(name)):
+            call()
+    # float images of the same content go through, and match encode's codes
+    path = latent.interpolate(ae, x[0], x[1], steps=2, return_codes=True)
+    np.testing.assert_allclose(path, latent.encode(ae, x[:2]), rtol=1e-5, atol=1e-6)
+
+
+def test_the_wrong_images_are_named_by_their_argument():
+    keras.utils.set_random_seed(0)
+    ae = keras_gen.AutoEncoder(helpers.tiny_encoder((8, 8, 3), 4), helpers.tiny_decoder(4, (8, 8, 3)))
+    x = np.random.default_rng(0).random((8, 8, 8, 3)).astype("float32")
+    y = np.arange(8) % 2
+    with pytest.raises(ValueError, match=r"x_test must hold images of shape \(8, 8, 3\).*Received: x_test.shape"):
+        latent.linear_probe(ae, x, y, x[..., :1], y)
+    with pytest.raises(ValueError, match=r"with_attribute is empty"):
+        latent.attribute_vector(ae, x[:0], x)
+    nan = x.copy()
+    nan[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"b must not contain NaN .*Received: b with 1 NaN"):
+        latent.interpolate(ae, x[0], nan[1], steps=3)
+
+
+def test_attribute_vectors_refuse_rows_outside_a_one_hot_group():
+    """A row with no class of the group (CelebA's hair colours can be all 0) was counted as the
+    group's first column, moving that column's mean code."""
+    codes = np.array([[0., 0.], [10., 0.], [0., 10.], [100., 100.], [100., 100.]])
+    labels = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 0], [1, 1, 0]], float)
+    with pytest.raises(ValueError, match=r"labels must set exactly one column of the one-hot group "
+                                         r"\[0, 1, 2\].*Received: 2 such rows, e.g. row 3: \[0.0, 0.0, 0.0\]"):
+        latent.attribute_vectors(codes, labels, target=1, group=(0, 1, 2))
+    with pytest.raises(ValueError, match=r"source_labels must set exactly one column.*row 0"):
+        latent.attribute_vectors(codes[:3], labels[:3], target=1, group=(0, 1, 2),
+                                 source_labels=labels[3:])
+    # without those rows: black -> blond is the difference of the two classes' codes
+    v = latent.attribute_vectors(codes[:3], labels[:3], target=1, group=(0, 1, 2))
+    np.testing.assert_allclose(v, [[10.0, 0.0], [0.0, 0.0], [10.0, -10.0]])
+    # a binary attribute of the same column still reads 0 rows as "without"
+    assert latent.attribute_vectors(codes, labels, target=1).shape == (5, 2)
