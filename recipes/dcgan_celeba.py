@@ -537,7 +537,7 @@ def _learning_rate(optimizer):
 
 
 def resume_differences(args, saved):
-    """What differs between a saved GAN and this run's discriminator, upsampling, EMA, augment, consistency and LeCam flags.
+    """What differs between a saved GAN and this run's discriminator (spectral norm included), upsampling, EMA, augment, consistency and LeCam flags.
 
     A list of ``"file: ..., this run: ..."`` strings, empty when they match;
     a flag left unset is marked as the default for colour or grey images.
@@ -571,6 +571,12 @@ def resume_differences(args, saved):
         differences.append(f"file: {file_width}(filters {saved_filters}), this run: "
                            + this_run(f"--d-width {args.d_width} (filters {wanted_filters})",
                                       "d_width"))
+    from keras_gen.layers.spectral_norm import SpectralNormalization
+
+    spectral = any(isinstance(layer, SpectralNormalization) for layer in saved.discriminator.layers)
+    if spectral != args.spectral_norm:
+        differences.append(f"file: {'--spectral-norm' if spectral else 'no --spectral-norm'}, "
+                           f"this run: {'--spectral-norm' if args.spectral_norm else 'no --spectral-norm'}")
     upsampling = generator_upsampling(saved.generator)
     if upsampling != args.upsampling:
         differences.append(f"file: --upsampling {upsampling}, this run: "

@@ -530,7 +530,8 @@ def test_a_backup_from_other_settings_is_a_clear_error(tmp_path, monkeypatch, ca
 
 
 def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", augment=None,
-                     consistency=0.0, lecam=0.1, minibatch_std_group=None, trained=False):
+                     consistency=0.0, lecam=0.1, minibatch_std_group=None, trained=False,
+                     spectral_norm=False):
     """A compiled GAN of the recipe's colour networks for SHAPES, saved to ``path``
     (LeCam on, as the colour defaults have it); untrained, or ``trained`` one step (so
     that the file holds the optimizers' variables, their learning rates among them)."""
@@ -539,7 +540,8 @@ def _save_colour_gan(path, d_optimizer, g_optimizer, upsampling="transpose", aug
                                                            upsampling=upsampling),
                         keras_gen.networks.dcgan_discriminator(
                             (16, 16, 3), normalization=None, minibatch_std=True,
-                            minibatch_std_group=minibatch_std_group), latent_dim=8,
+                            minibatch_std_group=minibatch_std_group, spectral_norm=spectral_norm),
+                        latent_dim=8,
                         augment=augment, consistency=consistency, lecam=lecam)
     gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
     if trained:
@@ -612,6 +614,21 @@ def test_resume_names_a_minibatch_std_group_that_differs(tmp_path, capsys):
     gan, _ = load_recipe("dcgan_celeba").main(args + ["--minibatch-std-group", "4"])
     assert gan.discriminator.get_layer("minibatch_std").group_size == 4
     assert int(n(gan.g_optimizer.iterations)) == 2
+
+
+def test_resume_names_spectral_norm_that_differs(tmp_path, capsys):
+    """It was refused with a cut Keras message ("6 objects could not be loaded") naming no flag."""
+    for saved_with, tag in ((False, "plain"), (True, "sn")):
+        _save_colour_gan(tmp_path / f"{tag}.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
+                         keras.optimizers.Adam(4e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99),
+                         spectral_norm=saved_with)
+        args = SHAPES + ["--epochs", "1", "--out-dir", str(tmp_path / "out"),
+                         "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
+                         "--resume-from", str(tmp_path / f"{tag}.keras")]
+        err = _fails(capsys, args + ([] if saved_with else ["--spectral-norm"]))
+        expected = ("file: --spectral-norm, this run: no --spectral-norm" if saved_with
+                    else "file: no --spectral-norm, this run: --spectral-norm")
+        assert f"was trained with other settings than this run's ({expected})" in err
 
 
 @pytest.mark.parametrize("extra, message", [
