@@ -316,8 +316,9 @@ def test_images_of_another_shape_to_a_built_model_of_subclassed_networks_are_nam
             "encode": lambda: vae.encode(small),
             "reconstruct": lambda: vae.reconstruct(small),
             "interpolate": lambda: keras_gen.latent.interpolate(vae, small[0], small[1])}[method]
-    with pytest.raises(ValueError, match=r"x must hold images of shape \(8, 8, 1\).*Received: "
-                       r"x.shape=\(\d+, 6, 6, 1\)"):
+    name = "a" if method == "interpolate" else "x"  # interpolate(model, a, b) names its argument
+    with pytest.raises(ValueError, match=rf"{name} must hold images of shape \(8, 8, 1\).*Received: "
+                       rf"{name}.shape=\(\d+, 6, 6, 1\)"):
         call()
 
 
