@@ -301,15 +301,20 @@ class GenerativeModel(SafeSaving, GuardedFit, keras.Model):
     def predict(self, x=None, *args, **kwargs):
         if x is None:
             raise ValueError(f"x is required: {self._predict_input_words()}. Received: x=None")
+        return self._predict_checked(self._predict_input(x), *args, **kwargs)
+
+    def _predict_input(self, x):
+        """``x`` for ``predict``, checked as what ``call`` takes (``ValueError`` or
+        ``ArgumentTypeError`` naming it). An array (not a dataset) is checked as
+        encode / reconstruct / decode check it; conditional models override
+        this (they take ``[inputs, condition]``)."""
         if (isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype"))) \
                 and self._protocol("condition_spec") is None:
-            # an array (not a dataset; a conditional model takes [x, condition]):
-            # what call() takes, checked as encode / reconstruct / decode check it
             if self._protocol("encoding_network") is not None:
                 image_input(self, x)
             elif self._protocol("latent_dim") is not None:
                 latent_input(self, x, "x")
-        return self._predict_checked(x, *args, **kwargs)
+        return x
 
     def _predict_checked(self, x, *args, **kwargs):
         """``keras.Model.predict`` of inputs already checked (``batch_size``

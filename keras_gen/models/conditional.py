@@ -108,6 +108,17 @@ class ConditionalModel:
             return f"integer class ids in [0, {self.num_classes}) (num_classes={self.num_classes})"
         return f"attribute vectors of size {self.condition_size} (condition_size={self.condition_size})"
 
+    def _check_one_tensor(self, name, labels):
+        """ValueError unless ``labels`` is one array or tensor: a dict, tuple or
+        list of them (``fit(x, {"attributes": y})``) reached the train step,
+        which failed on it (``'dict' object has no attribute 'shape'``)."""
+        if isinstance(labels, dict) or (keras.tree.is_nested(labels) and not _numbers(labels)):
+            raise ValueError(
+                f"{name} must be one tensor of {self._what()}. Received: {name} of type "
+                f"{_structure(labels)}, with shapes "
+                f"{[base._shape(t) for t in keras.tree.flatten(labels)]}"
+            )
+
     # ------------------------------------------------------ in the steps
     def _condition(self, labels):
         """The labels of a batch as the networks' float32 ``(batch, k)`` condition.
@@ -121,10 +132,7 @@ class ConditionalModel:
                 f"A {type(self).__name__} trains on (images, labels) batches, with labels "
                 f"{self._what()}. Received: a batch of images without labels"
             )
-        if len(keras.tree.flatten(labels)) != 1:
-            raise ValueError(
-                f"labels must be one tensor of {self._what()}. Received: labels={labels!r}"
-            )
+        self._check_one_tensor("labels", labels)
         dtype = base._dtype_name(labels)
         try:
             shape = tuple(labels.shape)
@@ -237,13 +245,65 @@ class ConditionalModel:
                 f"{name} must be one attribute vector ({k},) or one per item, shape {want} "
                 f"({self._what()}). Received: {name} of shape {vectors.shape}"
             )
-        vectors = vectors.astype("float32")
-        if not np.all(np.isfinite(vectors)):
+        return _finite(name, vectors.astype("float32"))
+
+    # ------------------------------------------------------------ predict
+    def _predict_input(self, x):
+        """``[inputs, condition]`` for ``predict``, checked as ``sample``,
+        ``decode`` and ``reconstruct`` check them: the images (a
+        ``ConditionalVAE``) as ``fit`` checks them, or the codes z (a
+        ``ConditionalGAN``) as ``decode`` does, and the condition as
+        :meth:`_predict_condition` reads it. A dataset or generator is
+        Keras' to read. Returns a list (a tuple for a tuple) of NumPy arrays,
+        the condition as float32 ``(n, k)``."""
+        if isinstance(x, dict):
+            keys, values = list(x), list(x.values())
+            names = [f"x[{key!r}]" for key in keys]
+        elif isinstance(x, (list, tuple)):
+            keys, values, names = None, list(x), ["x[0]", "x[1]"]
+        elif isinstance(x, np.ndarray) or (hasattr(x, "shape") and hasattr(x, "dtype")):
+            keys, values, names = None, [x], []
+        else:
+            return x
+        if len(values) != 2:
+            first = "images" if self._protocol("encoding_network") is not None else "z"
             raise ValueError(
-                f"{name} must hold finite numbers. Received: {name} with "
-                f"{int(np.sum(~np.isfinite(vectors)))} NaN or infinite values"
+                f"x must be [{first}, condition], two arrays, as a {type(self).__name__}'s "
+                f"call takes them (the condition: {self._what()}). Received: x of type "
+                f"{_structure(x) if names else type(x).__name__}"
+                + ("" if names else f" of shape {base._shape(x)}")
             )
-        return np.ascontiguousarray(vectors)
+        if self._protocol("encoding_network") is not None:
+            inputs = base.image_input(self, values[0], names[0])
+        else:
+            inputs = base.latent_input(self, values[0], names[0])
+        condition = self._predict_condition(values[1], len(inputs), names[1])
+        # a dict as a list, in its order: JAX's tree sorts a dict's keys
+        return [inputs, condition] if keys is not None else type(x)([inputs, condition])
+
+    def _predict_condition(self, condition, n, name):
+        """``condition`` of ``predict`` as the networks' float32 ``(n, k)``.
+
+        Labels as ``sample`` and ``reconstruct`` take them (class ids are
+        one-hot, as ``fit`` does; attribute vectors, one for all or one per
+        item), or, for class ids, the condition vectors ``(n, k)`` that
+        ``call`` takes (a one-hot, or a mixture of classes); finite numbers.
+        """
+        if self.num_classes is None or checks.is_int(condition):
+            return self.condition_vectors(condition, n, name)
+        vectors = _as_array(name, condition)
+        if np.issubdtype(vectors.dtype, np.integer) and (
+                vectors.ndim == 1 or (vectors.ndim == 2 and vectors.shape[1] == 1)):
+            return self.condition_vectors(vectors, n, name)  # class ids, one-hot as in fit
+        k = self.num_classes
+        if not (np.issubdtype(vectors.dtype, np.number) or vectors.dtype == bool) \
+                or vectors.shape != (n, k):
+            raise ValueError(
+                f"{name} must be {n} class ids in [0, {k}) of shape ({n},), or their condition "
+                f"vectors of shape ({n}, {k}), e.g. one-hot (num_classes={k}). Received: {name} "
+                f"of dtype {vectors.dtype} and shape {vectors.shape}"
+            )
+        return _finite(name, vectors.astype("float32"))
 
     # -------------------------------------------------- fit's data checks
     # Arrays are checked whole and streams by their first batch before
@@ -276,8 +336,9 @@ class ConditionalModel:
     def _check_each_generator_batch(self, name, index, batch):
         images, labels, _ = _unpack(batch)
         if labels is not None:
-            self.condition_vectors(_as_array("labels", labels), len(images),
-                                   name=f"the labels of batch {index} of the generator {name}")
+            labels_name = f"the labels of batch {index} of the generator {name}"
+            self._check_one_tensor(labels_name, labels)
+            self.condition_vectors(_as_array("labels", labels), len(images), name=labels_name)
 
     def _check_inputs(self, name, x, y=None):
         """The base checks, then the labels: present, of the right kind, in range.
@@ -295,6 +356,9 @@ class ConditionalModel:
             labels = None if y is None else peek.first_batch(y)[1]
             labels_name = "y" if name == "x" else f"{name}[1]"
             where = ""
+            if isinstance(y, list):  # ragged (fit made others arrays): named as sample names it
+                self.condition_vectors(y, len(images), name=labels_name)
+            self._check_one_tensor(labels_name, y)
             if y is not None and labels is None:
                 return  # A tensor that cannot be read here: the train step checks it.
         else:
@@ -303,6 +367,7 @@ class ConditionalModel:
                 return
             labels_name = f"the labels of the first batch of the {kind} {name}"
             where = f" in the first batch of the {kind} {name}"
+            self._check_one_tensor(labels_name, labels)
         cls = type(self).__name__
         if labels is None:
             raise ValueError(
@@ -393,6 +458,36 @@ class _labels_error_named:
 def _unpack(batch):
     """``(images, labels, sample_weight)`` of a batch (a list read as a tuple)."""
     return keras.utils.unpack_x_y_sample_weight(tuple(batch) if isinstance(batch, list) else batch)
+
+
+def _structure(value):
+    """``value``'s type and parts, for an error: ``dict of 1 entry ['attributes']``."""
+    if isinstance(value, dict):
+        return f"dict of {len(value)} entr{'y' if len(value) == 1 else 'ies'} {list(value)}"
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
+    return type(value).__name__
+
+
+def _numbers(value):
+    """Whether a list or tuple of Python numbers (not of arrays or tensors) reads as one NumPy
+    array of numbers: labels written as a list."""
+    if any(hasattr(leaf, "shape") for leaf in keras.tree.flatten(value)):
+        return False
+    try:
+        return np.asarray(value).dtype.kind in "biuf"
+    except (TypeError, ValueError, RuntimeError):  # ragged, or tensors NumPy cannot stack
+        return False
+
+
+def _finite(name, vectors):
+    """Float32 condition ``vectors``, contiguous, or a ValueError counting their NaN and Inf."""
+    if not np.all(np.isfinite(vectors)):
+        raise ValueError(
+            f"{name} must hold finite numbers. Received: {name} with "
+            f"{int(np.sum(~np.isfinite(vectors)))} NaN or infinite values"
+        )
+    return np.ascontiguousarray(vectors)
 
 
 def _as_array(name, labels):
