@@ -219,6 +219,19 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     whose order within an epoch depends only on the epoch. See README,
     "Reliability".
 
+    A ``save_freq=N`` backup that falls on an epoch's last batch is written
+    at the end of that epoch (``on_epoch_end``, where ``save_freq="epoch"``
+    writes), not at the end of the batch: the next epoch resumes from it and
+    must hold the generators as that epoch will shuffle with them, and they
+    still move after the last batch (PyTorch draws from its generator when
+    Keras makes the next epoch's ``DataLoader`` iterator, and again in
+    validation). A run killed in between resumes from the backup before,
+    and repeats the batches since. A backup resumes only a run of as many
+    steps per epoch as the run that wrote it (the same ``batch_size``,
+    ``steps_per_epoch`` and data): otherwise ``fit`` raises a ``ValueError``
+    (where either count is unknown, as for an unsized dataset, nothing is
+    checked).
+
     Also: a backup is written atomically (weights first, then the small
     metadata file; a keras-gen model's weights file is renamed into place
     complete, and a kill between the two files is detected from the
@@ -262,6 +275,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._skipping = False
         self._epoch_rng = None
         self._resume_rng = None
+        self._save_at_epoch_end = False
 
     # ------------------------------------------------------------- restore
     def _load_model(self):
@@ -280,6 +294,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 os.remove(self._training_metadata_path)
             except FileNotFoundError:  # several processes restore: another removed it
                 pass
+        self._check_steps_per_epoch()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -330,6 +345,24 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                     RuntimeWarning,
                 )
 
+    def _check_steps_per_epoch(self):
+        # A backup's position (steps_done) counts batches of the run that
+        # wrote it: in an epoch of other length the skipped batches would be
+        # other data, and a position past the epoch's end never comes (the
+        # skipped batches would be trained on, the backup never reloaded).
+        if not os.path.exists(self._training_metadata_path):
+            return
+        with open(self._training_metadata_path) as f:
+            recorded = json.load(f).get("steps_per_epoch")
+        steps = (self.params or {}).get("steps")
+        if recorded and steps and int(recorded) != int(steps):
+            raise ValueError(
+                f"The backup in {self.backup_dir} was written by a run of {recorded} steps "
+                f"per epoch; this run has {steps} (a different batch_size, steps_per_epoch "
+                "or dataset). Resume with the same batch_size, steps_per_epoch and data, or "
+                f"delete {self.backup_dir} to start over."
+            )
+
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
         # Keras draws a shuffled epoch's order after this call: restore the
@@ -339,6 +372,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._resume_rng = None
         self._epoch_rng = backend.shuffle_rng_state()
         self._skipping = bool(self._skip) and epoch == self._skip_epoch
+        self._save_at_epoch_end = False
 
     def on_train_batch_end(self, batch, logs=None):
         if self._skipping:
@@ -346,9 +380,22 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 self._end_skip(batch)
             return
         if self._should_save_on_batch(batch):
+            steps = (self.params or {}).get("steps")
+            if steps and batch + 1 >= steps:
+                # The epoch's last batch: the backup resumes at the next
+                # epoch, whose shuffling state is only final at on_epoch_end.
+                self._save_at_epoch_end = True
+                return
             self._steps_done = batch + 1
             self._save_model()
             self._steps_done = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)  # save_freq="epoch" saves here
+        if self._save_at_epoch_end:
+            self._save_at_epoch_end = False
+            self._steps_done = 0
+            self._save_model()
 
     def _end_skip(self, batch):
         model = self.model  # on JAX, reading it writes the jitted state back
@@ -423,18 +470,18 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             _copy(self._weights_path, self._prev_weights_path)
         if self.double_checkpoint and os.path.exists(self._training_metadata_path):
             _copy(self._training_metadata_path, self._prev_training_metadata_path)
+        # Mid-epoch (steps_done batches of the current epoch done), or at an
+        # epoch's end (on_epoch_end: _current_epoch is the next one, steps_done 0).
         epoch, steps_done = self._current_epoch, self._steps_done
-        steps = (self.params or {}).get("steps")
-        if steps and steps_done >= steps:
-            epoch, steps_done = epoch + 1, 0
         metadata = {
             "epoch": epoch,
             "batch": self._last_batch_seen,
             "steps_done": steps_done,
-            "steps_per_epoch": steps,
+            "steps_per_epoch": (self.params or {}).get("steps"),
             "iterations": _iterations(self.model),
             # The order generators as they were when the epoch to resume in
-            # began (now, when that epoch has not begun yet).
+            # began (at an epoch's end: now, when that epoch has not begun yet
+            # and the ended one no longer draws from them).
             "shuffle_rng": backend.shuffle_rng_state() if steps_done == 0 else self._epoch_rng,
         }
         if not os.path.exists(self._weights_path):

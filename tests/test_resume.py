@@ -413,3 +413,88 @@ def test_a_model_of_subclassed_networks_backs_up_and_resumes(tmp_path, kind, ima
     for a, b in zip(resumed.weights, full.weights):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
                                    rtol=0, atol=TOLERANCE[keras.backend.backend()])
+
+
+# ------------------------------------------- backups at an epoch's end
+def _boundary_autoencoder():
+    keras.utils.set_random_seed(0)
+    enc = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    dec = keras.Sequential([keras.Input((3,)), keras.layers.Dense(16, activation="sigmoid"),
+                            keras.layers.Reshape((4, 4, 1))])
+    model = keras_gen.AutoEncoder(enc, dec)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def __init__(self, at):
+        super().__init__()
+        self.at, self.step = at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("interrupt_at,backup_at", [(6, (0, 3)), (8, (1, 0))],
+                         ids=["on_the_last_batch", "after_the_epoch_end_backup"])
+def test_a_backup_due_on_an_epochs_last_batch_resumes_the_shuffled_order(
+        tmp_path, interrupt_at, backup_at):
+    """save_freq divides the steps per epoch (6 = 2 x 3) and the data is shuffled.
+
+    On PyTorch the global generator moves after an epoch's last batch (Keras
+    makes the next epoch's DataLoader iterator, which draws a seed from it):
+    a backup taken at that batch's end held a state the next epoch never
+    shuffled with, and the resumed run saw another order. The backup is
+    written at the epoch's end instead (a kill on the last batch resumes from
+    the one before: interrupt_at=6), and holds the state the next epoch
+    shuffles with (interrupt_at=8: epoch 2 resumes from it).
+    """
+    x = np.random.default_rng(0).uniform(0, 1, (48, 4, 4, 1)).astype("float32")  # 6 steps/epoch
+    backup = str(tmp_path / "backup")
+    full = _boundary_autoencoder()
+    keras.utils.set_random_seed(5)
+    full.fit(x, batch_size=8, epochs=3, shuffle=True, verbose=0)
+    model = _boundary_autoencoder()
+    keras.utils.set_random_seed(5)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, batch_size=8, epochs=3, shuffle=True, verbose=0,
+                  callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=3),
+                             _Interrupt(interrupt_at)])
+    with open(os.path.join(backup, "training_metadata.json")) as f:
+        metadata = json.load(f)
+    assert (metadata["epoch"], metadata["steps_done"]) == backup_at
+    resumed = _boundary_autoencoder()
+    keras.utils.set_random_seed(5)
+    resumed.fit(x, batch_size=8, epochs=3, shuffle=True, verbose=0,
+                callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=3)])
+    assert int(keras.ops.convert_to_numpy(resumed.optimizer.iterations)) == 18
+    for a, b in zip(resumed.weights, full.weights):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b),
+                                   rtol=0, atol=min(TOLERANCE[keras.backend.backend()], 1e-7))
+
+
+def test_a_backup_of_another_number_of_steps_per_epoch_is_an_error(tmp_path):
+    """Its position (4 batches into an epoch of 6) means nothing in an epoch of 3
+    (batch_size 8 -> 16): the skipped batches were trained on, the backup never
+    reloaded. Refused, naming both counts."""
+    x = np.random.default_rng(0).uniform(0, 1, (48, 4, 4, 1)).astype("float32")
+    backup = str(tmp_path / "backup")
+    model = _boundary_autoencoder()
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4),
+                             _Interrupt(5)])
+    other = _boundary_autoencoder()
+    with pytest.raises(ValueError, match=r"The backup in .*backup was written by a run of 6 "
+                                         r"steps per epoch; this run has 3 \(a different "
+                                         r"batch_size, steps_per_epoch or dataset\)"):
+        other.fit(x, batch_size=16, epochs=2, shuffle=False, verbose=0,
+                  callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4)])
+    assert int(keras.ops.convert_to_numpy(other.optimizer.iterations)) == 0  # nothing trained
+    assert os.path.exists(os.path.join(backup, "training_metadata.json"))  # kept
+    same = _boundary_autoencoder()  # the same batch size resumes
+    same.fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0,
+             callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4)])
+    assert int(keras.ops.convert_to_numpy(same.optimizer.iterations)) == 12
