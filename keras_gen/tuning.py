@@ -45,9 +45,11 @@ from keras_tuner.engine.hyperparameters import HyperParameter
 from keras_tuner.engine.hyperparameters import Int
 
 from keras_gen import _checks
+from keras_gen import backend
 from keras_gen import distribute
 from keras_gen import losses
 from keras_gen import networks
+from keras_gen.models import base
 from keras_gen.models.autoencoder import AutoEncoder
 from keras_gen.models.vae import VAE
 from keras_gen.networks.factory import KINDS
@@ -288,6 +290,9 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
             raise ValueError(
                 f"data_parallel: {error} Received: data_parallel={data_parallel!r}") from None
         self._warned = set()
+        # The image shape a trial's fit built its model with, for a builder's
+        # networks that declare no inputs when input_shape is None.
+        self._seen_input_shape = None
 
     def _scope(self):
         """Where each trial's model is built: data-parallel or not.
@@ -330,10 +335,19 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                      if isinstance(m, keras.metrics.Metric) else m
                      for m in self.metrics] or None,
         )
+        # A builder's subclassed networks declare no inputs: build the model
+        # from the image shape, given or seen by an earlier trial's fit.
+        shape = self.input_shape or self._seen_input_shape
+        if not model.built and shape is not None:
+            with backend.build_scope(model):
+                model.build((None,) + tuple(shape))
         # Create the optimizer's variables now, so that the weights files the
         # tuner writes and loads (best epoch, Hyperband's continued trials,
-        # get_best_models) carry the optimizer's state too.
-        model.optimizer.build(model.trainable_variables)
+        # get_best_models) carry the optimizer's state too. Not before the
+        # model's own variables exist: an optimizer built for fewer variables
+        # refuses the others ("Unknown variable"); fit then builds both.
+        if model.built:
+            model.optimizer.build(model.trainable_variables)
         return model
 
     def fit(self, hp, model, *args, **kwargs):
@@ -368,7 +382,12 @@ class _GenerativeHyperModel(keras_tuner.HyperModel):
                 raise keras_tuner.errors.FatalValueError(
                     f"The search's data or fit arguments cannot train any trial: {error}"
                 ) from error
-        return model.fit(*args, **kwargs)
+        history = model.fit(*args, **kwargs)
+        if self.input_shape is None and self._seen_input_shape is None:
+            shape = base.built_input_shape(model)
+            if shape is not None:
+                self._seen_input_shape = tuple(shape[1:])
+        return history
 
     def reported_metrics(self, validation=True):
         """Names a search with this hypermodel can use as its objective.
@@ -429,8 +448,6 @@ def _fault_of_the_data(args, kwargs):
     """Whether ``fit(*args, **kwargs)`` is wrong whatever the model: its loop
     arguments or sample weights, or an array of images (x, validation data)
     that is empty, not floating-point, or not finite."""
-    from keras_gen.models import base
-
     try:
         base._refuse_weights(dict(kwargs))
         base._check_loop_arguments(tuple(args[2:]), kwargs)
@@ -463,7 +480,12 @@ class VAEHyperModel(_GenerativeHyperModel):
 
     Args:
         input_shape: tuple ``(height, width, channels)``. Required for the
-            default networks; optional with ``builder``.
+            default networks; optional with ``builder``. Each trial's model
+            is built from it before training when the builder's networks
+            declare no inputs (subclassed ``keras.Model`` s); without it
+            such a model is built from the first trial's data, and a new
+            tuner's ``get_best_models`` restores its weights but not the
+            optimizer's state.
         latent_dim: a positive int or a hyperparameter named
             ``"latent_dim"``. Defaults to a log-scale ``Int`` from 2 to 32.
         kl_weight: a float >= 0 or a hyperparameter named ``"kl_weight"``.

@@ -227,3 +227,35 @@ def test_save_keeps_the_good_file_when_writing_fails(tmp_path, monkeypatch):
             model.save(path)
     assert open(path, "rb").read() == good
     assert sorted(os.listdir(tmp_path)) == ["model.keras"]
+
+
+def _symlink_or_skip(target, link):
+    try:
+        os.symlink(target, link)
+    except (OSError, NotImplementedError, AttributeError) as error:
+        pytest.skip(f"this platform cannot create symbolic links: {error}")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".weights.h5"])
+def test_save_through_a_symbolic_link_rewrites_its_target_and_keeps_it(tmp_path, suffix):
+    # The temporary was renamed over the link: the link became a regular
+    # file and its target was left stale (plain Keras writes through it).
+    model, x = _vae()
+    real, link = tmp_path / f"run1{suffix}", tmp_path / f"latest{suffix}"
+    save = model.save if suffix == ".keras" else model.save_weights
+    save(str(real))
+    _symlink_or_skip(real.name, link)  # relative, as `ln -s run1.keras latest.keras` makes it
+    stale = real.read_bytes()
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    save(str(link))
+    assert link.is_symlink() and os.readlink(link) == real.name
+    assert real.read_bytes() != stale
+    assert sorted(os.listdir(tmp_path)) == sorted([real.name, link.name])  # no temporaries
+    if suffix == ".keras":
+        loaded = keras.saving.load_model(str(link))
+    else:
+        loaded, _ = _vae()
+        loaded.load_weights(str(link))
+    for saved, restored in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored),
+                                      keras.ops.convert_to_numpy(saved))

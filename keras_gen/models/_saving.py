@@ -110,22 +110,33 @@ def owned_seed_generators(model):
     return generators
 
 
-def _atomic_target(filepath, suffix):
-    """A temporary path beside ``filepath`` (same folder, same ``suffix``), or None.
+def _destination(filepath):
+    """The file a write to ``filepath`` lands in: ``filepath`` with every
+    symbolic link resolved (Keras writes through a link, to its target)."""
+    return os.path.realpath(os.fspath(filepath))
 
-    None when ``filepath`` is not a local file path ending in ``suffix``
-    (remote paths, sharded weights): Keras then writes in place.
+
+def _atomic_target(filepath, suffix):
+    """A temporary path beside the file ``filepath`` names (same folder, same ``suffix``), or None.
+
+    ``filepath`` may be a symbolic link: the temporary is then beside the
+    link's target (its real path), so that renaming it replaces the target
+    and leaves the link in place. None when ``filepath`` is not a local file
+    path ending in ``suffix`` (remote paths, sharded weights): Keras then
+    writes in place.
     """
     if not isinstance(filepath, (str, os.PathLike)):
         return None
     path = os.fspath(filepath)
     if "://" in path or not path.endswith(suffix) or os.path.isdir(path):
         return None
-    folder, base = os.path.split(os.path.abspath(path))
+    folder, base = os.path.split(_destination(path))
     if not os.path.isdir(folder):
         return None
-    _remove_stale_temporaries(folder, base, suffix)
-    return os.path.join(folder, f".{base[: -len(suffix)]}.tmp-{os.getpid()}{suffix}")
+    # a link's target need not end in suffix; the temporary must (Keras checks it)
+    stem = base[: -len(suffix)] if base.endswith(suffix) else base
+    _remove_stale_temporaries(folder, stem + suffix, suffix)
+    return os.path.join(folder, f".{stem}.tmp-{os.getpid()}{suffix}")
 
 
 def _remove_stale_temporaries(folder, base, suffix):
@@ -175,15 +186,18 @@ def pid_alive(pid):
 def _write_atomically(write, filepath, suffix, overwrite):
     """Run ``write(path)`` on a temporary beside ``filepath``, then rename it over ``filepath``.
 
-    A failure or a kill mid-write leaves ``filepath`` as it was (a killed
-    process's temporary is removed by the next save to the same path).
+    A symbolic link ``filepath`` is written through, as Keras writes it: the
+    temporary is renamed over the link's target and the link stays. A
+    failure or a kill mid-write leaves ``filepath`` (and a link's target) as
+    it was (a killed process's temporary is removed by the next save to the
+    same path).
     """
     temporary = _atomic_target(filepath, suffix) if overwrite else None
     if temporary is None:
         return write(filepath)
     try:
         result = write(temporary)
-        os.replace(temporary, os.fspath(filepath))
+        os.replace(temporary, _destination(filepath))
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
