@@ -204,14 +204,16 @@ def test_weights_file_without_seed_states_still_loads(tmp_path):
 
 # ------------------------------------- backups whose two files disagree
 class _Crash(keras.callbacks.Callback):
-    def __init__(self, at):
+    """Raises ``error`` after global step ``at`` (a kill right after that step's backup)."""
+
+    def __init__(self, at, error=RuntimeError):
         super().__init__()
-        self.at, self.step = at, 0
+        self.at, self.step, self.error = at, 0, error
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.step == self.at:
-            raise RuntimeError("crash")
+            raise self.error("crash")
 
 
 def test_backup_interrupted_between_its_two_files_resumes_exactly(tmp_path):
@@ -426,17 +428,6 @@ def _boundary_autoencoder():
     return model
 
 
-class _Interrupt(keras.callbacks.Callback):
-    def __init__(self, at):
-        super().__init__()
-        self.at, self.step = at, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
-        if self.step == self.at:
-            raise KeyboardInterrupt
-
-
 @pytest.mark.parametrize("interrupt_at,backup_at", [(6, (0, 3)), (8, (1, 0))],
                          ids=["on_the_last_batch", "after_the_epoch_end_backup"])
 def test_a_backup_due_on_an_epochs_last_batch_resumes_the_shuffled_order(
@@ -461,7 +452,7 @@ def test_a_backup_due_on_an_epochs_last_batch_resumes_the_shuffled_order(
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, batch_size=8, epochs=3, shuffle=True, verbose=0,
                   callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=3),
-                             _Interrupt(interrupt_at)])
+                             _Crash(interrupt_at, KeyboardInterrupt)])
     with open(os.path.join(backup, "training_metadata.json")) as f:
         metadata = json.load(f)
     assert (metadata["epoch"], metadata["steps_done"]) == backup_at
@@ -485,7 +476,7 @@ def test_a_backup_of_another_number_of_steps_per_epoch_is_an_error(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         model.fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0,
                   callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4),
-                             _Interrupt(5)])
+                             _Crash(5, KeyboardInterrupt)])
     other = _boundary_autoencoder()
     with pytest.raises(ValueError, match=r"The backup in .*backup was written by a run of 6 "
                                          r"steps per epoch; this run has 3 \(a different "
