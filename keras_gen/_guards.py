@@ -226,11 +226,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     still move after the last batch (PyTorch draws from its generator when
     Keras makes the next epoch's ``DataLoader`` iterator, and again in
     validation). A run killed in between resumes from the backup before,
-    and repeats the batches since. A backup resumes only a run of as many
-    steps per epoch as the run that wrote it (the same ``batch_size``,
-    ``steps_per_epoch`` and data): otherwise ``fit`` raises a ``ValueError``
-    (where either count is unknown, as for an unsized dataset, nothing is
-    checked).
+    and repeats the batches since. A mid-epoch backup resumes only a run of
+    as many steps per epoch as the run that wrote it (the same
+    ``batch_size``, ``steps_per_epoch`` and data): otherwise ``fit`` raises a
+    ``ValueError`` (where either count is unknown, as for an unsized
+    dataset, nothing is checked; a backup at an epoch's end resumes at the
+    next epoch's start whatever its length).
 
     Also: a backup is written atomically (weights first, then the small
     metadata file; a keras-gen model's weights file is renamed into place
@@ -353,7 +354,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if not os.path.exists(self._training_metadata_path):
             return
         with open(self._training_metadata_path) as f:
-            recorded = json.load(f).get("steps_per_epoch")
+            metadata = json.load(f)
+        # an epoch-end backup (steps_done 0) holds no position inside an epoch
+        recorded = metadata.get("steps_per_epoch") if metadata.get("steps_done") else None
         steps = (self.params or {}).get("steps")
         if recorded and steps and int(recorded) != int(steps):
             raise ValueError(

@@ -9,6 +9,7 @@ backup was after step 8) and sleeps until this process kills it.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -489,3 +490,13 @@ def test_a_backup_of_another_number_of_steps_per_epoch_is_an_error(tmp_path):
     same.fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0,
              callbacks=[keras_gen.callbacks.BackupAndRestore(backup, save_freq=4)])
     assert int(keras.ops.convert_to_numpy(same.optimizer.iterations)) == 12
+    # a backup at an epoch's end holds no position inside one: another batch size resumes it
+    shutil.rmtree(backup, ignore_errors=True)  # (the resumed run removed its files)
+    with pytest.raises(KeyboardInterrupt):
+        _boundary_autoencoder().fit(x, batch_size=8, epochs=2, shuffle=False, verbose=0,
+                                    callbacks=[keras_gen.callbacks.BackupAndRestore(backup),
+                                               _Crash(7, KeyboardInterrupt)])
+    larger = _boundary_autoencoder()
+    larger.fit(x, batch_size=16, epochs=2, shuffle=False, verbose=0,
+               callbacks=[keras_gen.callbacks.BackupAndRestore(backup)])
+    assert int(keras.ops.convert_to_numpy(larger.optimizer.iterations)) == 6 + 3
