@@ -475,6 +475,11 @@ def read_saved_run(args, image_shape, steps_per_epoch):
             print(f"note: --resume-from {path} trained {player.upper()} with "
                   f"{type(optimizer).__name__}, not Adam; this run's Adam starts {player.upper()} "
                   "from fresh moments")
+    # The objective is a setting too (no state): said, and this run's used.
+    saved_objective = getattr(saved, "objective", "standard")
+    if saved_objective != args.objective:
+        print(f"note: --resume-from {path} trained with --objective {saved_objective}; this run "
+              f"uses {args.objective} (pass --objective {saved_objective} to keep it)")
     for trained in sorted(trained_betas):
         if not all(math.isclose(t, a, rel_tol=1e-6) for t, a in zip(trained, asked_betas)):
             print(f"note: --resume-from {path} trained with Adam beta_1 {trained[0]:g}, beta_2 "

@@ -564,6 +564,7 @@ def test_resume_says_when_a_learning_rate_differs_from_the_files(tmp_path, capsy
     assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained G at learning rate 0.0001; this run "
             "uses 0.0004 (pass --g-learning-rate 0.0001 to keep it)") in out
     assert "trained D at learning rate" not in out
+    assert "--objective" not in out  # the same objective: nothing to say
     # the file's Adam(beta_1=0.5) (beta_2 0.999) against this run's --beta-2 0.99: said, and used
     assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained with Adam beta_1 0.5, beta_2 "
             "0.999; this run uses 0.5, 0.99 (pass --beta-1 0.5 --beta-2 0.999 to keep them)") in out
@@ -614,6 +615,20 @@ def test_resume_names_a_minibatch_std_group_that_differs(tmp_path, capsys):
     gan, _ = load_recipe("dcgan_celeba").main(args + ["--minibatch-std-group", "4"])
     assert gan.discriminator.get_layer("minibatch_std").group_size == 4
     assert int(n(gan.g_optimizer.iterations)) == 2
+
+
+def test_resume_says_when_the_objective_differs_from_the_files(tmp_path, capsys):
+    """--objective hinge on a file trained with the cross-entropy GAN was taken without a word."""
+    _save_colour_gan(tmp_path / "saved.keras", keras.optimizers.Adam(2e-4, beta_1=0.5),
+                     keras.optimizers.Adam(4e-4, beta_1=0.5, use_ema=True, ema_momentum=0.99))
+    gan, _ = load_recipe("dcgan_celeba").main(
+        SHAPES + ["--epochs", "1", "--objective", "hinge", "--out-dir", str(tmp_path / "out"),
+                  "--model-path", str(tmp_path / "m.keras"), "--generator-path", str(tmp_path / "g.keras"),
+                  "--resume-from", str(tmp_path / "saved.keras")])
+    out = capsys.readouterr().out
+    assert (f"note: --resume-from {tmp_path / 'saved.keras'} trained with --objective standard; this "
+            "run uses hinge (pass --objective standard to keep it)") in out
+    assert gan.objective == "hinge"
 
 
 def test_resume_names_spectral_norm_that_differs(tmp_path, capsys):
