@@ -134,6 +134,14 @@ def _is_codes(model, x, latent):
     return x.ndim in (1, 2) and x.shape[-1] == latent_dim(model)
 
 
+def _check_finite(**arrays):
+    """ValueError naming the first of ``arrays`` (NumPy, by argument name) holding NaN or Inf."""
+    for name, array in arrays.items():
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite. Received: {name} with "
+                             f"{int(np.sum(~np.isfinite(array)))} NaN or infinite values")
+
+
 def _images(model, x, name):
     """``x`` checked as images for ``model``'s encoder (as ``encode`` checks them:
     a floating-point dtype, the image shape, finite), errors naming ``name``; float32."""
@@ -288,9 +296,7 @@ def refine_codes(model, x, codes=None, steps=100, learning_rate=0.05, batch_size
             f"codes must have shape (n, latent_dim) = {(len(x), latent_dim(model))} "
             f"for {len(x)} images. Received: codes.shape={codes.shape}"
         )
-    if not np.all(np.isfinite(codes)):
-        raise ValueError(f"codes must be finite. Received: codes with {int(np.sum(~np.isfinite(codes)))} "
-                         "NaN or infinite values")
+    _check_finite(codes=codes)
     if steps == 0 or len(x) == 0:
         return codes.copy()
     scale = float(np.sqrt(np.mean(np.square(codes))))
@@ -608,10 +614,7 @@ def attribute_vectors(codes, labels, target, group=None, source_labels=None):
             "codes and labels must have shapes (m, d) and (m, num_attributes) with the same m. "
             f"Received: codes.shape={codes.shape}, labels.shape={labels.shape}"
         )
-    for name, array in (("codes", codes), ("labels", labels)):
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} must be finite. Received: {name} with "
-                             f"{int(np.sum(~np.isfinite(array)))} NaN or infinite values")
+    _check_finite(codes=codes, labels=labels)
     target = checks.integer("target", target, minimum=0, maximum=labels.shape[1] - 1)
     group = (target,) if group is None else tuple(
         checks.integer("group", g, minimum=0) for g in (group if hasattr(group, "__iter__") else [group]))
@@ -680,10 +683,7 @@ def alter_codes(z, target, alpha, mode="target"):
             f"target must have shape (d,) = {(z.shape[1],)} or (n, d) = {z.shape}, one per "
             f"code. Received: target.shape={target.shape}"
         )
-    for name, array in (("z", z), ("target", target)):
-        if not np.isfinite(array).all():
-            raise ValueError(f"{name} must be finite. Received: {name} with "
-                             f"{int(np.sum(~np.isfinite(array)))} NaN or infinite values")
+    _check_finite(z=z, target=target)
     alphas = _fractions("alpha", alpha)
     a = alphas.reshape(-1)[None, :, None]
     target = np.broadcast_to(target, z.shape)[:, None, :]
