@@ -576,12 +576,14 @@ def resume_differences(args, saved):
         differences.append(f"file: {file_width}(filters {saved_filters}), this run: "
                            + this_run(f"--d-width {args.d_width} (filters {wanted_filters})",
                                       "d_width"))
-    from keras_gen.layers.spectral_norm import SpectralNormalization
+    from keras_gen.layers import SpectralNormalization
+
+    def spectral_flag(on):
+        return "--spectral-norm" if on else "no --spectral-norm"
 
     spectral = any(isinstance(layer, SpectralNormalization) for layer in saved.discriminator.layers)
     if spectral != args.spectral_norm:
-        differences.append(f"file: {'--spectral-norm' if spectral else 'no --spectral-norm'}, "
-                           f"this run: {'--spectral-norm' if args.spectral_norm else 'no --spectral-norm'}")
+        differences.append(f"file: {spectral_flag(spectral)}, this run: {spectral_flag(args.spectral_norm)}")
     upsampling = generator_upsampling(saved.generator)
     if upsampling != args.upsampling:
         differences.append(f"file: --upsampling {upsampling}, this run: "
